@@ -1,0 +1,418 @@
+/*
+ * Configuration: ONE table of Rill's properties (name, type, default, range, doc), from which
+ * validation, defaults and docs/CONFIGURATION.md all come. Keys not in the table are librdkafka's:
+ * they are checked against librdkafka at set time, so a typo is an error naming the key, and
+ * passed through to both clients, or to one behind "consumer." / "producer.".
+ */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const rill_conf_property_t props[] = {
+    {"application.id", "string", "", "non-empty; [A-Za-z0-9._-]",
+     "Names the application: the consumer group, the prefix of internal topics and the state "
+     "directory. Required."},
+    {"bootstrap.servers", "string", "", "host:port[,host:port...]",
+     "The Kafka cluster. Empty: start librdkafka's mock cluster in-process (the embedded "
+     "default: in memory, no isolation of aborted transactions)."},
+    {"num.stream.threads", "int", "1", "1..256",
+     "Stream threads, each with its own event loop, consumer and producer."},
+    {"commit.interval.ms", "int", "30000", "1..",
+     "How often processed offsets are committed (after the outputs are acknowledged)."},
+    {"processing.guarantee", "enum", "at_least_once", "at_least_once",
+     "Delivery guarantee. at_least_once: outputs are flushed before offsets are committed, so a "
+     "crash may repeat records but never lose them."},
+    {"state.dir", "string", "/tmp/rill", "a writable directory",
+     "Where stateful tasks keep their local stores."},
+    {"default.key.serde", "enum", "", "|bytes|string|int32|int64|double|json",
+     "Key serde of sources and sinks that set none. Empty: every source and sink must set one."},
+    {"default.value.serde", "enum", "", "|bytes|string|int32|int64|double|json",
+     "Value serde of sources and sinks that set none."},
+    {"default.timestamp.extractor", "enum", "record", "record|wallclock",
+     "record: the Kafka record's timestamp; wallclock: the time of processing. A function can "
+     "be set with rill_conf_set_timestamp_extractor()."},
+    {"default.deserialization.exception.handler", "enum", "fail", "fail|continue",
+     "What happens to a record that cannot be deserialized or has a negative timestamp. fail: "
+     "the app stops in ERROR naming topic, partition and offset; continue: one log line, the "
+     "records-skipped metric counts it, processing goes on."},
+    {"cluster.connect.timeout.ms", "int", "30000", "100..",
+     "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR."},
+    {"replication.factor", "int", "-1", "-1..",
+     "Replication factor of internal topics the app creates; -1: the broker's default."},
+    {"poll.batch.size", "int", "1000", "1..100000",
+     "Records taken from librdkafka's queue in one batch."},
+    {"embedded.brokers", "int", "3", "1..16", "Brokers of the embedded mock cluster."},
+    {"embedded.partitions", "int", "4", "1..1024",
+     "Partitions of the topics created on the embedded cluster."},
+};
+
+#define NPROPS (sizeof props / sizeof props[0])
+
+/* librdkafka properties Rill sets itself from its own. */
+static const char *reserved[] = {"group.id", "enable.auto.commit", "enable.auto.offset.store",
+                                 "bootstrap.servers", "metadata.broker.list", NULL};
+
+const rill_conf_property_t *rill_conf_properties(size_t *count)
+{
+    if (count)
+        *count = NPROPS;
+    return props;
+}
+
+static int prop_index(const char *key)
+{
+    for (size_t i = 0; i < NPROPS; i++)
+        if (strcmp(props[i].name, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+rill_conf_t *rill_conf_new(void)
+{
+    rill_conf_t *conf = rill_calloc(1, sizeof *conf);
+    if (!conf)
+        return NULL;
+    conf->values = rill_calloc(NPROPS, sizeof *conf->values);
+    if (!conf->values) {
+        rill_free(conf);
+        return NULL;
+    }
+    for (size_t i = 0; i < NPROPS; i++)
+        if (!(conf->values[i] = rill_strdup(props[i].default_value))) {
+            rill_conf_destroy(conf);
+            return NULL;
+        }
+    return conf;
+}
+
+void rill_conf_destroy(rill_conf_t *conf)
+{
+    if (!conf)
+        return;
+    for (size_t i = 0; conf->values && i < NPROPS; i++)
+        rill_free(conf->values[i]);
+    rill_free(conf->values);
+    for (size_t i = 0; i < conf->npass; i++) {
+        rill_free(conf->pass[i].key);
+        rill_free(conf->pass[i].value);
+    }
+    rill_free(conf->pass);
+    rill_free(conf);
+}
+
+rill_conf_t *rill_conf_dup(const rill_conf_t *conf)
+{
+    rill_conf_t *copy = rill_conf_new();
+    if (!copy || !conf)
+        return copy;
+    char err[256];
+    for (size_t i = 0; i < NPROPS; i++)
+        if (rill_conf_set(copy, props[i].name, conf->values[i], err, sizeof err))
+            goto fail;
+    for (size_t i = 0; i < conf->npass; i++) {
+        char key[512];
+        const char *prefix = conf->pass[i].scope == SCOPE_CONSUMER   ? "consumer."
+                             : conf->pass[i].scope == SCOPE_PRODUCER ? "producer."
+                                                                     : "";
+        snprintf(key, sizeof key, "%s%s", prefix, conf->pass[i].key);
+        if (rill_conf_set(copy, key, conf->pass[i].value, err, sizeof err))
+            goto fail;
+    }
+    copy->timestamp_fn = conf->timestamp_fn;
+    copy->timestamp_ud = conf->timestamp_ud;
+    copy->error_handler = conf->error_handler;
+    copy->error_handler_ud = conf->error_handler_ud;
+    return copy;
+fail:
+    rill_conf_destroy(copy);
+    return NULL;
+}
+
+static int conf_error(char *errstr, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int conf_error(char *errstr, size_t size, const char *fmt, ...)
+{
+    if (errstr && size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errstr, size, fmt, ap);
+        va_end(ap);
+    }
+    return RILL_ECONFIG;
+}
+
+/* Checks value against the property's type and range. */
+static int validate(const rill_conf_property_t *p, const char *value, char *errstr, size_t size)
+{
+    if (strcmp(p->type, "int") == 0) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (!*value || *end || errno)
+            return conf_error(errstr, size, "%s: '%s' is not an integer", p->name, value);
+        long long lo = strtoll(p->range, &end, 10), hi = LLONG_MAX;
+        if (end[0] == '.' && end[1] == '.' && end[2])
+            hi = strtoll(end + 2, NULL, 10);
+        if (v < lo || v > hi)
+            return conf_error(errstr, size, "%s: %lld is out of range (%s)", p->name, v,
+                              p->range);
+    } else if (strcmp(p->type, "enum") == 0) {
+        size_t n = strlen(value);
+        const char *r = p->range;
+        bool ok = false;
+        while (r && !ok) {
+            const char *bar = strchr(r, '|');
+            size_t len = bar ? (size_t)(bar - r) : strlen(r);
+            ok = len == n && strncmp(r, value, n) == 0;
+            r = bar ? bar + 1 : NULL;
+        }
+        if (!ok)
+            return conf_error(errstr, size, "%s: '%s' is not one of %s", p->name, value,
+                              p->range);
+    } else if (strcmp(p->name, "application.id") == 0) {
+        if (!*value)
+            return conf_error(errstr, size, "application.id must not be empty");
+        for (const char *c = value; *c; c++)
+            if (!(*c == '.' || *c == '_' || *c == '-' || (*c >= '0' && *c <= '9') ||
+                  (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+                return conf_error(errstr, size,
+                                  "application.id: character '%c' at position %d is not allowed "
+                                  "(use letters, digits, '.', '_' and '-')",
+                                  *c, (int)(c - value));
+    }
+    return 0;
+}
+
+int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *errstr,
+                  size_t errstr_size)
+{
+    if (!conf || !key || !value)
+        return conf_error(errstr, errstr_size, "rill_conf_set: NULL argument");
+    int i = prop_index(key);
+    if (i >= 0) {
+        int rc = validate(&props[i], value, errstr, errstr_size);
+        if (rc)
+            return rc;
+        char *copy = rill_strdup(value);
+        if (!copy)
+            return RILL_ENOMEM;
+        rill_free(conf->values[i]);
+        conf->values[i] = copy;
+        return 0;
+    }
+    conf_scope_t scope = SCOPE_BOTH;
+    const char *kkey = key;
+    if (strncmp(key, "consumer.", 9) == 0) {
+        scope = SCOPE_CONSUMER;
+        kkey = key + 9;
+    } else if (strncmp(key, "producer.", 9) == 0) {
+        scope = SCOPE_PRODUCER;
+        kkey = key + 9;
+    }
+    for (int r = 0; reserved[r]; r++)
+        if (strcmp(kkey, reserved[r]) == 0)
+            return conf_error(errstr, errstr_size,
+                              "%s is set by Rill itself (from application.id, "
+                              "bootstrap.servers and processing.guarantee)",
+                              key);
+    /* Ask librdkafka whether it knows the key and accepts the value. */
+    rd_kafka_conf_t *probe = rd_kafka_conf_new();
+    char kerr[256];
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(probe, kkey, value, kerr, sizeof kerr);
+    rd_kafka_conf_destroy(probe);
+    if (res == RD_KAFKA_CONF_UNKNOWN)
+        return conf_error(errstr, errstr_size,
+                          "unknown configuration key '%s' (neither a Rill property nor a "
+                          "librdkafka one)",
+                          key);
+    if (res != RD_KAFKA_CONF_OK)
+        return conf_error(errstr, errstr_size, "%s: %s", key, kerr);
+    for (size_t p = 0; p < conf->npass; p++)
+        if (conf->pass[p].scope == scope && strcmp(conf->pass[p].key, kkey) == 0) {
+            char *copy = rill_strdup(value);
+            if (!copy)
+                return RILL_ENOMEM;
+            rill_free(conf->pass[p].value);
+            conf->pass[p].value = copy;
+            return 0;
+        }
+    passthrough_t *pass = rill_realloc(conf->pass, (conf->npass + 1) * sizeof *pass);
+    if (!pass)
+        return RILL_ENOMEM;
+    conf->pass = pass;
+    pass[conf->npass] = (passthrough_t){scope, rill_strdup(kkey), rill_strdup(value)};
+    if (!pass[conf->npass].key || !pass[conf->npass].value) {
+        rill_free(pass[conf->npass].key);
+        rill_free(pass[conf->npass].value);
+        return RILL_ENOMEM;
+    }
+    conf->npass++;
+    return 0;
+}
+
+const char *rill_conf_get(const rill_conf_t *conf, const char *key)
+{
+    int i = conf && key ? prop_index(key) : -1;
+    return i >= 0 ? conf->values[i] : NULL;
+}
+
+const char *rill__conf_str(const rill_conf_t *conf, const char *key)
+{
+    int i = prop_index(key);
+    return i >= 0 ? conf->values[i] : "";
+}
+
+int64_t rill__conf_int(const rill_conf_t *conf, const char *key)
+{
+    return strtoll(rill__conf_str(conf, key), NULL, 10);
+}
+
+int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return conf_error(errstr, errstr_size, "cannot open config file '%s': %s", path,
+                          strerror(errno));
+    char line[4096], err[512];
+    int lineno = 0, rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++;
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+            s[--n] = 0;
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = conf_error(errstr, errstr_size, "%s:%d: expected key=value, got '%s'", path,
+                            lineno, s);
+            break;
+        }
+        *eq = 0;
+        char *k = s, *v = eq + 1;
+        size_t kn = strlen(k);
+        while (kn && (k[kn - 1] == ' ' || k[kn - 1] == '\t'))
+            k[--kn] = 0;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if ((rc = rill_conf_set(conf, k, v, err, sizeof err)))
+            conf_error(errstr, errstr_size, "%s:%d: %s", path, lineno, err);
+    }
+    fclose(f);
+    return rc;
+}
+
+void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_timestamp_fn fn, void *ud)
+{
+    conf->timestamp_fn = fn;
+    conf->timestamp_ud = ud;
+}
+
+void rill_conf_set_record_error_handler(rill_conf_t *conf, rill_record_error_handler_fn fn,
+                                        void *ud)
+{
+    conf->error_handler = fn;
+    conf->error_handler_ud = ud;
+}
+
+static int64_t wallclock_extractor(void *ud, const rill_record_t *rec, int64_t partition_time)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The "continue" handler: one log line per record, counted by the task as skipped. */
+static rill_handler_result_t log_and_continue(void *ud, const rill_record_t *raw, int err,
+                                              const char *reason)
+{
+    rill_log(RILL_LOG_WARN, "handler", "skipping a record: %s", reason);
+    return RILL_HANDLER_CONTINUE;
+}
+
+int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *errstr,
+                        size_t errstr_size)
+{
+    env->application_id = rill__conf_str(conf, "application.id");
+    const char *ks = rill__conf_str(conf, "default.key.serde");
+    const char *vs = rill__conf_str(conf, "default.value.serde");
+    env->default_key_serde = *ks ? rill_serde_by_name(ks) : NULL;
+    env->default_value_serde = *vs ? rill_serde_by_name(vs) : NULL;
+    if ((*ks && !env->default_key_serde) || (*vs && !env->default_value_serde))
+        return conf_error(errstr, errstr_size, "default serde '%s' is not built in",
+                          *ks && !env->default_key_serde ? ks : vs);
+    env->timestamp_fn = conf->timestamp_fn;
+    env->timestamp_ud = conf->timestamp_ud;
+    if (!env->timestamp_fn &&
+        strcmp(rill__conf_str(conf, "default.timestamp.extractor"), "wallclock") == 0)
+        env->timestamp_fn = wallclock_extractor;
+    env->error_handler = conf->error_handler;
+    env->error_handler_ud = conf->error_handler_ud;
+    if (!env->error_handler &&
+        strcmp(rill__conf_str(conf, "default.deserialization.exception.handler"), "continue") ==
+            0)
+        env->error_handler = log_and_continue;
+    return 0;
+}
+
+int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope_t scope,
+                     char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < conf->npass; i++) {
+        const passthrough_t *p = &conf->pass[i];
+        if (p->scope != SCOPE_BOTH && p->scope != scope)
+            continue;
+        if (rd_kafka_conf_set(kconf, p->key, p->value, errstr, errstr_size) != RD_KAFKA_CONF_OK)
+            return RILL_ECONFIG;
+    }
+    return 0;
+}
+
+char *rill_conf_markdown(void)
+{
+    rill_bytes_t sb = {0};
+    const char *head =
+        "# Rill configuration\n\n"
+        "<!-- Generated by `rill config --markdown` from the property table in "
+        "engine/config.c; `make check` fails when this file is stale. -->\n\n"
+        "Set properties with `rill_conf_set(conf, key, value, errstr, size)`, `--config "
+        "key=value` or `--config-file FILE` (one `key=value` a line). Any other key is "
+        "librdkafka's: it is checked against librdkafka and passed to both clients, or to one "
+        "behind `consumer.` or `producer.` (for example `consumer.fetch.min.bytes=1`). Rill sets "
+        "`group.id`, `enable.auto.commit`, `enable.auto.offset.store` and `bootstrap.servers` "
+        "itself.\n\n"
+        "| Property | Type | Default | Range | Description |\n"
+        "|---|---|---|---|---|\n";
+    int rc = rill_bytes_append(&sb, head, strlen(head));
+    for (size_t i = 0; i < NPROPS && !rc; i++) {
+        /* A '|' inside a cell would end it: escape the ones in enum ranges. */
+        char range[256];
+        size_t r = 0;
+        for (const char *c = props[i].range; *c && r + 3 < sizeof range; c++) {
+            if (*c == '|')
+                range[r++] = '\\';
+            range[r++] = *c;
+        }
+        range[r] = 0;
+        char row[2048];
+        int n = snprintf(row, sizeof row, "| `%s` | %s | %s%s%s | %s | %s |\n", props[i].name,
+                         props[i].type, *props[i].default_value ? "`" : "",
+                         *props[i].default_value ? props[i].default_value : "(none)",
+                         *props[i].default_value ? "`" : "", range, props[i].doc);
+        rc = rill_bytes_append(&sb, row, (size_t)n);
+    }
+    if (rc || rill_bytes_append(&sb, "", 1)) {
+        rill_bytes_free(&sb);
+        return NULL;
+    }
+    return (char *)sb.data;
+}

@@ -1,0 +1,377 @@
+/*
+ * The test driver: tasks run on the caller's thread against an in-memory collector. Every topic
+ * is a list of stored records; records sinks write to internal (repartition) topics are fed to
+ * the downstream tasks, in the order they were written, before pipe returns. Keys are
+ * partitioned with librdkafka's murmur2 partitioner, as the Java clients do; a null key goes to
+ * partition 0, so runs are deterministic.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    rill_test_record_t rec;
+    rill_header_t *headers;
+} stored_t;
+
+typedef struct {
+    char *name;
+    int32_t partitions;
+    bool internal;
+    stored_t *recs;
+    size_t n, cap;
+    size_t read;   /* next record rill_test_driver_read() returns */
+    size_t fed;    /* next record fed to downstream tasks (internal topics) */
+} topic_t;
+
+typedef struct {
+    int st;
+    int32_t partition;
+    rill_task_t *task;
+} task_slot_t;
+
+struct rill_test_driver {
+    rill_topology_t *topo;
+    rill_conf_t *conf;
+    rill_task_env_t env;
+    int64_t now;
+    topic_t *topics;
+    size_t ntopics;
+    task_slot_t *tasks;
+    size_t ntasks;
+    char error[1024];
+    rill_arena_t *scratch; /* copies of piped headers */
+};
+
+static topic_t *topic_find(const rill_test_driver_t *td, const char *name)
+{
+    for (size_t i = 0; i < td->ntopics; i++)
+        if (strcmp(td->topics[i].name, name) == 0)
+            return &td->topics[i];
+    return NULL;
+}
+
+static topic_t *topic_get(rill_test_driver_t *td, const char *name)
+{
+    topic_t *t = topic_find(td, name);
+    if (t)
+        return t;
+    topic_t *topics = rill_realloc(td->topics, (td->ntopics + 1) * sizeof *topics);
+    if (!topics)
+        return NULL;
+    td->topics = topics;
+    t = &topics[td->ntopics];
+    memset(t, 0, sizeof *t);
+    if (!(t->name = rill_strdup(name)))
+        return NULL;
+    t->partitions = 1;
+    /* Internal topics get as many partitions as the widest topic known so far. */
+    const char *app_id = td->env.application_id;
+    size_t n = strlen(app_id);
+    t->internal = strncmp(name, app_id, n) == 0 && name[n] == '-' &&
+                  strlen(name) > 12 && strcmp(name + strlen(name) - 12, "-repartition") == 0;
+    if (t->internal)
+        for (size_t i = 0; i < td->ntopics; i++)
+            if (topics[i].partitions > t->partitions)
+                t->partitions = topics[i].partitions;
+    td->ntopics++;
+    return t;
+}
+
+static int64_t driver_clock(void *ud)
+{
+    return ((rill_test_driver_t *)ud)->now;
+}
+
+static void *dup_bytes(const rill_buf_t *b)
+{
+    if (!b || !b->data)
+        return NULL;
+    char *p = rill_malloc(b->len + 1);
+    if (p) {
+        memcpy(p, b->data, b->len);
+        p[b->len] = 0; /* so string values print directly in tests */
+    }
+    return p;
+}
+
+static int32_t partition_for(const rill_buf_t *key, int32_t count)
+{
+    if (!key || !key->data || count <= 1)
+        return 0;
+    return rd_kafka_msg_partitioner_murmur2(NULL, key->data, key->len, count, NULL, NULL);
+}
+
+static int collector_send(void *opaque, const char *topic, int32_t partition,
+                          const rill_buf_t *key, const rill_buf_t *value, int64_t timestamp,
+                          const rill_header_t *headers, size_t header_count)
+{
+    rill_test_driver_t *td = opaque;
+    topic_t *t = topic_get(td, topic);
+    if (!t)
+        return RILL_ENOMEM;
+    if (partition < 0)
+        partition = partition_for(key, t->partitions);
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        stored_t *recs = rill_realloc(t->recs, cap * sizeof *recs);
+        if (!recs)
+            return RILL_ENOMEM;
+        t->recs = recs;
+        t->cap = cap;
+    }
+    stored_t *s = &t->recs[t->n];
+    memset(s, 0, sizeof *s);
+    s->rec.key = (rill_buf_t){dup_bytes(key), key ? key->len : 0};
+    s->rec.value = (rill_buf_t){dup_bytes(value), value ? value->len : 0};
+    s->rec.timestamp = timestamp;
+    s->rec.partition = partition;
+    if (header_count) {
+        s->headers = rill_calloc(header_count, sizeof *s->headers);
+        for (size_t i = 0; s->headers && i < header_count; i++) {
+            s->headers[i].name = rill_strdup(headers[i].name);
+            s->headers[i].value = (rill_buf_t){dup_bytes(&headers[i].value), headers[i].value.len};
+        }
+        s->rec.headers = s->headers;
+        s->rec.header_count = s->headers ? header_count : 0;
+    }
+    t->n++;
+    return 0;
+}
+
+static int32_t collector_partitions(void *opaque, const char *topic)
+{
+    topic_t *t = topic_get(opaque, topic);
+    return t ? t->partitions : RILL_ENOMEM;
+}
+
+rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_t *conf,
+                                         int64_t start_ms, char *errstr, size_t errstr_size)
+{
+    if (!topo) {
+        snprintf(errstr, errstr_size, "rill_test_driver_new: topology is NULL");
+        return NULL;
+    }
+    if (rill_topology_build(topo, errstr, errstr_size))
+        return NULL;
+    rill_test_driver_t *td = rill_calloc(1, sizeof *td);
+    if (!td)
+        return NULL;
+    td->topo = rill_topology_ref(topo);
+    td->now = start_ms;
+    td->conf = conf ? rill_conf_dup(conf) : rill_conf_new();
+    td->scratch = rill_arena_new(1024);
+    if (!td->conf || !td->scratch) {
+        snprintf(errstr, errstr_size, "out of memory");
+        rill_test_driver_destroy(td);
+        return NULL;
+    }
+    if (!*rill__conf_str(td->conf, "application.id"))
+        rill_conf_set(td->conf, "application.id", "test-driver", NULL, 0);
+    if (rill__conf_task_env(td->conf, &td->env, errstr, errstr_size) ||
+        rill_topology_check_serdes(topo, td->env.default_key_serde, td->env.default_value_serde,
+                                   errstr, errstr_size)) {
+        rill_test_driver_destroy(td);
+        return NULL;
+    }
+    td->env.collector = (rill_collector_t){collector_send, collector_partitions, td};
+    td->env.wall_clock = driver_clock;
+    td->env.wall_clock_ud = td;
+    return td;
+}
+
+void rill_test_driver_destroy(rill_test_driver_t *td)
+{
+    if (!td)
+        return;
+    for (size_t i = 0; i < td->ntasks; i++)
+        rill_task_destroy(td->tasks[i].task);
+    rill_free(td->tasks);
+    for (size_t i = 0; i < td->ntopics; i++) {
+        topic_t *t = &td->topics[i];
+        for (size_t r = 0; r < t->n; r++) {
+            rill_free((void *)t->recs[r].rec.key.data);
+            rill_free((void *)t->recs[r].rec.value.data);
+            for (size_t h = 0; t->recs[r].headers && h < t->recs[r].rec.header_count; h++) {
+                rill_free((void *)t->recs[r].headers[h].name);
+                rill_free((void *)t->recs[r].headers[h].value.data);
+            }
+            rill_free(t->recs[r].headers);
+        }
+        rill_free(t->recs);
+        rill_free(t->name);
+    }
+    rill_free(td->topics);
+    rill_arena_destroy(td->scratch);
+    rill_conf_destroy(td->conf);
+    rill_topology_unref(td->topo);
+    rill_free(td);
+}
+
+int rill_test_driver_set_partitions(rill_test_driver_t *td, const char *topic, int32_t n)
+{
+    if (!td || !topic || n < 1)
+        return RILL_EINVAL;
+    topic_t *t = topic_get(td, topic);
+    if (!t)
+        return RILL_ENOMEM;
+    t->partitions = n;
+    return 0;
+}
+
+static rill_task_t *task_for(rill_test_driver_t *td, int st, int32_t partition)
+{
+    for (size_t i = 0; i < td->ntasks; i++)
+        if (td->tasks[i].st == st && td->tasks[i].partition == partition)
+            return td->tasks[i].task;
+    task_slot_t *tasks = rill_realloc(td->tasks, (td->ntasks + 1) * sizeof *tasks);
+    if (!tasks)
+        return NULL;
+    td->tasks = tasks;
+    rill_task_t *task =
+        rill_task_new(td->topo, st, partition, &td->env, td->error, sizeof td->error);
+    if (!task)
+        return NULL;
+    tasks[td->ntasks++] = (task_slot_t){st, partition, task};
+    return task;
+}
+
+/* Runs one record through the task reading (topic, partition). */
+static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_t *raw)
+{
+    int st, source;
+    if (rill_topology_find_source(td->topo, td->env.application_id, topic, &st, &source))
+        return 0; /* nobody reads this topic: it is only an output */
+    rill_task_t *task = task_for(td, st, raw->partition);
+    if (!task)
+        return RILL_ENOMEM;
+    int rc = rill_task_process(task, source, raw);
+    if (rc)
+        snprintf(td->error, sizeof td->error, "%s", rill_task_error(task));
+    return rc;
+}
+
+/* Feeds records written to internal topics to their readers until none is left. */
+static int drain_internal(rill_test_driver_t *td)
+{
+    bool again = true;
+    while (again) {
+        again = false;
+        for (size_t i = 0; i < td->ntopics; i++) {
+            /* td->topics may move while delivering: index it afresh each time. */
+            while (td->topics[i].internal && td->topics[i].fed < td->topics[i].n) {
+                stored_t s = td->topics[i].recs[td->topics[i].fed];
+                int64_t offset = (int64_t)td->topics[i].fed++;
+                char name[512];
+                snprintf(name, sizeof name, "%s", td->topics[i].name);
+                rill_record_t raw = {s.rec.key,       s.rec.value, s.rec.timestamp,
+                                     s.rec.headers,   s.rec.header_count,
+                                     name,            s.rec.partition, offset};
+                int rc = deliver(td, name, &raw);
+                if (rc)
+                    return rc;
+                again = true;
+            }
+        }
+    }
+    return 0;
+}
+
+int rill_test_driver_pipe_headers(rill_test_driver_t *td, const char *topic, int32_t partition,
+                                  rill_buf_t key, rill_buf_t value, int64_t timestamp,
+                                  const rill_header_t *headers, size_t header_count)
+{
+    if (!td || !topic)
+        return RILL_EINVAL;
+    topic_t *t = topic_get(td, topic);
+    if (!t)
+        return RILL_ENOMEM;
+    if (partition < 0)
+        partition = partition_for(&key, t->partitions);
+    if (partition >= t->partitions) {
+        snprintf(td->error, sizeof td->error, "topic '%s' has %d partitions; cannot pipe into %d",
+                 topic, t->partitions, partition);
+        return RILL_EINVAL;
+    }
+    /* Input records are remembered like any other, so their offsets are real positions. */
+    int64_t offset = 0;
+    for (size_t i = 0; i < t->n; i++)
+        offset += t->recs[i].rec.partition == partition;
+    rill_record_t raw = {key, value, timestamp, headers, header_count, topic, partition, offset};
+    int rc = collector_send(td, topic, partition, &key, &value, timestamp, headers, header_count);
+    if (rc)
+        return rc;
+    t = topic_find(td, topic);
+    t->read = t->n; /* piped input is not output */
+    t->fed = t->n;
+    td->error[0] = 0;
+    if ((rc = deliver(td, topic, &raw)))
+        return rc;
+    return drain_internal(td);
+}
+
+int rill_test_driver_pipe(rill_test_driver_t *td, const char *topic, int32_t partition,
+                          rill_buf_t key, rill_buf_t value, int64_t timestamp)
+{
+    return rill_test_driver_pipe_headers(td, topic, partition, key, value, timestamp, NULL, 0);
+}
+
+int rill_test_driver_pipe_str(rill_test_driver_t *td, const char *topic, const char *key,
+                              const char *value, int64_t timestamp)
+{
+    return rill_test_driver_pipe(td, topic, -1, rill_buf_str(key), rill_buf_str(value),
+                                 timestamp);
+}
+
+int rill_test_driver_advance_wall_clock(rill_test_driver_t *td, int64_t ms)
+{
+    if (!td || ms < 0)
+        return RILL_EINVAL;
+    td->now += ms;
+    for (size_t i = 0; i < td->ntasks; i++) {
+        int rc = rill_task_punctuate(td->tasks[i].task, td->now);
+        if (rc) {
+            snprintf(td->error, sizeof td->error, "%s", rill_task_error(td->tasks[i].task));
+            return rc;
+        }
+    }
+    return drain_internal(td);
+}
+
+int rill_test_driver_read(rill_test_driver_t *td, const char *topic, rill_test_record_t *out)
+{
+    topic_t *t = td && topic ? topic_find(td, topic) : NULL;
+    if (!t || t->read >= t->n)
+        return RILL_ENOENT;
+    *out = t->recs[t->read++].rec;
+    return 0;
+}
+
+size_t rill_test_driver_unread(const rill_test_driver_t *td, const char *topic)
+{
+    const topic_t *t = td && topic ? topic_find(td, topic) : NULL;
+    return t ? t->n - t->read : 0;
+}
+
+const char *rill_test_driver_error(const rill_test_driver_t *td)
+{
+    return td ? td->error : "";
+}
+
+int64_t rill_test_driver_metric(const rill_test_driver_t *td, const char *name)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < td->ntasks; i++) {
+        const rill_task_metrics_t *m = rill_task_metrics(td->tasks[i].task);
+        if (strcmp(name, "records-processed") == 0)
+            sum += (int64_t)m->processed;
+        else if (strcmp(name, "records-skipped") == 0)
+            sum += (int64_t)m->skipped;
+        else if (strcmp(name, "punctuations") == 0)
+            sum += (int64_t)m->punctuations;
+        else
+            return -1;
+    }
+    return sum;
+}

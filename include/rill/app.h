@@ -1,0 +1,141 @@
+/*
+ * app.h — the engine: configuration, the application that runs a topology on Kafka with stream
+ * threads, and a small producer for feeding topics.
+ *
+ * A rill_conf_t is filled by one thread and then handed to rill_app_new(), which takes it over on
+ * success. A rill_app_t is driven from the thread that made it (start, close, destroy); its
+ * state, metrics and error may be read from any thread. Listeners and handlers are called from
+ * stream threads (@thread any) and must not call rill_app_close().
+ *
+ * With no bootstrap.servers the app starts librdkafka's mock cluster in-process (the embedded
+ * default): in memory only, and it does not hide aborted transactions from read_committed readers.
+ */
+#ifndef RILL_APP_H
+#define RILL_APP_H
+
+#include <rill/processor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Configuration --------------------------------------------------------------------- */
+
+typedef struct rill_conf rill_conf_t;
+
+/* One property of Rill's configuration table. */
+typedef struct {
+    const char *name;
+    const char *type;          /* "string", "int", "enum", "bool" */
+    const char *default_value; /* "" when none */
+    const char *range;         /* "1..", "at_least_once|...", "" */
+    const char *doc;
+} rill_conf_property_t;
+
+/* Returns a new configuration holding every default, or NULL. */
+rill_conf_t *rill_conf_new(void);
+/* Frees a configuration. NULL is fine. */
+void rill_conf_destroy(rill_conf_t *conf);
+/* Returns a new deep copy of conf, or NULL. */
+rill_conf_t *rill_conf_dup(const rill_conf_t *conf);
+/*
+ * Sets key to value. Keys are Rill's (see docs/CONFIGURATION.md) or librdkafka's, passed to both
+ * clients, or librdkafka's behind "consumer." or "producer." for one client only. Returns 0, or
+ * RILL_ECONFIG with the key and the reason in errstr (unknown key, bad number, out of range).
+ */
+int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *errstr,
+                  size_t errstr_size);
+/* Returns the value of key (a Rill property), borrowed, or NULL when unknown. */
+const char *rill_conf_get(const rill_conf_t *conf, const char *key);
+/* Reads "key=value" lines (# comments, blank lines) from path; errors name the file and line. */
+int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr, size_t errstr_size);
+/* Sets a user timestamp extractor used by sources without their own. */
+void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_timestamp_fn fn, void *ud);
+/* Sets a record error handler (deserialization, invalid timestamps), replacing the one chosen
+ * by default.record.error.handler. */
+void rill_conf_set_record_error_handler(rill_conf_t *conf, rill_record_error_handler_fn fn,
+                                        void *ud);
+/* Returns the property table (borrowed, static) and its length in *count. */
+const rill_conf_property_t *rill_conf_properties(size_t *count);
+/* Returns a new string (free with rill_free): docs/CONFIGURATION.md made from the table. */
+char *rill_conf_markdown(void);
+
+/* ---- The application ------------------------------------------------------------------- */
+
+#define RILL_STATE_MAP(X)                                                                          \
+    X(CREATED)                                                                                     \
+    X(REBALANCING)                                                                                 \
+    X(RUNNING)                                                                                     \
+    X(PENDING_SHUTDOWN)                                                                            \
+    X(NOT_RUNNING)                                                                                 \
+    X(ERROR)
+
+typedef enum {
+#define RILL_STATE_ENUM(name) RILL_STATE_##name,
+    RILL_STATE_MAP(RILL_STATE_ENUM)
+#undef RILL_STATE_ENUM
+} rill_state_t;
+
+/* Returns the state's name ("RUNNING"), static. */
+const char *rill_state_name(rill_state_t state);
+
+typedef struct rill_app rill_app_t;
+
+/* Called on every change of the app's state. @thread any */
+typedef void (*rill_state_listener_fn)(void *ud, rill_state_t new_state, rill_state_t old_state);
+/* Called when a stream thread fails (a processor error, a fatal Kafka error); message names the
+ * task and the cause. The app then shuts down and ends in ERROR. @thread any */
+typedef void (*rill_error_handler_fn)(void *ud, int err, const char *message);
+
+/*
+ * Returns a new app running topo (which is built if it is not, and referenced) with conf (taken
+ * over on success), or NULL with the reason in errstr. With no bootstrap.servers it starts the
+ * embedded cluster and creates the topology's topics there.
+ */
+rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
+                         size_t errstr_size);
+/* Sets the state listener (before start). */
+void rill_app_set_state_listener(rill_app_t *app, rill_state_listener_fn fn, void *ud);
+/* Sets the uncaught-error handler (before start). */
+void rill_app_set_error_handler(rill_app_t *app, rill_error_handler_fn fn, void *ud);
+/* Connects (within cluster.connect.timeout.ms), creates internal topics and starts the stream
+ * threads. Returns 0, or a negative code with the app in ERROR and rill_app_error() saying why. */
+int rill_app_start(rill_app_t *app);
+/* Waits until the app is in state (or ERROR/NOT_RUNNING), at most timeout_ms; returns 0 when it
+ * reached state, RILL_ETIMEDOUT, or RILL_ESTATE when it ended elsewhere. @thread any */
+int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms);
+/* Stops the threads (committing what was processed, closing tasks, leaving the group) within
+ * timeout_ms; returns 0 or RILL_ETIMEDOUT. */
+int rill_app_close(rill_app_t *app, int64_t timeout_ms);
+/* Closes (if needed) and frees the app, and the embedded cluster. NULL is fine. */
+void rill_app_destroy(rill_app_t *app);
+/* Returns the current state. @thread any */
+rill_state_t rill_app_state(rill_app_t *app);
+/* Returns a copy of the error that put the app in ERROR into buf ("" when none). @thread any */
+const char *rill_app_error(rill_app_t *app, char *buf, size_t buf_size);
+/* Returns the bootstrap servers the app uses (the embedded cluster's when embedded), borrowed. */
+const char *rill_app_bootstrap_servers(const rill_app_t *app);
+/* Returns a counter summed over the stream threads: "records-processed", "records-produced",
+ * "records-skipped", "commits", "rebalances", "tasks". -1 for an unknown name. @thread any */
+int64_t rill_app_metric(rill_app_t *app, const char *name);
+
+/* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */
+
+typedef struct rill_producer rill_producer_t;
+
+/* Returns a new producer to bootstrap_servers with acks=all and idempotence, or NULL. */
+rill_producer_t *rill_producer_new(const char *bootstrap_servers, char *errstr,
+                                   size_t errstr_size);
+/* Queues one record (partition -1: by key, murmur2); key and value are copied. */
+int rill_producer_send(rill_producer_t *producer, const char *topic, int32_t partition,
+                       rill_buf_t key, rill_buf_t value, int64_t timestamp);
+/* Waits until every queued record is acknowledged, at most timeout_ms; 0, RILL_ETIMEDOUT or
+ * RILL_EKAFKA when a record failed. */
+int rill_producer_flush(rill_producer_t *producer, int64_t timeout_ms);
+/* Flushes briefly and frees the producer. NULL is fine. */
+void rill_producer_destroy(rill_producer_t *producer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,302 @@
+/*
+ * processor.h — the operators layer: the processor graph (a topology of sources, processors and
+ * sinks), the Processor API for user nodes, the built-in processors the DSL is made of, and the
+ * task runtime that the engine and the test driver drive.
+ *
+ * Ownership: a topology is built by one thread, then rill_topology_build() freezes it; a built
+ * topology is immutable and reference-counted, and any number of apps and threads may share it.
+ * A task (one sub-topology instantiated for one partition) belongs to the thread that made it:
+ * its processors, contexts and punctuators run only there. Records handed to a processor are
+ * borrowed for the call.
+ */
+#ifndef RILL_PROCESSOR_H
+#define RILL_PROCESSOR_H
+
+#include <rill/rill.h>
+#include <rill/serde.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rill_topology rill_topology_t;
+typedef struct rill_context rill_context_t;
+typedef struct rill_task rill_task_t;
+
+/* ---- Processor API ---------------------------------------------------------------------- */
+
+/*
+ * A processor node's operations. init makes the node's per-task state from the supplier's arg
+ * (it may schedule punctuators); process handles one record and returns 0 or a negative code
+ * (after rill_context_fail() says why); close releases the state. Any of them may be NULL.
+ */
+typedef struct rill_processor_ops {
+    int (*init)(rill_context_t *ctx, void *arg, void **state);
+    int (*process)(rill_context_t *ctx, void *state, const rill_record_t *rec);
+    void (*close)(rill_context_t *ctx, void *state);
+} rill_processor_ops;
+
+/* How a punctuator's time advances: by the wall clock, or by the task's stream time (the
+ * largest record timestamp the task has seen). */
+typedef enum { RILL_PUNCTUATE_WALL_CLOCK, RILL_PUNCTUATE_STREAM_TIME } rill_punctuation_t;
+
+/* A punctuator callback; now is the wall-clock or stream time that triggered it. Returns 0 or a
+ * negative code, like process. */
+typedef int (*rill_punctuate_cb)(rill_context_t *ctx, void *state, int64_t now);
+
+/* Forwards rec to every child of the current node. Returns the first child's error, or 0. */
+int rill_context_forward(rill_context_t *ctx, const rill_record_t *rec);
+/* Forwards rec to the child called child only; RILL_ENOENT when there is none. */
+int rill_context_forward_to(rill_context_t *ctx, const char *child, const rill_record_t *rec);
+/* Schedules cb every interval_ms of the given time; returns 0 or RILL_EINVAL. Call from init. */
+int rill_context_schedule(rill_context_t *ctx, int64_t interval_ms, rill_punctuation_t type,
+                          rill_punctuate_cb cb);
+/* Records why processing failed (shown to the error handler) and returns code. */
+int rill_context_fail(rill_context_t *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Returns the arena of the record being processed (values made here live until it is done). */
+rill_arena_t *rill_context_arena(rill_context_t *ctx);
+/* Returns the application id, borrowed. */
+const char *rill_context_application_id(const rill_context_t *ctx);
+/* Returns the task id as Kafka Streams prints it ("<sub-topology>_<partition>"), borrowed. */
+const char *rill_context_task_id(const rill_context_t *ctx);
+/* Returns the partition of the task. */
+int32_t rill_context_partition(const rill_context_t *ctx);
+/* Returns the name of the node being run, borrowed. */
+const char *rill_context_node_name(const rill_context_t *ctx);
+/* Returns the task's stream time (largest timestamp seen), or INT64_MIN before any record. */
+int64_t rill_context_stream_time(const rill_context_t *ctx);
+/* Returns the task's wall-clock time in milliseconds (the test driver's clock under test). */
+int64_t rill_context_wall_clock(const rill_context_t *ctx);
+
+/* ---- Functions the built-in processors call ------------------------------------------- */
+
+/* Decides whether rec passes. */
+typedef bool (*rill_predicate_fn)(void *ud, const rill_record_t *rec);
+/* Makes a new key and value for rec; returns 0, or a negative code after rill_context_fail(). */
+typedef int (*rill_map_fn)(void *ud, rill_context_t *ctx, const rill_record_t *rec,
+                           rill_buf_t *key_out, rill_buf_t *value_out);
+/* Makes one view (a new value, or a new key) from rec; 0 or a negative code. */
+typedef int (*rill_map_one_fn)(void *ud, rill_context_t *ctx, const rill_record_t *rec,
+                               rill_buf_t *out);
+/* Emits zero or more key/value pairs for rec with rill_emit(); 0 or a negative code. */
+typedef struct rill_emitter rill_emitter_t;
+typedef int (*rill_flat_map_fn)(void *ud, rill_context_t *ctx, const rill_record_t *rec,
+                                rill_emitter_t *out);
+/* Sees rec (peek, foreach). */
+typedef void (*rill_action_fn)(void *ud, const rill_record_t *rec);
+
+/* Forwards one pair from a flat_map function; returns the downstream error, or 0. */
+int rill_emit(rill_emitter_t *out, rill_buf_t key, rill_buf_t value);
+
+/* The built-in stateless processors the DSL is made of. Each takes an arg made by
+ * rill_op_arg_new() (released with rill_op_arg_free). */
+typedef enum {
+    RILL_OP_FILTER,          /* fn: rill_predicate_fn */
+    RILL_OP_FILTER_NOT,      /* fn: rill_predicate_fn */
+    RILL_OP_MAP,             /* fn: rill_map_fn */
+    RILL_OP_MAP_VALUES,      /* fn: rill_map_one_fn */
+    RILL_OP_SELECT_KEY,      /* fn: rill_map_one_fn */
+    RILL_OP_FLAT_MAP,        /* fn: rill_flat_map_fn */
+    RILL_OP_FLAT_MAP_VALUES, /* fn: rill_flat_map_fn */
+    RILL_OP_PEEK,            /* fn: rill_action_fn */
+    RILL_OP_FOREACH,         /* fn: rill_action_fn */
+    RILL_OP_PASS,            /* fn: NULL; forwards unchanged (merge, branch outputs) */
+    RILL_OP_BRANCH,          /* see rill_op_branch_add() */
+} rill_op_t;
+
+/* Returns the ops of built-in processor op (static). */
+const rill_processor_ops *rill_op_ops(rill_op_t op);
+/* Returns a new arg for built-in processor op calling fn (cast to void (*)(void)) with ud. */
+void *rill_op_arg_new(rill_op_t op, void (*fn)(void), void *ud);
+/* Frees an arg made by rill_op_arg_new(). */
+void rill_op_arg_free(void *arg);
+/* Adds a branch to a RILL_OP_BRANCH arg: records pred accepts (all, when pred is NULL: the
+ * default branch) go to the child called child. Returns 0 or RILL_ENOMEM. */
+int rill_op_branch_add(void *arg, rill_predicate_fn pred, void *ud, const char *child);
+
+/* ---- The topology graph ------------------------------------------------------------------ */
+
+/* A timestamp extractor: returns the timestamp for rec (whose timestamp is the Kafka record's);
+ * partition_time is the largest timestamp seen on its partition so far. A negative result makes
+ * the record invalid (it goes to the record error handler). */
+typedef int64_t (*rill_timestamp_fn)(void *ud, const rill_record_t *rec, int64_t partition_time);
+
+/* Picks a partition for rec among partition_count; -1 lets the default (murmur2 of the key, as
+ * Kafka's Java clients do) choose. */
+typedef int32_t (*rill_partitioner_fn)(void *ud, const char *topic, const rill_record_t *rec,
+                                       int32_t partition_count);
+
+/* Chooses the output topic of rec; the string must outlive the call (a literal, or arena). */
+typedef const char *(*rill_topic_extractor_fn)(void *ud, const rill_record_t *rec);
+
+/* Source options; every field may be 0/NULL (then defaults from the configuration apply). */
+typedef struct {
+    rill_serde_t *key_serde;
+    rill_serde_t *value_serde;
+    rill_timestamp_fn timestamp_fn;
+    void *timestamp_ud;
+} rill_source_opts_t;
+
+/* Sink options; every field may be 0/NULL. */
+typedef struct {
+    rill_serde_t *key_serde;
+    rill_serde_t *value_serde;
+    rill_partitioner_fn partitioner;
+    void *partitioner_ud;
+} rill_sink_opts_t;
+
+/* Returns a new, empty topology (reference count 1), or NULL. */
+rill_topology_t *rill_topology_new(void);
+/* Takes a reference on a topology and returns it. */
+rill_topology_t *rill_topology_ref(rill_topology_t *topo);
+/* Drops a reference; the last one frees the topology. NULL is fine. */
+void rill_topology_unref(rill_topology_t *topo);
+
+/*
+ * Adds a source node called name reading topics (a NULL-terminated list) or, when pattern is not
+ * NULL, every topic matching the POSIX extended regular expression pattern. opts may be NULL;
+ * serdes are referenced. The add functions return the node's index (>= 0) or a negative code;
+ * errors are also kept for rill_topology_build(), which reports the first.
+ */
+int rill_topology_add_source(rill_topology_t *topo, const char *name, const char *const *topics,
+                             const char *pattern, const rill_source_opts_t *opts);
+/* Adds a processor node with ops (borrowed, must outlive the topology) and arg (owned on
+ * success, released with arg_free) under the parents named in the NULL-terminated list parents,
+ * which may name nodes added later. */
+int rill_topology_add_processor(rill_topology_t *topo, const char *name,
+                                const rill_processor_ops *ops, void *arg, void (*arg_free)(void *),
+                                const char *const *parents);
+/* Adds a sink node writing to topic, or to the topic extractor chooses per record when topic is
+ * NULL, under the parents named in parents. */
+int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *topic,
+                           rill_topic_extractor_fn extractor, void *extractor_ud,
+                           const rill_sink_opts_t *opts, const char *const *parents);
+/* Like rill_topology_add_sink() and add_source() together: a sink writing to the internal topic
+ * "<application.id>-<name>-repartition" and a source (called source_name) reading it, which
+ * starts a new sub-topology. partitions 0 means "as many as the upstream source topics". */
+int rill_topology_add_repartition(rill_topology_t *topo, const char *name,
+                                  const char *source_name, int32_t partitions,
+                                  const rill_sink_opts_t *opts, const char *const *parents);
+/* Returns the name of node index (as returned by the add functions), borrowed, or NULL. */
+const char *rill_topology_node_name(const rill_topology_t *topo, int index);
+/* Remembers an error found while building (the first one wins); rill_topology_build() reports
+ * it. Returns RILL_ETOPOLOGY. */
+int rill_topology_fail(rill_topology_t *topo, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Ties p's lifetime to the topology: free_fn(p) runs when the topology is freed. */
+int rill_topology_attach(rill_topology_t *topo, void *p, void (*free_fn)(void *));
+
+/* Renames node old_name to new_name; RILL_ENOENT or RILL_EEXIST. */
+int rill_topology_rename(rill_topology_t *topo, const char *old_name, const char *new_name);
+/* Returns a fresh node name "<PREFIX>-<10-digit counter>" as Kafka Streams names DSL nodes, in
+ * buf (at least 48 bytes). */
+const char *rill_topology_next_name(rill_topology_t *topo, const char *prefix, char *buf,
+                                    size_t buf_size);
+
+/*
+ * Validates the graph and freezes it: every parent exists, names are unique, no processor is
+ * dangling (without parents), there is no cycle, every topic is read by one source only. Then it
+ * splits the graph into sub-topologies. Returns 0 or RILL_ETOPOLOGY with the culprit named in
+ * errstr. Building twice is a no-op.
+ */
+int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size);
+/* Checks that every source and sink has a serde for key and value, given the defaults (which
+ * may be NULL). Returns 0 or RILL_ETOPOLOGY naming the node. */
+int rill_topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
+                               const rill_serde_t *default_value, char *errstr,
+                               size_t errstr_size);
+/* Returns a new string (free with rill_free) describing a built topology as Kafka Streams'
+ * TopologyDescription prints it, or NULL. */
+char *rill_topology_describe(const rill_topology_t *topo);
+/* Returns a new string (free with rill_free): the built topology as a Graphviz DOT digraph. */
+char *rill_topology_to_dot(const rill_topology_t *topo);
+
+/* Facts about a built topology, for drivers. Strings are borrowed from the topology. */
+/* Returns the number of sub-topologies. */
+int rill_topology_subtopology_count(const rill_topology_t *topo);
+/* Calls cb for every topic name (not pattern) read by sub-topology st; internal topics are
+ * given as their full name for application id app_id. */
+void rill_topology_source_topics(const rill_topology_t *topo, int st, const char *app_id,
+                                 void (*cb)(void *ud, const char *topic, bool internal,
+                                            int32_t partitions),
+                                 void *ud);
+/* Calls cb for every source pattern of sub-topology st. */
+void rill_topology_source_patterns(const rill_topology_t *topo, int st,
+                                   void (*cb)(void *ud, const char *pattern), void *ud);
+/* Calls cb for every fixed sink topic (internal ones with their full name). */
+void rill_topology_sink_topics(const rill_topology_t *topo, const char *app_id,
+                               void (*cb)(void *ud, const char *topic, bool internal), void *ud);
+/* Finds the source node reading topic (by name, internal name for app_id, or pattern); sets
+ * *st and *source and returns 0, or RILL_ENOENT. */
+int rill_topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,
+                              int *st, int *source);
+
+/* ---- The task runtime, for drivers (the engine and the test driver) -------------------- */
+
+/* Where a task's sinks send records: serialized bytes, partition -1 for "by key". */
+typedef struct {
+    int (*send)(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
+                const rill_buf_t *value, int64_t timestamp, const rill_header_t *headers,
+                size_t header_count);
+    /* Returns the partition count of topic, or a negative code when unknown. */
+    int32_t (*partition_count)(void *opaque, const char *topic);
+    void *opaque;
+} rill_collector_t;
+
+/* What a record error handler decides: stop with an error, or skip the record and go on. */
+typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE } rill_handler_result_t;
+
+/* Called when a record cannot be deserialized or has an invalid timestamp; raw is the record as
+ * read (bytes), reason says what and where. A dead letter queue plugs in here. */
+typedef rill_handler_result_t (*rill_record_error_handler_fn)(void *ud, const rill_record_t *raw,
+                                                              int err, const char *reason);
+
+/* What a driver gives a task. Borrowed; must outlive the task. */
+typedef struct {
+    const char *application_id;
+    rill_collector_t collector;
+    const rill_serde_t *default_key_serde;
+    const rill_serde_t *default_value_serde;
+    rill_timestamp_fn timestamp_fn; /* NULL: the record's own timestamp */
+    void *timestamp_ud;
+    rill_record_error_handler_fn error_handler; /* NULL: fail */
+    void *error_handler_ud;
+    int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
+    void *wall_clock_ud;
+} rill_task_env_t;
+
+/* Counters a task keeps. */
+typedef struct {
+    uint64_t processed; /* records that went through a source */
+    uint64_t skipped;   /* records the error handler skipped */
+    uint64_t punctuations;
+} rill_task_metrics_t;
+
+/* Returns a new task running sub-topology st of a built topology for partition, with every
+ * processor initialised, or NULL with the reason in errstr. */
+rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partition,
+                           const rill_task_env_t *env, char *errstr, size_t errstr_size);
+/* Closes every processor and frees the task. NULL is fine. */
+void rill_task_destroy(rill_task_t *task);
+/*
+ * Processes one record read by source node source (from rill_topology_find_source): raw holds
+ * the serialized key and value. Deserialization and timestamp errors go to the error handler;
+ * returns 0 (processed or skipped) or a negative code with rill_task_error() saying why.
+ */
+int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw);
+/* Runs the wall-clock punctuators due at now; returns 0 or a negative code. */
+int rill_task_punctuate(rill_task_t *task, int64_t now);
+/* Returns the wall-clock time of the next punctuator due, or INT64_MAX when none. */
+int64_t rill_task_next_punctuation(const rill_task_t *task);
+/* Returns the last error message of the task, borrowed ("" when none). */
+const char *rill_task_error(const rill_task_t *task);
+/* Returns the task's counters, borrowed. */
+const rill_task_metrics_t *rill_task_metrics(const rill_task_t *task);
+/* Returns the task id ("<sub-topology>_<partition>"), borrowed. */
+const char *rill_task_id(const rill_task_t *task);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

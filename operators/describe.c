@@ -1,0 +1,130 @@
+/*
+ * Describing a built topology: the text Kafka Streams' TopologyDescription prints, so users can
+ * compare the two side by side, and a Graphviz DOT digraph with one cluster per sub-topology.
+ */
+#include "operators_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void sb_printf(rill_bytes_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(rill_bytes_t *sb, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        rill_bytes_append(sb, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* Returns the builder's string (NUL-terminated) or NULL when an append ran out of memory. */
+static char *sb_finish(rill_bytes_t *sb)
+{
+    if (rill_bytes_append(sb, "", 1) != 0) {
+        rill_bytes_free(sb);
+        return NULL;
+    }
+    return (char *)sb->data;
+}
+
+static void node_list(rill_bytes_t *sb, const rill_topology_t *topo, const int *idx, size_t n)
+{
+    if (n == 0) {
+        sb_printf(sb, "none");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        sb_printf(sb, "%s%s", i ? ", " : "", topo->nodes[idx[i]]->name);
+}
+
+char *rill_topology_describe(const rill_topology_t *topo)
+{
+    if (!topo || !topo->built)
+        return NULL;
+    rill_bytes_t sb = {0};
+    sb_printf(&sb, "Topologies:\n");
+    for (int s = 0; s < topo->nsub; s++) {
+        sb_printf(&sb, "   Sub-topology: %d\n", s);
+        for (size_t k = 0; k < topo->sub_n[s]; k++) {
+            const node_t *node = topo->nodes[topo->sub_order[s][k]];
+            switch (node->kind) {
+            case NODE_SOURCE:
+                if (node->pattern) {
+                    sb_printf(&sb, "    Source: %s (topic pattern: %s)\n", node->name,
+                              node->pattern);
+                } else {
+                    sb_printf(&sb, "    Source: %s (topics: [", node->name);
+                    for (size_t t = 0; t < node->ntopics; t++)
+                        sb_printf(&sb, "%s%s", t ? ", " : "", node->topics[t]);
+                    sb_printf(&sb, "])\n");
+                }
+                break;
+            case NODE_PROCESSOR:
+                sb_printf(&sb, "    Processor: %s (stores: [])\n", node->name);
+                break;
+            case NODE_SINK:
+                if (node->topic)
+                    sb_printf(&sb, "    Sink: %s (topic: %s)\n", node->name, node->topic);
+                else
+                    sb_printf(&sb, "    Sink: %s (extractor: per record)\n", node->name);
+                break;
+            }
+            if (node->kind != NODE_SINK) {
+                sb_printf(&sb, "      --> ");
+                node_list(&sb, topo, node->children, node->nchildren);
+                sb_printf(&sb, "\n");
+            }
+            if (node->kind != NODE_SOURCE) {
+                sb_printf(&sb, "      <-- ");
+                node_list(&sb, topo, node->parents, node->nparents);
+                sb_printf(&sb, "\n");
+            }
+        }
+        sb_printf(&sb, "\n");
+    }
+    return sb_finish(&sb);
+}
+
+char *rill_topology_to_dot(const rill_topology_t *topo)
+{
+    if (!topo || !topo->built)
+        return NULL;
+    rill_bytes_t sb = {0};
+    sb_printf(&sb, "digraph topology {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+    for (int s = 0; s < topo->nsub; s++) {
+        sb_printf(&sb, "  subgraph cluster_%d {\n    label=\"Sub-topology %d\";\n", s, s);
+        for (size_t k = 0; k < topo->sub_n[s]; k++) {
+            const node_t *node = topo->nodes[topo->sub_order[s][k]];
+            const char *shape = node->kind == NODE_SOURCE ? "invhouse"
+                                : node->kind == NODE_SINK ? "house"
+                                                          : "box";
+            sb_printf(&sb, "    \"%s\" [shape=%s];\n", node->name, shape);
+        }
+        sb_printf(&sb, "  }\n");
+    }
+    /* Topics are ellipses between the sub-topologies that write and read them. */
+    for (size_t i = 0; i < topo->n; i++) {
+        const node_t *node = topo->nodes[i];
+        for (size_t c = 0; c < node->nchildren; c++)
+            sb_printf(&sb, "  \"%s\" -> \"%s\";\n", node->name,
+                      topo->nodes[node->children[c]]->name);
+        if (node->kind == NODE_SOURCE) {
+            for (size_t t = 0; t < node->ntopics; t++)
+                sb_printf(&sb, "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"topic:%s\" -> "
+                               "\"%s\";\n",
+                          node->topics[t], node->topics[t], node->topics[t], node->name);
+            if (node->pattern)
+                sb_printf(&sb, "  \"pattern:%s\" [shape=ellipse];\n  \"pattern:%s\" -> \"%s\";\n",
+                          node->pattern, node->pattern, node->name);
+        } else if (node->kind == NODE_SINK && node->topic) {
+            sb_printf(&sb, "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"%s\" -> "
+                           "\"topic:%s\";\n",
+                      node->topic, node->topic, node->name, node->topic);
+        }
+    }
+    sb_printf(&sb, "}\n");
+    return sb_finish(&sb);
+}

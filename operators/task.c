@@ -1,0 +1,443 @@
+/*
+ * The task runtime: one sub-topology instantiated for one partition. A record enters through a
+ * source (deserialized into the task's arena), travels depth-first through the processors by
+ * direct calls, and leaves through sinks into the driver's collector. The arena is reset when
+ * the record is done, so in steady state nothing here allocates.
+ */
+#include "operators_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct punctuator {
+    node_inst_t *inst;
+    int64_t interval;
+    int64_t next; /* INT64_MIN: not yet started (stream time) */
+    rill_punctuation_t type;
+    rill_punctuate_cb cb;
+} punctuator_t;
+
+struct rill_task {
+    const rill_topology_t *topo;
+    int st;
+    int32_t partition;
+    char id[32];
+    rill_task_env_t env;
+    node_inst_t *insts;
+    size_t ninst;
+    rill_arena_t *arena;
+    int64_t stream_time;
+    punctuator_t *punctuators;
+    size_t npunct;
+    char error[1024];
+    rill_task_metrics_t metrics;
+    rill_bytes_t kbuf, vbuf; /* sink serialization scratch, reused for every record */
+    bool initialising;
+};
+
+/* ---- context ---- */
+
+static int64_t real_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rill__forward_one(node_inst_t *child, const rill_record_t *rec)
+{
+    const rill_processor_ops *ops = child->node->ops;
+    if (ops && ops->process)
+        return ops->process(&child->ctx, child->state, rec);
+    return rill_context_forward(&child->ctx, rec);
+}
+
+int rill_context_forward(rill_context_t *ctx, const rill_record_t *rec)
+{
+    node_inst_t *inst = ctx->inst;
+    for (size_t i = 0; i < inst->nchildren; i++) {
+        int rc = rill__forward_one(inst->children[i], rec);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int rill__child_index(const node_inst_t *inst, const char *name)
+{
+    for (size_t i = 0; i < inst->nchildren; i++)
+        if (strcmp(inst->children[i]->node->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rill_context_forward_to(rill_context_t *ctx, const char *child, const rill_record_t *rec)
+{
+    int i = rill__child_index(ctx->inst, child);
+    if (i < 0)
+        return rill_context_fail(ctx, RILL_ENOENT, "node has no child called '%s'", child);
+    return rill__forward_one(ctx->inst->children[i], rec);
+}
+
+int rill_context_schedule(rill_context_t *ctx, int64_t interval_ms, rill_punctuation_t type,
+                          rill_punctuate_cb cb)
+{
+    rill_task_t *task = ctx->task;
+    if (interval_ms <= 0 || !cb || !task->initialising)
+        return RILL_EINVAL;
+    punctuator_t *p = rill_realloc(task->punctuators, (task->npunct + 1) * sizeof *p);
+    if (!p)
+        return RILL_ENOMEM;
+    task->punctuators = p;
+    p[task->npunct++] = (punctuator_t){
+        .inst = ctx->inst,
+        .interval = interval_ms,
+        .type = type,
+        .cb = cb,
+        .next = type == RILL_PUNCTUATE_WALL_CLOCK ? rill_context_wall_clock(ctx) + interval_ms
+                                                  : INT64_MIN,
+    };
+    return 0;
+}
+
+int rill_context_fail(rill_context_t *ctx, int code, const char *fmt, ...)
+{
+    rill_task_t *task = ctx->task;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(task->error, sizeof task->error, "task %s, node '%s': %s", task->id,
+             ctx->inst->node->name, msg);
+    return code ? code : RILL_EPROCESS;
+}
+
+rill_arena_t *rill_context_arena(rill_context_t *ctx)
+{
+    return ctx->task->arena;
+}
+
+const char *rill_context_application_id(const rill_context_t *ctx)
+{
+    return ctx->task->env.application_id;
+}
+
+const char *rill_context_task_id(const rill_context_t *ctx)
+{
+    return ctx->task->id;
+}
+
+int32_t rill_context_partition(const rill_context_t *ctx)
+{
+    return ctx->task->partition;
+}
+
+const char *rill_context_node_name(const rill_context_t *ctx)
+{
+    return ctx->inst->node->name;
+}
+
+int64_t rill_context_stream_time(const rill_context_t *ctx)
+{
+    return ctx->task->stream_time;
+}
+
+int64_t rill_context_wall_clock(const rill_context_t *ctx)
+{
+    const rill_task_env_t *env = &ctx->task->env;
+    return env->wall_clock ? env->wall_clock(env->wall_clock_ud) : real_clock_ms();
+}
+
+/* ---- the sink processor ---- */
+
+typedef struct {
+    char topic[512]; /* resolved: internal topics get the application id */
+} sink_state_t;
+
+static int sink_init(rill_context_t *ctx, void *arg, void **state)
+{
+    const node_t *node = ctx->inst->node;
+    sink_state_t *s = rill_calloc(1, sizeof *s);
+    if (!s)
+        return RILL_ENOMEM;
+    if (node->topic && node->internal)
+        rill__internal_topic(ctx->task->env.application_id, node->topic, s->topic,
+                             sizeof s->topic);
+    else if (node->topic)
+        snprintf(s->topic, sizeof s->topic, "%s", node->topic);
+    *state = s;
+    return 0;
+}
+
+static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *rec)
+{
+    rill_task_t *task = ctx->task;
+    const node_t *node = ctx->inst->node;
+    sink_state_t *s = state;
+    const char *topic = s->topic;
+    if (node->extractor) {
+        topic = node->extractor(node->extractor_ud, rec);
+        if (!topic || !*topic)
+            return rill_context_fail(ctx, RILL_EPROCESS,
+                                     "the topic extractor chose no topic for the record from "
+                                     "%s-%d@%lld",
+                                     rec->topic ? rec->topic : "(none)", rec->partition,
+                                     (long long)rec->offset);
+    }
+    const rill_serde_t *ks = node->key_serde ? node->key_serde : task->env.default_key_serde;
+    const rill_serde_t *vs =
+        node->value_serde ? node->value_serde : task->env.default_value_serde;
+    char why[256];
+    bool knull = false, vnull = false;
+    task->kbuf.len = task->vbuf.len = 0;
+    if (rill_serde_serialize(ks, rec->key, &task->kbuf, &knull, why, sizeof why))
+        return rill_context_fail(ctx, RILL_ESERDE, "cannot serialize the key for topic '%s' with "
+                                 "the %s serde: %s", topic, rill_serde_name(ks), why);
+    if (rill_serde_serialize(vs, rec->value, &task->vbuf, &vnull, why, sizeof why))
+        return rill_context_fail(ctx, RILL_ESERDE, "cannot serialize the value for topic '%s' "
+                                 "with the %s serde: %s", topic, rill_serde_name(vs), why);
+    rill_buf_t key = {task->kbuf.data, task->kbuf.len};
+    rill_buf_t value = {task->vbuf.data, task->vbuf.len};
+    int32_t partition = -1;
+    const rill_collector_t *col = &task->env.collector;
+    if (node->partitioner) {
+        int32_t count = col->partition_count(col->opaque, topic);
+        if (count <= 0)
+            return rill_context_fail(ctx, RILL_EPROCESS,
+                                     "cannot partition: the partition count of topic '%s' is "
+                                     "unknown",
+                                     topic);
+        partition = node->partitioner(node->partitioner_ud, topic, rec, count);
+        if (partition >= count)
+            return rill_context_fail(ctx, RILL_EPROCESS,
+                                     "the partitioner chose partition %d of topic '%s', which "
+                                     "has %d",
+                                     partition, topic, count);
+    }
+    int rc = col->send(col->opaque, topic, partition, knull ? NULL : &key, vnull ? NULL : &value,
+                       rec->timestamp, rec->headers, rec->header_count);
+    if (rc)
+        return rill_context_fail(ctx, rc, "cannot send to topic '%s': %s", topic,
+                                 rill_strerror(rc));
+    return 0;
+}
+
+static void sink_close(rill_context_t *ctx, void *state)
+{
+    rill_free(state);
+}
+
+const rill_processor_ops rill__sink_ops = {sink_init, sink_process, sink_close};
+
+/* ---- task ---- */
+
+rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partition,
+                           const rill_task_env_t *env, char *errstr, size_t errstr_size)
+{
+    if (!topo || !topo->built || st < 0 || st >= topo->nsub || !env || !env->application_id ||
+        !env->collector.send) {
+        snprintf(errstr, errstr_size, "rill_task_new: invalid arguments");
+        return NULL;
+    }
+    rill_task_t *task = rill_calloc(1, sizeof *task);
+    if (!task)
+        goto oom;
+    task->topo = topo;
+    task->st = st;
+    task->partition = partition;
+    task->env = *env;
+    task->stream_time = INT64_MIN;
+    snprintf(task->id, sizeof task->id, "%d_%d", st, partition);
+    task->ninst = topo->sub_n[st];
+    task->insts = rill_calloc(task->ninst, sizeof *task->insts);
+    task->arena = rill_arena_new(16384);
+    if (!task->insts || !task->arena)
+        goto oom;
+    /* Instances follow the sub-topology's topological order, so parents come first. */
+    for (size_t k = 0; k < task->ninst; k++) {
+        node_inst_t *inst = &task->insts[k];
+        inst->index = topo->sub_order[st][k];
+        inst->node = topo->nodes[inst->index];
+        inst->ctx.task = task;
+        inst->ctx.inst = inst;
+        inst->children = rill_calloc(inst->node->nchildren + 1, sizeof *inst->children);
+        if (!inst->children)
+            goto oom;
+    }
+    for (size_t k = 0; k < task->ninst; k++) {
+        node_inst_t *inst = &task->insts[k];
+        for (size_t c = 0; c < inst->node->nchildren; c++)
+            for (size_t j = 0; j < task->ninst; j++)
+                if (task->insts[j].index == inst->node->children[c])
+                    inst->children[inst->nchildren++] = &task->insts[j];
+    }
+    task->initialising = true;
+    for (size_t k = 0; k < task->ninst; k++) {
+        node_inst_t *inst = &task->insts[k];
+        const rill_processor_ops *ops = inst->node->ops;
+        int rc = ops && ops->init ? ops->init(&inst->ctx, inst->node->arg, &inst->state) : 0;
+        if (rc) {
+            if (!task->error[0])
+                snprintf(task->error, sizeof task->error, "task %s, node '%s': init failed: %s",
+                         task->id, inst->node->name, rill_strerror(rc));
+            snprintf(errstr, errstr_size, "%s", task->error);
+            task->initialising = false;
+            rill_task_destroy(task);
+            return NULL;
+        }
+        inst->initialised = true;
+    }
+    task->initialising = false;
+    return task;
+oom:
+    snprintf(errstr, errstr_size, "out of memory creating task %d_%d", st, partition);
+    rill_task_destroy(task);
+    return NULL;
+}
+
+void rill_task_destroy(rill_task_t *task)
+{
+    if (!task)
+        return;
+    for (size_t k = task->ninst; task->insts && k-- > 0;) {
+        node_inst_t *inst = &task->insts[k];
+        const rill_processor_ops *ops = inst->node ? inst->node->ops : NULL;
+        if (inst->initialised && ops && ops->close)
+            ops->close(&inst->ctx, inst->state);
+        rill_free(inst->children);
+    }
+    rill_free(task->insts);
+    rill_free(task->punctuators);
+    rill_arena_destroy(task->arena);
+    rill_bytes_free(&task->kbuf);
+    rill_bytes_free(&task->vbuf);
+    rill_free(task);
+}
+
+static node_inst_t *inst_of(rill_task_t *task, int index)
+{
+    for (size_t k = 0; k < task->ninst; k++)
+        if (task->insts[k].index == index)
+            return &task->insts[k];
+    return NULL;
+}
+
+/* Sends a record that cannot be processed to the error handler; returns 0 when it is skipped. */
+static int record_error(rill_task_t *task, const rill_record_t *raw, int err, const char *what,
+                        const char *why)
+{
+    char reason[900];
+    snprintf(reason, sizeof reason, "%s of the record at topic '%s' partition %d offset %lld: %s",
+             what, raw->topic ? raw->topic : "(none)", raw->partition, (long long)raw->offset,
+             why);
+    rill_handler_result_t r = RILL_HANDLER_FAIL;
+    if (task->env.error_handler)
+        r = task->env.error_handler(task->env.error_handler_ud, raw, err, reason);
+    if (r == RILL_HANDLER_CONTINUE) {
+        task->metrics.skipped++;
+        return 0;
+    }
+    snprintf(task->error, sizeof task->error, "task %s: %s", task->id, reason);
+    return err;
+}
+
+static int run_punctuator(rill_task_t *task, punctuator_t *p, int64_t now)
+{
+    task->metrics.punctuations++;
+    return p->cb(&p->inst->ctx, p->inst->state, now);
+}
+
+int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
+{
+    rill_arena_reset(task->arena);
+    node_inst_t *inst = inst_of(task, source);
+    if (!inst || inst->node->kind != NODE_SOURCE) {
+        snprintf(task->error, sizeof task->error, "task %s has no source node %d", task->id,
+                 source);
+        return RILL_EINVAL;
+    }
+    const node_t *node = inst->node;
+    const rill_serde_t *ks = node->key_serde ? node->key_serde : task->env.default_key_serde;
+    const rill_serde_t *vs = node->value_serde ? node->value_serde : task->env.default_value_serde;
+    rill_record_t rec = *raw;
+    char why[512];
+    if (rill_serde_deserialize(ks, raw->key, task->arena, &rec.key, why, sizeof why))
+        return record_error(task, raw, RILL_ESERDE, "cannot deserialize the key", why);
+    if (rill_serde_deserialize(vs, raw->value, task->arena, &rec.value, why, sizeof why))
+        return record_error(task, raw, RILL_ESERDE, "cannot deserialize the value", why);
+    rill_timestamp_fn tsfn = node->timestamp_fn ? node->timestamp_fn : task->env.timestamp_fn;
+    if (tsfn) {
+        void *ud = node->timestamp_fn ? node->timestamp_ud : task->env.timestamp_ud;
+        rec.timestamp = tsfn(ud, &rec, task->stream_time);
+    }
+    if (rec.timestamp < 0) {
+        snprintf(why, sizeof why, "the timestamp %lld is negative", (long long)rec.timestamp);
+        return record_error(task, raw, RILL_EINVAL, "invalid timestamp", why);
+    }
+    if (rec.timestamp > task->stream_time)
+        task->stream_time = rec.timestamp;
+    task->metrics.processed++;
+    int rc = rill_context_forward(&inst->ctx, &rec);
+    if (rc)
+        return rc;
+    /* Stream-time punctuators fire once per advance past their next due time. */
+    for (size_t i = 0; i < task->npunct; i++) {
+        punctuator_t *p = &task->punctuators[i];
+        if (p->type != RILL_PUNCTUATE_STREAM_TIME)
+            continue;
+        if (p->next == INT64_MIN)
+            p->next = task->stream_time;
+        if (task->stream_time >= p->next) {
+            rill_arena_reset(task->arena);
+            if ((rc = run_punctuator(task, p, task->stream_time)))
+                return rc;
+            while (p->next <= task->stream_time)
+                p->next += p->interval;
+        }
+    }
+    return 0;
+}
+
+int rill_task_punctuate(rill_task_t *task, int64_t now)
+{
+    for (size_t i = 0; i < task->npunct; i++) {
+        punctuator_t *p = &task->punctuators[i];
+        if (p->type != RILL_PUNCTUATE_WALL_CLOCK || now < p->next)
+            continue;
+        rill_arena_reset(task->arena);
+        int rc = run_punctuator(task, p, now);
+        if (rc)
+            return rc;
+        while (p->next <= now)
+            p->next += p->interval;
+    }
+    return 0;
+}
+
+int64_t rill_task_next_punctuation(const rill_task_t *task)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < task->npunct; i++)
+        if (task->punctuators[i].type == RILL_PUNCTUATE_WALL_CLOCK &&
+            task->punctuators[i].next < next)
+            next = task->punctuators[i].next;
+    return next;
+}
+
+const char *rill_task_error(const rill_task_t *task)
+{
+    return task->error;
+}
+
+const rill_task_metrics_t *rill_task_metrics(const rill_task_t *task)
+{
+    return &task->metrics;
+}
+
+const char *rill_task_id(const rill_task_t *task)
+{
+    return task->id;
+}
