@@ -106,8 +106,7 @@ rill_stream_t *rill_stream_as(rill_stream_t *stream, const char *name)
         return NULL;
     const char *old = rill_topology_node_name(stream->topo, stream->node);
     if (!name || rill_topology_rename(stream->topo, old, name) < 0)
-        rill_topology_fail(stream->topo, "cannot name node '%s' '%s'", old,
-                           name ? name : "(null)");
+        rill_topology_fail(stream->topo, "cannot name node '%s' '%s'", old, name ? name : "(null)");
     return stream;
 }
 
@@ -130,8 +129,7 @@ STREAM_OP(rill_stream_filter, rill_predicate_fn, "KSTREAM-FILTER", RILL_OP_FILTE
 STREAM_OP(rill_stream_filter_not, rill_predicate_fn, "KSTREAM-FILTER", RILL_OP_FILTER_NOT, 1, 1)
 STREAM_OP(rill_stream_map, rill_map_fn, "KSTREAM-MAP", RILL_OP_MAP, 0, 0)
 STREAM_OP(rill_stream_map_values, rill_map_one_fn, "KSTREAM-MAPVALUES", RILL_OP_MAP_VALUES, 1, 0)
-STREAM_OP(rill_stream_select_key, rill_map_one_fn, "KSTREAM-KEY-SELECT", RILL_OP_SELECT_KEY, 0,
-          1)
+STREAM_OP(rill_stream_select_key, rill_map_one_fn, "KSTREAM-KEY-SELECT", RILL_OP_SELECT_KEY, 0, 1)
 STREAM_OP(rill_stream_flat_map, rill_flat_map_fn, "KSTREAM-FLATMAP", RILL_OP_FLAT_MAP, 0, 0)
 STREAM_OP(rill_stream_flat_map_values, rill_flat_map_fn, "KSTREAM-FLATMAPVALUES",
           RILL_OP_FLAT_MAP_VALUES, 1, 0)
@@ -272,8 +270,8 @@ int rill_stream_to_dynamic(rill_stream_t *stream, rill_topic_extractor_fn extrac
     return idx < 0 ? idx : 0;
 }
 
-rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name,
-                                       int32_t partitions, const rill_sink_opts_t *opts)
+rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name, int32_t partitions,
+                                       const rill_sink_opts_t *opts)
 {
     if (!stream)
         return NULL;

@@ -55,8 +55,9 @@ static const rill_conf_property_t props[] = {
 #define NPROPS (sizeof props / sizeof props[0])
 
 /* librdkafka properties Rill sets itself from its own. */
-static const char *reserved[] = {"group.id", "enable.auto.commit", "enable.auto.offset.store",
-                                 "bootstrap.servers", "metadata.broker.list", NULL};
+static const char *reserved[] = {
+    "group.id",          "enable.auto.commit",   "enable.auto.offset.store",
+    "bootstrap.servers", "metadata.broker.list", NULL};
 
 const rill_conf_property_t *rill_conf_properties(size_t *count)
 {
@@ -160,8 +161,7 @@ static int validate(const rill_conf_property_t *p, const char *value, char *errs
         if (end[0] == '.' && end[1] == '.' && end[2])
             hi = strtoll(end + 2, NULL, 10);
         if (v < lo || v > hi)
-            return conf_error(errstr, size, "%s: %lld is out of range (%s)", p->name, v,
-                              p->range);
+            return conf_error(errstr, size, "%s: %lld is out of range (%s)", p->name, v, p->range);
     } else if (strcmp(p->type, "enum") == 0) {
         size_t n = strlen(value);
         const char *r = p->range;
@@ -173,8 +173,7 @@ static int validate(const rill_conf_property_t *p, const char *value, char *errs
             r = bar ? bar + 1 : NULL;
         }
         if (!ok)
-            return conf_error(errstr, size, "%s: '%s' is not one of %s", p->name, value,
-                              p->range);
+            return conf_error(errstr, size, "%s: '%s' is not one of %s", p->name, value, p->range);
     } else if (strcmp(p->name, "application.id") == 0) {
         if (!*value)
             return conf_error(errstr, size, "application.id must not be empty");
@@ -358,8 +357,7 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
     env->error_handler = conf->error_handler;
     env->error_handler_ud = conf->error_handler_ud;
     if (!env->error_handler &&
-        strcmp(rill__conf_str(conf, "default.deserialization.exception.handler"), "continue") ==
-            0)
+        strcmp(rill__conf_str(conf, "default.deserialization.exception.handler"), "continue") == 0)
         env->error_handler = log_and_continue;
     return 0;
 }

@@ -41,3 +41,61 @@ int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope
                      char *errstr, size_t errstr_size);
 
 #endif
+
+/* ---- app and stream threads ---- */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct stream_thread stream_thread_t;
+
+/* A topic's partition count as the app learned it (metadata, or its own creation). */
+typedef struct {
+    char *name;
+    int32_t partitions;
+} topic_info_t;
+
+struct rill_app {
+    rill_topology_t *topo;
+    rill_conf_t *conf;
+    rill_task_env_t env; /* the configuration's part; each thread adds its collector */
+    char *bootstrap;
+    bool embedded;
+    rd_kafka_t *admin;      /* metadata and topic creation */
+    rd_kafka_t *mock_owner; /* the bare handle the embedded cluster lives in */
+    void *mock;             /* rd_kafka_mock_cluster_t * when embedded */
+    topic_info_t *topics;
+    size_t ntopics;
+    int nthreads;
+    stream_thread_t **threads;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    rill_state_t state;
+    bool started, closed;
+    char error[1024];
+    rill_state_listener_fn listener;
+    void *listener_ud;
+    rill_error_handler_fn error_handler;
+    void *error_handler_ud;
+};
+
+/* Returns a new stream thread (not started) with index i of app, or NULL. */
+stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size_t errstr_size);
+/* Starts the thread's OS thread; 0 or a negative code. */
+int rill__thread_start(stream_thread_t *t);
+/* Asks the thread to stop (commit, close tasks, leave the group). @thread any */
+void rill__thread_stop(stream_thread_t *t);
+/* Waits for the thread's end and frees it. */
+void rill__thread_join_destroy(stream_thread_t *t);
+/* Returns a counter of the thread (see rill_app_metric), or -1. @thread any */
+int64_t rill__thread_metric(stream_thread_t *t, const char *name);
+/* Returns whether the thread has its assignment and processes. @thread any */
+bool rill__thread_running(stream_thread_t *t);
+
+/* A thread's news for the app: its running flag changed, or it failed. @thread any */
+void rill__app_thread_changed(rill_app_t *app);
+void rill__app_thread_failed(rill_app_t *app, int err, const char *message);
+/* Returns the known partition count of topic, or -1. @thread any (read-only after start) */
+int32_t rill__app_partitions(const rill_app_t *app, const char *topic);
+/* Routes librdkafka's log lines into Rill's log. */
+void rill__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);

@@ -21,8 +21,8 @@ typedef struct {
     bool internal;
     stored_t *recs;
     size_t n, cap;
-    size_t read;   /* next record rill_test_driver_read() returns */
-    size_t fed;    /* next record fed to downstream tasks (internal topics) */
+    size_t read; /* next record rill_test_driver_read() returns */
+    size_t fed;  /* next record fed to downstream tasks (internal topics) */
 } topic_t;
 
 typedef struct {
@@ -69,8 +69,8 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     /* Internal topics get as many partitions as the widest topic known so far. */
     const char *app_id = td->env.application_id;
     size_t n = strlen(app_id);
-    t->internal = strncmp(name, app_id, n) == 0 && name[n] == '-' &&
-                  strlen(name) > 12 && strcmp(name + strlen(name) - 12, "-repartition") == 0;
+    t->internal = strncmp(name, app_id, n) == 0 && name[n] == '-' && strlen(name) > 12 &&
+                  strcmp(name + strlen(name) - 12, "-repartition") == 0;
     if (t->internal)
         for (size_t i = 0; i < td->ntopics; i++)
             if (topics[i].partitions > t->partitions)
@@ -103,9 +103,9 @@ static int32_t partition_for(const rill_buf_t *key, int32_t count)
     return rd_kafka_msg_partitioner_murmur2(NULL, key->data, key->len, count, NULL, NULL);
 }
 
-static int collector_send(void *opaque, const char *topic, int32_t partition,
-                          const rill_buf_t *key, const rill_buf_t *value, int64_t timestamp,
-                          const rill_header_t *headers, size_t header_count)
+static int collector_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
+                          const rill_buf_t *value, int64_t timestamp, const rill_header_t *headers,
+                          size_t header_count)
 {
     rill_test_driver_t *td = opaque;
     topic_t *t = topic_get(td, topic);
@@ -265,9 +265,9 @@ static int drain_internal(rill_test_driver_t *td)
                 int64_t offset = (int64_t)td->topics[i].fed++;
                 char name[512];
                 snprintf(name, sizeof name, "%s", td->topics[i].name);
-                rill_record_t raw = {s.rec.key,       s.rec.value, s.rec.timestamp,
-                                     s.rec.headers,   s.rec.header_count,
-                                     name,            s.rec.partition, offset};
+                rill_record_t raw = {
+                    s.rec.key,          s.rec.value, s.rec.timestamp, s.rec.headers,
+                    s.rec.header_count, name,        s.rec.partition, offset};
                 int rc = deliver(td, name, &raw);
                 if (rc)
                     return rc;
@@ -320,8 +320,7 @@ int rill_test_driver_pipe(rill_test_driver_t *td, const char *topic, int32_t par
 int rill_test_driver_pipe_str(rill_test_driver_t *td, const char *topic, const char *key,
                               const char *value, int64_t timestamp)
 {
-    return rill_test_driver_pipe(td, topic, -1, rill_buf_str(key), rill_buf_str(value),
-                                 timestamp);
+    return rill_test_driver_pipe(td, topic, -1, rill_buf_str(key), rill_buf_str(value), timestamp);
 }
 
 int rill_test_driver_advance_wall_clock(rill_test_driver_t *td, int64_t ms)

@@ -113,15 +113,17 @@ char *rill_topology_to_dot(const rill_topology_t *topo)
                       topo->nodes[node->children[c]]->name);
         if (node->kind == NODE_SOURCE) {
             for (size_t t = 0; t < node->ntopics; t++)
-                sb_printf(&sb, "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"topic:%s\" -> "
-                               "\"%s\";\n",
+                sb_printf(&sb,
+                          "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"topic:%s\" -> "
+                          "\"%s\";\n",
                           node->topics[t], node->topics[t], node->topics[t], node->name);
             if (node->pattern)
                 sb_printf(&sb, "  \"pattern:%s\" [shape=ellipse];\n  \"pattern:%s\" -> \"%s\";\n",
                           node->pattern, node->pattern, node->name);
         } else if (node->kind == NODE_SINK && node->topic) {
-            sb_printf(&sb, "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"%s\" -> "
-                           "\"topic:%s\";\n",
+            sb_printf(&sb,
+                      "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"%s\" -> "
+                      "\"topic:%s\";\n",
                       node->topic, node->topic, node->name, node->topic);
         }
     }

@@ -164,8 +164,7 @@ static int sink_init(rill_context_t *ctx, void *arg, void **state)
     if (!s)
         return RILL_ENOMEM;
     if (node->topic && node->internal)
-        rill__internal_topic(ctx->task->env.application_id, node->topic, s->topic,
-                             sizeof s->topic);
+        rill__internal_topic(ctx->task->env.application_id, node->topic, s->topic, sizeof s->topic);
     else if (node->topic)
         snprintf(s->topic, sizeof s->topic, "%s", node->topic);
     *state = s;
@@ -188,17 +187,20 @@ static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *r
                                      (long long)rec->offset);
     }
     const rill_serde_t *ks = node->key_serde ? node->key_serde : task->env.default_key_serde;
-    const rill_serde_t *vs =
-        node->value_serde ? node->value_serde : task->env.default_value_serde;
+    const rill_serde_t *vs = node->value_serde ? node->value_serde : task->env.default_value_serde;
     char why[256];
     bool knull = false, vnull = false;
     task->kbuf.len = task->vbuf.len = 0;
     if (rill_serde_serialize(ks, rec->key, &task->kbuf, &knull, why, sizeof why))
-        return rill_context_fail(ctx, RILL_ESERDE, "cannot serialize the key for topic '%s' with "
-                                 "the %s serde: %s", topic, rill_serde_name(ks), why);
+        return rill_context_fail(ctx, RILL_ESERDE,
+                                 "cannot serialize the key for topic '%s' with "
+                                 "the %s serde: %s",
+                                 topic, rill_serde_name(ks), why);
     if (rill_serde_serialize(vs, rec->value, &task->vbuf, &vnull, why, sizeof why))
-        return rill_context_fail(ctx, RILL_ESERDE, "cannot serialize the value for topic '%s' "
-                                 "with the %s serde: %s", topic, rill_serde_name(vs), why);
+        return rill_context_fail(ctx, RILL_ESERDE,
+                                 "cannot serialize the value for topic '%s' "
+                                 "with the %s serde: %s",
+                                 topic, rill_serde_name(vs), why);
     rill_buf_t key = {task->kbuf.data, task->kbuf.len};
     rill_buf_t value = {task->vbuf.data, task->vbuf.len};
     int32_t partition = -1;
@@ -331,8 +333,7 @@ static int record_error(rill_task_t *task, const rill_record_t *raw, int err, co
 {
     char reason[900];
     snprintf(reason, sizeof reason, "%s of the record at topic '%s' partition %d offset %lld: %s",
-             what, raw->topic ? raw->topic : "(none)", raw->partition, (long long)raw->offset,
-             why);
+             what, raw->topic ? raw->topic : "(none)", raw->partition, (long long)raw->offset, why);
     rill_handler_result_t r = RILL_HANDLER_FAIL;
     if (task->env.error_handler)
         r = task->env.error_handler(task->env.error_handler_ud, raw, err, reason);

@@ -244,8 +244,7 @@ int rill_topology_add_processor(rill_topology_t *topo, const char *name,
     if (!topo)
         return RILL_EINVAL;
     if (!ops)
-        return rill_topology_fail(topo, "processor '%s' has no operations",
-                                  name ? name : "(null)");
+        return rill_topology_fail(topo, "processor '%s' has no operations", name ? name : "(null)");
     node_t *node = node_new(NODE_PROCESSOR);
     if (!node)
         return RILL_ENOMEM;
@@ -293,9 +292,9 @@ int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *
     return add_node(topo, node, name, parents, true);
 }
 
-int rill_topology_add_repartition(rill_topology_t *topo, const char *name,
-                                  const char *source_name, int32_t partitions,
-                                  const rill_sink_opts_t *opts, const char *const *parents)
+int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const char *source_name,
+                                  int32_t partitions, const rill_sink_opts_t *opts,
+                                  const char *const *parents)
 {
     if (!topo || !name || !source_name || partitions < 0)
         return topo ? rill_topology_fail(topo, "repartition needs a name, a source name and "
@@ -403,10 +402,9 @@ static void topo_visit(const rill_topology_t *topo, int i, char *seen, int *orde
     order[(*n)++] = i;
 }
 
-static int build_fail(const rill_topology_t *topo, char *errstr, size_t size, const char *fmt,
-                      ...) __attribute__((format(printf, 4, 5)));
-static int build_fail(const rill_topology_t *topo, char *errstr, size_t size, const char *fmt,
-                      ...)
+static int build_fail(const rill_topology_t *topo, char *errstr, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int build_fail(const rill_topology_t *topo, char *errstr, size_t size, const char *fmt, ...)
 {
     if (errstr && size) {
         va_list ap;
@@ -459,8 +457,7 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
         node_t *node = topo->nodes[i];
         for (size_t p = 0; p < node->nparents; p++) {
             node_t *parent = topo->nodes[node->parents[p]];
-            int *children =
-                rill_realloc(parent->children, (parent->nchildren + 1) * sizeof(int));
+            int *children = rill_realloc(parent->children, (parent->nchildren + 1) * sizeof(int));
             if (!children)
                 return RILL_ENOMEM;
             children[parent->nchildren++] = (int)i;
@@ -531,8 +528,7 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
 }
 
 int rill_topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
-                               const rill_serde_t *default_value, char *errstr,
-                               size_t errstr_size)
+                               const rill_serde_t *default_value, char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; topo && i < topo->n; i++) {
         const node_t *node = topo->nodes[i];
@@ -545,8 +541,8 @@ int rill_topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *
                               node->name);
         if (!node->value_serde && !default_value)
             return build_fail(topo, errstr, errstr_size,
-                              "%s '%s' has no value serde and default.value.serde is not set",
-                              what, node->name);
+                              "%s '%s' has no value serde and default.value.serde is not set", what,
+                              node->name);
     }
     return 0;
 }
@@ -576,9 +572,9 @@ void rill_topology_source_topics(const rill_topology_t *topo, int st, const char
             continue;
         for (size_t t = 0; t < node->ntopics; t++) {
             char full[512];
-            const char *name = node->internal ? rill__internal_topic(app_id, node->topics[t],
-                                                                     full, sizeof full)
-                                              : node->topics[t];
+            const char *name =
+                node->internal ? rill__internal_topic(app_id, node->topics[t], full, sizeof full)
+                               : node->topics[t];
             cb(ud, name, node->internal, node->partitions);
         }
     }
@@ -595,7 +591,9 @@ void rill_topology_source_patterns(const rill_topology_t *topo, int st,
 }
 
 void rill_topology_sink_topics(const rill_topology_t *topo, const char *app_id,
-                               void (*cb)(void *ud, const char *topic, bool internal), void *ud)
+                               void (*cb)(void *ud, const char *topic, bool internal, int st,
+                                          int32_t partitions),
+                               void *ud)
 {
     for (size_t i = 0; i < topo->n; i++) {
         const node_t *node = topo->nodes[i];
@@ -605,7 +603,7 @@ void rill_topology_sink_topics(const rill_topology_t *topo, const char *app_id,
         cb(ud,
            node->internal ? rill__internal_topic(app_id, node->topic, full, sizeof full)
                           : node->topic,
-           node->internal);
+           node->internal, node->subtopology, node->partitions);
     }
 }
 

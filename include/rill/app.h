@@ -124,8 +124,7 @@ int64_t rill_app_metric(rill_app_t *app, const char *name);
 typedef struct rill_producer rill_producer_t;
 
 /* Returns a new producer to bootstrap_servers with acks=all and idempotence, or NULL. */
-rill_producer_t *rill_producer_new(const char *bootstrap_servers, char *errstr,
-                                   size_t errstr_size);
+rill_producer_t *rill_producer_new(const char *bootstrap_servers, char *errstr, size_t errstr_size);
 /* Queues one record (partition -1: by key, murmur2); key and value are copied. */
 int rill_producer_send(rill_producer_t *producer, const char *topic, int32_t partition,
                        rill_buf_t key, rill_buf_t value, int64_t timestamp);

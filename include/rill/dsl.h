@@ -78,8 +78,8 @@ int rill_stream_to_dynamic(rill_stream_t *stream, rill_topic_extractor_fn extrac
 /* Repartitions by the current key through the internal topic
  * "<application.id>-<name>-repartition" (name NULL: generated); partitions 0 means as many as
  * the source. The returned stream starts a new sub-topology. */
-rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name,
-                                       int32_t partitions, const rill_sink_opts_t *opts);
+rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name, int32_t partitions,
+                                       const rill_sink_opts_t *opts);
 /* Adds a user processor (Processor API) under stream; ops is borrowed, arg owned on success and
  * released with arg_free. Returns the stream of what the processor forwards. */
 rill_stream_t *rill_stream_process(rill_stream_t *stream, const rill_processor_ops *ops, void *arg,

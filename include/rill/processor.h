@@ -175,9 +175,9 @@ int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *
 /* Like rill_topology_add_sink() and add_source() together: a sink writing to the internal topic
  * "<application.id>-<name>-repartition" and a source (called source_name) reading it, which
  * starts a new sub-topology. partitions 0 means "as many as the upstream source topics". */
-int rill_topology_add_repartition(rill_topology_t *topo, const char *name,
-                                  const char *source_name, int32_t partitions,
-                                  const rill_sink_opts_t *opts, const char *const *parents);
+int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const char *source_name,
+                                  int32_t partitions, const rill_sink_opts_t *opts,
+                                  const char *const *parents);
 /* Returns the name of node index (as returned by the add functions), borrowed, or NULL. */
 const char *rill_topology_node_name(const rill_topology_t *topo, int index);
 /* Remembers an error found while building (the first one wins); rill_topology_build() reports
@@ -204,8 +204,7 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
 /* Checks that every source and sink has a serde for key and value, given the defaults (which
  * may be NULL). Returns 0 or RILL_ETOPOLOGY naming the node. */
 int rill_topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
-                               const rill_serde_t *default_value, char *errstr,
-                               size_t errstr_size);
+                               const rill_serde_t *default_value, char *errstr, size_t errstr_size);
 /* Returns a new string (free with rill_free) describing a built topology as Kafka Streams'
  * TopologyDescription prints it, or NULL. */
 char *rill_topology_describe(const rill_topology_t *topo);
@@ -224,9 +223,12 @@ void rill_topology_source_topics(const rill_topology_t *topo, int st, const char
 /* Calls cb for every source pattern of sub-topology st. */
 void rill_topology_source_patterns(const rill_topology_t *topo, int st,
                                    void (*cb)(void *ud, const char *pattern), void *ud);
-/* Calls cb for every fixed sink topic (internal ones with their full name). */
+/* Calls cb for every fixed sink topic (internal ones with their full name), with the
+ * sub-topology that writes it and its declared partition count (0: as the upstream sources). */
 void rill_topology_sink_topics(const rill_topology_t *topo, const char *app_id,
-                               void (*cb)(void *ud, const char *topic, bool internal), void *ud);
+                               void (*cb)(void *ud, const char *topic, bool internal, int st,
+                                          int32_t partitions),
+                               void *ud);
 /* Finds the source node reading topic (by name, internal name for app_id, or pattern); sets
  * *st and *source and returns 0, or RILL_ENOENT. */
 int rill_topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,

@@ -18,9 +18,9 @@
 extern "C" {
 #endif
 
-#define RILL_VERSION_MAJOR 0
-#define RILL_VERSION_MINOR 1
-#define RILL_VERSION_PATCH 0
+#define RILL_VERSION_MAJOR  0
+#define RILL_VERSION_MINOR  1
+#define RILL_VERSION_PATCH  0
 #define RILL_VERSION_STRING "0.1.0"
 
 /* Returns the version of the library linked at run time, as "MAJOR.MINOR.PATCH". */

@@ -38,8 +38,8 @@ void rill_bytes_free(rill_bytes_t *b);
  */
 typedef struct rill_serde_ops {
     const char *name;
-    int (*serialize)(void *state, rill_buf_t value, rill_bytes_t *out, bool *is_null,
-                     char *errstr, size_t errstr_size);
+    int (*serialize)(void *state, rill_buf_t value, rill_bytes_t *out, bool *is_null, char *errstr,
+                     size_t errstr_size);
     int (*deserialize)(void *state, rill_buf_t bytes, rill_arena_t *arena, rill_buf_t *value,
                        char *errstr, size_t errstr_size);
     void (*destroy)(void *state);

@@ -41,10 +41,9 @@ int rill_test_driver_set_partitions(rill_test_driver_t *driver, const char *topi
 int rill_test_driver_pipe(rill_test_driver_t *driver, const char *topic, int32_t partition,
                           rill_buf_t key, rill_buf_t value, int64_t timestamp);
 /* Same, with headers (copied). */
-int rill_test_driver_pipe_headers(rill_test_driver_t *driver, const char *topic,
-                                  int32_t partition, rill_buf_t key, rill_buf_t value,
-                                  int64_t timestamp, const rill_header_t *headers,
-                                  size_t header_count);
+int rill_test_driver_pipe_headers(rill_test_driver_t *driver, const char *topic, int32_t partition,
+                                  rill_buf_t key, rill_buf_t value, int64_t timestamp,
+                                  const rill_header_t *headers, size_t header_count);
 /* Pipes a record whose key and value are strings (NULL for null). */
 int rill_test_driver_pipe_str(rill_test_driver_t *driver, const char *topic, const char *key,
                               const char *value, int64_t timestamp);

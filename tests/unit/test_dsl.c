@@ -39,8 +39,7 @@ static void run_table(rill_topology_t *topo, const kv_t *in, size_t nin, const c
     rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
     assert_non_null(td);
     for (size_t i = 0; i < nin; i++)
-        assert_int_equal(rill_test_driver_pipe_str(td, "in", in[i].key, in[i].value, in[i].ts),
-                         0);
+        assert_int_equal(rill_test_driver_pipe_str(td, "in", in[i].key, in[i].value, in[i].ts), 0);
     for (size_t i = 0; i < nexp; i++) {
         rill_test_record_t rec;
         assert_int_equal(rill_test_driver_read(td, out_topic, &rec), 0);
@@ -126,8 +125,8 @@ static void test_map_map_values_select_key(void **state)
     rill_stream_t *s = rill_stream_from_topic(topo, "in", NULL);
     rill_stream_to(rill_stream_map_values(s, upper_value, NULL), "upper", NULL);
     rill_stream_to(rill_stream_select_key(s, value_as_key, NULL), "rekeyed", NULL);
-    rill_stream_to(rill_stream_filter(rill_stream_map(s, swap, NULL), starts_with_a, NULL),
-                   "never", NULL);
+    rill_stream_to(rill_stream_filter(rill_stream_map(s, swap, NULL), starts_with_a, NULL), "never",
+                   NULL);
     run_table(topo, in, 2, "upper", upper, 2);
     run_table(topo, in, 2, "rekeyed", rekeyed, 2);
     rill_topology_unref(topo);
@@ -180,8 +179,8 @@ static void test_peek_foreach_merge(void **state)
     int seen = 0;
     peeked = 0;
     rill_topology_t *topo = rill_topology_new();
-    rill_stream_t *s = rill_stream_peek(rill_stream_from_topic(topo, "in", NULL), count_peek,
-                                        &peeked);
+    rill_stream_t *s =
+        rill_stream_peek(rill_stream_from_topic(topo, "in", NULL), count_peek, &peeked);
     rill_stream_foreach(s, count_peek, &seen);
     /* Separate statements: C leaves the order of argument evaluation open. */
     rill_stream_t *kept = rill_stream_filter(s, starts_with_a, NULL);
@@ -436,7 +435,8 @@ static void test_describe_matches_kafka_streams_shape(void **state)
     rill_free(text);
     char *dot = rill_topology_to_dot(topo);
     assert_non_null(strstr(dot, "digraph topology {"));
-    assert_non_null(strstr(dot, "\"KSTREAM-FILTER-0000000001\" -> \"KSTREAM-MAPVALUES-0000000002\""));
+    assert_non_null(
+        strstr(dot, "\"KSTREAM-FILTER-0000000001\" -> \"KSTREAM-MAPVALUES-0000000002\""));
     assert_non_null(strstr(dot, "\"KSTREAM-SINK-0000000003\" -> \"topic:output\""));
     rill_free(dot);
     rill_topology_unref(topo);
@@ -453,9 +453,10 @@ static int counter_wall(rill_context_t *ctx, void *state, int64_t now)
 {
     counter_state_t *s = state;
     s->wall++;
-    rill_record_t rec = {.key = rill_buf_str("wall"),
-                         .value = rill_arena_printf(rill_context_arena(ctx), "%lld", (long long)s->count),
-                         .timestamp = now};
+    rill_record_t rec = {
+        .key = rill_buf_str("wall"),
+        .value = rill_arena_printf(rill_context_arena(ctx), "%lld", (long long)s->count),
+        .timestamp = now};
     return rill_context_forward(ctx, &rec);
 }
 
@@ -463,7 +464,8 @@ static int counter_stream(rill_context_t *ctx, void *state, int64_t now)
 {
     ((counter_state_t *)state)->stream++;
     rill_record_t rec = {.key = rill_buf_str("stream"),
-                         .value = rill_arena_printf(rill_context_arena(ctx), "%lld", (long long)now),
+                         .value =
+                             rill_arena_printf(rill_context_arena(ctx), "%lld", (long long)now),
                          .timestamp = now};
     return rill_context_forward(ctx, &rec);
 }
@@ -500,8 +502,8 @@ static void test_processor_api_punctuators(void **state)
 {
     char err[512];
     rill_topology_t *topo = rill_topology_new();
-    rill_stream_t *p = rill_stream_process(rill_stream_from_topic(topo, "in", NULL), &counter_ops,
-                                           NULL, NULL);
+    rill_stream_t *p =
+        rill_stream_process(rill_stream_from_topic(topo, "in", NULL), &counter_ops, NULL, NULL);
     rill_stream_to(p, "out", NULL);
     rill_conf_t *conf = string_conf();
     rill_test_driver_t *td = rill_test_driver_new(topo, conf, 5000, err, sizeof err);
@@ -593,9 +595,9 @@ static void test_headers_and_metadata_pass_through(void **state)
 {
     char err[256];
     rill_topology_t *topo = rill_topology_new();
-    rill_stream_to(rill_stream_filter(rill_stream_from_topic(topo, "in", NULL), starts_with_a,
-                                      NULL),
-                   "out", NULL);
+    rill_stream_to(
+        rill_stream_filter(rill_stream_from_topic(topo, "in", NULL), starts_with_a, NULL), "out",
+        NULL);
     rill_conf_t *conf = string_conf();
     rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
     rill_header_t h[] = {{"trace", rill_buf_str("abc")}, {"empty", {NULL, 0}}};

@@ -1,0 +1,576 @@
+/*
+ * The application: owns the configuration, the topology, the embedded cluster (when there is
+ * no bootstrap.servers) and the stream threads, and folds the threads' states into the app's.
+ * Start connects within cluster.connect.timeout.ms, learns the partition counts of the source
+ * topics, creates the internal topics, then starts the threads.
+ */
+#include "engine_int.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *state_names[] = {
+#define RILL_STATE_NAME(name) #name,
+    RILL_STATE_MAP(RILL_STATE_NAME)
+#undef RILL_STATE_NAME
+};
+
+const char *rill_state_name(rill_state_t state)
+{
+    if ((unsigned)state < sizeof state_names / sizeof state_names[0])
+        return state_names[state];
+    return "UNKNOWN";
+}
+
+void rill__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    rill_log_level_t l = level <= 3   ? RILL_LOG_ERROR
+                         : level <= 4 ? RILL_LOG_WARN
+                         : level <= 6 ? RILL_LOG_INFO
+                                      : RILL_LOG_DEBUG;
+    rill_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+/* Changes the state under the lock and tells the listener (outside the lock). */
+static void set_state(rill_app_t *app, rill_state_t to)
+{
+    pthread_mutex_lock(&app->lock);
+    rill_state_t from = app->state;
+    bool allowed = from != to && from != RILL_STATE_NOT_RUNNING &&
+                   !(from == RILL_STATE_ERROR && to != RILL_STATE_ERROR) &&
+                   !(from == RILL_STATE_PENDING_SHUTDOWN && to != RILL_STATE_NOT_RUNNING &&
+                     to != RILL_STATE_ERROR);
+    if (allowed) {
+        app->state = to;
+        pthread_cond_broadcast(&app->cond);
+    }
+    pthread_mutex_unlock(&app->lock);
+    if (allowed) {
+        rill_log(RILL_LOG_INFO, "app", "state %s -> %s", rill_state_name(from),
+                 rill_state_name(to));
+        if (app->listener)
+            app->listener(app->listener_ud, to, from);
+    }
+}
+
+static void app_fail(rill_app_t *app, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void app_fail(rill_app_t *app, int err, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rill__app_thread_failed(app, err, msg);
+}
+
+void rill__app_thread_failed(rill_app_t *app, int err, const char *message)
+{
+    bool first;
+    pthread_mutex_lock(&app->lock);
+    first = !app->error[0];
+    if (first)
+        snprintf(app->error, sizeof app->error, "%s", message);
+    pthread_mutex_unlock(&app->lock);
+    if (!first)
+        return;
+    rill_log(RILL_LOG_ERROR, "app", "%s", message);
+    if (app->error_handler)
+        app->error_handler(app->error_handler_ud, err, message);
+    set_state(app, RILL_STATE_ERROR);
+    /* Shut the whole client down, as Kafka Streams' SHUTDOWN_CLIENT does. */
+    for (int i = 0; i < app->nthreads; i++)
+        if (app->threads[i])
+            rill__thread_stop(app->threads[i]);
+}
+
+void rill__app_thread_changed(rill_app_t *app)
+{
+    bool all = true;
+    for (int i = 0; i < app->nthreads; i++)
+        all = all && rill__thread_running(app->threads[i]);
+    set_state(app, all ? RILL_STATE_RUNNING : RILL_STATE_REBALANCING);
+}
+
+int32_t rill__app_partitions(const rill_app_t *app, const char *topic)
+{
+    for (size_t i = 0; i < app->ntopics; i++)
+        if (strcmp(app->topics[i].name, topic) == 0)
+            return app->topics[i].partitions;
+    return -1;
+}
+
+static int remember_topic(rill_app_t *app, const char *name, int32_t partitions)
+{
+    for (size_t i = 0; i < app->ntopics; i++)
+        if (strcmp(app->topics[i].name, name) == 0) {
+            app->topics[i].partitions = partitions;
+            return 0;
+        }
+    topic_info_t *t = rill_realloc(app->topics, (app->ntopics + 1) * sizeof *t);
+    if (!t)
+        return RILL_ENOMEM;
+    app->topics = t;
+    if (!(t[app->ntopics].name = rill_strdup(name)))
+        return RILL_ENOMEM;
+    t[app->ntopics++].partitions = partitions;
+    return 0;
+}
+
+/* ---- topics ---- */
+
+typedef struct {
+    rill_app_t *app;
+    int32_t partitions;
+    int rc;
+} topic_walk_t;
+
+static void create_embedded_topic(void *ud, const char *topic, bool internal, int32_t partitions)
+{
+    topic_walk_t *w = ud;
+    if (internal || rill__app_partitions(w->app, topic) > 0)
+        return;
+    rd_kafka_mock_topic_create(w->app->mock, topic, w->partitions, 1);
+    if (!w->rc)
+        w->rc = remember_topic(w->app, topic, w->partitions);
+}
+
+static void create_embedded_sink(void *ud, const char *topic, bool internal, int st,
+                                 int32_t partitions)
+{
+    if (!internal)
+        create_embedded_topic(ud, topic, false, partitions);
+}
+
+static rd_kafka_t *admin_client(const char *bootstrap, const rill_conf_t *conf, char *errstr,
+                                size_t errstr_size);
+
+static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(kconf, rill__kafka_log_cb);
+    char kerr[256];
+    app->mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof kerr);
+    if (!app->mock_owner) {
+        rd_kafka_conf_destroy(kconf);
+        snprintf(errstr, errstr_size, "cannot start the embedded cluster: %s", kerr);
+        return RILL_EKAFKA;
+    }
+    int brokers = (int)rill__conf_int(app->conf, "embedded.brokers");
+    app->mock = rd_kafka_mock_cluster_new(app->mock_owner, brokers);
+    if (!app->mock) {
+        snprintf(errstr, errstr_size, "cannot start the embedded cluster (librdkafka mock)");
+        return RILL_EKAFKA;
+    }
+    app->bootstrap = rill_strdup(rd_kafka_mock_cluster_bootstraps(app->mock));
+    if (!app->bootstrap)
+        return RILL_ENOMEM;
+    if (!(app->admin = admin_client(app->bootstrap, app->conf, errstr, errstr_size)))
+        return RILL_EKAFKA;
+    topic_walk_t w = {app, (int32_t)rill__conf_int(app->conf, "embedded.partitions"), 0};
+    for (int st = 0; st < rill_topology_subtopology_count(app->topo); st++)
+        rill_topology_source_topics(app->topo, st, app->env.application_id, create_embedded_topic,
+                                    &w);
+    rill_topology_sink_topics(app->topo, app->env.application_id, create_embedded_sink, &w);
+    rill_log(RILL_LOG_INFO, "app",
+             "no bootstrap.servers: started the embedded Kafka cluster (librdkafka's mock "
+             "cluster, %d brokers) at %s; its topics live in memory and vanish with the app, "
+             "and it does not hide aborted transactions from read_committed readers. Set "
+             "bootstrap.servers to use a real cluster.",
+             brokers, app->bootstrap);
+    return w.rc;
+}
+
+/* Learns the partition count of every source topic; a missing one is an error. */
+typedef struct {
+    rill_app_t *app;
+    const rd_kafka_metadata_t *md;
+    char *errstr;
+    size_t errstr_size;
+    int rc;
+} source_walk_t;
+
+static void check_source(void *ud, const char *topic, bool internal, int32_t partitions)
+{
+    source_walk_t *w = ud;
+    if (internal || w->rc)
+        return;
+    for (int i = 0; i < w->md->topic_cnt; i++)
+        if (strcmp(w->md->topics[i].topic, topic) == 0 && !w->md->topics[i].err) {
+            w->rc = remember_topic(w->app, topic, w->md->topics[i].partition_cnt);
+            return;
+        }
+    snprintf(w->errstr, w->errstr_size,
+             "source topic '%s' does not exist on the cluster at %s; create it before starting "
+             "the app",
+             topic, w->app->bootstrap);
+    w->rc = RILL_ENOENT;
+}
+
+/* Remembers every topic of the metadata matching a source pattern. */
+static void learn_pattern_topics(rill_app_t *app, const rd_kafka_metadata_t *md)
+{
+    for (int i = 0; i < md->topic_cnt; i++) {
+        int st, source;
+        if (!md->topics[i].err && rill_topology_find_source(app->topo, app->env.application_id,
+                                                            md->topics[i].topic, &st, &source) == 0)
+            remember_topic(app, md->topics[i].topic, md->topics[i].partition_cnt);
+    }
+}
+
+/* An internal topic's partitions: its own, or the widest source topic of the sub-topology that
+ * writes it (as Kafka Streams decides). Internal sources upstream are resolved first, so this
+ * runs to a fixed point. */
+typedef struct {
+    rill_app_t *app;
+    int st;
+    int32_t max;
+    bool unresolved;
+} width_walk_t;
+
+static void widest_source(void *ud, const char *topic, bool internal, int32_t partitions)
+{
+    width_walk_t *w = ud;
+    int32_t n = rill__app_partitions(w->app, topic);
+    if (n < 0)
+        w->unresolved = true;
+    else if (n > w->max)
+        w->max = n;
+}
+
+typedef struct {
+    rill_app_t *app;
+    bool progress, pending;
+    int rc;
+} internal_walk_t;
+
+static void size_internal(void *ud, const char *topic, bool internal, int st, int32_t partitions)
+{
+    internal_walk_t *w = ud;
+    if (!internal || rill__app_partitions(w->app, topic) > 0)
+        return;
+    if (partitions <= 0) {
+        width_walk_t ww = {w->app, st, 0, false};
+        rill_topology_source_topics(w->app->topo, st, w->app->env.application_id, widest_source,
+                                    &ww);
+        if (ww.unresolved || ww.max <= 0) {
+            w->pending = true;
+            return;
+        }
+        partitions = ww.max;
+    }
+    w->rc = w->rc ? w->rc : remember_topic(w->app, topic, partitions);
+    w->progress = true;
+}
+
+static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+    internal_walk_t w = {app, true, false, 0};
+    while (w.progress && !w.rc) {
+        w.progress = w.pending = false;
+        rill_topology_sink_topics(app->topo, app->env.application_id, size_internal, &w);
+    }
+    if (w.rc)
+        return w.rc;
+    if (w.pending) {
+        snprintf(errstr, errstr_size,
+                 "cannot size the repartition topics: their upstream sources have no known "
+                 "partition count (give rill_stream_repartition() a partition count)");
+        return RILL_ETOPOLOGY;
+    }
+    /* Create them: on the mock cluster directly, on a real one with CreateTopics. */
+    size_t app_len = strlen(app->env.application_id);
+    rd_kafka_NewTopic_t **nts = rill_calloc(app->ntopics + 1, sizeof *nts);
+    size_t nnt = 0;
+    int rf = (int)rill__conf_int(app->conf, "replication.factor");
+    for (size_t i = 0; nts && i < app->ntopics; i++) {
+        const char *name = app->topics[i].name;
+        size_t n = strlen(name);
+        bool internal = strncmp(name, app->env.application_id, app_len) == 0 && n > 12 &&
+                        strcmp(name + n - 12, "-repartition") == 0;
+        if (!internal)
+            continue;
+        if (app->embedded) {
+            rd_kafka_mock_topic_create(app->mock, name, app->topics[i].partitions, 1);
+            continue;
+        }
+        char kerr[256];
+        nts[nnt] = rd_kafka_NewTopic_new(name, app->topics[i].partitions, rf, kerr, sizeof kerr);
+        if (nts[nnt])
+            nnt++;
+    }
+    int rc = nts ? 0 : RILL_ENOMEM;
+    if (nnt) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
+        rd_kafka_CreateTopics(app->admin, nts, nnt, NULL, q);
+        rd_kafka_event_t *ev =
+            rd_kafka_queue_poll(q, (int)rill__conf_int(app->conf, "cluster.connect.timeout.ms"));
+        const rd_kafka_CreateTopics_result_t *res =
+            ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        if (!res) {
+            snprintf(errstr, errstr_size, "creating the internal topics timed out");
+            rc = RILL_ETIMEDOUT;
+        } else {
+            size_t cnt;
+            const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+            for (size_t i = 0; i < cnt && !rc; i++) {
+                rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+                if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                    snprintf(errstr, errstr_size, "cannot create internal topic '%s': %s",
+                             rd_kafka_topic_result_name(tr[i]),
+                             rd_kafka_topic_result_error_string(tr[i]));
+                    rc = RILL_EKAFKA;
+                }
+            }
+        }
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+    }
+    for (size_t i = 0; i < nnt; i++)
+        rd_kafka_NewTopic_destroy(nts[i]);
+    rill_free(nts);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static rd_kafka_t *admin_client(const char *bootstrap, const rill_conf_t *conf, char *errstr,
+                                size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(kconf, rill__kafka_log_cb);
+    char kerr[256];
+    rd_kafka_t *rk = NULL;
+    if (rd_kafka_conf_set(kconf, "bootstrap.servers", bootstrap, kerr, sizeof kerr) ||
+        rill__conf_apply(conf, kconf, SCOPE_PRODUCER, kerr, sizeof kerr))
+        snprintf(errstr, errstr_size, "bootstrap.servers: %s", kerr);
+    else if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof kerr)))
+        snprintf(errstr, errstr_size, "cannot create the admin client: %s", kerr);
+    if (!rk)
+        rd_kafka_conf_destroy(kconf);
+    return rk;
+}
+
+rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    if (!topo || !conf) {
+        snprintf(errstr, errstr_size, "rill_app_new: topology and configuration are required");
+        return NULL;
+    }
+    if (!*rill__conf_str(conf, "application.id")) {
+        snprintf(errstr, errstr_size, "application.id is not set; every app needs one");
+        return NULL;
+    }
+    if (rill_topology_build(topo, errstr, errstr_size))
+        return NULL;
+    rill_app_t *app = rill_calloc(1, sizeof *app);
+    if (!app) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&app->lock, NULL);
+    pthread_cond_init(&app->cond, NULL);
+    app->state = RILL_STATE_CREATED;
+    app->conf = conf;
+    if (rill__conf_task_env(conf, &app->env, errstr, errstr_size) ||
+        rill_topology_check_serdes(topo, app->env.default_key_serde, app->env.default_value_serde,
+                                   errstr, errstr_size)) {
+        app->conf = NULL; /* ownership moves only on success */
+        rill_app_destroy(app);
+        return NULL;
+    }
+    app->topo = rill_topology_ref(topo);
+    const char *bootstrap = rill__conf_str(conf, "bootstrap.servers");
+    app->embedded = !*bootstrap;
+    int rc = 0;
+    if (app->embedded) {
+        rc = start_embedded(app, errstr, errstr_size);
+    } else {
+        app->bootstrap = rill_strdup(bootstrap);
+        if (!(app->admin = admin_client(bootstrap, conf, errstr, errstr_size)))
+            rc = RILL_ECONFIG;
+    }
+    app->nthreads = (int)rill__conf_int(conf, "num.stream.threads");
+    app->threads = rill_calloc((size_t)app->nthreads, sizeof *app->threads);
+    if (!rc && !app->threads)
+        rc = RILL_ENOMEM;
+    if (rc) {
+        app->conf = NULL;
+        rill_app_destroy(app);
+        return NULL;
+    }
+    return app;
+}
+
+void rill_app_set_state_listener(rill_app_t *app, rill_state_listener_fn fn, void *ud)
+{
+    app->listener = fn;
+    app->listener_ud = ud;
+}
+
+void rill_app_set_error_handler(rill_app_t *app, rill_error_handler_fn fn, void *ud)
+{
+    app->error_handler = fn;
+    app->error_handler_ud = ud;
+}
+
+int rill_app_start(rill_app_t *app)
+{
+    if (!app)
+        return RILL_EINVAL;
+    if (app->started)
+        return RILL_ESTATE;
+    app->started = true;
+    char err[1024] = "";
+    int timeout = (int)rill__conf_int(app->conf, "cluster.connect.timeout.ms");
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t kerr = rd_kafka_metadata(app->admin, 1, NULL, &md, timeout);
+    if (kerr) {
+        app_fail(app, RILL_ETIMEDOUT,
+                 "cannot reach the Kafka cluster at bootstrap.servers=%s within %d ms "
+                 "(cluster.connect.timeout.ms): %s",
+                 app->bootstrap, timeout, rd_kafka_err2str(kerr));
+        return RILL_ETIMEDOUT;
+    }
+    source_walk_t w = {app, md, err, sizeof err, 0};
+    for (int st = 0; st < rill_topology_subtopology_count(app->topo) && !w.rc; st++)
+        rill_topology_source_topics(app->topo, st, app->env.application_id, check_source, &w);
+    learn_pattern_topics(app, md);
+    rd_kafka_metadata_destroy(md);
+    int rc = w.rc ? w.rc : create_internal_topics(app, err, sizeof err);
+    if (rc) {
+        app_fail(app, rc, "cannot start: %s", err);
+        return rc;
+    }
+    set_state(app, RILL_STATE_REBALANCING);
+    for (int i = 0; i < app->nthreads && !rc; i++) {
+        app->threads[i] = rill__thread_new(app, i, err, sizeof err);
+        rc = app->threads[i] ? 0 : RILL_EKAFKA;
+    }
+    for (int i = 0; i < app->nthreads && !rc; i++)
+        rc = rill__thread_start(app->threads[i]);
+    if (rc) {
+        app_fail(app, rc, "cannot start the stream threads: %s", err);
+        return rc;
+    }
+    rill_log(RILL_LOG_INFO, "app", "started application '%s' with %d stream thread(s) on %s",
+             app->env.application_id, app->nthreads, app->bootstrap);
+    return 0;
+}
+
+int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&app->lock);
+    while (app->state != state && app->state != RILL_STATE_ERROR &&
+           app->state != RILL_STATE_NOT_RUNNING) {
+        if (pthread_cond_timedwait(&app->cond, &app->lock, &deadline) == ETIMEDOUT) {
+            rc = RILL_ETIMEDOUT;
+            break;
+        }
+    }
+    if (!rc && app->state != state)
+        rc = RILL_ESTATE;
+    pthread_mutex_unlock(&app->lock);
+    return rc;
+}
+
+int rill_app_close(rill_app_t *app, int64_t timeout_ms)
+{
+    if (!app)
+        return RILL_EINVAL;
+    if (app->closed)
+        return 0;
+    app->closed = true;
+    set_state(app, RILL_STATE_PENDING_SHUTDOWN);
+    for (int i = 0; i < app->nthreads; i++)
+        if (app->threads[i])
+            rill__thread_stop(app->threads[i]);
+    /* Joining has no timeout in libuv; the threads bound their own shutdown by timeout_ms
+     * through the flush and close timeouts they use. */
+    for (int i = 0; i < app->nthreads; i++) {
+        rill__thread_join_destroy(app->threads[i]);
+        app->threads[i] = NULL;
+    }
+    set_state(app, RILL_STATE_NOT_RUNNING);
+    rill_log(RILL_LOG_INFO, "app", "application '%s' closed", app->env.application_id);
+    return 0;
+}
+
+void rill_app_destroy(rill_app_t *app)
+{
+    if (!app)
+        return;
+    if (app->started)
+        rill_app_close(app, 30000);
+    rill_free(app->threads);
+    for (size_t i = 0; i < app->ntopics; i++)
+        rill_free(app->topics[i].name);
+    rill_free(app->topics);
+    if (app->admin)
+        rd_kafka_destroy(app->admin);
+    if (app->mock)
+        rd_kafka_mock_cluster_destroy(app->mock);
+    if (app->mock_owner)
+        rd_kafka_destroy(app->mock_owner);
+    rill_free(app->bootstrap);
+    rill_conf_destroy(app->conf);
+    rill_topology_unref(app->topo);
+    pthread_cond_destroy(&app->cond);
+    pthread_mutex_destroy(&app->lock);
+    rill_free(app);
+}
+
+rill_state_t rill_app_state(rill_app_t *app)
+{
+    pthread_mutex_lock(&app->lock);
+    rill_state_t s = app->state;
+    pthread_mutex_unlock(&app->lock);
+    return s;
+}
+
+const char *rill_app_error(rill_app_t *app, char *buf, size_t buf_size)
+{
+    pthread_mutex_lock(&app->lock);
+    snprintf(buf, buf_size, "%s", app->error);
+    pthread_mutex_unlock(&app->lock);
+    return buf;
+}
+
+const char *rill_app_bootstrap_servers(const rill_app_t *app)
+{
+    return app ? app->bootstrap : NULL;
+}
+
+int64_t rill_app_metric(rill_app_t *app, const char *name)
+{
+    int64_t sum = 0;
+    pthread_mutex_lock(&app->lock);
+    for (int i = 0; i < app->nthreads; i++) {
+        if (!app->threads[i])
+            continue;
+        int64_t v = rill__thread_metric(app->threads[i], name);
+        if (v < 0) {
+            sum = -1;
+            break;
+        }
+        sum += v;
+    }
+    pthread_mutex_unlock(&app->lock);
+    return sum;
+}

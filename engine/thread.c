@@ -1,0 +1,814 @@
+/*
+ * A stream thread: one libuv loop, one consumer (group = application.id), one producer, and the
+ * tasks of the partitions the group gives it. librdkafka's queues wake the loop through a pipe
+ * (rd_kafka_queue_io_event_enable) watched by uv_poll, so an idle thread sleeps in epoll and
+ * nothing here polls on a timer. Everything (processing, rebalance callbacks, delivery reports,
+ * commits, punctuation) runs on the loop's thread.
+ *
+ * At-least-once: a commit first flushes the producer (every output of the processed records is
+ * acknowledged), then commits the offsets after the last processed record of each partition.
+ */
+#include "engine_int.h"
+
+#include <uv.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A partition this thread consumes, and where it stands. */
+typedef struct {
+    char *topic;
+    int32_t partition;
+    const rd_kafka_topic_t *rkt; /* learned from the first message */
+    int st, source;
+    rill_task_t *task;
+    int64_t next_offset; /* after the last processed record; -1: none yet */
+    int64_t committed;
+} slot_t;
+
+typedef struct {
+    int st;
+    int32_t partition;
+    rill_task_t *task;
+} task_ref_t;
+
+/* A producer topic handle, cached by name: producev by name would look the topic up per record. */
+typedef struct {
+    char *name;
+    rd_kafka_topic_t *rkt;
+    int32_t partitions;
+} out_topic_t;
+
+struct stream_thread {
+    rill_app_t *app;
+    int index;
+    char name[64];
+    uv_thread_t tid;
+    bool tid_valid;
+    uv_loop_t loop;
+    uv_poll_t poll;
+    uv_timer_t commit_timer, punct_timer;
+    uv_idle_t more; /* keeps serving while librdkafka's queue is not empty */
+    uv_async_t stop_async;
+    int pipefd[2];
+    rd_kafka_t *consumer, *producer;
+    rd_kafka_queue_t *cq, *pq;
+    rill_task_env_t env;
+    slot_t *slots;
+    size_t nslots;
+    size_t last_slot;
+    task_ref_t *tasks;
+    size_t ntasks;
+    out_topic_t *outs;
+    size_t nouts;
+    rd_kafka_message_t **batch;
+    size_t batch_size;
+    rill_header_t *hdrs; /* scratch for the headers of the record being processed */
+    size_t hdrs_cap;
+    bool dirty; /* processed records since the last commit */
+    bool stopping, failed;
+    atomic_bool running;
+    atomic_bool stop_requested;
+    pthread_mutex_t stop_lock; /* orders stop requests against closing stop_async */
+    bool loop_done;
+    char delivery_error[512];
+    uint64_t closed_skipped; /* skipped records of tasks already closed */
+    atomic_int_fast64_t m_processed, m_produced, m_skipped, m_commits, m_rebalances, m_tasks;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void thread_fail(stream_thread_t *t, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void thread_fail(stream_thread_t *t, int err, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (t->failed)
+        return;
+    t->failed = true;
+    char full[1100];
+    snprintf(full, sizeof full, "%s: %s", t->name, msg);
+    rill__app_thread_failed(t->app, err, full);
+}
+
+static void set_running(stream_thread_t *t, bool running)
+{
+    if (atomic_exchange(&t->running, running) != running)
+        rill__app_thread_changed(t->app);
+}
+
+/* ---- collector: sinks write through the thread's producer ---- */
+
+static out_topic_t *out_topic(stream_thread_t *t, const char *topic)
+{
+    for (size_t i = 0; i < t->nouts; i++)
+        if (strcmp(t->outs[i].name, topic) == 0)
+            return &t->outs[i];
+    out_topic_t *outs = rill_realloc(t->outs, (t->nouts + 1) * sizeof *outs);
+    if (!outs)
+        return NULL;
+    t->outs = outs;
+    out_topic_t *o = &outs[t->nouts];
+    o->name = rill_strdup(topic);
+    o->rkt = o->name ? rd_kafka_topic_new(t->producer, topic, NULL) : NULL;
+    o->partitions = rill__app_partitions(t->app, topic);
+    if (!o->rkt) {
+        rill_free(o->name);
+        return NULL;
+    }
+    t->nouts++;
+    return o;
+}
+
+static int collector_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
+                          const rill_buf_t *value, int64_t timestamp, const rill_header_t *headers,
+                          size_t header_count)
+{
+    stream_thread_t *t = opaque;
+    out_topic_t *o = out_topic(t, topic);
+    if (!o)
+        return RILL_ENOMEM;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (header_count) {
+        hdrs = rd_kafka_headers_new(header_count);
+        for (size_t i = 0; i < header_count; i++)
+            rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value.data,
+                                (ssize_t)headers[i].value.len);
+    }
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            t->producer, RD_KAFKA_V_RKT(o->rkt),
+            RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key ? key->data : NULL, key ? key->len : 0),
+            RD_KAFKA_V_VALUE(value ? (void *)value->data : NULL, value ? value->len : 0),
+            RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (!err)
+            return 0;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            rill_log(RILL_LOG_ERROR, "thread", "%s: cannot produce to '%s': %s", t->name, topic,
+                     rd_kafka_err2str(err));
+            return RILL_EKAFKA;
+        }
+        /* Back-pressure: the producer's queue is full; serve delivery reports until it drains. */
+        rd_kafka_poll(t->producer, 100);
+    }
+}
+
+static int32_t collector_partitions(void *opaque, const char *topic)
+{
+    stream_thread_t *t = opaque;
+    out_topic_t *o = out_topic(t, topic);
+    if (!o)
+        return RILL_ENOMEM;
+    if (o->partitions <= 0) {
+        const rd_kafka_metadata_t *md;
+        if (rd_kafka_metadata(t->producer, 0, o->rkt, &md, 10000) == 0) {
+            if (md->topic_cnt == 1 && !md->topics[0].err)
+                o->partitions = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+    }
+    return o->partitions > 0 ? o->partitions : RILL_ENOENT;
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    stream_thread_t *t = opaque;
+    if (!msg->err) {
+        atomic_fetch_add_explicit(&t->m_produced, 1, memory_order_relaxed);
+    } else if (!t->delivery_error[0]) {
+        snprintf(t->delivery_error, sizeof t->delivery_error,
+                 "a record to topic '%s' partition %d was not delivered: %s",
+                 rd_kafka_topic_name(msg->rkt), msg->partition, rd_kafka_err2str(msg->err));
+    }
+}
+
+/* ---- tasks and slots ---- */
+
+static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
+{
+    for (size_t i = 0; i < t->ntasks; i++)
+        if (t->tasks[i].st == st && t->tasks[i].partition == partition)
+            return t->tasks[i].task;
+    task_ref_t *tasks = rill_realloc(t->tasks, (t->ntasks + 1) * sizeof *tasks);
+    if (!tasks)
+        return NULL;
+    t->tasks = tasks;
+    char err[1024];
+    rill_task_t *task = rill_task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
+    if (!task) {
+        thread_fail(t, RILL_EPROCESS, "cannot create task %d_%d: %s", st, partition, err);
+        return NULL;
+    }
+    tasks[t->ntasks++] = (task_ref_t){st, partition, task};
+    atomic_store(&t->m_tasks, (int_fast64_t)t->ntasks);
+    rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", t->name, rill_task_id(task));
+    return task;
+}
+
+/* Closes the tasks no slot uses any more. */
+static void tasks_gc(stream_thread_t *t)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < t->ntasks; i++) {
+        bool used = false;
+        for (size_t s = 0; s < t->nslots && !used; s++)
+            used = t->slots[s].task == t->tasks[i].task;
+        if (used) {
+            t->tasks[keep++] = t->tasks[i];
+            continue;
+        }
+        rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", t->name,
+                 rill_task_id(t->tasks[i].task));
+        t->closed_skipped += rill_task_metrics(t->tasks[i].task)->skipped;
+        rill_task_destroy(t->tasks[i].task);
+    }
+    t->ntasks = keep;
+    atomic_store(&t->m_tasks, (int_fast64_t)t->ntasks);
+}
+
+static int slots_add(stream_thread_t *t, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int st, source;
+        if (rill_topology_find_source(t->app->topo, t->env.application_id, p->topic, &st,
+                                      &source)) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: assigned '%s' [%d], which no source reads",
+                     t->name, p->topic, p->partition);
+            continue;
+        }
+        rill_task_t *task = task_get(t, st, p->partition);
+        if (!task)
+            return RILL_EPROCESS;
+        slot_t *slots = rill_realloc(t->slots, (t->nslots + 1) * sizeof *slots);
+        if (!slots)
+            return RILL_ENOMEM;
+        t->slots = slots;
+        slots[t->nslots] =
+            (slot_t){rill_strdup(p->topic), p->partition, NULL, st, source, task, -1, -1};
+        if (!slots[t->nslots].topic)
+            return RILL_ENOMEM;
+        t->nslots++;
+    }
+    return 0;
+}
+
+static void slots_remove(stream_thread_t *t, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t keep = 0;
+    for (size_t s = 0; s < t->nslots; s++) {
+        bool revoked = parts == NULL;
+        for (int i = 0; parts && i < parts->cnt && !revoked; i++)
+            revoked = parts->elems[i].partition == t->slots[s].partition &&
+                      strcmp(parts->elems[i].topic, t->slots[s].topic) == 0;
+        if (revoked)
+            rill_free(t->slots[s].topic);
+        else
+            t->slots[keep++] = t->slots[s];
+    }
+    t->nslots = keep;
+    t->last_slot = 0;
+    tasks_gc(t);
+}
+
+static slot_t *slot_for(stream_thread_t *t, const rd_kafka_message_t *msg)
+{
+    /* Messages come in runs from one partition: try the last slot first. */
+    if (t->last_slot < t->nslots) {
+        slot_t *s = &t->slots[t->last_slot];
+        if (s->rkt == msg->rkt && s->partition == msg->partition)
+            return s;
+    }
+    const char *topic = NULL;
+    for (size_t i = 0; i < t->nslots; i++) {
+        slot_t *s = &t->slots[i];
+        if (s->partition != msg->partition)
+            continue;
+        if (s->rkt != msg->rkt) {
+            if (s->rkt)
+                continue;
+            if (!topic)
+                topic = rd_kafka_topic_name(msg->rkt);
+            if (strcmp(topic, s->topic) != 0)
+                continue;
+            s->rkt = msg->rkt;
+        }
+        t->last_slot = i;
+        return s;
+    }
+    return NULL;
+}
+
+/* ---- commit ---- */
+
+static int commit(stream_thread_t *t, bool sync)
+{
+    if (!t->dirty)
+        return 0;
+    /* Everything processed must be acknowledged before its offsets are committed. */
+    rd_kafka_resp_err_t err = rd_kafka_flush(t->producer, 60000);
+    if (err) {
+        thread_fail(t, RILL_ETIMEDOUT, "cannot commit: the producer did not flush within 60 s: %s",
+                    rd_kafka_err2str(err));
+        return RILL_ETIMEDOUT;
+    }
+    if (t->delivery_error[0]) {
+        thread_fail(t, RILL_EKAFKA, "%s", t->delivery_error);
+        return RILL_EKAFKA;
+    }
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)(t->nslots ? t->nslots : 1));
+    for (size_t i = 0; i < t->nslots; i++) {
+        slot_t *s = &t->slots[i];
+        if (s->next_offset > s->committed)
+            rd_kafka_topic_partition_list_add(list, s->topic, s->partition)->offset =
+                s->next_offset;
+    }
+    int rc = 0;
+    if (list->cnt) {
+        err = rd_kafka_commit(t->consumer, list, sync ? 0 : 1);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: offset commit failed: %s", t->name,
+                     rd_kafka_err2str(err));
+            rc = RILL_EKAFKA;
+        } else {
+            for (size_t i = 0; i < t->nslots; i++)
+                if (t->slots[i].next_offset > t->slots[i].committed)
+                    t->slots[i].committed = t->slots[i].next_offset;
+            atomic_fetch_add(&t->m_commits, 1);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (!rc)
+        t->dirty = false;
+    return rc;
+}
+
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    stream_thread_t *t = opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        rill_log(RILL_LOG_WARN, "thread", "%s: asynchronous offset commit failed: %s", t->name,
+                 rd_kafka_err2str(err));
+}
+
+/* ---- rebalance ---- */
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    stream_thread_t *t = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    atomic_fetch_add(&t->m_rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rill_log(RILL_LOG_INFO, "thread", "%s: assigned %d partition(s)", t->name, parts->cnt);
+        int rc = slots_add(t, parts);
+        if (rc && !t->failed)
+            thread_fail(t, rc, "cannot take the assigned partitions: %s", rill_strerror(rc));
+        if (cooperative)
+            rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (!t->stopping)
+            set_running(t, true);
+    } else {
+        rill_log(RILL_LOG_INFO, "thread", "%s: %d partition(s) revoked", t->name, parts->cnt);
+        set_running(t, false);
+        /* Commit what was processed while the partitions are still ours. */
+        commit(t, true);
+        slots_remove(t, cooperative ? parts : NULL);
+        if (cooperative)
+            rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- processing ---- */
+
+static int process_message(stream_thread_t *t, rd_kafka_message_t *msg)
+{
+    if (msg->err) {
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            return 0;
+        if (rd_kafka_fatal_error(t->consumer, NULL, 0)) {
+            thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s", rd_kafka_message_errstr(msg));
+            return RILL_EKAFKA;
+        }
+        rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
+                 rd_kafka_message_errstr(msg));
+        return 0;
+    }
+    slot_t *slot = slot_for(t, msg);
+    if (!slot)
+        return 0; /* from a partition revoked a moment ago */
+    rill_record_t raw = {
+        .key = {msg->key, msg->key_len},
+        .value = {msg->payload, msg->len},
+        .timestamp = rd_kafka_message_timestamp(msg, NULL),
+        .topic = slot->topic,
+        .partition = msg->partition,
+        .offset = msg->offset,
+    };
+    rd_kafka_headers_t *hdrs;
+    if (rd_kafka_message_headers(msg, &hdrs) == 0) {
+        size_t n = rd_kafka_header_cnt(hdrs);
+        if (n > t->hdrs_cap) {
+            rill_header_t *h = rill_realloc(t->hdrs, n * sizeof *h);
+            if (!h)
+                return RILL_ENOMEM;
+            t->hdrs = h;
+            t->hdrs_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const void *v;
+            size_t len;
+            rd_kafka_header_get_all(hdrs, i, &t->hdrs[i].name, &v, &len);
+            t->hdrs[i].value = (rill_buf_t){v, len};
+        }
+        raw.headers = t->hdrs;
+        raw.header_count = n;
+    }
+    int rc = rill_task_process(slot->task, slot->source, &raw);
+    if (rc) {
+        thread_fail(t, rc, "%s", rill_task_error(slot->task));
+        return rc;
+    }
+    slot->next_offset = msg->offset + 1;
+    t->dirty = true;
+    return 0;
+}
+
+static void update_metrics(stream_thread_t *t)
+{
+    uint64_t processed = 0, skipped = t->closed_skipped;
+    for (size_t i = 0; i < t->ntasks; i++) {
+        const rill_task_metrics_t *m = rill_task_metrics(t->tasks[i].task);
+        processed += m->processed;
+        skipped += m->skipped;
+    }
+    atomic_store_explicit(&t->m_skipped, (int_fast64_t)skipped, memory_order_relaxed);
+    (void)processed;
+}
+
+static void rearm_punctuation(stream_thread_t *t);
+static void more_cb(uv_idle_t *h);
+
+/* Serves librdkafka's queues: delivery reports, then up to 8 batches of records. When the
+ * consumer queue may still hold records, the idle handle brings us back on the next loop turn
+ * (timers and the stop request get their turn in between). */
+static void serve(stream_thread_t *t)
+{
+    if (t->stopping)
+        return;
+    rd_kafka_poll(t->producer, 0);
+    bool more = false;
+    for (int b = 0; b < 8 && !t->stopping && !t->failed; b++) {
+        ssize_t n = rd_kafka_consume_batch_queue(t->cq, 0, t->batch, t->batch_size);
+        if (n <= 0)
+            break;
+        int_fast64_t ok = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (!t->failed && process_message(t, t->batch[i]) == 0 && !t->batch[i]->err)
+                ok++;
+            rd_kafka_message_destroy(t->batch[i]);
+        }
+        atomic_fetch_add_explicit(&t->m_processed, ok, memory_order_relaxed);
+        more = (size_t)n == t->batch_size;
+    }
+    update_metrics(t);
+    if (more && !t->stopping)
+        uv_idle_start(&t->more, more_cb);
+    else
+        uv_idle_stop(&t->more);
+    rearm_punctuation(t);
+}
+
+static void more_cb(uv_idle_t *h)
+{
+    serve(h->data);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+    stream_thread_t *t = h->data;
+    char buf[256];
+    while (read(t->pipefd[0], buf, sizeof buf) > 0)
+        ;
+    serve(t);
+}
+
+static void commit_timer_cb(uv_timer_t *h)
+{
+    stream_thread_t *t = h->data;
+    if (!t->stopping && !t->failed)
+        commit(t, false);
+}
+
+static void punct_timer_cb(uv_timer_t *h)
+{
+    stream_thread_t *t = h->data;
+    int64_t now = now_ms();
+    for (size_t i = 0; i < t->ntasks && !t->failed; i++)
+        if (rill_task_punctuate(t->tasks[i].task, now))
+            thread_fail(t, RILL_EPROCESS, "%s", rill_task_error(t->tasks[i].task));
+    rearm_punctuation(t);
+}
+
+static void rearm_punctuation(stream_thread_t *t)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < t->ntasks; i++) {
+        int64_t n = rill_task_next_punctuation(t->tasks[i].task);
+        if (n < next)
+            next = n;
+    }
+    if (next == INT64_MAX || t->stopping) {
+        uv_timer_stop(&t->punct_timer);
+        return;
+    }
+    int64_t delay = next - now_ms();
+    uv_timer_start(&t->punct_timer, punct_timer_cb, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+/* ---- lifecycle ---- */
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void shutdown_thread(stream_thread_t *t)
+{
+    if (t->stopping)
+        return;
+    t->stopping = true;
+    uv_poll_stop(&t->poll);
+    uv_idle_stop(&t->more);
+    uv_timer_stop(&t->commit_timer);
+    uv_timer_stop(&t->punct_timer);
+    set_running(t, false);
+    commit(t, true);
+    /* Leaving the group revokes the partitions through rebalance_cb, which closes the tasks. */
+    rd_kafka_consumer_close(t->consumer);
+    slots_remove(t, NULL);
+    update_metrics(t);
+    close_handle((uv_handle_t *)&t->poll);
+    close_handle((uv_handle_t *)&t->commit_timer);
+    close_handle((uv_handle_t *)&t->punct_timer);
+    close_handle((uv_handle_t *)&t->more);
+}
+
+static void stop_cb(uv_async_t *h)
+{
+    shutdown_thread(h->data);
+}
+
+/* librdkafka takes a pattern when the topic name starts with '^'; anchor it at both ends, as
+ * the source matches whole names. */
+static void add_pattern(void *ud, const char *pattern)
+{
+    char buf[600];
+    snprintf(buf, sizeof buf, "^(%s)$", pattern);
+    rd_kafka_topic_partition_list_add(ud, buf, RD_KAFKA_PARTITION_UA);
+}
+
+static void thread_main(void *arg)
+{
+    stream_thread_t *t = arg;
+    /* Subscribe to every source topic and pattern ("^" marks a regex for librdkafka). */
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < t->app->ntopics; i++) {
+        int st, source;
+        if (rill_topology_find_source(t->app->topo, t->env.application_id, t->app->topics[i].name,
+                                      &st, &source) == 0)
+            rd_kafka_topic_partition_list_add(sub, t->app->topics[i].name, RD_KAFKA_PARTITION_UA);
+    }
+    for (int st = 0; st < rill_topology_subtopology_count(t->app->topo); st++)
+        rill_topology_source_patterns(t->app->topo, st, add_pattern, sub);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        thread_fail(t, RILL_EKAFKA, "cannot subscribe: %s", rd_kafka_err2str(err));
+        shutdown_thread(t);
+    } else {
+        uint64_t interval = (uint64_t)rill__conf_int(t->app->conf, "commit.interval.ms");
+        uv_timer_start(&t->commit_timer, commit_timer_cb, interval, interval);
+        uv_poll_start(&t->poll, UV_READABLE, poll_cb);
+        if (atomic_load(&t->stop_requested))
+            shutdown_thread(t);
+        else
+            serve(t); /* events may have arrived before the poll handle started */
+    }
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+    /* Only the unreferenced stop handle is left: close it where no stop request can race. */
+    pthread_mutex_lock(&t->stop_lock);
+    t->loop_done = true;
+    uv_close((uv_handle_t *)&t->stop_async, NULL);
+    pthread_mutex_unlock(&t->stop_lock);
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+}
+
+static rd_kafka_t *make_client(stream_thread_t *t, rd_kafka_type_t type, char *errstr,
+                               size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    char client_id[300], kerr[512];
+    snprintf(client_id, sizeof client_id, "%s-StreamThread-%d-%s", t->env.application_id,
+             t->index + 1, type == RD_KAFKA_CONSUMER ? "consumer" : "producer");
+    struct {
+        const char *k, *v;
+    } base[] = {
+        {"bootstrap.servers", t->app->bootstrap},
+        {"client.id", client_id},
+        {type == RD_KAFKA_CONSUMER ? "group.id" : "acks",
+         type == RD_KAFKA_CONSUMER ? t->env.application_id : "all"},
+        {type == RD_KAFKA_CONSUMER ? "enable.auto.commit" : "enable.idempotence",
+         type == RD_KAFKA_CONSUMER ? "false" : "true"},
+        {type == RD_KAFKA_CONSUMER ? "enable.auto.offset.store" : "partitioner",
+         type == RD_KAFKA_CONSUMER ? "false" : "murmur2_random"},
+        {type == RD_KAFKA_CONSUMER ? "auto.offset.reset" : "linger.ms",
+         type == RD_KAFKA_CONSUMER ? "earliest" : "5"},
+    };
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        if (rd_kafka_conf_set(kconf, base[i].k, base[i].v, kerr, sizeof kerr)) {
+            snprintf(errstr, errstr_size, "%s: %s", base[i].k, kerr);
+            rd_kafka_conf_destroy(kconf);
+            return NULL;
+        }
+    if (rill__conf_apply(t->app->conf, kconf,
+                         type == RD_KAFKA_CONSUMER ? SCOPE_CONSUMER : SCOPE_PRODUCER, kerr,
+                         sizeof kerr)) {
+        snprintf(errstr, errstr_size, "%s", kerr);
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(kconf, t);
+    rd_kafka_conf_set_log_cb(kconf, rill__kafka_log_cb);
+    if (type == RD_KAFKA_CONSUMER) {
+        rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+        rd_kafka_conf_set_offset_commit_cb(kconf, offset_commit_cb);
+    } else {
+        rd_kafka_conf_set_dr_msg_cb(kconf, dr_msg_cb);
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, kconf, kerr, sizeof kerr);
+    if (!rk) {
+        snprintf(errstr, errstr_size, "%s", kerr);
+        rd_kafka_conf_destroy(kconf);
+    }
+    return rk;
+}
+
+stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size_t errstr_size)
+{
+    stream_thread_t *t = rill_calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    t->app = app;
+    t->index = index;
+    t->pipefd[0] = t->pipefd[1] = -1;
+    pthread_mutex_init(&t->stop_lock, NULL);
+    snprintf(t->name, sizeof t->name, "%s-StreamThread-%d", app->env.application_id, index + 1);
+    t->env = app->env;
+    t->env.collector = (rill_collector_t){collector_send, collector_partitions, t};
+    t->batch_size = (size_t)rill__conf_int(app->conf, "poll.batch.size");
+    t->batch = rill_calloc(t->batch_size, sizeof *t->batch);
+    if (!t->batch || pipe(t->pipefd) != 0) {
+        snprintf(errstr, errstr_size, "cannot set up %s: %s", t->name, strerror(errno));
+        rill__thread_join_destroy(t);
+        return NULL;
+    }
+    fcntl(t->pipefd[0], F_SETFL, O_NONBLOCK);
+    fcntl(t->pipefd[1], F_SETFL, O_NONBLOCK);
+    if (!(t->consumer = make_client(t, RD_KAFKA_CONSUMER, errstr, errstr_size)) ||
+        !(t->producer = make_client(t, RD_KAFKA_PRODUCER, errstr, errstr_size))) {
+        rill__thread_join_destroy(t);
+        return NULL;
+    }
+    /* Every event of the consumer (records, rebalances, errors) arrives on its queue; both
+     * queues write a byte to the pipe when they go from empty to non-empty. */
+    rd_kafka_poll_set_consumer(t->consumer);
+    t->cq = rd_kafka_queue_get_consumer(t->consumer);
+    t->pq = rd_kafka_queue_get_main(t->producer);
+    rd_kafka_queue_io_event_enable(t->cq, t->pipefd[1], "c", 1);
+    rd_kafka_queue_io_event_enable(t->pq, t->pipefd[1], "p", 1);
+    uv_loop_init(&t->loop);
+    uv_poll_init(&t->loop, &t->poll, t->pipefd[0]);
+    uv_timer_init(&t->loop, &t->commit_timer);
+    uv_timer_init(&t->loop, &t->punct_timer);
+    uv_idle_init(&t->loop, &t->more);
+    uv_async_init(&t->loop, &t->stop_async, stop_cb);
+    uv_unref((uv_handle_t *)&t->stop_async); /* the loop ends when the other handles close */
+    t->poll.data = t->commit_timer.data = t->punct_timer.data = t->more.data = t->stop_async.data =
+        t;
+    return t;
+}
+
+int rill__thread_start(stream_thread_t *t)
+{
+    int rc = uv_thread_create(&t->tid, thread_main, t);
+    t->tid_valid = rc == 0;
+    return rc ? RILL_EUNKNOWN : 0;
+}
+
+void rill__thread_stop(stream_thread_t *t)
+{
+    atomic_store(&t->stop_requested, true);
+    pthread_mutex_lock(&t->stop_lock);
+    if (t->tid_valid && !t->loop_done)
+        uv_async_send(&t->stop_async);
+    pthread_mutex_unlock(&t->stop_lock);
+}
+
+void rill__thread_join_destroy(stream_thread_t *t)
+{
+    if (!t)
+        return;
+    if (t->tid_valid) {
+        uv_thread_join(&t->tid);
+        int rc = uv_loop_close(&t->loop);
+        if (rc)
+            rill_log(RILL_LOG_WARN, "thread", "%s: loop did not close: %s", t->name,
+                     uv_strerror(rc));
+    } else if (t->cq) {
+        /* Never started: close the handles on a loop turn of our own. */
+        uv_close((uv_handle_t *)&t->poll, NULL);
+        uv_close((uv_handle_t *)&t->commit_timer, NULL);
+        uv_close((uv_handle_t *)&t->punct_timer, NULL);
+        uv_close((uv_handle_t *)&t->more, NULL);
+        uv_close((uv_handle_t *)&t->stop_async, NULL);
+        uv_run(&t->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&t->loop);
+        rd_kafka_consumer_close(t->consumer);
+    }
+    for (size_t i = 0; i < t->nouts; i++) {
+        rd_kafka_topic_destroy(t->outs[i].rkt);
+        rill_free(t->outs[i].name);
+    }
+    rill_free(t->outs);
+    if (t->cq)
+        rd_kafka_queue_destroy(t->cq);
+    if (t->pq)
+        rd_kafka_queue_destroy(t->pq);
+    if (t->consumer)
+        rd_kafka_destroy(t->consumer);
+    if (t->producer) {
+        rd_kafka_flush(t->producer, 10000);
+        rd_kafka_destroy(t->producer);
+    }
+    slots_remove(t, NULL);
+    rill_free(t->slots);
+    rill_free(t->tasks);
+    rill_free(t->batch);
+    rill_free(t->hdrs);
+    if (t->pipefd[0] >= 0)
+        close(t->pipefd[0]);
+    if (t->pipefd[1] >= 0)
+        close(t->pipefd[1]);
+    pthread_mutex_destroy(&t->stop_lock);
+    rill_free(t);
+}
+
+bool rill__thread_running(stream_thread_t *t)
+{
+    return t && atomic_load(&t->running);
+}
+
+int64_t rill__thread_metric(stream_thread_t *t, const char *name)
+{
+    if (strcmp(name, "records-processed") == 0)
+        return atomic_load_explicit(&t->m_processed, memory_order_relaxed);
+    if (strcmp(name, "records-produced") == 0)
+        return atomic_load_explicit(&t->m_produced, memory_order_relaxed);
+    if (strcmp(name, "records-skipped") == 0)
+        return atomic_load_explicit(&t->m_skipped, memory_order_relaxed);
+    if (strcmp(name, "commits") == 0)
+        return atomic_load(&t->m_commits);
+    if (strcmp(name, "rebalances") == 0)
+        return atomic_load(&t->m_rebalances);
+    if (strcmp(name, "tasks") == 0)
+        return atomic_load(&t->m_tasks);
+    return -1;
+}
