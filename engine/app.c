@@ -98,6 +98,25 @@ void rill__app_thread_changed(rill_app_t *app)
     set_state(app, all ? RILL_STATE_RUNNING : RILL_STATE_REBALANCING);
 }
 
+void rill__app_thread_committed(rill_app_t *app)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&app->lock);
+    app->committed_threads++;
+    pthread_cond_broadcast(&app->cond);
+    while (app->committed_threads < app->nthreads)
+        if (pthread_cond_timedwait(&app->cond, &app->lock, &deadline) == ETIMEDOUT) {
+            rill_log(RILL_LOG_WARN, "app",
+                     "closing: %d of %d stream threads committed within 10 s; leaving the group "
+                     "anyway",
+                     app->committed_threads, app->nthreads);
+            break;
+        }
+    pthread_mutex_unlock(&app->lock);
+}
+
 int32_t rill__app_partitions(const rill_app_t *app, const char *topic)
 {
     for (size_t i = 0; i < app->ntopics; i++)

@@ -72,6 +72,7 @@ struct rill_app {
     pthread_cond_t cond;
     rill_state_t state;
     bool started, closed;
+    int committed_threads; /* threads that made their final commit (the close barrier) */
     char error[1024];
     rill_state_listener_fn listener;
     void *listener_ud;
@@ -95,6 +96,10 @@ bool rill__thread_running(stream_thread_t *t);
 /* A thread's news for the app: its running flag changed, or it failed. @thread any */
 void rill__app_thread_changed(rill_app_t *app);
 void rill__app_thread_failed(rill_app_t *app, int err, const char *message);
+/* Called by a closing thread after its final commit: waits (at most 10 s) until every thread has
+ * committed, so no thread leaves the group, and starts a rebalance that would fail the others'
+ * final commits, before they are done. @thread any */
+void rill__app_thread_committed(rill_app_t *app);
 /* Returns the known partition count of topic, or -1. @thread any (read-only after start) */
 int32_t rill__app_partitions(const rill_app_t *app, const char *topic);
 /* Routes librdkafka's log lines into Rill's log. */

@@ -569,6 +569,7 @@ static void shutdown_thread(stream_thread_t *t)
     uv_timer_stop(&t->punct_timer);
     set_running(t, false);
     commit(t, true);
+    rill__app_thread_committed(t->app);
     /* Leaving the group revokes the partitions through rebalance_cb, which closes the tasks. */
     rd_kafka_consumer_close(t->consumer);
     slots_remove(t, NULL);

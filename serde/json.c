@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define JSON_VALUE_LEN 1
 
@@ -198,4 +199,25 @@ rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...)
     if (!view.data)
         rill_log(RILL_LOG_ERROR, "serde", "rill_json_pack(\"%s\"): out of memory", fmt);
     return view;
+}
+
+int rill_json_format(const void *doc, char *buf, size_t size)
+{
+    if (!buf || !size)
+        return RILL_EINVAL;
+    if (!doc) {
+        snprintf(buf, size, "null");
+        return 0;
+    }
+    size_t n = json_dumpb(doc, buf, size - 1, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (n == 0)
+        return RILL_ESERDE;
+    if (n > size - 1) {
+        /* Truncated: json_dumpb wrote nothing usable past size - 1; mark the cut. */
+        n = size - 1;
+        if (size > 4)
+            memcpy(buf + size - 4, "...", 3);
+    }
+    buf[n] = 0;
+    return 0;
 }

@@ -5,8 +5,9 @@
  * counting; rill_serde_new() makes a custom one. Deserialized values are views (rill_buf_t) whose
  * meaning is the serde's: bytes and string give the raw bytes (zero copy); int32, int64 and double
  * give a pointer to a native number in the record's arena; json gives a pointer to a parsed
- * document (a jansson json_t, borrowed, released when the record is done). Serdes may be used from
- * any thread.
+ * document (a jansson json_t, borrowed, released when the record is done) with len 1, so a JSON
+ * view is never mistaken for a number. Make JSON values with rill_json_pack(). Serdes may be used
+ * from any thread.
  */
 #ifndef RILL_SERDE_H
 #define RILL_SERDE_H
@@ -121,6 +122,9 @@ const char *rill_json_get_string(const void *doc, const char *key);
 int rill_json_get_int(const void *doc, const char *key, int64_t *out);
 /* Returns the number member key of doc in *out (integer or real): 0 or RILL_ENOENT. */
 int rill_json_get_double(const void *doc, const char *key, double *out);
+/* Writes doc as compact JSON text into buf (NUL-terminated; cut short with "..." when it does
+ * not fit). Returns 0 or a negative code. */
+int rill_json_format(const void *doc, char *buf, size_t size);
 /* Returns a view of a new JSON document parsed from fmt (jansson's json_pack format), owned by
  * arena (released at its reset), or a null view on failure. */
 rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);

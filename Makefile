@@ -1,0 +1,29 @@
+# The whole user interface of the repository: three targets.
+#   make demo   install what is missing, build, run the demo on the embedded cluster
+#   make check  install what is missing, build, run every test (see scripts/check)
+#   make bench  the benchmarks against a local real Kafka broker (see benchmarks/run)
+BUILD ?= build
+
+.PHONY: demo check bench build setup format clean
+
+demo: build
+	$(BUILD)/bin/rill-demo
+
+check:
+	BUILD=$(BUILD) scripts/check
+
+bench: build
+	benchmarks/run
+
+build: setup
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	ninja -C $(BUILD)
+
+setup:
+	scripts/setup
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,319 @@
+/*
+ * Integration tests on a real Apache Kafka broker (scripts/kafka starts one; its address comes in
+ * RILL_TEST_BOOTSTRAP). Here is what the mock cluster cannot show: a restarted app resumes from
+ * its committed offsets, repartition topics are created with the right partition count, and a
+ * compiled app shuts down cleanly on SIGTERM with its offsets committed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <rill/app.h>
+#include <rill/dsl.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *bootstrap;
+static char run_id[32];
+
+static void topic_name(char *buf, size_t size, const char *base)
+{
+    snprintf(buf, size, "%s-%s", base, run_id);
+}
+
+static void create_topic(const char *topic, int partitions)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    assert_non_null(ev);
+    size_t n;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(rd_kafka_topic_result_error(res[0]), 0);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+}
+
+static int32_t partition_count(const char *topic)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "allow.auto.create.topics", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const rd_kafka_metadata_t *md;
+    int32_t n = -1;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0) {
+        if (md->topic_cnt == 1 && !md->topics[0].err)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+static void produce(const char *topic, int from, int to)
+{
+    char err[256];
+    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
+    assert_non_null(p);
+    for (int i = from; i < to; i++) {
+        char k[16], v[16];
+        snprintf(k, sizeof k, "k%d", i % 13);
+        snprintf(v, sizeof v, "%d", i);
+        assert_int_equal(rill_producer_send(p, topic, -1, rill_buf_str(k), rill_buf_str(v), i), 0);
+    }
+    assert_int_equal(rill_producer_flush(p, 30000), 0);
+    rill_producer_destroy(p);
+}
+
+/* Counts the records of topic (from the start) until it has expect or 20 s pass without news. */
+static int count_records(const char *topic, int expect)
+{
+    char err[256], group[128];
+    snprintf(group, sizeof group, "verifier-%s-%d", run_id, rand());
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    int n = 0;
+    for (int idle = 0; n < expect && idle < 200; idle++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err) {
+            n++;
+            idle = 0;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+static void assert_committed_at_end(const char *group, const char *topic, int partitions)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+    for (int i = 0; i < partitions; i++)
+        rd_kafka_topic_partition_list_add(list, topic, i);
+    assert_int_equal(rd_kafka_committed(rk, list, 10000), 0);
+    for (int i = 0; i < partitions; i++) {
+        int64_t lo, hi;
+        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000), 0);
+        if (list->elems[i].offset != hi)
+            fail_msg("partition %d: committed %lld, end %lld", i, (long long)list->elems[i].offset,
+                     (long long)hi);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_destroy(rk);
+}
+
+static atomic_int seen;
+static void count(void *ud, const rill_record_t *rec)
+{
+    atomic_fetch_add(&seen, 1);
+}
+
+static void wait_seen(int n, int timeout_ms)
+{
+    for (int waited = 0; atomic_load(&seen) < n && waited < timeout_ms; waited += 10) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&seen), n);
+}
+
+static rill_app_t *start_app(rill_topology_t *topo, const char *app_id)
+{
+    char err[512];
+    rill_conf_t *conf = rill_conf_new();
+    assert_int_equal(rill_conf_set(conf, "application.id", app_id, err, sizeof err), 0);
+    assert_int_equal(rill_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err), 0);
+    assert_int_equal(rill_conf_set(conf, "default.key.serde", "string", err, sizeof err), 0);
+    assert_int_equal(rill_conf_set(conf, "default.value.serde", "string", err, sizeof err), 0);
+    assert_int_equal(rill_conf_set(conf, "commit.interval.ms", "500", err, sizeof err), 0);
+    rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
+    if (!app)
+        fail_msg("rill_app_new: %s", err);
+    assert_int_equal(rill_app_start(app), 0);
+    assert_int_equal(rill_app_wait_state(app, RILL_STATE_RUNNING, 60000), 0);
+    return app;
+}
+
+static void test_restart_resumes_from_committed_offsets(void **state)
+{
+    char in[64], out[64], app_id[64];
+    topic_name(in, sizeof in, "restart-in");
+    topic_name(out, sizeof out, "restart-out");
+    topic_name(app_id, sizeof app_id, "restart-app");
+    create_topic(in, 3);
+    create_topic(out, 3);
+    produce(in, 0, 3000);
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(rill_stream_peek(rill_stream_from_topic(topo, in, NULL), count, NULL), out,
+                   NULL);
+    atomic_store(&seen, 0);
+    rill_app_t *app = start_app(topo, app_id);
+    wait_seen(3000, 60000);
+    assert_int_equal(rill_app_close(app, 30000), 0);
+    rill_app_destroy(app);
+    assert_committed_at_end(app_id, in, 3);
+    /* Same application id: only what came after the close is processed. */
+    atomic_store(&seen, 0);
+    produce(in, 3000, 3500);
+    app = start_app(topo, app_id);
+    wait_seen(500, 60000);
+    assert_int_equal(rill_app_close(app, 30000), 0);
+    assert_int_equal(rill_app_metric(app, "records-processed") >= 0, 1);
+    rill_app_destroy(app);
+    assert_int_equal(atomic_load(&seen), 500);
+    assert_int_equal(count_records(out, 3500), 3500);
+    rill_topology_unref(topo);
+}
+
+static int first_char_key(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    *out = rill_arena_copy(rill_context_arena(ctx), rec->value.data, 1);
+    return 0;
+}
+
+static void test_repartition_topic_is_created_and_used(void **state)
+{
+    char in[64], out[64], app_id[64], internal[160];
+    topic_name(in, sizeof in, "repart-in");
+    topic_name(out, sizeof out, "repart-out");
+    topic_name(app_id, sizeof app_id, "repart-app");
+    create_topic(in, 5);
+    create_topic(out, 2);
+    produce(in, 0, 1000);
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s =
+        rill_stream_select_key(rill_stream_from_topic(topo, in, NULL), first_char_key, NULL);
+    rill_stream_t *r = rill_stream_repartition(s, "by-digit", 0, NULL);
+    rill_stream_to(rill_stream_peek(r, count, NULL), out, NULL);
+    atomic_store(&seen, 0);
+    rill_app_t *app = start_app(topo, app_id);
+    wait_seen(1000, 60000);
+    /* Named <application.id>-<name>-repartition, as wide as its upstream source. */
+    snprintf(internal, sizeof internal, "%s-by-digit-repartition", app_id);
+    assert_int_equal(partition_count(internal), 5);
+    assert_int_equal(rill_app_metric(app, "tasks"), 10); /* 2 sub-topologies x 5 partitions */
+    rill_app_close(app, 30000);
+    rill_app_destroy(app);
+    assert_int_equal(count_records(out, 1000), 1000);
+    rill_topology_unref(topo);
+}
+
+static void test_missing_source_topic_is_an_error(void **state)
+{
+    char err[512];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(rill_stream_from_topic(topo, "no-such-topic-here", NULL), "x", NULL);
+    rill_conf_t *conf = rill_conf_new();
+    rill_conf_set(conf, "application.id", "missing", err, sizeof err);
+    rill_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rill_conf_set(conf, "default.key.serde", "bytes", err, sizeof err);
+    rill_conf_set(conf, "default.value.serde", "bytes", err, sizeof err);
+    rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
+    assert_int_equal(rill_app_start(app), RILL_ENOENT);
+    char msg[512];
+    rill_app_error(app, msg, sizeof msg);
+    assert_non_null(strstr(msg, "source topic 'no-such-topic-here' does not exist"));
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
+static void test_sigterm_shuts_down_cleanly(void **state)
+{
+    char in[64], out[64], app_id[64], log[512];
+    topic_name(in, sizeof in, "sigterm-in");
+    topic_name(out, sizeof out, "sigterm-out");
+    topic_name(app_id, sizeof app_id, "sigterm-app");
+    create_topic(in, 2);
+    create_topic(out, 2);
+    produce(in, 0, 2000);
+    snprintf(log, sizeof log, "%s/rill-pipe-%s.log",
+             getenv("RILL_TEST_LOG_DIR") ? getenv("RILL_TEST_LOG_DIR") : "/tmp", run_id);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stderr);
+        (void)f;
+        char appid_opt[128];
+        snprintf(appid_opt, sizeof appid_opt, "%s", app_id);
+        execl(RILL_BIN_DIR "/rill-pipe", "rill-pipe", "--bootstrap-servers", bootstrap,
+              "--application-id", appid_opt, "--config", "commit.interval.ms=60000", "--", in, out,
+              (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    /* Every record reaches the output: the app runs; offsets are not committed yet (60 s). */
+    assert_int_equal(count_records(out, 2000), 2000);
+    kill(pid, SIGTERM);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The clean shutdown committed everything it processed. */
+    assert_committed_at_end(app_id, in, 2);
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    bool said = false;
+    while (f && fgets(line, sizeof line, f))
+        said = said || strstr(line, "shutting down cleanly") != NULL;
+    if (f)
+        fclose(f);
+    assert_true(said);
+}
+
+int main(void)
+{
+    bootstrap = getenv("RILL_TEST_BOOTSTRAP");
+    if (!bootstrap || !*bootstrap) {
+        fprintf(stderr, "test_real_kafka: set RILL_TEST_BOOTSTRAP to a real broker's address "
+                        "(scripts/kafka up prints it); `make check` does this for you\n");
+        return 1;
+    }
+    snprintf(run_id, sizeof run_id, "%ld-%d", (long)time(NULL), (int)getpid());
+    srand((unsigned)getpid());
+    rill_set_log_cb(NULL, NULL, getenv("RILL_DEBUG") ? RILL_LOG_DEBUG : RILL_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_restart_resumes_from_committed_offsets),
+        cmocka_unit_test(test_repartition_topic_is_created_and_used),
+        cmocka_unit_test(test_missing_source_topic_is_an_error),
+        cmocka_unit_test(test_sigterm_shuts_down_cleanly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
