@@ -365,10 +365,19 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
     const rill_serde_t *vs = node->value_serde ? node->value_serde : task->env.default_value_serde;
     rill_record_t rec = *raw;
     char why[512];
-    if (rill_serde_deserialize(ks, raw->key, task->arena, &rec.key, why, sizeof why))
-        return record_error(task, raw, RILL_ESERDE, "cannot deserialize the key", why);
-    if (rill_serde_deserialize(vs, raw->value, task->arena, &rec.value, why, sizeof why))
-        return record_error(task, raw, RILL_ESERDE, "cannot deserialize the value", why);
+    const char *what = "cannot deserialize the key";
+    int rc = rill_serde_deserialize(ks, raw->key, task->arena, &rec.key, why, sizeof why);
+    if (rc == 0) {
+        what = "cannot deserialize the value";
+        rc = rill_serde_deserialize(vs, raw->value, task->arena, &rec.value, why, sizeof why);
+    }
+    if (rc == RILL_ENOMEM) {
+        /* Not the record's fault: stop rather than skip it. */
+        snprintf(task->error, sizeof task->error, "task %s: out of memory deserializing", task->id);
+        return rc;
+    }
+    if (rc)
+        return record_error(task, raw, RILL_ESERDE, what, why);
     rill_timestamp_fn tsfn = node->timestamp_fn ? node->timestamp_fn : task->env.timestamp_fn;
     if (tsfn) {
         void *ud = node->timestamp_fn ? node->timestamp_ud : task->env.timestamp_ud;
@@ -381,7 +390,7 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
     if (rec.timestamp > task->stream_time)
         task->stream_time = rec.timestamp;
     task->metrics.processed++;
-    int rc = rill_context_forward(&inst->ctx, &rec);
+    rc = rill_context_forward(&inst->ctx, &rec);
     if (rc)
         return rc;
     /* Stream-time punctuators fire once per advance past their next due time. */
