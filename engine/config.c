@@ -112,18 +112,27 @@ rill_conf_t *rill_conf_dup(const rill_conf_t *conf)
     rill_conf_t *copy = rill_conf_new();
     if (!copy || !conf)
         return copy;
-    char err[256];
-    for (size_t i = 0; i < NPROPS; i++)
-        if (rill_conf_set(copy, props[i].name, conf->values[i], err, sizeof err))
+    /* The values were validated when set (or are defaults, like an unset application.id):
+     * copy them as they are. */
+    for (size_t i = 0; i < NPROPS; i++) {
+        char *v = rill_strdup(conf->values[i]);
+        if (!v)
             goto fail;
-    for (size_t i = 0; i < conf->npass; i++) {
-        char key[512];
-        const char *prefix = conf->pass[i].scope == SCOPE_CONSUMER   ? "consumer."
-                             : conf->pass[i].scope == SCOPE_PRODUCER ? "producer."
-                                                                     : "";
-        snprintf(key, sizeof key, "%s%s", prefix, conf->pass[i].key);
-        if (rill_conf_set(copy, key, conf->pass[i].value, err, sizeof err))
+        rill_free(copy->values[i]);
+        copy->values[i] = v;
+    }
+    if (conf->npass) {
+        copy->pass = rill_calloc(conf->npass, sizeof *copy->pass);
+        if (!copy->pass)
             goto fail;
+        for (size_t i = 0; i < conf->npass; i++) {
+            copy->pass[i].scope = conf->pass[i].scope;
+            copy->pass[i].key = rill_strdup(conf->pass[i].key);
+            copy->pass[i].value = rill_strdup(conf->pass[i].value);
+            copy->npass++;
+            if (!copy->pass[i].key || !copy->pass[i].value)
+                goto fail;
+        }
     }
     copy->timestamp_fn = conf->timestamp_fn;
     copy->timestamp_ud = conf->timestamp_ud;

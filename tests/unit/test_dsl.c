@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     const char *key, *value;
@@ -616,6 +617,80 @@ static void test_headers_and_metadata_pass_through(void **state)
     rill_topology_unref(topo);
 }
 
+/* ---- timestamps ---- */
+
+/* Event time from the value ("<ms>:<payload>"); a value without it is invalid (-1). */
+static int64_t time_from_value(void *ud, const rill_record_t *rec, int64_t partition_time)
+{
+    const char *v = rec->value.data;
+    if (!v || !strchr(v, ':'))
+        return -1;
+    return strtoll(v, NULL, 10);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_timestamp_extractors(void **state)
+{
+    char err[256];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(rill_stream_from_topic(topo, "in", NULL), "out", NULL);
+    rill_conf_t *conf = string_conf();
+    rill_test_record_t rec;
+
+    /* A user function: the timestamp comes from the value; a negative one is invalid. */
+    rill_conf_set_timestamp_extractor(conf, time_from_value, NULL);
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "1234:a", 1), 0);
+    assert_int_equal(rill_test_driver_read(td, "out", &rec), 0);
+    assert_int_equal(rec.timestamp, 1234);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "no time", 2), RILL_EINVAL);
+    assert_non_null(strstr(rill_test_driver_error(td), "invalid timestamp of the record at "
+                                                       "topic 'in' partition 0 offset 1: the "
+                                                       "timestamp -1 is negative"));
+    rill_test_driver_destroy(td);
+
+    /* A per-source extractor wins over the configured one. */
+    rill_topology_t *topo2 = rill_topology_new();
+    rill_source_opts_t opts = {.timestamp_fn = time_from_value};
+    rill_stream_to(rill_stream_from_topic(topo2, "in", &opts), "out", NULL);
+    rill_conf_set_timestamp_extractor(conf, NULL, NULL);
+    td = rill_test_driver_new(topo2, conf, 0, err, sizeof err);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "77:b", 5), 0);
+    assert_int_equal(rill_test_driver_read(td, "out", &rec), 0);
+    assert_int_equal(rec.timestamp, 77);
+    rill_test_driver_destroy(td);
+    rill_topology_unref(topo2);
+
+    /* wallclock: the time of processing, whatever the record says. */
+    assert_int_equal(
+        rill_conf_set(conf, "default.timestamp.extractor", "wallclock", err, sizeof err), 0);
+    td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    int64_t before = now_ms();
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "x", 5), 0);
+    int64_t after = now_ms();
+    assert_int_equal(rill_test_driver_read(td, "out", &rec), 0);
+    assert_true(rec.timestamp >= before && rec.timestamp <= after);
+    rill_test_driver_destroy(td);
+
+    /* record (the default): the Kafka record's own timestamp. */
+    assert_int_equal(rill_conf_set(conf, "default.timestamp.extractor", "record", err, sizeof err),
+                     0);
+    td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "x", 42), 0);
+    assert_int_equal(rill_test_driver_read(td, "out", &rec), 0);
+    assert_int_equal(rec.timestamp, 42);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "x", -5), RILL_EINVAL);
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_processor_api_punctuators),
         cmocka_unit_test(test_deserialization_fail_and_continue),
         cmocka_unit_test(test_headers_and_metadata_pass_through),
+        cmocka_unit_test(test_timestamp_extractors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
