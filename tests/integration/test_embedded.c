@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/kafka_util.h"
+
 static rill_conf_t *conf_for(const char *app_id)
 {
     rill_conf_t *conf = rill_conf_new();
@@ -66,72 +68,15 @@ static rill_topology_t *filter_map(counter_t *c)
     return topo;
 }
 
-/* Waits (bounded) until the counter reaches n; an event, not a sleep, ends the wait. */
 static void wait_count(counter_t *c, int n, int timeout_ms)
 {
-    for (int waited = 0; atomic_load(&c->seen) < n && waited < timeout_ms; waited += 10) {
-        struct timespec ts = {0, 10 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    assert_int_equal(atomic_load(&c->seen), n);
+    wait_counter(&c->seen, n, timeout_ms);
 }
 
-/* Reads every record of topic from the start with a plain librdkafka consumer. */
-static int read_all(const char *bootstrap, const char *topic, int expect, char values[][32])
-{
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", "verifier", err, sizeof err);
-    rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    int n = 0;
-    for (int idle = 0; n < expect && idle < 300; idle++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m)
-            continue;
-        if (!m->err) {
-            if (values && n < expect)
-                snprintf(values[n], 32, "%.*s", (int)m->len, (const char *)m->payload);
-            n++;
-            idle = 0;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return n;
-}
-
-/* Checks that group committed, for each partition of topic, the partition's end offset, and
- * that the ends add up to total. */
 static void assert_committed_at_end(const char *bootstrap, const char *group, const char *topic,
                                     int partitions, int64_t total)
 {
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
-    for (int i = 0; i < partitions; i++)
-        rd_kafka_topic_partition_list_add(list, topic, i);
-    assert_int_equal(rd_kafka_committed(rk, list, 10000), 0);
-    int64_t sum = 0;
-    for (int i = 0; i < partitions; i++) {
-        int64_t lo, hi;
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000), 0);
-        assert_int_equal(list->elems[i].offset, hi);
-        sum += hi;
-    }
-    assert_int_equal(sum, total);
-    rd_kafka_topic_partition_list_destroy(list);
-    rd_kafka_destroy(rk);
+    assert_int_equal(kafka_assert_committed_at_end(bootstrap, group, topic, partitions), total);
 }
 
 static atomic_int transitions;
@@ -169,7 +114,7 @@ static void test_filter_map_end_to_end(void **state)
     assert_true(atomic_load(&transitions) >= 4); /* REBALANCING, RUNNING, PENDING, NOT_RUNNING */
 
     char values[500][32];
-    assert_int_equal(read_all(bootstrap, "output", 500, values), 500);
+    assert_int_equal(kafka_read_all(bootstrap, "output", 500, values), 500);
     for (int i = 0; i < 500; i++)
         assert_true(strncmp(values[i], "v=", 2) == 0 && atoi(values[i] + 2) % 2 == 0);
 

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/kafka_util.h"
+
 static const char *bootstrap;
 static char run_id[32];
 
@@ -88,57 +90,14 @@ static void produce(const char *topic, int from, int to)
     rill_producer_destroy(p);
 }
 
-/* Counts the records of topic (from the start) until it has expect or 20 s pass without news. */
 static int count_records(const char *topic, int expect)
 {
-    char err[256], group[128];
-    snprintf(group, sizeof group, "verifier-%s-%d", run_id, rand());
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
-    rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    int n = 0;
-    for (int idle = 0; n < expect && idle < 200; idle++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m)
-            continue;
-        if (!m->err) {
-            n++;
-            idle = 0;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return n;
+    return kafka_read_all(bootstrap, topic, expect, NULL);
 }
 
 static void assert_committed_at_end(const char *group, const char *topic, int partitions)
 {
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
-    for (int i = 0; i < partitions; i++)
-        rd_kafka_topic_partition_list_add(list, topic, i);
-    assert_int_equal(rd_kafka_committed(rk, list, 10000), 0);
-    for (int i = 0; i < partitions; i++) {
-        int64_t lo, hi;
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000), 0);
-        if (list->elems[i].offset != hi)
-            fail_msg("partition %d: committed %lld, end %lld", i, (long long)list->elems[i].offset,
-                     (long long)hi);
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    rd_kafka_destroy(rk);
+    kafka_assert_committed_at_end(bootstrap, group, topic, partitions);
 }
 
 static atomic_int seen;
@@ -149,11 +108,7 @@ static void count(void *ud, const rill_record_t *rec)
 
 static void wait_seen(int n, int timeout_ms)
 {
-    for (int waited = 0; atomic_load(&seen) < n && waited < timeout_ms; waited += 10) {
-        struct timespec ts = {0, 10 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    assert_int_equal(atomic_load(&seen), n);
+    wait_counter(&seen, n, timeout_ms);
 }
 
 static rill_app_t *start_app(rill_topology_t *topo, const char *app_id)
