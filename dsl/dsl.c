@@ -28,13 +28,15 @@ struct rill_split {
 static rill_stream_t *stream_new(rill_topology_t *topo, int node, rill_serde_t *ks,
                                  rill_serde_t *vs)
 {
-    if (node < 0)
+    if (node < 0) {
+        /* Whatever failed, the build must fail too, not run a topology missing a node. */
+        rill_topology_fail(topo, "a DSL operation failed: %s", rill_strerror(node));
         return NULL;
+    }
     rill_stream_t *s = rill_calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    if (rill_topology_attach(topo, s, rill_free)) {
+    if (!s || rill_topology_attach(topo, s, rill_free)) {
         rill_free(s);
+        rill_topology_fail(topo, "out of memory building the topology");
         return NULL;
     }
     s->topo = topo;
@@ -60,6 +62,19 @@ static int add_op(rill_stream_t *parent, const char *prefix, rill_op_t op, void 
                                           rill_op_arg_free, parents);
     if (idx < 0)
         rill_op_arg_free(arg);
+    return idx;
+}
+
+/* Adds a processor that forwards records unchanged (merge, branch outputs). */
+static int add_pass(rill_topology_t *topo, const char *name, const char *const *parents)
+{
+    void *arg = rill_op_arg_new(RILL_OP_PASS, NULL, NULL);
+    if (!arg)
+        return RILL_ENOMEM;
+    int idx = rill_topology_add_processor(topo, name, rill_op_ops(RILL_OP_PASS), arg,
+                                          rill_op_arg_free, parents);
+    if (idx < 0)
+        rill_op_arg_free(arg); /* ownership moves only on success */
     return idx;
 }
 
@@ -155,9 +170,7 @@ rill_stream_t *rill_stream_merge(rill_stream_t *a, rill_stream_t *b)
     rill_topology_next_name(a->topo, "KSTREAM-MERGE", name, sizeof name);
     const char *parents[] = {rill_topology_node_name(a->topo, a->node),
                              rill_topology_node_name(b->topo, b->node), NULL};
-    int idx = rill_topology_add_processor(a->topo, name, rill_op_ops(RILL_OP_PASS),
-                                          rill_op_arg_new(RILL_OP_PASS, NULL, NULL),
-                                          rill_op_arg_free, parents);
+    int idx = add_pass(a->topo, name, parents);
     /* The merged stream keeps a serde only where both sides agree on it. */
     return stream_new(a->topo, idx, a->key_serde == b->key_serde ? a->key_serde : NULL,
                       a->value_serde == b->value_serde ? a->value_serde : NULL);
@@ -168,10 +181,9 @@ rill_split_t *rill_stream_split(rill_stream_t *stream, const char *name)
     if (!stream)
         return NULL;
     rill_split_t *split = rill_calloc(1, sizeof *split);
-    if (!split)
-        return NULL;
-    if (rill_topology_attach(stream->topo, split, rill_free)) {
+    if (!split || rill_topology_attach(stream->topo, split, rill_free)) {
         rill_free(split);
+        rill_topology_fail(stream->topo, "out of memory building the topology");
         return NULL;
     }
     split->topo = stream->topo;
@@ -183,12 +195,14 @@ rill_split_t *rill_stream_split(rill_stream_t *stream, const char *name)
     snprintf(split->prefix, sizeof split->prefix, "%s", name);
     const char *parents[] = {rill_topology_node_name(stream->topo, stream->node), NULL};
     split->arg = rill_op_arg_new(RILL_OP_BRANCH, NULL, NULL);
-    if (!split->arg)
-        return NULL;
-    split->node = rill_topology_add_processor(stream->topo, name, rill_op_ops(RILL_OP_BRANCH),
-                                              split->arg, rill_op_arg_free, parents);
+    split->node = split->arg
+                      ? rill_topology_add_processor(stream->topo, name, rill_op_ops(RILL_OP_BRANCH),
+                                                    split->arg, rill_op_arg_free, parents)
+                      : RILL_ENOMEM;
     if (split->node < 0) {
         rill_op_arg_free(split->arg);
+        rill_topology_fail(stream->topo, "cannot add split '%s': %s", name,
+                           rill_strerror(split->node));
         return NULL;
     }
     return split;
@@ -203,12 +217,12 @@ static rill_stream_t *split_add(rill_split_t *split, const char *name, rill_pred
         name = gen;
     }
     snprintf(child, sizeof child, "%s%s", split->prefix, name);
-    if (rill_op_branch_add(split->arg, pred, ud, child))
+    if (rill_op_branch_add(split->arg, pred, ud, child)) {
+        rill_topology_fail(split->topo, "out of memory adding branch '%s'", child);
         return NULL;
+    }
     const char *parents[] = {rill_topology_node_name(split->topo, split->node), NULL};
-    int idx = rill_topology_add_processor(split->topo, child, rill_op_ops(RILL_OP_PASS),
-                                          rill_op_arg_new(RILL_OP_PASS, NULL, NULL),
-                                          rill_op_arg_free, parents);
+    int idx = add_pass(split->topo, child, parents);
     return stream_new(split->topo, idx, split->key_serde, split->value_serde);
 }
 

@@ -161,6 +161,7 @@ static int add_node(rill_topology_t *topo, node_t *node, const char *name,
         node->parent_names = dup_strv(parents, &node->nparents);
     if (!node->name || (parents && !node->parent_names)) {
         node_free(node);
+        rill_topology_fail(topo, "out of memory adding node '%s'", name);
         return RILL_ENOMEM;
     }
     if (topo->n == topo->cap) {
@@ -168,6 +169,7 @@ static int add_node(rill_topology_t *topo, node_t *node, const char *name,
         node_t **nodes = rill_realloc(topo->nodes, cap * sizeof *nodes);
         if (!nodes) {
             node_free(node);
+            rill_topology_fail(topo, "out of memory adding node '%s'", name);
             return RILL_ENOMEM;
         }
         topo->nodes = nodes;
@@ -186,8 +188,8 @@ static node_t *node_new(node_kind_t kind)
     return node;
 }
 
-int rill_topology_add_source(rill_topology_t *topo, const char *name, const char *const *topics,
-                             const char *pattern, const rill_source_opts_t *opts)
+static int add_source_impl(rill_topology_t *topo, const char *name, const char *const *topics,
+                           const char *pattern, const rill_source_opts_t *opts)
 {
     if (!topo)
         return RILL_EINVAL;
@@ -237,9 +239,9 @@ int rill_topology_add_source(rill_topology_t *topo, const char *name, const char
     return add_node(topo, node, name, NULL, false);
 }
 
-int rill_topology_add_processor(rill_topology_t *topo, const char *name,
-                                const rill_processor_ops *ops, void *arg, void (*arg_free)(void *),
-                                const char *const *parents)
+static int add_processor_impl(rill_topology_t *topo, const char *name,
+                              const rill_processor_ops *ops, void *arg, void (*arg_free)(void *),
+                              const char *const *parents)
 {
     if (!topo)
         return RILL_EINVAL;
@@ -268,9 +270,9 @@ static void set_sink_opts(node_t *node, const rill_sink_opts_t *opts)
     node->partitioner_ud = opts->partitioner_ud;
 }
 
-int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *topic,
-                           rill_topic_extractor_fn extractor, void *extractor_ud,
-                           const rill_sink_opts_t *opts, const char *const *parents)
+static int add_sink_impl(rill_topology_t *topo, const char *name, const char *topic,
+                         rill_topic_extractor_fn extractor, void *extractor_ud,
+                         const rill_sink_opts_t *opts, const char *const *parents)
 {
     if (!topo)
         return RILL_EINVAL;
@@ -292,9 +294,9 @@ int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *
     return add_node(topo, node, name, parents, true);
 }
 
-int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const char *source_name,
-                                  int32_t partitions, const rill_sink_opts_t *opts,
-                                  const char *const *parents)
+static int add_repartition_impl(rill_topology_t *topo, const char *name, const char *source_name,
+                                int32_t partitions, const rill_sink_opts_t *opts,
+                                const char *const *parents)
 {
     if (!topo || !name || !source_name || partitions < 0)
         return topo ? rill_topology_fail(topo, "repartition needs a name, a source name and "
@@ -321,12 +323,50 @@ int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const
         sopts.key_serde = opts->key_serde;
         sopts.value_serde = opts->value_serde;
     }
-    rc = rill_topology_add_source(topo, source_name, topics, NULL, &sopts);
+    rc = add_source_impl(topo, source_name, topics, NULL, &sopts);
     if (rc >= 0) {
         topo->nodes[rc]->internal = true;
         topo->nodes[rc]->partitions = partitions;
     }
     return rc;
+}
+
+/* The public add functions: out of memory anywhere becomes the topology's error too, so a
+ * topology missing a node can never build. */
+static int remember_oom(rill_topology_t *topo, int rc, const char *name)
+{
+    if (rc == RILL_ENOMEM)
+        rill_topology_fail(topo, "out of memory adding node '%s'", name ? name : "(null)");
+    return rc;
+}
+
+int rill_topology_add_source(rill_topology_t *topo, const char *name, const char *const *topics,
+                             const char *pattern, const rill_source_opts_t *opts)
+{
+    return remember_oom(topo, add_source_impl(topo, name, topics, pattern, opts), name);
+}
+
+int rill_topology_add_processor(rill_topology_t *topo, const char *name,
+                                const rill_processor_ops *ops, void *arg, void (*arg_free)(void *),
+                                const char *const *parents)
+{
+    return remember_oom(topo, add_processor_impl(topo, name, ops, arg, arg_free, parents), name);
+}
+
+int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *topic,
+                           rill_topic_extractor_fn extractor, void *extractor_ud,
+                           const rill_sink_opts_t *opts, const char *const *parents)
+{
+    return remember_oom(
+        topo, add_sink_impl(topo, name, topic, extractor, extractor_ud, opts, parents), name);
+}
+
+int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const char *source_name,
+                                  int32_t partitions, const rill_sink_opts_t *opts,
+                                  const char *const *parents)
+{
+    return remember_oom(
+        topo, add_repartition_impl(topo, name, source_name, partitions, opts, parents), name);
 }
 
 int rill_topology_rename(rill_topology_t *topo, const char *old_name, const char *new_name)
@@ -498,10 +538,18 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
             topo->nodes[root]->subtopology = nsub++;
         topo->nodes[i]->subtopology = topo->nodes[root]->subtopology;
     }
+    /* A failed build may be retried: drop what an earlier attempt made. */
+    for (int s = 0; s < topo->nsub; s++)
+        rill_free(topo->sub_order[s]);
+    rill_free(topo->sub_order);
+    rill_free(topo->sub_n);
+    topo->nsub = 0;
     topo->sub_order = rill_calloc((size_t)nsub, sizeof *topo->sub_order);
     topo->sub_n = rill_calloc((size_t)nsub, sizeof *topo->sub_n);
     memset(colour, 0, n);
     bool ok = topo->sub_order && topo->sub_n;
+    if (ok)
+        topo->nsub = nsub; /* from here on, unref frees sub_order[0..nsub) */
     for (int s = 0; ok && s < nsub; s++) {
         topo->sub_order[s] = rill_calloc(n, sizeof(int));
         ok = topo->sub_order[s] != NULL;
@@ -509,7 +557,6 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
             if (topo->nodes[i]->subtopology == s)
                 topo_visit(topo, (int)i, colour, topo->sub_order[s], &topo->sub_n[s]);
     }
-    topo->nsub = nsub;
     rill_free(colour);
     rill_free(up);
     if (!ok)
