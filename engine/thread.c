@@ -657,6 +657,11 @@ static rd_kafka_t *make_client(stream_thread_t *t, rd_kafka_type_t type, char *e
             rd_kafka_conf_destroy(kconf);
             return NULL;
         }
+    /* librdkafka's mock coordinator waits session.timeout.ms - 1 s for members before it
+     * rebalances a group that is up (44 s at the default 45 s): on the embedded cluster, use
+     * Kafka's smallest session timeout so rebalances take about 5 s. Users may override it. */
+    if (t->app->embedded && type == RD_KAFKA_CONSUMER)
+        rd_kafka_conf_set(kconf, "session.timeout.ms", "6000", kerr, sizeof kerr);
     if (rill__conf_apply(t->app->conf, kconf,
                          type == RD_KAFKA_CONSUMER ? SCOPE_CONSUMER : SCOPE_PRODUCER, kerr,
                          sizeof kerr)) {

@@ -119,9 +119,8 @@ static void test_filter_map_end_to_end(void **state)
         assert_true(strncmp(values[i], "v=", 2) == 0 && atoi(values[i] + 2) % 2 == 0);
 
     /* The offsets were committed at close: for every partition of the input, the group's
-     * committed offset is the partition's end. (A second app joining the same group on the
-     * mock cluster is not tested here: librdkafka 2.0.2's mock never answers a JoinGroup after
-     * the group's last member left; restarts are tested on the real broker.) */
+     * committed offset is the partition's end. (Restarting from them is tested on the real
+     * broker, in tests/kafka.) */
     assert_committed_at_end(bootstrap, "e2e", "input", 4, 1000);
     rill_producer_destroy(p);
     rill_app_destroy(app);
@@ -312,6 +311,93 @@ static void test_two_threads_share_partitions(void **state)
     rill_topology_unref(topo);
 }
 
+/* Offsets are committed on the interval, not only at close. */
+static void test_commits_every_interval(void **state)
+{
+    char err[512];
+    counter_t c = {0};
+    rill_topology_t *topo = filter_map(&c);
+    rill_app_t *app = rill_app_new(topo, conf_for("interval"), err, sizeof err);
+    rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(app), err, sizeof err);
+    produce_numbers(p, "input", 0, 400);
+    assert_int_equal(rill_app_start(app), 0);
+    wait_count(&c, 200, 30000);
+    /* commit.interval.ms is 200: the commits metric moves while the app runs. */
+    for (int waited = 0; rill_app_metric(app, "commits") < 2 && waited < 5000; waited += 10) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(rill_app_metric(app, "commits") >= 1);
+    assert_committed_at_end(rill_app_bootstrap_servers(app), "interval", "input", 4, 400);
+    rill_producer_destroy(p);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
+/* Two instances of one app: the second joins mid-stream, the partitions are split between them,
+ * tasks move, and every record is processed (at least once). */
+typedef struct {
+    atomic_int distinct;
+    atomic_uchar seen[4000];
+} union_t;
+
+static void mark(void *ud, const rill_record_t *rec)
+{
+    union_t *u = ud;
+    char v[16];
+    snprintf(v, sizeof v, "%.*s", (int)rec->value.len, (const char *)rec->value.data);
+    int i = atoi(v);
+    if (i >= 0 && i < 4000 && atomic_exchange(&u->seen[i], 1) == 0)
+        atomic_fetch_add(&u->distinct, 1);
+}
+
+static rill_topology_t *marking(union_t *u)
+{
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(rill_stream_peek(rill_stream_from_topic(topo, "input", NULL), mark, u), "output",
+                   NULL);
+    return topo;
+}
+
+static void test_second_instance_takes_half(void **state)
+{
+    char err[512];
+    static union_t u;
+    memset(&u, 0, sizeof u);
+    rill_topology_t *topo = marking(&u);
+    rill_app_t *a = rill_app_new(topo, conf_for("scale"), err, sizeof err);
+    const char *bootstrap = rill_app_bootstrap_servers(a);
+    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
+    produce_numbers(p, "input", 0, 2000);
+    assert_int_equal(rill_app_start(a), 0);
+    wait_counter(&u.distinct, 2000, 30000);
+    assert_int_equal(rill_app_metric(a, "tasks"), 4);
+    rill_conf_t *conf = conf_for("scale");
+    assert_int_equal(rill_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err), 0);
+    /* b reaches the embedded cluster by address, so it does not get the embedded default. */
+    assert_int_equal(rill_conf_set(conf, "consumer.session.timeout.ms", "6000", err, sizeof err),
+                     0);
+    rill_app_t *b = rill_app_new(topo, conf, err, sizeof err);
+    assert_non_null(b);
+    assert_int_equal(rill_app_start(b), 0);
+    assert_int_equal(rill_app_wait_state(b, RILL_STATE_RUNNING, 30000), 0);
+    /* After the rebalance each instance holds two of the four tasks. */
+    for (int waited = 0; rill_app_metric(a, "tasks") != 2 && waited < 30000; waited += 10) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(rill_app_metric(a, "tasks"), 2);
+    assert_int_equal(rill_app_metric(b, "tasks"), 2);
+    assert_true(rill_app_metric(a, "rebalances") >= 3); /* assign, revoke, assign */
+    produce_numbers(p, "input", 2000, 4000);
+    wait_counter(&u.distinct, 4000, 30000);
+    assert_true(rill_app_metric(b, "records-processed") > 0);
+    rill_app_destroy(b);
+    rill_producer_destroy(p);
+    rill_app_destroy(a);
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     rill_set_allocator(counting_malloc, counting_realloc, free);
@@ -323,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_no_allocation_per_record),
         cmocka_unit_test(test_idle_app_uses_no_cpu),
         cmocka_unit_test(test_two_threads_share_partitions),
+        cmocka_unit_test(test_commits_every_interval),
+        cmocka_unit_test(test_second_instance_takes_half),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
