@@ -296,6 +296,51 @@ static void size_internal(void *ud, const char *topic, bool internal, int st, in
     w->progress = true;
 }
 
+/* A topic just created may not be in every broker's metadata yet; a consumer that subscribes
+ * before it is would get no partition of it. Wait (bounded) until the metadata lists every
+ * internal topic with its partitions, as Kafka Streams does before it starts. */
+static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+    int64_t timeout = rill__conf_int(app->conf, "cluster.connect.timeout.ms");
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    size_t app_len = strlen(app->env.application_id);
+    for (;;) {
+        const rd_kafka_metadata_t *md = NULL;
+        const char *missing = NULL;
+        if (rd_kafka_metadata(app->admin, 1, NULL, &md, 5000) == 0) {
+            for (size_t i = 0; i < app->ntopics && !missing; i++) {
+                const char *name = app->topics[i].name;
+                size_t n = strlen(name);
+                if (strncmp(name, app->env.application_id, app_len) != 0 || n < 12 ||
+                    strcmp(name + n - 12, "-repartition") != 0)
+                    continue;
+                bool ready = false;
+                for (int t = 0; t < md->topic_cnt && !ready; t++)
+                    ready = strcmp(md->topics[t].topic, name) == 0 && !md->topics[t].err &&
+                            md->topics[t].partition_cnt == app->topics[i].partitions;
+                if (!ready)
+                    missing = name;
+            }
+            rd_kafka_metadata_destroy(md);
+            if (!missing)
+                return 0;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t waited =
+            (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (waited > timeout) {
+            snprintf(errstr, errstr_size,
+                     "internal topic '%s' did not appear in the cluster's metadata within %lld "
+                     "ms",
+                     missing ? missing : "?", (long long)timeout);
+            return RILL_ETIMEDOUT;
+        }
+        struct timespec pause = {0, 100 * 1000000}; /* metadata polling, bounded above */
+        nanosleep(&pause, NULL);
+    }
+}
+
 static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
 {
     internal_walk_t w = {app, true, false, 0};
@@ -363,6 +408,8 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
     for (size_t i = 0; i < nnt; i++)
         rd_kafka_NewTopic_destroy(nts[i]);
     rill_free(nts);
+    if (!rc && !app->embedded)
+        rc = wait_for_internal_topics(app, errstr, errstr_size);
     return rc;
 }
 
