@@ -53,11 +53,37 @@ rill_buf_t rill_buf_str(const char *s)
     return b;
 }
 
+/* Headers are a lazily filled cache: reading them is logically const. */
+static const rill_headers_t *headers_ready(const rill_headers_t *headers)
+{
+    rill_headers_t *h = (rill_headers_t *)headers;
+    if (h && h->load) {
+        int (*load)(rill_headers_t *) = h->load;
+        h->load = NULL;
+        if (load(h) != 0) {
+            h->items = NULL;
+            h->count = 0;
+        }
+    }
+    return headers;
+}
+
+size_t rill_headers_count(const rill_headers_t *headers)
+{
+    return headers ? headers_ready(headers)->count : 0;
+}
+
+const rill_header_t *rill_headers_at(const rill_headers_t *headers, size_t i)
+{
+    return i < rill_headers_count(headers) ? &headers->items[i] : NULL;
+}
+
 const rill_header_t *rill_record_header(const rill_record_t *rec, const char *name)
 {
-    for (size_t i = 0; rec && name && i < rec->header_count; i++)
-        if (strcmp(rec->headers[i].name, name) == 0)
-            return &rec->headers[i];
+    size_t n = rec && name ? rill_headers_count(rec->headers) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rec->headers->items[i].name, name) == 0)
+            return &rec->headers->items[i];
     return NULL;
 }
 
@@ -327,6 +353,21 @@ rill_buf_t rill_arena_printf(rill_arena_t *arena, const char *fmt, ...)
     out.data = p;
     out.len = (size_t)n;
     return out;
+}
+
+const rill_headers_t *rill_arena_headers(rill_arena_t *arena, const rill_header_t *items,
+                                         size_t count)
+{
+    rill_headers_t *h = rill_arena_alloc(arena, sizeof *h + count * sizeof *items);
+    if (!h)
+        return NULL;
+    rill_header_t *copy = (rill_header_t *)(h + 1);
+    if (count)
+        memcpy(copy, items, count * sizeof *items);
+    h->items = copy;
+    h->count = count;
+    h->load = NULL;
+    return h;
 }
 
 #define ARENA_NUMBER(fn, type)                                                                     \

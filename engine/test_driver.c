@@ -104,9 +104,10 @@ static int32_t partition_for(const rill_buf_t *key, int32_t count)
 }
 
 static int collector_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
-                          const rill_buf_t *value, int64_t timestamp, const rill_header_t *headers,
-                          size_t header_count)
+                          const rill_buf_t *value, int64_t timestamp, const rill_headers_t *hdrs)
 {
+    size_t header_count = rill_headers_count(hdrs);
+    const rill_header_t *headers = header_count ? hdrs->items : NULL;
     rill_test_driver_t *td = opaque;
     topic_t *t = topic_get(td, topic);
     if (!t)
@@ -265,9 +266,9 @@ static int drain_internal(rill_test_driver_t *td)
                 int64_t offset = (int64_t)td->topics[i].fed++;
                 char name[512];
                 snprintf(name, sizeof name, "%s", td->topics[i].name);
-                rill_record_t raw = {
-                    s.rec.key,          s.rec.value, s.rec.timestamp, s.rec.headers,
-                    s.rec.header_count, name,        s.rec.partition, offset};
+                rill_headers_t hdrs = {s.rec.headers, s.rec.header_count, NULL};
+                rill_record_t raw = {s.rec.key, s.rec.value,     s.rec.timestamp, &hdrs,
+                                     name,      s.rec.partition, offset};
                 int rc = deliver(td, name, &raw);
                 if (rc)
                     return rc;
@@ -298,8 +299,9 @@ int rill_test_driver_pipe_headers(rill_test_driver_t *td, const char *topic, int
     int64_t offset = 0;
     for (size_t i = 0; i < t->n; i++)
         offset += t->recs[i].rec.partition == partition;
-    rill_record_t raw = {key, value, timestamp, headers, header_count, topic, partition, offset};
-    int rc = collector_send(td, topic, partition, &key, &value, timestamp, headers, header_count);
+    rill_headers_t hdrs = {headers, header_count, NULL};
+    rill_record_t raw = {key, value, timestamp, &hdrs, topic, partition, offset};
+    int rc = collector_send(td, topic, partition, &key, &value, timestamp, &hdrs);
     if (rc)
         return rc;
     t = topic_find(td, topic);

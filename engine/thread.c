@@ -70,6 +70,12 @@ struct stream_thread {
     size_t batch_size;
     rill_header_t *hdrs; /* scratch for the headers of the record being processed */
     size_t hdrs_cap;
+    /* The headers of the message being processed, parsed only if something reads them. */
+    struct lazy_headers {
+        rill_headers_t headers; /* first: a rill_headers_t * is a struct lazy_headers * */
+        stream_thread_t *thread;
+        rd_kafka_message_t *msg;
+    } lazy;
     bool dirty; /* processed records since the last commit */
     bool stopping, failed;
     atomic_bool running;
@@ -135,19 +141,19 @@ static out_topic_t *out_topic(stream_thread_t *t, const char *topic)
 }
 
 static int collector_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
-                          const rill_buf_t *value, int64_t timestamp, const rill_header_t *headers,
-                          size_t header_count)
+                          const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
 {
     stream_thread_t *t = opaque;
     out_topic_t *o = out_topic(t, topic);
     if (!o)
         return RILL_ENOMEM;
     rd_kafka_headers_t *hdrs = NULL;
+    size_t header_count = rill_headers_count(headers);
     if (header_count) {
         hdrs = rd_kafka_headers_new(header_count);
         for (size_t i = 0; i < header_count; i++)
-            rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value.data,
-                                (ssize_t)headers[i].value.len);
+            rd_kafka_header_add(hdrs, headers->items[i].name, -1, headers->items[i].value.data,
+                                (ssize_t)headers->items[i].value.len);
     }
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -405,6 +411,32 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- processing ---- */
 
+static int load_headers(rill_headers_t *self)
+{
+    struct lazy_headers *lazy = (struct lazy_headers *)self;
+    stream_thread_t *t = lazy->thread;
+    rd_kafka_headers_t *hdrs;
+    if (rd_kafka_message_headers(lazy->msg, &hdrs) != 0)
+        return 0; /* none */
+    size_t n = rd_kafka_header_cnt(hdrs);
+    if (n > t->hdrs_cap) {
+        rill_header_t *h = rill_realloc(t->hdrs, n * sizeof *h);
+        if (!h)
+            return RILL_ENOMEM;
+        t->hdrs = h;
+        t->hdrs_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const void *v;
+        size_t len;
+        rd_kafka_header_get_all(hdrs, i, &t->hdrs[i].name, &v, &len);
+        t->hdrs[i].value = (rill_buf_t){v, len};
+    }
+    self->items = t->hdrs;
+    self->count = n;
+    return 0;
+}
+
 static int process_message(stream_thread_t *t, rd_kafka_message_t *msg)
 {
     if (msg->err) {
@@ -429,25 +461,11 @@ static int process_message(stream_thread_t *t, rd_kafka_message_t *msg)
         .partition = msg->partition,
         .offset = msg->offset,
     };
-    rd_kafka_headers_t *hdrs;
-    if (rd_kafka_message_headers(msg, &hdrs) == 0) {
-        size_t n = rd_kafka_header_cnt(hdrs);
-        if (n > t->hdrs_cap) {
-            rill_header_t *h = rill_realloc(t->hdrs, n * sizeof *h);
-            if (!h)
-                return RILL_ENOMEM;
-            t->hdrs = h;
-            t->hdrs_cap = n;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const void *v;
-            size_t len;
-            rd_kafka_header_get_all(hdrs, i, &t->hdrs[i].name, &v, &len);
-            t->hdrs[i].value = (rill_buf_t){v, len};
-        }
-        raw.headers = t->hdrs;
-        raw.header_count = n;
-    }
+    /* librdkafka allocates to parse a record's headers, even none: leave it to the first
+     * reader, so records the topology drops never pay for it. */
+    t->lazy.headers = (rill_headers_t){NULL, 0, load_headers};
+    t->lazy.msg = msg;
+    raw.headers = &t->lazy.headers;
     int rc = rill_task_process(slot->task, slot->source, &raw);
     if (rc) {
         thread_fail(t, rc, "%s", rill_task_error(slot->task));
@@ -657,6 +675,12 @@ static rd_kafka_t *make_client(stream_thread_t *t, rd_kafka_type_t type, char *e
             rd_kafka_conf_destroy(kconf);
             return NULL;
         }
+    /* Before 2.2, librdkafka stops fetching for a fixed second once queued.min.messages
+     * records wait in the consumer's queue (100,000 by default, across the partitions), and a
+     * stream thread that drains a little slower than the fetches arrive stalls a second at a
+     * time. Queue more records; memory stays bounded by queued.max.messages.kbytes (64 MiB). */
+    if (type == RD_KAFKA_CONSUMER)
+        rd_kafka_conf_set(kconf, "queued.min.messages", "1000000", kerr, sizeof kerr);
     /* librdkafka's mock coordinator waits session.timeout.ms - 1 s for members before it
      * rebalances a group that is up (44 s at the default 45 s): on the embedded cluster, use
      * Kafka's smallest session timeout so rebalances take about 5 s. Users may override it. */
@@ -694,6 +718,7 @@ stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size
     }
     t->app = app;
     t->index = index;
+    t->lazy.thread = t;
     t->pipefd[0] = t->pipefd[1] = -1;
     pthread_mutex_init(&t->stop_lock, NULL);
     snprintf(t->name, sizeof t->name, "%s-StreamThread-%d", app->env.application_id, index + 1);

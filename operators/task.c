@@ -27,6 +27,7 @@ struct rill_task {
     rill_task_env_t env;
     node_inst_t *insts;
     size_t ninst;
+    node_inst_t **by_index; /* topology node index -> instance (NULL: not in this task) */
     rill_arena_t *arena;
     int64_t stream_time;
     punctuator_t *punctuators;
@@ -189,20 +190,30 @@ static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *r
     const rill_serde_t *ks = node->key_serde ? node->key_serde : task->env.default_key_serde;
     const rill_serde_t *vs = node->value_serde ? node->value_serde : task->env.default_value_serde;
     char why[256];
-    bool knull = false, vnull = false;
-    task->kbuf.len = task->vbuf.len = 0;
-    if (rill_serde_serialize(ks, rec->key, &task->kbuf, &knull, why, sizeof why))
-        return rill_context_fail(ctx, RILL_ESERDE,
-                                 "cannot serialize the key for topic '%s' with "
-                                 "the %s serde: %s",
-                                 topic, rill_serde_name(ks), why);
-    if (rill_serde_serialize(vs, rec->value, &task->vbuf, &vnull, why, sizeof why))
-        return rill_context_fail(ctx, RILL_ESERDE,
-                                 "cannot serialize the value for topic '%s' "
-                                 "with the %s serde: %s",
-                                 topic, rill_serde_name(vs), why);
-    rill_buf_t key = {task->kbuf.data, task->kbuf.len};
-    rill_buf_t value = {task->vbuf.data, task->vbuf.len};
+    rill_buf_t key = rec->key, value = rec->value;
+    if (ks != rill_serde_bytes()) {
+        bool null = false;
+        task->kbuf.len = 0;
+        if (rill_serde_serialize(ks, rec->key, &task->kbuf, &null, why, sizeof why))
+            return rill_context_fail(ctx, RILL_ESERDE,
+                                     "cannot serialize the key for topic '%s' with the %s serde: "
+                                     "%s",
+                                     topic, rill_serde_name(ks), why);
+        /* An empty value is not a null one: never let a NULL buffer stand for it. */
+        key = null ? (rill_buf_t){NULL, 0}
+                   : (rill_buf_t){task->kbuf.data ? (void *)task->kbuf.data : "", task->kbuf.len};
+    }
+    if (vs != rill_serde_bytes()) {
+        bool null = false;
+        task->vbuf.len = 0;
+        if (rill_serde_serialize(vs, rec->value, &task->vbuf, &null, why, sizeof why))
+            return rill_context_fail(ctx, RILL_ESERDE,
+                                     "cannot serialize the value for topic '%s' with the %s "
+                                     "serde: %s",
+                                     topic, rill_serde_name(vs), why);
+        value = null ? (rill_buf_t){NULL, 0}
+                     : (rill_buf_t){task->vbuf.data ? (void *)task->vbuf.data : "", task->vbuf.len};
+    }
     int32_t partition = -1;
     const rill_collector_t *col = &task->env.collector;
     if (node->partitioner) {
@@ -219,8 +230,8 @@ static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *r
                                      "has %d",
                                      partition, topic, count);
     }
-    int rc = col->send(col->opaque, topic, partition, knull ? NULL : &key, vnull ? NULL : &value,
-                       rec->timestamp, rec->headers, rec->header_count);
+    int rc = col->send(col->opaque, topic, partition, key.data ? &key : NULL,
+                       value.data ? &value : NULL, rec->timestamp, rec->headers);
     if (rc)
         return rill_context_fail(ctx, rc, "cannot send to topic '%s': %s", topic,
                                  rill_strerror(rc));
@@ -255,8 +266,9 @@ rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partitio
     snprintf(task->id, sizeof task->id, "%d_%d", st, partition);
     task->ninst = topo->sub_n[st];
     task->insts = rill_calloc(task->ninst, sizeof *task->insts);
+    task->by_index = rill_calloc(topo->n, sizeof *task->by_index);
     task->arena = rill_arena_new(16384);
-    if (!task->insts || !task->arena)
+    if (!task->insts || !task->by_index || !task->arena)
         goto oom;
     /* Instances follow the sub-topology's topological order, so parents come first. */
     for (size_t k = 0; k < task->ninst; k++) {
@@ -265,6 +277,7 @@ rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partitio
         inst->node = topo->nodes[inst->index];
         inst->ctx.task = task;
         inst->ctx.inst = inst;
+        task->by_index[inst->index] = inst;
         inst->children = rill_calloc(inst->node->nchildren + 1, sizeof *inst->children);
         if (!inst->children)
             goto oom;
@@ -312,6 +325,7 @@ void rill_task_destroy(rill_task_t *task)
         rill_free(inst->children);
     }
     rill_free(task->insts);
+    rill_free(task->by_index);
     rill_free(task->punctuators);
     rill_arena_destroy(task->arena);
     rill_bytes_free(&task->kbuf);
@@ -321,10 +335,21 @@ void rill_task_destroy(rill_task_t *task)
 
 static node_inst_t *inst_of(rill_task_t *task, int index)
 {
-    for (size_t k = 0; k < task->ninst; k++)
-        if (task->insts[k].index == index)
-            return &task->insts[k];
-    return NULL;
+    if (index < 0 || (size_t)index >= task->topo->n)
+        return NULL;
+    return task->by_index[index];
+}
+
+/* Bytes need no decoding and no encoding: the hot path skips the serde call (and, at the sink,
+ * the copy into the scratch buffer). */
+static inline int decode(const rill_serde_t *serde, rill_buf_t bytes, rill_arena_t *arena,
+                         rill_buf_t *value, char *why, size_t why_size)
+{
+    if (serde == rill_serde_bytes()) {
+        *value = bytes;
+        return 0;
+    }
+    return rill_serde_deserialize(serde, bytes, arena, value, why, why_size);
 }
 
 /* Sends a record that cannot be processed to the error handler; returns 0 when it is skipped. */
@@ -366,10 +391,10 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
     rill_record_t rec = *raw;
     char why[512];
     const char *what = "cannot deserialize the key";
-    int rc = rill_serde_deserialize(ks, raw->key, task->arena, &rec.key, why, sizeof why);
+    int rc = decode(ks, raw->key, task->arena, &rec.key, why, sizeof why);
     if (rc == 0) {
         what = "cannot deserialize the value";
-        rc = rill_serde_deserialize(vs, raw->value, task->arena, &rec.value, why, sizeof why);
+        rc = decode(vs, raw->value, task->arena, &rec.value, why, sizeof why);
     }
     if (rc == RILL_ENOMEM) {
         /* Not the record's fault: stop rather than skip it. */

@@ -239,8 +239,7 @@ int rill_topology_find_source(const rill_topology_t *topo, const char *app_id, c
 /* Where a task's sinks send records: serialized bytes, partition -1 for "by key". */
 typedef struct {
     int (*send)(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
-                const rill_buf_t *value, int64_t timestamp, const rill_header_t *headers,
-                size_t header_count);
+                const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers);
     /* Returns the partition count of topic, or a negative code when unknown. */
     int32_t (*partition_count)(void *opaque, const char *topic);
     void *opaque;

@@ -73,6 +73,24 @@ typedef struct {
 } rill_header_t;
 
 /*
+ * A record's headers. Records read from Kafka parse their headers only when something reads them
+ * (a processor, or a sink forwarding them), so records a pipeline drops never pay for it. Read
+ * them with rill_headers_count() and rill_headers_at(); make new ones with rill_arena_headers().
+ * The fields are for drivers (the engine, the test driver): when load is set, the first reader
+ * calls it to fill items and count.
+ */
+typedef struct rill_headers {
+    const rill_header_t *items;
+    size_t count;
+    int (*load)(struct rill_headers *self);
+} rill_headers_t;
+
+/* Returns how many headers there are (0 for NULL); parses them first if needed. */
+size_t rill_headers_count(const rill_headers_t *headers);
+/* Returns header i (borrowed), or NULL past the end. */
+const rill_header_t *rill_headers_at(const rill_headers_t *headers, size_t i);
+
+/*
  * A record as operators see it. key and value are views whose meaning depends on the serde of the
  * stream (see serde.h): raw bytes for the bytes and string serdes, a pointer to a native
  * int32_t/int64_t/double for the number serdes, a pointer to a parsed JSON document for the JSON
@@ -82,9 +100,8 @@ typedef struct {
 typedef struct {
     rill_buf_t key;
     rill_buf_t value;
-    int64_t timestamp; /* milliseconds since the epoch */
-    const rill_header_t *headers;
-    size_t header_count;
+    int64_t timestamp;             /* milliseconds since the epoch */
+    const rill_headers_t *headers; /* NULL: none */
     const char *topic;
     int32_t partition;
     int64_t offset;
@@ -133,6 +150,10 @@ rill_buf_t rill_arena_copy(rill_arena_t *arena, const void *data, size_t len);
 /* Returns a view of the formatted text (without NUL, though one follows it) in the arena. */
 rill_buf_t rill_arena_printf(rill_arena_t *arena, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Returns headers holding a copy of the count entries of items (the names and values are not
+ * copied: they must live as long as the arena's contents), or NULL. */
+const rill_headers_t *rill_arena_headers(rill_arena_t *arena, const rill_header_t *items,
+                                         size_t count);
 /* Returns a view of a native int32_t holding v, as the int32 serde represents values. */
 rill_buf_t rill_arena_i32(rill_arena_t *arena, int32_t v);
 /* Returns a view of a native int64_t holding v, as the int64 serde represents values. */

@@ -40,7 +40,7 @@ int rill_test_driver_set_partitions(rill_test_driver_t *driver, const char *topi
  * is not -1. Returns 0, or the error of the processing (rill_test_driver_error() says more). */
 int rill_test_driver_pipe(rill_test_driver_t *driver, const char *topic, int32_t partition,
                           rill_buf_t key, rill_buf_t value, int64_t timestamp);
-/* Same, with headers (copied). */
+/* Same, with header_count headers (copied). */
 int rill_test_driver_pipe_headers(rill_test_driver_t *driver, const char *topic, int32_t partition,
                                   rill_buf_t key, rill_buf_t value, int64_t timestamp,
                                   const rill_header_t *headers, size_t header_count);

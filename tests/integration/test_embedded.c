@@ -398,6 +398,77 @@ static void test_second_instance_takes_half(void **state)
     rill_topology_unref(topo);
 }
 
+/* Headers through the engine: parsed lazily from the consumed message when a processor reads
+ * one, and forwarded to the output untouched. */
+static atomic_int traced;
+static void read_trace(void *ud, const rill_record_t *rec)
+{
+    const rill_header_t *h = rill_record_header(rec, "trace");
+    if (h && h->value.len == 3 && memcmp(h->value.data, "t-7", 3) == 0)
+        atomic_fetch_add(&traced, 1);
+}
+
+static void test_headers_through_the_engine(void **state)
+{
+    char err[512];
+    counter_t c = {0};
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s =
+        rill_stream_peek(rill_stream_from_topic(topo, "hin", NULL), read_trace, NULL);
+    rill_stream_to(rill_stream_peek(s, count, &c), "hout", NULL);
+    rill_app_t *app = rill_app_new(topo, conf_for("headers"), err, sizeof err);
+    const char *bootstrap = rill_app_bootstrap_servers(app);
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    for (int i = 0; i < 10; i++) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+        rd_kafka_header_add(h, "trace", -1, i % 2 ? "t-7" : "t-0", 3);
+        rd_kafka_header_add(h, "empty", -1, NULL, 0);
+        assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("hin"), RD_KAFKA_V_KEY("k", 1),
+                                           RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_HEADERS(h),
+                                           RD_KAFKA_V_END),
+                         0);
+    }
+    assert_int_equal(rd_kafka_flush(p, 10000), 0);
+    rd_kafka_destroy(p);
+    assert_int_equal(rill_app_start(app), 0);
+    wait_count(&c, 10, 30000);
+    assert_int_equal(atomic_load(&traced), 5);
+    /* The outputs carry both headers, as they came. */
+    kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", "header-check", err, sizeof err);
+    rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", err, sizeof err);
+    rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    rd_kafka_poll_set_consumer(consumer);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, "hout", RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    int n = 0, with_both = 0;
+    for (int idle = 0; n < 10 && idle < 200; idle++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
+        if (!m)
+            continue;
+        rd_kafka_headers_t *h;
+        const void *v;
+        size_t len;
+        if (!m->err && rd_kafka_message_headers(m, &h) == 0 && rd_kafka_header_cnt(h) == 2 &&
+            rd_kafka_header_get_last(h, "trace", &v, &len) == 0 && len == 3 &&
+            rd_kafka_header_get_last(h, "empty", &v, &len) == 0 && v == NULL)
+            with_both++;
+        n += !m->err;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    assert_int_equal(n, 10);
+    assert_int_equal(with_both, 10);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     rill_set_allocator(counting_malloc, counting_realloc, free);
@@ -411,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_two_threads_share_partitions),
         cmocka_unit_test(test_commits_every_interval),
         cmocka_unit_test(test_second_instance_takes_half),
+        cmocka_unit_test(test_headers_through_the_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

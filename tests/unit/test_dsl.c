@@ -617,6 +617,86 @@ static void test_headers_and_metadata_pass_through(void **state)
     rill_topology_unref(topo);
 }
 
+/* An empty string is a value, not a tombstone, on every serde path. */
+static void test_empty_is_not_null(void **state)
+{
+    char err[256];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s = rill_stream_from_topic(topo, "in", NULL);
+    rill_stream_to(s, "as-string", NULL);
+    rill_stream_to(
+        s, "as-bytes",
+        &(rill_sink_opts_t){.key_serde = rill_serde_bytes(), .value_serde = rill_serde_bytes()});
+    rill_conf_t *conf = string_conf();
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "", "", 1), 0);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", NULL, NULL, 2), 0);
+    const char *topics[] = {"as-string", "as-bytes"};
+    for (int i = 0; i < 2; i++) {
+        rill_test_record_t rec;
+        assert_int_equal(rill_test_driver_read(td, topics[i], &rec), 0);
+        assert_non_null(rec.key.data);
+        assert_non_null(rec.value.data);
+        assert_int_equal(rec.value.len, 0);
+        assert_int_equal(rill_test_driver_read(td, topics[i], &rec), 0);
+        assert_null(rec.key.data);
+        assert_null(rec.value.data);
+    }
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+}
+
+/* Headers: a processor reads one, another replaces them; a record's own pass unchanged. */
+static int stamp_headers(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    const rill_header_t *trace = rill_record_header(rec, "trace");
+    *out =
+        rill_arena_printf(rill_context_arena(ctx), "trace=%.*s", trace ? (int)trace->value.len : 4,
+                          trace ? (const char *)trace->value.data : "none");
+    return 0;
+}
+
+static int replace_headers(rill_context_t *ctx, void *state, const rill_record_t *rec)
+{
+    rill_header_t h[] = {{"origin", rill_buf_str("rill")}};
+    rill_record_t out = *rec;
+    out.headers = rill_arena_headers(rill_context_arena(ctx), h, 1);
+    return rill_context_forward(ctx, &out);
+}
+
+static const rill_processor_ops replace_ops = {NULL, replace_headers, NULL};
+
+static void test_headers_read_and_replaced(void **state)
+{
+    char err[256];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s = rill_stream_from_topic(topo, "in", NULL);
+    rill_stream_to(rill_stream_map_values(s, stamp_headers, NULL), "stamped", NULL);
+    rill_stream_to(rill_stream_process(s, &replace_ops, NULL, NULL), "replaced", NULL);
+    rill_conf_t *conf = string_conf();
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    rill_header_t h[] = {{"trace", rill_buf_str("t-1")}};
+    assert_int_equal(
+        rill_test_driver_pipe_headers(td, "in", -1, rill_buf_str("k"), rill_buf_str("v"), 1, h, 1),
+        0);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "v", 2), 0);
+    rill_test_record_t rec;
+    assert_int_equal(rill_test_driver_read(td, "stamped", &rec), 0);
+    assert_string_equal(rec.value.data, "trace=t-1");
+    assert_int_equal(rec.header_count, 1); /* passed through unchanged */
+    assert_int_equal(rill_test_driver_read(td, "stamped", &rec), 0);
+    assert_string_equal(rec.value.data, "trace=none");
+    assert_int_equal(rec.header_count, 0);
+    assert_int_equal(rill_test_driver_read(td, "replaced", &rec), 0);
+    assert_int_equal(rec.header_count, 1);
+    assert_string_equal(rec.headers[0].name, "origin");
+    assert_string_equal(rec.headers[0].value.data, "rill");
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+}
+
 /* ---- timestamps ---- */
 
 /* Event time from the value ("<ms>:<payload>"); a value without it is invalid (-1). */
@@ -710,6 +790,8 @@ int main(void)
         cmocka_unit_test(test_deserialization_fail_and_continue),
         cmocka_unit_test(test_headers_and_metadata_pass_through),
         cmocka_unit_test(test_timestamp_extractors),
+        cmocka_unit_test(test_empty_is_not_null),
+        cmocka_unit_test(test_headers_read_and_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

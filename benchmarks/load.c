@@ -1,0 +1,302 @@
+/*
+ * bench-load: pre-loads the input of the pipeline benchmarks. It creates topic T with P
+ * partitions (replication 1, Admin API CreateTopics; an existing topic is reused) and produces N
+ * records as fast as librdkafka allows (acks=all, large batches, linger), then flushes and prints
+ * how long that took. It is not a measurement of Rill: it only makes sure that raw_pipe and
+ * rill_pipe read the very same kind of data, already on the broker before their clocks start.
+ *
+ * The generator, shared knowledge with nobody but documented here: record i has key
+ * "k<i % 1000>" and a value of S bytes whose first byte is 'a' + i % 26 (so half of the letters
+ * are even bytes and about half of the records pass the benchmarks' filter), followed by the
+ * decimal i and '.' padding. With --records 0 it only creates the topic (the run script uses
+ * that for output topics, so neither system pays for topic auto-creation inside its timing).
+ * With --delete it deletes the topic instead (the run script cleans up after each round, or
+ * the broker's disk fills up: a 1M-record round leaves about 200 MB).
+ *
+ *   bench-load --bootstrap B --topic T [--partitions P] [--records N] [--value-size S]
+ *   bench-load --bootstrap B --topic T --delete
+ */
+#include <librdkafka/rdkafka.h>
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *bootstrap = NULL, *topic = NULL;
+static int partitions = 4;
+static long long records = 0;
+static long value_size = 100;
+static bool delete_topic = false;
+static int delivery_failures = 0;
+static char delivery_error[512];
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    if (msg->err && delivery_failures++ == 0)
+        snprintf(delivery_error, sizeof delivery_error, "%s", rd_kafka_err2str(msg->err));
+}
+
+static rd_kafka_conf_t *client_conf(const char *const kv[][2], size_t n)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; i < n; i++)
+        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "bench-load: cannot set %s=%s: %s\n", kv[i][0], kv[i][1], err);
+            exit(1);
+        }
+    return conf;
+}
+
+/* Returns the partition count of topic in the cluster's metadata, 0 when the topic is not (yet)
+ * fully there (missing, or a partition without a leader), -1 when the metadata request failed. */
+static int topic_partitions(rd_kafka_t *rk, int timeout_ms)
+{
+    /* All topics: a request naming the topic would make a broker with auto.create.topics.enable
+     * create it with its default partition count before CreateTopics could. */
+    const rd_kafka_metadata_t *md;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))
+        return -1;
+    int n = 0;
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+        if (strcmp(mt->topic, topic) != 0 || mt->err)
+            continue;
+        n = mt->partition_cnt;
+        for (int i = 0; i < mt->partition_cnt; i++)
+            if (mt->partitions[i].err || mt->partitions[i].leader < 0)
+                n = 0;
+    }
+    rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+/* Creates the topic unless it exists, then waits (deadline 60 s) until every partition has a
+ * leader in the metadata, so that the producer and the pipelines find it whole. */
+static void ensure_topic(rd_kafka_t *rk)
+{
+    char err[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    if (!nt) {
+        fprintf(stderr, "bench-load: bad topic '%s': %s\n", topic, err);
+        exit(1);
+    }
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    if (!res) {
+        fprintf(stderr, "bench-load: CreateTopics '%s' on %s: %s\n", topic, bootstrap,
+                ev ? rd_kafka_event_error_string(ev) : "no answer within 60 s");
+        exit(1);
+    }
+    size_t cnt;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+        if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            fprintf(stderr, "bench-load: topic '%s' already exists on %s; reusing it\n", topic,
+                    bootstrap);
+        } else if (e) {
+            fprintf(stderr, "bench-load: cannot create topic '%s' (%d partitions) on %s: %s\n",
+                    topic, partitions, bootstrap, rd_kafka_topic_result_error_string(tr[i]));
+            exit(1);
+        }
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_NewTopic_destroy(nt);
+
+    double deadline = now_s() + 60;
+    int n;
+    while ((n = topic_partitions(rk, 5000)) <= 0) {
+        if (now_s() > deadline) {
+            fprintf(stderr,
+                    "bench-load: topic '%s' on %s has no leader for all partitions "
+                    "after 60 s\n",
+                    topic, bootstrap);
+            exit(1);
+        }
+        struct timespec backoff = {0, 50 * 1000000}; /* between two metadata round trips */
+        nanosleep(&backoff, NULL);
+    }
+    if (n != partitions)
+        fprintf(stderr, "bench-load: note: topic '%s' has %d partitions, not %d\n", topic, n,
+                partitions);
+}
+
+/* Deletes the topic (DeleteTopics); a topic that does not exist is fine. */
+static void remove_topic(rd_kafka_t *rk)
+{
+    char err[512];
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteTopics(rk, &dt, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    const rd_kafka_DeleteTopics_result_t *res = ev ? rd_kafka_event_DeleteTopics_result(ev) : NULL;
+    if (!res) {
+        fprintf(stderr, "bench-load: DeleteTopics '%s' on %s: %s\n", topic, bootstrap,
+                ev ? rd_kafka_event_error_string(ev) : "no answer within 60 s");
+        exit(1);
+    }
+    size_t cnt;
+    const rd_kafka_topic_result_t **tr = rd_kafka_DeleteTopics_result_topics(res, &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+        if (e && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            fprintf(stderr, "bench-load: cannot delete topic '%s' on %s: %s\n", topic, bootstrap,
+                    rd_kafka_topic_result_error_string(tr[i]));
+            exit(1);
+        }
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_DeleteTopic_destroy(dt);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench-load --bootstrap B --topic T [--partitions P] [--records N] "
+                    "[--value-size S]\n"
+                    "       bench-load --bootstrap B --topic T --delete\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"bootstrap", required_argument, NULL, 'b'},
+        {"topic", required_argument, NULL, 't'},
+        {"partitions", required_argument, NULL, 'p'},
+        {"records", required_argument, NULL, 'n'},
+        {"value-size", required_argument, NULL, 's'},
+        {"delete", no_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            bootstrap = optarg;
+            break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'p':
+            partitions = atoi(optarg);
+            break;
+        case 'n':
+            records = atoll(optarg);
+            break;
+        case 's':
+            value_size = atol(optarg);
+            break;
+        case 'd':
+            delete_topic = true;
+            break;
+        default:
+            usage();
+        }
+    }
+    if (!bootstrap || !topic || partitions < 1 || records < 0 || value_size < 1 ||
+        value_size > 1000000)
+        usage();
+
+    const char *const kv[][2] = {
+        {"bootstrap.servers", bootstrap},
+        {"client.id", "rill-bench-load"},
+        {"allow.auto.create.topics", "false"},
+        {"acks", "all"},
+        {"linger.ms", "20"},
+        {"batch.size", "1000000"},
+        {"batch.num.messages", "100000"},
+        {"queue.buffering.max.messages", "1000000"},
+        {"queue.buffering.max.kbytes", "1048576"},
+        {"partitioner", "murmur2_random"},
+        {"compression.type", "none"},
+    };
+    rd_kafka_conf_t *conf = client_conf(kv, sizeof kv / sizeof kv[0]);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "bench-load: cannot create a producer for %s: %s\n", bootstrap, err);
+        return 1;
+    }
+    if (topic_partitions(rk, 15000) < 0) {
+        fprintf(stderr, "bench-load: cannot reach the Kafka cluster at %s within 15 s\n",
+                bootstrap);
+        return 1;
+    }
+    if (delete_topic) {
+        remove_topic(rk);
+        printf("DELETED topic=%s\n", topic);
+        rd_kafka_destroy(rk);
+        return 0;
+    }
+    ensure_topic(rk);
+
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    char *value = malloc((size_t)value_size);
+    if (!value) {
+        fprintf(stderr, "bench-load: out of memory\n");
+        return 1;
+    }
+    memset(value, '.', (size_t)value_size);
+    double t0 = now_s();
+    for (long long i = 0; i < records; i++) {
+        char key[16], digits[24];
+        int klen = snprintf(key, sizeof key, "k%lld", i % 1000);
+        int dlen = snprintf(digits, sizeof digits, "%lld", i);
+        value[0] = (char)('a' + i % 26);
+        if (value_size > 1)
+            memcpy(value + 1, digits,
+                   (size_t)dlen < (size_t)value_size - 1 ? (size_t)dlen : (size_t)value_size - 1);
+        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value,
+                                (size_t)value_size, key, (size_t)klen, NULL) == -1) {
+            rd_kafka_resp_err_t e = rd_kafka_last_error();
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                fprintf(stderr, "bench-load: cannot produce to '%s' on %s: %s\n", topic, bootstrap,
+                        rd_kafka_err2str(e));
+                return 1;
+            }
+            rd_kafka_poll(rk, 100); /* back-pressure: serve delivery reports */
+        }
+        if ((i & 1023) == 0)
+            rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_resp_err_t ferr = rd_kafka_flush(rk, 120000);
+    double secs = now_s() - t0;
+    if (ferr || delivery_failures) {
+        fprintf(stderr,
+                "bench-load: loading '%s' on %s failed: %s (%d records not delivered%s%s)\n", topic,
+                bootstrap, ferr ? rd_kafka_err2str(ferr) : "delivery errors", delivery_failures,
+                delivery_failures ? ", first: " : "", delivery_error);
+        return 1;
+    }
+    printf("LOAD topic=%s records=%lld value_size=%ld partitions=%d seconds=%.3f rps=%.0f\n", topic,
+           records, value_size, partitions, secs, secs > 0 ? (double)records / secs : 0.0);
+    free(value);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return 0;
+}
