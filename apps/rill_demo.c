@@ -127,16 +127,22 @@ int main(int argc, char **argv)
 {
     long n = 10000;
     const char *bootstrap = NULL;
+    bool verbose = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--records") == 0 && i + 1 < argc)
             n = atol(argv[++i]);
         else if (strcmp(argv[i], "--bootstrap-servers") == 0 && i + 1 < argc)
             bootstrap = argv[++i];
+        else if (strcmp(argv[i], "--verbose") == 0)
+            verbose = true;
         else {
-            fprintf(stderr, "usage: %s [--records N] [--bootstrap-servers HOSTS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--records N] [--bootstrap-servers HOSTS] [--verbose]\n",
+                    argv[0]);
             return 2;
         }
     }
+    /* The demo's own report is the output; Rill's log lines only with --verbose. */
+    rill_set_log_cb(NULL, NULL, verbose ? RILL_LOG_INFO : RILL_LOG_WARN);
     demo_t d = {.target = n};
     pthread_mutex_init(&d.lock, NULL);
     pthread_cond_init(&d.done, NULL);
