@@ -2,8 +2,10 @@
  * What the pipe benchmarks share: the clocks they measure with and their command line, so the
  * raw pipe and Rill are driven and timed the same way.
  *
- *   --bootstrap B --input T --output O --group G --records N
+ *   --bootstrap B --input T --output O --group G --records N [--workload W]
  *   [--commit-interval MS] [--timeout S] [--consumer-set KEY=VALUE]...
+ *
+ * The workloads and what they print are specified in benchmarks/WORKLOADS.md.
  */
 #ifndef RILL_BENCH_COMMON_H
 #define RILL_BENCH_COMMON_H
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Seconds on the monotonic clock. */
 static inline double now_s(void)
@@ -32,8 +35,74 @@ static inline double cpu_s(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* A field of /proc/self/status in kB ("VmRSS", "VmHWM"), or -1. */
+static inline long proc_status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            kb = atol(line + n + 1);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* When this process started, in milliseconds since the epoch (from /proc: boot time plus the
+ * process's start in clock ticks since boot), so "time to first output" includes the loader and
+ * everything before main(), as the JVM's start time does for the peer. */
+static inline double process_start_ms(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    long long btime = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "btime ", 6) == 0)
+            btime = atoll(line + 6);
+    if (f)
+        fclose(f);
+    f = fopen("/proc/self/stat", "r");
+    char buf[1024] = "";
+    size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[len] = 0;
+    /* Field 22, counted after the command name, which is in parentheses and may hold spaces. */
+    char *p = strrchr(buf, ')');
+    unsigned long long ticks = 0;
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ' && ++field == 22)
+            ticks = strtoull(p + 1, NULL, 10);
+    return (double)btime * 1000.0 + (double)ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Milliseconds since the epoch. */
+static inline double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The workloads of WORKLOADS.md. */
+typedef enum {
+    W_PASSTHROUGH,
+    W_FILTER_MAP,
+    W_NEXMARK_Q0,
+    W_NEXMARK_Q1,
+    W_NEXMARK_Q2,
+} workload_t;
+
+static const char *const workload_names[] = {"passthrough", "filter-map", "nexmark-q0",
+                                             "nexmark-q1", "nexmark-q2"};
+
 typedef struct {
     const char *bootstrap, *input, *output, *group;
+    workload_t workload;
     long long records;
     long commit_interval_ms;
     long timeout_s;
@@ -45,6 +114,7 @@ static inline void pipe_usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s --bootstrap B --input T --output O --group G --records N "
+            "[--workload passthrough|filter-map|nexmark-q0|nexmark-q1|nexmark-q2] "
             "[--commit-interval MS] [--timeout S] [--consumer-set K=V]...\n",
             prog);
     exit(2);
@@ -63,9 +133,11 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         {"commit-interval", required_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
         {"consumer-set", required_argument, NULL, 's'},
+        {"workload", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
+    o->workload = W_FILTER_MAP;
     o->records = -1;
     o->commit_interval_ms = 1000;
     o->timeout_s = 600;
@@ -94,6 +166,17 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         case 't':
             o->timeout_s = atol(optarg);
             break;
+        case 'w': {
+            size_t n = sizeof workload_names / sizeof workload_names[0], i;
+            for (i = 0; i < n && strcmp(optarg, workload_names[i]) != 0; i++)
+                ;
+            if (i == n) {
+                fprintf(stderr, "%s: unknown workload '%s'\n", prog, optarg);
+                pipe_usage(prog);
+            }
+            o->workload = (workload_t)i;
+            break;
+        }
         case 's':
             eq = strchr(optarg, '=');
             if (!eq || o->nconsumer_set == sizeof o->consumer_set / sizeof o->consumer_set[0])

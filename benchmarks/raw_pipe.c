@@ -1,9 +1,10 @@
 /*
- * bench-raw-pipe: "the limit" for Rill's filter+map pipeline. A plain librdkafka loop consumes
- * the input topic in group G, keeps the records whose value's first byte is even, prefixes the
- * kept values with "m:", produces them (same key, same timestamp, partitioned by key) to the
- * output topic, and commits offsets at-least-once every commit interval: flush the producer,
- * then commit the offsets after the last processed record of each partition, as Rill does.
+ * bench-raw-pipe: "the limit" for each workload of benchmarks/WORKLOADS.md. A plain librdkafka
+ * loop consumes the input topic in group G, applies the workload to each record's bytes (JSON
+ * workloads parse and print with jansson, as Rill's JSON serde does), produces the outputs (same
+ * key, timestamp and headers, partitioned by key) to the output topic, and commits offsets
+ * at-least-once every commit interval: flush the producer, then commit the offsets after the last
+ * processed record of each partition, as Rill does.
  *
  * Fairness: the clients get exactly the settings Rill's stream thread gives its own (see
  * make_client() in engine/thread.c: acks=all, enable.idempotence, linger.ms=5, murmur2_random;
@@ -20,6 +21,7 @@
  * --consumer-set passes a librdkafka property to the consumer (rill_pipe.c gives it to Rill as
  * "consumer.KEY"), for experiments such as queued.min.messages; the run script passes none.
  */
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "bench_common.h"
@@ -58,11 +60,14 @@ static void die(const char *fmt, const char *detail)
     exit(1);
 }
 
+static double first_ack_ms = -1;
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
-    if (!msg->err)
-        delivered++;
-    else if (delivery_failures++ == 0)
+    if (!msg->err) {
+        if (delivered++ == 0)
+            first_ack_ms = wall_ms();
+    } else if (delivery_failures++ == 0)
         snprintf(delivery_error, sizeof delivery_error, "%s", rd_kafka_err2str(msg->err));
 }
 
@@ -124,8 +129,67 @@ static void track_partition(int32_t p)
     npartitions = n;
 }
 
+static char mapped[1 << 20];
+
+static size_t dump(json_t *doc)
+{
+    size_t n = json_dumpb(doc, mapped, sizeof mapped, JSON_COMPACT);
+    if (n == 0 || n > sizeof mapped)
+        die("%s", "cannot print a JSON value into 1 MiB");
+    return n;
+}
+
+/* The workload on one record: returns whether it makes an output, left in out/outlen. */
+static bool transform(workload_t w, const rd_kafka_message_t *m, const void **out, size_t *outlen)
+{
+    const unsigned char *v = m->payload;
+    json_t *doc;
+    json_int_t auction, price;
+    switch (w) {
+    case W_PASSTHROUGH:
+        *out = m->payload;
+        *outlen = m->len;
+        return true;
+    case W_FILTER_MAP:
+        if (!m->len || v[0] % 2 != 0)
+            return false;
+        if (m->len + 2 > sizeof mapped)
+            die("%s", "a value is larger than 1 MiB");
+        mapped[0] = 'm';
+        mapped[1] = ':';
+        memcpy(mapped + 2, v, m->len);
+        *out = mapped;
+        *outlen = m->len + 2;
+        return true;
+    default:
+        break;
+    }
+    doc = json_loadb(m->payload, m->len, 0, NULL);
+    if (!doc)
+        die("%s", "an input value is not JSON");
+    bool keep = true;
+    if (w == W_NEXMARK_Q1) {
+        price = json_integer_value(json_object_get(doc, "price"));
+        json_object_set_new(doc, "price", json_integer(price * 89 / 100));
+        *outlen = dump(doc);
+    } else if (w == W_NEXMARK_Q2) {
+        auction = json_integer_value(json_object_get(doc, "auction"));
+        price = json_integer_value(json_object_get(doc, "price"));
+        keep = auction % 123 == 0;
+        if (keep)
+            *outlen = (size_t)snprintf(mapped, sizeof mapped, "{\"auction\":%lld,\"price\":%lld}",
+                                       (long long)auction, (long long)price);
+    } else {
+        *outlen = dump(doc);
+    }
+    json_decref(doc);
+    *out = mapped;
+    return keep;
+}
+
 int main(int argc, char **argv)
 {
+    double started_ms = process_start_ms();
     pipe_opts_t o;
     pipe_opts_parse(&o, argc, argv, "bench-raw-pipe");
     bootstrap = o.bootstrap;
@@ -170,7 +234,7 @@ int main(int argc, char **argv)
     rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(consumer);
 
     static rd_kafka_message_t *batch[BATCH];
-    static char mapped[1 << 20];
+    long rss_steady_kb = -1;
     double deadline = now_s() + (double)timeout_s;
     double t_first = 0, cpu_first = 0, last_commit = 0;
     long long consumed = 0, passed = 0;
@@ -200,16 +264,13 @@ int main(int argc, char **argv)
                     cpu_first = cpu_s();
                     last_commit = t_first;
                 }
+                if (consumed == records / 2)
+                    rss_steady_kb = proc_status_kb("VmRSS");
                 track_partition(m->partition);
                 next_offset[m->partition] = m->offset + 1;
-                /* The pipeline: keep even first bytes, prefix "m:". */
-                const unsigned char *v = m->payload;
-                if (m->len + 2 > sizeof mapped)
-                    die("%s", "a value is larger than 1 MiB");
-                if (m->len && v[0] % 2 == 0) {
-                    mapped[0] = 'm';
-                    mapped[1] = ':';
-                    memcpy(mapped + 2, v, m->len);
+                const void *value;
+                size_t value_len;
+                if (transform(o.workload, m, &value, &value_len)) {
                     passed++;
                     /* The same job as the topology: the output keeps the input's timestamp and
                      * headers (Kafka Streams forwards both). */
@@ -222,7 +283,7 @@ int main(int argc, char **argv)
                             RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                             RD_KAFKA_V_KEY(m->key, m->key_len),
-                            RD_KAFKA_V_VALUE(mapped, m->len + 2),
+                            RD_KAFKA_V_VALUE((void *)value, value_len),
                             RD_KAFKA_V_TIMESTAMP(rd_kafka_message_timestamp(m, NULL)),
                             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
                         if (!err)
@@ -246,6 +307,7 @@ int main(int argc, char **argv)
         die("the producer did not flush within 60 s: %s", rd_kafka_err2str(err));
     double seconds = now_s() - t_first;
     double cpu = cpu_s() - cpu_first;
+    long rss_peak_kb = proc_status_kb("VmHWM");
     if (delivery_failures)
         die("a record was not delivered: %s", delivery_error);
     commit(consumer, producer, true);
@@ -261,7 +323,10 @@ int main(int argc, char **argv)
                 passed, delivered);
         return 1;
     }
-    printf("RESULT system=raw records=%lld seconds=%.3f rps=%.0f cpu_seconds=%.3f produced=%lld\n",
-           consumed, seconds, (double)consumed / seconds, cpu, delivered);
+    printf("RESULT system=raw workload=%s records=%lld seconds=%.3f rps=%.0f cpu_seconds=%.3f "
+           "produced=%lld rss_peak_kb=%ld rss_steady_kb=%ld first_output_ms=%.0f\n",
+           workload_names[o.workload], consumed, seconds, (double)consumed / seconds, cpu,
+           delivered, rss_peak_kb, rss_steady_kb,
+           first_ack_ms < 0 ? -1.0 : first_ack_ms - started_ms);
     return 0;
 }
