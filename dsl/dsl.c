@@ -217,12 +217,12 @@ static rill_stream_t *split_add(rill_split_t *split, const char *name, rill_pred
         name = gen;
     }
     snprintf(child, sizeof child, "%s%s", split->prefix, name);
-    if (rill_op_branch_add(split->arg, pred, ud, child)) {
+    const char *parents[] = {rill_topology_node_name(split->topo, split->node), NULL};
+    int idx = add_pass(split->topo, child, parents);
+    if (idx >= 0 && rill_op_branch_add(split->arg, pred, ud, idx)) {
         rill_topology_fail(split->topo, "out of memory adding branch '%s'", child);
         return NULL;
     }
-    const char *parents[] = {rill_topology_node_name(split->topo, split->node), NULL};
-    int idx = add_pass(split->topo, child, parents);
     return stream_new(split->topo, idx, split->key_serde, split->value_serde);
 }
 

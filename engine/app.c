@@ -84,18 +84,38 @@ void rill__app_thread_failed(rill_app_t *app, int err, const char *message)
     if (app->error_handler)
         app->error_handler(app->error_handler_ud, err, message);
     set_state(app, RILL_STATE_ERROR);
-    /* Shut the whole client down, as Kafka Streams' SHUTDOWN_CLIENT does. */
+    /* Shut the whole client down, as Kafka Streams' SHUTDOWN_CLIENT does. Under the lock:
+     * rill_app_close() frees threads (rill__thread_stop takes only the thread's stop lock). */
+    pthread_mutex_lock(&app->lock);
     for (int i = 0; i < app->nthreads; i++)
         if (app->threads[i])
             rill__thread_stop(app->threads[i]);
+    pthread_mutex_unlock(&app->lock);
 }
 
 void rill__app_thread_changed(rill_app_t *app)
 {
+    /* Decide and change the state in one critical section, so two threads changing at once
+     * cannot leave the app RUNNING while one of them rebalances. */
+    pthread_mutex_lock(&app->lock);
     bool all = true;
     for (int i = 0; i < app->nthreads; i++)
-        all = all && rill__thread_running(app->threads[i]);
-    set_state(app, all ? RILL_STATE_RUNNING : RILL_STATE_REBALANCING);
+        all = all && app->threads[i] && rill__thread_running(app->threads[i]);
+    rill_state_t to = all ? RILL_STATE_RUNNING : RILL_STATE_REBALANCING;
+    rill_state_t from = app->state;
+    bool allowed = from == RILL_STATE_RUNNING || from == RILL_STATE_REBALANCING;
+    allowed = allowed && from != to;
+    if (allowed) {
+        app->state = to;
+        pthread_cond_broadcast(&app->cond);
+    }
+    pthread_mutex_unlock(&app->lock);
+    if (allowed) {
+        rill_log(RILL_LOG_INFO, "app", "state %s -> %s", rill_state_name(from),
+                 rill_state_name(to));
+        if (app->listener)
+            app->listener(app->listener_ud, to, from);
+    }
 }
 
 void rill__app_thread_committed(rill_app_t *app)
@@ -106,12 +126,12 @@ void rill__app_thread_committed(rill_app_t *app)
     pthread_mutex_lock(&app->lock);
     app->committed_threads++;
     pthread_cond_broadcast(&app->cond);
-    while (app->committed_threads < app->nthreads)
+    while (app->committed_threads < app->started_threads)
         if (pthread_cond_timedwait(&app->cond, &app->lock, &deadline) == ETIMEDOUT) {
             rill_log(RILL_LOG_WARN, "app",
                      "closing: %d of %d stream threads committed within 10 s; leaving the group "
                      "anyway",
-                     app->committed_threads, app->nthreads);
+                     app->committed_threads, app->started_threads);
             break;
         }
     pthread_mutex_unlock(&app->lock);
@@ -499,8 +519,8 @@ int rill_app_start(rill_app_t *app)
 {
     if (!app)
         return RILL_EINVAL;
-    if (app->started)
-        return RILL_ESTATE;
+    if (app->started || app->closed || rill_app_state(app) != RILL_STATE_CREATED)
+        return RILL_ESTATE; /* an app runs once: make a new one to run again */
     app->started = true;
     char err[1024] = "";
     int timeout = (int)rill__conf_int(app->conf, "cluster.connect.timeout.ms");
@@ -528,8 +548,14 @@ int rill_app_start(rill_app_t *app)
         app->threads[i] = rill__thread_new(app, i, err, sizeof err);
         rc = app->threads[i] ? 0 : RILL_EKAFKA;
     }
-    for (int i = 0; i < app->nthreads && !rc; i++)
+    for (int i = 0; i < app->nthreads && !rc; i++) {
         rc = rill__thread_start(app->threads[i]);
+        if (!rc) {
+            pthread_mutex_lock(&app->lock);
+            app->started_threads++;
+            pthread_mutex_unlock(&app->lock);
+        }
+    }
     if (rc) {
         app_fail(app, rc, "cannot start the stream threads: %s", err);
         return rc;
@@ -541,6 +567,8 @@ int rill_app_start(rill_app_t *app)
 
 int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms)
 {
+    if (timeout_ms < 0)
+        timeout_ms = 0;
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
@@ -572,14 +600,25 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
         return 0;
     app->closed = true;
     set_state(app, RILL_STATE_PENDING_SHUTDOWN);
+    pthread_mutex_lock(&app->lock);
     for (int i = 0; i < app->nthreads; i++)
         if (app->threads[i])
             rill__thread_stop(app->threads[i]);
-    /* Joining has no timeout in libuv; the threads bound their own shutdown by timeout_ms
-     * through the flush and close timeouts they use. */
+    pthread_mutex_unlock(&app->lock);
+    /* Joining has no timeout in libuv; the threads bound their own shutdown through the flush
+     * and close timeouts they use. Each slot is emptied under the lock before the thread is
+     * freed, so the metric and failure paths (which read the slots under it) never see it. */
     for (int i = 0; i < app->nthreads; i++) {
-        rill__thread_join_destroy(app->threads[i]);
+        pthread_mutex_lock(&app->lock);
+        stream_thread_t *t = app->threads[i];
+        pthread_mutex_unlock(&app->lock);
+        if (!t)
+            continue;
+        rill__thread_join(t);
+        pthread_mutex_lock(&app->lock);
         app->threads[i] = NULL;
+        pthread_mutex_unlock(&app->lock);
+        rill__thread_destroy(t);
     }
     set_state(app, RILL_STATE_NOT_RUNNING);
     rill_log(RILL_LOG_INFO, "app", "application '%s' closed", app->env.application_id);

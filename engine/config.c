@@ -241,6 +241,13 @@ int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *e
                           key);
     if (res != RD_KAFKA_CONF_OK)
         return conf_error(errstr, errstr_size, "%s: %s", key, kerr);
+    /* At-least-once flushes before it commits: that only means "acknowledged by the in-sync
+     * replicas" with acks=all. */
+    if (strcmp(kkey, "acks") == 0 && strcmp(value, "all") != 0 && strcmp(value, "-1") != 0)
+        return conf_error(errstr, errstr_size,
+                          "%s=%s: Rill's producers need acks=all (every in-sync replica has the "
+                          "record before its input's offset is committed)",
+                          key, value);
     for (size_t p = 0; p < conf->npass; p++)
         if (conf->pass[p].scope == scope && strcmp(conf->pass[p].key, kkey) == 0) {
             char *copy = rill_strdup(value);

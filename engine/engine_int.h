@@ -73,6 +73,7 @@ struct rill_app {
     rill_state_t state;
     bool started, closed;
     int committed_threads; /* threads that made their final commit (the close barrier) */
+    int started_threads;   /* threads whose OS thread runs: the barrier waits for these */
     char error[1024];
     rill_state_listener_fn listener;
     void *listener_ud;
@@ -88,6 +89,10 @@ int rill__thread_start(stream_thread_t *t);
 void rill__thread_stop(stream_thread_t *t);
 /* Waits for the thread's end and frees it. */
 void rill__thread_join_destroy(stream_thread_t *t);
+/* Waits for the thread's end (its loop closed); the thread may still be read. */
+void rill__thread_join(stream_thread_t *t);
+/* Frees a joined (or never started) thread. */
+void rill__thread_destroy(stream_thread_t *t);
 /* Returns a counter of the thread (see rill_app_metric), or -1. @thread any */
 int64_t rill__thread_metric(stream_thread_t *t, const char *name);
 /* Returns whether the thread has its assignment and processes. @thread any */

@@ -52,6 +52,19 @@ static topic_t *topic_find(const rill_test_driver_t *td, const char *name)
     return NULL;
 }
 
+/* The partition count a repartition declared for the internal topic called name, if any. */
+typedef struct {
+    const char *name;
+    int32_t partitions;
+} declared_t;
+
+static void find_declared(void *ud, const char *topic, bool internal, int st, int32_t partitions)
+{
+    declared_t *d = ud;
+    if (internal && strcmp(topic, d->name) == 0 && partitions > 0)
+        d->partitions = partitions;
+}
+
 static topic_t *topic_get(rill_test_driver_t *td, const char *name)
 {
     topic_t *t = topic_find(td, name);
@@ -71,10 +84,16 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     size_t n = strlen(app_id);
     t->internal = strncmp(name, app_id, n) == 0 && name[n] == '-' && strlen(name) > 12 &&
                   strcmp(name + strlen(name) - 12, "-repartition") == 0;
-    if (t->internal)
-        for (size_t i = 0; i < td->ntopics; i++)
+    if (t->internal) {
+        /* As the app sizes them: the count the repartition gave, else the widest topic. */
+        declared_t d = {name, 0};
+        rill_topology_sink_topics(td->topo, app_id, find_declared, &d);
+        for (size_t i = 0; !d.partitions && i < td->ntopics; i++)
             if (topics[i].partitions > t->partitions)
                 t->partitions = topics[i].partitions;
+        if (d.partitions)
+            t->partitions = d.partitions;
+    }
     td->ntopics++;
     return t;
 }

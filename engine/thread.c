@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +53,7 @@ struct stream_thread {
     bool tid_valid;
     uv_loop_t loop;
     uv_poll_t poll;
-    uv_timer_t commit_timer, punct_timer;
+    uv_timer_t commit_timer, punct_timer, keepalive_timer;
     uv_idle_t more; /* keeps serving while librdkafka's queue is not empty */
     uv_async_t stop_async;
     int pipefd[2];
@@ -82,6 +83,7 @@ struct stream_thread {
     atomic_bool stop_requested;
     pthread_mutex_t stop_lock; /* orders stop requests against closing stop_async */
     bool loop_done;
+    bool joined;
     char delivery_error[512];
     uint64_t closed_skipped; /* skipped records of tasks already closed */
     atomic_int_fast64_t m_processed, m_produced, m_skipped, m_commits, m_rebalances, m_tasks;
@@ -163,8 +165,10 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
             RD_KAFKA_V_KEY(key ? key->data : NULL, key ? key->len : 0),
             RD_KAFKA_V_VALUE(value ? (void *)value->data : NULL, value ? value->len : 0),
             RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (!err)
+        if (!err) {
+            t->dirty = true; /* the next commit flushes it, even without new offsets */
             return 0;
+        }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
@@ -359,7 +363,8 @@ static int commit(stream_thread_t *t, bool sync)
             for (size_t i = 0; i < t->nslots; i++)
                 if (t->slots[i].next_offset > t->slots[i].committed)
                     t->slots[i].committed = t->slots[i].next_offset;
-            atomic_fetch_add(&t->m_commits, 1);
+            if (sync)
+                atomic_fetch_add(&t->m_commits, 1);
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
@@ -368,13 +373,25 @@ static int commit(stream_thread_t *t, bool sync)
     return rc;
 }
 
+/* The result of an asynchronous commit (served on the loop thread). A partition whose commit
+ * failed is marked uncommitted again, so the next commit (or the one at close) retries it. */
 static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     stream_thread_t *t = opaque;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        rill_log(RILL_LOG_WARN, "thread", "%s: asynchronous offset commit failed: %s", t->name,
-                 rd_kafka_err2str(err));
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        atomic_fetch_add(&t->m_commits, 1);
+        return;
+    }
+    rill_log(RILL_LOG_WARN, "thread",
+             "%s: asynchronous offset commit failed (retried at the next commit): %s", t->name,
+             rd_kafka_err2str(err));
+    for (int i = 0; offsets && i < offsets->cnt; i++)
+        for (size_t s = 0; s < t->nslots; s++)
+            if (t->slots[s].partition == offsets->elems[i].partition &&
+                strcmp(t->slots[s].topic, offsets->elems[i].topic) == 0)
+                t->slots[s].committed = -1;
+    t->dirty = true;
 }
 
 /* ---- rebalance ---- */
@@ -535,6 +552,14 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     serve(t);
 }
 
+/* librdkafka's max.poll.interval.ms clock restarts only when the application consumes, and an
+ * idle thread sleeps in epoll without consuming: it would be thrown out of the group. So consume
+ * (an empty queue costs nothing) every third of the interval. */
+static void keepalive_cb(uv_timer_t *h)
+{
+    serve(h->data);
+}
+
 static void commit_timer_cb(uv_timer_t *h)
 {
     stream_thread_t *t = h->data;
@@ -585,6 +610,7 @@ static void shutdown_thread(stream_thread_t *t)
     uv_idle_stop(&t->more);
     uv_timer_stop(&t->commit_timer);
     uv_timer_stop(&t->punct_timer);
+    uv_timer_stop(&t->keepalive_timer);
     set_running(t, false);
     commit(t, true);
     rill__app_thread_committed(t->app);
@@ -595,6 +621,7 @@ static void shutdown_thread(stream_thread_t *t)
     close_handle((uv_handle_t *)&t->poll);
     close_handle((uv_handle_t *)&t->commit_timer);
     close_handle((uv_handle_t *)&t->punct_timer);
+    close_handle((uv_handle_t *)&t->keepalive_timer);
     close_handle((uv_handle_t *)&t->more);
 }
 
@@ -633,6 +660,13 @@ static void thread_main(void *arg)
     } else {
         uint64_t interval = (uint64_t)rill__conf_int(t->app->conf, "commit.interval.ms");
         uv_timer_start(&t->commit_timer, commit_timer_cb, interval, interval);
+        char buf[32];
+        size_t size = sizeof buf;
+        uint64_t max_poll = 300000;
+        if (rd_kafka_conf_get(rd_kafka_conf(t->consumer), "max.poll.interval.ms", buf, &size) ==
+            RD_KAFKA_CONF_OK)
+            max_poll = strtoull(buf, NULL, 10);
+        uv_timer_start(&t->keepalive_timer, keepalive_cb, max_poll / 3, max_poll / 3);
         uv_poll_start(&t->poll, UV_READABLE, poll_cb);
         if (atomic_load(&t->stop_requested))
             shutdown_thread(t);
@@ -749,18 +783,22 @@ stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size
     uv_poll_init(&t->loop, &t->poll, t->pipefd[0]);
     uv_timer_init(&t->loop, &t->commit_timer);
     uv_timer_init(&t->loop, &t->punct_timer);
+    uv_timer_init(&t->loop, &t->keepalive_timer);
     uv_idle_init(&t->loop, &t->more);
     uv_async_init(&t->loop, &t->stop_async, stop_cb);
     uv_unref((uv_handle_t *)&t->stop_async); /* the loop ends when the other handles close */
-    t->poll.data = t->commit_timer.data = t->punct_timer.data = t->more.data = t->stop_async.data =
-        t;
+    t->poll.data = t->commit_timer.data = t->punct_timer.data = t->more.data =
+        t->keepalive_timer.data = t->stop_async.data = t;
     return t;
 }
 
 int rill__thread_start(stream_thread_t *t)
 {
+    /* Under the stop lock: a stop request from another thread reads tid_valid. */
+    pthread_mutex_lock(&t->stop_lock);
     int rc = uv_thread_create(&t->tid, thread_main, t);
     t->tid_valid = rc == 0;
+    pthread_mutex_unlock(&t->stop_lock);
     return rc ? RILL_EUNKNOWN : 0;
 }
 
@@ -773,21 +811,33 @@ void rill__thread_stop(stream_thread_t *t)
     pthread_mutex_unlock(&t->stop_lock);
 }
 
+void rill__thread_join(stream_thread_t *t)
+{
+    if (!t || !t->tid_valid || t->joined)
+        return;
+    uv_thread_join(&t->tid);
+    t->joined = true;
+    int rc = uv_loop_close(&t->loop);
+    if (rc)
+        rill_log(RILL_LOG_WARN, "thread", "%s: loop did not close: %s", t->name, uv_strerror(rc));
+}
+
 void rill__thread_join_destroy(stream_thread_t *t)
+{
+    rill__thread_join(t);
+    rill__thread_destroy(t);
+}
+
+void rill__thread_destroy(stream_thread_t *t)
 {
     if (!t)
         return;
-    if (t->tid_valid) {
-        uv_thread_join(&t->tid);
-        int rc = uv_loop_close(&t->loop);
-        if (rc)
-            rill_log(RILL_LOG_WARN, "thread", "%s: loop did not close: %s", t->name,
-                     uv_strerror(rc));
-    } else if (t->cq) {
+    if (!t->tid_valid && t->cq) {
         /* Never started: close the handles on a loop turn of our own. */
         uv_close((uv_handle_t *)&t->poll, NULL);
         uv_close((uv_handle_t *)&t->commit_timer, NULL);
         uv_close((uv_handle_t *)&t->punct_timer, NULL);
+        uv_close((uv_handle_t *)&t->keepalive_timer, NULL);
         uv_close((uv_handle_t *)&t->more, NULL);
         uv_close((uv_handle_t *)&t->stop_async, NULL);
         uv_run(&t->loop, UV_RUN_DEFAULT);

@@ -10,10 +10,10 @@
 typedef struct branch {
     rill_predicate_fn pred; /* NULL: the default branch */
     void *ud;
-    char *child;
+    int child; /* the child's node index in the topology */
 } branch_t;
 
-typedef struct {
+typedef struct op_arg {
     rill_op_t op;
     void (*fn)(void);
     void *ud;
@@ -43,23 +43,18 @@ void rill_op_arg_free(void *p)
     op_arg_t *arg = p;
     if (!arg)
         return;
-    for (size_t i = 0; i < arg->nbranches; i++)
-        rill_free(arg->branches[i].child);
     rill_free(arg->branches);
     rill_free(arg);
 }
 
-int rill_op_branch_add(void *p, rill_predicate_fn pred, void *ud, const char *child)
+int rill_op_branch_add(void *p, rill_predicate_fn pred, void *ud, int child)
 {
     op_arg_t *arg = p;
     branch_t *b = rill_realloc(arg->branches, (arg->nbranches + 1) * sizeof *b);
     if (!b)
         return RILL_ENOMEM;
     arg->branches = b;
-    b[arg->nbranches] = (branch_t){pred, ud, rill_strdup(child)};
-    if (!b[arg->nbranches].child)
-        return RILL_ENOMEM;
-    arg->nbranches++;
+    b[arg->nbranches++] = (branch_t){pred, ud, child};
     return 0;
 }
 
@@ -72,16 +67,45 @@ int rill_emit(rill_emitter_t *out, rill_buf_t key, rill_buf_t value)
     return rill_context_forward(out->ctx, &rec);
 }
 
-/* The state of a processor is its arg: the functions are immutable and shared by tasks. */
-static int op_init(rill_context_t *ctx, void *arg, void **state)
+/* A processor's per-task state: its arg (the functions, immutable and shared by tasks) and, for
+ * a branch, where each branch's child sits among this instance's children, resolved once here. */
+typedef struct {
+    const op_arg_t *arg;
+    int position[];
+} op_state_t;
+
+static int op_init(rill_context_t *ctx, void *p, void **state)
 {
-    *state = arg;
+    const op_arg_t *arg = p;
+    size_t n = arg->op == RILL_OP_BRANCH ? arg->nbranches : 0;
+    op_state_t *st = rill_malloc(sizeof *st + n * sizeof(int));
+    if (!st)
+        return RILL_ENOMEM;
+    st->arg = arg;
+    for (size_t i = 0; i < n; i++) {
+        st->position[i] = -1;
+        for (size_t c = 0; c < ctx->inst->nchildren; c++)
+            if (ctx->inst->children[c]->index == arg->branches[i].child)
+                st->position[i] = (int)c;
+        if (st->position[i] < 0) {
+            rill_free(st);
+            return rill_context_fail(ctx, RILL_ETOPOLOGY, "branch %zu has no child node %d", i,
+                                     arg->branches[i].child);
+        }
+    }
+    *state = st;
     return 0;
+}
+
+static void op_close(rill_context_t *ctx, void *state)
+{
+    rill_free(state);
 }
 
 static int op_process(rill_context_t *ctx, void *state, const rill_record_t *rec)
 {
-    const op_arg_t *arg = state;
+    const op_state_t *st = state;
+    const op_arg_t *arg = st->arg;
     rill_record_t out;
     int rc;
     switch (arg->op) {
@@ -125,14 +149,14 @@ static int op_process(rill_context_t *ctx, void *state, const rill_record_t *rec
         for (size_t i = 0; i < arg->nbranches; i++) {
             const branch_t *b = &arg->branches[i];
             if (!b->pred || b->pred(b->ud, rec))
-                return rill_context_forward_to(ctx, b->child, rec);
+                return rill__forward_one(ctx->inst->children[st->position[i]], rec);
         }
         return 0;
     }
     return rill_context_fail(ctx, RILL_EINVAL, "unknown built-in operation %d", (int)arg->op);
 }
 
-static const rill_processor_ops op_ops = {op_init, op_process, NULL};
+static const rill_processor_ops op_ops = {op_init, op_process, op_close};
 
 const rill_processor_ops *rill_op_ops(rill_op_t op)
 {

@@ -34,6 +34,8 @@ struct rill_task {
     size_t npunct;
     char error[1024];
     rill_task_metrics_t metrics;
+    int sink_rc; /* the first sink failure of the record: reported whatever the nodes in between
+                  * returned, so a processor that ignores a forward's result loses nothing */
     rill_bytes_t kbuf, vbuf; /* sink serialization scratch, reused for every record */
     bool initialising;
 };
@@ -172,7 +174,17 @@ static int sink_init(rill_context_t *ctx, void *arg, void **state)
     return 0;
 }
 
+static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec);
+
 static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *rec)
+{
+    int rc = sink_send(ctx, state, rec);
+    if (rc && !ctx->task->sink_rc)
+        ctx->task->sink_rc = rc;
+    return rc;
+}
+
+static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
 {
     rill_task_t *task = ctx->task;
     const node_t *node = ctx->inst->node;
@@ -406,7 +418,8 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
     rill_timestamp_fn tsfn = node->timestamp_fn ? node->timestamp_fn : task->env.timestamp_fn;
     if (tsfn) {
         void *ud = node->timestamp_fn ? node->timestamp_ud : task->env.timestamp_ud;
-        rec.timestamp = tsfn(ud, &rec, task->stream_time);
+        /* Before any record, Kafka Streams passes -1 as the partition time. */
+        rec.timestamp = tsfn(ud, &rec, task->stream_time == INT64_MIN ? -1 : task->stream_time);
     }
     if (rec.timestamp < 0) {
         snprintf(why, sizeof why, "the timestamp %lld is negative", (long long)rec.timestamp);
@@ -415,7 +428,10 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
     if (rec.timestamp > task->stream_time)
         task->stream_time = rec.timestamp;
     task->metrics.processed++;
+    task->sink_rc = 0;
     rc = rill_context_forward(&inst->ctx, &rec);
+    if (!rc)
+        rc = task->sink_rc;
     if (rc)
         return rc;
     /* Stream-time punctuators fire once per advance past their next due time. */
@@ -427,10 +443,10 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
             p->next = task->stream_time;
         if (task->stream_time >= p->next) {
             rill_arena_reset(task->arena);
-            if ((rc = run_punctuator(task, p, task->stream_time)))
+            if ((rc = run_punctuator(task, p, task->stream_time)) || (rc = task->sink_rc))
                 return rc;
-            while (p->next <= task->stream_time)
-                p->next += p->interval;
+            /* One step to the next due time, however far stream time jumped. */
+            p->next += ((task->stream_time - p->next) / p->interval + 1) * p->interval;
         }
     }
     return 0;
@@ -443,11 +459,13 @@ int rill_task_punctuate(rill_task_t *task, int64_t now)
         if (p->type != RILL_PUNCTUATE_WALL_CLOCK || now < p->next)
             continue;
         rill_arena_reset(task->arena);
+        task->sink_rc = 0;
         int rc = run_punctuator(task, p, now);
+        if (!rc)
+            rc = task->sink_rc;
         if (rc)
             return rc;
-        while (p->next <= now)
-            p->next += p->interval;
+        p->next += ((now - p->next) / p->interval + 1) * p->interval;
     }
     return 0;
 }

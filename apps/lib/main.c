@@ -21,6 +21,16 @@ static void on_state(void *ud, rill_state_t to, rill_state_t from)
         pthread_kill(main_thread, SIGUSR1);
 }
 
+/* Takes the signals of set still pending (the failure wake-up, a late SIGTERM), then gives the
+ * caller its signal mask back: unblocking a pending SIGUSR1 would kill the process. */
+static void restore_signals(const sigset_t *set, const sigset_t *old_mask)
+{
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(set, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, old_mask, NULL);
+}
+
 static void usage(FILE *out, const char *app_name)
 {
     fprintf(out,
@@ -131,13 +141,15 @@ int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_f
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigset_t old_mask;
+    pthread_sigmask(SIG_BLOCK, &set, &old_mask);
     main_thread = pthread_self();
     rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
     if (!app) {
         fprintf(stderr, "%s: %s\n", app_name, err);
         rill_topology_unref(topo);
         rill_conf_destroy(conf);
+        restore_signals(&set, &old_mask);
         return 1;
     }
     rill_app_set_state_listener(app, on_state, NULL);
@@ -157,5 +169,6 @@ int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_f
     }
     rill_app_destroy(app);
     rill_topology_unref(topo);
+    restore_signals(&set, &old_mask);
     return status;
 }

@@ -112,8 +112,9 @@ void *rill_op_arg_new(rill_op_t op, void (*fn)(void), void *ud);
 /* Frees an arg made by rill_op_arg_new(). */
 void rill_op_arg_free(void *arg);
 /* Adds a branch to a RILL_OP_BRANCH arg: records pred accepts (all, when pred is NULL: the
- * default branch) go to the child called child. Returns 0 or RILL_ENOMEM. */
-int rill_op_branch_add(void *arg, rill_predicate_fn pred, void *ud, const char *child);
+ * default branch) go to the child node with index child (as the add functions return it, so a
+ * rename does not break the link). Returns 0 or RILL_ENOMEM. */
+int rill_op_branch_add(void *arg, rill_predicate_fn pred, void *ud, int child);
 
 /* ---- The topology graph ------------------------------------------------------------------ */
 

@@ -76,15 +76,18 @@ static inline int64_t kafka_assert_committed_at_end(const char *bootstrap, const
     return sum;
 }
 
-/* Waits until *counter reaches n, at most timeout_ms, then asserts it equals n. The wait ends on
- * the event; the deadline only bounds a failure. */
+/* Waits until *counter reaches n, at most timeout_ms, then asserts it did. At least n: under
+ * at-least-once a rebalance (a missed heartbeat on a loaded machine) may repeat records, never
+ * lose them; tests that mean "exactly" check the count themselves. The wait ends on the event;
+ * the deadline only bounds a failure. */
 static inline void wait_counter(atomic_int *counter, int n, int timeout_ms)
 {
     for (int waited = 0; atomic_load(counter) < n && waited < timeout_ms; waited += 10) {
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
-    assert_int_equal(atomic_load(counter), n);
+    if (atomic_load(counter) < n)
+        fail_msg("only %d of %d records within %d ms", atomic_load(counter), n, timeout_ms);
 }
 
 #endif

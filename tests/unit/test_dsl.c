@@ -697,6 +697,114 @@ static void test_headers_read_and_replaced(void **state)
     rill_topology_unref(topo);
 }
 
+/* ---- fixes from review ---- */
+
+/* A branch renamed after the split still gets its records. */
+static void test_renamed_branch_still_routes(void **state)
+{
+    const kv_t in[] = {{"1", "apple", 1}, {"2", "kiwi", 2}};
+    const kv_t a[] = {{"1", "apple", 1}};
+    rill_topology_t *topo = rill_topology_new();
+    rill_split_t *sp = rill_stream_split(rill_stream_from_topic(topo, "in", NULL), "sp-");
+    rill_stream_t *ba = rill_stream_as(rill_split_branch(sp, "a", starts_with_a, NULL), "only-a");
+    rill_stream_to(ba, "a", NULL);
+    rill_stream_to(rill_split_default(sp, "rest"), "rest", NULL);
+    assert_string_equal(rill_stream_name(ba), "only-a");
+    run_table(topo, in, 2, "a", a, 1);
+    rill_topology_unref(topo);
+}
+
+/* A flat_map that ignores rill_emit()'s result cannot make a failed send look processed. */
+static int emit_and_ignore(void *ud, rill_context_t *ctx, const rill_record_t *rec,
+                           rill_emitter_t *out)
+{
+    (void)rill_emit(out, rec->key, rec->value);
+    return 0;
+}
+
+static int32_t out_of_range(void *ud, const char *topic, const rill_record_t *rec, int32_t n)
+{
+    return n + 5;
+}
+
+static void test_ignored_send_failure_still_fails(void **state)
+{
+    char err[512];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s =
+        rill_stream_flat_map(rill_stream_from_topic(topo, "in", NULL), emit_and_ignore, NULL);
+    rill_stream_to(s, "out", &(rill_sink_opts_t){.partitioner = out_of_range});
+    rill_conf_t *conf = string_conf();
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "v", 1), RILL_EPROCESS);
+    assert_non_null(strstr(rill_test_driver_error(td), "the partitioner chose partition 6"));
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+}
+
+/* A stream-time punctuator of 1 ms meeting a jump of a year fires once, at once, and is then
+ * due one interval after the new stream time. */
+static int jumps;
+static int count_jump(rill_context_t *ctx, void *state, int64_t now)
+{
+    jumps++;
+    return 0;
+}
+static int jumper_init(rill_context_t *ctx, void *arg, void **state)
+{
+    return rill_context_schedule(ctx, 1, RILL_PUNCTUATE_STREAM_TIME, count_jump);
+}
+static const rill_processor_ops jumper_ops = {jumper_init, NULL, NULL};
+
+static void test_punctuator_jump_is_one_step(void **state)
+{
+    char err[256];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_process(rill_stream_from_topic(topo, "in", NULL), &jumper_ops, NULL, NULL);
+    rill_conf_t *conf = string_conf();
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    jumps = 0;
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "v", 1), 0);
+    int64_t year = 365LL * 24 * 3600 * 1000;
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "v", 1 + year), 0);
+    assert_int_equal(jumps, 2);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "v", 1 + year), 0);
+    assert_int_equal(jumps, 2);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "v", 2 + year), 0);
+    assert_int_equal(jumps, 3);
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+}
+
+/* The driver gives a repartition topic the partition count the repartition asked for. */
+static void test_driver_repartition_partitions(void **state)
+{
+    char err[256];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *r =
+        rill_stream_repartition(rill_stream_from_topic(topo, "in", NULL), "eight", 8, NULL);
+    rill_stream_to(r, "out", NULL);
+    rill_conf_t *conf = string_conf();
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    int32_t used = 0;
+    for (int i = 0; i < 200; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "key-%d", i);
+        assert_int_equal(rill_test_driver_pipe_str(td, "in", key, "v", i), 0);
+    }
+    rill_test_record_t rec;
+    while (rill_test_driver_read(td, "dsl-test-eight-repartition", &rec) == 0) {
+        assert_true(rec.partition >= 0 && rec.partition < 8);
+        used |= 1 << rec.partition;
+    }
+    assert_int_equal(used, 0xff); /* 200 keys over 8 partitions: every one used */
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+}
+
 /* ---- timestamps ---- */
 
 /* Event time from the value ("<ms>:<payload>"); a value without it is invalid (-1). */
@@ -792,6 +900,10 @@ int main(void)
         cmocka_unit_test(test_timestamp_extractors),
         cmocka_unit_test(test_empty_is_not_null),
         cmocka_unit_test(test_headers_read_and_replaced),
+        cmocka_unit_test(test_renamed_branch_still_routes),
+        cmocka_unit_test(test_ignored_send_failure_still_fails),
+        cmocka_unit_test(test_punctuator_jump_is_one_step),
+        cmocka_unit_test(test_driver_repartition_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
