@@ -1,0 +1,392 @@
+package dev.rill.bench.kstreams;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Produced;
+
+/**
+ * bench-kstreams: the workloads of benchmarks/WORKLOADS.md as a Kafka Streams 3.9.2 application,
+ * the JVM peer of bench-rill-pipe (see README.md next to the pom for every setting).
+ *
+ * <pre>
+ *   run --bootstrap B --workload W --input T --output O --group G --records N
+ *       [--commit-interval MS] [--timeout S] [--threads 1]
+ *       [--consumer-set K=V]... [--producer-set K=V]... [--streams-set K=V]...
+ * </pre>
+ *
+ * Measurement, as rill_pipe.c: the first processor of the topology (the filter, or a peek where
+ * the workload has no filter) counts the records reaching it; the clock and the process CPU time
+ * start at the first one. The run ends when N records reached it and every output they made was
+ * acknowledged by the broker (AckCounter, a producer interceptor: the delivery reports). The
+ * main thread sleeps on latches while the stream thread works; only after the N-th record does
+ * it poll the acknowledgement counter, every millisecond.
+ */
+public final class Peer {
+    static final String SYSTEM = "kstreams";
+    static final String[] WORKLOADS = {"passthrough", "filter-map", "nexmark-q0", "nexmark-q1",
+        "nexmark-q2"};
+
+    // ---------------------------------------------------------------- options ---
+
+    static String bootstrap, workload, input, output, group;
+    static long records = -1;
+    static long commitIntervalMs = 1000;
+    static long timeoutS = 600;
+    static int threads = 1;
+    static final List<String[]> consumerSet = new ArrayList<>();
+    static final List<String[]> producerSet = new ArrayList<>();
+    static final List<String[]> streamsSet = new ArrayList<>();
+
+    static void usage(String why) {
+        if (why != null)
+            System.err.println("bench-kstreams: " + why);
+        System.err.println("usage: bench-kstreams --bootstrap B --workload W --input T --output O "
+            + "--group G --records N [--commit-interval MS] [--timeout S] [--threads T] "
+            + "[--consumer-set K=V]... [--producer-set K=V]... [--streams-set K=V]...\n"
+            + "workloads: " + String.join(", ", WORKLOADS));
+        System.exit(2);
+    }
+
+    static long parseLong(String opt, String v) {
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            usage(opt + " wants an integer, got '" + v + "'");
+            return 0;
+        }
+    }
+
+    static String[] keyValue(String opt, String v) {
+        int eq = v.indexOf('=');
+        if (eq < 1)
+            usage(opt + " wants KEY=VALUE, got '" + v + "'");
+        return new String[] {v.substring(0, eq), v.substring(eq + 1)};
+    }
+
+    static void parse(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i], v = null;
+            int eq = a.indexOf('=');
+            if (a.startsWith("--") && eq > 0) { // --opt=value
+                v = a.substring(eq + 1);
+                a = a.substring(0, eq);
+            } else if (a.equals("-h") || a.equals("--help")) {
+                usage(null);
+            } else if (i + 1 < args.length) {
+                v = args[++i];
+            } else {
+                usage("missing value after " + a);
+            }
+            switch (a) {
+            case "--bootstrap": bootstrap = v; break;
+            case "--workload": workload = v; break;
+            case "--input": input = v; break;
+            case "--output": output = v; break;
+            case "--group": group = v; break;
+            case "--records": records = parseLong(a, v); break;
+            case "--commit-interval": commitIntervalMs = parseLong(a, v); break;
+            case "--timeout": timeoutS = parseLong(a, v); break;
+            case "--threads": threads = (int) parseLong(a, v); break;
+            case "--consumer-set": consumerSet.add(keyValue(a, v)); break;
+            case "--producer-set": producerSet.add(keyValue(a, v)); break;
+            case "--streams-set": streamsSet.add(keyValue(a, v)); break;
+            default: usage("unknown option '" + a + "'");
+            }
+        }
+        if (bootstrap == null || workload == null || input == null || output == null
+            || group == null)
+            usage("--bootstrap, --workload, --input, --output and --group are required");
+        if (!List.of(WORKLOADS).contains(workload))
+            usage("unknown workload '" + workload + "'");
+        if (records < 1 || commitIntervalMs < 1 || timeoutS < 1 || threads < 1)
+            usage("--records, --commit-interval, --timeout and --threads must be positive");
+    }
+
+    // ------------------------------------------------------------ measurement ---
+
+    static final com.sun.management.OperatingSystemMXBean OS =
+        (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+
+    /** Records that reached the first processor, and those of them that make an output. */
+    static final AtomicLong seen = new AtomicLong(), passed = new AtomicLong();
+    static volatile long tFirstNanos, cpuFirstNanos;
+    /** passed when the N-th record reached the first processor: the outputs to wait for. */
+    static volatile long passedAtN = -1;
+    static final CountDownLatch half = new CountDownLatch(1), done = new CountDownLatch(1);
+    static final AtomicReference<String> failure = new AtomicReference<>();
+
+    /** Called by the first processor for every record; returns keep (the filter's answer). */
+    static boolean count(boolean keep) {
+        long p = keep ? passed.incrementAndGet() : passed.get();
+        long n = seen.incrementAndGet();
+        if (n == 1) {
+            tFirstNanos = System.nanoTime();
+            cpuFirstNanos = OS.getProcessCpuTime();
+        }
+        if (n == Math.max(1, records / 2))
+            half.countDown();
+        if (n == records) {
+            passedAtN = p;
+            done.countDown();
+        }
+        return keep;
+    }
+
+    static void fail(String why) {
+        failure.compareAndSet(null, why);
+        half.countDown();
+        done.countDown();
+    }
+
+    /** A field of /proc/self/status in kB (VmRSS, VmHWM), or -1. */
+    static long procStatusKb(String field) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"),
+                     StandardCharsets.US_ASCII))
+                if (line.startsWith(field + ":"))
+                    return Long.parseLong(line.substring(field.length() + 1).trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            // not Linux: reported as -1
+        }
+        return -1;
+    }
+
+    // -------------------------------------------------------------- topologies ---
+
+    static final Serde<byte[]> BYTES = Serdes.ByteArray();
+    static final Serde<String> STRING = Serdes.String();
+    static final Serde<JsonNode> JSON = new JsonSerde();
+
+    /** filter-map's map: "m:" followed by the value. */
+    static byte[] prefixM(byte[] v) {
+        byte[] out = new byte[v.length + 2];
+        out[0] = 'm';
+        out[1] = ':';
+        System.arraycopy(v, 0, out, 2, v.length);
+        return out;
+    }
+
+    /** A numeric field of a bid, or an exception that names it (the app then fails). */
+    static JsonNode field(JsonNode bid, String name) {
+        JsonNode f = bid.get(name);
+        if (f == null || !f.isIntegralNumber())
+            throw new IllegalArgumentException("a bid has no integer '" + name + "': " + bid);
+        return f;
+    }
+
+    /** q1: the same bid (same fields, same order) with price * 89 / 100, truncating. */
+    static JsonNode q1(JsonNode bid) {
+        if (bid == null)
+            return null;
+        if (!bid.isObject())
+            throw new IllegalArgumentException("a bid is not a JSON object: " + bid);
+        long price = field(bid, "price").longValue();
+        ((ObjectNode) bid).put("price", price * 89 / 100); // replaces in place: order kept
+        return bid;
+    }
+
+    /** q2's filter: auction % 123 == 0. */
+    static boolean q2Keep(JsonNode bid) {
+        return bid != null && field(bid, "auction").longValue() % 123 == 0;
+    }
+
+    /** q2's projection: {"auction":A,"price":P}. */
+    static JsonNode q2(JsonNode bid) {
+        ObjectNode out = JsonSerde.MAPPER.createObjectNode();
+        out.set("auction", field(bid, "auction"));
+        out.set("price", field(bid, "price"));
+        return out;
+    }
+
+    static Topology topology() {
+        StreamsBuilder b = new StreamsBuilder();
+        switch (workload) {
+        case "passthrough":
+            b.stream(input, Consumed.with(BYTES, BYTES))
+                .peek((k, v) -> count(true))
+                .to(output, Produced.with(BYTES, BYTES));
+            break;
+        case "filter-map":
+            b.stream(input, Consumed.with(BYTES, BYTES))
+                .filter((k, v) -> count(v != null && v.length > 0 && (v[0] & 1) == 0))
+                .mapValues(Peer::prefixM)
+                .to(output, Produced.with(BYTES, BYTES));
+            break;
+        case "nexmark-q0":
+            b.stream(input, Consumed.with(STRING, JSON))
+                .peek((k, v) -> count(true))
+                .to(output, Produced.with(STRING, JSON));
+            break;
+        case "nexmark-q1":
+            b.stream(input, Consumed.with(STRING, JSON))
+                .peek((k, v) -> count(true))
+                .mapValues(Peer::q1)
+                .to(output, Produced.with(STRING, JSON));
+            break;
+        case "nexmark-q2":
+            b.stream(input, Consumed.with(STRING, JSON))
+                .filter((k, v) -> count(q2Keep(v)))
+                .mapValues(Peer::q2)
+                .to(output, Produced.with(STRING, JSON));
+            break;
+        default:
+            throw new IllegalStateException(workload);
+        }
+        return b.build();
+    }
+
+    static Properties config() {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, group);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
+        p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class);
+        p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class);
+        // Stateless topologies create no state directory (checked); a private path keeps any
+        // attempt out of the shared /tmp/kafka-streams.
+        p.put(StreamsConfig.STATE_DIR_CONFIG,
+            System.getProperty("java.io.tmpdir") + "/rill-kstreams-peer-" + ProcessHandle.current().pid());
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.ACKS_CONFIG), "all");
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG), true);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+        // librdkafka's default batch.size (Rill's producer): the same batches on the wire. The
+        // Java client's own default, 16384 bytes, costs this app about a third more CPU.
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 1000000);
+        p.put(StreamsConfig.producerPrefix(ProducerConfig.INTERCEPTOR_CLASSES_CONFIG),
+            AckCounter.class.getName());
+        for (String[] kv : consumerSet)
+            p.put(StreamsConfig.consumerPrefix(kv[0]), kv[1]);
+        for (String[] kv : producerSet)
+            p.put(StreamsConfig.producerPrefix(kv[0]), kv[1]);
+        for (String[] kv : streamsSet)
+            p.put(kv[0], kv[1]);
+        return p;
+    }
+
+    // -------------------------------------------------------------------- main ---
+
+    static KafkaStreams streams;
+
+    static String where() {
+        return " (workload " + workload + ", input '" + input + "', output '" + output
+            + "', group '" + group + "', bootstrap " + bootstrap + ")";
+    }
+
+    static void die(String what) {
+        System.err.println("bench-kstreams: " + what + where());
+        if (streams != null)
+            streams.close(Duration.ofSeconds(5));
+        System.exit(1);
+    }
+
+    /** Waits on latch until the deadline (System.nanoTime); false when time ran out. */
+    static boolean await(CountDownLatch latch, long deadline) throws InterruptedException {
+        return latch.await(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+
+    public static void main(String[] args) throws Exception {
+        parse(args);
+        AckCounter.outputTopic = output;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutS);
+
+        streams = new KafkaStreams(topology(), config());
+        streams.setUncaughtExceptionHandler(e -> {
+            Throwable root = e;
+            StringBuilder why = new StringBuilder(e.toString());
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+                why.append("; caused by ").append(root);
+            }
+            fail("the app failed: " + why);
+            return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        streams.setStateListener((to, from) -> {
+            if (to == KafkaStreams.State.ERROR)
+                fail("the app went to state ERROR (from " + from + ")");
+        });
+        streams.start();
+
+        // Phase 1: sleep until half of the records went by, sample VmRSS (on this thread, so
+        // the stream thread does not pay for the file read), then sleep until all went by.
+        if (!await(half, deadline) || failure.get() != null) {
+            if (failure.get() != null)
+                die(failure.get());
+            die("only " + seen.get() + " of " + records + " records reached the topology within "
+                + timeoutS + " s, app state " + streams.state());
+        }
+        long rssSteadyKb = procStatusKb("VmRSS");
+        if (!await(done, deadline) || failure.get() != null) {
+            if (failure.get() != null)
+                die(failure.get());
+            die("only " + seen.get() + " of " + records + " records reached the topology within "
+                + timeoutS + " s, app state " + streams.state());
+        }
+
+        // Phase 2: every output of the N records acknowledged.
+        long expected = passedAtN;
+        while (AckCounter.acked.get() < expected) {
+            if (failure.get() != null)
+                die(failure.get());
+            if (AckCounter.failed.get() > 0)
+                die("an output was not delivered: " + AckCounter.firstError.get());
+            if (System.nanoTime() > deadline)
+                die(records + " records processed, " + AckCounter.acked.get() + " of " + expected
+                    + " outputs acknowledged within " + timeoutS + " s");
+            LockSupport.parkNanos(1_000_000);
+        }
+        long end = System.nanoTime();
+        long cpuEnd = OS.getProcessCpuTime();
+        long produced = AckCounter.acked.get();
+        double seconds = (end - tFirstNanos) / 1e9;
+        double cpu = (cpuEnd - cpuFirstNanos) / 1e9;
+
+        if (!streams.close(Duration.ofSeconds(30)))
+            die("cannot close the app within 30 s");
+        if (failure.get() != null)
+            die(failure.get());
+        long rssPeakKb = procStatusKb("VmHWM");
+        long firstAck = AckCounter.firstAckMillis.get();
+        long firstOutputMs = firstAck == 0 ? -1
+            : firstAck - ManagementFactory.getRuntimeMXBean().getStartTime();
+        if (produced < expected || AckCounter.failed.get() > 0) {
+            die("expected " + expected + " outputs acknowledged, got " + produced + " ("
+                + AckCounter.failed.get() + " failed)");
+        }
+        System.out.printf(Locale.ROOT,
+            "RESULT system=%s workload=%s records=%d seconds=%.3f rps=%.0f cpu_seconds=%.3f "
+                + "produced=%d rss_peak_kb=%d rss_steady_kb=%d first_output_ms=%d%n",
+            SYSTEM, workload, records, seconds, records / seconds, cpu, produced, rssPeakKb,
+            rssSteadyKb, firstOutputMs);
+        System.out.flush();
+        System.exit(0);
+    }
+}
