@@ -394,8 +394,14 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         }
         char kerr[256];
         nts[nnt] = rd_kafka_NewTopic_new(name, app->topics[i].partitions, rf, kerr, sizeof kerr);
-        if (nts[nnt])
-            nnt++;
+        if (!nts[nnt]) {
+            snprintf(errstr, errstr_size, "cannot create internal topic '%s': %s", name, kerr);
+            for (size_t k = 0; k < nnt; k++)
+                rd_kafka_NewTopic_destroy(nts[k]);
+            rill_free(nts);
+            return RILL_ECONFIG;
+        }
+        nnt++;
     }
     int rc = nts ? 0 : RILL_ENOMEM;
     if (nnt) {
@@ -442,9 +448,10 @@ static rd_kafka_t *admin_client(const char *bootstrap, const rill_conf_t *conf, 
     rd_kafka_conf_set_log_cb(kconf, rill__kafka_log_cb);
     char kerr[256];
     rd_kafka_t *rk = NULL;
-    if (rd_kafka_conf_set(kconf, "bootstrap.servers", bootstrap, kerr, sizeof kerr) ||
-        rill__conf_apply(conf, kconf, SCOPE_PRODUCER, kerr, sizeof kerr))
+    if (rd_kafka_conf_set(kconf, "bootstrap.servers", bootstrap, kerr, sizeof kerr))
         snprintf(errstr, errstr_size, "bootstrap.servers: %s", kerr);
+    else if (rill__conf_apply(conf, kconf, SCOPE_PRODUCER, kerr, sizeof kerr))
+        snprintf(errstr, errstr_size, "%s", kerr); /* librdkafka's message names the property */
     else if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof kerr)))
         snprintf(errstr, errstr_size, "cannot create the admin client: %s", kerr);
     if (!rk)

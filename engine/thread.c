@@ -84,6 +84,7 @@ struct stream_thread {
     pthread_mutex_t stop_lock; /* orders stop requests against closing stop_async */
     bool loop_done;
     bool joined;
+    bool last_processed; /* the message just handled went through a task */
     char delivery_error[512];
     uint64_t closed_skipped; /* skipped records of tasks already closed */
     atomic_int_fast64_t m_processed, m_produced, m_skipped, m_commits, m_rebalances, m_tasks;
@@ -407,10 +408,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         int rc = slots_add(t, parts);
         if (rc && !t->failed)
             thread_fail(t, rc, "cannot take the assigned partitions: %s", rill_strerror(rc));
-        if (cooperative)
-            rd_kafka_incremental_assign(rk, parts);
-        else
-            rd_kafka_assign(rk, parts);
+        rd_kafka_error_t *error = cooperative ? rd_kafka_incremental_assign(rk, parts) : NULL;
+        if (!cooperative && rd_kafka_assign(rk, parts))
+            thread_fail(t, RILL_EKAFKA, "cannot assign %d partition(s)", parts->cnt);
+        if (error) {
+            thread_fail(t, RILL_EKAFKA, "cannot assign: %s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
         if (!t->stopping)
             set_running(t, true);
     } else {
@@ -419,10 +423,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Commit what was processed while the partitions are still ours. */
         commit(t, true);
         slots_remove(t, cooperative ? parts : NULL);
-        if (cooperative)
-            rd_kafka_incremental_unassign(rk, parts);
-        else
+        rd_kafka_error_t *error = cooperative ? rd_kafka_incremental_unassign(rk, parts) : NULL;
+        if (!cooperative)
             rd_kafka_assign(rk, NULL);
+        if (error) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: cannot unassign: %s", t->name,
+                     rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
     }
 }
 
@@ -468,8 +476,9 @@ static int process_message(stream_thread_t *t, rd_kafka_message_t *msg)
         return 0;
     }
     slot_t *slot = slot_for(t, msg);
+    t->last_processed = slot != NULL;
     if (!slot)
-        return 0; /* from a partition revoked a moment ago */
+        return 0; /* from a partition revoked a moment ago: not processed, not counted */
     rill_record_t raw = {
         .key = {msg->key, msg->key_len},
         .value = {msg->payload, msg->len},
@@ -523,7 +532,8 @@ static void serve(stream_thread_t *t)
             break;
         int_fast64_t ok = 0;
         for (ssize_t i = 0; i < n; i++) {
-            if (!t->failed && process_message(t, t->batch[i]) == 0 && !t->batch[i]->err)
+            if (!t->failed && process_message(t, t->batch[i]) == 0 && !t->batch[i]->err &&
+                t->last_processed)
                 ok++;
             rd_kafka_message_destroy(t->batch[i]);
         }

@@ -459,10 +459,11 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
 {
     if (!topo)
         return RILL_EINVAL;
-    if (topo->built)
-        return 0;
+    /* A DSL call made after the build fails too, and is reported by a second build. */
     if (topo->error[0])
         return build_fail(topo, errstr, errstr_size, "invalid topology: %s", topo->error);
+    if (topo->built)
+        return 0;
     if (topo->n == 0)
         return build_fail(topo, errstr, errstr_size, "invalid topology: it has no source node");
     size_t n = topo->n;

@@ -386,6 +386,14 @@ static void test_validation_errors(void **state)
     topo = rill_topology_new();
     rill_stream_from_pattern(topo, "bad[", NULL);
     expect_build_error(topo, "bad topic pattern 'bad['");
+
+    /* A DSL call after the build is a mistake the next build reports. */
+    char err[512];
+    topo = rill_topology_new();
+    rill_stream_t *late = rill_stream_from_topic(topo, "in", NULL);
+    assert_int_equal(rill_topology_build(topo, err, sizeof err), 0);
+    rill_stream_filter(late, starts_with_a, NULL);
+    expect_build_error(topo, "the topology is already built");
 }
 
 static void test_missing_serde_names_node(void **state)
