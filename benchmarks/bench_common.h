@@ -104,6 +104,7 @@ typedef struct {
     const char *bootstrap, *input, *output, *group;
     workload_t workload;
     long long records;
+    long long warmup; /* records processed before the clock starts (the JIT's warm-up) */
     long commit_interval_ms;
     long timeout_s;
     const char *consumer_set[32][2]; /* librdkafka consumer properties, for experiments */
@@ -115,7 +116,7 @@ static inline void pipe_usage(const char *prog)
     fprintf(stderr,
             "usage: %s --bootstrap B --input T --output O --group G --records N "
             "[--workload passthrough|filter-map|nexmark-q0|nexmark-q1|nexmark-q2] "
-            "[--commit-interval MS] [--timeout S] [--consumer-set K=V]...\n",
+            "[--warmup N] [--commit-interval MS] [--timeout S] [--consumer-set K=V]...\n",
             prog);
     exit(2);
 }
@@ -134,6 +135,7 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         {"timeout", required_argument, NULL, 't'},
         {"consumer-set", required_argument, NULL, 's'},
         {"workload", required_argument, NULL, 'w'},
+        {"warmup", required_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -163,6 +165,9 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         case 'c':
             o->commit_interval_ms = atol(optarg);
             break;
+        case 'u':
+            o->warmup = atoll(optarg);
+            break;
         case 't':
             o->timeout_s = atol(optarg);
             break;
@@ -189,8 +194,8 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
             pipe_usage(prog);
         }
     }
-    if (!o->bootstrap || !o->input || !o->output || !o->group || o->records < 1 ||
-        o->commit_interval_ms < 1 || o->timeout_s < 1)
+    if (!o->bootstrap || !o->input || !o->output || !o->group || o->records < 1 || o->warmup < 0 ||
+        o->warmup >= o->records || o->commit_interval_ms < 1 || o->timeout_s < 1)
         pipe_usage(prog);
 }
 
