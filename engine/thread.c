@@ -158,6 +158,7 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
             rd_kafka_header_add(hdrs, headers->items[i].name, -1, headers->items[i].value.data,
                                 (ssize_t)headers->items[i].value.len);
     }
+    int64_t full_since = -1; /* monotonic ms when the queue was first found full */
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             t->producer, RD_KAFKA_V_RKT(o->rkt),
@@ -177,7 +178,23 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
                      rd_kafka_err2str(err));
             return RILL_EKAFKA;
         }
-        /* Back-pressure: the producer's queue is full; serve delivery reports until it drains. */
+        /* Back-pressure: the producer's queue is full; serve delivery reports until it drains,
+         * for at most 60 s (the Java producer's max.block.ms), then fail rather than hang. */
+        /* Real elapsed time: rd_kafka_poll() returns early when it serves a delivery report. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (full_since < 0)
+            full_since = now;
+        if (now - full_since >= 60000) {
+            if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            rill_log(RILL_LOG_ERROR, "thread",
+                     "%s: the producer's queue stayed full for 60 s sending to '%s' (is the "
+                     "cluster reachable?)",
+                     t->name, topic);
+            return RILL_ETIMEDOUT;
+        }
         rd_kafka_poll(t->producer, 100);
     }
 }
