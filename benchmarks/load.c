@@ -13,7 +13,13 @@
  * With --delete it deletes the topic instead (the run script cleans up after each round, or
  * the broker's disk fills up: a 1M-record round leaves about 200 MB).
  *
+ * With --rate R it produces at R records a second instead, each carrying its creation time in
+ * milliseconds in a header "ct" (8 bytes, big-endian), for the latency runs: bench-latency reads
+ * the outputs back and subtracts ct from the output's append time. --log-append-time creates the
+ * topic with message.timestamp.type=LogAppendTime (the output topics of latency runs).
+ *
  *   bench-load --bootstrap B --topic T [--partitions P] [--records N] [--value-size S]
+ *              [--rate R] [--log-append-time]
  *   bench-load --bootstrap B --topic T --delete
  */
 #include <librdkafka/rdkafka.h>
@@ -31,6 +37,8 @@ static int partitions = 4;
 static long long records = 0;
 static long value_size = 100;
 static bool delete_topic = false;
+static long rate = 0; /* records a second; 0: as fast as possible */
+static bool log_append_time = false;
 static int delivery_failures = 0;
 static char delivery_error[512];
 
@@ -92,6 +100,9 @@ static void ensure_topic(rd_kafka_t *rk)
      * event times from 2023, which the broker's 7-day retention would delete mid-run. */
     if (nt && rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1"))
         fprintf(stderr, "bench-load: cannot set retention.ms on '%s'\n", topic);
+    if (nt && log_append_time &&
+        rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "LogAppendTime"))
+        fprintf(stderr, "bench-load: cannot set message.timestamp.type on '%s'\n", topic);
     if (!nt) {
         fprintf(stderr, "bench-load: bad topic '%s': %s\n", topic, err);
         exit(1);
@@ -194,6 +205,8 @@ int main(int argc, char **argv)
         {"records", required_argument, NULL, 'n'},
         {"value-size", required_argument, NULL, 's'},
         {"delete", no_argument, NULL, 'd'},
+        {"rate", required_argument, NULL, 'r'},
+        {"log-append-time", no_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -217,12 +230,18 @@ int main(int argc, char **argv)
         case 'd':
             delete_topic = true;
             break;
+        case 'r':
+            rate = atol(optarg);
+            break;
+        case 'l':
+            log_append_time = true;
+            break;
         default:
             usage();
         }
     }
     if (!bootstrap || !topic || partitions < 1 || records < 0 || value_size < 1 ||
-        value_size > 1000000)
+        value_size > 1000000 || rate < 0)
         usage();
 
     const char *const kv[][2] = {
@@ -233,7 +252,8 @@ int main(int argc, char **argv)
         /* Idempotence keeps a retried batch from landing after later ones (seen on fresh
          * topics), so each partition holds the records in the order they were made. */
         {"enable.idempotence", "true"},
-        {"linger.ms", "20"},
+        /* Paced runs send each record at once: waiting would count as latency. */
+        {"linger.ms", rate > 0 ? "0" : "20"},
         {"batch.size", "1000000"},
         {"batch.num.messages", "100000"},
         {"queue.buffering.max.messages", "1000000"},
@@ -278,9 +298,29 @@ int main(int argc, char **argv)
         if (value_size > 1)
             memcpy(value + 1, digits,
                    (size_t)dlen < (size_t)value_size - 1 ? (size_t)dlen : (size_t)value_size - 1);
-        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, value,
-                                (size_t)value_size, key, (size_t)klen, NULL) == -1) {
-            rd_kafka_resp_err_t e = rd_kafka_last_error();
+        rd_kafka_headers_t *hdrs = NULL;
+        if (rate > 0) {
+            /* Pacing: record i leaves at t0 + i / rate, carrying its creation time. */
+            double due = t0 + (double)i / (double)rate, now = now_s();
+            if (due > now) {
+                struct timespec gap = {(time_t)(due - now),
+                                       (long)((due - now - (double)(time_t)(due - now)) * 1e9)};
+                nanosleep(&gap, NULL);
+            }
+            struct timespec wall;
+            clock_gettime(CLOCK_REALTIME, &wall);
+            uint64_t ct = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+            unsigned char be[8];
+            for (int b = 0; b < 8; b++)
+                be[b] = (unsigned char)(ct >> (56 - 8 * b));
+            hdrs = rd_kafka_headers_new(1);
+            rd_kafka_header_add(hdrs, "ct", 2, be, 8);
+        }
+        rd_kafka_resp_err_t e;
+        while ((e = rd_kafka_producev(
+                    rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_VALUE(value, (size_t)value_size), RD_KAFKA_V_KEY(key, (size_t)klen),
+                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)) != 0) {
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 fprintf(stderr, "bench-load: cannot produce to '%s' on %s: %s\n", topic, bootstrap,
                         rd_kafka_err2str(e));
