@@ -36,26 +36,38 @@ void rill__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const 
     rill_log(l, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-/* Changes the state under the lock and tells the listener (outside the lock). */
-static void set_state(rill_app_t *app, rill_state_t to)
+/* Moves the state to `to` when the rules allow (ERROR and NOT_RUNNING are final, a shutdown only
+ * ends); call with the lock held. Returns whether it moved, and the old state in *from. */
+static bool move_locked(rill_app_t *app, rill_state_t to, rill_state_t *from)
 {
-    pthread_mutex_lock(&app->lock);
-    rill_state_t from = app->state;
-    bool allowed = from != to && from != RILL_STATE_NOT_RUNNING &&
-                   !(from == RILL_STATE_ERROR && to != RILL_STATE_ERROR) &&
-                   !(from == RILL_STATE_PENDING_SHUTDOWN && to != RILL_STATE_NOT_RUNNING &&
+    *from = app->state;
+    bool allowed = *from != to && *from != RILL_STATE_NOT_RUNNING &&
+                   !(*from == RILL_STATE_ERROR && to != RILL_STATE_ERROR) &&
+                   !(*from == RILL_STATE_PENDING_SHUTDOWN && to != RILL_STATE_NOT_RUNNING &&
                      to != RILL_STATE_ERROR);
     if (allowed) {
         app->state = to;
         pthread_cond_broadcast(&app->cond);
     }
+    return allowed;
+}
+
+/* Tells the log and the listener; call without the lock (the listener may read the app). */
+static void notify(rill_app_t *app, rill_state_t from, rill_state_t to)
+{
+    rill_log(RILL_LOG_INFO, "app", "state %s -> %s", rill_state_name(from), rill_state_name(to));
+    if (app->listener)
+        app->listener(app->listener_ud, to, from);
+}
+
+static void set_state(rill_app_t *app, rill_state_t to)
+{
+    rill_state_t from;
+    pthread_mutex_lock(&app->lock);
+    bool moved = move_locked(app, to, &from);
     pthread_mutex_unlock(&app->lock);
-    if (allowed) {
-        rill_log(RILL_LOG_INFO, "app", "state %s -> %s", rill_state_name(from),
-                 rill_state_name(to));
-        if (app->listener)
-            app->listener(app->listener_ud, to, from);
-    }
+    if (moved)
+        notify(app, from, to);
 }
 
 static void app_fail(rill_app_t *app, int err, const char *fmt, ...)
@@ -101,21 +113,12 @@ void rill__app_thread_changed(rill_app_t *app)
     bool all = true;
     for (int i = 0; i < app->nthreads; i++)
         all = all && app->threads[i] && rill__thread_running(app->threads[i]);
-    rill_state_t to = all ? RILL_STATE_RUNNING : RILL_STATE_REBALANCING;
-    rill_state_t from = app->state;
-    bool allowed = from == RILL_STATE_RUNNING || from == RILL_STATE_REBALANCING;
-    allowed = allowed && from != to;
-    if (allowed) {
-        app->state = to;
-        pthread_cond_broadcast(&app->cond);
-    }
+    rill_state_t to = all ? RILL_STATE_RUNNING : RILL_STATE_REBALANCING, from = app->state;
+    bool moved = (from == RILL_STATE_RUNNING || from == RILL_STATE_REBALANCING) &&
+                 move_locked(app, to, &from);
     pthread_mutex_unlock(&app->lock);
-    if (allowed) {
-        rill_log(RILL_LOG_INFO, "app", "state %s -> %s", rill_state_name(from),
-                 rill_state_name(to));
-        if (app->listener)
-            app->listener(app->listener_ud, to, from);
-    }
+    if (moved)
+        notify(app, from, to);
 }
 
 void rill__app_thread_committed(rill_app_t *app)
