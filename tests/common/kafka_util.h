@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -74,6 +75,44 @@ static inline int64_t kafka_assert_committed_at_end(const char *bootstrap, const
     rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_destroy(rk);
     return sum;
+}
+
+/* Returns whether group has committed, for every partition of topic, the partition's end. */
+static inline bool kafka_committed_at_end(const char *bootstrap, const char *group,
+                                          const char *topic, int partitions)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+    for (int i = 0; i < partitions; i++)
+        rd_kafka_topic_partition_list_add(list, topic, i);
+    bool at_end = rd_kafka_committed(rk, list, 10000) == 0;
+    for (int i = 0; at_end && i < partitions; i++) {
+        int64_t lo, hi;
+        at_end = rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000) == 0 &&
+                 list->elems[i].offset == hi;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_destroy(rk);
+    return at_end;
+}
+
+/* Waits (bounded) until group's commits reach the end of every partition of topic: after a
+ * rebalance, at-least-once reprocesses from the last commit, and the commits catch up. */
+static inline void kafka_wait_committed_at_end(const char *bootstrap, const char *group,
+                                               const char *topic, int partitions, int timeout_ms)
+{
+    for (int waited = 0; !kafka_committed_at_end(bootstrap, group, topic, partitions);
+         waited += 100) {
+        if (waited > timeout_ms)
+            fail_msg("group %s did not commit the end of %s within %d ms", group, topic,
+                     timeout_ms);
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* Waits until *counter reaches n, at most timeout_ms, then asserts it did. At least n: under
