@@ -49,37 +49,10 @@ static inline int kafka_read_all(const char *bootstrap, const char *topic, int e
     return n;
 }
 
-/* Checks that group committed, for every partition of topic, the partition's end offset; returns
- * the sum of the ends (the number of records in the topic). */
-static inline int64_t kafka_assert_committed_at_end(const char *bootstrap, const char *group,
-                                                    const char *topic, int partitions)
-{
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
-    for (int i = 0; i < partitions; i++)
-        rd_kafka_topic_partition_list_add(list, topic, i);
-    assert_int_equal(rd_kafka_committed(rk, list, 10000), 0);
-    int64_t sum = 0;
-    for (int i = 0; i < partitions; i++) {
-        int64_t lo, hi;
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000), 0);
-        if (list->elems[i].offset != hi)
-            fail_msg("group %s, %s [%d]: committed %lld, end %lld", group, topic, i,
-                     (long long)list->elems[i].offset, (long long)hi);
-        sum += hi;
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    rd_kafka_destroy(rk);
-    return sum;
-}
-
-/* Returns whether group has committed, for every partition of topic, the partition's end. */
-static inline bool kafka_committed_at_end(const char *bootstrap, const char *group,
-                                          const char *topic, int partitions)
+/* Returns whether group has committed, for every partition of topic, the partition's end; sets
+ * *total to the sum of the ends, and says in why where the first gap is. */
+static inline bool kafka_commits_at_end(const char *bootstrap, const char *group, const char *topic,
+                                        int partitions, int64_t *total, char *why, size_t why_size)
 {
     char err[256];
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -90,14 +63,36 @@ static inline bool kafka_committed_at_end(const char *bootstrap, const char *gro
     for (int i = 0; i < partitions; i++)
         rd_kafka_topic_partition_list_add(list, topic, i);
     bool at_end = rd_kafka_committed(rk, list, 10000) == 0;
+    if (!at_end)
+        snprintf(why, why_size, "group %s: cannot read its committed offsets", group);
+    *total = 0;
     for (int i = 0; at_end && i < partitions; i++) {
         int64_t lo, hi;
-        at_end = rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000) == 0 &&
-                 list->elems[i].offset == hi;
+        if (rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &hi, 10000) != 0) {
+            snprintf(why, why_size, "%s [%d]: cannot read its end offset", topic, i);
+            at_end = false;
+        } else if (list->elems[i].offset != hi) {
+            snprintf(why, why_size, "group %s, %s [%d]: committed %lld, end %lld", group, topic, i,
+                     (long long)list->elems[i].offset, (long long)hi);
+            at_end = false;
+        }
+        *total += hi;
     }
     rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_destroy(rk);
     return at_end;
+}
+
+/* Checks that group committed, for every partition of topic, the partition's end offset; returns
+ * the sum of the ends (the number of records in the topic). */
+static inline int64_t kafka_assert_committed_at_end(const char *bootstrap, const char *group,
+                                                    const char *topic, int partitions)
+{
+    int64_t total;
+    char why[256];
+    if (!kafka_commits_at_end(bootstrap, group, topic, partitions, &total, why, sizeof why))
+        fail_msg("%s", why);
+    return total;
 }
 
 /* Waits (bounded) until group's commits reach the end of every partition of topic: after a
@@ -105,11 +100,13 @@ static inline bool kafka_committed_at_end(const char *bootstrap, const char *gro
 static inline void kafka_wait_committed_at_end(const char *bootstrap, const char *group,
                                                const char *topic, int partitions, int timeout_ms)
 {
-    for (int waited = 0; !kafka_committed_at_end(bootstrap, group, topic, partitions);
+    int64_t total;
+    char why[256];
+    for (int waited = 0;
+         !kafka_commits_at_end(bootstrap, group, topic, partitions, &total, why, sizeof why);
          waited += 100) {
         if (waited > timeout_ms)
-            fail_msg("group %s did not commit the end of %s within %d ms", group, topic,
-                     timeout_ms);
+            fail_msg("within %d ms: %s", timeout_ms, why);
         struct timespec ts = {0, 100 * 1000000};
         nanosleep(&ts, NULL);
     }
