@@ -24,6 +24,8 @@
  */
 #include <librdkafka/rdkafka.h>
 
+#include "bench_admin.h"
+
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -53,139 +55,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     if (msg->err && delivery_failures++ == 0)
         snprintf(delivery_error, sizeof delivery_error, "%s", rd_kafka_err2str(msg->err));
-}
-
-static rd_kafka_conf_t *client_conf(const char *const kv[][2], size_t n)
-{
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "bench-load: cannot set %s=%s: %s\n", kv[i][0], kv[i][1], err);
-            exit(1);
-        }
-    return conf;
-}
-
-/* Returns the partition count of topic in the cluster's metadata, 0 when the topic is not (yet)
- * fully there (missing, or a partition without a leader), -1 when the metadata request failed. */
-static int topic_partitions(rd_kafka_t *rk, int timeout_ms)
-{
-    /* All topics: a request naming the topic would make a broker with auto.create.topics.enable
-     * create it with its default partition count before CreateTopics could. */
-    const rd_kafka_metadata_t *md;
-    if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))
-        return -1;
-    int n = 0;
-    for (int t = 0; t < md->topic_cnt; t++) {
-        const rd_kafka_metadata_topic_t *mt = &md->topics[t];
-        if (strcmp(mt->topic, topic) != 0 || mt->err)
-            continue;
-        n = mt->partition_cnt;
-        for (int i = 0; i < mt->partition_cnt; i++)
-            if (mt->partitions[i].err || mt->partitions[i].leader < 0)
-                n = 0;
-    }
-    rd_kafka_metadata_destroy(md);
-    return n;
-}
-
-/* Creates the topic unless it exists, then waits (deadline 60 s) until every partition has a
- * leader in the metadata, so that the producer and the pipelines find it whole. */
-static void ensure_topic(rd_kafka_t *rk)
-{
-    char err[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    /* Keep every record whatever its timestamp: output topics of the Nexmark workloads carry
-     * event times from 2023, which the broker's 7-day retention would delete mid-run. */
-    if (nt && rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1"))
-        fprintf(stderr, "bench-load: cannot set retention.ms on '%s'\n", topic);
-    if (nt && log_append_time &&
-        rd_kafka_NewTopic_set_config(nt, "message.timestamp.type", "LogAppendTime"))
-        fprintf(stderr, "bench-load: cannot set message.timestamp.type on '%s'\n", topic);
-    if (!nt) {
-        fprintf(stderr, "bench-load: bad topic '%s': %s\n", topic, err);
-        exit(1);
-    }
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
-    if (!res) {
-        fprintf(stderr, "bench-load: CreateTopics '%s' on %s: %s\n", topic, bootstrap,
-                ev ? rd_kafka_event_error_string(ev) : "no answer within 60 s");
-        exit(1);
-    }
-    size_t cnt;
-    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
-    for (size_t i = 0; i < cnt; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-        if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            fprintf(stderr, "bench-load: topic '%s' already exists on %s; reusing it\n", topic,
-                    bootstrap);
-        } else if (e) {
-            fprintf(stderr, "bench-load: cannot create topic '%s' (%d partitions) on %s: %s\n",
-                    topic, partitions, bootstrap, rd_kafka_topic_result_error_string(tr[i]));
-            exit(1);
-        }
-    }
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_NewTopic_destroy(nt);
-
-    double deadline = now_s() + 60;
-    int n;
-    while ((n = topic_partitions(rk, 5000)) <= 0) {
-        if (now_s() > deadline) {
-            fprintf(stderr,
-                    "bench-load: topic '%s' on %s has no leader for all partitions "
-                    "after 60 s\n",
-                    topic, bootstrap);
-            exit(1);
-        }
-        struct timespec backoff = {0, 50 * 1000000}; /* between two metadata round trips */
-        nanosleep(&backoff, NULL);
-    }
-    if (n != partitions)
-        fprintf(stderr, "bench-load: note: topic '%s' has %d partitions, not %d\n", topic, n,
-                partitions);
-}
-
-/* Deletes the topic (DeleteTopics); a topic that does not exist is fine. */
-static void remove_topic(rd_kafka_t *rk)
-{
-    char err[512];
-    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopics(rk, &dt, 1, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-    const rd_kafka_DeleteTopics_result_t *res = ev ? rd_kafka_event_DeleteTopics_result(ev) : NULL;
-    if (!res) {
-        fprintf(stderr, "bench-load: DeleteTopics '%s' on %s: %s\n", topic, bootstrap,
-                ev ? rd_kafka_event_error_string(ev) : "no answer within 60 s");
-        exit(1);
-    }
-    size_t cnt;
-    const rd_kafka_topic_result_t **tr = rd_kafka_DeleteTopics_result_topics(res, &cnt);
-    for (size_t i = 0; i < cnt; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-        if (e && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-            fprintf(stderr, "bench-load: cannot delete topic '%s' on %s: %s\n", topic, bootstrap,
-                    rd_kafka_topic_result_error_string(tr[i]));
-            exit(1);
-        }
-    }
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_DeleteTopic_destroy(dt);
 }
 
 static void usage(void)
@@ -261,7 +130,7 @@ int main(int argc, char **argv)
         {"partitioner", "murmur2_random"},
         {"compression.type", "none"},
     };
-    rd_kafka_conf_t *conf = client_conf(kv, sizeof kv / sizeof kv[0]);
+    rd_kafka_conf_t *conf = bench_client_conf("bench-load", kv, sizeof kv / sizeof kv[0]);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     char err[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -269,18 +138,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-load: cannot create a producer for %s: %s\n", bootstrap, err);
         return 1;
     }
-    if (topic_partitions(rk, 15000) < 0) {
+    const char *names[] = {topic};
+    int count;
+    if (bench_topic_partitions(rk, names, 1, &count, 15000) < 0) {
         fprintf(stderr, "bench-load: cannot reach the Kafka cluster at %s within 15 s\n",
                 bootstrap);
         return 1;
     }
     if (delete_topic) {
-        remove_topic(rk);
+        bench_delete_topics(rk, "bench-load", bootstrap, names, 1);
         printf("DELETED topic=%s\n", topic);
         rd_kafka_destroy(rk);
         return 0;
     }
-    ensure_topic(rk);
+    bench_create_topics(rk, "bench-load", bootstrap, names, 1, partitions, log_append_time);
 
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     char *value = malloc((size_t)value_size);

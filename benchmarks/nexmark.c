@@ -28,6 +28,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "bench_admin.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -57,154 +59,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     if (msg->err && delivery_failures++ == 0)
         snprintf(delivery_error, sizeof delivery_error, "%s: %s", rd_kafka_topic_name(msg->rkt),
                  rd_kafka_err2str(msg->err));
-}
-
-static rd_kafka_conf_t *client_conf(const char *const kv[][2], size_t n)
-{
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "bench-nexmark: cannot set %s=%s: %s\n", kv[i][0], kv[i][1], err);
-            exit(1);
-        }
-    return conf;
-}
-
-/* Fills counts[t] with the partition count of topics[t] in the cluster's metadata: 0 when the
- * topic is not (yet) fully there (missing, or a partition without a leader). Returns -1 when the
- * metadata request failed, else 0. */
-static int topic_partitions(rd_kafka_t *rk, int timeout_ms, int counts[N_TOPICS])
-{
-    /* All topics: a request naming one would make a broker with auto.create.topics.enable
-     * create it with its default partition count before CreateTopics could. */
-    const rd_kafka_metadata_t *md;
-    if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms))
-        return -1;
-    for (int k = 0; k < N_TOPICS; k++) {
-        counts[k] = 0;
-        for (int t = 0; t < md->topic_cnt; t++) {
-            const rd_kafka_metadata_topic_t *mt = &md->topics[t];
-            if (strcmp(mt->topic, topics[k]) != 0 || mt->err)
-                continue;
-            counts[k] = mt->partition_cnt;
-            for (int i = 0; i < mt->partition_cnt; i++)
-                if (mt->partitions[i].err || mt->partitions[i].leader < 0)
-                    counts[k] = 0;
-        }
-    }
-    rd_kafka_metadata_destroy(md);
-    return 0;
-}
-
-/* Creates the three topics unless they exist, then waits (deadline 60 s) until every partition
- * of each has a leader in the metadata, so that the producer and the pipelines find them whole. */
-static void ensure_topics(rd_kafka_t *rk)
-{
-    char err[512];
-    rd_kafka_NewTopic_t *nt[N_TOPICS];
-    for (int k = 0; k < N_TOPICS; k++) {
-        nt[k] = rd_kafka_NewTopic_new(topics[k], partitions, 1, err, sizeof err);
-        if (!nt[k]) {
-            fprintf(stderr, "bench-nexmark: bad topic '%s': %s\n", topics[k], err);
-            exit(1);
-        }
-        if (rd_kafka_NewTopic_set_config(nt[k], "retention.ms", "-1")) {
-            fprintf(stderr, "bench-nexmark: cannot set retention.ms on '%s'\n", topics[k]);
-            exit(1);
-        }
-    }
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, nt, N_TOPICS, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
-    if (!res) {
-        fprintf(stderr, "bench-nexmark: CreateTopics %s-* on %s: %s\n", prefix, bootstrap,
-                ev ? rd_kafka_event_error_string(ev) : "no answer within 60 s");
-        exit(1);
-    }
-    size_t cnt;
-    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
-    for (size_t i = 0; i < cnt; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-        if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            fprintf(stderr,
-                    "bench-nexmark: topic '%s' already exists on %s; reusing it (its retention "
-                    "is left as it is)\n",
-                    rd_kafka_topic_result_name(tr[i]), bootstrap);
-        } else if (e) {
-            fprintf(stderr, "bench-nexmark: cannot create topic '%s' (%d partitions) on %s: %s\n",
-                    rd_kafka_topic_result_name(tr[i]), partitions, bootstrap,
-                    rd_kafka_topic_result_error_string(tr[i]));
-            exit(1);
-        }
-    }
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_NewTopic_destroy_array(nt, N_TOPICS);
-
-    double deadline = now_s() + 60;
-    int counts[N_TOPICS];
-    for (;;) {
-        bool whole = topic_partitions(rk, 5000, counts) == 0;
-        for (int k = 0; k < N_TOPICS; k++)
-            whole = whole && counts[k] > 0;
-        if (whole)
-            break;
-        if (now_s() > deadline) {
-            fprintf(stderr,
-                    "bench-nexmark: topics %s-* on %s have no leader for all partitions after "
-                    "60 s\n",
-                    prefix, bootstrap);
-            exit(1);
-        }
-        struct timespec backoff = {0, 50 * 1000000}; /* between two metadata round trips */
-        nanosleep(&backoff, NULL);
-    }
-    for (int k = 0; k < N_TOPICS; k++)
-        if (counts[k] != partitions)
-            fprintf(stderr, "bench-nexmark: note: topic '%s' has %d partitions, not %d\n",
-                    topics[k], counts[k], partitions);
-}
-
-/* Deletes the three topics (DeleteTopics); a topic that does not exist is fine. */
-static void remove_topics(rd_kafka_t *rk)
-{
-    char err[512];
-    rd_kafka_DeleteTopic_t *dt[N_TOPICS];
-    for (int k = 0; k < N_TOPICS; k++)
-        dt[k] = rd_kafka_DeleteTopic_new(topics[k]);
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopics(rk, dt, N_TOPICS, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-    const rd_kafka_DeleteTopics_result_t *res = ev ? rd_kafka_event_DeleteTopics_result(ev) : NULL;
-    if (!res) {
-        fprintf(stderr, "bench-nexmark: DeleteTopics %s-* on %s: %s\n", prefix, bootstrap,
-                ev ? rd_kafka_event_error_string(ev) : "no answer within 60 s");
-        exit(1);
-    }
-    size_t cnt;
-    const rd_kafka_topic_result_t **tr = rd_kafka_DeleteTopics_result_topics(res, &cnt);
-    for (size_t i = 0; i < cnt; i++) {
-        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-        if (e && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-            fprintf(stderr, "bench-nexmark: cannot delete topic '%s' on %s: %s\n",
-                    rd_kafka_topic_result_name(tr[i]), bootstrap,
-                    rd_kafka_topic_result_error_string(tr[i]));
-            exit(1);
-        }
-    }
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_DeleteTopic_destroy_array(dt, N_TOPICS);
 }
 
 static void usage(void)
@@ -289,7 +143,7 @@ int main(int argc, char **argv)
         {"partitioner", "murmur2_random"},
         {"compression.type", "none"},
     };
-    rd_kafka_conf_t *conf = client_conf(kv, sizeof kv / sizeof kv[0]);
+    rd_kafka_conf_t *conf = bench_client_conf("bench-nexmark", kv, sizeof kv / sizeof kv[0]);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     char err[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -297,19 +151,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-nexmark: cannot create a producer for %s: %s\n", bootstrap, err);
         return 1;
     }
+    const char *names[N_TOPICS] = {topics[0], topics[1], topics[2]};
     int counts[N_TOPICS];
-    if (topic_partitions(rk, 15000, counts) < 0) {
+    if (bench_topic_partitions(rk, names, N_TOPICS, counts, 15000) < 0) {
         fprintf(stderr, "bench-nexmark: cannot reach the Kafka cluster at %s within 15 s\n",
                 bootstrap);
         return 1;
     }
     if (delete_topics) {
-        remove_topics(rk);
+        bench_delete_topics(rk, "bench-nexmark", bootstrap, names, N_TOPICS);
         printf("DELETED prefix=%s topics=%s,%s,%s\n", prefix, topics[0], topics[1], topics[2]);
         rd_kafka_destroy(rk);
         return 0;
     }
-    ensure_topics(rk);
+    bench_create_topics(rk, "bench-nexmark", bootstrap, names, N_TOPICS, partitions, false);
 
     rd_kafka_topic_t *rkt[N_TOPICS];
     for (int k = 0; k < N_TOPICS; k++)
