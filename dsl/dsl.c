@@ -4,17 +4,10 @@
  * Handles are owned by the topology. The stream remembers the serdes that still describe its
  * records, so sinks and repartitions default to them, as Kafka Streams does.
  */
-#include <rill/dsl.h>
+#include "dsl_int.h"
 
 #include <stdio.h>
 #include <string.h>
-
-struct rill_stream {
-    rill_topology_t *topo;
-    int node;
-    rill_serde_t *key_serde; /* borrowed: the topology's nodes hold the references */
-    rill_serde_t *value_serde;
-};
 
 struct rill_split {
     rill_topology_t *topo;
@@ -23,10 +16,10 @@ struct rill_split {
     char prefix[200];
     int count;
     rill_serde_t *key_serde, *value_serde;
+    bool key_changed;
 };
 
-static rill_stream_t *stream_new(rill_topology_t *topo, int node, rill_serde_t *ks,
-                                 rill_serde_t *vs)
+rill_stream_t *rill__stream_new(rill_topology_t *topo, int node, rill_serde_t *ks, rill_serde_t *vs)
 {
     if (node < 0) {
         /* Whatever failed, the build must fail too, not run a topology missing a node. */
@@ -66,7 +59,7 @@ static int add_op(rill_stream_t *parent, const char *prefix, rill_op_t op, void 
 }
 
 /* Adds a processor that forwards records unchanged (merge, branch outputs). */
-static int add_pass(rill_topology_t *topo, const char *name, const char *const *parents)
+int rill__add_pass(rill_topology_t *topo, const char *name, const char *const *parents)
 {
     void *arg = rill_op_arg_new(RILL_OP_PASS, NULL, NULL);
     if (!arg)
@@ -86,7 +79,8 @@ rill_stream_t *rill_stream_from(rill_topology_t *topo, const char *const *topics
     char name[64];
     rill_topology_next_name(topo, "KSTREAM-SOURCE", name, sizeof name);
     int idx = rill_topology_add_source(topo, name, topics, NULL, opts);
-    return stream_new(topo, idx, opts ? opts->key_serde : NULL, opts ? opts->value_serde : NULL);
+    return rill__stream_new(topo, idx, opts ? opts->key_serde : NULL,
+                            opts ? opts->value_serde : NULL);
 }
 
 rill_stream_t *rill_stream_from_topic(rill_topology_t *topo, const char *topic,
@@ -112,7 +106,8 @@ rill_stream_t *rill_stream_from_pattern(rill_topology_t *topo, const char *patte
     char name[64];
     rill_topology_next_name(topo, "KSTREAM-SOURCE", name, sizeof name);
     int idx = rill_topology_add_source(topo, name, NULL, pattern, opts);
-    return stream_new(topo, idx, opts ? opts->key_serde : NULL, opts ? opts->value_serde : NULL);
+    return rill__stream_new(topo, idx, opts ? opts->key_serde : NULL,
+                            opts ? opts->value_serde : NULL);
 }
 
 rill_stream_t *rill_stream_as(rill_stream_t *stream, const char *name)
@@ -136,8 +131,12 @@ const char *rill_stream_name(const rill_stream_t *stream)
         if (!stream)                                                                               \
             return NULL;                                                                           \
         int idx = add_op(stream, prefix, op, (void (*)(void))fn, ud);                              \
-        return stream_new(stream->topo, idx, keep_key ? stream->key_serde : NULL,                  \
-                          keep_value ? stream->value_serde : NULL);                                \
+        rill_stream_t *out =                                                                       \
+            rill__stream_new(stream->topo, idx, keep_key ? stream->key_serde : NULL,               \
+                             keep_value ? stream->value_serde : NULL);                             \
+        if (out)                                                                                   \
+            out->key_changed = stream->key_changed || !keep_key;                                   \
+        return out;                                                                                \
     }
 
 STREAM_OP(rill_stream_filter, rill_predicate_fn, "KSTREAM-FILTER", RILL_OP_FILTER, 1, 1)
@@ -170,10 +169,14 @@ rill_stream_t *rill_stream_merge(rill_stream_t *a, rill_stream_t *b)
     rill_topology_next_name(a->topo, "KSTREAM-MERGE", name, sizeof name);
     const char *parents[] = {rill_topology_node_name(a->topo, a->node),
                              rill_topology_node_name(b->topo, b->node), NULL};
-    int idx = add_pass(a->topo, name, parents);
+    int idx = rill__add_pass(a->topo, name, parents);
     /* The merged stream keeps a serde only where both sides agree on it. */
-    return stream_new(a->topo, idx, a->key_serde == b->key_serde ? a->key_serde : NULL,
-                      a->value_serde == b->value_serde ? a->value_serde : NULL);
+    rill_stream_t *out =
+        rill__stream_new(a->topo, idx, a->key_serde == b->key_serde ? a->key_serde : NULL,
+                         a->value_serde == b->value_serde ? a->value_serde : NULL);
+    if (out)
+        out->key_changed = a->key_changed || b->key_changed;
+    return out;
 }
 
 rill_split_t *rill_stream_split(rill_stream_t *stream, const char *name)
@@ -189,6 +192,7 @@ rill_split_t *rill_stream_split(rill_stream_t *stream, const char *name)
     split->topo = stream->topo;
     split->key_serde = stream->key_serde;
     split->value_serde = stream->value_serde;
+    split->key_changed = stream->key_changed;
     char gen[64];
     if (!name)
         name = rill_topology_next_name(stream->topo, "KSTREAM-BRANCH", gen, sizeof gen);
@@ -218,12 +222,15 @@ static rill_stream_t *split_add(rill_split_t *split, const char *name, rill_pred
     }
     snprintf(child, sizeof child, "%s%s", split->prefix, name);
     const char *parents[] = {rill_topology_node_name(split->topo, split->node), NULL};
-    int idx = add_pass(split->topo, child, parents);
+    int idx = rill__add_pass(split->topo, child, parents);
     if (idx >= 0 && rill_op_branch_add(split->arg, pred, ud, idx)) {
         rill_topology_fail(split->topo, "out of memory adding branch '%s'", child);
         return NULL;
     }
-    return stream_new(split->topo, idx, split->key_serde, split->value_serde);
+    rill_stream_t *out = rill__stream_new(split->topo, idx, split->key_serde, split->value_serde);
+    if (out)
+        out->key_changed = split->key_changed;
+    return out;
 }
 
 rill_stream_t *rill_split_branch(rill_split_t *split, const char *name, rill_predicate_fn pred,
@@ -296,7 +303,7 @@ rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name, 
     const char *parents[] = {rill_topology_node_name(stream->topo, stream->node), NULL};
     rill_sink_opts_t o = sink_opts(stream, opts);
     int idx = rill_topology_add_repartition(stream->topo, name, source, partitions, &o, parents);
-    return stream_new(stream->topo, idx, o.key_serde, o.value_serde);
+    return rill__stream_new(stream->topo, idx, o.key_serde, o.value_serde);
 }
 
 rill_stream_t *rill_stream_process(rill_stream_t *stream, const rill_processor_ops *ops, void *arg,
@@ -308,5 +315,8 @@ rill_stream_t *rill_stream_process(rill_stream_t *stream, const rill_processor_o
     rill_topology_next_name(stream->topo, "KSTREAM-PROCESSOR", name, sizeof name);
     const char *parents[] = {rill_topology_node_name(stream->topo, stream->node), NULL};
     int idx = rill_topology_add_processor(stream->topo, name, ops, arg, arg_free, parents);
-    return stream_new(stream->topo, idx, NULL, NULL);
+    rill_stream_t *out = rill__stream_new(stream->topo, idx, NULL, NULL);
+    if (out)
+        out->key_changed = true; /* a processor may forward any key */
+    return out;
 }

@@ -322,21 +322,20 @@ static void size_internal(void *ud, const char *topic, bool internal, int st, in
 /* A topic just created may not be in every broker's metadata yet; a consumer that subscribes
  * before it is would get no partition of it. Wait (bounded) until the metadata lists every
  * internal topic with its partitions, as Kafka Streams does before it starts. */
+static bool is_internal(const rill_app_t *app, const char *name);
+
 static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
 {
     int64_t timeout = rill__conf_int(app->conf, "cluster.connect.timeout.ms");
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    size_t app_len = strlen(app->env.application_id);
     for (;;) {
         const rd_kafka_metadata_t *md = NULL;
         const char *missing = NULL;
         if (rd_kafka_metadata(app->admin, 1, NULL, &md, 5000) == 0) {
             for (size_t i = 0; i < app->ntopics && !missing; i++) {
                 const char *name = app->topics[i].name;
-                size_t n = strlen(name);
-                if (strncmp(name, app->env.application_id, app_len) != 0 || n < 12 ||
-                    strcmp(name + n - 12, "-repartition") != 0)
+                if (!is_internal(app, name))
                     continue;
                 bool ready = false;
                 for (int t = 0; t < md->topic_cnt && !ready; t++)
@@ -364,8 +363,47 @@ static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr
     }
 }
 
+/* Returns whether name is an internal topic of the app (a repartition topic or a changelog). */
+static bool is_internal(const rill_app_t *app, const char *name)
+{
+    size_t app_len = strlen(app->env.application_id), n = strlen(name);
+    if (strncmp(name, app->env.application_id, app_len) != 0 || name[app_len] != '-')
+        return false;
+    return (n > 12 && strcmp(name + n - 12, "-repartition") == 0) ||
+           (n > 10 && strcmp(name + n - 10, "-changelog") == 0);
+}
+
+/* Returns the store whose changelog name is, or NULL. */
+static const rill_store_spec_t *changelog_store(const rill_app_t *app, const char *name)
+{
+    for (int k = 0; k < rill_topology_store_count(app->topo); k++) {
+        const rill_store_spec_t *spec = rill_topology_store(app->topo, k, NULL);
+        char cl[600];
+        snprintf(cl, sizeof cl, "%s-%s-changelog", app->env.application_id, spec->name);
+        if (strcmp(cl, name) == 0)
+            return spec;
+    }
+    return NULL;
+}
+
+/* Sets a changelog's topic configuration: compacted, and for windowed stores also deleted
+ * after the store's retention plus a day (Kafka Streams'
+ * windowstore.changelog.additional.retention.ms). */
+static int changelog_config(rd_kafka_NewTopic_t *nt, const rill_store_spec_t *spec)
+{
+    if (spec->type == RILL_STORE_KV)
+        return rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ? RILL_ECONFIG : 0;
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lld", (long long)(spec->retention_ms + 86400000LL));
+    if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact,delete") ||
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", ms))
+        return RILL_ECONFIG;
+    return 0;
+}
+
 static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
 {
+    int rc;
     internal_walk_t w = {app, true, false, 0};
     while (w.progress && !w.rc) {
         w.progress = w.pending = false;
@@ -379,17 +417,35 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
                  "partition count (give rill_stream_repartition() a partition count)");
         return RILL_ETOPOLOGY;
     }
+    /* Changelogs: as wide as the sources of their store's sub-topology. */
+    for (int k = 0; k < rill_topology_store_count(app->topo); k++) {
+        int st;
+        const rill_store_spec_t *spec = rill_topology_store(app->topo, k, &st);
+        if (spec->no_logging)
+            continue;
+        width_walk_t ww = {app, st, 0, false};
+        rill_topology_source_topics(app->topo, st, app->env.application_id, widest_source, &ww);
+        char name[600];
+        snprintf(name, sizeof name, "%s-%s-changelog", app->env.application_id, spec->name);
+        if (ww.max <= 0) {
+            snprintf(errstr, errstr_size,
+                     "cannot size changelog '%s': its sources have no known "
+                     "partition count",
+                     name);
+            return RILL_ETOPOLOGY;
+        }
+        if ((rc = remember_topic(app, name, ww.max)))
+            return rc;
+    }
     /* Create them: on the mock cluster directly, on a real one with CreateTopics. */
     size_t app_len = strlen(app->env.application_id);
     rd_kafka_NewTopic_t **nts = rill_calloc(app->ntopics + 1, sizeof *nts);
     size_t nnt = 0;
     int rf = (int)rill__conf_int(app->conf, "replication.factor");
+    (void)app_len;
     for (size_t i = 0; nts && i < app->ntopics; i++) {
         const char *name = app->topics[i].name;
-        size_t n = strlen(name);
-        bool internal = strncmp(name, app->env.application_id, app_len) == 0 && n > 12 &&
-                        strcmp(name + n - 12, "-repartition") == 0;
-        if (!internal)
+        if (!is_internal(app, name))
             continue;
         if (app->embedded) {
             rd_kafka_mock_topic_create(app->mock, name, app->topics[i].partitions, 1);
@@ -397,6 +453,12 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         }
         char kerr[256];
         nts[nnt] = rd_kafka_NewTopic_new(name, app->topics[i].partitions, rf, kerr, sizeof kerr);
+        const rill_store_spec_t *spec = nts[nnt] ? changelog_store(app, name) : NULL;
+        if (spec && changelog_config(nts[nnt], spec)) {
+            snprintf(kerr, sizeof kerr, "cannot set its configuration");
+            rd_kafka_NewTopic_destroy(nts[nnt]);
+            nts[nnt] = NULL;
+        }
         if (!nts[nnt]) {
             snprintf(errstr, errstr_size, "cannot create internal topic '%s': %s", name, kerr);
             for (size_t k = 0; k < nnt; k++)
@@ -406,7 +468,7 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         }
         nnt++;
     }
-    int rc = nts ? 0 : RILL_ENOMEM;
+    rc = nts ? 0 : RILL_ENOMEM;
     if (nnt) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
         rd_kafka_CreateTopics(app->admin, nts, nnt, NULL, q);
@@ -481,6 +543,7 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
     }
     pthread_mutex_init(&app->lock, NULL);
     pthread_cond_init(&app->cond, NULL);
+    pthread_rwlock_init(&app->query_lock, NULL);
     app->state = RILL_STATE_CREATED;
     app->conf = conf;
     if (rill__conf_task_env(conf, &app->env, errstr, errstr_size) ||
@@ -525,6 +588,34 @@ void rill_app_set_error_handler(rill_app_t *app, rill_error_handler_fn fn, void 
     app->error_handler_ud = ud;
 }
 
+/* Makes the app's state directory and the RocksDB memory its stores share. */
+static int open_state(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+    const char *root = rill__conf_str(app->conf, "state.dir");
+    size_t len = strlen(root) + strlen(app->env.application_id) + 2;
+    if (!(app->state_dir = rill_malloc(len)))
+        return RILL_ENOMEM;
+    snprintf(app->state_dir, len, "%s/%s", root, app->env.application_id);
+    if (rill__mkdirs(app->state_dir)) {
+        snprintf(errstr, errstr_size, "cannot create the state directory %s (state.dir): %s",
+                 app->state_dir, strerror(errno));
+        return RILL_EIO;
+    }
+    app->store_env = rill_store_env_new(
+        (size_t)rill__conf_int(app->conf, "rocksdb.memory.max.bytes"), errstr, errstr_size);
+    if (!app->store_env)
+        return RILL_EIO;
+    app->env.state_dir = app->state_dir;
+    app->env.store_env = app->store_env;
+    /* Each task's cache: the budget is per task (see statestore.cache.max.bytes). */
+    return 0;
+}
+
+void rill_app_set_restore_listener(rill_app_t *app, const rill_restore_listener_t *listener)
+{
+    app->restore_listener = listener ? *listener : (rill_restore_listener_t){0};
+}
+
 int rill_app_start(rill_app_t *app)
 {
     if (!app)
@@ -550,6 +641,10 @@ int rill_app_start(rill_app_t *app)
     rd_kafka_metadata_destroy(md);
     int rc = w.rc ? w.rc : create_internal_topics(app, err, sizeof err);
     if (rc) {
+        app_fail(app, rc, "cannot start: %s", err);
+        return rc;
+    }
+    if (rill_topology_store_count(app->topo) > 0 && (rc = open_state(app, err, sizeof err))) {
         app_fail(app, rc, "cannot start: %s", err);
         return rc;
     }
@@ -654,6 +749,9 @@ void rill_app_destroy(rill_app_t *app)
     rill_free(app->bootstrap);
     rill_conf_destroy(app->conf);
     rill_topology_unref(app->topo);
+    rill_store_env_destroy(app->store_env);
+    rill_free(app->state_dir);
+    pthread_rwlock_destroy(&app->query_lock);
     pthread_cond_destroy(&app->cond);
     pthread_mutex_destroy(&app->lock);
     rill_free(app);

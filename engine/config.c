@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 static const rill_conf_property_t props[] = {
     {"application.id", "string", "", "non-empty; [A-Za-z0-9._-]",
@@ -29,7 +31,20 @@ static const rill_conf_property_t props[] = {
      "Delivery guarantee. at_least_once: outputs are flushed before offsets are committed, so a "
      "crash may repeat records but never lose them."},
     {"state.dir", "string", "/tmp/rill", "a writable directory",
-     "Where stateful tasks keep their local stores."},
+     "Where stateful tasks keep their local stores: <state.dir>/<application.id>/<task>/<store>, "
+     "with a .checkpoint file of changelog offsets per task."},
+    {"default.dsl.store", "enum", "rocksdb", "rocksdb|in_memory",
+     "Backend of the stores the DSL makes when the materialized options choose none. rocksdb "
+     "stores survive restarts on disk; in_memory ones are rebuilt from their changelog."},
+    {"rocksdb.memory.max.bytes", "int", "67108864", "1048576..",
+     "The bound on RocksDB memory for the whole app: one block cache of this size, shared by "
+     "every RocksDB store, to which the memtables of every store are charged (through one "
+     "write-buffer manager). Unlike Kafka Streams' per-store defaults, more stores do not mean "
+     "more memory."},
+    {"statestore.cache.max.bytes", "int", "10485760", "0..",
+     "The record cache of each task: repeated updates of a key between commits are folded there, "
+     "so the changelog and downstream nodes see only the latest. 0 turns caching off (every "
+     "update is forwarded). Per task, unlike Kafka Streams' per-app budget."},
     {"default.key.serde", "enum", "", "|bytes|string|int32|int64|double|json",
      "Key serde of sources and sinks that set none. Empty: every source and sink must set one."},
     {"default.value.serde", "enum", "", "|bytes|string|int32|int64|double|json",
@@ -372,6 +387,10 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
         env->timestamp_fn = wallclock_extractor;
     env->error_handler = conf->error_handler;
     env->error_handler_ud = conf->error_handler_ud;
+    env->default_store_backend = strcmp(rill__conf_str(conf, "default.dsl.store"), "in_memory") == 0
+                                     ? RILL_STORE_IN_MEMORY
+                                     : RILL_STORE_ROCKSDB;
+    env->cache_max_bytes = (size_t)rill__conf_int(conf, "statestore.cache.max.bytes");
     if (!env->error_handler &&
         strcmp(rill__conf_str(conf, "default.deserialization.exception.handler"), "continue") == 0)
         env->error_handler = log_and_continue;
@@ -429,4 +448,21 @@ char *rill_conf_markdown(void)
         return NULL;
     }
     return (char *)sb.data;
+}
+
+int rill__mkdirs(const char *path)
+{
+    char buf[1024];
+    if (!path || snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return RILL_EINVAL;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0755) && errno != EEXIST)
+                return RILL_EIO;
+            *p = '/';
+        }
+    if (mkdir(buf, 0755) && errno != EEXIST)
+        return RILL_EIO;
+    return 0;
 }

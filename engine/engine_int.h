@@ -32,6 +32,8 @@ struct rill_conf {
 const char *rill__conf_str(const rill_conf_t *conf, const char *key);
 /* Returns an int property. */
 int64_t rill__conf_int(const rill_conf_t *conf, const char *key);
+/* Creates directory path and its parents (like mkdir -p); 0 or RILL_EIO with errno set. */
+int rill__mkdirs(const char *path);
 /* Fills the parts of a task environment the configuration decides (serdes, extractor,
  * error handler). Returns 0 or RILL_ECONFIG naming the property. */
 int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *errstr,
@@ -79,7 +81,18 @@ struct rill_app {
     void *listener_ud;
     rill_error_handler_fn error_handler;
     void *error_handler_ud;
+    rill_restore_listener_t restore_listener;
+    rill_store_env_t *store_env; /* RocksDB memory of every store of the app */
+    char *state_dir;             /* "<state.dir>/<application.id>" */
+    /* Held for writing while a thread adds or closes tasks, for reading by interactive
+     * queries, so a query never sees a task being made or destroyed. */
+    pthread_rwlock_t query_lock;
 };
+
+/* Calls fn for every local task whose sub-topology holds store (and, when partition >= 0, whose
+ * partition it is), under the query lock; fn returns false to stop. Returns how many it saw. */
+int rill__thread_tasks(stream_thread_t *t, int st, int32_t partition,
+                       bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud);
 
 /* Returns a new stream thread (not started) with index i of app, or NULL. */
 stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size_t errstr_size);

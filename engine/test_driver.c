@@ -8,6 +8,7 @@
 #include "engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -42,6 +43,8 @@ struct rill_test_driver {
     size_t ntasks;
     char error[1024];
     rill_arena_t *scratch; /* copies of piped headers */
+    char *state_dir;       /* a fresh directory of its own, wiped on destroy */
+    rill_store_env_t *store_env;
 };
 
 static topic_t *topic_find(const rill_test_driver_t *td, const char *name)
@@ -198,6 +201,32 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
     td->env.collector = (rill_collector_t){collector_send, collector_partitions, td};
     td->env.wall_clock = driver_clock;
     td->env.wall_clock_ud = td;
+    /* Stores live in a fresh directory under state.dir, so drivers never share state. */
+    if (rill_topology_store_count(topo) > 0) {
+        const char *root = rill__conf_str(td->conf, "state.dir");
+        size_t len = strlen(root) + 32;
+        td->state_dir = rill_malloc(len);
+        if (td->state_dir) {
+            snprintf(td->state_dir, len, "%s/test-driver-XXXXXX", root);
+            rill__mkdirs(root);
+        }
+        if (!td->state_dir || !mkdtemp(td->state_dir)) {
+            snprintf(errstr, errstr_size, "cannot create a state directory under %s (state.dir)",
+                     root);
+            rill_free(td->state_dir);
+            td->state_dir = NULL;
+            rill_test_driver_destroy(td);
+            return NULL;
+        }
+        td->store_env = rill_store_env_new(
+            (size_t)rill__conf_int(td->conf, "rocksdb.memory.max.bytes"), errstr, errstr_size);
+        if (!td->store_env) {
+            rill_test_driver_destroy(td);
+            return NULL;
+        }
+        td->env.state_dir = td->state_dir;
+        td->env.store_env = td->store_env;
+    }
     return td;
 }
 
@@ -208,6 +237,10 @@ void rill_test_driver_destroy(rill_test_driver_t *td)
     for (size_t i = 0; i < td->ntasks; i++)
         rill_task_destroy(td->tasks[i].task);
     rill_free(td->tasks);
+    rill_store_env_destroy(td->store_env);
+    if (td->state_dir)
+        rill_store_wipe(td->state_dir);
+    rill_free(td->state_dir);
     for (size_t i = 0; i < td->ntopics; i++) {
         topic_t *t = &td->topics[i];
         for (size_t r = 0; r < t->n; r++) {
@@ -298,6 +331,29 @@ static int drain_internal(rill_test_driver_t *td)
     return 0;
 }
 
+/* Like Kafka Streams' driver, which commits after every record: feeds internal topics, then
+ * writes every task's record cache through (which may feed internal topics again). */
+static int drain_and_flush(rill_test_driver_t *td)
+{
+    for (;;) {
+        int rc = drain_internal(td);
+        if (rc)
+            return rc;
+        uint64_t before = 0, after = 0;
+        for (size_t i = 0; i < td->ntopics; i++)
+            before += td->topics[i].n;
+        for (size_t i = 0; i < td->ntasks; i++)
+            if ((rc = rill_task_flush(td->tasks[i].task))) {
+                snprintf(td->error, sizeof td->error, "%s", rill_task_error(td->tasks[i].task));
+                return rc;
+            }
+        for (size_t i = 0; i < td->ntopics; i++)
+            after += td->topics[i].n;
+        if (after == before)
+            return 0;
+    }
+}
+
 int rill_test_driver_pipe_headers(rill_test_driver_t *td, const char *topic, int32_t partition,
                                   rill_buf_t key, rill_buf_t value, int64_t timestamp,
                                   const rill_header_t *headers, size_t header_count)
@@ -329,7 +385,7 @@ int rill_test_driver_pipe_headers(rill_test_driver_t *td, const char *topic, int
     td->error[0] = 0;
     if ((rc = deliver(td, topic, &raw)))
         return rc;
-    return drain_internal(td);
+    return drain_and_flush(td);
 }
 
 int rill_test_driver_pipe(rill_test_driver_t *td, const char *topic, int32_t partition,
@@ -356,7 +412,7 @@ int rill_test_driver_advance_wall_clock(rill_test_driver_t *td, int64_t ms)
             return rc;
         }
     }
-    return drain_internal(td);
+    return drain_and_flush(td);
 }
 
 int rill_test_driver_read(rill_test_driver_t *td, const char *topic, rill_test_record_t *out)
@@ -390,8 +446,49 @@ int64_t rill_test_driver_metric(const rill_test_driver_t *td, const char *name)
             sum += (int64_t)m->skipped;
         else if (strcmp(name, "punctuations") == 0)
             sum += (int64_t)m->punctuations;
+        else if (strcmp(name, "late-records-dropped") == 0)
+            sum += (int64_t)m->late_dropped;
+        else if (strcmp(name, "changelog-writes") == 0)
+            sum += (int64_t)m->changelog_writes;
+        else if (strcmp(name, "cache-flushed") == 0)
+            sum += (int64_t)m->cache_flushed;
+        else if (strcmp(name, "cache-hits") == 0)
+            sum += (int64_t)m->cache_hits;
         else
             return -1;
     }
     return sum;
+}
+
+/* The task of the store's sub-topology for partition, or NULL. */
+static rill_task_t *store_task(rill_test_driver_t *td, const char *store, int32_t partition)
+{
+    int i = td && store ? rill_topology_find_store(td->topo, store) : -1, st;
+    if (i < 0 || !rill_topology_store(td->topo, i, &st))
+        return NULL;
+    for (size_t k = 0; k < td->ntasks; k++)
+        if (td->tasks[k].st == st && td->tasks[k].partition == partition)
+            return td->tasks[k].task;
+    return NULL;
+}
+
+rill_store_t *rill_test_driver_kv_store(rill_test_driver_t *td, const char *store,
+                                        int32_t partition)
+{
+    rill_task_t *task = store_task(td, store, partition);
+    return task ? rill_task_kv_store(task, store) : NULL;
+}
+
+rill_window_store_t *rill_test_driver_window_store(rill_test_driver_t *td, const char *store,
+                                                   int32_t partition)
+{
+    rill_task_t *task = store_task(td, store, partition);
+    return task ? rill_task_window_store(task, store) : NULL;
+}
+
+rill_session_store_t *rill_test_driver_session_store(rill_test_driver_t *td, const char *store,
+                                                     int32_t partition)
+{
+    rill_task_t *task = store_task(td, store, partition);
+    return task ? rill_task_session_store(task, store) : NULL;
 }

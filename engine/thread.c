@@ -58,6 +58,7 @@ struct stream_thread {
     uv_async_t stop_async;
     int pipefd[2];
     rd_kafka_t *consumer, *producer;
+    rd_kafka_t *restorer; /* reads changelogs into new tasks' stores (made when first needed) */
     rd_kafka_queue_t *cq, *pq;
     rill_task_env_t env;
     slot_t *slots;
@@ -69,7 +70,8 @@ struct stream_thread {
     size_t nouts;
     rd_kafka_message_t **batch;
     size_t batch_size;
-    rill_header_t *hdrs; /* scratch for the headers of the record being processed */
+    rill_record_t *restore_recs; /* one restore batch (batch_size records) */
+    rill_header_t *hdrs;         /* scratch for the headers of the record being processed */
     size_t hdrs_cap;
     /* The headers of the message being processed, parsed only if something reads them. */
     struct lazy_headers {
@@ -87,7 +89,8 @@ struct stream_thread {
     bool last_processed; /* the message just handled went through a task */
     char delivery_error[512];
     uint64_t closed_skipped; /* skipped records of tasks already closed */
-    atomic_int_fast64_t m_processed, m_produced, m_skipped, m_commits, m_rebalances, m_tasks;
+    atomic_int_fast64_t m_processed, m_produced, m_skipped, m_commits, m_rebalances, m_tasks,
+        m_restored;
 };
 
 static int64_t now_ms(void)
@@ -228,6 +231,213 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
     }
 }
 
+/* ---- state: restoration and checkpoints ---- */
+
+/* A checkpoint is written when this many changelog records were written since the last one
+ * (as Kafka Streams does), and always when a task closes. */
+#define CHECKPOINT_DELTA 10000
+
+static rd_kafka_t *restorer(stream_thread_t *t)
+{
+    if (t->restorer)
+        return t->restorer;
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    char client_id[300], group[300], kerr[512];
+    snprintf(client_id, sizeof client_id, "%s-restore-consumer", t->name);
+    snprintf(group, sizeof group, "%s-restore", t->env.application_id); /* never joined */
+    const char *kv[][2] = {
+        {"bootstrap.servers", t->app->bootstrap},
+        {"client.id", client_id},
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "earliest"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        rd_kafka_conf_set(kconf, kv[i][0], kv[i][1], kerr, sizeof kerr);
+    /* As the stream consumer: librdkafka 2.0.2 stops fetching for a second at 100,000. */
+    rd_kafka_conf_set(kconf, "queued.min.messages", "1000000", kerr, sizeof kerr);
+    if (rill__conf_apply(t->app->conf, kconf, SCOPE_CONSUMER, kerr, sizeof kerr)) {
+        rd_kafka_conf_destroy(kconf);
+        thread_fail(t, RILL_ECONFIG, "cannot make the restore consumer: %s", kerr);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(kconf, rill__kafka_log_cb);
+    t->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, kerr, sizeof kerr);
+    if (!t->restorer) {
+        rd_kafka_conf_destroy(kconf);
+        thread_fail(t, RILL_EKAFKA, "cannot make the restore consumer: %s", kerr);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(t->restorer);
+    return t->restorer;
+}
+
+/* Reads changelog i of task from its checkpoint (or start) to its end into the store. */
+static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t partition, size_t i)
+{
+    const char *topic = rill_task_changelog_topic(task, i);
+    const char *store = rill_task_changelog_store(task, i);
+    const rill_restore_listener_t *l = &t->app->restore_listener;
+    rd_kafka_t *rk = restorer(t);
+    if (!rk)
+        return RILL_EKAFKA;
+    int64_t lo = 0, hi = 0, from = rill_task_changelog_offset(task, i);
+    rd_kafka_resp_err_t err;
+    /* A changelog just created may have no leader yet: retry what is retriable. */
+    for (int tries = 0;; tries++) {
+        err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 30000);
+        if (!(err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+              err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+              err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
+            tries >= 300)
+            break;
+        struct timespec pause = {0, 100 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    if (err) {
+        thread_fail(t, RILL_EKAFKA, "task %s: cannot read the end of changelog '%s' [%d]: %s",
+                    rill_task_id(task), topic, partition, rd_kafka_err2str(err));
+        return RILL_EKAFKA;
+    }
+    int64_t start = from < lo ? lo : from;
+    if (from > hi)
+        rill_log(RILL_LOG_WARN, "state",
+                 "task %s: the checkpoint of store '%s' (offset %lld) is past the end of %s [%d] "
+                 "(%lld): the topic was recreated? Keeping the store as it is",
+                 rill_task_id(task), store, (long long)from, topic, partition, (long long)hi);
+    if (start >= hi)
+        return 0;
+    if (l->on_start)
+        l->on_start(l->ud, store, topic, partition, start, hi);
+    rill_log(RILL_LOG_INFO, "state",
+             "task %s: restoring store '%s' from %s [%d], offsets %lld..%lld", rill_task_id(task),
+             store, topic, partition, (long long)start, (long long)hi);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = start;
+    err = rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        thread_fail(t, RILL_EKAFKA, "task %s: cannot read changelog '%s' [%d]: %s",
+                    rill_task_id(task), topic, partition, rd_kafka_err2str(err));
+        return RILL_EKAFKA;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    int64_t pos = start, t0 = now_ms(), last_progress = t0, last_log = t0;
+    uint64_t total = 0;
+    int rc = 0;
+    while (rc == 0 && pos < hi) {
+        /* The call waits until it has that many records (or 500 ms): never ask for more than
+         * the partition still holds. */
+        size_t want = (size_t)(hi - pos) < t->batch_size ? (size_t)(hi - pos) : t->batch_size;
+        ssize_t n = rd_kafka_consume_batch_queue(q, 500, t->batch, want);
+        uint64_t batch = 0;
+        for (ssize_t k = 0; k < n; k++) {
+            rd_kafka_message_t *m = t->batch[k];
+            if (rc == 0 && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                pos = hi;
+            } else if (rc == 0 && m->err) {
+                thread_fail(t, RILL_EKAFKA, "task %s: cannot read changelog '%s' [%d]: %s",
+                            rill_task_id(task), topic, partition, rd_kafka_message_errstr(m));
+                rc = RILL_EKAFKA;
+            } else if (rc == 0 && m->offset < hi) {
+                t->restore_recs[batch++] = (rill_record_t){
+                    .key = {m->key, m->key_len},
+                    .value = {m->payload, m->len},
+                    .timestamp = rd_kafka_message_timestamp(m, NULL),
+                    .topic = topic,
+                    .partition = partition,
+                    .offset = m->offset,
+                };
+                pos = m->offset + 1;
+            }
+        }
+        /* One write batch for the lot: RocksDB takes it far faster than record by record. */
+        if (rc == 0 && batch && (rc = rill_task_restore_batch(task, i, t->restore_recs, batch)))
+            thread_fail(t, rc, "%s", rill_task_error(task));
+        for (ssize_t k = 0; k < n; k++)
+            rd_kafka_message_destroy(t->batch[k]);
+        total += batch;
+        int64_t now = now_ms();
+        if (batch) {
+            last_progress = now;
+            if (l->on_batch)
+                l->on_batch(l->ud, store, topic, partition, pos, batch);
+        } else if (now - last_progress > 60000 && rc == 0) {
+            thread_fail(t, RILL_ETIMEDOUT,
+                        "task %s: restoring store '%s' from %s [%d] made no progress for 60 s at "
+                        "offset %lld of %lld",
+                        rill_task_id(task), store, topic, partition, (long long)pos, (long long)hi);
+            rc = RILL_ETIMEDOUT;
+        }
+        if (now - last_log >= 10000 && rc == 0) {
+            rill_log(RILL_LOG_INFO, "state",
+                     "task %s: restoring store '%s': at offset %lld of %lld", rill_task_id(task),
+                     store, (long long)pos, (long long)hi);
+            last_log = now;
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_assign(rk, NULL);
+    if (rc)
+        return rc;
+    double secs = (double)(now_ms() - t0) / 1000.0;
+    rill_log(RILL_LOG_INFO, "state",
+             "task %s: restored store '%s': %llu records in %.2f s (%.0f records/s)",
+             rill_task_id(task), store, (unsigned long long)total, secs,
+             secs > 0 ? (double)total / secs : 0.0);
+    atomic_fetch_add(&t->m_restored, (int_fast64_t)total);
+    if (l->on_end)
+        l->on_end(l->ud, store, topic, partition, total);
+    return 0;
+}
+
+/* Restores every store of a new task before it processes anything. */
+static int restore_task(stream_thread_t *t, rill_task_t *task, int32_t partition)
+{
+    for (size_t i = 0; i < rill_task_changelog_count(task); i++) {
+        int rc = restore_changelog(t, task, partition, i);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Writes task's checkpoint when enough changelog records were written since the last (or when
+ * force). Call after the producer flushed: the end offsets are then the stores' contents. */
+static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force)
+{
+    size_t n = rill_task_changelog_count(task);
+    if (n == 0 || !t->producer || t->failed)
+        return;
+    uint64_t writes = rill_task_changelog_writes(task);
+    if (writes == 0 || (!force && writes < CHECKPOINT_DELTA))
+        return;
+    if (rd_kafka_flush(t->producer, 10000)) {
+        rill_log(RILL_LOG_WARN, "state", "task %s: no checkpoint: the producer did not flush",
+                 rill_task_id(task));
+        return;
+    }
+    int64_t *ends = rill_calloc(n, sizeof *ends);
+    if (!ends)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(t->producer, rill_task_changelog_topic(task, i),
+                                             partition, &lo, &hi, 10000)) {
+            rill_free(ends);
+            rill_log(RILL_LOG_WARN, "state",
+                     "task %s: no checkpoint: cannot read the end of changelog '%s'",
+                     rill_task_id(task), rill_task_changelog_topic(task, i));
+            return;
+        }
+        ends[i] = hi;
+    }
+    if (rill_task_checkpoint(task, ends))
+        rill_log(RILL_LOG_WARN, "state", "%s", rill_task_error(task));
+    rill_free(ends);
+}
+
 /* ---- tasks and slots ---- */
 
 static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
@@ -235,26 +445,37 @@ static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
     for (size_t i = 0; i < t->ntasks; i++)
         if (t->tasks[i].st == st && t->tasks[i].partition == partition)
             return t->tasks[i].task;
+    pthread_rwlock_wrlock(&t->app->query_lock);
     task_ref_t *tasks = rill_realloc(t->tasks, (t->ntasks + 1) * sizeof *tasks);
+    if (tasks)
+        t->tasks = tasks;
+    pthread_rwlock_unlock(&t->app->query_lock);
     if (!tasks)
         return NULL;
-    t->tasks = tasks;
     char err[1024];
     rill_task_t *task = rill_task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
     if (!task) {
         thread_fail(t, RILL_EPROCESS, "cannot create task %d_%d: %s", st, partition, err);
         return NULL;
     }
+    if (restore_task(t, task, partition)) {
+        rill_task_destroy(task);
+        return NULL;
+    }
+    /* Interactive queries see the task from here on, restored. */
+    pthread_rwlock_wrlock(&t->app->query_lock);
     tasks[t->ntasks++] = (task_ref_t){st, partition, task};
+    pthread_rwlock_unlock(&t->app->query_lock);
     atomic_store(&t->m_tasks, (int_fast64_t)t->ntasks);
     rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", t->name, rill_task_id(task));
     return task;
 }
 
-/* Closes the tasks no slot uses any more. */
+/* Closes the tasks no slot uses any more, checkpointing their stores first. */
 static void tasks_gc(stream_thread_t *t)
 {
     size_t keep = 0;
+    pthread_rwlock_wrlock(&t->app->query_lock);
     for (size_t i = 0; i < t->ntasks; i++) {
         bool used = false;
         for (size_t s = 0; s < t->nslots && !used; s++)
@@ -263,12 +484,14 @@ static void tasks_gc(stream_thread_t *t)
             t->tasks[keep++] = t->tasks[i];
             continue;
         }
+        checkpoint_task(t, t->tasks[i].task, t->tasks[i].partition, true);
         rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", t->name,
                  rill_task_id(t->tasks[i].task));
         t->closed_skipped += rill_task_metrics(t->tasks[i].task)->skipped;
         rill_task_destroy(t->tasks[i].task);
     }
     t->ntasks = keep;
+    pthread_rwlock_unlock(&t->app->query_lock);
     atomic_store(&t->m_tasks, (int_fast64_t)t->ntasks);
 }
 
@@ -351,6 +574,14 @@ static int commit(stream_thread_t *t, bool sync)
 {
     if (!t->dirty)
         return 0;
+    /* Record caches write through: stores, changelogs and the records they forward. */
+    for (size_t i = 0; i < t->ntasks; i++) {
+        int rc = rill_task_flush(t->tasks[i].task);
+        if (rc) {
+            thread_fail(t, rc, "%s", rill_task_error(t->tasks[i].task));
+            return rc;
+        }
+    }
     /* Everything processed must be acknowledged before its offsets are committed. */
     rd_kafka_resp_err_t err = rd_kafka_flush(t->producer, 60000);
     if (err) {
@@ -388,6 +619,8 @@ static int commit(stream_thread_t *t, bool sync)
     rd_kafka_topic_partition_list_destroy(list);
     if (!rc)
         t->dirty = false;
+    for (size_t i = 0; i < t->ntasks; i++)
+        checkpoint_task(t, t->tasks[i].task, t->tasks[i].partition, false);
     return rc;
 }
 
@@ -787,7 +1020,8 @@ stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size
     t->env.collector = (rill_collector_t){collector_send, collector_partitions, t};
     t->batch_size = (size_t)rill__conf_int(app->conf, "poll.batch.size");
     t->batch = rill_calloc(t->batch_size, sizeof *t->batch);
-    if (!t->batch || pipe(t->pipefd) != 0) {
+    t->restore_recs = rill_calloc(t->batch_size, sizeof *t->restore_recs);
+    if (!t->batch || !t->restore_recs || pipe(t->pipefd) != 0) {
         snprintf(errstr, errstr_size, "cannot set up %s: %s", t->name, strerror(errno));
         rill__thread_join_destroy(t);
         return NULL;
@@ -885,11 +1119,15 @@ void rill__thread_destroy(stream_thread_t *t)
     if (t->producer) {
         rd_kafka_flush(t->producer, 10000);
         rd_kafka_destroy(t->producer);
+        t->producer = NULL; /* tasks closed from here on keep their last checkpoint */
     }
+    if (t->restorer)
+        rd_kafka_destroy(t->restorer);
     slots_remove(t, NULL);
     rill_free(t->slots);
     rill_free(t->tasks);
     rill_free(t->batch);
+    rill_free(t->restore_recs);
     rill_free(t->hdrs);
     if (t->pipefd[0] >= 0)
         close(t->pipefd[0]);
@@ -918,5 +1156,21 @@ int64_t rill__thread_metric(stream_thread_t *t, const char *name)
         return atomic_load(&t->m_rebalances);
     if (strcmp(name, "tasks") == 0)
         return atomic_load(&t->m_tasks);
+    if (strcmp(name, "records-restored") == 0)
+        return atomic_load(&t->m_restored);
     return -1;
+}
+
+int rill__thread_tasks(stream_thread_t *t, int st, int32_t partition,
+                       bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud)
+{
+    int seen = 0;
+    for (size_t i = 0; i < t->ntasks; i++) {
+        if (t->tasks[i].st != st || (partition >= 0 && t->tasks[i].partition != partition))
+            continue;
+        seen++;
+        if (!fn(ud, t->tasks[i].task, t->tasks[i].partition))
+            break;
+    }
+    return seen;
 }

@@ -63,7 +63,12 @@ char *rill_topology_describe(const rill_topology_t *topo)
                 }
                 break;
             case NODE_PROCESSOR:
-                sb_printf(&sb, "    Processor: %s (stores: [])\n", node->name);
+                sb_printf(&sb, "    Processor: %s (stores: [", node->name);
+                for (size_t k = 0, shown = 0; k < topo->nstores; k++)
+                    for (size_t p = 0; p < topo->stores[k].nprocessors; p++)
+                        if (strcmp(topo->stores[k].processor_names[p], node->name) == 0)
+                            sb_printf(&sb, "%s%s", shown++ ? ", " : "", topo->stores[k].spec.name);
+                sb_printf(&sb, "])\n");
                 break;
             case NODE_SINK:
                 if (node->topic)

@@ -8,6 +8,7 @@
 #include <rill/processor.h>
 
 #include <regex.h>
+#include <stdio.h>
 #include <stdatomic.h>
 
 typedef enum { NODE_SOURCE, NODE_PROCESSOR, NODE_SINK } node_kind_t;
@@ -45,6 +46,14 @@ typedef struct node {
     void *partitioner_ud;
 } node_t;
 
+/* A state store of the graph: its spec (name and serdes owned) and the processors it serves. */
+typedef struct store_def {
+    rill_store_spec_t spec;
+    char **processor_names;
+    size_t nprocessors;
+    int subtopology; /* after build */
+} store_def_t;
+
 typedef struct attachment {
     void *p;
     void (*free_fn)(void *);
@@ -59,6 +68,8 @@ struct rill_topology {
     char error[512]; /* first error found while adding; "" when none */
     uint64_t name_counter;
     attachment_t *attachments;
+    store_def_t *stores;
+    size_t nstores;
     int nsub;
     int **sub_order; /* per sub-topology, node indices in topological order */
     size_t *sub_n;
@@ -81,6 +92,69 @@ struct node_inst {
     size_t nchildren;
     bool initialised;
 };
+
+typedef struct punctuator {
+    node_inst_t *inst;
+    int64_t interval;
+    int64_t next; /* INT64_MIN: not yet started (stream time) */
+    rill_punctuation_t type;
+    rill_punctuate_cb cb;
+} punctuator_t;
+
+struct rill_task {
+    const rill_topology_t *topo;
+    int st;
+    int32_t partition;
+    char id[32];
+    rill_task_env_t env;
+    node_inst_t *insts;
+    size_t ninst;
+    node_inst_t **by_index; /* topology node index -> instance (NULL: not in this task) */
+    rill_arena_t *arena;
+    int64_t stream_time;
+    punctuator_t *punctuators;
+    size_t npunct;
+    char error[1024];
+    rill_task_metrics_t metrics;
+    int sink_rc; /* the first sink failure of the record: reported whatever the nodes in between
+                  * returned, so a processor that ignores a forward's result loses nothing */
+    rill_bytes_t kbuf, vbuf; /* sink serialization scratch, reused for every record */
+    bool initialising;
+    bool processing;      /* inside rill_task_process or a punctuator: the arena is in use */
+    rill_buf_t old_value; /* the previous value of the table update being forwarded */
+    struct task_store *stores;
+    size_t nstores;
+    size_t *changelogs; /* changelog i -> index in stores */
+    size_t nchangelogs;
+    char *dir; /* "<state_dir>/<task id>", NULL until a store needs it */
+    uint64_t writes_since_checkpoint;
+    rill_store_write_t *restore_writes; /* a restore batch's writes */
+    size_t restore_cap;
+    uint64_t late_logged_at; /* late_dropped when the last late-record line was logged */
+};
+
+/* A store as a task holds it (stores.c). */
+typedef struct task_store {
+    const store_def_t *def;
+    rill_task_t *task;
+    rill_store_backend_t backend;
+    char changelog[300]; /* "" when not logged */
+    int64_t checkpoint;  /* offset to restore from; -1: the beginning */
+    rill_store_t *kv;
+    rill_window_store_t *ws;
+    rill_session_store_t *ss;
+    rill_store_t *cache; /* dirty entries (flag, timestamp, value) by layout key; NULL: none */
+    size_t cache_bytes;
+    node_inst_t *flush_inst;
+    rill_store_flush_fn flush_fn;
+    rill_bytes_t scratch; /* stored-value and cache-entry composition */
+    rill_bytes_t keybuf;  /* layout keys */
+} task_store_t;
+
+/* Opens the stores of task's sub-topology and reads its checkpoint; 0 or a code (errstr set). */
+int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size);
+/* Closes the task's stores. */
+void rill__task_close_stores(rill_task_t *task);
 
 /* The processor every sink node runs. */
 extern const rill_processor_ops rill__sink_ops;

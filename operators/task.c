@@ -11,35 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct punctuator {
-    node_inst_t *inst;
-    int64_t interval;
-    int64_t next; /* INT64_MIN: not yet started (stream time) */
-    rill_punctuation_t type;
-    rill_punctuate_cb cb;
-} punctuator_t;
-
-struct rill_task {
-    const rill_topology_t *topo;
-    int st;
-    int32_t partition;
-    char id[32];
-    rill_task_env_t env;
-    node_inst_t *insts;
-    size_t ninst;
-    node_inst_t **by_index; /* topology node index -> instance (NULL: not in this task) */
-    rill_arena_t *arena;
-    int64_t stream_time;
-    punctuator_t *punctuators;
-    size_t npunct;
-    char error[1024];
-    rill_task_metrics_t metrics;
-    int sink_rc; /* the first sink failure of the record: reported whatever the nodes in between
-                  * returned, so a processor that ignores a forward's result loses nothing */
-    rill_bytes_t kbuf, vbuf; /* sink serialization scratch, reused for every record */
-    bool initialising;
-};
-
 /* ---- context ---- */
 
 static int64_t real_clock_ms(void)
@@ -152,6 +123,44 @@ int64_t rill_context_wall_clock(const rill_context_t *ctx)
 {
     const rill_task_env_t *env = &ctx->task->env;
     return env->wall_clock ? env->wall_clock(env->wall_clock_ud) : real_clock_ms();
+}
+
+int rill_context_forward_change(rill_context_t *ctx, const rill_record_t *rec, rill_buf_t old_value)
+{
+    rill_task_t *task = ctx->task;
+    rill_buf_t saved = task->old_value;
+    task->old_value = old_value;
+    int rc = rill_context_forward(ctx, rec);
+    task->old_value = saved;
+    return rc;
+}
+
+rill_buf_t rill_context_old_value(const rill_context_t *ctx)
+{
+    return ctx->task->old_value;
+}
+
+void rill_context_drop_late(rill_context_t *ctx, const rill_record_t *rec, int64_t window_start,
+                            int64_t window_end)
+{
+    rill_task_t *task = ctx->task;
+    char reason[400];
+    snprintf(reason, sizeof reason,
+             "task %s, node '%s': dropped a late record (topic '%s' partition %d offset %lld, "
+             "timestamp %lld): its window [%lld, %lld) had closed at stream time %lld",
+             task->id, ctx->inst->node->name, rec->topic ? rec->topic : "(none)", rec->partition,
+             (long long)rec->offset, (long long)rec->timestamp, (long long)window_start,
+             (long long)window_end, (long long)task->stream_time);
+    task->metrics.late_dropped++;
+    /* The first late record, then one line per 1000: enough to see it, not a flood. */
+    if (task->metrics.late_dropped == 1 ||
+        task->metrics.late_dropped - task->late_logged_at >= 1000) {
+        rill_log(RILL_LOG_WARN, "window", "%s (%llu late records so far)", reason,
+                 (unsigned long long)task->metrics.late_dropped);
+        task->late_logged_at = task->metrics.late_dropped;
+    }
+    if (task->env.late_record)
+        task->env.late_record(task->env.late_record_ud, rec, reason);
 }
 
 /* ---- the sink processor ---- */
@@ -301,6 +310,10 @@ rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partitio
                 if (task->insts[j].index == inst->node->children[c])
                     inst->children[inst->nchildren++] = &task->insts[j];
     }
+    if (rill__task_open_stores(task, errstr, errstr_size)) {
+        rill_task_destroy(task);
+        return NULL;
+    }
     task->initialising = true;
     for (size_t k = 0; k < task->ninst; k++) {
         node_inst_t *inst = &task->insts[k];
@@ -336,6 +349,7 @@ void rill_task_destroy(rill_task_t *task)
             ops->close(&inst->ctx, inst->state);
         rill_free(inst->children);
     }
+    rill__task_close_stores(task);
     rill_free(task->insts);
     rill_free(task->by_index);
     rill_free(task->punctuators);
@@ -429,11 +443,14 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
         task->stream_time = rec.timestamp;
     task->metrics.processed++;
     task->sink_rc = 0;
+    task->processing = true;
     rc = rill_context_forward(&inst->ctx, &rec);
     if (!rc)
         rc = task->sink_rc;
-    if (rc)
+    if (rc) {
+        task->processing = false;
         return rc;
+    }
     /* Stream-time punctuators fire once per advance past their next due time. */
     for (size_t i = 0; i < task->npunct; i++) {
         punctuator_t *p = &task->punctuators[i];
@@ -443,12 +460,15 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
             p->next = task->stream_time;
         if (task->stream_time >= p->next) {
             rill_arena_reset(task->arena);
-            if ((rc = run_punctuator(task, p, task->stream_time)) || (rc = task->sink_rc))
+            if ((rc = run_punctuator(task, p, task->stream_time)) || (rc = task->sink_rc)) {
+                task->processing = false;
                 return rc;
+            }
             /* One step to the next due time, however far stream time jumped. */
             p->next += ((task->stream_time - p->next) / p->interval + 1) * p->interval;
         }
     }
+    task->processing = false;
     return 0;
 }
 
@@ -460,7 +480,9 @@ int rill_task_punctuate(rill_task_t *task, int64_t now)
             continue;
         rill_arena_reset(task->arena);
         task->sink_rc = 0;
+        task->processing = true;
         int rc = run_punctuator(task, p, now);
+        task->processing = false;
         if (!rc)
             rc = task->sink_rc;
         if (rc)
@@ -488,6 +510,11 @@ const char *rill_task_error(const rill_task_t *task)
 const rill_task_metrics_t *rill_task_metrics(const rill_task_t *task)
 {
     return &task->metrics;
+}
+
+int64_t rill_task_stream_time(const rill_task_t *task)
+{
+    return task->stream_time;
 }
 
 const char *rill_task_id(const rill_task_t *task)

@@ -70,7 +70,111 @@ void rill_topology_unref(rill_topology_t *topo)
         rill_free(topo->sub_order[i]);
     rill_free(topo->sub_order);
     rill_free(topo->sub_n);
+    for (size_t i = 0; i < topo->nstores; i++) {
+        store_def_t *sd = &topo->stores[i];
+        rill_free((char *)sd->spec.name);
+        rill_serde_unref(sd->spec.key_serde);
+        rill_serde_unref(sd->spec.value_serde);
+        free_strv(sd->processor_names, sd->nprocessors);
+    }
+    rill_free(topo->stores);
     rill_free(topo);
+}
+
+/* ---- state stores ---- */
+
+int rill_topology_find_store(const rill_topology_t *topo, const char *name)
+{
+    for (size_t i = 0; topo && name && i < topo->nstores; i++)
+        if (strcmp(topo->stores[i].spec.name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rill_topology_connect_store(rill_topology_t *topo, const char *store, const char *processor)
+{
+    if (!topo || !store || !processor)
+        return RILL_EINVAL;
+    if (topo->built)
+        return rill_topology_fail(topo, "store '%s' connected after the topology was built", store);
+    int i = rill_topology_find_store(topo, store);
+    if (i < 0)
+        return rill_topology_fail(topo,
+                                  "cannot connect processor '%s' to store '%s': no such "
+                                  "store",
+                                  processor, store);
+    store_def_t *sd = &topo->stores[i];
+    for (size_t k = 0; k < sd->nprocessors; k++)
+        if (strcmp(sd->processor_names[k], processor) == 0)
+            return 0;
+    char *name = rill_strdup(processor);
+    char **v = name ? rill_realloc(sd->processor_names, (sd->nprocessors + 1) * sizeof *v) : NULL;
+    if (!v) {
+        rill_free(name);
+        return rill_topology_fail(topo, "out of memory connecting store '%s'", store);
+    }
+    sd->processor_names = v;
+    v[sd->nprocessors++] = name;
+    return 0;
+}
+
+int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec,
+                            const char *const *processors)
+{
+    if (!topo || !spec)
+        return RILL_EINVAL;
+    if (!spec->name || !*spec->name)
+        return rill_topology_fail(topo, "a state store needs a name");
+    if (topo->built)
+        return rill_topology_fail(topo, "store '%s' added after the topology was built",
+                                  spec->name);
+    if (rill_topology_find_store(topo, spec->name) >= 0)
+        return rill_topology_fail(topo, "a state store called '%s' already exists", spec->name);
+    if (spec->type != RILL_STORE_KV && spec->type != RILL_STORE_WINDOW &&
+        spec->type != RILL_STORE_SESSION)
+        return rill_topology_fail(topo, "store '%s' has an unknown type %d", spec->name,
+                                  (int)spec->type);
+    if (spec->backend != RILL_STORE_DEFAULT && spec->backend != RILL_STORE_ROCKSDB &&
+        spec->backend != RILL_STORE_IN_MEMORY)
+        return rill_topology_fail(topo, "store '%s' has an unknown backend %d", spec->name,
+                                  spec->backend);
+    if (spec->type != RILL_STORE_KV && spec->retention_ms <= 0)
+        return rill_topology_fail(topo, "window or session store '%s' needs a positive retention",
+                                  spec->name);
+    store_def_t *v = rill_realloc(topo->stores, (topo->nstores + 1) * sizeof *v);
+    if (!v)
+        return rill_topology_fail(topo, "out of memory adding store '%s'", spec->name);
+    topo->stores = v;
+    store_def_t *sd = &v[topo->nstores];
+    *sd = (store_def_t){.spec = *spec, .subtopology = -1};
+    sd->spec.name = rill_strdup(spec->name);
+    if (!sd->spec.name)
+        return rill_topology_fail(topo, "out of memory adding store '%s'", spec->name);
+    if (sd->spec.type != RILL_STORE_KV && sd->spec.segment_ms <= 0) {
+        int64_t half = sd->spec.retention_ms / 2;
+        sd->spec.segment_ms = half > 60000 ? half : 60000;
+    }
+    rill_serde_ref(sd->spec.key_serde);
+    rill_serde_ref(sd->spec.value_serde);
+    int index = (int)topo->nstores++;
+    for (size_t k = 0; processors && processors[k]; k++)
+        if (rill_topology_connect_store(topo, spec->name, processors[k]))
+            return RILL_ETOPOLOGY;
+    return index;
+}
+
+int rill_topology_store_count(const rill_topology_t *topo)
+{
+    return topo ? (int)topo->nstores : 0;
+}
+
+const rill_store_spec_t *rill_topology_store(const rill_topology_t *topo, int i, int *st)
+{
+    if (!topo || i < 0 || (size_t)i >= topo->nstores)
+        return NULL;
+    if (st)
+        *st = topo->stores[i].subtopology;
+    return &topo->stores[i].spec;
 }
 
 int rill_topology_fail(rill_topology_t *topo, const char *fmt, ...)
@@ -397,6 +501,17 @@ int rill_topology_rename(rill_topology_t *topo, const char *old_name, const char
                 rill_free(topo->nodes[i]->parent_names[p]);
                 topo->nodes[i]->parent_names[p] = c;
             }
+    for (size_t k = 0; k < topo->nstores; k++)
+        for (size_t p = 0; p < topo->stores[k].nprocessors; p++)
+            if (strcmp(topo->stores[k].processor_names[p], old_name) == 0) {
+                char *c = rill_strdup(new_name);
+                if (!c) {
+                    rill_free(copy);
+                    return RILL_ENOMEM;
+                }
+                rill_free(topo->stores[k].processor_names[p]);
+                topo->stores[k].processor_names[p] = c;
+            }
     rill_free(topo->nodes[idx]->name);
     topo->nodes[idx]->name = copy;
     return 0;
@@ -532,6 +647,29 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
             if (a != b)
                 up[a > b ? a : b] = a < b ? a : b;
         }
+    /* Processors sharing a store run in one task, so they share a sub-topology. */
+    for (size_t k = 0; k < topo->nstores; k++) {
+        store_def_t *sd = &topo->stores[k];
+        int first = -1;
+        for (size_t p = 0; p < sd->nprocessors; p++) {
+            int node = find_node(topo, sd->processor_names[p]);
+            if (node < 0 || topo->nodes[node]->kind != NODE_PROCESSOR) {
+                rill_free(colour);
+                rill_free(up);
+                return build_fail(topo, errstr, errstr_size,
+                                  "invalid topology: store '%s' is connected to '%s', which is "
+                                  "not a processor of the topology",
+                                  sd->spec.name, sd->processor_names[p]);
+            }
+            if (first < 0) {
+                first = node;
+                continue;
+            }
+            int a = find_root(up, first), b = find_root(up, node);
+            if (a != b)
+                up[a > b ? a : b] = a < b ? a : b;
+        }
+    }
     int nsub = 0;
     for (size_t i = 0; i < n; i++) {
         int root = find_root(up, (int)i);
@@ -570,6 +708,16 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
             return build_fail(topo, errstr, errstr_size,
                               "invalid topology: node '%s' is dangling: no source reaches it",
                               topo->nodes[topo->sub_order[s][0]]->name);
+    }
+    for (size_t k = 0; k < topo->nstores; k++) {
+        store_def_t *sd = &topo->stores[k];
+        sd->subtopology = sd->nprocessors
+                              ? topo->nodes[find_node(topo, sd->processor_names[0])]->subtopology
+                              : -1;
+        if (sd->subtopology < 0)
+            return build_fail(topo, errstr, errstr_size,
+                              "invalid topology: store '%s' is connected to no processor",
+                              sd->spec.name);
     }
     topo->built = true;
     return 0;

@@ -115,8 +115,69 @@ rill_state_t rill_app_state(rill_app_t *app);
 const char *rill_app_error(rill_app_t *app, char *buf, size_t buf_size);
 /* Returns the bootstrap servers the app uses (the embedded cluster's when embedded), borrowed. */
 const char *rill_app_bootstrap_servers(const rill_app_t *app);
+/* ---- State: restoration and interactive queries ---------------------------------------- */
+
+/* Hears about the restoration of a store from its changelog (a task's store restores before the
+ * task processes). Any callback may be NULL. @thread any (the restoring stream thread) */
+typedef struct {
+    void (*on_start)(void *ud, const char *store, const char *topic, int32_t partition,
+                     int64_t from_offset, int64_t end_offset);
+    void (*on_batch)(void *ud, const char *store, const char *topic, int32_t partition,
+                     int64_t next_offset, uint64_t batch_records);
+    void (*on_end)(void *ud, const char *store, const char *topic, int32_t partition,
+                   uint64_t total_records);
+    void *ud;
+} rill_restore_listener_t;
+
+/* Sets the restore listener (copied; before start). */
+void rill_app_set_restore_listener(rill_app_t *app, const rill_restore_listener_t *listener);
+
+/*
+ * Interactive queries read the app's named stores (rill_materialized_t.name) on this instance.
+ * Keys are given serialized with the store's key serde; values come back serialized with its
+ * value serde, without their timestamp. They may be called from any thread, while the app
+ * runs; they read the stores as of the last commit (the record cache's newer updates are not
+ * visible: set statestore.cache.max.bytes=0 for fresh reads), and a task being restored is not
+ * visible until it is done. Callbacks run under the app's query lock, so they must not call into
+ * the app; return false from one to stop early. Results of several partitions come partition
+ * after partition (each in key order). They return 0, RILL_ENOENT (no such store, or the key is
+ * not here), RILL_EINVAL (a store of another kind), RILL_ESTATE (the app is not running) or
+ * RILL_ENOMEM/RILL_EIO.
+ */
+typedef bool (*rill_query_fn)(void *ud, rill_buf_t key, rill_buf_t value, int64_t timestamp);
+/* A window store row: the key, the window's start, its value and timestamp. */
+typedef bool (*rill_window_query_fn)(void *ud, rill_buf_t key, int64_t start, rill_buf_t value,
+                                     int64_t timestamp);
+/* A session store row. */
+typedef bool (*rill_session_query_fn)(void *ud, rill_buf_t key, int64_t start, int64_t end,
+                                      rill_buf_t value, int64_t timestamp);
+
+/* Tells which partition of the store holds key (murmur2, as the Java clients partition) and
+ * whether this instance has that partition's task now. */
+int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key, int32_t *partition,
+                             bool *local);
+/* Gets key's value from a key-value store into value (replacing its contents). */
+int rill_app_query_get(rill_app_t *app, const char *store, rill_buf_t key, rill_bytes_t *value,
+                       int64_t *timestamp);
+/* Calls fn for every key in [from, to] (NULL: unbounded) of a key-value store. */
+int rill_app_query_range(rill_app_t *app, const char *store, const rill_buf_t *from,
+                         const rill_buf_t *to, rill_query_fn fn, void *ud);
+/* Calls fn for every key of a key-value store that starts with prefix. */
+int rill_app_query_prefix(rill_app_t *app, const char *store, rill_buf_t prefix, rill_query_fn fn,
+                          void *ud);
+/* Calls fn for every key of a key-value store. */
+int rill_app_query_all(rill_app_t *app, const char *store, rill_query_fn fn, void *ud);
+/* Calls fn for the windows of key (every key when key.data is NULL) whose start is in
+ * [from, to], in a window store. */
+int rill_app_query_windows(rill_app_t *app, const char *store, rill_buf_t key, int64_t from,
+                           int64_t to, rill_window_query_fn fn, void *ud);
+/* Calls fn for every session of key in a session store. */
+int rill_app_query_sessions(rill_app_t *app, const char *store, rill_buf_t key,
+                            rill_session_query_fn fn, void *ud);
+
 /* Returns a counter summed over the stream threads: "records-processed", "records-produced",
- * "records-skipped", "commits", "rebalances", "tasks". -1 for an unknown name. @thread any */
+ * "records-skipped", "commits", "rebalances", "tasks", "records-restored". -1 for an unknown
+ * name. @thread any */
 int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */

@@ -85,6 +85,121 @@ rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name, 
 rill_stream_t *rill_stream_process(rill_stream_t *stream, const rill_processor_ops *ops, void *arg,
                                    void (*arg_free)(void *));
 
+/* ---- State: grouping, aggregations, windows, tables ------------------------------------ */
+
+typedef struct rill_grouped rill_grouped_t;                 /* a grouped stream */
+typedef struct rill_windowed_stream rill_windowed_stream_t; /* a grouped stream in windows */
+typedef struct rill_table rill_table_t;                     /* a changelog stream: a table */
+typedef struct rill_grouped_table rill_grouped_table_t;     /* a regrouped table */
+
+/* Where an operation keeps its state; every field may be 0/NULL. */
+typedef struct {
+    const char *name; /* the store's name, which makes it queryable; NULL: generated, internal */
+    rill_store_backend_t backend; /* RILL_STORE_DEFAULT: the app's default.dsl.store */
+    bool no_caching;         /* forward every update at once instead of folding them until commit */
+    bool no_logging;         /* no changelog topic: the state does not survive losing the disk */
+    rill_serde_t *key_serde; /* of the stored keys; NULL: the stream's, else the default */
+    rill_serde_t *value_serde; /* of the stored values; NULL: as the operation implies */
+    int64_t retention_ms;      /* windowed stores; 0: the window's size plus grace */
+} rill_materialized_t;
+
+/* How records are grouped; every field may be 0/NULL. */
+typedef struct {
+    const char *name;          /* names the repartition topic when one is needed */
+    rill_serde_t *key_serde;   /* NULL: the stream's */
+    rill_serde_t *value_serde; /* NULL: the stream's */
+} rill_grouped_opts_t;
+
+/* Groups a stream by its key. When an earlier operation changed the key (map, select_key,
+ * flat_map), the records go through a repartition topic first, so each key's records meet in one
+ * task. opts may be NULL. */
+rill_grouped_t *rill_stream_group_by_key(rill_stream_t *stream, const rill_grouped_opts_t *opts);
+/* Groups a stream by the key fn makes (always through a repartition topic). */
+rill_grouped_t *rill_stream_group_by(rill_stream_t *stream, rill_map_one_fn fn, void *ud,
+                                     const rill_grouped_opts_t *opts);
+/* Counts the records of each key (an int64 table). Records with a null key or value are skipped,
+ * as in Kafka Streams. m may be NULL. */
+rill_table_t *rill_grouped_count(rill_grouped_t *grouped, const rill_materialized_t *m);
+/* Reduces the values of each key with fn (the first value is the first aggregate). */
+rill_table_t *rill_grouped_reduce(rill_grouped_t *grouped, rill_reducer_fn fn, void *ud,
+                                  const rill_materialized_t *m);
+/* Aggregates each key's values: init makes the first aggregate, adder folds values in. The
+ * aggregate's serde is m->value_serde (NULL: the default value serde). */
+rill_table_t *rill_grouped_aggregate(rill_grouped_t *grouped, rill_initializer_fn init,
+                                     rill_aggregator_fn adder, void *ud,
+                                     const rill_materialized_t *m);
+
+/* Tumbling windows of size_ms: [k size, (k + 1) size). Records later than the window's end plus
+ * grace_ms (in stream time) are dropped as late. */
+rill_windows_t rill_windows_tumbling(int64_t size_ms, int64_t grace_ms);
+/* Hopping windows of size_ms starting every advance_ms. */
+rill_windows_t rill_windows_hopping(int64_t size_ms, int64_t advance_ms, int64_t grace_ms);
+/* Sliding windows: every window [t - time_difference_ms, t] (ends inclusive) that records make
+ * distinct, as Kafka Streams' SlidingWindows. */
+rill_windows_t rill_windows_sliding(int64_t time_difference_ms, int64_t grace_ms);
+/* Session windows: a key's records closer than gap_ms to each other form one session. */
+rill_windows_t rill_windows_session(int64_t gap_ms, int64_t grace_ms);
+/* Windows a grouped stream; its aggregations make tables keyed by rill_windowed_t keys (the
+ * grouped key serde must be known, so the windowed key serde can wrap it). */
+rill_windowed_stream_t *rill_grouped_windowed_by(rill_grouped_t *grouped, rill_windows_t windows);
+/* Counts each key's records per window. */
+rill_table_t *rill_windowed_count(rill_windowed_stream_t *ws, const rill_materialized_t *m);
+/* Reduces each key's values per window. */
+rill_table_t *rill_windowed_reduce(rill_windowed_stream_t *ws, rill_reducer_fn fn, void *ud,
+                                   const rill_materialized_t *m);
+/* Aggregates each key's values per window; session windows also need merger, which combines the
+ * aggregates of sessions a record joins (NULL otherwise). */
+rill_table_t *rill_windowed_aggregate(rill_windowed_stream_t *ws, rill_initializer_fn init,
+                                      rill_aggregator_fn adder, rill_merger_fn merger, void *ud,
+                                      const rill_materialized_t *m);
+
+/* Returns a table of topic: the latest value per key (a null value deletes the key). opts and m
+ * may be NULL. */
+rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,
+                              const rill_source_opts_t *opts, const rill_materialized_t *m);
+/* Keeps the rows pred accepts (others become deletes). m (may be NULL) materializes the result. */
+rill_table_t *rill_table_filter(rill_table_t *table, rill_predicate_fn pred, void *ud,
+                                const rill_materialized_t *m);
+/* Keeps the rows pred rejects. */
+rill_table_t *rill_table_filter_not(rill_table_t *table, rill_predicate_fn pred, void *ud,
+                                    const rill_materialized_t *m);
+/* Maps every row's value with fn. */
+rill_table_t *rill_table_map_values(rill_table_t *table, rill_map_one_fn fn, void *ud,
+                                    const rill_materialized_t *m);
+/* Returns the stream of the table's updates (new values; deletes as null values). */
+rill_stream_t *rill_table_to_stream(rill_table_t *table);
+/* Returns the name of the store that holds the table, or NULL when it is not materialized.
+ * Borrowed from the topology. */
+const char *rill_table_store_name(const rill_table_t *table);
+/* Regroups a table: fn gives each row a new key and value; aggregations of the result subtract
+ * a row's old value and add its new one. Goes through a repartition topic. */
+rill_grouped_table_t *rill_table_group_by(rill_table_t *table, rill_map_fn fn, void *ud,
+                                          const rill_grouped_opts_t *opts);
+/* Counts the rows of each new key. */
+rill_table_t *rill_grouped_table_count(rill_grouped_table_t *gt, const rill_materialized_t *m);
+/* Reduces the rows of each new key with adder and subtractor. */
+rill_table_t *rill_grouped_table_reduce(rill_grouped_table_t *gt, rill_reducer_fn adder,
+                                        rill_reducer_fn subtractor, void *ud,
+                                        const rill_materialized_t *m);
+/* Aggregates the rows of each new key: init, adder for new values, subtractor for old ones. */
+rill_table_t *rill_grouped_table_aggregate(rill_grouped_table_t *gt, rill_initializer_fn init,
+                                           rill_aggregator_fn adder, rill_aggregator_fn subtractor,
+                                           void *ud, const rill_materialized_t *m);
+
+/* How suppress holds updates back. */
+typedef struct {
+    bool until_window_closes; /* emit each window's final result once it closes (end + grace) */
+    int64_t time_limit_ms;    /* else: emit a key's latest update this long after its first */
+    uint64_t max_records;     /* buffer bound; 0: unbounded */
+    uint64_t max_bytes;       /* buffer bound; 0: unbounded */
+    bool shut_down_when_full; /* a full buffer stops the app; else it emits the oldest early */
+    const char *name;         /* names the node and its buffer store; NULL: generated */
+} rill_suppressed_t;
+
+/* Holds the table's updates back as suppressed says; the buffer is a logged store, so held
+ * updates survive a restart. */
+rill_table_t *rill_table_suppress(rill_table_t *table, const rill_suppressed_t *suppressed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,7 @@
 
 #include <rill/rill.h>
 #include <rill/serde.h>
+#include <rill/statestore.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +70,85 @@ int64_t rill_context_stream_time(const rill_context_t *ctx);
 /* Returns the task's wall-clock time in milliseconds (the test driver's clock under test). */
 int64_t rill_context_wall_clock(const rill_context_t *ctx);
 
+/* ---- State stores, as processors see them ------------------------------------------------
+ *
+ * A processor reaches the stores connected to it (rill_topology_add_store) by name. Such a
+ * handle belongs to the task: writes go through the task's record cache (when the store caches)
+ * to the store and to its changelog topic "<application.id>-<store>-changelog" (when it logs),
+ * on the task's partition. Every entry carries the timestamp of the record that wrote it. Views
+ * returned are borrowed until the next call on the same store. Call these from the processor's
+ * own callbacks only (the task's thread).
+ */
+typedef struct rill_kv_store rill_kv_store_t;
+typedef struct rill_window_handle rill_window_handle_t;
+typedef struct rill_session_handle rill_session_handle_t;
+
+/* Called for every entry a cached store writes through (at commit, or when the cache is full):
+ * key, the new value (null for a delete), the value the store held before (null when none) and
+ * the writing record's timestamp. For window stores key is a view of a rill_windowed_t (raw key
+ * bytes inside); for session stores too. Forward from here (the node's context is ctx). */
+typedef int (*rill_store_flush_fn)(rill_context_t *ctx, void *state, rill_buf_t key,
+                                   rill_buf_t new_value, rill_buf_t old_value, int64_t timestamp);
+
+/* Returns the key-value store called name connected to the current node, or NULL. */
+rill_kv_store_t *rill_context_kv_store(rill_context_t *ctx, const char *name);
+/* Returns the window store called name connected to the current node, or NULL. */
+rill_window_handle_t *rill_context_window_store(rill_context_t *ctx, const char *name);
+/* Returns the session store called name connected to the current node, or NULL. */
+rill_session_handle_t *rill_context_session_store(rill_context_t *ctx, const char *name);
+/* Asks for fn to be called, with the current node's context and state, when the store called
+ * name writes cached entries through. Returns true when the store caches (then the node should
+ * forward from fn only), false when it does not (then forward at once). Call from init. */
+bool rill_context_on_store_flush(rill_context_t *ctx, const char *name, rill_store_flush_fn fn);
+
+/* Gets key's value and timestamp (ts may be NULL): 0 or RILL_ENOENT, RILL_EIO. */
+int rill_kv_get(rill_kv_store_t *store, rill_buf_t key, rill_buf_t *value, int64_t *ts);
+/* Puts key = value (null deletes) written at timestamp ts: 0 or a negative code. */
+int rill_kv_put(rill_kv_store_t *store, rill_buf_t key, rill_buf_t value, int64_t ts);
+/* Returns an iterator over [from, to] (NULL: unbounded) of the store; the task's cached writes
+ * of this store are written through first. Values come as stored: see rill_stored_split(). */
+rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
+                                 const rill_buf_t *to, bool reverse);
+
+/* Gets the value of (key, window start): 0 or RILL_ENOENT. */
+int rill_window_handle_get(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
+                           rill_buf_t *value, int64_t *ts);
+/* Puts (key, start) = value (null deletes) at timestamp ts: 0, RILL_ENOENT when the window has
+ * expired (nothing written), or a negative code. */
+int rill_window_handle_put(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
+                           rill_buf_t value, int64_t ts);
+/* Returns an iterator over the windows of key starting in [from, to]; cached writes of the store
+ * are written through first. Values come as stored: see rill_stored_split(). */
+rill_window_iter_t *rill_window_handle_fetch(rill_window_handle_t *ws, rill_buf_t key, int64_t from,
+                                             int64_t to);
+
+/* Puts the session (key, start, end) = value (null removes) at timestamp ts. */
+int rill_session_handle_put(rill_session_handle_t *ss, rill_buf_t key, int64_t start, int64_t end,
+                            rill_buf_t value, int64_t ts);
+/* Returns an iterator over key's sessions with end >= earliest_end and start <= latest_start;
+ * cached writes are written through first. Values come as stored: see rill_stored_split(). */
+rill_session_iter_t *rill_session_handle_find(rill_session_handle_t *ss, rill_buf_t key,
+                                              int64_t earliest_end, int64_t latest_start);
+
+/* Splits a value as stores hold it (8-byte big-endian timestamp, then the value; a lone 8 bytes
+ * with a null marker is never stored) into the value and, when ts is not NULL, its timestamp.
+ * Returns 0 or RILL_EINVAL when stored is shorter than 8 bytes. */
+int rill_stored_split(rill_buf_t stored, rill_buf_t *value, int64_t *ts);
+
+/* Drops a record that arrived after its window closed (stream time past window end + grace):
+ * counts it in the task's metrics, logs it (rate-limited) naming the record's topic, partition,
+ * offset and the window, and hands it to the driver's late-record hook when there is one. */
+void rill_context_drop_late(rill_context_t *ctx, const rill_record_t *rec, int64_t window_start,
+                            int64_t window_end);
+
+/* Forwards rec to every child as a table update whose previous value was old_value (null when
+ * none); table processors downstream read it with rill_context_old_value(). */
+int rill_context_forward_change(rill_context_t *ctx, const rill_record_t *rec,
+                                rill_buf_t old_value);
+/* Returns the previous value of the table update being processed (a null view when the record
+ * is not a table update or had none). */
+rill_buf_t rill_context_old_value(const rill_context_t *ctx);
+
 /* ---- Functions the built-in processors call ------------------------------------------- */
 
 /* Decides whether rec passes. */
@@ -115,6 +195,98 @@ void rill_op_arg_free(void *arg);
  * default branch) go to the child node with index child (as the add functions return it, so a
  * rename does not break the link). Returns 0 or RILL_ENOMEM. */
 int rill_op_branch_add(void *arg, rill_predicate_fn pred, void *ud, int child);
+
+/* ---- The built-in stateful processors --------------------------------------------------- */
+
+/* Makes an aggregate's first value into *out; 0 or a negative code after rill_context_fail(). */
+typedef int (*rill_initializer_fn)(void *ud, rill_context_t *ctx, rill_buf_t *out);
+/* Folds value into agg for key (adder, subtractor); the result goes into *out. */
+typedef int (*rill_aggregator_fn)(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t value,
+                                  rill_buf_t agg, rill_buf_t *out);
+/* Combines agg and value (reduce's adder and subtractor) into *out. */
+typedef int (*rill_reducer_fn)(void *ud, rill_context_t *ctx, rill_buf_t agg, rill_buf_t value,
+                               rill_buf_t *out);
+/* Merges two session aggregates of key into *out. */
+typedef int (*rill_merger_fn)(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t agg1,
+                              rill_buf_t agg2, rill_buf_t *out);
+
+/* How an aggregation groups records in time. */
+typedef enum {
+    RILL_WINDOWS_NONE = 0,
+    RILL_WINDOWS_TUMBLING, /* [start, start + size), start a multiple of size */
+    RILL_WINDOWS_HOPPING,  /* [start, start + size), start a multiple of advance */
+    RILL_WINDOWS_SLIDING,  /* windows of size (time difference) ending at each record */
+    RILL_WINDOWS_SESSION,  /* records of a key closer than gap join one session */
+} rill_window_kind_t;
+
+/* Windows: a window closes (later records for it are dropped as late) once stream time passes
+ * its end plus grace. */
+typedef struct {
+    rill_window_kind_t kind;
+    int64_t size_ms;    /* tumbling, hopping; the time difference of sliding windows */
+    int64_t advance_ms; /* hopping (tumbling: = size) */
+    int64_t gap_ms;     /* session: the inactivity gap */
+    int64_t grace_ms;
+} rill_windows_t;
+
+/* What the built-in stateful processor does. */
+typedef enum {
+    RILL_SOP_AGGREGATE,        /* a stream's (optionally windowed) count, reduce or aggregate */
+    RILL_SOP_TABLE_SOURCE,     /* materializes records into a table: latest value per key */
+    RILL_SOP_TABLE_FILTER,     /* table updates whose values pred keeps (others become deletes) */
+    RILL_SOP_TABLE_MAP_VALUES, /* table updates with values mapped */
+    RILL_SOP_TO_STREAM,        /* table updates as a stream of new values */
+    RILL_SOP_TABLE_REGROUP,    /* a table's group_by: an update becomes "subtract old" and "add new"
+                                * records (values in rill_serde_change) under the new keys */
+    RILL_SOP_TABLE_AGGREGATE,  /* folds "subtract"/"add" records into aggregates */
+    RILL_SOP_SUPPRESS,         /* holds table updates back until their window closes or a time
+                                * limit passes */
+} rill_sop_t;
+
+/* What aggregate a RILL_SOP_AGGREGATE or RILL_SOP_TABLE_AGGREGATE computes. */
+typedef enum { RILL_AGG_COUNT, RILL_AGG_REDUCE, RILL_AGG_AGGREGATE } rill_agg_t;
+
+/* The arguments of a built-in stateful processor; unused fields stay 0/NULL. Strings and serdes
+ * are copied/referenced by rill_sop_arg_new(). */
+typedef struct {
+    rill_sop_t op;
+    const char *store;         /* the state store (aggregates, table source, materialized tables) */
+    rill_serde_t *key_serde;   /* of the stored keys; NULL: the default key serde */
+    rill_serde_t *value_serde; /* of the stored values; NULL: the default value serde */
+    rill_agg_t agg;
+    rill_windows_t windows;
+    rill_initializer_fn initializer;
+    rill_aggregator_fn adder, subtractor;
+    rill_reducer_fn reduce_adder, reduce_subtractor;
+    rill_merger_fn merger;
+    rill_predicate_fn pred; /* table filter */
+    bool filter_not;
+    rill_map_one_fn map; /* table map_values */
+    rill_map_fn regroup; /* table group_by: new key and value */
+    void *ud;
+    /* suppress */
+    bool until_window_closes; /* else until time_limit_ms after the key's first update */
+    int64_t time_limit_ms;
+    uint64_t max_records;     /* 0: unbounded */
+    uint64_t max_bytes;       /* 0: unbounded */
+    bool shut_down_when_full; /* else emit the oldest early */
+} rill_sop_spec_t;
+
+/* Returns the ops of the built-in stateful processors (static). */
+const rill_processor_ops *rill_sop_ops(void);
+/* Returns a new arg for them, or NULL. */
+void *rill_sop_arg_new(const rill_sop_spec_t *spec);
+/* Frees an arg made by rill_sop_arg_new(). */
+void rill_sop_arg_free(void *arg);
+
+/* A value of rill_serde_change(): a table's regrouped update, added or subtracted. */
+typedef struct {
+    rill_buf_t value;
+    bool subtract;
+} rill_change_t;
+/* Returns a new serde for rill_change_t views over inner (referenced): inner's bytes then one
+ * flag byte (1: subtract). Used on the repartition topic of a table's group_by. */
+rill_serde_t *rill_serde_change(rill_serde_t *inner);
 
 /* ---- The topology graph ------------------------------------------------------------------ */
 
@@ -187,6 +359,38 @@ int rill_topology_fail(rill_topology_t *topo, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Ties p's lifetime to the topology: free_fn(p) runs when the topology is freed. */
 int rill_topology_attach(rill_topology_t *topo, void *p, void (*free_fn)(void *));
+
+/* The kinds of state store. */
+typedef enum { RILL_STORE_KV, RILL_STORE_WINDOW, RILL_STORE_SESSION } rill_store_type_t;
+
+/* What a state store is; every field but name and type may be 0/NULL. */
+typedef struct {
+    const char *name; /* unique; names the changelog "<application.id>-<name>-changelog" */
+    rill_store_type_t type;
+    rill_store_backend_t backend; /* RILL_STORE_DEFAULT: the app's default.dsl.store */
+    bool no_logging;              /* true: no changelog (state is lost with the disk, or process) */
+    bool no_caching;              /* true: writes go straight through */
+    int64_t retention_ms;         /* window and session stores: how long windows are kept */
+    int64_t segment_ms;           /* window and session stores; 0: max(retention / 2, 60 s) */
+    rill_serde_t *key_serde;      /* for interactive queries (referenced); may be NULL */
+    rill_serde_t *value_serde;    /* idem */
+    bool internal;                /* generated by the DSL: not queryable by name */
+} rill_store_spec_t;
+
+/* Adds a state store and connects it to the processors named in the NULL-terminated list
+ * processors (which may be added later). A store belongs to one sub-topology: every processor
+ * it is connected to must end up in the same one. Returns the store's index or a negative code. */
+int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec,
+                            const char *const *processors);
+/* Connects the existing store called store to processor too. */
+int rill_topology_connect_store(rill_topology_t *topo, const char *store, const char *processor);
+/* Returns the number of stores of a topology. */
+int rill_topology_store_count(const rill_topology_t *topo);
+/* Returns store i's spec (borrowed; name and serdes live as long as the topology) and sets *st
+ * to its sub-topology (after build), or NULL past the end. */
+const rill_store_spec_t *rill_topology_store(const rill_topology_t *topo, int i, int *st);
+/* Returns the index of the store called name, or -1. */
+int rill_topology_find_store(const rill_topology_t *topo, const char *name);
 
 /* Renames node old_name to new_name; RILL_ENOENT or RILL_EEXIST. */
 int rill_topology_rename(rill_topology_t *topo, const char *old_name, const char *new_name);
@@ -266,6 +470,16 @@ typedef struct {
     void *error_handler_ud;
     int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
     void *wall_clock_ud;
+    /* State: where stores live ("<state.dir>/<application.id>"; each task has a folder in it),
+     * the RocksDB memory they share, the default backend, and the task's record cache size in
+     * bytes (0: no caching). */
+    const char *state_dir;
+    rill_store_env_t *store_env;
+    rill_store_backend_t default_store_backend; /* RILL_STORE_DEFAULT means RocksDB */
+    size_t cache_max_bytes;
+    /* Sees every record dropped as late (a dead letter queue plugs in here); NULL: none. */
+    void (*late_record)(void *ud, const rill_record_t *rec, const char *reason);
+    void *late_record_ud;
 } rill_task_env_t;
 
 /* Counters a task keeps. */
@@ -273,6 +487,11 @@ typedef struct {
     uint64_t processed; /* records that went through a source */
     uint64_t skipped;   /* records the error handler skipped */
     uint64_t punctuations;
+    uint64_t late_dropped;     /* records that came after their window closed */
+    uint64_t restored;         /* changelog records restored */
+    uint64_t changelog_writes; /* changelog records written */
+    uint64_t cache_hits;       /* store reads the record cache answered */
+    uint64_t cache_flushed;    /* entries written through from the record cache */
 } rill_task_metrics_t;
 
 /* Returns a new task running sub-topology st of a built topology for partition, with every
@@ -291,6 +510,44 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw);
 int rill_task_punctuate(rill_task_t *task, int64_t now);
 /* Returns the wall-clock time of the next punctuator due, or INT64_MAX when none. */
 int64_t rill_task_next_punctuation(const rill_task_t *task);
+/*
+ * State, for drivers. A new task opens its stores and reads its checkpoint; before it processes,
+ * the driver restores every changelog i < rill_task_changelog_count() from
+ * rill_task_changelog_offset() (or the beginning, when it is negative) to the end, feeding records
+ * to rill_task_restore(). At commit: rill_task_flush() (cache → stores, changelogs, downstream),
+ * then the driver makes the collector's sends durable, then rill_task_checkpoint() with the
+ * changelogs' end offsets.
+ */
+/* Returns the number of changelog topics the task's stores write. */
+size_t rill_task_changelog_count(const rill_task_t *task);
+/* Returns the full name of changelog i (its partition is the task's), borrowed. */
+const char *rill_task_changelog_topic(const rill_task_t *task, size_t i);
+/* Returns the name of the store changelog i belongs to, borrowed. */
+const char *rill_task_changelog_store(const rill_task_t *task, size_t i);
+/* Returns the offset to restore changelog i from (the checkpointed one), or -1: from the start. */
+int64_t rill_task_changelog_offset(const rill_task_t *task, size_t i);
+/* Applies one changelog record (raw bytes, as written: key, value or null, timestamp) to the
+ * store of changelog i. 0 or a negative code. */
+int rill_task_restore(rill_task_t *task, size_t i, const rill_record_t *raw);
+/* Applies n changelog records of changelog i at once (one atomic write batch for key-value
+ * stores). 0 or a negative code. */
+int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n);
+/* Writes the record cache through: stores, changelogs and downstream nodes. 0 or a code. */
+int rill_task_flush(rill_task_t *task);
+/* Returns how many changelog records the task wrote since its last checkpoint. */
+uint64_t rill_task_changelog_writes(const rill_task_t *task);
+/* Makes the stores durable and writes the checkpoint file: end_offsets[i] is the offset after
+ * the last record of changelog i (all acknowledged). 0 or RILL_EIO. */
+int rill_task_checkpoint(rill_task_t *task, const int64_t *end_offsets);
+/* Returns the task's key-value store called name (for interactive queries), or NULL. */
+rill_store_t *rill_task_kv_store(rill_task_t *task, const char *name);
+/* Returns the task's window store called name, or NULL. */
+rill_window_store_t *rill_task_window_store(rill_task_t *task, const char *name);
+/* Returns the task's session store called name, or NULL. */
+rill_session_store_t *rill_task_session_store(rill_task_t *task, const char *name);
+/* Returns the stream time of the task (INT64_MIN before any record). */
+int64_t rill_task_stream_time(const rill_task_t *task);
+
 /* Returns the last error message of the task, borrowed ("" when none). */
 const char *rill_task_error(const rill_task_t *task);
 /* Returns the task's counters, borrowed. */

@@ -64,6 +64,32 @@ int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes
 int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes, rill_arena_t *arena,
                            rill_buf_t *value, char *errstr, size_t errstr_size);
 
+/*
+ * Windowed keys. A windowed aggregation's output key is a view of a rill_windowed_t (len is
+ * sizeof(rill_windowed_t)): the inner key as its own serde decoded it, and the window's bounds.
+ * Time windows cover [start, end); session windows [start, end] (both ends inclusive).
+ */
+typedef struct {
+    rill_buf_t key;
+    int64_t start;
+    int64_t end;
+} rill_windowed_t;
+
+/* Returns a new serde of time-windowed keys over inner (referenced): the inner key's bytes then
+ * the start as 8 bytes big-endian, as Kafka Streams' TimeWindowedSerde writes them; end is start
+ * + window_size_ms when read back. NULL on bad arguments or out of memory. */
+rill_serde_t *rill_serde_time_windowed(rill_serde_t *inner, int64_t window_size_ms);
+/* Returns a new serde of session-windowed keys over inner: the inner key's bytes, then end and
+ * start (8 bytes big-endian each), as Kafka Streams' SessionWindowedSerde writes them. */
+rill_serde_t *rill_serde_session_windowed(rill_serde_t *inner);
+/* Returns a view of a new rill_windowed_t in arena holding key, start and end. */
+rill_buf_t rill_arena_windowed(rill_arena_t *arena, rill_buf_t key, int64_t start, int64_t end);
+/* Prints a windowed key as Kafka Streams' Windowed.toString does, "[key@start/end]", into buf
+ * (always NUL-terminated); the inner key is printed with inner's rules (strings as text, numbers
+ * in decimal, JSON compact, other bytes as hex). Returns the length it needed, like snprintf. */
+int rill_windowed_format(const rill_windowed_t *w, const rill_serde_t *inner, char *buf,
+                         size_t size);
+
 /* Built-in serdes: static, borrowed, never freed. */
 rill_serde_t *rill_serde_bytes(void);
 /* UTF-8 text; deserialize checks the encoding and names the first bad byte. */

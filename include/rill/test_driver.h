@@ -55,8 +55,25 @@ int rill_test_driver_read(rill_test_driver_t *driver, const char *topic, rill_te
 size_t rill_test_driver_unread(const rill_test_driver_t *driver, const char *topic);
 /* Returns the last processing error, borrowed ("" when none). */
 const char *rill_test_driver_error(const rill_test_driver_t *driver);
-/* Returns a counter summed over tasks: "records-processed", "records-skipped", "punctuations". */
+/* Returns a counter summed over tasks: "records-processed", "records-skipped", "punctuations",
+ * "late-records-dropped", "changelog-writes", "cache-flushed", "cache-hits"; -1 for others. */
 int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *name);
+
+/*
+ * The stores of the task that holds partition of a store's sub-topology (NULL when that task has
+ * not been made yet, or the store is not of that kind). They are the state layer's stores as the
+ * task writes them: stored values are the 8-byte timestamp then the value (rill_stored_split),
+ * keys and values serialized with the store's serdes. Like Kafka Streams' driver, the driver
+ * writes every record cache through after each record, so they are up to date between calls.
+ */
+rill_store_t *rill_test_driver_kv_store(rill_test_driver_t *driver, const char *store,
+                                        int32_t partition);
+/* The window store called store of partition's task; see rill_test_driver_kv_store(). */
+rill_window_store_t *rill_test_driver_window_store(rill_test_driver_t *driver, const char *store,
+                                                   int32_t partition);
+/* The session store called store of partition's task; see rill_test_driver_kv_store(). */
+rill_session_store_t *rill_test_driver_session_store(rill_test_driver_t *driver, const char *store,
+                                                     int32_t partition);
 
 #ifdef __cplusplus
 }

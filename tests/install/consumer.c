@@ -6,11 +6,14 @@
  * It checks the version the library reports against the headers and against the version the
  * package reported (argv[1] from pkg-config, or RILL_PACKAGE_VERSION from find_package), builds
  * "in" -> filter -> "out", prints the topology description, pipes records through the test
- * driver and checks what reached "out".
+ * driver and checks what reached "out"; then writes and reads a RocksDB store (C++ inside
+ * librill, so the link must bring RocksDB and libstdc++).
  * Prints "consumer: ok" and exits 0 on success; prints the first failure and exits 1 otherwise.
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <rill/rill.h>
 #include <rill/serde.h>
+#include <rill/statestore.h>
 #include <rill/processor.h>
 #include <rill/dsl.h>
 #include <rill/app.h>
@@ -120,6 +123,24 @@ int main(int argc, char **argv)
     rill_test_driver_destroy(td);
     rill_conf_destroy(conf);
     rill_topology_unref(topo);
+
+    /* A RocksDB store in a temporary directory. */
+    char dir[] = "/tmp/rill-install-consumer.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    rill_store_env_t *env = rill_store_env_new(8 << 20, err, sizeof err);
+    CHECK(env != NULL, "rill_store_env_new: %s", err);
+    rill_store_t *store = rill_store_open(RILL_STORE_ROCKSDB, env, dir, err, sizeof err);
+    CHECK(store != NULL, "rill_store_open: %s", err);
+    CHECK(rill_store_put(store, rill_buf_str("k"), rill_buf_str("v")) == 0, "put: %s",
+          rill_store_error(store));
+    rill_buf_t v;
+    CHECK(rill_store_get(store, rill_buf_str("k"), &v) == 0 && buf_equals(v, "v"), "get: %s",
+          rill_store_error(store));
+    rill_store_close(store);
+    rill_store_env_destroy(env);
+    CHECK(rill_store_wipe(dir) == 0, "rill_store_wipe %s", dir);
+    printf("store: k=v in RocksDB\n");
+
     printf("consumer: ok\n");
     return 0;
 }

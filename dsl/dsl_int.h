@@ -1,0 +1,25 @@
+/*
+ * Private declarations of the DSL layer, shared by dsl.c (streams) and stateful.c (grouping,
+ * aggregations, windows, tables). Never included outside dsl/.
+ */
+#ifndef RILL_DSL_INT_H
+#define RILL_DSL_INT_H
+
+#include <rill/dsl.h>
+
+struct rill_stream {
+    rill_topology_t *topo;
+    int node;
+    rill_serde_t *key_serde; /* borrowed: the topology's nodes hold the references */
+    rill_serde_t *value_serde;
+    bool key_changed; /* an operation since the last repartition may have changed the key */
+};
+
+/* Returns a new stream handle on node (owned by the topology), or NULL after failing the
+ * topology when node is an error. */
+rill_stream_t *rill__stream_new(rill_topology_t *topo, int node, rill_serde_t *ks,
+                                rill_serde_t *vs);
+/* Adds a processor that forwards records unchanged. */
+int rill__add_pass(rill_topology_t *topo, const char *name, const char *const *parents);
+
+#endif

@@ -1,0 +1,841 @@
+/*
+ * A task's state stores: each wraps a store of the state layer with the task's record cache and
+ * the store's changelog, and the task's checkpoint file records how far each changelog is in
+ * the stores on disk.
+ *
+ * Values are stored as an 8-byte big-endian timestamp (of the record that wrote them) followed by
+ * the value. Changelog records carry the plain value, the timestamp as the record's, and the
+ * store's layout key (the key; for window and session stores rill_window_key/rill_session_key).
+ *
+ * The record cache is one in-memory store per cached store, of dirty entries only: a flag byte
+ * (put or delete), the timestamp, the value. Repeated writes of a key fold there until the task
+ * flushes it (at commit, before a range read, or when the task's cache budget is spent), and only
+ * then reach the store, the changelog and, through the flush listener, the downstream nodes.
+ */
+#include "operators_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { ENTRY_PUT = 0, ENTRY_DELETE = 1, ENTRY_OVERHEAD = 64 };
+
+static const char *type_name(rill_store_type_t t)
+{
+    return t == RILL_STORE_KV ? "key-value" : t == RILL_STORE_WINDOW ? "window" : "session";
+}
+
+static void put_be64(uint8_t *out, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        out[i] = (uint8_t)u;
+}
+
+static int64_t get_be64(const uint8_t *in)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | in[i];
+    return (int64_t)u;
+}
+
+int rill_stored_split(rill_buf_t stored, rill_buf_t *value, int64_t *ts)
+{
+    if (!stored.data || stored.len < 8)
+        return RILL_EINVAL;
+    if (ts)
+        *ts = get_be64(stored.data);
+    if (value)
+        *value = (rill_buf_t){(const uint8_t *)stored.data + 8, stored.len - 8};
+    return 0;
+}
+
+/* Composes prefix bytes, a timestamp and value into b (emptied first). */
+static int compose(rill_bytes_t *b, const uint8_t *prefix, size_t plen, int64_t ts,
+                   rill_buf_t value)
+{
+    uint8_t t[8];
+    put_be64(t, ts);
+    b->len = 0;
+    if (rill_bytes_append(b, prefix, plen) || rill_bytes_append(b, t, 8) ||
+        rill_bytes_append(b, value.data ? value.data : "", value.len))
+        return RILL_ENOMEM;
+    return 0;
+}
+
+/* Appends a stored value (timestamp, then value) to b. */
+static int compose_append(rill_bytes_t *b, int64_t ts, rill_buf_t value)
+{
+    uint8_t t[8];
+    put_be64(t, ts);
+    if (rill_bytes_append(b, t, 8) || rill_bytes_append(b, value.data ? value.data : "", value.len))
+        return RILL_ENOMEM;
+    return 0;
+}
+
+/* ---- mkdir -p ---- */
+
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return RILL_EINVAL;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0755) && errno != EEXIST)
+                return RILL_EIO;
+            *p = '/';
+        }
+    if (mkdir(buf, 0755) && errno != EEXIST)
+        return RILL_EIO;
+    return 0;
+}
+
+/* ---- checkpoint file ---- */
+
+/* Reads "<dir>/.checkpoint" into the stores' checkpoint offsets. Returns 1 when read, 0 when
+ * absent, -1 when corrupt (why says where). Format (Kafka Streams' .checkpoint): a version line
+ * "0", a count line, then one "<topic> <partition> <offset>" line each. */
+static int read_checkpoint(rill_task_t *task, const char *path, char *why, size_t why_size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, why_size, "cannot read %.400s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[512];
+    int version = -1;
+    long count = -1;
+    int rc = 1, lineno = 0;
+    if (!fgets(line, sizeof line, f) || sscanf(line, "%d", &version) != 1 || version != 0) {
+        snprintf(why, why_size, "%.400s line 1: expected version 0", path);
+        rc = -1;
+    } else if (!fgets(line, sizeof line, f) || sscanf(line, "%ld", &count) != 1 || count < 0) {
+        snprintf(why, why_size, "%.400s line 2: expected the number of entries", path);
+        rc = -1;
+    }
+    lineno = 2;
+    for (long k = 0; rc == 1 && k < count; k++) {
+        char topic[300];
+        int partition;
+        long long offset;
+        lineno++;
+        if (!fgets(line, sizeof line, f) ||
+            sscanf(line, "%299s %d %lld", topic, &partition, &offset) != 3 || offset < 0) {
+            snprintf(why, why_size, "%.400s line %d: expected '<topic> <partition> <offset>'", path,
+                     lineno);
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < task->nstores; i++)
+            if (partition == task->partition && strcmp(task->stores[i].changelog, topic) == 0)
+                task->stores[i].checkpoint = offset;
+    }
+    if (rc == 1 && fgets(line, sizeof line, f)) {
+        snprintf(why, why_size, "%.400s: more entries than the %ld its header counts", path, count);
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+static bool persistent(const task_store_t *ts)
+{
+    return ts->backend == RILL_STORE_ROCKSDB;
+}
+
+int rill_task_checkpoint(rill_task_t *task, const int64_t *end_offsets)
+{
+    if (!task->dir)
+        return 0;
+    int n = 0;
+    for (size_t c = 0; c < task->nchangelogs; c++) {
+        task_store_t *ts = &task->stores[task->changelogs[c]];
+        if (!persistent(ts))
+            continue;
+        int rc = ts->kv   ? rill_store_flush(ts->kv)
+                 : ts->ws ? rill_window_store_flush(ts->ws)
+                          : rill_session_store_flush(ts->ss);
+        if (rc) {
+            snprintf(task->error, sizeof task->error, "task %s: cannot flush store '%s': %s",
+                     task->id, ts->def->spec.name, rill_strerror(rc));
+            return rc;
+        }
+        if (end_offsets[c] >= 0)
+            n++;
+    }
+    char path[1100], tmp[1100];
+    snprintf(path, sizeof path, "%s/.checkpoint", task->dir);
+    snprintf(tmp, sizeof tmp, "%s/.checkpoint.tmp", task->dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(task->error, sizeof task->error, "task %s: cannot write %.600s: %s", task->id, tmp,
+                 strerror(errno));
+        return RILL_EIO;
+    }
+    fprintf(f, "0\n%d\n", n);
+    for (size_t c = 0; c < task->nchangelogs; c++) {
+        task_store_t *ts = &task->stores[task->changelogs[c]];
+        if (persistent(ts) && end_offsets[c] >= 0) {
+            fprintf(f, "%s %d %lld\n", ts->changelog, task->partition, (long long)end_offsets[c]);
+            ts->checkpoint = end_offsets[c];
+        }
+    }
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path)) {
+        snprintf(task->error, sizeof task->error, "task %s: cannot write %.600s: %s", task->id,
+                 path, strerror(errno));
+        return RILL_EIO;
+    }
+    task->writes_since_checkpoint = 0;
+    return 0;
+}
+
+uint64_t rill_task_changelog_writes(const rill_task_t *task)
+{
+    return task->writes_since_checkpoint;
+}
+
+/* ---- opening and closing ---- */
+
+static int open_one(rill_task_t *task, task_store_t *ts, char *errstr, size_t errstr_size)
+{
+    const rill_store_spec_t *spec = &ts->def->spec;
+    char path[1100] = "";
+    if (persistent(ts)) {
+        snprintf(path, sizeof path, "%s/%s", task->dir, spec->name);
+        /* Without a checkpoint the changelog is replayed from its start: what the store holds
+         * may include keys the changelog has since deleted, so it starts empty. */
+        if (ts->changelog[0] && ts->checkpoint < 0 && rill_store_wipe(path)) {
+            snprintf(errstr, errstr_size, "task %s: cannot wipe store directory %s", task->id,
+                     path);
+            return RILL_EIO;
+        }
+    }
+    char why[512] = "";
+    if (spec->type == RILL_STORE_KV)
+        ts->kv = rill_store_open(ts->backend, task->env.store_env, path, why, sizeof why);
+    else if (spec->type == RILL_STORE_WINDOW)
+        ts->ws = rill_window_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
+                                        spec->segment_ms, why, sizeof why);
+    else
+        ts->ss = rill_session_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
+                                         spec->segment_ms, why, sizeof why);
+    if (!ts->kv && !ts->ws && !ts->ss) {
+        snprintf(errstr, errstr_size, "task %s: cannot open %s store '%s': %s", task->id,
+                 type_name(spec->type), spec->name, why[0] ? why : "out of memory");
+        return RILL_EIO;
+    }
+    if (!spec->no_caching && task->env.cache_max_bytes > 0) {
+        ts->cache = rill_store_open(RILL_STORE_IN_MEMORY, NULL, NULL, why, sizeof why);
+        if (!ts->cache) {
+            snprintf(errstr, errstr_size, "task %s: cannot make the record cache of store '%s'",
+                     task->id, spec->name);
+            return RILL_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
+{
+    const rill_topology_t *topo = task->topo;
+    size_t n = 0;
+    for (size_t k = 0; k < topo->nstores; k++)
+        n += topo->stores[k].subtopology == task->st;
+    if (n == 0)
+        return 0;
+    task->stores = rill_calloc(n, sizeof *task->stores);
+    task->changelogs = rill_calloc(n, sizeof *task->changelogs);
+    if (!task->stores || !task->changelogs) {
+        snprintf(errstr, errstr_size, "out of memory opening the stores of task %s", task->id);
+        return RILL_ENOMEM;
+    }
+    bool any_persistent = false;
+    for (size_t k = 0; k < topo->nstores; k++) {
+        if (topo->stores[k].subtopology != task->st)
+            continue;
+        task_store_t *ts = &task->stores[task->nstores++];
+        ts->def = &topo->stores[k];
+        ts->task = task;
+        ts->checkpoint = -1;
+        ts->backend =
+            ts->def->spec.backend ? ts->def->spec.backend : task->env.default_store_backend;
+        if (ts->backend == RILL_STORE_DEFAULT)
+            ts->backend = RILL_STORE_ROCKSDB;
+        if (!ts->def->spec.no_logging) {
+            char suffix[280];
+            snprintf(suffix, sizeof suffix, "%s-changelog", ts->def->spec.name);
+            rill__internal_topic(task->env.application_id, suffix, ts->changelog,
+                                 sizeof ts->changelog);
+            task->changelogs[task->nchangelogs++] = task->nstores - 1;
+        }
+        any_persistent |= persistent(ts);
+    }
+    if (any_persistent) {
+        if (!task->env.state_dir || !task->env.store_env) {
+            snprintf(errstr, errstr_size,
+                     "task %s has RocksDB stores but its driver gave no state directory", task->id);
+            return RILL_EINVAL;
+        }
+        size_t len = strlen(task->env.state_dir) + strlen(task->id) + 2;
+        task->dir = rill_malloc(len);
+        if (!task->dir) {
+            snprintf(errstr, errstr_size, "out of memory opening the stores of task %s", task->id);
+            return RILL_ENOMEM;
+        }
+        snprintf(task->dir, len, "%s/%s", task->env.state_dir, task->id);
+        if (make_dirs(task->dir)) {
+            snprintf(errstr, errstr_size, "task %s: cannot create state directory %s: %s", task->id,
+                     task->dir, strerror(errno));
+            return RILL_EIO;
+        }
+        char path[1100], why[600] = "";
+        snprintf(path, sizeof path, "%s/.checkpoint", task->dir);
+        int r = read_checkpoint(task, path, why, sizeof why);
+        if (r < 0) {
+            rill_log(RILL_LOG_WARN, "state",
+                     "task %s: the checkpoint is corrupt (%s): every store is restored from the "
+                     "start of its changelog",
+                     task->id, why);
+            for (size_t i = 0; i < task->nstores; i++)
+                task->stores[i].checkpoint = -1;
+        } else if (r == 0 && task->nchangelogs > 0) {
+            rill_log(RILL_LOG_INFO, "state",
+                     "task %s: no checkpoint in %s: its stores are restored from the start of "
+                     "their changelogs",
+                     task->id, task->dir);
+        }
+        /* A checkpoint is valid once: until the next one is written, the stores may hold
+         * writes the changelog lacks, so a crash before then must not trust it. Under
+         * at-least-once this is harmless (replay is idempotent), so it is kept. */
+    }
+    for (size_t i = 0; i < task->nstores; i++) {
+        int rc = open_one(task, &task->stores[i], errstr, errstr_size);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void rill__task_close_stores(rill_task_t *task)
+{
+    for (size_t i = 0; task->stores && i < task->nstores; i++) {
+        task_store_t *ts = &task->stores[i];
+        rill_store_close(ts->kv);
+        rill_window_store_close(ts->ws);
+        rill_session_store_close(ts->ss);
+        rill_store_close(ts->cache);
+        rill_bytes_free(&ts->scratch);
+        rill_bytes_free(&ts->keybuf);
+    }
+    rill_free(task->stores);
+    rill_free(task->changelogs);
+    rill_free(task->dir);
+    rill_free(task->restore_writes);
+    task->restore_writes = NULL;
+    task->stores = NULL;
+    task->nstores = 0;
+}
+
+/* ---- changelog accessors ---- */
+
+size_t rill_task_changelog_count(const rill_task_t *task)
+{
+    return task->nchangelogs;
+}
+
+const char *rill_task_changelog_topic(const rill_task_t *task, size_t i)
+{
+    return i < task->nchangelogs ? task->stores[task->changelogs[i]].changelog : NULL;
+}
+
+const char *rill_task_changelog_store(const rill_task_t *task, size_t i)
+{
+    return i < task->nchangelogs ? task->stores[task->changelogs[i]].def->spec.name : NULL;
+}
+
+int64_t rill_task_changelog_offset(const rill_task_t *task, size_t i)
+{
+    return i < task->nchangelogs ? task->stores[task->changelogs[i]].checkpoint : -1;
+}
+
+/* Writes (layout key, value or null at ts) into the store itself, bypassing cache and log.
+ * Window and session stores return RILL_ENOENT for an expired window. */
+static int store_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
+{
+    rill_buf_t stored = {NULL, 0};
+    if (value.data) {
+        if (compose(&ts->scratch, NULL, 0, ts_ms, value))
+            return RILL_ENOMEM;
+        stored = (rill_buf_t){ts->scratch.data, ts->scratch.len};
+    }
+    if (ts->kv)
+        return rill_store_put(ts->kv, layout, stored);
+    if (ts->ws) {
+        rill_buf_t key;
+        int64_t start;
+        if (rill_window_key_split(layout, &key, &start))
+            return RILL_EINVAL;
+        return rill_window_store_put(ts->ws, key, start, stored);
+    }
+    rill_buf_t key;
+    int64_t start, end;
+    if (rill_session_key_split(layout, &key, &start, &end))
+        return RILL_EINVAL;
+    return rill_session_store_put(ts->ss, key, start, end, stored);
+}
+
+int rill_task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
+{
+    if (i >= task->nchangelogs)
+        return RILL_EINVAL;
+    task_store_t *ts = &task->stores[task->changelogs[i]];
+    int rc = store_write(ts, raw->key, raw->value, raw->timestamp);
+    if (rc == RILL_ENOENT)
+        rc = 0; /* a window that has expired since it was logged */
+    if (rc == RILL_EINVAL) {
+        snprintf(task->error, sizeof task->error,
+                 "task %s: changelog %s partition %d offset %lld has a key of %zu bytes, too "
+                 "short for a %s store",
+                 task->id, ts->changelog, raw->partition, (long long)raw->offset, raw->key.len,
+                 type_name(ts->def->spec.type));
+        return rc;
+    }
+    if (rc) {
+        snprintf(task->error, sizeof task->error,
+                 "task %s: cannot restore store '%s' from %s offset %lld: %s", task->id,
+                 ts->def->spec.name, ts->changelog, (long long)raw->offset, rill_strerror(rc));
+        return rc;
+    }
+    task->metrics.restored++;
+    task->writes_since_checkpoint++; /* the store moved past its checkpoint */
+    return 0;
+}
+
+int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n)
+{
+    if (i >= task->nchangelogs)
+        return RILL_EINVAL;
+    task_store_t *ts = &task->stores[task->changelogs[i]];
+    if (!ts->kv || n < 2) {
+        for (size_t k = 0; k < n; k++) {
+            int rc = rill_task_restore(task, i, &raw[k]);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (n > task->restore_cap) {
+        rill_store_write_t *w = rill_realloc(task->restore_writes, n * sizeof *w);
+        if (!w)
+            return RILL_ENOMEM;
+        task->restore_writes = w;
+        task->restore_cap = n;
+    }
+    /* Stored values (timestamp, value) side by side in scratch; views are set once it stops
+     * moving. The offset of each goes in the write's len until then. */
+    ts->scratch.len = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t at = ts->scratch.len;
+        if (raw[k].value.data && compose_append(&ts->scratch, raw[k].timestamp, raw[k].value))
+            return RILL_ENOMEM;
+        task->restore_writes[k] = (rill_store_write_t){raw[k].key, {NULL, at}};
+    }
+    for (size_t k = 0; k < n; k++) {
+        rill_store_write_t *w = &task->restore_writes[k];
+        size_t at = w->value.len;
+        w->value = raw[k].value.data ? (rill_buf_t){ts->scratch.data + at, 8 + raw[k].value.len}
+                                     : (rill_buf_t){NULL, 0};
+    }
+    int rc = rill_store_write_batch(ts->kv, task->restore_writes, n);
+    if (rc) {
+        snprintf(task->error, sizeof task->error,
+                 "task %s: cannot restore store '%s' from %s offsets %lld..%lld: %s", task->id,
+                 ts->def->spec.name, ts->changelog, (long long)raw[0].offset,
+                 (long long)raw[n - 1].offset, rill_store_error(ts->kv));
+        return rc;
+    }
+    task->metrics.restored += n;
+    task->writes_since_checkpoint += n;
+    return 0;
+}
+
+/* ---- writing through: store, changelog, listener ---- */
+
+static int store_read(task_store_t *ts, rill_buf_t layout, rill_buf_t *stored)
+{
+    if (ts->kv)
+        return rill_store_get(ts->kv, layout, stored);
+    if (ts->ws) {
+        rill_buf_t key;
+        int64_t start;
+        if (rill_window_key_split(layout, &key, &start))
+            return RILL_EINVAL;
+        return rill_window_store_get(ts->ws, key, start, stored);
+    }
+    rill_buf_t key;
+    int64_t start, end;
+    if (rill_session_key_split(layout, &key, &start, &end))
+        return RILL_EINVAL;
+    return rill_session_store_get(ts->ss, key, start, end, stored);
+}
+
+static int fail(task_store_t *ts, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(task_store_t *ts, int rc, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(ts->task->error, sizeof ts->task->error, "task %s, store '%s': %s", ts->task->id,
+             ts->def->spec.name, msg);
+    return rc;
+}
+
+static int log_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
+{
+    if (!ts->changelog[0])
+        return 0;
+    const rill_collector_t *col = &ts->task->env.collector;
+    rill_buf_t key = layout.data ? layout : (rill_buf_t){"", 0};
+    int rc = col->send(col->opaque, ts->changelog, ts->task->partition, &key,
+                       value.data ? &value : NULL, ts_ms, NULL);
+    if (rc) {
+        if (!ts->task->sink_rc)
+            ts->task->sink_rc = rc;
+        return fail(ts, rc, "cannot write to changelog '%s': %s", ts->changelog, rill_strerror(rc));
+    }
+    ts->task->metrics.changelog_writes++;
+    ts->task->writes_since_checkpoint++;
+    return 0;
+}
+
+/* Writes one entry through to the store and its changelog, then tells the listener (with the
+ * value it replaced) when notify is set. */
+static int write_through(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms,
+                         bool notify)
+{
+    rill_arena_t *arena = ts->task->arena;
+    rill_buf_t old = {NULL, 0};
+    if (notify && ts->flush_fn) {
+        rill_buf_t stored;
+        int rc = store_read(ts, layout, &stored);
+        if (rc == 0) {
+            rill_buf_t v;
+            if (rill_stored_split(stored, &v, NULL) == 0)
+                old = rill_arena_copy(arena, v.data, v.len);
+            if (!old.data && v.len)
+                return fail(ts, RILL_ENOMEM, "out of memory");
+        } else if (rc != RILL_ENOENT) {
+            return fail(ts, rc, "cannot read: %s", rill_store_error(ts->kv));
+        }
+    }
+    int rc = store_write(ts, layout, value, ts_ms);
+    if (rc == RILL_ENOENT)
+        return 0; /* the window expired while the entry waited in the cache */
+    if (rc)
+        return fail(ts, rc, "cannot write: %s", rill_strerror(rc));
+    if ((rc = log_write(ts, layout, value, ts_ms)))
+        return rc;
+    /* Deleting what was not there changes nothing downstream (Kafka Streams' caching stores
+     * forward only when the new or the old value is not null). */
+    if (notify && ts->flush_fn && (value.data || old.data)) {
+        node_inst_t *inst = ts->flush_inst;
+        rc = ts->flush_fn(&inst->ctx, inst->state, layout, value, old, ts_ms);
+        if (!rc)
+            rc = ts->task->sink_rc;
+    }
+    return rc;
+}
+
+/* Writes every dirty entry of ts's cache through, in key order. */
+static int flush_cache(task_store_t *ts)
+{
+    if (!ts->cache || ts->cache_bytes == 0)
+        return 0;
+    /* Writes made while flushing (by nodes downstream) go to a fresh cache. */
+    rill_store_t *dirty = ts->cache;
+    char why[200];
+    ts->cache = rill_store_open(RILL_STORE_IN_MEMORY, NULL, NULL, why, sizeof why);
+    if (!ts->cache) {
+        ts->cache = dirty;
+        return fail(ts, RILL_ENOMEM, "out of memory flushing the record cache");
+    }
+    ts->cache_bytes = 0;
+    rill_store_iter_t *it = rill_store_range(dirty, NULL, NULL, false);
+    if (!it) {
+        rill_store_close(ts->cache);
+        ts->cache = dirty;
+        return fail(ts, RILL_ENOMEM, "out of memory flushing the record cache");
+    }
+    rill_task_t *task = ts->task;
+    rill_buf_t key, entry;
+    int rc = 0;
+    while (rc == 0 && rill_store_iter_next(it, &key, &entry)) {
+        const uint8_t *e = entry.data;
+        if (!task->processing)
+            rill_arena_reset(task->arena);
+        rill_buf_t value = {NULL, 0};
+        if (e[0] == ENTRY_PUT)
+            value = (rill_buf_t){e + 9, entry.len - 9};
+        rc = write_through(ts, key, value, get_be64(e + 1), true);
+        task->metrics.cache_flushed++;
+    }
+    rill_store_iter_close(it);
+    rill_store_close(dirty);
+    return rc;
+}
+
+int rill_task_flush(rill_task_t *task)
+{
+    /* Upstream stores come first (the DSL adds them in order); what their listeners forward
+     * may fill caches further down, which a later pass of the loop writes through. */
+    for (int pass = 0; pass < 16; pass++) {
+        bool any = false;
+        for (size_t i = 0; i < task->nstores; i++) {
+            task_store_t *ts = &task->stores[i];
+            if (!ts->cache || ts->cache_bytes == 0)
+                continue;
+            any = true;
+            task->sink_rc = 0;
+            int rc = flush_cache(ts);
+            if (!rc)
+                rc = task->sink_rc;
+            if (rc)
+                return rc;
+        }
+        if (!any)
+            break;
+    }
+    return 0;
+}
+
+/* Puts an entry (value null: delete) for layout into the cache, or writes it through when the
+ * store does not cache. */
+static int store_put(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
+{
+    if (!ts->cache)
+        return write_through(ts, layout, value, ts_ms, false);
+    uint8_t flag = value.data ? ENTRY_PUT : ENTRY_DELETE;
+    if (compose(&ts->scratch, &flag, 1, ts_ms, value))
+        return fail(ts, RILL_ENOMEM, "out of memory");
+    int rc = rill_store_put(ts->cache, layout, (rill_buf_t){ts->scratch.data, ts->scratch.len});
+    if (rc)
+        return fail(ts, rc, "cannot write to the record cache: %s", rill_strerror(rc));
+    ts->cache_bytes += layout.len + value.len + ENTRY_OVERHEAD;
+    /* The budget is the task's; each cached store gets an equal share of it. */
+    size_t cached = 0;
+    for (size_t i = 0; i < ts->task->nstores; i++)
+        cached += ts->task->stores[i].cache != NULL;
+    if (ts->cache_bytes > ts->task->env.cache_max_bytes / (cached ? cached : 1))
+        return flush_cache(ts);
+    return 0;
+}
+
+/* Reads layout: the cache first, then the store. */
+static int store_get(task_store_t *ts, rill_buf_t layout, rill_buf_t *value, int64_t *ts_ms)
+{
+    rill_buf_t raw;
+    if (ts->cache && rill_store_get(ts->cache, layout, &raw) == 0) {
+        const uint8_t *e = raw.data;
+        ts->task->metrics.cache_hits++;
+        if (e[0] == ENTRY_DELETE)
+            return RILL_ENOENT;
+        if (ts_ms)
+            *ts_ms = get_be64(e + 1);
+        *value = (rill_buf_t){e + 9, raw.len - 9};
+        return 0;
+    }
+    int rc = store_read(ts, layout, &raw);
+    if (rc)
+        return rc;
+    if (rill_stored_split(raw, value, ts_ms))
+        return fail(ts, RILL_EIO, "a stored value of %zu bytes is too short", raw.len);
+    return 0;
+}
+
+/* ---- the handles processors use ---- */
+
+static task_store_t *find_store(rill_context_t *ctx, const char *name, rill_store_type_t type)
+{
+    rill_task_t *task = ctx->task;
+    for (size_t i = 0; name && i < task->nstores; i++) {
+        task_store_t *ts = &task->stores[i];
+        if (strcmp(ts->def->spec.name, name) || ts->def->spec.type != type)
+            continue;
+        for (size_t p = 0; p < ts->def->nprocessors; p++)
+            if (strcmp(ts->def->processor_names[p], ctx->inst->node->name) == 0)
+                return ts;
+        return NULL; /* not connected to this node */
+    }
+    return NULL;
+}
+
+rill_kv_store_t *rill_context_kv_store(rill_context_t *ctx, const char *name)
+{
+    return (rill_kv_store_t *)find_store(ctx, name, RILL_STORE_KV);
+}
+
+rill_window_handle_t *rill_context_window_store(rill_context_t *ctx, const char *name)
+{
+    return (rill_window_handle_t *)find_store(ctx, name, RILL_STORE_WINDOW);
+}
+
+rill_session_handle_t *rill_context_session_store(rill_context_t *ctx, const char *name)
+{
+    return (rill_session_handle_t *)find_store(ctx, name, RILL_STORE_SESSION);
+}
+
+bool rill_context_on_store_flush(rill_context_t *ctx, const char *name, rill_store_flush_fn fn)
+{
+    rill_task_t *task = ctx->task;
+    for (size_t i = 0; name && i < task->nstores; i++) {
+        task_store_t *ts = &task->stores[i];
+        if (strcmp(ts->def->spec.name, name) == 0) {
+            ts->flush_inst = ctx->inst;
+            ts->flush_fn = fn;
+            return ts->cache != NULL;
+        }
+    }
+    return false;
+}
+
+int rill_kv_get(rill_kv_store_t *store, rill_buf_t key, rill_buf_t *value, int64_t *ts)
+{
+    return store_get((task_store_t *)store, key, value, ts);
+}
+
+int rill_kv_put(rill_kv_store_t *store, rill_buf_t key, rill_buf_t value, int64_t ts)
+{
+    return store_put((task_store_t *)store, key, value, ts);
+}
+
+rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
+                                 const rill_buf_t *to, bool reverse)
+{
+    task_store_t *ts = (task_store_t *)store;
+    if (flush_cache(ts))
+        return NULL;
+    return rill_store_range(ts->kv, from, to, reverse);
+}
+
+/* Grows b to hold at least n bytes. */
+static int reserve(rill_bytes_t *b, size_t n)
+{
+    if (b->cap >= n)
+        return 0;
+    uint8_t *p = rill_realloc(b->data, n);
+    if (!p)
+        return RILL_ENOMEM;
+    b->data = p;
+    b->cap = n;
+    return 0;
+}
+
+/* Makes the layout key of a window in the store's key buffer (a null view when out of memory). */
+static rill_buf_t window_layout(task_store_t *ts, rill_buf_t key, int64_t start)
+{
+    if (reserve(&ts->keybuf, key.len + 8))
+        return (rill_buf_t){NULL, 0};
+    return (rill_buf_t){ts->keybuf.data, rill_window_key(key, start, ts->keybuf.data)};
+}
+
+/* Makes the layout key of a session in the store's key buffer. */
+static rill_buf_t session_layout(task_store_t *ts, rill_buf_t key, int64_t start, int64_t end)
+{
+    if (reserve(&ts->keybuf, key.len + 16))
+        return (rill_buf_t){NULL, 0};
+    return (rill_buf_t){ts->keybuf.data, rill_session_key(key, start, end, ts->keybuf.data)};
+}
+
+int rill_window_handle_get(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
+                           rill_buf_t *value, int64_t *ts)
+{
+    task_store_t *s = (task_store_t *)ws;
+    rill_buf_t layout = window_layout(s, key, start);
+    if (!layout.data)
+        return RILL_ENOMEM;
+    return store_get(s, layout, value, ts);
+}
+
+int rill_window_handle_put(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
+                           rill_buf_t value, int64_t ts)
+{
+    task_store_t *s = (task_store_t *)ws;
+    int64_t observed = rill_window_store_observed_time(s->ws);
+    if (observed != INT64_MIN && start < observed - s->def->spec.retention_ms)
+        return RILL_ENOENT;
+    rill_buf_t layout = window_layout(s, key, start);
+    if (!layout.data)
+        return RILL_ENOMEM;
+    return store_put(s, layout, value, ts);
+}
+
+rill_window_iter_t *rill_window_handle_fetch(rill_window_handle_t *ws, rill_buf_t key, int64_t from,
+                                             int64_t to)
+{
+    task_store_t *s = (task_store_t *)ws;
+    if (flush_cache(s))
+        return NULL;
+    return rill_window_store_fetch(s->ws, key, from, to, false);
+}
+
+int rill_session_handle_put(rill_session_handle_t *ss, rill_buf_t key, int64_t start, int64_t end,
+                            rill_buf_t value, int64_t ts)
+{
+    task_store_t *s = (task_store_t *)ss;
+    rill_buf_t layout = session_layout(s, key, start, end);
+    if (!layout.data)
+        return RILL_ENOMEM;
+    return store_put(s, layout, value, ts);
+}
+
+rill_session_iter_t *rill_session_handle_find(rill_session_handle_t *ss, rill_buf_t key,
+                                              int64_t earliest_end, int64_t latest_start)
+{
+    task_store_t *s = (task_store_t *)ss;
+    if (flush_cache(s))
+        return NULL;
+    return rill_session_store_find(s->ss, key, earliest_end, latest_start);
+}
+
+/* ---- for interactive queries ---- */
+
+static task_store_t *task_find(rill_task_t *task, const char *name, rill_store_type_t type)
+{
+    for (size_t i = 0; name && i < task->nstores; i++)
+        if (strcmp(task->stores[i].def->spec.name, name) == 0 &&
+            task->stores[i].def->spec.type == type)
+            return &task->stores[i];
+    return NULL;
+}
+
+rill_store_t *rill_task_kv_store(rill_task_t *task, const char *name)
+{
+    task_store_t *ts = task_find(task, name, RILL_STORE_KV);
+    return ts ? ts->kv : NULL;
+}
+
+rill_window_store_t *rill_task_window_store(rill_task_t *task, const char *name)
+{
+    task_store_t *ts = task_find(task, name, RILL_STORE_WINDOW);
+    return ts ? ts->ws : NULL;
+}
+
+rill_session_store_t *rill_task_session_store(rill_task_t *task, const char *name)
+{
+    task_store_t *ts = task_find(task, name, RILL_STORE_SESSION);
+    return ts ? ts->ss : NULL;
+}

@@ -1,0 +1,486 @@
+/*
+ * The RocksDB backend, and the store env that bounds its memory. C++ because RocksDB 7.8's C API
+ * cannot make a WriteBufferManager, which is what charges memtables to a shared block cache.
+ * This is the only file that includes RocksDB headers; it translates Status into RILL_EIO with
+ * the status text and the store's path, and catches every C++ exception at the C boundary
+ * (std::bad_alloc is RILL_ENOMEM, anything else RILL_EIO).
+ *
+ * Memory: one env holds one LRU block cache of memory_bytes and one WriteBufferManager of a
+ * quarter of that, charged to the cache: each memtable's arena reserves cache space (in 256 KB
+ * dummy entries), so data blocks are evicted to make room for memtables, and the manager flushes
+ * the largest memtable when all of them together pass their quarter. Index and filter blocks
+ * live in the cache too (cache_index_and_filter_blocks), and so is the table readers' own
+ * memory (charged), so files on disk do not grow memory outside the bound. The cache's limit is
+ * not strict: blocks pinned by live iterators, and memtables beyond the manager's size while a
+ * flush runs, can push usage past it for a while.
+ *
+ * Each store is one DB with the write-ahead log off (every write sets disableWAL): the changelog
+ * topic is the log, and rill_store_flush() is what makes writes durable.
+ */
+#include "statestore_int.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+
+struct rill_store_env {
+    std::shared_ptr<rocksdb::Cache> cache;
+    std::shared_ptr<rocksdb::WriteBufferManager> wbm;
+    size_t write_buffer_size; /* of each memtable */
+};
+
+namespace
+{
+
+/* refs counts the store's handle and its open iterators: a RocksDB iterator must be deleted
+ * before its DB, so the DB closes when the last of them goes. */
+struct RocksStore {
+    rill_store_t base;
+    rocksdb::DB *db;
+    rocksdb::PinnableSlice *pinned; /* holds the value of the owner's last get */
+    char *path;
+    std::atomic<long> refs;
+};
+
+/* One allocation holds the struct and, after it, the bound keys the Slices point at. The
+ * iterator sees the DB as of its creation: a RocksDB iterator reads at the sequence number
+ * current when it was made (an implicit snapshot), and pins the memtables and files it needs. */
+struct RocksIter {
+    rill_store_iter_t base;
+    RocksStore *store;
+    rocksdb::Iterator *it;
+    rocksdb::Slice lower, upper;
+    bool has_lower, has_upper, reverse, started;
+};
+
+static_assert(std::is_standard_layout<RocksStore>::value, "RocksStore starts with its base");
+static_assert(std::is_standard_layout<RocksIter>::value, "RocksIter starts with its base");
+
+extern const rill_store_ops rocks_ops;
+
+RocksStore *of(rill_store_t *store)
+{
+    return reinterpret_cast<RocksStore *>(store);
+}
+
+rocksdb::Slice slice(rill_buf_t b)
+{
+    return rocksdb::Slice(static_cast<const char *>(b.data), b.len);
+}
+
+/* A value view; RocksDB may give an empty value a null pointer, and null means absent to Rill. */
+rill_buf_t view(const rocksdb::Slice &s)
+{
+    return rill_buf_t{s.size() ? s.data() : "", s.size()};
+}
+
+int io_error(RocksStore *s, const rocksdb::Status &st)
+{
+    return rill__store_set_error(&s->base, RILL_EIO, "RocksDB store %s: %s", s->path,
+                                 st.ToString().c_str());
+}
+
+int nomem(RocksStore *s)
+{
+    return rill__store_set_error(&s->base, RILL_ENOMEM, "RocksDB store %s: out of memory", s->path);
+}
+
+int unexpected(RocksStore *s, const char *what)
+{
+    return rill__store_set_error(&s->base, RILL_EIO, "RocksDB store %s: exception: %s", s->path,
+                                 what);
+}
+
+rocksdb::WriteOptions write_options()
+{
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;
+    return wo;
+}
+
+/* Closes the DB and frees the store: the last reference is gone. Also undoes a failed open. */
+void destroy(RocksStore *s)
+{
+    if (s->db) {
+        try {
+            rocksdb::Status st = s->db->Close();
+            if (!st.ok())
+                rill_log(RILL_LOG_ERROR, "statestore", "closing RocksDB store %s: %s", s->path,
+                         st.ToString().c_str());
+        } catch (const std::exception &e) {
+            rill_log(RILL_LOG_ERROR, "statestore", "closing RocksDB store %s: %s", s->path,
+                     e.what());
+        }
+        delete s->db;
+    }
+    delete s->pinned;
+    rill_free(s->path);
+    rill__store_base_fini(&s->base);
+    s->~RocksStore();
+    rill_free(s);
+}
+
+void unref(RocksStore *s)
+{
+    if (s->refs.fetch_sub(1) == 1)
+        destroy(s);
+}
+
+void rocks_close(rill_store_t *store)
+{
+    RocksStore *s = of(store);
+    try {
+        rocksdb::FlushOptions fo;
+        fo.wait = true;
+        rocksdb::Status st = s->db->Flush(fo);
+        if (!st.ok())
+            rill_log(RILL_LOG_ERROR, "statestore", "flushing RocksDB store %s at close: %s",
+                     s->path, st.ToString().c_str());
+    } catch (const std::exception &e) {
+        rill_log(RILL_LOG_ERROR, "statestore", "flushing RocksDB store %s at close: %s", s->path,
+                 e.what());
+    }
+    long iters = s->refs.load() - 1;
+    if (iters > 0)
+        rill_log(
+            RILL_LOG_WARN, "statestore",
+            "RocksDB store %s closed with %ld iterator(s) open: it stays open until they close",
+            s->path, iters);
+    unref(s);
+}
+
+int rocks_get(rill_store_t *store, rill_buf_t key, rill_buf_t *value)
+{
+    RocksStore *s = of(store);
+    try {
+        s->pinned->Reset();
+        rocksdb::Status st =
+            s->db->Get(rocksdb::ReadOptions(), s->db->DefaultColumnFamily(), slice(key), s->pinned);
+        if (st.IsNotFound())
+            return RILL_ENOENT;
+        if (!st.ok())
+            return io_error(s, st);
+        *value = view(*s->pinned);
+        return 0;
+    } catch (const std::bad_alloc &) {
+        return nomem(s);
+    } catch (const std::exception &e) {
+        return unexpected(s, e.what());
+    }
+}
+
+int rocks_get_copy(rill_store_t *store, rill_buf_t key, rill_bytes_t *out)
+{
+    RocksStore *s = of(store);
+    try {
+        rocksdb::PinnableSlice v;
+        rocksdb::Status st =
+            s->db->Get(rocksdb::ReadOptions(), s->db->DefaultColumnFamily(), slice(key), &v);
+        if (st.IsNotFound())
+            return RILL_ENOENT;
+        if (!st.ok())
+            return io_error(s, st);
+        if (rill_bytes_append(out, v.data(), v.size()))
+            return nomem(s);
+        return 0;
+    } catch (const std::bad_alloc &) {
+        return nomem(s);
+    } catch (const std::exception &e) {
+        return unexpected(s, e.what());
+    }
+}
+
+int rocks_write_batch(rill_store_t *store, const rill_store_write_t *writes, size_t n)
+{
+    RocksStore *s = of(store);
+    try {
+        rocksdb::Status st;
+        if (n == 1) {
+            if (writes->value.data)
+                st = s->db->Put(write_options(), slice(writes->key), slice(writes->value));
+            else
+                st = s->db->Delete(write_options(), slice(writes->key));
+        } else {
+            rocksdb::WriteBatch batch;
+            for (size_t i = 0; i < n && st.ok(); i++) {
+                if (writes[i].value.data)
+                    st = batch.Put(slice(writes[i].key), slice(writes[i].value));
+                else
+                    st = batch.Delete(slice(writes[i].key));
+            }
+            if (st.ok())
+                st = s->db->Write(write_options(), &batch);
+        }
+        return st.ok() ? 0 : io_error(s, st);
+    } catch (const std::bad_alloc &) {
+        return nomem(s);
+    } catch (const std::exception &e) {
+        return unexpected(s, e.what());
+    }
+}
+
+/*
+ * RocksDB's upper bound is exclusive. An inclusive bound `to` becomes to + "\0": in bytewise
+ * order no key lies between to and to + "\0", so the two bounds select the same keys.
+ */
+rill_store_iter_t *rocks_range(rill_store_t *store, const rill_buf_t *from, const rill_buf_t *to,
+                               bool to_exclusive, bool reverse)
+{
+    RocksStore *s = of(store);
+    size_t lower_len = from ? from->len : 0;
+    size_t upper_len = to ? to->len + !to_exclusive : 0;
+    if (lower_len > SIZE_MAX / 2 - sizeof(RocksIter) || upper_len > SIZE_MAX / 2) {
+        nomem(s);
+        return NULL;
+    }
+    void *mem = rill_malloc(sizeof(RocksIter) + lower_len + upper_len);
+    if (!mem) {
+        nomem(s);
+        return NULL;
+    }
+    RocksIter *it = new (mem) RocksIter();
+    char *bytes = static_cast<char *>(mem) + sizeof(RocksIter);
+    it->base.ops = &rocks_ops;
+    it->store = s;
+    it->it = nullptr;
+    it->has_lower = from != NULL;
+    it->has_upper = to != NULL;
+    it->reverse = reverse;
+    it->started = false;
+    if (from) {
+        if (from->len)
+            memcpy(bytes, from->data, from->len);
+        it->lower = rocksdb::Slice(bytes, from->len);
+    }
+    if (to) {
+        char *up = bytes + lower_len;
+        if (to->len)
+            memcpy(up, to->data, to->len);
+        if (!to_exclusive)
+            up[to->len] = '\0';
+        it->upper = rocksdb::Slice(up, upper_len);
+    }
+    try {
+        rocksdb::ReadOptions ro;
+        ro.iterate_lower_bound = it->has_lower ? &it->lower : nullptr;
+        ro.iterate_upper_bound = it->has_upper ? &it->upper : nullptr;
+        it->it = s->db->NewIterator(ro);
+    } catch (const std::bad_alloc &) {
+        nomem(s);
+    } catch (const std::exception &e) {
+        unexpected(s, e.what());
+    }
+    if (!it->it) {
+        it->~RocksIter();
+        rill_free(mem);
+        return NULL;
+    }
+    s->refs.fetch_add(1);
+    return &it->base;
+}
+
+bool rocks_iter_next(rill_store_iter_t *iter, rill_buf_t *key, rill_buf_t *value)
+{
+    RocksIter *it = reinterpret_cast<RocksIter *>(iter);
+    try {
+        /* Bounds are in the ReadOptions, so first/last already respect them. */
+        if (!it->started) {
+            it->started = true;
+            if (it->reverse)
+                it->it->SeekToLast();
+            else
+                it->it->SeekToFirst();
+        } else if (it->it->Valid()) {
+            if (it->reverse)
+                it->it->Prev();
+            else
+                it->it->Next();
+        }
+        if (!it->it->Valid()) {
+            rocksdb::Status st = it->it->status();
+            if (!st.ok())
+                io_error(it->store, st);
+            return false;
+        }
+        *key = view(it->it->key());
+        *value = view(it->it->value());
+        return true;
+    } catch (const std::bad_alloc &) {
+        nomem(it->store);
+    } catch (const std::exception &e) {
+        unexpected(it->store, e.what());
+    }
+    return false;
+}
+
+void rocks_iter_close(rill_store_iter_t *iter)
+{
+    RocksIter *it = reinterpret_cast<RocksIter *>(iter);
+    RocksStore *s = it->store;
+    delete it->it;
+    it->~RocksIter();
+    rill_free(it);
+    unref(s);
+}
+
+int rocks_flush(rill_store_t *store)
+{
+    RocksStore *s = of(store);
+    try {
+        rocksdb::FlushOptions fo;
+        fo.wait = true;
+        rocksdb::Status st = s->db->Flush(fo);
+        return st.ok() ? 0 : io_error(s, st);
+    } catch (const std::bad_alloc &) {
+        return nomem(s);
+    } catch (const std::exception &e) {
+        return unexpected(s, e.what());
+    }
+}
+
+uint64_t rocks_approx_count(rill_store_t *store)
+{
+    RocksStore *s = of(store);
+    uint64_t n = 0;
+    try {
+        if (!s->db->GetIntProperty(rocksdb::DB::Properties::kEstimateNumKeys, &n))
+            n = 0;
+    } catch (const std::exception &) {
+        n = 0;
+    }
+    return n;
+}
+
+const rill_store_ops rocks_ops = {
+    rocks_close,     rocks_get,        rocks_get_copy, rocks_write_batch,  rocks_range,
+    rocks_iter_next, rocks_iter_close, rocks_flush,    rocks_approx_count,
+};
+
+/* The options of every store opened with env. */
+rocksdb::Options store_options(rill_store_env_t *env)
+{
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = env->cache;
+    t.cache_index_and_filter_blocks = true;
+    t.cache_index_and_filter_blocks_with_high_priority = true;
+    t.pin_top_level_index_and_filter = true;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.cache_usage_options.options_overrides.insert(
+        {rocksdb::CacheEntryRole::kBlockBasedTableReader,
+         {rocksdb::CacheEntryRoleOptions::Decision::kEnabled}});
+
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    o.write_buffer_manager = env->wbm;
+    o.write_buffer_size = env->write_buffer_size;
+    o.max_write_buffer_number = 2;
+    /* RocksDB's own LOG file: keep it small, it is for debugging. */
+    o.keep_log_file_num = 2;
+    o.max_log_file_size = 1 << 20;
+    return o;
+}
+
+} // namespace
+
+rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, char *errstr,
+                                       size_t errstr_size)
+{
+    RocksStore *s = NULL;
+    try {
+        std::error_code ec;
+        std::filesystem::create_directories(path, ec);
+        if (ec) {
+            snprintf(errstr, errstr_size, "RocksDB store %s: cannot create the directory: %s", path,
+                     ec.message().c_str());
+            return NULL;
+        }
+        void *mem = rill_malloc(sizeof(RocksStore));
+        if (!mem)
+            goto nomem;
+        s = new (mem) RocksStore();
+        s->refs.store(1);
+        if (rill__store_base_init(&s->base, &rocks_ops, RILL_STORE_ROCKSDB)) {
+            s->~RocksStore();
+            rill_free(mem);
+            s = NULL;
+            goto nomem;
+        }
+        s->path = rill_strdup(path);
+        s->pinned = new (std::nothrow) rocksdb::PinnableSlice();
+        if (!s->path || !s->pinned)
+            goto nomem;
+        rocksdb::Status st = rocksdb::DB::Open(store_options(env), path, &s->db);
+        if (!st.ok()) {
+            snprintf(errstr, errstr_size, "RocksDB store %s: %s", path, st.ToString().c_str());
+            goto fail;
+        }
+        return &s->base;
+    } catch (const std::bad_alloc &) {
+        goto nomem;
+    } catch (const std::exception &e) {
+        snprintf(errstr, errstr_size, "RocksDB store %s: %s", path, e.what());
+        goto fail;
+    }
+nomem:
+    snprintf(errstr, errstr_size, "RocksDB store %s: out of memory", path);
+fail:
+    if (s)
+        destroy(s);
+    return NULL;
+}
+
+/* The memtables get a quarter of the bound, as Kafka Streams' bounded-memory example does; each
+ * store's memtable a quarter of that (1 MB to 64 MB), so four busy stores fill it. */
+rill_store_env_t *rill__rocksdb_env_new(size_t memory_bytes, char *errstr, size_t errstr_size)
+{
+    void *mem = rill_malloc(sizeof(rill_store_env_t));
+    if (!mem) {
+        snprintf(errstr, errstr_size, "store env: out of memory");
+        return NULL;
+    }
+    rill_store_env_t *env = new (mem) rill_store_env_t();
+    try {
+        size_t memtables = memory_bytes / 4 ? memory_bytes / 4 : 1; /* 0 would mean no limit */
+        size_t each = memtables / 4;
+        const size_t lo = size_t(1) << 20, hi = size_t(64) << 20;
+        env->write_buffer_size = each < lo ? lo : each > hi ? hi : each;
+        /* A tenth of the cache, high priority, keeps index and filter blocks from being evicted
+         * by scans of data blocks. */
+        env->cache = rocksdb::NewLRUCache(memory_bytes, -1, false, 0.1);
+        env->wbm = std::make_shared<rocksdb::WriteBufferManager>(memtables, env->cache, false);
+        if (!env->cache)
+            throw std::bad_alloc();
+        return env;
+    } catch (const std::exception &e) {
+        snprintf(errstr, errstr_size, "store env: %s", e.what());
+    }
+    env->~rill_store_env_t();
+    rill_free(mem);
+    return NULL;
+}
+
+void rill__rocksdb_env_destroy(rill_store_env_t *env)
+{
+    env->~rill_store_env_t();
+    rill_free(env);
+}
+
+/* The block cache's usage: data, index and filter blocks, table readers' memory, and the
+ * memtables' reservations (whole 256 KB dummy entries, so a little above their real use). */
+size_t rill__rocksdb_env_usage(const rill_store_env_t *env)
+{
+    return env->cache->GetUsage();
+}
