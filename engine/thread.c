@@ -89,8 +89,9 @@ struct stream_thread {
     bool last_processed; /* the message just handled went through a task */
     char delivery_error[512];
     uint64_t closed_skipped; /* skipped records of tasks already closed */
+    uint64_t closed_late;    /* late records of tasks already closed */
     atomic_int_fast64_t m_processed, m_produced, m_skipped, m_commits, m_rebalances, m_tasks,
-        m_restored;
+        m_restored, m_late;
 };
 
 static int64_t now_ms(void)
@@ -300,12 +301,21 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
                     rill_task_id(task), topic, partition, rd_kafka_err2str(err));
         return RILL_EKAFKA;
     }
-    int64_t start = from < lo ? lo : from;
-    if (from > hi)
+    if (from > hi) {
+        /* The changelog is behind the store (it was deleted and made again, or this is another
+         * cluster): the store holds what the changelog cannot vouch for. Start again. */
+        char why[512];
         rill_log(RILL_LOG_WARN, "state",
                  "task %s: the checkpoint of store '%s' (offset %lld) is past the end of %s [%d] "
-                 "(%lld): the topic was recreated? Keeping the store as it is",
+                 "(%lld): wiping the store and restoring it from the changelog",
                  rill_task_id(task), store, (long long)from, topic, partition, (long long)hi);
+        if (rill_task_reset_store(task, i, why, sizeof why)) {
+            thread_fail(t, RILL_EIO, "%s", why);
+            return RILL_EIO;
+        }
+        from = -1;
+    }
+    int64_t start = from < lo ? lo : from;
     if (start >= hi)
         return 0;
     if (l->on_start)
@@ -488,6 +498,7 @@ static void tasks_gc(stream_thread_t *t)
         rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", t->name,
                  rill_task_id(t->tasks[i].task));
         t->closed_skipped += rill_task_metrics(t->tasks[i].task)->skipped;
+        t->closed_late += rill_task_metrics(t->tasks[i].task)->late_dropped;
         rill_task_destroy(t->tasks[i].task);
     }
     t->ntasks = keep;
@@ -754,13 +765,15 @@ static int process_message(stream_thread_t *t, rd_kafka_message_t *msg)
 
 static void update_metrics(stream_thread_t *t)
 {
-    uint64_t processed = 0, skipped = t->closed_skipped;
+    uint64_t processed = 0, skipped = t->closed_skipped, late = t->closed_late;
     for (size_t i = 0; i < t->ntasks; i++) {
         const rill_task_metrics_t *m = rill_task_metrics(t->tasks[i].task);
         processed += m->processed;
         skipped += m->skipped;
+        late += m->late_dropped;
     }
     atomic_store_explicit(&t->m_skipped, (int_fast64_t)skipped, memory_order_relaxed);
+    atomic_store_explicit(&t->m_late, (int_fast64_t)late, memory_order_relaxed);
     (void)processed;
 }
 
@@ -1158,6 +1171,8 @@ int64_t rill__thread_metric(stream_thread_t *t, const char *name)
         return atomic_load(&t->m_tasks);
     if (strcmp(name, "records-restored") == 0)
         return atomic_load(&t->m_restored);
+    if (strcmp(name, "late-records-dropped") == 0)
+        return atomic_load_explicit(&t->m_late, memory_order_relaxed);
     return -1;
 }
 

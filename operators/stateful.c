@@ -180,7 +180,11 @@ static int on_flush(rill_context_t *ctx, void *state, rill_buf_t layout, rill_bu
         if (!kview.data)
             return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
     }
-    rill_record_t rec = {.key = kview, .value = nv, .timestamp = ts, .topic = NULL, .offset = -1};
+    rill_record_t rec = {.key = kview,
+                         .value = nv,
+                         .timestamp = ts,
+                         .partition = rill_context_partition(ctx),
+                         .offset = -1};
     return rill_context_forward_change(ctx, &rec, ov);
 }
 
@@ -839,7 +843,11 @@ static int emit(rill_context_t *ctx, sop_state_t *st, rill_buf_t ikey)
         /* Final results never need a tombstone: the window had no result to take back. */
         if (!value.data && st->spec->until_window_closes)
             return 0;
-        rill_record_t out = {.key = key, .value = value, .timestamp = ts, .offset = -1};
+        rill_record_t out = {.key = key,
+                             .value = value,
+                             .timestamp = ts,
+                             .partition = rill_context_partition(ctx),
+                             .offset = -1};
         return rill_context_forward_change(ctx, &out, (rill_buf_t){NULL, 0});
     }
     return rc == RILL_ENOENT || rc == 0 ? rill_store_delete(st->index, ik) : rc;

@@ -22,7 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { ENTRY_PUT = 0, ENTRY_DELETE = 1, ENTRY_OVERHEAD = 64 };
+/* A cache entry: a flag (put or delete), the write's sequence number in the task, the
+ * timestamp, then the value. */
+enum { ENTRY_PUT = 0, ENTRY_DELETE = 1, ENTRY_HEADER = 17, ENTRY_OVERHEAD = 64 };
 
 static const char *type_name(rill_store_type_t t)
 {
@@ -327,6 +329,24 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
     return 0;
 }
 
+int rill_task_reset_store(rill_task_t *task, size_t i, char *errstr, size_t errstr_size)
+{
+    if (i >= task->nchangelogs)
+        return RILL_EINVAL;
+    task_store_t *ts = &task->stores[task->changelogs[i]];
+    rill_store_close(ts->kv);
+    rill_window_store_close(ts->ws);
+    rill_session_store_close(ts->ss);
+    rill_store_close(ts->cache);
+    ts->kv = NULL;
+    ts->ws = NULL;
+    ts->ss = NULL;
+    ts->cache = NULL;
+    ts->cache_bytes = 0;
+    ts->checkpoint = -1; /* open_one wipes what is on disk */
+    return open_one(task, ts, errstr, errstr_size);
+}
+
 void rill__task_close_stores(rill_task_t *task)
 {
     for (size_t i = 0; task->stores && i < task->nstores; i++) {
@@ -560,7 +580,22 @@ static int write_through(task_store_t *ts, rill_buf_t layout, rill_buf_t value, 
     return rc;
 }
 
-/* Writes every dirty entry of ts's cache through, in key order. */
+/* A dirty entry copied out of the cache, to be written through in the order of its last
+ * update. */
+typedef struct {
+    size_t at, key_len, entry_len;
+    uint64_t seq;
+} dirty_t;
+
+static int by_seq(const void *a, const void *b)
+{
+    uint64_t x = ((const dirty_t *)a)->seq, y = ((const dirty_t *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Writes every dirty entry of ts's cache through, in the order their keys were last written
+ * (as Kafka Streams' caches evict): whatever downstream tracks time sees the updates as they
+ * came, not in key order. */
 static int flush_cache(task_store_t *ts)
 {
     if (!ts->cache || ts->cache_bytes == 0)
@@ -575,26 +610,51 @@ static int flush_cache(task_store_t *ts)
     }
     ts->cache_bytes = 0;
     rill_store_iter_t *it = rill_store_range(dirty, NULL, NULL, false);
-    if (!it) {
+    rill_bytes_t copy = {0};
+    dirty_t *ents = NULL;
+    size_t n = 0, cap = 0;
+    int rc = it ? 0 : RILL_ENOMEM;
+    rill_buf_t key, entry;
+    while (rc == 0 && rill_store_iter_next(it, &key, &entry)) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            dirty_t *p = rill_realloc(ents, cap * sizeof *p);
+            if (!p) {
+                rc = RILL_ENOMEM;
+                break;
+            }
+            ents = p;
+        }
+        ents[n++] = (dirty_t){copy.len, key.len, entry.len,
+                              (uint64_t)get_be64((const uint8_t *)entry.data + 1)};
+        if (rill_bytes_append(&copy, key.len ? key.data : "", key.len) ||
+            rill_bytes_append(&copy, entry.data, entry.len))
+            rc = RILL_ENOMEM;
+    }
+    rill_store_iter_close(it);
+    if (rc) {
         rill_store_close(ts->cache);
         ts->cache = dirty;
+        rill_free(ents);
+        rill_bytes_free(&copy);
         return fail(ts, RILL_ENOMEM, "out of memory flushing the record cache");
     }
+    rill_store_close(dirty);
+    if (n)
+        qsort(ents, n, sizeof *ents, by_seq);
     rill_task_t *task = ts->task;
-    rill_buf_t key, entry;
-    int rc = 0;
-    while (rc == 0 && rill_store_iter_next(it, &key, &entry)) {
-        const uint8_t *e = entry.data;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const uint8_t *k = copy.data + ents[i].at, *e = k + ents[i].key_len;
         if (!task->processing)
             rill_arena_reset(task->arena);
         rill_buf_t value = {NULL, 0};
         if (e[0] == ENTRY_PUT)
-            value = (rill_buf_t){e + 9, entry.len - 9};
-        rc = write_through(ts, key, value, get_be64(e + 1), true);
+            value = (rill_buf_t){e + ENTRY_HEADER, ents[i].entry_len - ENTRY_HEADER};
+        rc = write_through(ts, (rill_buf_t){k, ents[i].key_len}, value, get_be64(e + 9), true);
         task->metrics.cache_flushed++;
     }
-    rill_store_iter_close(it);
-    rill_store_close(dirty);
+    rill_free(ents);
+    rill_bytes_free(&copy);
     return rc;
 }
 
@@ -628,8 +688,9 @@ static int store_put(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int6
 {
     if (!ts->cache)
         return write_through(ts, layout, value, ts_ms, false);
-    uint8_t flag = value.data ? ENTRY_PUT : ENTRY_DELETE;
-    if (compose(&ts->scratch, &flag, 1, ts_ms, value))
+    uint8_t head[9] = {value.data ? ENTRY_PUT : ENTRY_DELETE};
+    put_be64(head + 1, (int64_t)++ts->task->cache_seq);
+    if (compose(&ts->scratch, head, sizeof head, ts_ms, value))
         return fail(ts, RILL_ENOMEM, "out of memory");
     int rc = rill_store_put(ts->cache, layout, (rill_buf_t){ts->scratch.data, ts->scratch.len});
     if (rc)
@@ -654,8 +715,8 @@ static int store_get(task_store_t *ts, rill_buf_t layout, rill_buf_t *value, int
         if (e[0] == ENTRY_DELETE)
             return RILL_ENOENT;
         if (ts_ms)
-            *ts_ms = get_be64(e + 1);
-        *value = (rill_buf_t){e + 9, raw.len - 9};
+            *ts_ms = get_be64(e + 9);
+        *value = (rill_buf_t){e + ENTRY_HEADER, raw.len - ENTRY_HEADER};
         return 0;
     }
     int rc = store_read(ts, layout, &raw);

@@ -176,8 +176,8 @@ int rill_app_query_sessions(rill_app_t *app, const char *store, rill_buf_t key,
                             rill_session_query_fn fn, void *ud);
 
 /* Returns a counter summed over the stream threads: "records-processed", "records-produced",
- * "records-skipped", "commits", "rebalances", "tasks", "records-restored". -1 for an unknown
- * name. @thread any */
+ * "records-skipped", "commits", "rebalances", "tasks", "records-restored",
+ * "late-records-dropped". -1 for an unknown name. @thread any */
 int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */

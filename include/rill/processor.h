@@ -526,6 +526,9 @@ const char *rill_task_changelog_topic(const rill_task_t *task, size_t i);
 const char *rill_task_changelog_store(const rill_task_t *task, size_t i);
 /* Returns the offset to restore changelog i from (the checkpointed one), or -1: from the start. */
 int64_t rill_task_changelog_offset(const rill_task_t *task, size_t i);
+/* Empties the store of changelog i (wiping its files) so that it restores from the start:
+ * for a checkpoint the changelog does not reach. 0 or a code with the reason in errstr. */
+int rill_task_reset_store(rill_task_t *task, size_t i, char *errstr, size_t errstr_size);
 /* Applies one changelog record (raw bytes, as written: key, value or null, timestamp) to the
  * store of changelog i. 0 or a negative code. */
 int rill_task_restore(rill_task_t *task, size_t i, const rill_record_t *raw);
