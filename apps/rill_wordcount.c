@@ -20,7 +20,6 @@
 #include <rill/main.h>
 
 #include <ftw.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,70 +480,6 @@ done:
 
 /* ---- The command line ------------------------------------------------------------------ */
 
-/* Reads rill_main()'s options (and --verbose) into conf, as rill_main() will; returns 0, 1 when
- * the run is rill_main()'s (a cluster, --help, --describe, --dot) or 2 on bad usage. */
-static int parse(int argc, char **argv, rill_conf_t *conf, bool *verbose)
-{
-    static const struct option opts[] = {
-        {"bootstrap-servers", required_argument, NULL, 'b'},
-        {"application-id", required_argument, NULL, 'a'},
-        {"config", required_argument, NULL, 'c'},
-        {"config-file", required_argument, NULL, 'f'},
-        {"threads", required_argument, NULL, 't'},
-        {"describe", no_argument, NULL, 'd'},
-        {"dot", no_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},
-        {"verbose", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
-    };
-    char err[1024];
-    int opt, rc = 0, result = 0;
-    opterr = 0; /* rill_main() reports bad options */
-    optind = 1;
-    while (!rc && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *eq;
-        switch (opt) {
-        case 'b':
-            rc = rill_conf_set(conf, "bootstrap.servers", optarg, err, sizeof err);
-            break;
-        case 'a':
-            rc = rill_conf_set(conf, "application.id", optarg, err, sizeof err);
-            break;
-        case 't':
-            rc = rill_conf_set(conf, "num.stream.threads", optarg, err, sizeof err);
-            break;
-        case 'c':
-            if (!(eq = strchr(optarg, '=')))
-                return 1; /* rill_main() says what is wrong */
-            *eq = 0;
-            rc = rill_conf_set(conf, optarg, eq + 1, err, sizeof err);
-            *eq = '=';
-            break;
-        case 'f':
-            rc = rill_conf_load_file(conf, optarg, err, sizeof err);
-            break;
-        case 'v':
-            *verbose = true;
-            break;
-        case 'd':
-        case 'g':
-        case 'h':
-            result = 1;
-            break;
-        default:
-            return 1;
-        }
-    }
-    if (rc)
-        return 1;
-    if (optind < argc) {
-        fprintf(stderr, APP_NAME ": unexpected argument '%s' (topics go after --)\n", argv[optind]);
-        return 2;
-    }
-    const char *bootstrap = rill_conf_get(conf, "bootstrap.servers");
-    return result || (bootstrap && *bootstrap) ? 1 : 0;
-}
-
 int main(int argc, char **argv)
 {
     wc_args_t args = {"streams-plaintext-input", "streams-wordcount-output", NULL};
@@ -576,26 +511,39 @@ int main(int argc, char **argv)
         rill_conf_destroy(conf);
         return 1;
     }
+    /* --verbose is ours; the rest is rill_main()'s command line. */
     bool verbose = false;
-    int mode = parse(n, argv, conf, &verbose);
-    opterr = 1;
-    if (mode != 0) {
+    char **rest = calloc((size_t)n + 1, sizeof *rest);
+    if (!rest) {
         rill_conf_destroy(conf);
-        if (mode == 2)
-            return 2;
-        /* A cluster, --help, --describe, --dot or an error to report: rill_main()'s run, with
-         * the command line minus --verbose (getopt has moved the options, not dropped any). */
-        char **rest = calloc((size_t)n + 1, sizeof *rest);
-        if (!rest)
-            return 1;
-        int m = 0;
-        for (int i = 0; i < n; i++)
-            if (i == 0 || strcmp(argv[i], "--verbose") != 0)
-                rest[m++] = argv[i];
+        return 1;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && strcmp(argv[i], "--verbose") == 0)
+            verbose = true;
+        else
+            rest[m++] = argv[i];
+    }
+    rill_main_args_t opts;
+    char perr[512];
+    int rc = rill_main_parse(m, rest, conf, &opts, perr, sizeof perr);
+    const char *bootstrap = rill_conf_get(conf, "bootstrap.servers");
+    if (rc == 0 && opts.first_operand < m) {
+        fprintf(stderr, APP_NAME ": unexpected argument '%s' (topics go after --)\n",
+                rest[opts.first_operand]);
+        free(rest);
+        rill_conf_destroy(conf);
+        return 2;
+    }
+    if (rc || opts.help || opts.describe || opts.dot || (bootstrap && *bootstrap)) {
+        /* A cluster, --help, --describe, --dot or an error to report: rill_main()'s run. */
+        rill_conf_destroy(conf);
         int status = rill_main(m, rest, APP_NAME, build, &args);
         free(rest);
         return status;
     }
+    free(rest);
     /* The app's report is the output, line by line even into a pipe; Rill's log lines only
      * with --verbose. */
     setvbuf(stdout, NULL, _IOLBF, 0);

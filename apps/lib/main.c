@@ -48,7 +48,8 @@ static void usage(FILE *out, const char *app_name)
             app_name, app_name, app_name);
 }
 
-int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_fn, void *ud)
+int rill_main_parse(int argc, char **argv, rill_conf_t *conf, rill_main_args_t *args, char *errstr,
+                    size_t errstr_size)
 {
     static const struct option opts[] = {
         {"bootstrap-servers", required_argument, NULL, 'b'},
@@ -61,63 +62,73 @@ int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_f
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    *args = (rill_main_args_t){0};
+    int opt, rc = 0;
+    opterr = 0; /* the caller reports, with the usage */
+    optind = 1;
+    while (!rc && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *eq;
+        switch (opt) {
+        case 'b':
+            rc = rill_conf_set(conf, "bootstrap.servers", optarg, errstr, errstr_size);
+            break;
+        case 'a':
+            rc = rill_conf_set(conf, "application.id", optarg, errstr, errstr_size);
+            break;
+        case 't':
+            rc = rill_conf_set(conf, "num.stream.threads", optarg, errstr, errstr_size);
+            break;
+        case 'c':
+            eq = strchr(optarg, '=');
+            if (!eq) {
+                snprintf(errstr, errstr_size, "--config expects KEY=VALUE, got '%s'", optarg);
+                return RILL_EINVAL;
+            }
+            *eq = 0;
+            rc = rill_conf_set(conf, optarg, eq + 1, errstr, errstr_size);
+            *eq = '=';
+            break;
+        case 'f':
+            rc = rill_conf_load_file(conf, optarg, errstr, errstr_size);
+            break;
+        case 'd':
+            args->describe = true;
+            break;
+        case 'g':
+            args->dot = true;
+            break;
+        case 'h':
+            args->help = true;
+            break;
+        default:
+            snprintf(errstr, errstr_size, "unknown or incomplete option '%s'",
+                     argv[optind - 1] ? argv[optind - 1] : "?");
+            return RILL_EINVAL;
+        }
+    }
+    args->first_operand = optind;
+    return rc;
+}
+
+int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_fn, void *ud)
+{
     char err[1024];
-    bool describe = false, dot = false;
     rill_conf_t *conf = rill_conf_new();
     if (!conf || rill_conf_set(conf, "application.id", app_name, err, sizeof err)) {
         fprintf(stderr, "%s: cannot set up the configuration\n", app_name);
         rill_conf_destroy(conf);
         return 1;
     }
-    int opt, rc = 0;
-    optind = 1;
-    while (!rc && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *eq;
-        switch (opt) {
-        case 'b':
-            rc = rill_conf_set(conf, "bootstrap.servers", optarg, err, sizeof err);
-            break;
-        case 'a':
-            rc = rill_conf_set(conf, "application.id", optarg, err, sizeof err);
-            break;
-        case 't':
-            rc = rill_conf_set(conf, "num.stream.threads", optarg, err, sizeof err);
-            break;
-        case 'c':
-            eq = strchr(optarg, '=');
-            if (!eq) {
-                snprintf(err, sizeof err, "--config expects KEY=VALUE, got '%s'", optarg);
-                rc = RILL_ECONFIG;
-                break;
-            }
-            *eq = 0;
-            rc = rill_conf_set(conf, optarg, eq + 1, err, sizeof err);
-            *eq = '=';
-            break;
-        case 'f':
-            rc = rill_conf_load_file(conf, optarg, err, sizeof err);
-            break;
-        case 'd':
-            describe = true;
-            break;
-        case 'g':
-            dot = true;
-            break;
-        case 'h':
-            usage(stdout, app_name);
-            rill_conf_destroy(conf);
-            return 0;
-        default:
-            usage(stderr, app_name);
-            rill_conf_destroy(conf);
-            return 2;
-        }
-    }
-    if (rc) {
-        fprintf(stderr, "%s: %s\n", app_name, err);
+    rill_main_args_t args;
+    int rc = rill_main_parse(argc, argv, conf, &args, err, sizeof err);
+    if (rc || args.help) {
+        if (rc)
+            fprintf(stderr, "%s: %s\n", app_name, err);
+        usage(rc ? stderr : stdout, app_name);
         rill_conf_destroy(conf);
-        return 2;
+        return rc ? 2 : 0;
     }
+    bool describe = args.describe, dot = args.dot;
     rill_topology_t *topo = rill_topology_new();
     err[0] = 0;
     if (!topo || build_fn(topo, conf, ud, err, sizeof err) ||
