@@ -9,6 +9,9 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -588,6 +591,40 @@ void rill_app_set_error_handler(rill_app_t *app, rill_error_handler_fn fn, void 
     app->error_handler_ud = ud;
 }
 
+/* Reads this instance's process id from <state dir>/rill-process-id, or makes one (16 random
+ * hex digits). It names the transactional producers, so a restarted instance fences its
+ * predecessor's. */
+static int load_process_id(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/rill-process-id", app->state_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        bool ok = fscanf(f, "%32[0-9a-f]", app->process_id) == 1;
+        fclose(f);
+        if (ok && strlen(app->process_id) == 16)
+            return 0;
+        rill_log(RILL_LOG_WARN, "app", "%s is not a process id: making a new one", path);
+    }
+    uint8_t bytes[8];
+    FILE *r = fopen("/dev/urandom", "r");
+    bool got = r && fread(bytes, 1, sizeof bytes, r) == sizeof bytes;
+    if (r)
+        fclose(r);
+    if (!got) {
+        snprintf(errstr, errstr_size, "cannot read /dev/urandom for a process id");
+        return RILL_EIO;
+    }
+    for (int i = 0; i < 8; i++)
+        snprintf(app->process_id + 2 * i, 3, "%02x", bytes[i]);
+    f = fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", app->process_id) < 0 || fclose(f)) {
+        snprintf(errstr, errstr_size, "cannot write %.900s: %s", path, strerror(errno));
+        return RILL_EIO;
+    }
+    return 0;
+}
+
 /* Makes the app's state directory and the RocksDB memory its stores share. */
 static int open_state(rill_app_t *app, char *errstr, size_t errstr_size)
 {
@@ -601,13 +638,29 @@ static int open_state(rill_app_t *app, char *errstr, size_t errstr_size)
                  app->state_dir, strerror(errno));
         return RILL_EIO;
     }
+    if (app->env.exactly_once || rill__conf_eos(app->conf)) {
+        /* The process id names the transactional producers: two instances sharing it would
+         * fence each other. One instance per state directory, as in Kafka Streams. */
+        char lock[1100];
+        snprintf(lock, sizeof lock, "%s/.lock", app->state_dir);
+        app->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (app->lock_fd < 0 || flock(app->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            snprintf(errstr, errstr_size,
+                     "the state directory %.900s is in use by another instance of '%s' (give "
+                     "each instance its own state.dir)",
+                     app->state_dir, app->env.application_id);
+            return RILL_ESTATE;
+        }
+    }
+    if (load_process_id(app, errstr, errstr_size))
+        return RILL_EIO;
     app->store_env = rill_store_env_new(
         (size_t)rill__conf_int(app->conf, "rocksdb.memory.max.bytes"), errstr, errstr_size);
     if (!app->store_env)
         return RILL_EIO;
     app->env.state_dir = app->state_dir;
     app->env.store_env = app->store_env;
-    /* Each task's cache: the budget is per task (see statestore.cache.max.bytes). */
+    app->env.exactly_once = rill__conf_eos(app->conf);
     return 0;
 }
 
@@ -644,7 +697,8 @@ int rill_app_start(rill_app_t *app)
         app_fail(app, rc, "cannot start: %s", err);
         return rc;
     }
-    if (rill_topology_store_count(app->topo) > 0 && (rc = open_state(app, err, sizeof err))) {
+    if ((rill_topology_store_count(app->topo) > 0 || rill__conf_eos(app->conf)) &&
+        (rc = open_state(app, err, sizeof err))) {
         app_fail(app, rc, "cannot start: %s", err);
         return rc;
     }
@@ -750,6 +804,8 @@ void rill_app_destroy(rill_app_t *app)
     rill_conf_destroy(app->conf);
     rill_topology_unref(app->topo);
     rill_store_env_destroy(app->store_env);
+    if (app->lock_fd > 0)
+        close(app->lock_fd); /* releases the lock */
     rill_free(app->state_dir);
     pthread_rwlock_destroy(&app->query_lock);
     pthread_cond_destroy(&app->cond);

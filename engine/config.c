@@ -25,11 +25,18 @@ static const rill_conf_property_t props[] = {
      "default: in memory, no isolation of aborted transactions)."},
     {"num.stream.threads", "int", "1", "1..256",
      "Stream threads, each with its own event loop, consumer and producer."},
-    {"commit.interval.ms", "int", "30000", "1..",
-     "How often processed offsets are committed (after the outputs are acknowledged)."},
-    {"processing.guarantee", "enum", "at_least_once", "at_least_once",
+    {"commit.interval.ms", "int", "-1", "-1..",
+     "How often processed offsets are committed (after the outputs are acknowledged; under "
+     "exactly_once_v2, each commit ends a Kafka transaction). -1: 30000 under at_least_once, 100 "
+     "under exactly_once_v2, as in Kafka Streams."},
+    {"processing.guarantee", "enum", "at_least_once", "at_least_once|exactly_once_v2",
      "Delivery guarantee. at_least_once: outputs are flushed before offsets are committed, so a "
-     "crash may repeat records but never lose them."},
+     "crash may repeat records but never lose them. exactly_once_v2: one transactional producer "
+     "per stream thread puts each commit interval's outputs, changelog writes and consumed "
+     "offsets in one Kafka transaction, and every consumer reads read_committed: every input "
+     "affects the committed results exactly once. Needs a real cluster of at least 3 brokers for "
+     "Kafka's default transaction log settings; the embedded cluster does not isolate aborted "
+     "transactions."},
     {"state.dir", "string", "/tmp/rill", "a writable directory",
      "Where stateful tasks keep their local stores: <state.dir>/<application.id>/<task>/<store>, "
      "with a .checkpoint file of changelog offsets per task."},
@@ -70,9 +77,13 @@ static const rill_conf_property_t props[] = {
 #define NPROPS (sizeof props / sizeof props[0])
 
 /* librdkafka properties Rill sets itself from its own. */
-static const char *reserved[] = {
-    "group.id",          "enable.auto.commit",   "enable.auto.offset.store",
-    "bootstrap.servers", "metadata.broker.list", NULL};
+static const char *reserved[] = {"group.id",
+                                 "enable.auto.commit",
+                                 "enable.auto.offset.store",
+                                 "bootstrap.servers",
+                                 "metadata.broker.list",
+                                 "transactional.id",
+                                 NULL};
 
 const rill_conf_property_t *rill_conf_properties(size_t *count)
 {
@@ -465,4 +476,15 @@ int rill__mkdirs(const char *path)
     if (mkdir(buf, 0755) && errno != EEXIST)
         return RILL_EIO;
     return 0;
+}
+
+bool rill__conf_eos(const rill_conf_t *conf)
+{
+    return strcmp(rill__conf_str(conf, "processing.guarantee"), "exactly_once_v2") == 0;
+}
+
+int64_t rill__conf_commit_interval(const rill_conf_t *conf)
+{
+    int64_t ms = rill__conf_int(conf, "commit.interval.ms");
+    return ms > 0 ? ms : rill__conf_eos(conf) ? 100 : 30000;
 }

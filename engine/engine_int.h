@@ -32,6 +32,10 @@ struct rill_conf {
 const char *rill__conf_str(const rill_conf_t *conf, const char *key);
 /* Returns an int property. */
 int64_t rill__conf_int(const rill_conf_t *conf, const char *key);
+/* Returns whether processing.guarantee is exactly_once_v2. */
+bool rill__conf_eos(const rill_conf_t *conf);
+/* Returns commit.interval.ms, resolving -1 by the processing guarantee. */
+int64_t rill__conf_commit_interval(const rill_conf_t *conf);
 /* Creates directory path and its parents (like mkdir -p); 0 or RILL_EIO with errno set. */
 int rill__mkdirs(const char *path);
 /* Fills the parts of a task environment the configuration decides (serdes, extractor,
@@ -84,6 +88,8 @@ struct rill_app {
     rill_restore_listener_t restore_listener;
     rill_store_env_t *store_env; /* RocksDB memory of every store of the app */
     char *state_dir;             /* "<state.dir>/<application.id>" */
+    char process_id[40];         /* this instance's id, kept in the state directory */
+    int lock_fd;                 /* flock'ed <state dir>/.lock under exactly-once; 0: none */
     /* Held for writing while a thread adds or closes tasks, for reading by interactive
      * queries, so a query never sees a task being made or destroyed. */
     pthread_rwlock_t query_lock;

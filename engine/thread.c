@@ -79,7 +79,10 @@ struct stream_thread {
         stream_thread_t *thread;
         rd_kafka_message_t *msg;
     } lazy;
-    bool dirty; /* processed records since the last commit */
+    bool dirty;   /* processed records since the last commit */
+    bool eos;     /* exactly_once_v2: outputs, changelogs and offsets in one transaction */
+    bool in_txn;  /* a transaction is open (begun at the first send after a commit) */
+    bool rewound; /* the current batch is stale: an aborted transaction rewound the tasks */
     bool stopping, failed;
     atomic_bool running;
     atomic_bool stop_requested;
@@ -147,6 +150,19 @@ static out_topic_t *out_topic(stream_thread_t *t, const char *topic)
     return o;
 }
 
+/* Begins the transaction that the next commit ends. */
+static int begin_txn(stream_thread_t *t)
+{
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(t->producer);
+    if (error) {
+        thread_fail(t, RILL_EKAFKA, "cannot begin a transaction: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return RILL_EKAFKA;
+    }
+    t->in_txn = true;
+    return 0;
+}
+
 static int collector_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
                           const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
 {
@@ -154,6 +170,8 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
     out_topic_t *o = out_topic(t, topic);
     if (!o)
         return RILL_ENOMEM;
+    if (t->eos && !t->in_txn && begin_txn(t))
+        return RILL_EKAFKA;
     rd_kafka_headers_t *hdrs = NULL;
     size_t header_count = rill_headers_count(headers);
     if (header_count) {
@@ -258,6 +276,8 @@ static rd_kafka_t *restorer(stream_thread_t *t)
         rd_kafka_conf_set(kconf, kv[i][0], kv[i][1], kerr, sizeof kerr);
     /* As the stream consumer: librdkafka 2.0.2 stops fetching for a second at 100,000. */
     rd_kafka_conf_set(kconf, "queued.min.messages", "1000000", kerr, sizeof kerr);
+    if (t->eos) /* the writes of aborted transactions must not be restored */
+        rd_kafka_conf_set(kconf, "isolation.level", "read_committed", kerr, sizeof kerr);
     if (rill__conf_apply(t->app->conf, kconf, SCOPE_CONSUMER, kerr, sizeof kerr)) {
         rd_kafka_conf_destroy(kconf);
         thread_fail(t, RILL_ECONFIG, "cannot make the restore consumer: %s", kerr);
@@ -418,10 +438,16 @@ static int restore_task(stream_thread_t *t, rill_task_t *task, int32_t partition
 static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force)
 {
     size_t n = rill_task_changelog_count(task);
-    if (n == 0 || !t->producer || t->failed)
+    if (n == 0 || !t->producer || t->failed || (t->eos && !force))
         return;
+    /* Under exactly-once a checkpoint is written only when a task closes after its last
+     * transaction committed: the stores may hold the writes of the open one. */
+    if (t->eos && t->in_txn)
+        return;
+    /* Under exactly-once the task consumed its checkpoint when it opened: write it again even
+     * when nothing changed. */
     uint64_t writes = rill_task_changelog_writes(task);
-    if (writes == 0 || (!force && writes < CHECKPOINT_DELTA))
+    if ((writes == 0 && !t->eos) || (!force && writes < CHECKPOINT_DELTA))
         return;
     if (rd_kafka_flush(t->producer, 10000)) {
         rill_log(RILL_LOG_WARN, "state", "task %s: no checkpoint: the producer did not flush",
@@ -581,6 +607,8 @@ static slot_t *slot_for(stream_thread_t *t, const rd_kafka_message_t *msg)
 
 /* ---- commit ---- */
 
+static int commit_txn(stream_thread_t *t);
+
 static int commit(stream_thread_t *t, bool sync)
 {
     if (!t->dirty)
@@ -593,6 +621,8 @@ static int commit(stream_thread_t *t, bool sync)
             return rc;
         }
     }
+    if (t->eos)
+        return commit_txn(t);
     /* Everything processed must be acknowledged before its offsets are committed. */
     rd_kafka_resp_err_t err = rd_kafka_flush(t->producer, 60000);
     if (err) {
@@ -632,6 +662,152 @@ static int commit(stream_thread_t *t, bool sync)
         t->dirty = false;
     for (size_t i = 0; i < t->ntasks; i++)
         checkpoint_task(t, t->tasks[i].task, t->tasks[i].partition, false);
+    return rc;
+}
+
+/* ---- exactly-once ---- */
+
+/* Closes every task and makes it again from its stores' committed state: under exactly-once a
+ * task's stores may hold writes of the aborted transaction, so the new task has no checkpoint,
+ * wipes them and restores its changelogs, read_committed (the aborted writes are not there). */
+static int reset_tasks(stream_thread_t *t)
+{
+    for (size_t i = 0; i < t->ntasks; i++) {
+        rill_task_t *old = t->tasks[i].task;
+        char err[1024];
+        rill_task_t *task = rill_task_new(t->app->topo, t->tasks[i].st, t->tasks[i].partition,
+                                          &t->env, err, sizeof err);
+        pthread_rwlock_wrlock(&t->app->query_lock);
+        t->closed_skipped += rill_task_metrics(old)->skipped;
+        t->closed_late += rill_task_metrics(old)->late_dropped;
+        rill_task_destroy(old);
+        t->tasks[i].task = task;
+        pthread_rwlock_unlock(&t->app->query_lock);
+        for (size_t s = 0; s < t->nslots; s++)
+            if (t->slots[s].task == old)
+                t->slots[s].task = task;
+        if (!task) {
+            thread_fail(t, RILL_EPROCESS, "cannot make task %d_%d again: %s", t->tasks[i].st,
+                        t->tasks[i].partition, err);
+            return RILL_EPROCESS;
+        }
+    }
+    for (size_t i = 0; i < t->ntasks; i++)
+        if (restore_task(t, t->tasks[i].task, t->tasks[i].partition))
+            return RILL_EKAFKA;
+    return 0;
+}
+
+/* Aborts the open transaction and rewinds: every assigned partition goes back to its committed
+ * offset and every task to its committed state, so the records of the aborted transaction are
+ * processed again, once. */
+static int abort_and_rewind(stream_thread_t *t, const char *why)
+{
+    rill_log(RILL_LOG_WARN, "thread",
+             "%s: aborting the transaction (%s); rewinding to the last commit", t->name, why);
+    rd_kafka_error_t *error = rd_kafka_abort_transaction(t->producer, 60000);
+    if (error) {
+        thread_fail(t, RILL_EKAFKA, "cannot abort the transaction: %s",
+                    rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return RILL_EKAFKA;
+    }
+    t->in_txn = false;
+    t->delivery_error[0] = 0;
+    t->rewound = true;
+    /* Where to go back to: what this thread committed, else what the group has committed. */
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)(t->nslots ? t->nslots : 1));
+    for (size_t i = 0; i < t->nslots; i++)
+        rd_kafka_topic_partition_list_add(list, t->slots[i].topic, t->slots[i].partition);
+    rd_kafka_resp_err_t err = rd_kafka_committed(t->consumer, list, 30000);
+    for (int i = 0; !err && i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &list->elems[i];
+        if (p->offset < 0)
+            p->offset = RD_KAFKA_OFFSET_BEGINNING; /* nothing committed yet: auto.offset.reset */
+    }
+    if (!err) {
+        error = rd_kafka_seek_partitions(t->consumer, list, 30000);
+        if (error) {
+            err = rd_kafka_error_code(error);
+            rd_kafka_error_destroy(error);
+        }
+    }
+    for (int i = 0; !err && i < list->cnt; i++)
+        for (size_t s = 0; s < t->nslots; s++)
+            if (t->slots[s].partition == list->elems[i].partition &&
+                strcmp(t->slots[s].topic, list->elems[i].topic) == 0) {
+                int64_t o = list->elems[i].offset;
+                t->slots[s].next_offset = o >= 0 ? o : -1;
+                t->slots[s].committed = o >= 0 ? o : -1;
+            }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        thread_fail(t, RILL_EKAFKA, "cannot rewind to the committed offsets: %s",
+                    rd_kafka_err2str(err));
+        return RILL_EKAFKA;
+    }
+    t->dirty = false;
+    return reset_tasks(t);
+}
+
+/* Ends the transaction: the consumed offsets join it, then it commits. Abortable errors abort
+ * and rewind; fatal ones (this producer was fenced: another instance took over) stop the
+ * thread with a message. */
+static int commit_txn(stream_thread_t *t)
+{
+    if (!t->in_txn && begin_txn(t))
+        return RILL_EKAFKA;
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)(t->nslots ? t->nslots : 1));
+    for (size_t i = 0; i < t->nslots; i++) {
+        slot_t *s = &t->slots[i];
+        if (s->next_offset > s->committed)
+            rd_kafka_topic_partition_list_add(list, s->topic, s->partition)->offset =
+                s->next_offset;
+    }
+    rd_kafka_error_t *error = NULL;
+    if (list->cnt) {
+        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(t->consumer);
+        error = rd_kafka_send_offsets_to_transaction(t->producer, list, cgmd, 30000);
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+    }
+    for (int attempt = 0; !error || rd_kafka_error_is_retriable(error); attempt++) {
+        if (error) {
+            if (attempt >= 5)
+                break;
+            rill_log(RILL_LOG_WARN, "thread", "%s: committing the transaction: %s (retrying)",
+                     t->name, rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+        error = rd_kafka_commit_transaction(t->producer, 60000);
+        if (!error)
+            break;
+    }
+    int rc = 0;
+    if (!error) {
+        t->in_txn = false;
+        t->dirty = false;
+        for (size_t i = 0; i < t->nslots; i++)
+            if (t->slots[i].next_offset > t->slots[i].committed)
+                t->slots[i].committed = t->slots[i].next_offset;
+        atomic_fetch_add(&t->m_commits, 1);
+    } else if (rd_kafka_error_txn_requires_abort(error)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", rd_kafka_error_string(error));
+        rc = abort_and_rewind(t, why);
+    } else {
+        thread_fail(t, RILL_EKAFKA, "cannot commit the transaction%s: %s",
+                    rd_kafka_error_is_fatal(error)
+                        ? " (fatal: this producer was fenced, another instance with the same "
+                          "application.id took its partitions over, or the transaction timed out)"
+                        : "",
+                    rd_kafka_error_string(error));
+        rc = RILL_EKAFKA;
+    }
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(list);
     return rc;
 }
 
@@ -737,9 +913,9 @@ static int process_message(stream_thread_t *t, rd_kafka_message_t *msg)
         return 0;
     }
     slot_t *slot = slot_for(t, msg);
-    t->last_processed = slot != NULL;
-    if (!slot)
-        return 0; /* from a partition revoked a moment ago: not processed, not counted */
+    t->last_processed = slot != NULL && !t->rewound;
+    if (!slot || t->rewound)
+        return 0; /* from a partition revoked a moment ago, or fetched before a rewind */
     rill_record_t raw = {
         .key = {msg->key, msg->key_len},
         .value = {msg->payload, msg->len},
@@ -793,6 +969,7 @@ static void serve(stream_thread_t *t)
         ssize_t n = rd_kafka_consume_batch_queue(t->cq, 0, t->batch, t->batch_size);
         if (n <= 0)
             break;
+        t->rewound = false;
         int_fast64_t ok = 0;
         for (ssize_t i = 0; i < n; i++) {
             if (!t->failed && process_message(t, t->batch[i]) == 0 && !t->batch[i]->err &&
@@ -931,7 +1108,7 @@ static void thread_main(void *arg)
         thread_fail(t, RILL_EKAFKA, "cannot subscribe: %s", rd_kafka_err2str(err));
         shutdown_thread(t);
     } else {
-        uint64_t interval = (uint64_t)rill__conf_int(t->app->conf, "commit.interval.ms");
+        uint64_t interval = (uint64_t)rill__conf_commit_interval(t->app->conf);
         uv_timer_start(&t->commit_timer, commit_timer_cb, interval, interval);
         char buf[32];
         size_t size = sizeof buf;
@@ -993,12 +1170,32 @@ static rd_kafka_t *make_client(stream_thread_t *t, rd_kafka_type_t type, char *e
      * Kafka's smallest session timeout so rebalances take about 5 s. Users may override it. */
     if (t->app->embedded && type == RD_KAFKA_CONSUMER)
         rd_kafka_conf_set(kconf, "session.timeout.ms", "6000", kerr, sizeof kerr);
+    /* Exactly-once: Kafka Streams' producer transaction timeout (users may change it). */
+    if (t->eos && type == RD_KAFKA_PRODUCER)
+        rd_kafka_conf_set(kconf, "transaction.timeout.ms", "10000", kerr, sizeof kerr);
     if (rill__conf_apply(t->app->conf, kconf,
                          type == RD_KAFKA_CONSUMER ? SCOPE_CONSUMER : SCOPE_PRODUCER, kerr,
                          sizeof kerr)) {
         snprintf(errstr, errstr_size, "%s", kerr);
         rd_kafka_conf_destroy(kconf);
         return NULL;
+    }
+    if (t->eos) {
+        /* Set last, so no pass-through setting undoes them. The transactional id is stable
+         * across restarts of this instance (its process id lives in the state directory): a
+         * restarted thread fences its predecessor and aborts the transaction it left open at
+         * once, instead of readers waiting transaction.timeout.ms for it. */
+        char txn_id[400];
+        snprintf(txn_id, sizeof txn_id, "%s-%s-%d", t->env.application_id, t->app->process_id,
+                 t->index + 1);
+        if ((type == RD_KAFKA_PRODUCER &&
+             rd_kafka_conf_set(kconf, "transactional.id", txn_id, kerr, sizeof kerr)) ||
+            (type == RD_KAFKA_CONSUMER &&
+             rd_kafka_conf_set(kconf, "isolation.level", "read_committed", kerr, sizeof kerr))) {
+            snprintf(errstr, errstr_size, "%s", kerr);
+            rd_kafka_conf_destroy(kconf);
+            return NULL;
+        }
     }
     rd_kafka_conf_set_opaque(kconf, t);
     rd_kafka_conf_set_log_cb(kconf, rill__kafka_log_cb);
@@ -1032,6 +1229,7 @@ stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size
     t->env = app->env;
     t->env.collector = (rill_collector_t){collector_send, collector_partitions, t};
     t->batch_size = (size_t)rill__conf_int(app->conf, "poll.batch.size");
+    t->eos = rill__conf_eos(app->conf);
     t->batch = rill_calloc(t->batch_size, sizeof *t->batch);
     t->restore_recs = rill_calloc(t->batch_size, sizeof *t->restore_recs);
     if (!t->batch || !t->restore_recs || pipe(t->pipefd) != 0) {
@@ -1045,6 +1243,17 @@ stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size
         !(t->producer = make_client(t, RD_KAFKA_PRODUCER, errstr, errstr_size))) {
         rill__thread_join_destroy(t);
         return NULL;
+    }
+    if (t->eos) {
+        rd_kafka_error_t *error = rd_kafka_init_transactions(
+            t->producer, (int)rill__conf_int(app->conf, "cluster.connect.timeout.ms"));
+        if (error) {
+            snprintf(errstr, errstr_size, "%s: cannot start its transactional producer: %s",
+                     t->name, rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            rill__thread_join_destroy(t);
+            return NULL;
+        }
     }
     /* Every event of the consumer (records, rebalances, errors) arrives on its queue; both
      * queues write a byte to the pipe when they go from empty to non-empty. */

@@ -317,9 +317,12 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
                      "their changelogs",
                      task->id, task->dir);
         }
-        /* A checkpoint is valid once: until the next one is written, the stores may hold
-         * writes the changelog lacks, so a crash before then must not trust it. Under
-         * at-least-once this is harmless (replay is idempotent), so it is kept. */
+        /* Under exactly-once a checkpoint is valid once: until the next one is written (at a
+         * clean close), the stores may hold writes of transactions that abort, so a crash
+         * must not trust it. Under at-least-once replay is idempotent, so it is kept. */
+        if (task->env.exactly_once && r == 1 && unlink(path) != 0)
+            rill_log(RILL_LOG_WARN, "state", "task %s: cannot remove %s: %s", task->id, path,
+                     strerror(errno));
     }
     for (size_t i = 0; i < task->nstores; i++) {
         int rc = open_one(task, &task->stores[i], errstr, errstr_size);

@@ -477,6 +477,9 @@ typedef struct {
     rill_store_env_t *store_env;
     rill_store_backend_t default_store_backend; /* RILL_STORE_DEFAULT means RocksDB */
     size_t cache_max_bytes;
+    /* Exactly-once: the stores may hold writes of a transaction that never commits, so a
+     * task's checkpoint is consumed when the task opens (a crash then means a full restore). */
+    bool exactly_once;
     /* Sees every record dropped as late (a dead letter queue plugs in here); NULL: none. */
     void (*late_record)(void *ud, const rill_record_t *rec, const char *reason);
     void *late_record_ud;

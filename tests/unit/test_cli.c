@@ -90,7 +90,7 @@ static void test_rill_tool(void **state)
     assert_int_equal(run(RILL_BIN_DIR "/rill version", out, sizeof out), 0);
     assert_non_null(strstr(out, "rill 0."));
     assert_int_equal(run(RILL_BIN_DIR "/rill config --list", out, sizeof out), 0);
-    assert_non_null(strstr(out, "commit.interval.ms=30000\n"));
+    assert_non_null(strstr(out, "commit.interval.ms=-1\n"));
     assert_int_equal(run(RILL_BIN_DIR "/rill frobnicate", out, sizeof out), 2);
     assert_non_null(strstr(out, "unknown command 'frobnicate'"));
 }

@@ -47,8 +47,9 @@ static void test_bad_values_name_the_key(void **state)
     expect_error(conf, "num.stream.threads", "0", "num.stream.threads: 0 is out of range (1..256)");
     expect_error(conf, "num.stream.threads", "300", "out of range");
     expect_error(conf, "commit.interval.ms", "", "not an integer");
-    expect_error(conf, "processing.guarantee", "exactly_twice",
-                 "processing.guarantee: 'exactly_twice' is not one of at_least_once");
+    expect_error(
+        conf, "processing.guarantee", "exactly_twice",
+        "processing.guarantee: 'exactly_twice' is not one of at_least_once|exactly_once_v2");
     expect_error(conf, "default.key.serde", "avro", "default.key.serde: 'avro' is not one of");
     expect_error(conf, "application.id", "", "application.id must not be empty");
     expect_error(conf, "application.id", "my app", "character ' ' at position 2");
