@@ -237,6 +237,12 @@ static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
              "and it does not hide aborted transactions from read_committed readers. Set "
              "bootstrap.servers to use a real cluster.",
              brokers, app->bootstrap);
+    if (rill__conf_eos(app->conf))
+        rill_log(RILL_LOG_WARN, "app",
+                 "processing.guarantee=exactly_once_v2 on the embedded cluster: transactions "
+                 "run, but the mock cluster neither hides aborted records from read_committed "
+                 "readers nor keeps the offsets committed in transactions, so nothing here is "
+                 "exactly once. Use a real cluster (bootstrap.servers) for exactly-once.");
     return w.rc;
 }
 
