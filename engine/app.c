@@ -451,6 +451,15 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
     rd_kafka_NewTopic_t **nts = rill_calloc(app->ntopics + 1, sizeof *nts);
     size_t nnt = 0;
     int rf = (int)rill__conf_int(app->conf, "replication.factor");
+    if (rf < 0 && !app->embedded) {
+        /* As Kafka Streams' users are told to: 3 where the cluster can hold 3 copies. */
+        const rd_kafka_metadata_t *md = NULL;
+        if (rd_kafka_metadata(app->admin, 0, NULL, &md, 10000) == 0) {
+            if (md->broker_cnt >= 3)
+                rf = 3;
+            rd_kafka_metadata_destroy(md);
+        }
+    }
     (void)app_len;
     for (size_t i = 0; nts && i < app->ntopics; i++) {
         const char *name = app->topics[i].name;

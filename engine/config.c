@@ -66,7 +66,8 @@ static const rill_conf_property_t props[] = {
     {"cluster.connect.timeout.ms", "int", "30000", "100..",
      "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR."},
     {"replication.factor", "int", "-1", "-1..",
-     "Replication factor of internal topics the app creates; -1: the broker's default."},
+     "Replication factor of the internal topics (repartition topics, changelogs) the app "
+     "creates. -1: 3 when the cluster has at least 3 brokers, else the broker's default."},
     {"poll.batch.size", "int", "1000", "1..100000",
      "Records taken from librdkafka's queue in one batch."},
     {"embedded.brokers", "int", "3", "1..16", "Brokers of the embedded mock cluster."},
@@ -269,10 +270,17 @@ int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *e
         return conf_error(errstr, errstr_size, "%s: %s", key, kerr);
     /* At-least-once flushes before it commits: that only means "acknowledged by the in-sync
      * replicas" with acks=all. */
-    if (strcmp(kkey, "acks") == 0 && strcmp(value, "all") != 0 && strcmp(value, "-1") != 0)
+    if ((strcmp(kkey, "acks") == 0 || strcmp(kkey, "request.required.acks") == 0) &&
+        strcmp(value, "all") != 0 && strcmp(value, "-1") != 0)
         return conf_error(errstr, errstr_size,
                           "%s=%s: Rill's producers need acks=all (every in-sync replica has the "
                           "record before its input's offset is committed)",
+                          key, value);
+    /* Idempotence keeps a retried send from writing a record twice, or out of order. */
+    if (strcmp(kkey, "enable.idempotence") == 0 && strcmp(value, "true") != 0)
+        return conf_error(errstr, errstr_size,
+                          "%s=%s: Rill's producers need idempotence (a retried send must not "
+                          "write a record twice)",
                           key, value);
     for (size_t p = 0; p < conf->npass; p++)
         if (conf->pass[p].scope == scope && strcmp(conf->pass[p].key, kkey) == 0) {

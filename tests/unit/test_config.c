@@ -59,6 +59,8 @@ static void test_bad_values_name_the_key(void **state)
     expect_error(conf, "consumer.enable.auto.commit", "true", "is set by Rill itself");
     expect_error(conf, "producer.acks", "0", "producer.acks=0: Rill's producers need acks=all");
     expect_error(conf, "acks", "1", "acks=1: Rill's producers need acks=all");
+    expect_error(conf, "request.required.acks", "1", "Rill's producers need acks=all");
+    expect_error(conf, "producer.enable.idempotence", "false", "need idempotence");
     /* A bad value of a librdkafka property is librdkafka's message, with the key. */
     expect_error(conf, "linger.ms", "-5", "linger.ms");
     /* Nothing was changed by the failures. */
