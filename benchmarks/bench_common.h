@@ -3,7 +3,8 @@
  * raw pipe and Rill are driven and timed the same way.
  *
  *   --bootstrap B --input T --output O --group G --records N [--workload W]
- *   [--commit-interval MS] [--timeout S] [--consumer-set KEY=VALUE]...
+ *   [--warmup N] [--commit-interval MS] [--timeout S] [--consumer-set KEY=VALUE]...
+ *   [--finals FILE]
  *
  * The workloads and what they print are specified in benchmarks/WORKLOADS.md.
  */
@@ -11,6 +12,7 @@
 #define RILL_BENCH_COMMON_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,10 +97,20 @@ typedef enum {
     W_NEXMARK_Q0,
     W_NEXMARK_Q1,
     W_NEXMARK_Q2,
+    W_NEXMARK_Q5, /* windows: Rill and Kafka Streams only */
+    W_NEXMARK_Q7, /* windows: Rill and Kafka Streams only */
 } workload_t;
 
 static const char *const workload_names[] = {"passthrough", "filter-map", "nexmark-q0",
-                                             "nexmark-q1", "nexmark-q2"};
+                                             "nexmark-q1",  "nexmark-q2", "nexmark-q5",
+                                             "nexmark-q7"};
+
+/* Whether a workload keeps state in windows (WORKLOADS.md: "Windowed Nexmark"), which the raw
+ * pipe, a plain consume-transform-produce loop, does not implement. */
+static inline bool workload_windowed(workload_t w)
+{
+    return w == W_NEXMARK_Q5 || w == W_NEXMARK_Q7;
+}
 
 typedef struct {
     const char *bootstrap, *input, *output, *group;
@@ -109,14 +121,16 @@ typedef struct {
     long timeout_s;
     const char *consumer_set[32][2]; /* librdkafka consumer properties, for experiments */
     size_t nconsumer_set;
+    const char *finals; /* windowed workloads: where to write the final result per window */
 } pipe_opts_t;
 
 static inline void pipe_usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s --bootstrap B --input T --output O --group G --records N "
-            "[--workload passthrough|filter-map|nexmark-q0|nexmark-q1|nexmark-q2] "
-            "[--warmup N] [--commit-interval MS] [--timeout S] [--consumer-set K=V]...\n",
+            "[--workload passthrough|filter-map|nexmark-q0|nexmark-q1|nexmark-q2|nexmark-q5|"
+            "nexmark-q7] [--warmup N] [--commit-interval MS] [--timeout S] "
+            "[--consumer-set K=V]... [--finals FILE]\n",
             prog);
     exit(2);
 }
@@ -136,6 +150,7 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         {"consumer-set", required_argument, NULL, 's'},
         {"workload", required_argument, NULL, 'w'},
         {"warmup", required_argument, NULL, 'u'},
+        {"finals", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -168,6 +183,9 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         case 'u':
             o->warmup = atoll(optarg);
             break;
+        case 'f':
+            o->finals = optarg;
+            break;
         case 't':
             o->timeout_s = atol(optarg);
             break;
@@ -197,6 +215,12 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
     if (!o->bootstrap || !o->input || !o->output || !o->group || o->records < 1 || o->warmup < 0 ||
         o->warmup >= o->records || o->commit_interval_ms < 1 || o->timeout_s < 1)
         pipe_usage(prog);
+    /* The raw pipe has no windows: q5 and q7 are not applicable to it (WORKLOADS.md). */
+    if (workload_windowed(o->workload) && strcmp(prog, "bench-raw-pipe") == 0) {
+        fprintf(stderr, "%s: workload '%s' needs windows, which the raw pipe does not have\n", prog,
+                workload_names[o->workload]);
+        exit(2);
+    }
 }
 
 #endif

@@ -2,7 +2,8 @@
 #
 #   gnuplot -e "datafile='W.dat'; outfile='W.png'; wtitle='...'" benchmarks/plot.gp
 #
-# The data file has one line per system: name, colour index (1 raw, 2 rill, 3 kstreams),
+# The data file has one line per system that ran the workload (the windowed ones, nexmark-q5 and
+# nexmark-q7, have no raw line): name, colour index (1 raw, 2 rill, 3 kstreams),
 # records/s median, min, max, records per CPU-second median, min, max. Two panels of bars
 # (median) with min-max error bars: throughput on the left, efficiency on the right.
 if (!exists("datafile") || !exists("outfile")) {

@@ -461,9 +461,20 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         }
     }
     (void)app_len;
+    /* Only the missing ones: a restart must not need the right to create topics (and the
+     * embedded cluster, reached through bootstrap.servers by a second instance, never answers
+     * CreateTopics). */
+    const rd_kafka_metadata_t *md = NULL;
+    if (!app->embedded && rd_kafka_metadata(app->admin, 1, NULL, &md, 10000) != 0)
+        md = NULL;
     for (size_t i = 0; nts && i < app->ntopics; i++) {
         const char *name = app->topics[i].name;
         if (!is_internal(app, name))
+            continue;
+        bool exists = false;
+        for (int k = 0; md && k < md->topic_cnt && !exists; k++)
+            exists = strcmp(md->topics[k].topic, name) == 0 && !md->topics[k].err;
+        if (exists)
             continue;
         if (app->embedded) {
             rd_kafka_mock_topic_create(app->mock, name, app->topics[i].partitions, 1);
@@ -486,6 +497,8 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         }
         nnt++;
     }
+    if (md)
+        rd_kafka_metadata_destroy(md);
     rc = nts ? 0 : RILL_ENOMEM;
     if (nnt) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
@@ -561,7 +574,13 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
     }
     pthread_mutex_init(&app->lock, NULL);
     pthread_cond_init(&app->cond, NULL);
-    pthread_rwlock_init(&app->query_lock, NULL);
+    /* Writers first: a stream thread adding or closing a task must not wait behind a stream
+     * of queries (glibc's default lets readers overtake a waiting writer indefinitely). */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&app->query_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     app->state = RILL_STATE_CREATED;
     app->conf = conf;
     if (rill__conf_task_env(conf, &app->env, errstr, errstr_size) ||
@@ -789,9 +808,12 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
         if (!t)
             continue;
         rill__thread_join(t);
+        /* Queries read the slots under the query lock, the metrics under the app lock. */
+        pthread_rwlock_wrlock(&app->query_lock);
         pthread_mutex_lock(&app->lock);
         app->threads[i] = NULL;
         pthread_mutex_unlock(&app->lock);
+        pthread_rwlock_unlock(&app->query_lock);
         rill__thread_destroy(t);
     }
     set_state(app, RILL_STATE_NOT_RUNNING);

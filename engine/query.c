@@ -236,8 +236,8 @@ int rill_app_query_windows(rill_app_t *app, const char *store, rill_buf_t key, i
     if (rc || !fn)
         return rc ? rc : RILL_EINVAL;
     wq_t q = {.store = store, .key = key, .from = from, .to = to, .wfn = fn, .ud = ud};
-    each_task(&t, key.data ? partition_of(&t, key) : -1, window_one, &q);
-    return q.rc;
+    int seen = each_task(&t, key.data ? partition_of(&t, key) : -1, window_one, &q);
+    return key.data && seen == 0 ? RILL_ENOENT : q.rc; /* the key's task is elsewhere */
 }
 
 static bool session_one(void *ud, rill_task_t *task, int32_t partition)
@@ -266,6 +266,6 @@ int rill_app_query_sessions(rill_app_t *app, const char *store, rill_buf_t key,
     if (rc || !fn || !key.data)
         return rc ? rc : RILL_EINVAL;
     wq_t q = {.store = store, .key = key, .sfn = fn, .ud = ud};
-    each_task(&t, partition_of(&t, key), session_one, &q);
-    return q.rc;
+    int seen = each_task(&t, partition_of(&t, key), session_one, &q);
+    return seen == 0 ? RILL_ENOENT : q.rc; /* the key's task is elsewhere */
 }

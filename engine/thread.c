@@ -507,20 +507,28 @@ static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
     return task;
 }
 
-/* Closes the tasks no slot uses any more, checkpointing their stores first. */
+static bool task_used(const stream_thread_t *t, const rill_task_t *task)
+{
+    for (size_t s = 0; s < t->nslots; s++)
+        if (t->slots[s].task == task)
+            return true;
+    return false;
+}
+
+/* Closes the tasks no slot uses any more, checkpointing their stores first (outside the query
+ * lock: a checkpoint reads the changelogs' ends from the brokers). */
 static void tasks_gc(stream_thread_t *t)
 {
+    for (size_t i = 0; i < t->ntasks; i++)
+        if (!task_used(t, t->tasks[i].task))
+            checkpoint_task(t, t->tasks[i].task, t->tasks[i].partition, true);
     size_t keep = 0;
     pthread_rwlock_wrlock(&t->app->query_lock);
     for (size_t i = 0; i < t->ntasks; i++) {
-        bool used = false;
-        for (size_t s = 0; s < t->nslots && !used; s++)
-            used = t->slots[s].task == t->tasks[i].task;
-        if (used) {
+        if (task_used(t, t->tasks[i].task)) {
             t->tasks[keep++] = t->tasks[i];
             continue;
         }
-        checkpoint_task(t, t->tasks[i].task, t->tasks[i].partition, true);
         rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", t->name,
                  rill_task_id(t->tasks[i].task));
         t->closed_skipped += rill_task_metrics(t->tasks[i].task)->skipped;

@@ -857,18 +857,28 @@ static int emit(rill_context_t *ctx, sop_state_t *st, rill_buf_t ikey)
  * at most max of them. */
 static int evict_until(rill_context_t *ctx, sop_state_t *st, int64_t until, uint64_t max)
 {
-    for (uint64_t done = 0; !max || done < max; done++) {
-        rill_store_iter_t *it = rill_store_range(st->index, NULL, NULL, false);
-        if (!it)
-            return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
-        rill_buf_t ik, v;
-        bool more = rill_store_iter_next(it, &ik, &v) && index_time(ik) <= until;
-        int rc = more ? emit(ctx, st, ik) : 0;
-        rill_store_iter_close(it);
-        if (rc || !more)
-            return rc;
+    /* Only the entries that are due: the range ends at the 8-byte time prefix of until + 1
+     * (an index key is that prefix and the key bytes, so it sorts after the bare prefix). */
+    uint8_t bound[8];
+    uint64_t u = (uint64_t)(until == INT64_MAX ? INT64_MAX : until + 1) ^ (1ULL << 63);
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        bound[i] = (uint8_t)u;
+    rill_buf_t to = {bound, sizeof bound};
+    rill_store_iter_t *it =
+        rill_store_range(st->index, NULL, until == INT64_MAX ? NULL : &to, false);
+    if (!it)
+        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    rill_buf_t ik, v;
+    int rc = 0;
+    /* The iterator is a snapshot: emitting (which deletes from the index) does not disturb it. */
+    for (uint64_t done = 0; rc == 0 && (!max || done < max) && rill_store_iter_next(it, &ik, &v);
+         done++) {
+        if (index_time(ik) > until)
+            break;
+        rc = emit(ctx, st, ik);
     }
-    return 0;
+    rill_store_iter_close(it);
+    return rc;
 }
 
 static int suppress(rill_context_t *ctx, sop_state_t *st, const rill_record_t *rec)

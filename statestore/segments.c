@@ -346,7 +346,13 @@ rill__segments_t *rill__segments_open(rill_store_backend_t backend, rill_store_e
     segs->retention_ms = retention_ms;
     segs->segment_ms = segment_ms;
     atomic_init(&segs->observed, INT64_MIN);
-    if (pthread_rwlock_init(&segs->lock, NULL) != 0) {
+    /* Readers (queries) must not starve the owner thread when it adds or drops a segment. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int lrc = pthread_rwlock_init(&segs->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (lrc != 0) {
         rill_free(segs);
         snprintf(errstr, errstr_size, "%s: cannot make a lock", what);
         return NULL;

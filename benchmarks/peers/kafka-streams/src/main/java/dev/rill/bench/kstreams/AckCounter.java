@@ -13,8 +13,8 @@ import org.apache.kafka.clients.producer.RecordMetadata;
  * record it sent, once the broker answered (or the send failed), which is the Java counterpart
  * of the delivery reports Rill counts as records-produced. Kafka Streams' stream thread creates
  * its producer with this class through the "producer.interceptor.classes" setting, so the
- * counters are static; only records of the output topic count (the app writes nowhere else, as
- * every workload is stateless).
+ * counters are static; only records of the output topic count (the windowed workloads also write
+ * changelogs and a repartition topic, whose acknowledgements are not outputs).
  */
 public final class AckCounter implements ProducerInterceptor<byte[], byte[]> {
     static volatile String outputTopic = "";

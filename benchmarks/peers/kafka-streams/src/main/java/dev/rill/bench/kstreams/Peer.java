@@ -1,15 +1,22 @@
 package dev.rill.bench.kstreams;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -18,17 +25,35 @@ import java.util.concurrent.locks.LockSupport;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KGroupedStream;
+import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Reducer;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.processor.TimestampExtractor;
 
 /**
  * bench-kstreams: the workloads of benchmarks/WORKLOADS.md as a Kafka Streams 3.9.2 application,
@@ -46,11 +71,17 @@ import org.apache.kafka.streams.kstream.Produced;
  * acknowledged by the broker (AckCounter, a producer interceptor: the delivery reports). The
  * main thread sleeps on latches while the stream thread works; only after the N-th record does
  * it poll the acknowledgement counter, every millisecond.
+ *
+ * Windowed workloads (nexmark-q5, nexmark-q7), as bench-rill-pipe: the clock stops when the
+ * N-th record reaches the first processor (the last outputs wait in the record caches for the
+ * next commits); the untimed drain then waits until the group's committed offsets reach the end
+ * of the input and then of the repartition topic, the final result per window goes to the
+ * --finals file, and the internal topics and local state are deleted.
  */
 public final class Peer {
     static final String SYSTEM = "kstreams";
     static final String[] WORKLOADS = {"passthrough", "filter-map", "nexmark-q0", "nexmark-q1",
-        "nexmark-q2"};
+        "nexmark-q2", "nexmark-q5", "nexmark-q7"};
 
     // ---------------------------------------------------------------- options ---
 
@@ -60,6 +91,7 @@ public final class Peer {
     static long commitIntervalMs = 1000;
     static long timeoutS = 600;
     static int threads = 1;
+    static String finalsPath; // windowed workloads: where the final result per window goes
     static final List<String[]> consumerSet = new ArrayList<>();
     static final List<String[]> producerSet = new ArrayList<>();
     static final List<String[]> streamsSet = new ArrayList<>();
@@ -69,7 +101,7 @@ public final class Peer {
             System.err.println("bench-kstreams: " + why);
         System.err.println("usage: bench-kstreams --bootstrap B --workload W --input T --output O "
             + "--group G --records N [--warmup N] [--commit-interval MS] [--timeout S] "
-            + "[--threads T] "
+            + "[--threads T] [--finals FILE] "
             + "[--consumer-set K=V]... [--producer-set K=V]... [--streams-set K=V]...\n"
             + "workloads: " + String.join(", ", WORKLOADS));
         System.exit(2);
@@ -116,6 +148,7 @@ public final class Peer {
             case "--commit-interval": commitIntervalMs = parseLong(a, v); break;
             case "--timeout": timeoutS = parseLong(a, v); break;
             case "--threads": threads = (int) parseLong(a, v); break;
+            case "--finals": finalsPath = v; break;
             case "--consumer-set": consumerSet.add(keyValue(a, v)); break;
             case "--producer-set": producerSet.add(keyValue(a, v)); break;
             case "--streams-set": streamsSet.add(keyValue(a, v)); break;
@@ -141,6 +174,8 @@ public final class Peer {
     /** Records that reached the first processor, and those of them that make an output. */
     static final AtomicLong seen = new AtomicLong(), passed = new AtomicLong();
     static volatile long tFirstNanos, cpuFirstNanos;
+    /** Windowed workloads: when the N-th record reached the first processor. */
+    static volatile long tEndNanos, cpuEndNanos;
     /** passed when the N-th record reached the first processor: the outputs to wait for. */
     static volatile long passedAtN = -1;
     static final CountDownLatch half = new CountDownLatch(1), done = new CountDownLatch(1);
@@ -157,6 +192,10 @@ public final class Peer {
         if (n == Math.max(1, records / 2))
             half.countDown();
         if (n == records) {
+            if (windowed()) {
+                tEndNanos = System.nanoTime();
+                cpuEndNanos = OS.getProcessCpuTime();
+            }
             passedAtN = p;
             done.countDown();
         }
@@ -229,6 +268,259 @@ public final class Peer {
         return out;
     }
 
+    // ------------------------------------------------- windowed Nexmark: q5, q7 ---
+
+    static boolean windowed() {
+        return workload.equals("nexmark-q5") || workload.equals("nexmark-q7");
+    }
+
+    /** Event time: the bid's dateTime (a bid without one fails the app, as in Rill). */
+    public static final class BidTime implements TimestampExtractor {
+        @Override
+        public long extract(ConsumerRecord<Object, Object> record, long partitionTime) {
+            Object v = record.value();
+            JsonNode t = v instanceof JsonNode ? ((JsonNode) v).get("dateTime") : null;
+            if (t == null || !t.isIntegralNumber())
+                throw new IllegalArgumentException("a bid has no integer 'dateTime': " + v);
+            return t.longValue();
+        }
+    }
+
+    /** Parses the comma-separated decimal integers of s; exactly n of them, or an exception. */
+    static long[] ints(String s, int n, String want) {
+        String[] f = s.split(",", -1);
+        if (f.length != n)
+            throw new IllegalArgumentException("a value is not \"" + want + "\": '" + s + "'");
+        long[] v = new long[n];
+        try {
+            for (int i = 0; i < n; i++)
+                v[i] = Long.parseLong(f[i]);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("a value is not \"" + want + "\": '" + s + "'");
+        }
+        return v;
+    }
+
+    /** q5, stage 2: the hotter of two "auction,count": the larger count, then the smaller
+     *  auction. */
+    static String q5Hottest(String agg, String value) {
+        long[] a = ints(agg, 2, "auction,count"), b = ints(value, 2, "auction,count");
+        return b[1] > a[1] || (b[1] == a[1] && b[0] < a[0]) ? value : agg;
+    }
+
+    /** q7, stage 1: the higher of two bids of one auction: the larger price, then the smaller
+     *  bidder (equal price and bidder: the same output either way; the first is kept). */
+    static JsonNode q7HigherBid(JsonNode agg, JsonNode value) {
+        long ap = field(agg, "price").longValue(), ab = field(agg, "bidder").longValue();
+        long bp = field(value, "price").longValue(), bb = field(value, "bidder").longValue();
+        return bp > ap || (bp == ap && bb < ab) ? value : agg;
+    }
+
+    /** q7, stage 2: the higher of two "auction,price,bidder": the larger price, then the smaller
+     *  bidder, then the smaller auction. */
+    static String q7Highest(String agg, String value) {
+        long[] a = ints(agg, 3, "auction,price,bidder"), b = ints(value, 3, "auction,price,bidder");
+        boolean higher = b[1] > a[1]
+            || (b[1] == a[1] && (b[2] < a[2] || (b[2] == a[2] && b[0] < a[0])));
+        return higher ? value : agg;
+    }
+
+    /** The repartition between the stages: "<application.id>-<name>-repartition". */
+    static String byWindowName() {
+        return workload.equals("nexmark-q5") ? "q5-by-window" : "q7-by-window";
+    }
+
+    /** Outputs handed to the sink, and the last value per key (window start): the final results.
+     *  The stream thread writes them; the main thread reads them after close() joined it. */
+    static final AtomicLong outputs = new AtomicLong();
+    static final Map<String, String> finals = new ConcurrentHashMap<>();
+    static volatile long firstOutputMillis;
+
+    static void noteFinal(String key, String value) {
+        if (outputs.getAndIncrement() == 0)
+            firstOutputMillis = System.currentTimeMillis();
+        if (key != null && value != null)
+            finals.put(key, value);
+    }
+
+    /** q5 and q7 (WORKLOADS.md): stage 1 per auction and window (bids are keyed by auction
+     *  already: no repartition), final results only, re-keyed by window start; stage 2 across
+     *  the auctions of each window, after the repartition. */
+    static void windowedTopology(StreamsBuilder b) {
+        KGroupedStream<String, JsonNode> byAuction =
+            b.stream(input, Consumed.with(STRING, JSON).withTimestampExtractor(new BidTime()))
+                .peek((k, v) -> count(true))
+                .groupByKey(Grouped.with(STRING, JSON));
+        KStream<String, String> finals1;
+        Reducer<String> best;
+        if (workload.equals("nexmark-q5")) {
+            finals1 = byAuction
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ZERO)
+                    .advanceBy(Duration.ofSeconds(2)))
+                .count()
+                .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                .toStream()
+                .map((w, n) -> KeyValue.pair(Long.toString(w.window().start()),
+                    n == null ? null : w.key() + "," + n));
+            best = Peer::q5Hottest;
+        } else {
+            finals1 = byAuction
+                .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofSeconds(10), Duration.ZERO))
+                .reduce(Peer::q7HigherBid)
+                .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                .toStream()
+                .map((w, bid) -> KeyValue.pair(Long.toString(w.window().start()),
+                    bid == null ? null
+                        : field(bid, "auction").longValue() + "," + field(bid, "price").longValue()
+                            + "," + field(bid, "bidder").longValue()));
+            best = Peer::q7Highest;
+        }
+        finals1.groupByKey(Grouped.with(byWindowName(), STRING, STRING))
+            .reduce(best)
+            .toStream()
+            .peek(Peer::noteFinal)
+            .to(output, Produced.with(STRING, STRING));
+    }
+
+    /** Whether the group committed every partition of topic up to its end (a partition that
+     *  never held a record counts as done); false while the topic is unknown. */
+    static boolean committedToEnd(KafkaConsumer<byte[], byte[]> c, String topic) {
+        List<PartitionInfo> parts = c.partitionsFor(topic, Duration.ofSeconds(5));
+        if (parts == null || parts.isEmpty())
+            return false;
+        Set<TopicPartition> tps = new HashSet<>();
+        for (PartitionInfo p : parts)
+            tps.add(new TopicPartition(topic, p.partition()));
+        Map<TopicPartition, OffsetAndMetadata> committed = c.committed(tps, Duration.ofSeconds(5));
+        Map<TopicPartition, Long> ends = c.endOffsets(tps, Duration.ofSeconds(5));
+        for (TopicPartition tp : tps) {
+            OffsetAndMetadata om = committed.get(tp);
+            long end = ends.get(tp), at = om == null ? -1 : om.offset();
+            if (end > 0 && at < end)
+                return false;
+        }
+        return true;
+    }
+
+    /**
+     * Waits until every output of the N records is written and acknowledged. A commit writes the
+     * committed tasks' caches through (stage 1's suppress then emits what closed, to the
+     * repartition topic) and flushes the producer before it commits the offsets. So once the
+     * group's offsets reach the end of the input, stage 1 is done and the repartition topic holds
+     * all it will ever hold; once they reach the end of the repartition topic, stage 2 processed
+     * all of it and a commit wrote its cache through and had the outputs acknowledged.
+     */
+    static void drain(long deadline) throws InterruptedException {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, group); // never joins: it only reads the offsets
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "rill-bench-drain");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        String repartition = group + "-" + byWindowName() + "-repartition";
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+            boolean inputDone = false;
+            for (;;) {
+                if (failure.get() != null)
+                    die(failure.get());
+                if (committedToEnd(c, inputDone ? repartition : input)) {
+                    if (inputDone)
+                        return;
+                    inputDone = true;
+                    continue;
+                }
+                if (System.nanoTime() > deadline)
+                    die("cannot drain: the group's offsets did not reach the end of '"
+                        + (inputDone ? repartition : input) + "' within " + timeoutS + " s");
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    /** A metric of the app summed over its instances (threads, tasks), or 0. */
+    static double metricSum(String group, String name) {
+        double sum = 0;
+        for (Map.Entry<MetricName, ? extends Metric> e : streams.metrics().entrySet())
+            if (e.getKey().group().equals(group) && e.getKey().name().equals(name)
+                && e.getValue().metricValue() instanceof Number)
+                sum += ((Number) e.getValue().metricValue()).doubleValue();
+        return sum;
+    }
+
+    /** The windowed run after the N-th record: drain, close, final results, cleanup, RESULT. */
+    static void finishWindowed(long deadline) throws Exception {
+        double seconds = (tEndNanos - tFirstNanos) / 1e9;
+        double cpu = (cpuEndNanos - cpuFirstNanos) / 1e9;
+        long drainStart = System.nanoTime();
+        drain(deadline);
+        double drainMs = (System.nanoTime() - drainStart) / 1e6;
+        long rssPeakKb = procStatusKb("VmHWM");
+        long late = (long) metricSum("stream-task-metrics", "dropped-records-total");
+        if (!streams.close(Duration.ofSeconds(30)))
+            die("cannot close the app within 30 s");
+        if (failure.get() != null)
+            die(failure.get());
+        long produced = AckCounter.acked.get();
+        if (produced != outputs.get() || AckCounter.failed.get() > 0)
+            die(outputs.get() + " outputs made, " + produced + " acknowledged ("
+                + AckCounter.failed.get() + " failed)");
+
+        // The app's internal topics and local state go, as the harness deletes the round's topics.
+        deleteTree(Path.of(stateDir()));
+        Properties ap = new Properties();
+        ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        try (Admin admin = Admin.create(ap)) {
+            List<String> internal = new ArrayList<>();
+            for (String t : admin.listTopics().names().get(30, TimeUnit.SECONDS))
+                if (t.startsWith(group + "-")
+                    && (t.endsWith("-repartition") || t.endsWith("-changelog")))
+                    internal.add(t);
+            if (!internal.isEmpty())
+                admin.deleteTopics(internal).all().get(30, TimeUnit.SECONDS);
+        }
+        if (finalsPath != null) {
+            StringBuilder sb = new StringBuilder();
+            for (Map.Entry<String, String> e : new TreeMap<>(finals).entrySet())
+                sb.append(e.getKey()).append(' ').append(e.getValue()).append('\n');
+            Files.writeString(Path.of(finalsPath), sb.toString(), StandardCharsets.UTF_8);
+        }
+        if (late > 0)
+            System.err.println("bench-kstreams: warning: " + late + " records dropped");
+        long firstOutputMs = outputs.get() == 0 ? -1
+            : firstOutputMillis - ManagementFactory.getRuntimeMXBean().getStartTime();
+        System.out.printf(Locale.ROOT,
+            "RESULT system=%s workload=%s records=%d measured=%d seconds=%.3f rps=%.0f "
+                + "cpu_seconds=%.3f produced=%d rss_peak_kb=%d rss_steady_kb=%d "
+                + "first_output_ms=%d drain_ms=%.0f finals=%d late=%d%n",
+            SYSTEM, workload, records, records - warmup, seconds, (records - warmup) / seconds,
+            cpu, produced, rssPeakKb, rssSteadyKbWindowed, firstOutputMs, drainMs, finals.size(),
+            late);
+        System.out.flush();
+        System.exit(0);
+    }
+
+    static volatile long rssSteadyKbWindowed = -1;
+
+    static String stateDir() {
+        return System.getProperty("java.io.tmpdir") + "/rill-kstreams-peer-"
+            + ProcessHandle.current().pid();
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root))
+            return;
+        try (var paths = Files.walk(root)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(path -> {
+                try {
+                    Files.delete(path);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
+    }
+
     static Topology topology() {
         StreamsBuilder b = new StreamsBuilder();
         switch (workload) {
@@ -260,6 +552,10 @@ public final class Peer {
                 .mapValues(Peer::q2)
                 .to(output, Produced.with(STRING, JSON));
             break;
+        case "nexmark-q5":
+        case "nexmark-q7":
+            windowedTopology(b);
+            break;
         default:
             throw new IllegalStateException(workload);
         }
@@ -276,9 +572,9 @@ public final class Peer {
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class);
         p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class);
         // Stateless topologies create no state directory (checked); a private path keeps any
-        // attempt out of the shared /tmp/kafka-streams.
-        p.put(StreamsConfig.STATE_DIR_CONFIG,
-            System.getProperty("java.io.tmpdir") + "/rill-kstreams-peer-" + ProcessHandle.current().pid());
+        // attempt out of the shared /tmp/kafka-streams. The windowed workloads keep their stores
+        // there, and delete it at the end.
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir());
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ACKS_CONFIG), "all");
         p.put(StreamsConfig.producerPrefix(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG), true);
@@ -354,6 +650,10 @@ public final class Peer {
                 die(failure.get());
             die("only " + seen.get() + " of " + records + " records reached the topology within "
                 + timeoutS + " s, app state " + streams.state());
+        }
+        if (windowed()) {
+            rssSteadyKbWindowed = rssSteadyKb;
+            finishWindowed(deadline);
         }
 
         // Phase 2: every output of the N records acknowledged.
