@@ -483,7 +483,12 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         char kerr[256];
         nts[nnt] = rd_kafka_NewTopic_new(name, app->topics[i].partitions, rf, kerr, sizeof kerr);
         const rill_store_spec_t *spec = nts[nnt] ? changelog_store(app, name) : NULL;
-        if (spec && changelog_config(nts[nnt], spec)) {
+        /* Repartition topics keep records whatever their timestamps (a replay of old events
+         * must not lose them to the broker's time retention); the app deletes what it has
+         * committed instead (purge_repartitions). */
+        bool bad = spec ? changelog_config(nts[nnt], spec) != 0
+                        : nts[nnt] && rd_kafka_NewTopic_set_config(nts[nnt], "retention.ms", "-1");
+        if (nts[nnt] && bad) {
             snprintf(kerr, sizeof kerr, "cannot set its configuration");
             rd_kafka_NewTopic_destroy(nts[nnt]);
             nts[nnt] = NULL;

@@ -79,10 +79,11 @@ struct stream_thread {
         stream_thread_t *thread;
         rd_kafka_message_t *msg;
     } lazy;
-    bool dirty;   /* processed records since the last commit */
-    bool eos;     /* exactly_once_v2: outputs, changelogs and offsets in one transaction */
-    bool in_txn;  /* a transaction is open (begun at the first send after a commit) */
-    bool rewound; /* the current batch is stale: an aborted transaction rewound the tasks */
+    bool dirty;         /* processed records since the last commit */
+    bool eos;           /* exactly_once_v2: outputs, changelogs and offsets in one transaction */
+    bool in_txn;        /* a transaction is open (begun at the first send after a commit) */
+    bool rewound;       /* the current batch is stale: an aborted transaction rewound the tasks */
+    int64_t last_purge; /* when repartition topics were last purged (now_ms) */
     bool stopping, failed;
     atomic_bool running;
     atomic_bool stop_requested;
@@ -616,6 +617,7 @@ static slot_t *slot_for(stream_thread_t *t, const rd_kafka_message_t *msg)
 /* ---- commit ---- */
 
 static int commit_txn(stream_thread_t *t);
+static void purge_repartitions(stream_thread_t *t);
 
 static int commit(stream_thread_t *t, bool sync)
 {
@@ -670,6 +672,8 @@ static int commit(stream_thread_t *t, bool sync)
         t->dirty = false;
     for (size_t i = 0; i < t->ntasks; i++)
         checkpoint_task(t, t->tasks[i].task, t->tasks[i].partition, false);
+    if (!rc)
+        purge_repartitions(t);
     return rc;
 }
 
@@ -800,6 +804,7 @@ static int commit_txn(stream_thread_t *t)
             if (t->slots[i].next_offset > t->slots[i].committed)
                 t->slots[i].committed = t->slots[i].next_offset;
         atomic_fetch_add(&t->m_commits, 1);
+        purge_repartitions(t);
     } else if (rd_kafka_error_txn_requires_abort(error)) {
         char why[512];
         snprintf(why, sizeof why, "%s", rd_kafka_error_string(error));
@@ -817,6 +822,35 @@ static int commit_txn(stream_thread_t *t)
         rd_kafka_error_destroy(error);
     rd_kafka_topic_partition_list_destroy(list);
     return rc;
+}
+
+/* Deletes what the thread committed from the repartition topics it reads, at most every 30 s
+ * (Kafka Streams' repartition.purge.interval.ms): they keep records forever otherwise. The
+ * result is not awaited; a failure only leaves records for the next purge. */
+static void purge_repartitions(stream_thread_t *t)
+{
+    int64_t now = now_ms();
+    if (t->app->embedded || now - t->last_purge < 30000)
+        return;
+    t->last_purge = now;
+    const char *app_id = t->env.application_id;
+    size_t app_len = strlen(app_id);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < t->nslots; i++) {
+        const slot_t *s = &t->slots[i];
+        size_t n = strlen(s->topic);
+        if (s->committed > 0 && strncmp(s->topic, app_id, app_len) == 0 && n > 12 &&
+            strcmp(s->topic + n - 12, "-repartition") == 0)
+            rd_kafka_topic_partition_list_add(list, s->topic, s->partition)->offset = s->committed;
+    }
+    if (list->cnt) {
+        rd_kafka_DeleteRecords_t *del = rd_kafka_DeleteRecords_new(list);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(t->producer);
+        rd_kafka_DeleteRecords(t->producer, &del, 1, NULL, q);
+        rd_kafka_queue_destroy(q); /* the result, when it comes, is dropped */
+        rd_kafka_DeleteRecords_destroy(del);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* The result of an asynchronous commit (served on the loop thread). A partition whose commit
