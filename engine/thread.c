@@ -686,23 +686,37 @@ static int reset_tasks(stream_thread_t *t)
 {
     for (size_t i = 0; i < t->ntasks; i++) {
         rill_task_t *old = t->tasks[i].task;
-        char err[1024];
-        rill_task_t *task = rill_task_new(t->app->topo, t->tasks[i].st, t->tasks[i].partition,
-                                          &t->env, err, sizeof err);
+        /* The old task goes first: its RocksDB stores hold locks the new one needs. */
         pthread_rwlock_wrlock(&t->app->query_lock);
         t->closed_skipped += rill_task_metrics(old)->skipped;
         t->closed_late += rill_task_metrics(old)->late_dropped;
         rill_task_destroy(old);
+        char err[1024];
+        rill_task_t *task = rill_task_new(t->app->topo, t->tasks[i].st, t->tasks[i].partition,
+                                          &t->env, err, sizeof err);
+        if (!task) {
+            /* No task may stay half there: drop it and the slots that fed it. */
+            int st = t->tasks[i].st;
+            int32_t partition = t->tasks[i].partition;
+            t->tasks[i] = t->tasks[--t->ntasks];
+            size_t keep = 0;
+            for (size_t s = 0; s < t->nslots; s++) {
+                if (t->slots[s].task == old)
+                    rill_free(t->slots[s].topic);
+                else
+                    t->slots[keep++] = t->slots[s];
+            }
+            t->nslots = keep;
+            t->last_slot = 0;
+            pthread_rwlock_unlock(&t->app->query_lock);
+            thread_fail(t, RILL_EPROCESS, "cannot make task %d_%d again: %s", st, partition, err);
+            return RILL_EPROCESS;
+        }
         t->tasks[i].task = task;
         pthread_rwlock_unlock(&t->app->query_lock);
         for (size_t s = 0; s < t->nslots; s++)
             if (t->slots[s].task == old)
                 t->slots[s].task = task;
-        if (!task) {
-            thread_fail(t, RILL_EPROCESS, "cannot make task %d_%d again: %s", t->tasks[i].st,
-                        t->tasks[i].partition, err);
-            return RILL_EPROCESS;
-        }
     }
     for (size_t i = 0; i < t->ntasks; i++)
         if (restore_task(t, t->tasks[i].task, t->tasks[i].partition))
