@@ -128,7 +128,7 @@ struct rill_task {
     size_t nchangelogs;
     char *dir; /* "<state_dir>/<task id>", NULL until a store needs it */
     uint64_t writes_since_checkpoint;
-    uint64_t cache_seq; /* orders the record cache's writes */
+    uint64_t cache_seq;                 /* orders the record cache's writes */
     rill_store_write_t *restore_writes; /* a restore batch's writes */
     size_t restore_cap;
     uint64_t late_logged_at; /* late_dropped when the last late-record line was logged */
