@@ -980,43 +980,66 @@ static void test_session_reopen(void **state)
 
 /* ---- A reader thread racing the owner ---- */
 
+/* The reader makes one pass per write it has not yet seen, so its work is bounded by the writer's
+ * (a free-running reader starves the writer under valgrind, which runs one thread at a time);
+ * each pass still races the writes that follow it. */
 typedef struct {
     rill_window_store_t *ws;
-    atomic_bool stop;
-    long seen;
+    pthread_mutex_t lock;
+    pthread_cond_t wrote;
+    long writes; /* under lock */
+    bool stop;   /* under lock */
+    long seen, passes;
 } race_t;
 
 static void *reader_main(void *arg)
 {
     race_t *race = arg;
-    bool last;
-    do {
-        last = atomic_load(&race->stop); /* one more pass after the owner stops */
+    long done = 0;
+    for (;;) {
+        pthread_mutex_lock(&race->lock);
+        while (race->writes == done && !race->stop)
+            pthread_cond_wait(&race->wrote, &race->lock);
+        bool last = race->stop; /* one more pass after the owner stops */
+        done = race->writes;
+        pthread_mutex_unlock(&race->lock);
         rill_window_iter_t *it = rill_window_store_all(race->ws);
-        if (!it)
-            continue;
-        rill_buf_t key, value;
-        int64_t start, prev = INT64_MIN;
-        while (rill_window_iter_next(it, &key, &start, &value)) {
-            /* Each value is its start, and starts ascend (one key, segments in order). */
-            char want[32];
-            snprintf(want, sizeof want, "%" PRId64, start);
-            if (value.len != strlen(want) || memcmp(value.data, want, value.len) != 0 ||
-                start <= prev)
-                abort();
-            prev = start;
-            race->seen++;
+        if (it) {
+            rill_buf_t key, value;
+            int64_t start, prev = INT64_MIN;
+            while (rill_window_iter_next(it, &key, &start, &value)) {
+                /* Each value is its start, and starts ascend (one key, segments in order). */
+                char want[32];
+                snprintf(want, sizeof want, "%" PRId64, start);
+                if (value.len != strlen(want) || memcmp(value.data, want, value.len) != 0 ||
+                    start <= prev)
+                    abort();
+                prev = start;
+                race->seen++;
+            }
+            rill_window_iter_close(it);
+            race->passes++;
         }
-        rill_window_iter_close(it);
-    } while (!last);
-    return NULL;
+        if (last)
+            return NULL;
+    }
+}
+
+static void race_set(race_t *race, bool stop)
+{
+    pthread_mutex_lock(&race->lock);
+    race->writes++;
+    race->stop = stop;
+    pthread_cond_signal(&race->wrote);
+    pthread_mutex_unlock(&race->lock);
 }
 
 static void test_window_reader_thread(void **state)
 {
     fixture_t *f = *state;
     race_t race = {.ws = open_ws(f, 200, 50)};
-    atomic_init(&race.stop, false);
+    pthread_mutex_init(&race.lock, NULL);
+    pthread_cond_init(&race.wrote, NULL);
     pthread_t reader;
     assert_int_equal(pthread_create(&reader, NULL, reader_main, &race), 0);
     /* Segments come and go all along: 600 of them in memory, 6 in RocksDB (slow to open under
@@ -1026,10 +1049,14 @@ static void test_window_reader_thread(void **state)
         char v[32];
         snprintf(v, sizeof v, "%" PRId64, t);
         put_ok(race.ws, str("k"), t, v);
+        race_set(&race, false);
     }
-    atomic_store(&race.stop, true);
+    race_set(&race, true);
     assert_int_equal(pthread_join(reader, NULL), 0);
+    assert_true(race.passes > 0);
     assert_true(race.seen > 0);
+    pthread_cond_destroy(&race.wrote);
+    pthread_mutex_destroy(&race.lock);
     rill_window_store_close(race.ws);
     if (rocksdb(f)) {
         assert_false(segment_dir_exists(f, 0));
