@@ -39,10 +39,14 @@ typedef struct {
 } task_ref_t;
 
 /* A producer topic handle, cached by name: producev by name would look the topic up per record. */
+/* acked[p] is the highest offset acknowledged in partition p, -1 when none: for changelogs, how
+ * far the stores' contents reach (no broker round trip, so no stall while a broker is down). */
 typedef struct {
     char *name;
     rd_kafka_topic_t *rkt;
     int32_t partitions;
+    int64_t *acked;
+    int32_t nacked;
 } out_topic_t;
 
 struct stream_thread {
@@ -140,6 +144,8 @@ static out_topic_t *out_topic(stream_thread_t *t, const char *topic)
         return NULL;
     t->outs = outs;
     out_topic_t *o = &outs[t->nouts];
+    o->acked = NULL;
+    o->nacked = 0;
     o->name = rill_strdup(topic);
     o->rkt = o->name ? rd_kafka_topic_new(t->producer, topic, NULL) : NULL;
     o->partitions = rill__app_partitions(t->app, topic);
@@ -189,7 +195,8 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key ? key->data : NULL, key ? key->len : 0),
             RD_KAFKA_V_VALUE(value ? (void *)value->data : NULL, value ? value->len : 0),
-            RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(o - t->outs + 1)), RD_KAFKA_V_END);
         if (!err) {
             t->dirty = true; /* the next commit flushes it, even without new offsets */
             return 0;
@@ -244,6 +251,23 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
     stream_thread_t *t = opaque;
     if (!msg->err) {
         atomic_fetch_add_explicit(&t->m_produced, 1, memory_order_relaxed);
+        /* Served on the loop thread (poll, flush, commit_transaction), as outs changes. */
+        size_t idx = (size_t)(uintptr_t)msg->_private;
+        if (idx >= 1 && idx <= t->nouts && msg->partition >= 0) {
+            out_topic_t *o = &t->outs[idx - 1];
+            if (msg->partition >= o->nacked) {
+                int32_t n = msg->partition + 1;
+                int64_t *acked = rill_realloc(o->acked, (size_t)n * sizeof *acked);
+                if (!acked)
+                    return; /* a checkpoint then claims less than the store holds: harmless */
+                for (int32_t p = o->nacked; p < n; p++)
+                    acked[p] = -1;
+                o->acked = acked;
+                o->nacked = n;
+            }
+            if (msg->offset > o->acked[msg->partition])
+                o->acked[msg->partition] = msg->offset;
+        }
     } else if (!t->delivery_error[0]) {
         snprintf(t->delivery_error, sizeof t->delivery_error,
                  "a record to topic '%s' partition %d was not delivered: %s",
@@ -306,13 +330,16 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
         return RILL_EKAFKA;
     int64_t lo = 0, hi = 0, from = rill_task_changelog_offset(task, i);
     rd_kafka_resp_err_t err;
-    /* A changelog just created may have no leader yet: retry what is retriable. */
-    for (int tries = 0;; tries++) {
-        err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 30000);
+    /* A changelog just created may have no leader yet, and a leader that just died answers
+     * nothing until the metadata moves on (librdkafka asks the leader it knows, #2588): retry
+     * what is retriable, in short tries, for up to two minutes. */
+    for (int64_t t0 = now_ms();;) {
+        err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 5000);
         if (!(err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
               err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-              err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
-            tries >= 300)
+              err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+              err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT) ||
+            now_ms() - t0 >= 120000)
             break;
         struct timespec pause = {0, 100 * 1000000};
         nanosleep(&pause, NULL);
@@ -434,22 +461,28 @@ static int restore_task(stream_thread_t *t, rill_task_t *task, int32_t partition
     return 0;
 }
 
-/* Writes task's checkpoint when enough changelog records were written since the last (or when
- * force). Call after the producer flushed: the end offsets are then the stores' contents. */
+/* Returns the offset after the last acknowledged record of task's changelog i, as far as this
+ * thread knows: what it wrote, or where the store restored to; -1 when neither. */
+static int64_t changelog_end(stream_thread_t *t, rill_task_t *task, int32_t partition, size_t i)
+{
+    int64_t end = rill_task_changelog_offset(task, i);
+    out_topic_t *o = out_topic(t, rill_task_changelog_topic(task, i));
+    if (o && partition < o->nacked && o->acked[partition] + 1 > end)
+        end = o->acked[partition] + 1;
+    return end;
+}
+
+/* Writes task's checkpoint (at-least-once) when enough changelog records were written since the
+ * last (or when force). Under exactly-once the stores record their offsets at each commit. */
 static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force)
 {
     size_t n = rill_task_changelog_count(task);
-    if (n == 0 || !t->producer || t->failed || (t->eos && !force))
+    if (n == 0 || !t->producer || t->failed || t->eos)
         return;
-    /* Under exactly-once a checkpoint is written only when a task closes after its last
-     * transaction committed: the stores may hold the writes of the open one. */
-    if (t->eos && t->in_txn)
-        return;
-    /* Under exactly-once the task consumed its checkpoint when it opened: write it again even
-     * when nothing changed. */
     uint64_t writes = rill_task_changelog_writes(task);
-    if ((writes == 0 && !t->eos) || (!force && writes < CHECKPOINT_DELTA))
+    if (writes == 0 || (!force && writes < CHECKPOINT_DELTA))
         return;
+    /* The end offsets come from delivery reports: every write must be acknowledged. */
     if (rd_kafka_flush(t->producer, 10000)) {
         rill_log(RILL_LOG_WARN, "state", "task %s: no checkpoint: the producer did not flush",
                  rill_task_id(task));
@@ -458,21 +491,40 @@ static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t parti
     int64_t *ends = rill_calloc(n, sizeof *ends);
     if (!ends)
         return;
-    for (size_t i = 0; i < n; i++) {
-        int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(t->producer, rill_task_changelog_topic(task, i),
-                                             partition, &lo, &hi, 10000)) {
-            rill_free(ends);
-            rill_log(RILL_LOG_WARN, "state",
-                     "task %s: no checkpoint: cannot read the end of changelog '%s'",
-                     rill_task_id(task), rill_task_changelog_topic(task, i));
-            return;
-        }
-        ends[i] = hi;
-    }
+    for (size_t i = 0; i < n; i++)
+        ends[i] = changelog_end(t, task, partition, i);
     if (rill_task_checkpoint(task, ends))
         rill_log(RILL_LOG_WARN, "state", "%s", rill_task_error(task));
     rill_free(ends);
+}
+
+/* Under exactly-once, after a transaction committed: every task's stores take their pending
+ * writes with the changelog offsets they reach. */
+static int commit_stores(stream_thread_t *t)
+{
+    int64_t ends[64], *big = NULL;
+    for (size_t k = 0; k < t->ntasks; k++) {
+        rill_task_t *task = t->tasks[k].task;
+        size_t n = rill_task_changelog_count(task);
+        int64_t *e = ends;
+        if (n > sizeof ends / sizeof ends[0]) {
+            rill_free(big);
+            if (!(e = big = rill_calloc(n, sizeof *big))) {
+                thread_fail(t, RILL_ENOMEM, "out of memory committing the stores");
+                return RILL_ENOMEM;
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            e[i] = changelog_end(t, task, t->tasks[k].partition, i);
+        int rc = rill_task_commit_stores(task, e);
+        if (rc) {
+            rill_free(big);
+            thread_fail(t, rc, "%s", rill_task_error(task));
+            return rc;
+        }
+    }
+    rill_free(big);
+    return 0;
 }
 
 /* ---- tasks and slots ---- */
@@ -818,6 +870,7 @@ static int commit_txn(stream_thread_t *t)
             if (t->slots[i].next_offset > t->slots[i].committed)
                 t->slots[i].committed = t->slots[i].next_offset;
         atomic_fetch_add(&t->m_commits, 1);
+        rc = commit_stores(t);
         purge_repartitions(t);
     } else if (rd_kafka_error_txn_requires_abort(error)) {
         char why[512];
@@ -1386,6 +1439,7 @@ void rill__thread_destroy(stream_thread_t *t)
     for (size_t i = 0; i < t->nouts; i++) {
         rd_kafka_topic_destroy(t->outs[i].rkt);
         rill_free(t->outs[i].name);
+        rill_free(t->outs[i].acked);
     }
     rill_free(t->outs);
     if (t->cq)

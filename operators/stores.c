@@ -11,6 +11,12 @@
  * (put or delete), the timestamp, the value. Repeated writes of a key fold there until the task
  * flushes it (at commit, before a range read, or when the task's cache budget is spent), and only
  * then reach the store, the changelog and, through the flush listener, the downstream nodes.
+ *
+ * Under exactly-once the stores are transactional (rill_store_set_transactional): what reaches
+ * them waits in their pending batches until the driver's transaction has committed, and then
+ * rill_task_commit_stores() writes it with the changelog offsets it reaches. The offsets live in
+ * the stores (no checkpoint file), so a task that crashed restores only what its changelogs hold
+ * past its stores' last commit.
  */
 #include "operators_int.h"
 
@@ -209,7 +215,63 @@ uint64_t rill_task_changelog_writes(const rill_task_t *task)
 
 /* ---- opening and closing ---- */
 
+static int64_t committed_offset(task_store_t *ts)
+{
+    return ts->kv   ? rill_store_committed_offset(ts->kv)
+           : ts->ws ? rill_window_store_committed_offset(ts->ws)
+                    : rill_session_store_committed_offset(ts->ss);
+}
+
+static int commit_store(task_store_t *ts, int64_t offset)
+{
+    return ts->kv   ? rill_store_commit(ts->kv, offset)
+           : ts->ws ? rill_window_store_commit(ts->ws, offset)
+                    : rill_session_store_commit(ts->ss, offset);
+}
+
+static const char *store_error(task_store_t *ts)
+{
+    /* Window and session stores keep no message of their own. */
+    return ts->kv ? rill_store_error(ts->kv) : "see the log";
+}
+
+static void close_one(task_store_t *ts)
+{
+    rill_store_close(ts->kv);
+    rill_window_store_close(ts->ws);
+    rill_session_store_close(ts->ss);
+    rill_store_close(ts->cache);
+    ts->kv = NULL;
+    ts->ws = NULL;
+    ts->ss = NULL;
+    ts->cache = NULL;
+    ts->cache_bytes = 0;
+}
+
+static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t errstr_size);
+
+/* Opens a store. Under exactly-once a RocksDB store says itself which offset of its changelog
+ * it holds; one that cannot say (never committed, or written without exactly-once) is wiped and
+ * restored from the start. */
 static int open_one(rill_task_t *task, task_store_t *ts, char *errstr, size_t errstr_size)
+{
+    if (!task->env.exactly_once || !persistent(ts) || !ts->changelog[0] || ts->checkpoint < 0)
+        return open_one_at(task, ts, errstr, errstr_size);
+    int rc = open_one_at(task, ts, errstr, errstr_size);
+    if (rc)
+        return rc;
+    ts->checkpoint = committed_offset(ts);
+    if (ts->checkpoint >= 0)
+        return 0;
+    rill_log(RILL_LOG_INFO, "state",
+             "task %s: store '%s' records no committed changelog offset: it is restored from the "
+             "start of %s",
+             task->id, ts->def->spec.name, ts->changelog);
+    close_one(ts);
+    return open_one_at(task, ts, errstr, errstr_size);
+}
+
+static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t errstr_size)
 {
     const rill_store_spec_t *spec = &ts->def->spec;
     char path[1100] = "";
@@ -236,6 +298,16 @@ static int open_one(rill_task_t *task, task_store_t *ts, char *errstr, size_t er
         snprintf(errstr, errstr_size, "task %s: cannot open %s store '%s': %s", task->id,
                  type_name(spec->type), spec->name, why[0] ? why : "out of memory");
         return RILL_EIO;
+    }
+    if (task->env.exactly_once) {
+        int rc = ts->kv   ? rill_store_set_transactional(ts->kv)
+                 : ts->ws ? rill_window_store_set_transactional(ts->ws)
+                          : rill_session_store_set_transactional(ts->ss);
+        if (rc) {
+            snprintf(errstr, errstr_size, "task %s: cannot make store '%s' transactional: %s",
+                     task->id, spec->name, rill_strerror(rc));
+            return rc;
+        }
     }
     if (!spec->no_caching && task->env.cache_max_bytes > 0) {
         ts->cache = rill_store_open(RILL_STORE_IN_MEMORY, NULL, NULL, why, sizeof why);
@@ -317,12 +389,16 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
                      "their changelogs",
                      task->id, task->dir);
         }
-        /* Under exactly-once a checkpoint is valid once: until the next one is written (at a
-         * clean close), the stores may hold writes of transactions that abort, so a crash
-         * must not trust it. Under at-least-once replay is idempotent, so it is kept. */
-        if (task->env.exactly_once && r == 1 && unlink(path) != 0)
-            rill_log(RILL_LOG_WARN, "state", "task %s: cannot remove %s: %s", task->id, path,
-                     strerror(errno));
+        /* Under exactly-once the stores record their offsets themselves; a checkpoint file
+         * left by at-least-once says nothing about them. Opening them decides. */
+        if (task->env.exactly_once) {
+            if (r == 1 && unlink(path) != 0)
+                rill_log(RILL_LOG_WARN, "state", "task %s: cannot remove %s: %s", task->id, path,
+                         strerror(errno));
+            for (size_t i = 0; i < task->nstores; i++)
+                /* 0: ask the store (open_one) */
+                task->stores[i].checkpoint = persistent(&task->stores[i]) ? 0 : -1;
+        }
     }
     for (size_t i = 0; i < task->nstores; i++) {
         int rc = open_one(task, &task->stores[i], errstr, errstr_size);
@@ -337,15 +413,7 @@ int rill_task_reset_store(rill_task_t *task, size_t i, char *errstr, size_t errs
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
     task_store_t *ts = &task->stores[task->changelogs[i]];
-    rill_store_close(ts->kv);
-    rill_window_store_close(ts->ws);
-    rill_session_store_close(ts->ss);
-    rill_store_close(ts->cache);
-    ts->kv = NULL;
-    ts->ws = NULL;
-    ts->ss = NULL;
-    ts->cache = NULL;
-    ts->cache_bytes = 0;
+    close_one(ts);
     ts->checkpoint = -1; /* open_one wipes what is on disk */
     return open_one(task, ts, errstr, errstr_size);
 }
@@ -354,10 +422,7 @@ void rill__task_close_stores(rill_task_t *task)
 {
     for (size_t i = 0; task->stores && i < task->nstores; i++) {
         task_store_t *ts = &task->stores[i];
-        rill_store_close(ts->kv);
-        rill_window_store_close(ts->ws);
-        rill_session_store_close(ts->ss);
-        rill_store_close(ts->cache);
+        close_one(ts);
         rill_bytes_free(&ts->scratch);
         rill_bytes_free(&ts->keybuf);
     }
@@ -445,18 +510,35 @@ int rill_task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
     return 0;
 }
 
+/* After a restore batch: the store holds the changelog up to the batch's last record; under
+ * exactly-once it commits that with the offset after it. */
+static int restored_to(rill_task_t *task, task_store_t *ts, const rill_record_t *last)
+{
+    ts->checkpoint = last->offset + 1;
+    if (!task->env.exactly_once)
+        return 0;
+    int rc = commit_store(ts, ts->checkpoint);
+    if (rc)
+        snprintf(task->error, sizeof task->error,
+                 "task %s: cannot commit store '%s' restored to %s offset %lld: %s", task->id,
+                 ts->def->spec.name, ts->changelog, (long long)last->offset, store_error(ts));
+    return rc;
+}
+
 int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n)
 {
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
     task_store_t *ts = &task->stores[task->changelogs[i]];
+    if (n == 0)
+        return 0;
     if (!ts->kv || n < 2) {
         for (size_t k = 0; k < n; k++) {
             int rc = rill_task_restore(task, i, &raw[k]);
             if (rc)
                 return rc;
         }
-        return 0;
+        return restored_to(task, ts, &raw[n - 1]);
     }
     if (n > task->restore_cap) {
         rill_store_write_t *w = rill_realloc(task->restore_writes, n * sizeof *w);
@@ -490,6 +572,28 @@ int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *ra
     }
     task->metrics.restored += n;
     task->writes_since_checkpoint += n;
+    return restored_to(task, ts, &raw[n - 1]);
+}
+
+int rill_task_commit_stores(rill_task_t *task, const int64_t *end_offsets)
+{
+    if (!task->env.exactly_once)
+        return 0;
+    for (size_t i = 0; i < task->nstores; i++) {
+        task_store_t *ts = &task->stores[i];
+        int64_t offset = -1;
+        for (size_t c = 0; c < task->nchangelogs; c++)
+            if (task->changelogs[c] == i && end_offsets && end_offsets[c] > ts->checkpoint)
+                offset = end_offsets[c];
+        int rc = commit_store(ts, offset);
+        if (rc) {
+            snprintf(task->error, sizeof task->error, "task %s: cannot commit store '%s': %s",
+                     task->id, ts->def->spec.name, store_error(ts));
+            return rc;
+        }
+        if (offset >= 0)
+            ts->checkpoint = offset;
+    }
     return 0;
 }
 

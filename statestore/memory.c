@@ -310,6 +310,27 @@ static uint64_t mem_approx_count(rill_store_t *store)
     return n;
 }
 
+/* In memory, writes apply at once and nothing is recorded: an in-memory store starts empty and
+ * is restored from the start of its changelog whenever its task is made. */
+static int mem_set_transactional(rill_store_t *store)
+{
+    (void)store;
+    return 0;
+}
+
+static int mem_commit(rill_store_t *store, int64_t offset)
+{
+    (void)store;
+    (void)offset;
+    return 0;
+}
+
+static int64_t mem_committed_offset(rill_store_t *store)
+{
+    (void)store;
+    return -1;
+}
+
 static const rill_store_ops mem_ops = {
     .close = mem_close,
     .get = mem_get,
@@ -320,4 +341,7 @@ static const rill_store_ops mem_ops = {
     .iter_close = mem_iter_close,
     .flush = mem_flush,
     .approx_count = mem_approx_count,
+    .set_transactional = mem_set_transactional,
+    .commit = mem_commit,
+    .committed_offset = mem_committed_offset,
 };

@@ -16,6 +16,14 @@
  *
  * Each store is one DB with the write-ahead log off (every write sets disableWAL): the changelog
  * topic is the log, and rill_store_flush() is what makes writes durable.
+ *
+ * A transactional store (rill_store_set_transactional, for exactly-once) holds its writes in a
+ * WriteBatchWithIndex until rill_store_commit(), which writes them, with the changelog offset
+ * they reach, to the DB in one write through the write-ahead log: a SIGKILL loses nothing that
+ * was committed, and what the DB holds always matches the offset it records. The owner thread
+ * reads through the batch (GetFromBatchAndDB, NewIteratorWithBase); other threads (interactive
+ * queries) read the DB, that is, committed data only. The offset lives in a column family of its
+ * own ("rill-meta"), so it is in no iteration over the data.
  */
 #include "statestore_int.h"
 
@@ -23,6 +31,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -34,6 +43,7 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 struct rill_store_env {
     std::shared_ptr<rocksdb::Cache> cache;
@@ -49,9 +59,16 @@ namespace
 struct RocksStore {
     rill_store_t base;
     rocksdb::DB *db;
-    rocksdb::PinnableSlice *pinned; /* holds the value of the owner's last get */
+    rocksdb::ColumnFamilyHandle *meta; /* "rill-meta": the committed changelog offset */
+    rocksdb::PinnableSlice *pinned;    /* holds the value of the owner's last get */
     char *path;
     std::atomic<long> refs;
+    /* Transactional stores: the writes since the last commit, the thread that owns them, and
+     * how many of the owner's iterators read through them (a commit must not clear the batch
+     * under one). */
+    rocksdb::WriteBatchWithIndex *pending;
+    pthread_t owner;
+    long batch_iters;
 };
 
 /* One allocation holds the struct and, after it, the bound keys the Slices point at. The
@@ -62,7 +79,7 @@ struct RocksIter {
     RocksStore *store;
     rocksdb::Iterator *it;
     rocksdb::Slice lower, upper;
-    bool has_lower, has_upper, reverse, started;
+    bool has_lower, has_upper, reverse, started, through_batch;
 };
 
 static_assert(std::is_standard_layout<RocksStore>::value, "RocksStore starts with its base");
@@ -110,11 +127,23 @@ rocksdb::WriteOptions write_options()
     return wo;
 }
 
+const char META_CF[] = "rill-meta";
+const char OFFSET_KEY[] = "changelog-offset";
+
+/* Whether this call reads and writes through the pending batch: a transactional store, on its
+ * owner thread. */
+bool through_batch(const RocksStore *s)
+{
+    return s->pending && pthread_equal(s->owner, pthread_self());
+}
+
 /* Closes the DB and frees the store: the last reference is gone. Also undoes a failed open. */
 void destroy(RocksStore *s)
 {
     if (s->db) {
         try {
+            if (s->meta)
+                s->db->DestroyColumnFamilyHandle(s->meta);
             rocksdb::Status st = s->db->Close();
             if (!st.ok())
                 rill_log(RILL_LOG_ERROR, "statestore", "closing RocksDB store %s: %s", s->path,
@@ -125,6 +154,7 @@ void destroy(RocksStore *s)
         }
         delete s->db;
     }
+    delete s->pending;
     delete s->pinned;
     rill_free(s->path);
     rill__store_base_fini(&s->base);
@@ -166,8 +196,11 @@ int rocks_get(rill_store_t *store, rill_buf_t key, rill_buf_t *value)
     RocksStore *s = of(store);
     try {
         s->pinned->Reset();
-        rocksdb::Status st =
-            s->db->Get(rocksdb::ReadOptions(), s->db->DefaultColumnFamily(), slice(key), s->pinned);
+        rocksdb::Status st = through_batch(s)
+                                 ? s->pending->GetFromBatchAndDB(s->db, rocksdb::ReadOptions(),
+                                                                 slice(key), s->pinned)
+                                 : s->db->Get(rocksdb::ReadOptions(), s->db->DefaultColumnFamily(),
+                                              slice(key), s->pinned);
         if (st.IsNotFound())
             return RILL_ENOENT;
         if (!st.ok())
@@ -187,7 +220,9 @@ int rocks_get_copy(rill_store_t *store, rill_buf_t key, rill_bytes_t *out)
     try {
         rocksdb::PinnableSlice v;
         rocksdb::Status st =
-            s->db->Get(rocksdb::ReadOptions(), s->db->DefaultColumnFamily(), slice(key), &v);
+            through_batch(s)
+                ? s->pending->GetFromBatchAndDB(s->db, rocksdb::ReadOptions(), slice(key), &v)
+                : s->db->Get(rocksdb::ReadOptions(), s->db->DefaultColumnFamily(), slice(key), &v);
         if (st.IsNotFound())
             return RILL_ENOENT;
         if (!st.ok())
@@ -207,6 +242,21 @@ int rocks_write_batch(rill_store_t *store, const rill_store_write_t *writes, siz
     RocksStore *s = of(store);
     try {
         rocksdb::Status st;
+        if (s->pending) {
+            /* Into the pending batch, all or none. */
+            s->pending->SetSavePoint();
+            for (size_t i = 0; i < n && st.ok(); i++) {
+                if (writes[i].value.data)
+                    st = s->pending->Put(slice(writes[i].key), slice(writes[i].value));
+                else
+                    st = s->pending->Delete(slice(writes[i].key));
+            }
+            if (st.ok())
+                st = s->pending->PopSavePoint();
+            else
+                s->pending->RollbackToSavePoint();
+            return st.ok() ? 0 : io_error(s, st);
+        }
         if (n == 1) {
             if (writes->value.data)
                 st = s->db->Put(write_options(), slice(writes->key), slice(writes->value));
@@ -276,7 +326,14 @@ rill_store_iter_t *rocks_range(rill_store_t *store, const rill_buf_t *from, cons
         rocksdb::ReadOptions ro;
         ro.iterate_lower_bound = it->has_lower ? &it->lower : nullptr;
         ro.iterate_upper_bound = it->has_upper ? &it->upper : nullptr;
-        it->it = s->db->NewIterator(ro);
+        if (through_batch(s)) {
+            /* The batch's side honours no bounds: rocks_iter_next checks them. */
+            it->through_batch = true;
+            it->it = s->pending->NewIteratorWithBase(s->db->DefaultColumnFamily(),
+                                                     s->db->NewIterator(ro), &ro);
+        } else {
+            it->it = s->db->NewIterator(ro);
+        }
     } catch (const std::bad_alloc &) {
         nomem(s);
     } catch (const std::exception &e) {
@@ -288,7 +345,18 @@ rill_store_iter_t *rocks_range(rill_store_t *store, const rill_buf_t *from, cons
         return NULL;
     }
     s->refs.fetch_add(1);
+    if (it->through_batch)
+        s->batch_iters++;
     return &it->base;
+}
+
+/* Whether the iterator's current key is outside its bounds (the batch's side of a merged
+ * iterator may step past them). */
+bool out_of_bounds(const RocksIter *it)
+{
+    rocksdb::Slice k = it->it->key();
+    return (it->has_lower && k.compare(it->lower) < 0) ||
+           (it->has_upper && k.compare(it->upper) >= 0);
 }
 
 bool rocks_iter_next(rill_store_iter_t *iter, rill_buf_t *key, rill_buf_t *value)
@@ -298,17 +366,24 @@ bool rocks_iter_next(rill_store_iter_t *iter, rill_buf_t *key, rill_buf_t *value
         /* Bounds are in the ReadOptions, so first/last already respect them. */
         if (!it->started) {
             it->started = true;
-            if (it->reverse)
+            if (it->reverse && it->has_upper)
+                it->it->SeekForPrev(it->upper); /* the last key <= upper, which is excluded */
+            else if (it->reverse)
                 it->it->SeekToLast();
+            else if (it->has_lower)
+                it->it->Seek(it->lower);
             else
                 it->it->SeekToFirst();
+            if (it->reverse && it->has_upper && it->it->Valid() &&
+                it->it->key().compare(it->upper) >= 0)
+                it->it->Prev();
         } else if (it->it->Valid()) {
             if (it->reverse)
                 it->it->Prev();
             else
                 it->it->Next();
         }
-        if (!it->it->Valid()) {
+        if (!it->it->Valid() || out_of_bounds(it)) {
             rocksdb::Status st = it->it->status();
             if (!st.ok())
                 io_error(it->store, st);
@@ -329,6 +404,8 @@ void rocks_iter_close(rill_store_iter_t *iter)
 {
     RocksIter *it = reinterpret_cast<RocksIter *>(iter);
     RocksStore *s = it->store;
+    if (it->through_batch)
+        s->batch_iters--;
     delete it->it;
     it->~RocksIter();
     rill_free(it);
@@ -350,6 +427,81 @@ int rocks_flush(rill_store_t *store)
     }
 }
 
+int rocks_set_transactional(rill_store_t *store)
+{
+    RocksStore *s = of(store);
+    if (s->pending)
+        return 0;
+    try {
+        /* overwrite_key: one entry per key, so reads and iterators see the last write. */
+        s->pending = new rocksdb::WriteBatchWithIndex(rocksdb::BytewiseComparator(), 0, true);
+        s->owner = pthread_self();
+        return 0;
+    } catch (const std::bad_alloc &) {
+        return nomem(s);
+    } catch (const std::exception &e) {
+        return unexpected(s, e.what());
+    }
+}
+
+void encode_offset(int64_t offset, char out[8])
+{
+    uint64_t u = static_cast<uint64_t>(offset);
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        out[i] = static_cast<char>(u & 0xff);
+}
+
+int rocks_commit(rill_store_t *store, int64_t offset)
+{
+    RocksStore *s = of(store);
+    try {
+        rocksdb::Status st;
+        char enc[8];
+        encode_offset(offset, enc);
+        if (!s->pending) {
+            /* Not transactional: every write is applied already; the offset goes as they did,
+             * without the log. */
+            if (offset >= 0)
+                st = s->db->Put(write_options(), s->meta, OFFSET_KEY, rocksdb::Slice(enc, 8));
+            return st.ok() ? 0 : io_error(s, st);
+        }
+        if (s->batch_iters > 0)
+            return rill__store_set_error(&s->base, RILL_EINVAL,
+                                         "RocksDB store %s: commit with %ld iterator(s) still "
+                                         "open over its pending writes",
+                                         s->path, s->batch_iters);
+        if (offset >= 0)
+            st = s->pending->Put(s->meta, OFFSET_KEY, rocksdb::Slice(enc, 8));
+        if (st.ok() && s->pending->GetWriteBatch()->Count() > 0)
+            st = s->db->Write(rocksdb::WriteOptions(), s->pending->GetWriteBatch());
+        if (!st.ok())
+            return io_error(s, st); /* the batch stays: the caller fails, and closes */
+        s->pending->Clear();
+        return 0;
+    } catch (const std::bad_alloc &) {
+        return nomem(s);
+    } catch (const std::exception &e) {
+        return unexpected(s, e.what());
+    }
+}
+
+int64_t rocks_committed_offset(rill_store_t *store)
+{
+    RocksStore *s = of(store);
+    try {
+        std::string v;
+        rocksdb::Status st = s->db->Get(rocksdb::ReadOptions(), s->meta, OFFSET_KEY, &v);
+        if (!st.ok() || v.size() != 8)
+            return -1;
+        uint64_t u = 0;
+        for (char c : v)
+            u = u << 8 | static_cast<uint8_t>(c);
+        return static_cast<int64_t>(u);
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
 uint64_t rocks_approx_count(rill_store_t *store)
 {
     RocksStore *s = of(store);
@@ -364,8 +516,12 @@ uint64_t rocks_approx_count(rill_store_t *store)
 }
 
 const rill_store_ops rocks_ops = {
-    rocks_close,     rocks_get,        rocks_get_copy, rocks_write_batch,  rocks_range,
-    rocks_iter_next, rocks_iter_close, rocks_flush,    rocks_approx_count,
+    rocks_close,        rocks_get,
+    rocks_get_copy,     rocks_write_batch,
+    rocks_range,        rocks_iter_next,
+    rocks_iter_close,   rocks_flush,
+    rocks_approx_count, rocks_set_transactional,
+    rocks_commit,       rocks_committed_offset,
 };
 
 /* The options of every store opened with env. */
@@ -383,6 +539,7 @@ rocksdb::Options store_options(rill_store_env_t *env)
 
     rocksdb::Options o;
     o.create_if_missing = true;
+    o.create_missing_column_families = true;
     o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     o.write_buffer_manager = env->wbm;
     o.write_buffer_size = env->write_buffer_size;
@@ -422,7 +579,18 @@ rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, 
         s->pinned = new (std::nothrow) rocksdb::PinnableSlice();
         if (!s->path || !s->pinned)
             goto nomem;
-        rocksdb::Status st = rocksdb::DB::Open(store_options(env), path, &s->db);
+        rocksdb::Options o = store_options(env);
+        std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+            {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(o)},
+            {META_CF, rocksdb::ColumnFamilyOptions(o)},
+        };
+        std::vector<rocksdb::ColumnFamilyHandle *> handles;
+        rocksdb::Status st = rocksdb::DB::Open(rocksdb::DBOptions(o), path, cfs, &handles, &s->db);
+        if (st.ok() && handles.size() == 2) {
+            /* The default family's handle is the DB's own; ours is the meta one. */
+            s->db->DestroyColumnFamilyHandle(handles[0]);
+            s->meta = handles[1];
+        }
         if (!st.ok()) {
             snprintf(errstr, errstr_size, "RocksDB store %s: %s", path, st.ToString().c_str());
             goto fail;

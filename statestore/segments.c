@@ -57,6 +57,7 @@ struct rill__segments {
     size_t count, cap;
     uint8_t *scratch;
     size_t scratch_cap;
+    bool transactional; /* every segment's store is, from its open on */
 };
 
 struct rill__segments_iter {
@@ -160,6 +161,12 @@ static segment_t *segment_open(rill__segments_t *segs, int64_t id, char *errstr,
     seg->store = rill_store_open(segs->backend, segs->env, segs->path ? seg->path : NULL, errstr,
                                  errstr_size);
     if (!seg->store) {
+        rill_free(seg);
+        return NULL;
+    }
+    if (segs->transactional && rill_store_set_transactional(seg->store)) {
+        snprintf(errstr, errstr_size, "%s: out of memory", segs->what);
+        rill_store_close(seg->store);
         rill_free(seg);
         return NULL;
     }
@@ -439,6 +446,40 @@ int rill__segments_flush(rill__segments_t *segs)
             first = rc;
     }
     return first;
+}
+
+int rill__segments_set_transactional(rill__segments_t *segs)
+{
+    segs->transactional = true;
+    for (size_t i = 0; i < segs->count; i++) {
+        int rc = rill_store_set_transactional(segs->list[i]->store);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int rill__segments_commit(rill__segments_t *segs, int64_t offset)
+{
+    for (size_t i = 0; i < segs->count; i++) {
+        int rc = rill_store_commit(segs->list[i]->store, offset);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int64_t rill__segments_committed_offset(rill__segments_t *segs)
+{
+    int64_t min = -1;
+    for (size_t i = 0; i < segs->count; i++) {
+        int64_t o = rill_store_committed_offset(segs->list[i]->store);
+        if (o < 0)
+            return -1;
+        if (min < 0 || o < min)
+            min = o;
+    }
+    return min;
 }
 
 /* ---- Iterators ---- */

@@ -72,6 +72,15 @@ int rill__segments_put(rill__segments_t *segs, int64_t ts, rill_buf_t layout, ri
 int rill__segments_get(rill__segments_t *segs, int64_t ts, rill_buf_t layout, rill_buf_t *value);
 /* Flushes every segment: 0 or the first error. */
 int rill__segments_flush(rill__segments_t *segs);
+/* Makes every segment's store transactional (rill_store_set_transactional), those opened later
+ * too: 0 or the first error. */
+int rill__segments_set_transactional(rill__segments_t *segs);
+/* Commits every segment's store with offset (rill_store_commit): 0 or the first error. A crash
+ * between two segments' commits leaves them at different offsets: the store's is the smallest. */
+int rill__segments_commit(rill__segments_t *segs, int64_t offset);
+/* Returns the smallest committed offset of the segments, or -1 when one has none or there are
+ * no segments. */
+int64_t rill__segments_committed_offset(rill__segments_t *segs);
 /* Returns a buffer of at least n bytes owned by segs (for building layout keys on the owner
  * thread), valid until the next call; NULL when out of memory. */
 uint8_t *rill__segments_scratch(rill__segments_t *segs, size_t n);

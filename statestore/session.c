@@ -131,6 +131,21 @@ int rill_session_store_flush(rill_session_store_t *ss)
     return rill__segments_flush(ss->segs);
 }
 
+int rill_session_store_set_transactional(rill_session_store_t *ss)
+{
+    return ss ? rill__segments_set_transactional(ss->segs) : RILL_EINVAL;
+}
+
+int rill_session_store_commit(rill_session_store_t *ss, int64_t changelog_offset)
+{
+    return ss ? rill__segments_commit(ss->segs, changelog_offset) : RILL_EINVAL;
+}
+
+int64_t rill_session_store_committed_offset(rill_session_store_t *ss)
+{
+    return ss ? rill__segments_committed_offset(ss->segs) : -1;
+}
+
 /* ---- Iterators ---- */
 
 rill_session_iter_t *rill_session_store_find(rill_session_store_t *ss, rill_buf_t key,

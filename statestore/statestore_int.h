@@ -52,6 +52,10 @@ struct rill_store_ops {
     void (*iter_close)(rill_store_iter_t *it);
     int (*flush)(rill_store_t *store);
     uint64_t (*approx_count)(rill_store_t *store);
+    /* See rill_store_set_transactional, rill_store_commit, rill_store_committed_offset. */
+    int (*set_transactional)(rill_store_t *store);
+    int (*commit)(rill_store_t *store, int64_t offset);
+    int64_t (*committed_offset)(rill_store_t *store);
 };
 
 /* Initializes the base of a store a backend has just allocated. 0 or RILL_ENOMEM. */

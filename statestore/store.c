@@ -253,6 +253,21 @@ uint64_t rill_store_approx_count(rill_store_t *store)
     return store ? store->ops->approx_count(store) : 0;
 }
 
+int rill_store_set_transactional(rill_store_t *store)
+{
+    return store ? store->ops->set_transactional(store) : RILL_EINVAL;
+}
+
+int rill_store_commit(rill_store_t *store, int64_t changelog_offset)
+{
+    return store ? store->ops->commit(store, changelog_offset) : RILL_EINVAL;
+}
+
+int64_t rill_store_committed_offset(rill_store_t *store)
+{
+    return store ? store->ops->committed_offset(store) : -1;
+}
+
 const char *rill_store_error(const rill_store_t *store)
 {
     return store ? store->err : "";

@@ -120,6 +120,21 @@ int rill_window_store_flush(rill_window_store_t *ws)
     return rill__segments_flush(ws->segs);
 }
 
+int rill_window_store_set_transactional(rill_window_store_t *ws)
+{
+    return ws ? rill__segments_set_transactional(ws->segs) : RILL_EINVAL;
+}
+
+int rill_window_store_commit(rill_window_store_t *ws, int64_t changelog_offset)
+{
+    return ws ? rill__segments_commit(ws->segs, changelog_offset) : RILL_EINVAL;
+}
+
+int64_t rill_window_store_committed_offset(rill_window_store_t *ws)
+{
+    return ws ? rill__segments_committed_offset(ws->segs) : -1;
+}
+
 int64_t rill_window_store_observed_time(const rill_window_store_t *ws)
 {
     return ws ? rill__segments_observed(ws->segs) : INT64_MIN;

@@ -477,8 +477,9 @@ typedef struct {
     rill_store_env_t *store_env;
     rill_store_backend_t default_store_backend; /* RILL_STORE_DEFAULT means RocksDB */
     size_t cache_max_bytes;
-    /* Exactly-once: the stores may hold writes of a transaction that never commits, so a
-     * task's checkpoint is consumed when the task opens (a crash then means a full restore). */
+    /* Exactly-once: the stores are transactional; their writes wait until the driver calls
+     * rill_task_commit_stores() after its transaction committed, and they record their
+     * changelog offsets themselves (no checkpoint file). */
     bool exactly_once;
     /* Sees every record dropped as late (a dead letter queue plugs in here); NULL: none. */
     void (*late_record)(void *ud, const rill_record_t *rec, const char *reason);
@@ -519,7 +520,8 @@ int64_t rill_task_next_punctuation(const rill_task_t *task);
  * rill_task_changelog_offset() (or the beginning, when it is negative) to the end, feeding records
  * to rill_task_restore(). At commit: rill_task_flush() (cache → stores, changelogs, downstream),
  * then the driver makes the collector's sends durable, then rill_task_checkpoint() with the
- * changelogs' end offsets.
+ * changelogs' end offsets (under exactly-once: commits its transaction, then
+ * rill_task_commit_stores()).
  */
 /* Returns the number of changelog topics the task's stores write. */
 size_t rill_task_changelog_count(const rill_task_t *task);
@@ -545,6 +547,10 @@ uint64_t rill_task_changelog_writes(const rill_task_t *task);
 /* Makes the stores durable and writes the checkpoint file: end_offsets[i] is the offset after
  * the last record of changelog i (all acknowledged). 0 or RILL_EIO. */
 int rill_task_checkpoint(rill_task_t *task, const int64_t *end_offsets);
+/* Under exactly-once, after the driver's transaction committed: writes every store's pending
+ * writes with end_offsets[i], the offset after the last record of changelog i in that
+ * transaction (-1: none), in one atomic write per store. 0 or a code (rill_task_error). */
+int rill_task_commit_stores(rill_task_t *task, const int64_t *end_offsets);
 /* Returns the task's key-value store called name (for interactive queries), or NULL. */
 rill_store_t *rill_task_kv_store(rill_task_t *task, const char *name);
 /* Returns the task's window store called name, or NULL. */

@@ -105,6 +105,24 @@ uint64_t rill_store_approx_count(rill_store_t *store);
 /* Returns the last backend error message of the store, borrowed ("" when none). */
 const char *rill_store_error(const rill_store_t *store);
 
+/*
+ * Transactions (exactly-once). After rill_store_set_transactional(), called on the thread that
+ * owns the store, RocksDB writes wait in a pending batch until rill_store_commit(): the owner's
+ * reads and iterators see them, other threads' reads see committed data only, and closing
+ * without a commit discards them. A commit writes them and the changelog offset they reach in
+ * one atomic write through RocksDB's write-ahead log, so after a crash the store holds exactly
+ * what it held at its last commit, and says which offset that was. Iterators that read pending
+ * writes must be closed before a commit. In-memory stores apply writes at once and record no
+ * offset (they start empty and are restored in full).
+ */
+/* Makes the store transactional, owned by the calling thread: 0, RILL_ENOMEM. */
+int rill_store_set_transactional(rill_store_t *store);
+/* Commits the pending writes and, when changelog_offset >= 0, records it, atomically: 0,
+ * RILL_EIO, or RILL_EINVAL while an iterator over pending writes is open. */
+int rill_store_commit(rill_store_t *store, int64_t changelog_offset);
+/* Returns the changelog offset recorded by the last commit, or -1 when there is none. */
+int64_t rill_store_committed_offset(rill_store_t *store);
+
 /* ---- Window stores --------------------------------------------------------------------- */
 
 /*
@@ -152,6 +170,12 @@ bool rill_window_iter_next(rill_window_iter_t *it, rill_buf_t *key, int64_t *sta
 void rill_window_iter_close(rill_window_iter_t *it);
 /* Flushes every segment (see rill_store_flush). */
 int rill_window_store_flush(rill_window_store_t *ws);
+/* Makes every segment transactional (see rill_store_set_transactional). */
+int rill_window_store_set_transactional(rill_window_store_t *ws);
+/* Commits every segment with changelog_offset (see rill_store_commit). */
+int rill_window_store_commit(rill_window_store_t *ws, int64_t changelog_offset);
+/* Returns the smallest offset committed in a segment, -1 when a segment (or every) has none. */
+int64_t rill_window_store_committed_offset(rill_window_store_t *ws);
 /* Returns the store's observed stream time (largest start put), or INT64_MIN. */
 int64_t rill_window_store_observed_time(const rill_window_store_t *ws);
 
@@ -199,6 +223,12 @@ bool rill_session_iter_next(rill_session_iter_t *it, rill_buf_t *key, int64_t *s
 void rill_session_iter_close(rill_session_iter_t *it);
 /* Flushes every segment. */
 int rill_session_store_flush(rill_session_store_t *ss);
+/* Makes every segment transactional (see rill_store_set_transactional). */
+int rill_session_store_set_transactional(rill_session_store_t *ss);
+/* Commits every segment with changelog_offset (see rill_store_commit). */
+int rill_session_store_commit(rill_session_store_t *ss, int64_t changelog_offset);
+/* Returns the smallest offset committed in a segment, -1 when a segment (or every) has none. */
+int64_t rill_session_store_committed_offset(rill_session_store_t *ss);
 
 /* Writes the session-store layout of (key, start, end) into out (key, end, start; 8 bytes each,
  * big-endian, sign flipped); returns key.len + 16. */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define N_ELEMS(a) (sizeof(a) / sizeof *(a))
@@ -996,6 +997,143 @@ static void test_out_of_memory(void **state)
            fx->name, n);
 }
 
+/* ---- Transactions (exactly-once) ---- */
+
+/* The keys a scan sees, joined by spaces ("" when none). */
+static const char *keys_of(rill_store_t *store, const char *from, const char *to, bool reverse)
+{
+    static char out[256];
+    rill_buf_t f = from ? rill_buf_str(from) : buf(NULL, 0), t = to ? rill_buf_str(to) : f;
+    rill_store_iter_t *it = rill_store_range(store, from ? &f : NULL, to ? &t : NULL, reverse);
+    assert_non_null(it);
+    out[0] = 0;
+    rill_buf_t k, v;
+    while (rill_store_iter_next(it, &k, &v))
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%.*s", out[0] ? " " : "",
+                 (int)k.len, (const char *)k.data);
+    rill_store_iter_close(it);
+    return out;
+}
+
+typedef struct {
+    rill_store_t *store;
+    char get_b[16]; /* what get_copy("b") found: the value, or "-" */
+    char scan[64];
+} other_t;
+
+static void *other_main(void *arg)
+{
+    other_t *o = arg;
+    rill_bytes_t out = {0};
+    if (rill_store_get_copy(o->store, S("b"), &out) == 0)
+        snprintf(o->get_b, sizeof o->get_b, "%.*s", (int)out.len, (const char *)out.data);
+    else
+        strcpy(o->get_b, "-");
+    rill_bytes_free(&out);
+    snprintf(o->scan, sizeof o->scan, "%s", keys_of(o->store, NULL, NULL, false));
+    return NULL;
+}
+
+/* What another thread (an interactive query) sees of the store. */
+static other_t seen_by_other_thread(rill_store_t *store)
+{
+    other_t o = {.store = store};
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, other_main, &o), 0);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+    return o;
+}
+
+/* RocksDB: pending writes are the owner's until the commit, which records the offset; other
+ * threads read committed data; a close without a commit discards. In memory: writes apply at
+ * once and no offset is recorded. */
+static void test_transactional_commit(void **state)
+{
+    fixture_t *fx = *state;
+    const bool rocks = fx->backend == RILL_STORE_ROCKSDB;
+    assert_int_equal(rill_store_committed_offset(fx->store), -1);
+    put_str(fx->store, "a", "1");
+    assert_int_equal(rill_store_commit(fx->store, 5), 0); /* not transactional yet */
+    assert_int_equal(rill_store_committed_offset(fx->store), rocks ? 5 : -1);
+
+    assert_int_equal(rill_store_set_transactional(fx->store), 0);
+    put_str(fx->store, "b", "2");
+    put_str(fx->store, "d", "4");
+    assert_int_equal(rill_store_delete(fx->store, S("a")), 0);
+    /* The owner reads its own writes, by get and through iterators, with their bounds. */
+    assert_absent(fx->store, S("a"));
+    assert_value(fx->store, S("b"), S("2"));
+    assert_string_equal(keys_of(fx->store, NULL, NULL, false), "b d");
+    assert_string_equal(keys_of(fx->store, NULL, NULL, true), "d b");
+    assert_string_equal(keys_of(fx->store, "a", "c", false), "b");
+    assert_string_equal(keys_of(fx->store, "a", "c", true), "b");
+    assert_string_equal(keys_of(fx->store, "c", "d", true), "d");
+    assert_string_equal(keys_of(fx->store, "c", NULL, false), "d");
+    other_t o = seen_by_other_thread(fx->store);
+    assert_string_equal(o.get_b, rocks ? "-" : "2");
+    assert_string_equal(o.scan, rocks ? "a" : "b d");
+
+    /* An iterator over pending writes must be closed before a commit. */
+    rill_store_iter_t *it = rill_store_range(fx->store, NULL, NULL, false);
+    assert_int_equal(rill_store_commit(fx->store, 9), rocks ? RILL_EINVAL : 0);
+    if (rocks)
+        assert_true(contains(rill_store_error(fx->store), "iterator"));
+    rill_store_iter_close(it);
+    assert_int_equal(rill_store_commit(fx->store, 9), 0);
+    assert_int_equal(rill_store_committed_offset(fx->store), rocks ? 9 : -1);
+    o = seen_by_other_thread(fx->store);
+    assert_string_equal(o.get_b, "2");
+    assert_string_equal(o.scan, "b d");
+
+    /* A batch is all or none in the pending writes too; a commit without an offset keeps the
+     * recorded one. */
+    rill_store_write_t w[2] = {{S("e"), S("5")}, {S("b"), buf(NULL, 0)}};
+    assert_int_equal(rill_store_write_batch(fx->store, w, 2), 0);
+    assert_string_equal(keys_of(fx->store, NULL, NULL, false), "d e");
+    assert_int_equal(rill_store_commit(fx->store, -1), 0);
+    assert_int_equal(rill_store_committed_offset(fx->store), rocks ? 9 : -1);
+
+    /* Uncommitted writes die with the store. */
+    put_str(fx->store, "z", "26");
+    rill_store_close(fx->store);
+    fx->store = open_at(fx, fx->path);
+    if (rocks) {
+        assert_string_equal(keys_of(fx->store, NULL, NULL, false), "d e");
+        assert_int_equal(rill_store_committed_offset(fx->store), 9);
+    }
+    assert_int_equal(rill_store_set_transactional(NULL), RILL_EINVAL);
+    assert_int_equal(rill_store_commit(NULL, 1), RILL_EINVAL);
+    assert_int_equal(rill_store_committed_offset(NULL), -1);
+}
+
+/* RocksDB: a process killed after a commit loses nothing committed and nothing else survives:
+ * the commit went through the write-ahead log (the data was never flushed to a table). */
+static void test_transactional_crash(void **state)
+{
+    fixture_t *fx = *state;
+    if (fx->backend != RILL_STORE_ROCKSDB)
+        skip();
+    rill_store_close(fx->store);
+    fx->store = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rill_store_t *s = open_at(fx, fx->path);
+        if (!s || rill_store_set_transactional(s) || rill_store_put(s, S("x"), S("1")) ||
+            rill_store_put(s, S("y"), S("2")) || rill_store_commit(s, 7) ||
+            rill_store_put(s, S("pending"), S("3")) || rill_store_delete(s, S("x")))
+            _exit(1);
+        _exit(0); /* as a SIGKILL would: no close, no flush */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fx->store = open_at(fx, fx->path);
+    assert_string_equal(keys_of(fx->store, NULL, NULL, false), "x y");
+    assert_int_equal(rill_store_committed_offset(fx->store), 7);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1023,6 +1161,8 @@ int main(void)
         T(test_open_errors),
         T(test_env_usage),
         T(test_out_of_memory),
+        T(test_transactional_commit),
+        T(test_transactional_crash),
     };
     int failed = cmocka_run_group_tests_name("memory", tests, group_setup_memory, group_teardown);
     failed += cmocka_run_group_tests_name("rocksdb", tests, group_setup_rocksdb, group_teardown);
