@@ -301,6 +301,9 @@ static rd_kafka_t *restorer(stream_thread_t *t)
         rd_kafka_conf_set(kconf, kv[i][0], kv[i][1], kerr, sizeof kerr);
     /* As the stream consumer: librdkafka 2.0.2 stops fetching for a second at 100,000. */
     rd_kafka_conf_set(kconf, "queued.min.messages", "1000000", kerr, sizeof kerr);
+    /* The end of a changelog is often a transaction marker, which is never delivered: the
+     * end-of-partition event then waits for a fetch that finds nothing, so let it return soon. */
+    rd_kafka_conf_set(kconf, "fetch.wait.max.ms", "10", kerr, sizeof kerr);
     if (t->eos) /* the writes of aborted transactions must not be restored */
         rd_kafka_conf_set(kconf, "isolation.level", "read_committed", kerr, sizeof kerr);
     if (rill__conf_apply(t->app->conf, kconf, SCOPE_CONSUMER, kerr, sizeof kerr)) {
@@ -330,15 +333,27 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
         return RILL_EKAFKA;
     int64_t lo = 0, hi = 0, from = rill_task_changelog_offset(task, i);
     rd_kafka_resp_err_t err;
-    /* A changelog just created may have no leader yet, and a leader that just died answers
-     * nothing until the metadata moves on (librdkafka asks the leader it knows, #2588): retry
-     * what is retriable, in short tries, for up to two minutes. */
+    /* A changelog just created may have no leader yet: retry that for up to two minutes. A
+     * leader that died answers nothing, and librdkafka keeps asking it until its metadata moves
+     * on: then read to the end of the partition instead (the consumer's fetches follow the new
+     * leader), with the end unknown until there. */
+    bool to_eof = false;
     for (int64_t t0 = now_ms();;) {
-        err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 5000);
-        if (!(err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
-              err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-              err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-              err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT) ||
+        err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 2000);
+        if (err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+            err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION) {
+            rill_log(RILL_LOG_INFO, "state",
+                     "task %s: the leader of %s [%d] does not tell its end (%s): restoring to the "
+                     "end of the partition",
+                     rill_task_id(task), topic, partition, rd_kafka_err2str(err));
+            to_eof = true;
+            lo = 0;
+            hi = INT64_MAX;
+            err = RD_KAFKA_RESP_ERR_NO_ERROR;
+            break;
+        }
+        if (!(err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+              err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
             now_ms() - t0 >= 120000)
             break;
         struct timespec pause = {0, 100 * 1000000};
@@ -349,7 +364,7 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
                     rill_task_id(task), topic, partition, rd_kafka_err2str(err));
         return RILL_EKAFKA;
     }
-    if (from > hi) {
+    if (!to_eof && from > hi) {
         /* The changelog is behind the store (it was deleted and made again, or this is another
          * cluster): the store holds what the changelog cannot vouch for. Start again. */
         char why[512];
@@ -367,10 +382,12 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
     if (start >= hi)
         return 0;
     if (l->on_start)
-        l->on_start(l->ud, store, topic, partition, start, hi);
-    rill_log(RILL_LOG_INFO, "state",
-             "task %s: restoring store '%s' from %s [%d], offsets %lld..%lld", rill_task_id(task),
-             store, topic, partition, (long long)start, (long long)hi);
+        l->on_start(l->ud, store, topic, partition, start, to_eof ? -1 : hi);
+    char end[32] = "its end";
+    if (!to_eof)
+        snprintf(end, sizeof end, "%lld", (long long)hi);
+    rill_log(RILL_LOG_INFO, "state", "task %s: restoring store '%s' from %s [%d], offsets %lld..%s",
+             rill_task_id(task), store, topic, partition, (long long)start, end);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, topic, partition)->offset = start;
     err = rd_kafka_assign(rk, list);
@@ -424,14 +441,13 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
         } else if (now - last_progress > 60000 && rc == 0) {
             thread_fail(t, RILL_ETIMEDOUT,
                         "task %s: restoring store '%s' from %s [%d] made no progress for 60 s at "
-                        "offset %lld of %lld",
-                        rill_task_id(task), store, topic, partition, (long long)pos, (long long)hi);
+                        "offset %lld of %s",
+                        rill_task_id(task), store, topic, partition, (long long)pos, end);
             rc = RILL_ETIMEDOUT;
         }
         if (now - last_log >= 10000 && rc == 0) {
-            rill_log(RILL_LOG_INFO, "state",
-                     "task %s: restoring store '%s': at offset %lld of %lld", rill_task_id(task),
-                     store, (long long)pos, (long long)hi);
+            rill_log(RILL_LOG_INFO, "state", "task %s: restoring store '%s': at offset %lld of %s",
+                     rill_task_id(task), store, (long long)pos, end);
             last_log = now;
         }
     }

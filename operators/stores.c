@@ -383,7 +383,7 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
                      task->id, why);
             for (size_t i = 0; i < task->nstores; i++)
                 task->stores[i].checkpoint = -1;
-        } else if (r == 0 && task->nchangelogs > 0) {
+        } else if (r == 0 && task->nchangelogs > 0 && !task->env.exactly_once) {
             rill_log(RILL_LOG_INFO, "state",
                      "task %s: no checkpoint in %s: its stores are restored from the start of "
                      "their changelogs",

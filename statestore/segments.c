@@ -58,6 +58,7 @@ struct rill__segments {
     uint8_t *scratch;
     size_t scratch_cap;
     bool transactional; /* every segment's store is, from its open on */
+    int64_t offset;     /* the last offset committed here, -1: none yet */
 };
 
 struct rill__segments_iter {
@@ -350,6 +351,7 @@ rill__segments_t *rill__segments_open(rill_store_backend_t backend, rill_store_e
     segs->backend = backend;
     segs->env = env;
     segs->what = what;
+    segs->offset = -1;
     segs->retention_ms = retention_ms;
     segs->segment_ms = segment_ms;
     atomic_init(&segs->observed, INT64_MIN);
@@ -451,6 +453,7 @@ int rill__segments_flush(rill__segments_t *segs)
 int rill__segments_set_transactional(rill__segments_t *segs)
 {
     segs->transactional = true;
+    segs->offset = rill__segments_committed_offset(segs);
     for (size_t i = 0; i < segs->count; i++) {
         int rc = rill_store_set_transactional(segs->list[i]->store);
         if (rc)
@@ -461,6 +464,11 @@ int rill__segments_set_transactional(rill__segments_t *segs)
 
 int rill__segments_commit(rill__segments_t *segs, int64_t offset)
 {
+    /* Without a new offset, the last one: a segment made since then records it too. */
+    if (offset < 0)
+        offset = segs->offset;
+    else
+        segs->offset = offset;
     for (size_t i = 0; i < segs->count; i++) {
         int rc = rill_store_commit(segs->list[i]->store, offset);
         if (rc)

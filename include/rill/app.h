@@ -118,7 +118,9 @@ const char *rill_app_bootstrap_servers(const rill_app_t *app);
 /* ---- State: restoration and interactive queries ---------------------------------------- */
 
 /* Hears about the restoration of a store from its changelog (a task's store restores before the
- * task processes). Any callback may be NULL. @thread any (the restoring stream thread) */
+ * task processes). end_offset is -1 when the partition's leader could not tell it (it died): the
+ * restore then reads to the end of the partition. Any callback may be NULL.
+ * @thread any (the restoring stream thread) */
 typedef struct {
     void (*on_start)(void *ud, const char *store, const char *topic, int32_t partition,
                      int64_t from_offset, int64_t end_offset);
@@ -137,7 +139,8 @@ void rill_app_set_restore_listener(rill_app_t *app, const rill_restore_listener_
  * Keys are given serialized with the store's key serde; values come back serialized with its
  * value serde, without their timestamp. They may be called from any thread, while the app
  * runs; they read the stores as of the last commit (the record cache's newer updates are not
- * visible: set statestore.cache.max.bytes=0 for fresh reads), and a task being restored is not
+ * visible: set statestore.cache.max.bytes=0 for fresh reads; under exactly_once_v2 RocksDB stores
+ * show committed transactions only, whatever the cache), and a task being restored is not
  * visible until it is done. Callbacks run under the app's query lock, so they must not call into
  * the app; return false from one to stop early. Results of several partitions come partition
  * after partition (each in key order). They return 0, RILL_ENOENT (no such store, or the key is

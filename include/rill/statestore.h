@@ -50,7 +50,8 @@ typedef struct rill_store_iter rill_store_iter_t;
 /*
  * Opens (creating it if needed) a store. RocksDB stores live in directory path (parents are
  * created) and need env; the write-ahead log is off, because the changelog is the log: call
- * rill_store_flush() before recording what the store holds. In-memory stores ignore path and env
+ * rill_store_flush() before recording what the store holds (transactional commits, below, go
+ * through the log). In-memory stores ignore path and env
  * (both may be NULL). Returns NULL with the reason (naming path) in errstr.
  */
 rill_store_t *rill_store_open(rill_store_backend_t backend, rill_store_env_t *env, const char *path,

@@ -1064,6 +1064,40 @@ static void test_window_reader_thread(void **state)
     }
 }
 
+/* Transactional (exactly-once): writes wait for the commit in every segment, even in segments
+ * made meanwhile; the store's offset is the smallest its segments record, and a segment made
+ * after the last commit with an offset takes that offset at the next commit. */
+static void test_window_transactional(void **state)
+{
+    fixture_t *f = *state;
+    rill_window_store_t *ws = open_ws(f, 1000, 100);
+    assert_int_equal(rill_window_store_committed_offset(ws), -1); /* no segments */
+    assert_int_equal(rill_window_store_set_transactional(ws), 0);
+    put_ok(ws, str("a"), 50, "50");
+    put_ok(ws, str("a"), 150, "150");
+    assert_get(ws, str("a"), 150, "150"); /* the owner reads its pending writes */
+    assert_int_equal(rill_window_store_commit(ws, 10), 0);
+    assert_int_equal(rill_window_store_committed_offset(ws), 10);
+    put_ok(ws, str("b"), 250, "250"); /* a new segment */
+    assert_int_equal(rill_window_store_commit(ws, -1), 0);
+    assert_int_equal(rill_window_store_committed_offset(ws), 10);
+    put_ok(ws, str("c"), 260, "260"); /* never committed */
+    assert_string_equal(windows_of(rill_window_store_all(ws)),
+                        "a@50=50 a@150=150 b@250=250 c@260=260");
+    rill_window_store_close(ws);
+
+    ws = open_ws(f, 1000, 100);
+    assert_string_equal(windows_of(rill_window_store_all(ws)), "a@50=50 a@150=150 b@250=250");
+    assert_int_equal(rill_window_store_committed_offset(ws), 10);
+    rill_window_store_close(ws);
+
+    rill_session_store_t *ss = open_ss(f, 1000, 100);
+    assert_int_equal(rill_session_store_set_transactional(ss), 0);
+    assert_int_equal(rill_session_store_commit(ss, 12), 0);
+    assert_int_equal(rill_session_store_committed_offset(ss), 12); /* the window's segments */
+    rill_session_store_close(ss);
+}
+
 /* ---- Failures ---- */
 
 /* A segment whose store cannot be opened fails the put with RILL_EIO and changes nothing. */
@@ -1206,6 +1240,7 @@ int main(void)
         T_ROCKSDB(test_session_reopen),
         T(test_window_reader_thread),
         T_ROCKSDB(test_segment_open_fails),
+        T_ROCKSDB(test_window_transactional),
         /* In memory only: every RocksDB open costs a second under valgrind, and the paths that
          * differ (a segment that cannot be opened) are test_segment_open_fails'. */
         T_MEMORY(test_out_of_memory),
