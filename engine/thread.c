@@ -83,11 +83,12 @@ struct stream_thread {
         stream_thread_t *thread;
         rd_kafka_message_t *msg;
     } lazy;
-    bool dirty;         /* processed records since the last commit */
-    bool eos;           /* exactly_once_v2: outputs, changelogs and offsets in one transaction */
-    bool in_txn;        /* a transaction is open (begun at the first send after a commit) */
-    bool rewound;       /* the current batch is stale: an aborted transaction rewound the tasks */
-    int64_t last_purge; /* when repartition topics were last purged (now_ms) */
+    bool dirty;   /* processed records since the last commit */
+    bool eos;     /* exactly_once_v2: outputs, changelogs and offsets in one transaction */
+    bool in_txn;  /* a transaction is open (begun at the first send after a commit) */
+    bool rewound; /* the current batch is stale: an aborted transaction rewound the tasks */
+    int64_t renewed_at[3]; /* when the last producers were made after fatal errors (ms) */
+    int64_t last_purge;    /* when repartition topics were last purged (now_ms) */
     bool stopping, failed;
     atomic_bool running;
     atomic_bool stop_requested;
@@ -792,20 +793,14 @@ static int reset_tasks(stream_thread_t *t)
     return 0;
 }
 
-/* Aborts the open transaction and rewinds: every assigned partition goes back to its committed
+static rd_kafka_t *make_client(stream_thread_t *t, rd_kafka_type_t type, char *errstr,
+                               size_t errstr_size);
+
+/* Rewinds after an aborted transaction: every assigned partition goes back to its committed
  * offset and every task to its committed state, so the records of the aborted transaction are
  * processed again, once. */
-static int abort_and_rewind(stream_thread_t *t, const char *why)
+static int rewind_to_commit(stream_thread_t *t)
 {
-    rill_log(RILL_LOG_WARN, "thread",
-             "%s: aborting the transaction (%s); rewinding to the last commit", t->name, why);
-    rd_kafka_error_t *error = rd_kafka_abort_transaction(t->producer, 60000);
-    if (error) {
-        thread_fail(t, RILL_EKAFKA, "cannot abort the transaction: %s",
-                    rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
-        return RILL_EKAFKA;
-    }
     t->in_txn = false;
     t->delivery_error[0] = 0;
     t->rewound = true;
@@ -821,7 +816,7 @@ static int abort_and_rewind(stream_thread_t *t, const char *why)
             p->offset = RD_KAFKA_OFFSET_BEGINNING; /* nothing committed yet: auto.offset.reset */
     }
     if (!err) {
-        error = rd_kafka_seek_partitions(t->consumer, list, 30000);
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(t->consumer, list, 30000);
         if (error) {
             err = rd_kafka_error_code(error);
             rd_kafka_error_destroy(error);
@@ -843,6 +838,80 @@ static int abort_and_rewind(stream_thread_t *t, const char *why)
     }
     t->dirty = false;
     return reset_tasks(t);
+}
+
+/*
+ * After a fatal transactional error (the coordinator aborted the transaction on its timeout and
+ * bumped the producer's epoch, or refused an abort while it moved to another broker): the
+ * producer is unusable. A new one with the same transactional.id (its init_transactions fences
+ * the old one and aborts what it left open), then a rewind to the last commit, as Kafka Streams
+ * does with a task-migrated error. More than three in a minute stops the thread: something is
+ * wrong beyond one outage.
+ */
+static int renew_producer(stream_thread_t *t, const char *why, bool rewind)
+{
+    int64_t now = now_ms();
+    if (t->renewed_at[2] && now - t->renewed_at[2] < 60000) {
+        thread_fail(t, RILL_EKAFKA,
+                    "the transactional producer failed a fourth time within a minute: %s", why);
+        return RILL_EKAFKA;
+    }
+    memmove(&t->renewed_at[1], &t->renewed_at[0], 2 * sizeof t->renewed_at[0]);
+    t->renewed_at[0] = now;
+    rill_log(RILL_LOG_WARN, "thread",
+             "%s: the transactional producer failed (%s): making a new one and rewinding to the "
+             "last commit",
+             t->name, why);
+    for (size_t i = 0; i < t->nouts; i++) {
+        rd_kafka_topic_destroy(t->outs[i].rkt);
+        rill_free(t->outs[i].name);
+        rill_free(t->outs[i].acked);
+    }
+    t->nouts = 0;
+    rd_kafka_queue_destroy(t->pq);
+    t->pq = NULL;
+    rd_kafka_purge(t->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(t->producer, 0); /* the purged records' reports */
+    rd_kafka_destroy(t->producer);
+    char err[512];
+    t->producer = make_client(t, RD_KAFKA_PRODUCER, err, sizeof err);
+    if (!t->producer) {
+        thread_fail(t, RILL_EKAFKA, "cannot make a new transactional producer: %s", err);
+        return RILL_EKAFKA;
+    }
+    rd_kafka_error_t *error = rd_kafka_init_transactions(
+        t->producer, (int)rill__conf_int(t->app->conf, "cluster.connect.timeout.ms"));
+    if (error) {
+        thread_fail(t, RILL_EKAFKA, "cannot start a new transactional producer: %s",
+                    rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return RILL_EKAFKA;
+    }
+    t->pq = rd_kafka_queue_get_main(t->producer);
+    rd_kafka_queue_io_event_enable(t->pq, t->pipefd[1], "p", 1);
+    t->in_txn = false;
+    t->dirty = false;
+    t->delivery_error[0] = 0;
+    return rewind ? rewind_to_commit(t) : 0;
+}
+
+/* Aborts the open transaction and rewinds to the last commit. */
+static int abort_and_rewind(stream_thread_t *t, const char *why)
+{
+    rill_log(RILL_LOG_WARN, "thread",
+             "%s: aborting the transaction (%s); rewinding to the last commit", t->name, why);
+    rd_kafka_error_t *error = rd_kafka_abort_transaction(t->producer, 60000);
+    if (error) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "cannot abort the transaction: %s", rd_kafka_error_string(error));
+        bool fatal = rd_kafka_error_is_fatal(error);
+        rd_kafka_error_destroy(error);
+        if (fatal)
+            return renew_producer(t, msg, true);
+        thread_fail(t, RILL_EKAFKA, "%s", msg);
+        return RILL_EKAFKA;
+    }
+    return rewind_to_commit(t);
 }
 
 /* Ends the transaction: the consumed offsets join it, then it commits. Abortable errors abort
@@ -892,12 +961,16 @@ static int commit_txn(stream_thread_t *t)
         char why[512];
         snprintf(why, sizeof why, "%s", rd_kafka_error_string(error));
         rc = abort_and_rewind(t, why);
+    } else if (rd_kafka_error_is_fatal(error)) {
+        char why[600];
+        snprintf(why, sizeof why,
+                 "cannot commit the transaction (fatal: the transaction timed out and its "
+                 "coordinator aborted it, or another instance with the same state directory "
+                 "fenced this one): %s",
+                 rd_kafka_error_string(error));
+        rc = renew_producer(t, why, true);
     } else {
-        thread_fail(t, RILL_EKAFKA, "cannot commit the transaction%s: %s",
-                    rd_kafka_error_is_fatal(error)
-                        ? " (fatal: this producer was fenced, another instance with the same "
-                          "application.id took its partitions over, or the transaction timed out)"
-                        : "",
+        thread_fail(t, RILL_EKAFKA, "cannot commit the transaction: %s",
                     rd_kafka_error_string(error));
         rc = RILL_EKAFKA;
     }
@@ -980,10 +1053,33 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (!t->stopping)
             set_running(t, true);
     } else {
-        rill_log(RILL_LOG_INFO, "thread", "%s: %d partition(s) revoked", t->name, parts->cnt);
+        bool lost = rd_kafka_assignment_lost(rk);
+        rill_log(RILL_LOG_INFO, "thread", "%s: %d partition(s) %s", t->name, parts->cnt,
+                 lost ? "lost (the group moved on without this member)" : "revoked");
         set_running(t, false);
-        /* Commit what was processed while the partitions are still ours. */
-        commit(t, true);
+        if (!lost) {
+            /* Commit what was processed while the partitions are still ours. */
+            commit(t, true);
+        } else if (t->eos && t->in_txn) {
+            /* They are someone else's already: a commit would be refused. What this thread did
+             * since its last commit is dropped (the transaction, the stores' pending writes with
+             * the tasks) and done again by the new owner. */
+            rd_kafka_error_t *error = rd_kafka_abort_transaction(t->producer, 30000);
+            if (error) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "cannot abort the transaction of lost partitions: %s",
+                         rd_kafka_error_string(error));
+                if (rd_kafka_error_is_fatal(error))
+                    renew_producer(t, msg, false); /* the tasks close below */
+                else
+                    thread_fail(t, RILL_EKAFKA, "%s", msg);
+                rd_kafka_error_destroy(error);
+            } else {
+                t->in_txn = false;
+                t->dirty = false;
+                t->delivery_error[0] = 0;
+            }
+        }
         slots_remove(t, cooperative ? parts : NULL);
         rd_kafka_error_t *error = cooperative ? rd_kafka_incremental_unassign(rk, parts) : NULL;
         if (!cooperative)
