@@ -3,8 +3,8 @@
  * raw pipe and Rill are driven and timed the same way.
  *
  *   --bootstrap B --input T --output O --group G --records N [--workload W]
- *   [--warmup N] [--commit-interval MS] [--timeout S] [--consumer-set KEY=VALUE]...
- *   [--finals FILE]
+ *   [--warmup N] [--commit-interval MS] [--guarantee G] [--timeout S]
+ *   [--consumer-set KEY=VALUE]... [--finals FILE]
  *
  * The workloads and what they print are specified in benchmarks/WORKLOADS.md.
  */
@@ -97,19 +97,20 @@ typedef enum {
     W_NEXMARK_Q0,
     W_NEXMARK_Q1,
     W_NEXMARK_Q2,
-    W_NEXMARK_Q5, /* windows: Rill and Kafka Streams only */
-    W_NEXMARK_Q7, /* windows: Rill and Kafka Streams only */
+    W_NEXMARK_Q5,     /* windows: Rill and Kafka Streams only */
+    W_NEXMARK_Q7,     /* windows: Rill and Kafka Streams only */
+    W_WINDOWED_COUNT, /* windows, on bytes: Rill and Kafka Streams only */
 } workload_t;
 
-static const char *const workload_names[] = {"passthrough", "filter-map", "nexmark-q0",
-                                             "nexmark-q1",  "nexmark-q2", "nexmark-q5",
-                                             "nexmark-q7"};
+static const char *const workload_names[] = {"passthrough", "filter-map",    "nexmark-q0",
+                                             "nexmark-q1",  "nexmark-q2",    "nexmark-q5",
+                                             "nexmark-q7",  "windowed-count"};
 
-/* Whether a workload keeps state in windows (WORKLOADS.md: "Windowed Nexmark"), which the raw
- * pipe, a plain consume-transform-produce loop, does not implement. */
+/* Whether a workload keeps state in windows (WORKLOADS.md: "Windowed Nexmark", "Windowed
+ * count"), which the raw pipe, a plain consume-transform-produce loop, does not implement. */
 static inline bool workload_windowed(workload_t w)
 {
-    return w == W_NEXMARK_Q5 || w == W_NEXMARK_Q7;
+    return w == W_NEXMARK_Q5 || w == W_NEXMARK_Q7 || w == W_WINDOWED_COUNT;
 }
 
 typedef struct {
@@ -118,6 +119,7 @@ typedef struct {
     long long records;
     long long warmup; /* records processed before the clock starts (the JIT's warm-up) */
     long commit_interval_ms;
+    const char *guarantee; /* processing.guarantee: at_least_once (default) or exactly_once_v2 */
     long timeout_s;
     const char *consumer_set[32][2]; /* librdkafka consumer properties, for experiments */
     size_t nconsumer_set;
@@ -129,14 +131,15 @@ static inline void pipe_usage(const char *prog)
     fprintf(stderr,
             "usage: %s --bootstrap B --input T --output O --group G --records N "
             "[--workload passthrough|filter-map|nexmark-q0|nexmark-q1|nexmark-q2|nexmark-q5|"
-            "nexmark-q7] [--warmup N] [--commit-interval MS] [--timeout S] "
+            "nexmark-q7|windowed-count] [--warmup N] [--commit-interval MS] "
+            "[--guarantee at_least_once|exactly_once_v2] [--timeout S] "
             "[--consumer-set K=V]... [--finals FILE]\n",
             prog);
     exit(2);
 }
 
-/* Parses the command line into o (defaults: commit 1000 ms, timeout 600 s); exits with the
- * usage on a mistake. The KEY=VALUE strings of --consumer-set are split in place. */
+/* Parses the command line into o (defaults: commit 1000 ms, at_least_once, timeout 600 s);
+ * exits with the usage on a mistake. The KEY=VALUE strings of --consumer-set are split in place. */
 static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const char *prog)
 {
     static const struct option longopts[] = {
@@ -151,12 +154,14 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         {"workload", required_argument, NULL, 'w'},
         {"warmup", required_argument, NULL, 'u'},
         {"finals", required_argument, NULL, 'f'},
+        {"guarantee", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->workload = W_FILTER_MAP;
     o->records = -1;
     o->commit_interval_ms = 1000;
+    o->guarantee = "at_least_once";
     o->timeout_s = 600;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -186,6 +191,9 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         case 'f':
             o->finals = optarg;
             break;
+        case 'G':
+            o->guarantee = optarg;
+            break;
         case 't':
             o->timeout_s = atol(optarg);
             break;
@@ -213,8 +221,16 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         }
     }
     if (!o->bootstrap || !o->input || !o->output || !o->group || o->records < 1 || o->warmup < 0 ||
-        o->warmup >= o->records || o->commit_interval_ms < 1 || o->timeout_s < 1)
+        o->warmup >= o->records || o->commit_interval_ms < 1 || o->timeout_s < 1 ||
+        (strcmp(o->guarantee, "at_least_once") != 0 &&
+         strcmp(o->guarantee, "exactly_once_v2") != 0))
         pipe_usage(prog);
+    /* The raw pipe is the at-least-once limit: it has no transactions. */
+    if (strcmp(o->guarantee, "at_least_once") != 0 && strcmp(prog, "bench-raw-pipe") == 0) {
+        fprintf(stderr, "%s: --guarantee %s: the raw pipe has no transactions\n", prog,
+                o->guarantee);
+        exit(2);
+    }
     /* The raw pipe has no windows: q5 and q7 are not applicable to it (WORKLOADS.md). */
     if (workload_windowed(o->workload) && strcmp(prog, "bench-raw-pipe") == 0) {
         fprintf(stderr, "%s: workload '%s' needs windows, which the raw pipe does not have\n", prog,

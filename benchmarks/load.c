@@ -18,8 +18,14 @@
  * the outputs back and subtracts ct from the output's append time. --log-append-time creates the
  * topic with message.timestamp.type=LogAppendTime (the output topics of latency runs).
  *
+ * With --event-rate E, record i carries the timestamp t0 + i * 1000 / E milliseconds (integer
+ * division): E records per second of record time, whatever the speed of the load, so windows
+ * over record time hold the same records in every run (the windowed-count workload). t0 lies in
+ * the past, a multiple of 60,000 ms at least N / E seconds before now (records far from now
+ * would meet the broker's retention or its timestamp bounds), and the LOAD line prints it.
+ *
  *   bench-load --bootstrap B --topic T [--partitions P] [--records N] [--value-size S]
- *              [--rate R] [--log-append-time]
+ *              [--rate R] [--event-rate E] [--log-append-time]
  *   bench-load --bootstrap B --topic T --delete
  */
 #include <librdkafka/rdkafka.h>
@@ -39,7 +45,8 @@ static int partitions = 4;
 static long long records = 0;
 static long value_size = 100;
 static bool delete_topic = false;
-static long rate = 0; /* records a second; 0: as fast as possible */
+static long rate = 0;       /* records a second; 0: as fast as possible */
+static long event_rate = 0; /* records a second of record time; 0: the producer's clock */
 static bool log_append_time = false;
 static int delivery_failures = 0;
 static char delivery_error[512];
@@ -60,7 +67,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-load --bootstrap B --topic T [--partitions P] [--records N] "
-                    "[--value-size S]\n"
+                    "[--value-size S] [--rate R] [--event-rate E] [--log-append-time]\n"
                     "       bench-load --bootstrap B --topic T --delete\n");
     exit(2);
 }
@@ -68,15 +75,11 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"bootstrap", required_argument, NULL, 'b'},
-        {"topic", required_argument, NULL, 't'},
-        {"partitions", required_argument, NULL, 'p'},
-        {"records", required_argument, NULL, 'n'},
-        {"value-size", required_argument, NULL, 's'},
-        {"delete", no_argument, NULL, 'd'},
-        {"rate", required_argument, NULL, 'r'},
-        {"log-append-time", no_argument, NULL, 'l'},
-        {NULL, 0, NULL, 0},
+        {"bootstrap", required_argument, NULL, 'b'},  {"topic", required_argument, NULL, 't'},
+        {"partitions", required_argument, NULL, 'p'}, {"records", required_argument, NULL, 'n'},
+        {"value-size", required_argument, NULL, 's'}, {"delete", no_argument, NULL, 'd'},
+        {"rate", required_argument, NULL, 'r'},       {"log-append-time", no_argument, NULL, 'l'},
+        {"event-rate", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -105,12 +108,15 @@ int main(int argc, char **argv)
         case 'l':
             log_append_time = true;
             break;
+        case 'e':
+            event_rate = atol(optarg);
+            break;
         default:
             usage();
         }
     }
     if (!bootstrap || !topic || partitions < 1 || records < 0 || value_size < 1 ||
-        value_size > 1000000 || rate < 0)
+        value_size > 1000000 || rate < 0 || event_rate < 0)
         usage();
 
     const char *const kv[][2] = {
@@ -160,6 +166,14 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(value, '.', (size_t)value_size);
+    int64_t ts0 = 0; /* --event-rate: the timestamp of record 0 */
+    if (event_rate > 0) {
+        struct timespec wall;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        int64_t span = records * 1000 / event_rate + 1;
+        ts0 = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000 - span - 60000;
+        ts0 -= ts0 % 60000;
+    }
     double t0 = now_s();
     for (long long i = 0; i < records; i++) {
         char key[16], digits[24];
@@ -191,7 +205,9 @@ int main(int argc, char **argv)
         while ((e = rd_kafka_producev(
                     rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                     RD_KAFKA_V_VALUE(value, (size_t)value_size), RD_KAFKA_V_KEY(key, (size_t)klen),
-                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)) != 0) {
+                    RD_KAFKA_V_HEADERS(hdrs),
+                    RD_KAFKA_V_TIMESTAMP(event_rate > 0 ? ts0 + i * 1000 / event_rate : 0),
+                    RD_KAFKA_V_END)) != 0) {
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 fprintf(stderr, "bench-load: cannot produce to '%s' on %s: %s\n", topic, bootstrap,
                         rd_kafka_err2str(e));
@@ -211,8 +227,11 @@ int main(int argc, char **argv)
                 delivery_failures ? ", first: " : "", delivery_error);
         return 1;
     }
-    printf("LOAD topic=%s records=%lld value_size=%ld partitions=%d seconds=%.3f rps=%.0f\n", topic,
+    printf("LOAD topic=%s records=%lld value_size=%ld partitions=%d seconds=%.3f rps=%.0f", topic,
            records, value_size, partitions, secs, secs > 0 ? (double)records / secs : 0.0);
+    if (event_rate > 0)
+        printf(" event_rate=%ld t0=%" PRId64, event_rate, ts0);
+    printf("\n");
     free(value);
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);

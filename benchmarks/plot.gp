@@ -2,10 +2,12 @@
 #
 #   gnuplot -e "datafile='W.dat'; outfile='W.png'; wtitle='...'" benchmarks/plot.gp
 #
-# The data file has one line per system that ran the workload (the windowed ones, nexmark-q5 and
-# nexmark-q7, have no raw line): name, colour index (1 raw, 2 rill, 3 kstreams),
+# The data file has one line per system that ran the workload (the windowed ones, nexmark-q5,
+# nexmark-q7 and windowed-count, have no raw line): name, colour index (1 raw, 2 rill, 3 kstreams),
 # records/s median, min, max, records per CPU-second median, min, max. Two panels of bars
 # (median) with min-max error bars: throughput on the left, efficiency on the right.
+# windowed-count has a bar per system and configuration (rill-eos-100ms, ...): the run script
+# then sets xrot (degrees) to slant the long names.
 if (!exists("datafile") || !exists("outfile")) {
   print "usage: gnuplot -e \"datafile='W.dat'; outfile='W.png'; wtitle='...'\" benchmarks/plot.gp"
   exit status 2
@@ -31,6 +33,7 @@ set grid ytics lc rgb "#dddddd"
 set yrange [0:*]
 set offsets 0.5, 0.5, graph 0.12, 0
 set xtics nomirror scale 0
+if (exists("xrot")) set xtics rotate by xrot right
 set ytics nomirror
 set format y "%.1s%c"
 set lmargin 10

@@ -7,22 +7,26 @@
  * bytes serdes; Nexmark workloads a string key and JSON values, as a user would write them.
  *
  * Fairness: Rill's stream thread makes its clients with the settings raw_pipe.c copies, one
- * stream thread, at-least-once, the same commit interval. The window runs from the first record
+ * stream thread, the same processing guarantee (at-least-once unless --guarantee says
+ * exactly_once_v2) and commit interval. The window runs from the first record
  * seen to the moment N records were processed and every output was acknowledged (Rill's delivery
  * reports, the same point the raw pipe's flush marks). CPU is the whole process over that window.
  * The main thread polls only before the first output (to time it) and after the N-th record.
  *
- * Windowed workloads (nexmark-q5, nexmark-q7) are timed differently, as WORKLOADS.md says: their
- * last outputs wait in the record caches for the next commits, so the window closes when the
- * gate sees the N-th record, and the drain that follows (untimed, reported as drain_ms) waits
- * until the group's committed offsets reach the end of the input and then of the repartition
- * topic: each such commit wrote the caches through and had every output acknowledged first.
+ * Windowed workloads (nexmark-q5, nexmark-q7, windowed-count) are timed differently, as
+ * WORKLOADS.md says: their last outputs wait in the record caches for the next commits, so the
+ * window closes when the gate sees the N-th record, and the drain that follows (untimed,
+ * reported as drain_ms) waits until the group's committed offsets reach the end of the input and
+ * then of the repartition topic (windowed-count has none): each such commit wrote the caches
+ * through and had every output acknowledged first (under exactly_once_v2: committed the
+ * transaction that holds them).
  * Then the final result per window (the last value the output sink was given for each key)
  * goes to the --finals file, the app's internal topics are deleted and its state directory (a
  * private temporary one) removed.
  *
  *   bench-rill-pipe --bootstrap B --input T --output O --group G --records N [--workload W]
  *                   [--warmup N] [--commit-interval MS] [--timeout S]
+ *                   [--guarantee at_least_once|exactly_once_v2]
  *                   [--consumer-set KEY=VALUE]... [--finals FILE]
  */
 #define _GNU_SOURCE /* nftw() */
@@ -42,6 +46,7 @@
 #include <string.h>
 
 static pipe_opts_t o;
+static rill_app_t *the_app; /* for the gate's reads of the commit counter (@thread any) */
 
 /*
  * What the stream thread tells the main thread. seen and outputs are touched only by the one
@@ -53,7 +58,8 @@ static struct {
     pthread_cond_t cond;
     long long seen, outputs;
     double t_first, cpu_first;
-    double t_end, cpu_end;  /* windowed workloads: when the gate saw the N-th record */
+    double t_end, cpu_end;              /* windowed workloads: when the gate saw the N-th record */
+    int64_t commits_first, commits_end; /* windowed workloads: the app's commits then */
     double first_output_ms; /* windowed workloads: wall clock of the first output, or 0 */
     long rss_steady_kb;
     bool done, failed;
@@ -76,6 +82,8 @@ static bool gate(void *ud, const rill_record_t *rec)
     if (run.seen++ == o.warmup) {
         run.t_first = now_s();
         run.cpu_first = cpu_s();
+        if (workload_windowed(o.workload))
+            run.commits_first = rill_app_metric(the_app, "commits");
     }
     if (run.seen == o.records / 2)
         run.rss_steady_kb = proc_status_kb("VmRSS");
@@ -83,6 +91,7 @@ static bool gate(void *ud, const rill_record_t *rec)
         if (workload_windowed(o.workload)) {
             run.t_end = now_s();
             run.cpu_end = cpu_s();
+            run.commits_end = rill_app_metric(the_app, "commits");
         }
         pthread_mutex_lock(&run.lock);
         run.done = true;
@@ -357,10 +366,45 @@ static void write_finals(const char *path)
         die("cannot write the final results", path);
 }
 
-/* The repartition between the stages: "<application.id>-<name>-repartition". */
+/* The repartition between the stages: "<application.id>-<name>-repartition"; NULL for
+ * windowed-count, which has one stage and no repartition. */
 static const char *by_window_name(void)
 {
-    return o.workload == W_NEXMARK_Q5 ? "q5-by-window" : "q7-by-window";
+    switch (o.workload) {
+    case W_NEXMARK_Q5:
+        return "q5-by-window";
+    case W_NEXMARK_Q7:
+        return "q7-by-window";
+    default:
+        return NULL;
+    }
+}
+
+/* windowed-count: a windowed count becomes key = "<key>@<window start>" (decimal
+ * milliseconds), value = the count in decimal: both strings, so that a reader of the output
+ * needs no serde of either system. */
+static int wc_rekey(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *key_out,
+                    rill_buf_t *value_out)
+{
+    const rill_windowed_t *w = rec->key.data;
+    rill_arena_t *arena = rill_context_arena(ctx);
+    *key_out = rill_arena_printf(arena, "%.*s@%" PRId64, (int)w->key.len, (const char *)w->key.data,
+                                 w->start);
+    *value_out = rec->value.data ? rill_arena_printf(arena, "%" PRId64, rill_value_i64(rec->value))
+                                 : (rill_buf_t){NULL, 0};
+    return key_out->data ? 0 : rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+}
+
+/* windowed-count (WORKLOADS.md): per record key (no repartition: the input is keyed and
+ * partitioned by it), tumbling windows of 1 s of record time, grace 0, count, every update of
+ * the table (as the record cache lets it through) re-keyed and written out. */
+static rill_stream_t *windowed_count(rill_stream_t *records)
+{
+    rill_table_t *counts =
+        rill_windowed_count(rill_grouped_windowed_by(rill_stream_group_by_key(records, NULL),
+                                                     rill_windows_tumbling(1000, 0)),
+                            NULL);
+    return rill_stream_map(rill_table_to_stream(counts), wc_rekey, NULL);
 }
 
 /* q5 and q7: stage 1 per auction and window (the bids are keyed by auction already, so no
@@ -397,11 +441,11 @@ static rill_stream_t *windowed(rill_stream_t *bids)
 static rill_topology_t *build(void)
 {
     rill_topology_t *topo = rill_topology_new();
-    bool json = o.workload >= W_NEXMARK_Q0;
+    bool json = o.workload >= W_NEXMARK_Q0 && o.workload != W_WINDOWED_COUNT;
     rill_source_opts_t in = {
         .key_serde = json ? rill_serde_string() : rill_serde_bytes(),
         .value_serde = json ? rill_serde_json() : rill_serde_bytes(),
-        .timestamp_fn = workload_windowed(o.workload) ? bid_time : NULL,
+        .timestamp_fn = json && workload_windowed(o.workload) ? bid_time : NULL,
     };
     rill_stream_t *s = rill_stream_filter(rill_stream_from_topic(topo, o.input, &in), gate, NULL);
     switch (o.workload) {
@@ -422,10 +466,13 @@ static rill_topology_t *build(void)
     case W_NEXMARK_Q7:
         s = rill_stream_peek(windowed(s), note_final, NULL);
         break;
+    case W_WINDOWED_COUNT:
+        s = rill_stream_peek(windowed_count(s), note_final, NULL);
+        break;
     }
     rill_sink_opts_t out = {.key_serde = in.key_serde, .value_serde = in.value_serde};
     if (workload_windowed(o.workload))
-        out.value_serde = rill_serde_string();
+        out.key_serde = out.value_serde = rill_serde_string();
     if (rill_stream_to(rill_stream_peek(s, count_output, NULL), o.output, &out))
         die("cannot build the topology", "rill_stream_to failed");
     return topo;
@@ -494,10 +541,14 @@ static int committed_to_end(rd_kafka_t *rk, const char *topic, int partitions)
  * the group's offsets reach the end of the input, stage 1 is done and the repartition topic
  * holds all it will ever hold; once they reach the end of the repartition topic, stage 2 has
  * processed all of it and a commit wrote its cache through and had the outputs acknowledged.
+ * Without a repartition topic (NULL: windowed-count) the input's end is the end. Under
+ * exactly_once_v2 the offsets are committed by the transaction that holds the outputs, so the
+ * same test means the outputs are committed.
  */
 static void drain(rill_app_t *app, rd_kafka_t *rk, const char *repartition, double deadline)
 {
-    int in_parts = partitions_of(rk, o.input), re_parts = partitions_of(rk, repartition);
+    int in_parts = partitions_of(rk, o.input),
+        re_parts = repartition ? partitions_of(rk, repartition) : 0;
     bool input_done = false;
     for (;;) {
         char err[1024];
@@ -505,7 +556,7 @@ static void drain(rill_app_t *app, rd_kafka_t *rk, const char *repartition, doub
             die("the app failed", rill_app_error(app, err, sizeof err));
         int r = committed_to_end(rk, input_done ? repartition : o.input,
                                  input_done ? re_parts : in_parts);
-        if (r == 1 && input_done)
+        if (r == 1 && (input_done || !repartition))
             return;
         if (r == 1)
             input_done = true;
@@ -530,11 +581,12 @@ static int finish_windowed(rill_app_t *app, rill_topology_t *topo, const char *s
                            double started_ms, double deadline)
 {
     rd_kafka_t *rk = group_reader(); /* made now, so it costs nothing in the measured window */
-    char repartition[512], err[1024];
-    snprintf(repartition, sizeof repartition, "%s-%s-repartition", o.group, by_window_name());
+    char repartition[512] = "", err[1024];
+    if (by_window_name())
+        snprintf(repartition, sizeof repartition, "%s-%s-repartition", o.group, by_window_name());
     double seconds = run.t_end - run.t_first, cpu = run.cpu_end - run.cpu_first;
     double drain_start = now_s();
-    drain(app, rk, repartition, deadline);
+    drain(app, rk, repartition[0] ? repartition : NULL, deadline);
     double drain_ms = (now_s() - drain_start) * 1000.0;
     long rss_peak_kb = proc_status_kb("VmHWM");
     long long late = (long long)rill_app_metric(app, "late-records-dropped");
@@ -548,9 +600,11 @@ static int finish_windowed(rill_app_t *app, rill_topology_t *topo, const char *s
     const char *internal[8];
     char names[8][512];
     int n = 0;
-    snprintf(names[n], sizeof names[n], "%s", repartition);
-    internal[n] = names[n];
-    n++;
+    if (repartition[0]) {
+        snprintf(names[n], sizeof names[n], "%s", repartition);
+        internal[n] = names[n];
+        n++;
+    }
     for (int i = 0; i < rill_topology_store_count(topo) && n < 8; i++, n++) {
         snprintf(names[n], sizeof names[n], "%s-%s-changelog", o.group,
                  rill_topology_store(topo, i, NULL)->name);
@@ -577,10 +631,11 @@ static int finish_windowed(rill_app_t *app, rill_topology_t *topo, const char *s
     long long measured = o.records - o.warmup;
     printf("RESULT system=rill workload=%s records=%lld measured=%lld seconds=%.3f rps=%.0f "
            "cpu_seconds=%.3f produced=%lld rss_peak_kb=%ld rss_steady_kb=%ld "
-           "first_output_ms=%.0f drain_ms=%.0f finals=%zu late=%lld\n",
+           "first_output_ms=%.0f drain_ms=%.0f finals=%zu late=%lld commits=%lld\n",
            workload_names[o.workload], o.records, measured, seconds, (double)measured / seconds,
            cpu, run.outputs, rss_peak_kb, run.rss_steady_kb,
-           run.outputs ? run.first_output_ms - started_ms : -1.0, drain_ms, finals.n, late);
+           run.outputs ? run.first_output_ms - started_ms : -1.0, drain_ms, finals.n, late,
+           (long long)(run.commits_end - run.commits_first));
     return 0;
 }
 
@@ -609,9 +664,10 @@ int main(int argc, char **argv)
     snprintf(connect_ms, sizeof connect_ms, "%ld", o.timeout_s < 30 ? o.timeout_s * 1000 : 30000);
     rill_conf_t *conf = rill_conf_new();
     const char *const kv[][2] = {
-        {"application.id", o.group},       {"bootstrap.servers", o.bootstrap},
-        {"commit.interval.ms", commit_ms}, {"cluster.connect.timeout.ms", connect_ms},
+        {"application.id", o.group},           {"bootstrap.servers", o.bootstrap},
+        {"commit.interval.ms", commit_ms},     {"cluster.connect.timeout.ms", connect_ms},
         {"num.stream.threads", "1"}, /* the counters above rely on one stream thread */
+        {"processing.guarantee", o.guarantee},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         if (rill_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err))
@@ -632,6 +688,8 @@ int main(int argc, char **argv)
             die("cannot make a state directory", state_dir);
         if (rill_conf_set(conf, "state.dir", state_dir, err, sizeof err))
             die("bad configuration", err);
+    }
+    if (by_window_name()) {
         rd_kafka_t *rk = group_reader();
         char repartition[512];
         snprintf(repartition, sizeof repartition, "%s-%s-repartition", o.group, by_window_name());
@@ -644,6 +702,7 @@ int main(int argc, char **argv)
     rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
     if (!app)
         die("cannot create the app", err);
+    the_app = app;
     rill_app_set_error_handler(app, on_error, NULL);
 
     double start = now_s(), end_deadline = start + (double)o.timeout_s;

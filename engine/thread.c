@@ -296,7 +296,7 @@ static rd_kafka_t *restorer(stream_thread_t *t)
         {"group.id", group},
         {"enable.auto.commit", "false"},
         {"enable.partition.eof", "true"},
-        {"auto.offset.reset", "earliest"},
+        {"auto.offset.reset", "error"}, /* a checkpoint outside the changelog: restore_changelog */
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
         rd_kafka_conf_set(kconf, kv[i][0], kv[i][1], kerr, sizeof kerr);
@@ -323,7 +323,33 @@ static rd_kafka_t *restorer(stream_thread_t *t)
     return t->restorer;
 }
 
-/* Reads changelog i of task from its checkpoint (or start) to its end into the store. */
+/* Points the restore consumer at changelog partition (topic, partition) from offset (or its
+ * start, when negative). */
+static int restore_assign(stream_thread_t *t, rd_kafka_t *rk, rill_task_t *task, const char *topic,
+                          int32_t partition, int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset =
+        offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        thread_fail(t, RILL_EKAFKA, "task %s: cannot read changelog '%s' [%d]: %s",
+                    rill_task_id(task), topic, partition, rd_kafka_err2str(err));
+        return RILL_EKAFKA;
+    }
+    return 0;
+}
+
+/*
+ * Reads changelog i of task from its checkpoint (or start) to the end of the partition into the
+ * store. The end is where the consumer reports end-of-partition, not a number asked of the
+ * partition's leader first: a leader that has just died, before the controller fences it, would
+ * hold that request until it is back (librdkafka 2.0.2 ignores the timeout then, #2588), while
+ * fetches follow the new leader. A checkpoint outside the changelog (the topic was made again,
+ * this is another cluster, or retention deleted past it) is reported by the consumer
+ * (auto.offset.reset=error): the store is wiped and restored from the start.
+ */
 static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t partition, size_t i)
 {
     const char *topic = rill_task_changelog_topic(task, i);
@@ -332,91 +358,31 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
     rd_kafka_t *rk = restorer(t);
     if (!rk)
         return RILL_EKAFKA;
-    int64_t lo = 0, hi = 0, from = rill_task_changelog_offset(task, i);
-    rd_kafka_resp_err_t err;
-    /* A changelog just created may have no leader yet: retry that for up to two minutes. A
-     * leader that died answers nothing, and librdkafka keeps asking it until its metadata moves
-     * on: then read to the end of the partition instead (the consumer's fetches follow the new
-     * leader), with the end unknown until there. */
-    bool to_eof = false;
-    for (int64_t t0 = now_ms();;) {
-        err = rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 2000);
-        if (err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
-            err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION) {
-            rill_log(RILL_LOG_INFO, "state",
-                     "task %s: the leader of %s [%d] does not tell its end (%s): restoring to the "
-                     "end of the partition",
-                     rill_task_id(task), topic, partition, rd_kafka_err2str(err));
-            to_eof = true;
-            lo = 0;
-            hi = INT64_MAX;
-            err = RD_KAFKA_RESP_ERR_NO_ERROR;
-            break;
-        }
-        if (!(err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-              err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
-            now_ms() - t0 >= 120000)
-            break;
-        struct timespec pause = {0, 100 * 1000000};
-        nanosleep(&pause, NULL);
-    }
-    if (err) {
-        thread_fail(t, RILL_EKAFKA, "task %s: cannot read the end of changelog '%s' [%d]: %s",
-                    rill_task_id(task), topic, partition, rd_kafka_err2str(err));
+    int64_t from = rill_task_changelog_offset(task, i);
+    if (restore_assign(t, rk, task, topic, partition, from))
         return RILL_EKAFKA;
-    }
-    if (!to_eof && from > hi) {
-        /* The changelog is behind the store (it was deleted and made again, or this is another
-         * cluster): the store holds what the changelog cannot vouch for. Start again. */
-        char why[512];
-        rill_log(RILL_LOG_WARN, "state",
-                 "task %s: the checkpoint of store '%s' (offset %lld) is past the end of %s [%d] "
-                 "(%lld): wiping the store and restoring it from the changelog",
-                 rill_task_id(task), store, (long long)from, topic, partition, (long long)hi);
-        if (rill_task_reset_store(task, i, why, sizeof why)) {
-            thread_fail(t, RILL_EIO, "%s", why);
-            return RILL_EIO;
-        }
-        from = -1;
-    }
-    int64_t start = from < lo ? lo : from;
-    if (start >= hi)
-        return 0;
-    if (l->on_start)
-        l->on_start(l->ud, store, topic, partition, start, to_eof ? -1 : hi);
-    char end[32] = "its end";
-    if (!to_eof)
-        snprintf(end, sizeof end, "%lld", (long long)hi);
-    rill_log(RILL_LOG_INFO, "state", "task %s: restoring store '%s' from %s [%d], offsets %lld..%s",
-             rill_task_id(task), store, topic, partition, (long long)start, end);
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = start;
-    err = rd_kafka_assign(rk, list);
-    rd_kafka_topic_partition_list_destroy(list);
-    if (err) {
-        thread_fail(t, RILL_EKAFKA, "task %s: cannot read changelog '%s' [%d]: %s",
-                    rill_task_id(task), topic, partition, rd_kafka_err2str(err));
-        return RILL_EKAFKA;
-    }
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
-    int64_t pos = start, t0 = now_ms(), last_progress = t0, last_log = t0;
+    int64_t pos = from, t0 = now_ms(), last_progress = t0, last_log = t0;
     uint64_t total = 0;
+    bool started = false, at_end = false;
     int rc = 0;
-    while (rc == 0 && pos < hi) {
-        /* The call waits until it has that many records (or 500 ms): never ask for more than
-         * the partition still holds. */
-        size_t want = (size_t)(hi - pos) < t->batch_size ? (size_t)(hi - pos) : t->batch_size;
-        ssize_t n = rd_kafka_consume_batch_queue(q, 500, t->batch, want);
+    while (rc == 0 && !at_end) {
+        ssize_t n = rd_kafka_consume_batch_queue(q, 500, t->batch, t->batch_size);
         uint64_t batch = 0;
+        bool reset = false;
         for (ssize_t k = 0; k < n; k++) {
             rd_kafka_message_t *m = t->batch[k];
-            if (rc == 0 && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                pos = hi;
-            } else if (rc == 0 && m->err) {
+            if (rc || reset || at_end) {
+                /* dropped with the batch */
+            } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                at_end = true;
+            } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && total == 0) {
+                reset = true;
+            } else if (m->err) {
                 thread_fail(t, RILL_EKAFKA, "task %s: cannot read changelog '%s' [%d]: %s",
                             rill_task_id(task), topic, partition, rd_kafka_message_errstr(m));
                 rc = RILL_EKAFKA;
-            } else if (rc == 0 && m->offset < hi) {
+            } else {
                 t->restore_recs[batch++] = (rill_record_t){
                     .key = {m->key, m->key_len},
                     .value = {m->payload, m->len},
@@ -428,27 +394,54 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
                 pos = m->offset + 1;
             }
         }
+        if (rc == 0 && batch && !started) {
+            started = true;
+            int64_t lo = -1, hi = -1;
+            rd_kafka_get_watermark_offsets(rk, topic, partition, &lo, &hi);
+            if (l->on_start)
+                l->on_start(l->ud, store, topic, partition, t->restore_recs[0].offset, hi);
+            rill_log(RILL_LOG_INFO, "state",
+                     "task %s: restoring store '%s' from %s [%d], offsets %lld..%lld",
+                     rill_task_id(task), store, topic, partition,
+                     (long long)t->restore_recs[0].offset, (long long)hi);
+        }
         /* One write batch for the lot: RocksDB takes it far faster than record by record. */
         if (rc == 0 && batch && (rc = rill_task_restore_batch(task, i, t->restore_recs, batch)))
             thread_fail(t, rc, "%s", rill_task_error(task));
         for (ssize_t k = 0; k < n; k++)
             rd_kafka_message_destroy(t->batch[k]);
+        if (reset && rc == 0) {
+            /* The store holds what the changelog cannot vouch for: start again, empty. */
+            char why[512];
+            rill_log(RILL_LOG_WARN, "state",
+                     "task %s: the checkpoint of store '%s' (offset %lld) is outside %s [%d]: "
+                     "wiping the store and restoring it from the start of the changelog",
+                     rill_task_id(task), store, (long long)from, topic, partition);
+            if (rill_task_reset_store(task, i, why, sizeof why)) {
+                thread_fail(t, RILL_EIO, "%s", why);
+                rc = RILL_EIO;
+            } else {
+                from = -1;
+                rc = restore_assign(t, rk, task, topic, partition, -1);
+            }
+            continue;
+        }
         total += batch;
         int64_t now = now_ms();
         if (batch) {
             last_progress = now;
             if (l->on_batch)
                 l->on_batch(l->ud, store, topic, partition, pos, batch);
-        } else if (now - last_progress > 60000 && rc == 0) {
+        } else if (now - last_progress > 60000 && rc == 0 && !at_end) {
             thread_fail(t, RILL_ETIMEDOUT,
                         "task %s: restoring store '%s' from %s [%d] made no progress for 60 s at "
-                        "offset %lld of %s",
-                        rill_task_id(task), store, topic, partition, (long long)pos, end);
+                        "offset %lld",
+                        rill_task_id(task), store, topic, partition, (long long)pos);
             rc = RILL_ETIMEDOUT;
         }
-        if (now - last_log >= 10000 && rc == 0) {
-            rill_log(RILL_LOG_INFO, "state", "task %s: restoring store '%s': at offset %lld of %s",
-                     rill_task_id(task), store, (long long)pos, end);
+        if (now - last_log >= 10000 && rc == 0 && !at_end) {
+            rill_log(RILL_LOG_INFO, "state", "task %s: restoring store '%s': at offset %lld",
+                     rill_task_id(task), store, (long long)pos);
             last_log = now;
         }
     }
@@ -456,6 +449,8 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
     rd_kafka_assign(rk, NULL);
     if (rc)
         return rc;
+    if (!started)
+        return 0; /* nothing past the checkpoint but transaction markers, if anything */
     double secs = (double)(now_ms() - t0) / 1000.0;
     rill_log(RILL_LOG_INFO, "state",
              "task %s: restored store '%s': %llu records in %.2f s (%.0f records/s)",
@@ -560,6 +555,19 @@ static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
         return NULL;
     char err[1024];
     rill_task_t *task = rill_task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
+    /* Another stream thread of this instance may still hold the task's stores (RocksDB's LOCK
+     * file): it closes them when it handles its own revocation. Wait for it, as Kafka Streams
+     * retries a task whose state directory is locked, but not for ever. */
+    for (int64_t t0 = now_ms(), tries = 0; !task && strstr(err, "/LOCK") && now_ms() - t0 < 30000;
+         tries++) {
+        if (tries == 0)
+            rill_log(RILL_LOG_INFO, "thread",
+                     "%s: the stores of task %d_%d are still open in another thread: waiting",
+                     t->name, st, partition);
+        struct timespec pause = {0, 100 * 1000000};
+        nanosleep(&pause, NULL);
+        task = rill_task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
+    }
     if (!task) {
         thread_fail(t, RILL_EPROCESS, "cannot create task %d_%d: %s", st, partition, err);
         return NULL;

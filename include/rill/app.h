@@ -118,9 +118,9 @@ const char *rill_app_bootstrap_servers(const rill_app_t *app);
 /* ---- State: restoration and interactive queries ---------------------------------------- */
 
 /* Hears about the restoration of a store from its changelog (a task's store restores before the
- * task processes). end_offset is -1 when the partition's leader could not tell it (it died): the
- * restore then reads to the end of the partition. Any callback may be NULL.
- * @thread any (the restoring stream thread) */
+ * task processes), when there is anything to restore. end_offset is the partition's high
+ * watermark as the first fetch saw it (-1 when unknown): the restore reads to the end of the
+ * partition. Any callback may be NULL. @thread any (the restoring stream thread) */
 typedef struct {
     void (*on_start)(void *ud, const char *store, const char *topic, int32_t partition,
                      int64_t from_offset, int64_t end_offset);

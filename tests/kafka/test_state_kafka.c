@@ -394,6 +394,34 @@ static bool file_exists(const char *path)
 }
 
 /* Asserts that every task of sub-topology 0 has a .checkpoint file. */
+/* Moves every offset of the tasks' checkpoints past the end of the changelogs (as after the
+ * topics were deleted and made again). */
+static void push_checkpoints_past_the_end(const char *state_dir, const char *app_id)
+{
+    char path[512], line[512], out[4096];
+    for (int part = 0; part < PARTITIONS; part++) {
+        snprintf(path, sizeof path, "%s/%s/0_%d/.checkpoint", state_dir, app_id, part);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        size_t len = 0;
+        for (int n = 0; fgets(line, sizeof line, f); n++) {
+            char topic[300];
+            int p;
+            long long offset;
+            if (n >= 2 && sscanf(line, "%299s %d %lld", topic, &p, &offset) == 3)
+                len += (size_t)snprintf(out + len, sizeof out - len, "%s %d %lld\n", topic, p,
+                                        offset + 1000000);
+            else
+                len += (size_t)snprintf(out + len, sizeof out - len, "%s", line);
+        }
+        fclose(f);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(out, f);
+        fclose(f);
+    }
+}
+
 static void assert_checkpoints(const char *state_dir, const char *app_id, const char *after)
 {
     char path[512];
@@ -500,6 +528,20 @@ static void test_wipe_restores_the_same_state(void **state)
     state_sum_t third = read_state(app, true);
     print_state("restarted over the checkpoint:", &third);
     assert_same_state(&first, &third);
+    assert_int_equal(rill_app_close(app, 30000), 0);
+    rill_app_destroy(app);
+
+    /* 5. Checkpoints past the changelogs' ends (the topics were made again): each store is wiped
+     * and restored in full, to the same state. */
+    push_checkpoints_past_the_end(state_dir, app_id);
+    app = start_counting(topo, app_id, state_dir, NULL);
+    wait_tasks(app, PARTITIONS);
+    int64_t restored_past = rill_app_metric(app, "records-restored");
+    printf("  checkpoints past the end: restored %lld records (a full restore: %lld)\n",
+           (long long)restored_past, (long long)changelog);
+    assert_int_equal(restored_past, changelog);
+    state_sum_t fourth = read_state(app, true);
+    assert_same_state(&first, &fourth);
     assert_int_equal(rill_app_close(app, 30000), 0);
     rill_app_destroy(app);
 

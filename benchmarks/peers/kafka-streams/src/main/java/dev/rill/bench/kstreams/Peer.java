@@ -61,8 +61,8 @@ import org.apache.kafka.streams.processor.TimestampExtractor;
  *
  * <pre>
  *   run --bootstrap B --workload W --input T --output O --group G --records N
- *       [--commit-interval MS] [--timeout S] [--threads 1]
- *       [--consumer-set K=V]... [--producer-set K=V]... [--streams-set K=V]...
+ *       [--commit-interval MS] [--guarantee at_least_once|exactly_once_v2] [--timeout S]
+ *       [--threads 1] [--consumer-set K=V]... [--producer-set K=V]... [--streams-set K=V]...
  * </pre>
  *
  * Measurement, as rill_pipe.c: the first processor of the topology (the filter, or a peek where
@@ -72,16 +72,17 @@ import org.apache.kafka.streams.processor.TimestampExtractor;
  * main thread sleeps on latches while the stream thread works; only after the N-th record does
  * it poll the acknowledgement counter, every millisecond.
  *
- * Windowed workloads (nexmark-q5, nexmark-q7), as bench-rill-pipe: the clock stops when the
- * N-th record reaches the first processor (the last outputs wait in the record caches for the
- * next commits); the untimed drain then waits until the group's committed offsets reach the end
- * of the input and then of the repartition topic, the final result per window goes to the
- * --finals file, and the internal topics and local state are deleted.
+ * Windowed workloads (nexmark-q5, nexmark-q7, windowed-count), as bench-rill-pipe: the clock
+ * stops when the N-th record reaches the first processor (the last outputs wait in the record
+ * caches for the next commits); the untimed drain then waits until the group's committed offsets
+ * reach the end of the input and then of the repartition topic (windowed-count has none), the
+ * final result per window goes to the --finals file, and the internal topics and local state are
+ * deleted.
  */
 public final class Peer {
     static final String SYSTEM = "kstreams";
     static final String[] WORKLOADS = {"passthrough", "filter-map", "nexmark-q0", "nexmark-q1",
-        "nexmark-q2", "nexmark-q5", "nexmark-q7"};
+        "nexmark-q2", "nexmark-q5", "nexmark-q7", "windowed-count"};
 
     // ---------------------------------------------------------------- options ---
 
@@ -89,6 +90,7 @@ public final class Peer {
     static long records = -1;
     static long warmup = 0; // records processed before the clock starts: the JIT's warm-up
     static long commitIntervalMs = 1000;
+    static String guarantee = StreamsConfig.AT_LEAST_ONCE;
     static long timeoutS = 600;
     static int threads = 1;
     static String finalsPath; // windowed workloads: where the final result per window goes
@@ -100,7 +102,8 @@ public final class Peer {
         if (why != null)
             System.err.println("bench-kstreams: " + why);
         System.err.println("usage: bench-kstreams --bootstrap B --workload W --input T --output O "
-            + "--group G --records N [--warmup N] [--commit-interval MS] [--timeout S] "
+            + "--group G --records N [--warmup N] [--commit-interval MS] "
+            + "[--guarantee at_least_once|exactly_once_v2] [--timeout S] "
             + "[--threads T] [--finals FILE] "
             + "[--consumer-set K=V]... [--producer-set K=V]... [--streams-set K=V]...\n"
             + "workloads: " + String.join(", ", WORKLOADS));
@@ -146,6 +149,7 @@ public final class Peer {
             case "--records": records = parseLong(a, v); break;
             case "--warmup": warmup = parseLong(a, v); break;
             case "--commit-interval": commitIntervalMs = parseLong(a, v); break;
+            case "--guarantee": guarantee = v; break;
             case "--timeout": timeoutS = parseLong(a, v); break;
             case "--threads": threads = (int) parseLong(a, v); break;
             case "--finals": finalsPath = v; break;
@@ -160,6 +164,9 @@ public final class Peer {
             usage("--bootstrap, --workload, --input, --output and --group are required");
         if (!List.of(WORKLOADS).contains(workload))
             usage("unknown workload '" + workload + "'");
+        if (!guarantee.equals(StreamsConfig.AT_LEAST_ONCE)
+            && !guarantee.equals(StreamsConfig.EXACTLY_ONCE_V2))
+            usage("--guarantee wants at_least_once or exactly_once_v2, got '" + guarantee + "'");
         if (records < 1 || commitIntervalMs < 1 || timeoutS < 1 || threads < 1)
             usage("--records, --commit-interval, --timeout and --threads must be positive");
         if (warmup < 0 || warmup >= records)
@@ -176,6 +183,9 @@ public final class Peer {
     static volatile long tFirstNanos, cpuFirstNanos;
     /** Windowed workloads: when the N-th record reached the first processor. */
     static volatile long tEndNanos, cpuEndNanos;
+    /** Windowed workloads: the stream thread's commits (commit-total) at the first measured
+     *  record and at the N-th. */
+    static volatile double commitsFirst, commitsEnd;
     /** passed when the N-th record reached the first processor: the outputs to wait for. */
     static volatile long passedAtN = -1;
     static final CountDownLatch half = new CountDownLatch(1), done = new CountDownLatch(1);
@@ -188,6 +198,8 @@ public final class Peer {
         if (n == warmup + 1) {
             tFirstNanos = System.nanoTime();
             cpuFirstNanos = OS.getProcessCpuTime();
+            if (windowed())
+                commitsFirst = metricSum("stream-thread-metrics", "commit-total");
         }
         if (n == Math.max(1, records / 2))
             half.countDown();
@@ -195,6 +207,7 @@ public final class Peer {
             if (windowed()) {
                 tEndNanos = System.nanoTime();
                 cpuEndNanos = OS.getProcessCpuTime();
+                commitsEnd = metricSum("stream-thread-metrics", "commit-total");
             }
             passedAtN = p;
             done.countDown();
@@ -271,7 +284,8 @@ public final class Peer {
     // ------------------------------------------------- windowed Nexmark: q5, q7 ---
 
     static boolean windowed() {
-        return workload.equals("nexmark-q5") || workload.equals("nexmark-q7");
+        return workload.equals("nexmark-q5") || workload.equals("nexmark-q7")
+            || workload.equals("windowed-count");
     }
 
     /** Event time: the bid's dateTime (a bid without one fails the app, as in Rill). */
@@ -325,9 +339,14 @@ public final class Peer {
         return higher ? value : agg;
     }
 
-    /** The repartition between the stages: "<application.id>-<name>-repartition". */
+    /** The repartition between the stages: "<application.id>-<name>-repartition"; null for
+     *  windowed-count, which has one stage and no repartition. */
     static String byWindowName() {
-        return workload.equals("nexmark-q5") ? "q5-by-window" : "q7-by-window";
+        switch (workload) {
+        case "nexmark-q5": return "q5-by-window";
+        case "nexmark-q7": return "q7-by-window";
+        default: return null;
+        }
     }
 
     /** Outputs handed to the sink, and the last value per key (window start): the final results.
@@ -382,6 +401,24 @@ public final class Peer {
             .to(output, Produced.with(STRING, STRING));
     }
 
+    /** windowed-count (WORKLOADS.md): per record key (no repartition: the input is keyed and
+     *  partitioned by it), tumbling windows of 1 s of record time, grace 0, count; every update
+     *  of the table (as the record cache lets it through) re-keyed "<key>@<window start>" with
+     *  the count in decimal, both strings. */
+    static void windowedCountTopology(StreamsBuilder b) {
+        b.stream(input, Consumed.with(BYTES, BYTES))
+            .peek((k, v) -> count(true))
+            .groupByKey(Grouped.with(BYTES, BYTES))
+            .windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofSeconds(1)))
+            .count()
+            .toStream()
+            .map((w, n) -> KeyValue.pair(
+                new String(w.key(), StandardCharsets.UTF_8) + "@" + w.window().start(),
+                n == null ? null : n.toString()))
+            .peek(Peer::noteFinal)
+            .to(output, Produced.with(STRING, STRING));
+    }
+
     /** Whether the group committed every partition of topic up to its end (a partition that
      *  never held a record counts as done); false while the topic is unknown. */
     static boolean committedToEnd(KafkaConsumer<byte[], byte[]> c, String topic) {
@@ -408,7 +445,10 @@ public final class Peer {
      * repartition topic) and flushes the producer before it commits the offsets. So once the
      * group's offsets reach the end of the input, stage 1 is done and the repartition topic holds
      * all it will ever hold; once they reach the end of the repartition topic, stage 2 processed
-     * all of it and a commit wrote its cache through and had the outputs acknowledged.
+     * all of it and a commit wrote its cache through and had the outputs acknowledged. Without a
+     * repartition topic (windowed-count) the input's end is the end. Under exactly_once_v2 the
+     * offsets are committed by the transaction that holds the outputs, so the same test means
+     * the outputs are committed.
      */
     static void drain(long deadline) throws InterruptedException {
         Properties p = new Properties();
@@ -418,14 +458,15 @@ public final class Peer {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
-        String repartition = group + "-" + byWindowName() + "-repartition";
+        String repartition =
+            byWindowName() == null ? null : group + "-" + byWindowName() + "-repartition";
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
             boolean inputDone = false;
             for (;;) {
                 if (failure.get() != null)
                     die(failure.get());
                 if (committedToEnd(c, inputDone ? repartition : input)) {
-                    if (inputDone)
+                    if (inputDone || repartition == null)
                         return;
                     inputDone = true;
                     continue;
@@ -492,10 +533,10 @@ public final class Peer {
         System.out.printf(Locale.ROOT,
             "RESULT system=%s workload=%s records=%d measured=%d seconds=%.3f rps=%.0f "
                 + "cpu_seconds=%.3f produced=%d rss_peak_kb=%d rss_steady_kb=%d "
-                + "first_output_ms=%d drain_ms=%.0f finals=%d late=%d%n",
+                + "first_output_ms=%d drain_ms=%.0f finals=%d late=%d commits=%d%n",
             SYSTEM, workload, records, records - warmup, seconds, (records - warmup) / seconds,
             cpu, produced, rssPeakKb, rssSteadyKbWindowed, firstOutputMs, drainMs, finals.size(),
-            late);
+            late, (long) (commitsEnd - commitsFirst));
         System.out.flush();
         System.exit(0);
     }
@@ -556,6 +597,9 @@ public final class Peer {
         case "nexmark-q7":
             windowedTopology(b);
             break;
+        case "windowed-count":
+            windowedCountTopology(b);
+            break;
         default:
             throw new IllegalStateException(workload);
         }
@@ -566,7 +610,7 @@ public final class Peer {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, group);
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitIntervalMs);
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class);
