@@ -165,6 +165,17 @@ static out_topic_t *out_topic(stream_thread_t *t, const char *topic)
     return o;
 }
 
+/* Forgets every producer topic handle (before its producer goes). */
+static void drop_out_topics(stream_thread_t *t)
+{
+    for (size_t i = 0; i < t->nouts; i++) {
+        rd_kafka_topic_destroy(t->outs[i].rkt);
+        rill_free(t->outs[i].name);
+        rill_free(t->outs[i].acked);
+    }
+    t->nouts = 0;
+}
+
 /* Begins the transaction that the next commit ends. */
 static int begin_txn(stream_thread_t *t)
 {
@@ -511,6 +522,17 @@ static int64_t changelog_end(stream_thread_t *t, rill_task_t *task, int32_t part
     return end;
 }
 
+/* Returns changelog_end() of each of task's changelogs, in a new array (at least one slot);
+ * NULL when out of memory. */
+static int64_t *changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t partition)
+{
+    size_t n = rill_task_changelog_count(task);
+    int64_t *ends = rill_calloc(n ? n : 1, sizeof *ends);
+    for (size_t i = 0; ends && i < n; i++)
+        ends[i] = changelog_end(t, task, partition, i);
+    return ends;
+}
+
 /* Writes task's checkpoint (at-least-once) when enough changelog records were written since the
  * last (or when force). Under exactly-once the stores record their offsets at each commit. */
 static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force)
@@ -527,11 +549,9 @@ static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t parti
                  rill_task_id(task));
         return;
     }
-    int64_t *ends = rill_calloc(n, sizeof *ends);
+    int64_t *ends = changelog_ends(t, task, partition);
     if (!ends)
         return;
-    for (size_t i = 0; i < n; i++)
-        ends[i] = changelog_end(t, task, partition, i);
     if (rill_task_checkpoint(task, ends))
         rill_log(RILL_LOG_WARN, "state", "%s", rill_task_error(task));
     rill_free(ends);
@@ -541,28 +561,17 @@ static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t parti
  * writes with the changelog offsets they reach. */
 static int commit_stores(stream_thread_t *t)
 {
-    int64_t ends[64], *big = NULL;
     for (size_t k = 0; k < t->ntasks; k++) {
         rill_task_t *task = t->tasks[k].task;
-        size_t n = rill_task_changelog_count(task);
-        int64_t *e = ends;
-        if (n > sizeof ends / sizeof ends[0]) {
-            rill_free(big);
-            if (!(e = big = rill_calloc(n, sizeof *big))) {
-                thread_fail(t, RILL_ENOMEM, "out of memory committing the stores");
-                return RILL_ENOMEM;
-            }
-        }
-        for (size_t i = 0; i < n; i++)
-            e[i] = changelog_end(t, task, t->tasks[k].partition, i);
-        int rc = rill_task_commit_stores(task, e);
+        int64_t *ends = changelog_ends(t, task, t->tasks[k].partition);
+        int rc = ends ? rill_task_commit_stores(task, ends) : RILL_ENOMEM;
+        rill_free(ends);
         if (rc) {
-            rill_free(big);
-            thread_fail(t, rc, "%s", rill_task_error(task));
+            thread_fail(t, rc, "%s",
+                        ends ? rill_task_error(task) : "out of memory committing the stores");
             return rc;
         }
     }
-    rill_free(big);
     return 0;
 }
 
@@ -897,12 +906,7 @@ static int renew_producer(stream_thread_t *t, const char *why, bool rewind)
              "%s: the transactional producer failed (%s): making a new one and rewinding to the "
              "last commit",
              t->name, why);
-    for (size_t i = 0; i < t->nouts; i++) {
-        rd_kafka_topic_destroy(t->outs[i].rkt);
-        rill_free(t->outs[i].name);
-        rill_free(t->outs[i].acked);
-    }
-    t->nouts = 0;
+    drop_out_topics(t);
     rd_kafka_queue_destroy(t->pq);
     t->pq = NULL;
     rd_kafka_purge(t->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -1583,11 +1587,7 @@ void rill__thread_destroy(stream_thread_t *t)
         uv_loop_close(&t->loop);
         rd_kafka_consumer_close(t->consumer);
     }
-    for (size_t i = 0; i < t->nouts; i++) {
-        rd_kafka_topic_destroy(t->outs[i].rkt);
-        rill_free(t->outs[i].name);
-        rill_free(t->outs[i].acked);
-    }
+    drop_out_topics(t);
     rill_free(t->outs);
     if (t->cq)
         rd_kafka_queue_destroy(t->cq);

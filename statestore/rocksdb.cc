@@ -243,17 +243,18 @@ int rocks_write_batch(rill_store_t *store, const rill_store_write_t *writes, siz
     try {
         rocksdb::Status st;
         if (s->pending) {
-            /* Into the pending batch, all or none. */
-            s->pending->SetSavePoint();
+            /* Into the pending batch, all or none (a save point only for more than one). */
+            if (n > 1)
+                s->pending->SetSavePoint();
             for (size_t i = 0; i < n && st.ok(); i++) {
                 if (writes[i].value.data)
                     st = s->pending->Put(slice(writes[i].key), slice(writes[i].value));
                 else
                     st = s->pending->Delete(slice(writes[i].key));
             }
-            if (st.ok())
+            if (n > 1 && st.ok())
                 st = s->pending->PopSavePoint();
-            else
+            else if (n > 1)
                 s->pending->RollbackToSavePoint();
             return st.ok() ? 0 : io_error(s, st);
         }

@@ -1,7 +1,7 @@
 /*
- * Helpers the Kafka integration tests share: read a topic back, check committed offsets, wait
- * (bounded) for a counter. A verifier uses plain librdkafka, not Rill, so it checks Rill from the
- * outside. Header-only: each test binary includes it once.
+ * Helpers the Kafka integration tests share: create and delete topics, read a topic back, check
+ * committed offsets, wait (bounded) for a counter. A verifier uses plain librdkafka, not Rill, so
+ * it checks Rill from the outside. Header-only: each test binary includes it once.
  */
 #ifndef RILL_TESTS_KAFKA_UTIL_H
 #define RILL_TESTS_KAFKA_UTIL_H
@@ -13,6 +13,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+/* A client for admin requests and metadata (a producer that sends nothing); NULL on error. */
+static inline rd_kafka_t *kafka_admin(const char *bootstrap)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    if (!rk)
+        rd_kafka_conf_destroy(kc);
+    return rk;
+}
+
+/* Creates topic (replication 1); returns the broker's answer, or -1 when none came in 30 s. */
+static inline int kafka_create_topic(const char *bootstrap, const char *topic, int partitions)
+{
+    char err[256];
+    rd_kafka_t *rk = kafka_admin(bootstrap);
+    if (!rk)
+        return -1;
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    int rc = -1;
+    if (ev) {
+        size_t n;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        rc = n == 1 ? (int)rd_kafka_topic_result_error(res[0]) : -1;
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* Deletes up to 8 topics (best effort: a leftover topic only costs the broker disk). */
+static inline void kafka_delete_topics(const char *bootstrap, const char *const *topics, int n)
+{
+    rd_kafka_t *rk = kafka_admin(bootstrap);
+    if (!rk)
+        return;
+    rd_kafka_DeleteTopic_t *dt[8];
+    n = n < 8 ? n : 8;
+    for (int i = 0; i < n; i++)
+        dt[i] = rd_kafka_DeleteTopic_new(topics[i]);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteTopics(rk, dt, (size_t)n, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_DeleteTopic_destroy_array(dt, (size_t)n);
+    rd_kafka_destroy(rk);
+}
 
 /* Reads topic from the start in a fresh group until expect records came or 20 s passed without
  * one; copies up to expect values into values (may be NULL). Returns how many it read. */

@@ -285,51 +285,14 @@ static void log_cb(void *opaque, rill_log_level_t level, const char *component, 
 
 /* ---- topics and readers (plain librdkafka: Rill checked from the outside) ---- */
 
-static rd_kafka_t *admin(void)
-{
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
-    assert_non_null(rk);
-    return rk;
-}
-
 static void create_topic(const char *topic, int partitions)
 {
-    char err[256];
-    rd_kafka_t *rk = admin();
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    assert_non_null(ev);
-    size_t n;
-    const rd_kafka_topic_result_t **res =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    assert_int_equal(n, 1);
-    assert_int_equal(rd_kafka_topic_result_error(res[0]), 0);
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
+    assert_int_equal(kafka_create_topic(bootstrap, topic, partitions), 0);
 }
 
-/* Deletes the topics (best effort: a leftover topic only costs the broker disk). */
 static void delete_topics(const char *const *topics, int n)
 {
-    rd_kafka_t *rk = admin();
-    rd_kafka_DeleteTopic_t *dt[8];
-    for (int i = 0; i < n && i < 8; i++)
-        dt[i] = rd_kafka_DeleteTopic_new(topics[i]);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopics(rk, dt, (size_t)n, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_DeleteTopic_destroy_array(dt, (size_t)n);
-    rd_kafka_destroy(rk);
+    kafka_delete_topics(bootstrap, topics, n);
 }
 
 /* A consumer that only assigns (its group is never joined), reading with isolation

@@ -35,24 +35,7 @@ static void topic_name(char *buf, size_t size, const char *base)
 
 static void create_topic(const char *topic, int partitions)
 {
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    assert_non_null(ev);
-    size_t n;
-    const rd_kafka_topic_result_t **res =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    assert_int_equal(n, 1);
-    assert_int_equal(rd_kafka_topic_result_error(res[0]), 0);
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
+    assert_int_equal(kafka_create_topic(bootstrap, topic, partitions), 0);
 }
 
 static int32_t partition_count(const char *topic)

@@ -70,59 +70,21 @@ static int64_t wall_ms(void)
 
 /* ---- topics ---- */
 
-static rd_kafka_t *admin(void)
-{
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
-    assert_non_null(rk);
-    return rk;
-}
-
 static void create_topic(const char *topic, int partitions)
 {
-    char err[256];
-    rd_kafka_t *rk = admin();
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    assert_non_null(ev);
-    size_t n;
-    const rd_kafka_topic_result_t **res =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    assert_int_equal(n, 1);
-    assert_int_equal(rd_kafka_topic_result_error(res[0]), 0);
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
+    assert_int_equal(kafka_create_topic(bootstrap, topic, partitions), 0);
 }
 
-/* Deletes the topics (best effort: a leftover topic only costs the broker disk). */
 static void delete_topics(const char *const *topics, int n)
 {
-    rd_kafka_t *rk = admin();
-    rd_kafka_DeleteTopic_t *dt[8];
-    assert_true(n <= 8);
-    for (int i = 0; i < n; i++)
-        dt[i] = rd_kafka_DeleteTopic_new(topics[i]);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_DeleteTopics(rk, dt, (size_t)n, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_DeleteTopic_destroy_array(dt, (size_t)n);
-    rd_kafka_destroy(rk);
+    kafka_delete_topics(bootstrap, topics, n);
 }
 
 /* The sum of the end offsets of topic's partitions: how many records it holds (none compacted
  * away yet: the broker compacts only closed segments). */
 static int64_t topic_records(const char *topic, int partitions)
 {
-    rd_kafka_t *rk = admin();
+    rd_kafka_t *rk = kafka_admin(bootstrap);
     int64_t total = 0;
     for (int p = 0; p < partitions; p++) {
         int64_t lo, hi;
@@ -658,18 +620,6 @@ static long long wait_child_running(child_t *c, const char *label)
     return atoll(b + 1);
 }
 
-/* Returns the number of records in topic's partitions (high minus low watermarks). */
-static long long topic_length(rd_kafka_t *rk, const char *topic)
-{
-    long long n = 0;
-    for (int p = 0; p < PARTITIONS; p++) {
-        int64_t lo = 0, hi = 0;
-        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) == 0)
-            n += hi - lo;
-    }
-    return n;
-}
-
 /* The background producer: chunks of records, paced, until told to stop, so that input flows
  * while the app is killed and restarted. Record i has key key-<i % KEYS>; chunks are multiples
  * of KEYS, so every key has produced / KEYS records. */
@@ -769,7 +719,7 @@ static void sigkill_twice(const char *cache)
     wait_child_running(&child, "1");
     int64_t c = wait_committed(reader, in, 3000, 60000);
     kill_child(&child, "1", c, atomic_load(&f.produced));
-    long long length = topic_length(reader, cl_counts);
+    long long length = (long long)topic_records(cl_counts, PARTITIONS);
     child = spawn_child(app_id, in, state_dir, cache, "2");
     long long restored = wait_child_running(&child, "2");
     printf("  after the kill: restored %lld records of a changelog of %lld (%d keys)\n", restored,
@@ -787,7 +737,7 @@ static void sigkill_twice(const char *cache)
     const int n = atomic_load(&f.produced);
 
     /* The last run finishes the input and closes cleanly. */
-    length = topic_length(reader, cl_counts);
+    length = (long long)topic_records(cl_counts, PARTITIONS);
     child = spawn_child(app_id, in, state_dir, cache, "3");
     restored = wait_child_running(&child, "3");
     printf("  after the second kill: restored %lld records of a changelog of %lld\n", restored,
