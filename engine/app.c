@@ -5,6 +5,8 @@
  * topics, creates the internal topics, then starts the threads.
  */
 #include "engine_int.h"
+#include "internal_topics.h"
+#include "thread_ctx.h"
 
 #include <librdkafka/rdkafka_mock.h>
 
@@ -18,6 +20,12 @@
 #include <time.h>
 
 static const char *state_names[] = {
+/* How long a close waits when the app closes itself (after an error, or when destroyed). */
+#define CLOSE_DEFAULT_MS 30000
+/* How long a closing thread waits for the others' final commits (see ARCHITECTURE.md,
+ * "Shutdown"), at most. */
+#define CLOSE_BARRIER_MS 10000
+
 #define RILL_STATE_NAME(name) #name,
     RILL_STATE_MAP(RILL_STATE_NAME)
 #undef RILL_STATE_NAME
@@ -73,6 +81,7 @@ static void set_state(rill_app_t *app, rill_state_t to)
         notify(app, from, to);
 }
 
+static void thread_failed(void *ud, int err, const char *message);
 static void app_fail(rill_app_t *app, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void app_fail(rill_app_t *app, int err, const char *fmt, ...)
@@ -82,11 +91,12 @@ static void app_fail(rill_app_t *app, int err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    rill__app_thread_failed(app, err, msg);
+    thread_failed(app, err, msg);
 }
 
-void rill__app_thread_failed(rill_app_t *app, int err, const char *message)
+static void thread_failed(void *ud, int err, const char *message)
 {
+    rill_app_t *app = ud;
     bool first;
     pthread_mutex_lock(&app->lock);
     first = !app->error[0];
@@ -104,12 +114,19 @@ void rill__app_thread_failed(rill_app_t *app, int err, const char *message)
     pthread_mutex_lock(&app->lock);
     for (int i = 0; i < app->nthreads; i++)
         if (app->threads[i])
-            rill__thread_stop(app->threads[i]);
+            rill__thread_stop(app->threads[i], rill__monotonic_ms() + CLOSE_DEFAULT_MS);
     pthread_mutex_unlock(&app->lock);
 }
 
-void rill__app_thread_changed(rill_app_t *app)
+/* Returns a CLOCK_MONOTONIC timespec for deadline_ms (the clock app->cond waits on). */
+static struct timespec abs_time(int64_t deadline_ms)
 {
+    return (struct timespec){deadline_ms / 1000, (deadline_ms % 1000) * 1000000};
+}
+
+static void thread_changed(void *ud)
+{
+    rill_app_t *app = ud;
     /* Decide and change the state in one critical section, so two threads changing at once
      * cannot leave the app RUNNING while one of them rebalances. */
     pthread_mutex_lock(&app->lock);
@@ -124,23 +141,37 @@ void rill__app_thread_changed(rill_app_t *app)
         notify(app, from, to);
 }
 
-void rill__app_thread_committed(rill_app_t *app)
+static void thread_committed(void *ud, int64_t deadline_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10;
+    rill_app_t *app = ud;
+    int64_t barrier = rill__monotonic_ms() + CLOSE_BARRIER_MS;
+    struct timespec deadline = abs_time(barrier < deadline_ms ? barrier : deadline_ms);
     pthread_mutex_lock(&app->lock);
     app->committed_threads++;
     pthread_cond_broadcast(&app->cond);
     while (app->committed_threads < app->started_threads)
         if (pthread_cond_timedwait(&app->cond, &app->lock, &deadline) == ETIMEDOUT) {
             rill_log(RILL_LOG_WARN, "app",
-                     "closing: %d of %d stream threads committed within 10 s; leaving the group "
+                     "closing: %d of %d stream threads committed in time; leaving the group "
                      "anyway",
                      app->committed_threads, app->started_threads);
             break;
         }
     pthread_mutex_unlock(&app->lock);
+}
+
+static void thread_exited(void *ud)
+{
+    rill_app_t *app = ud;
+    pthread_mutex_lock(&app->lock);
+    app->exited_threads++;
+    pthread_cond_broadcast(&app->cond);
+    pthread_mutex_unlock(&app->lock);
+}
+
+static int32_t thread_partitions(void *ud, const char *topic)
+{
+    return rill__app_partitions(ud, topic);
 }
 
 int32_t rill__app_partitions(const rill_app_t *app, const char *topic)
@@ -375,11 +406,7 @@ static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr
 /* Returns whether name is an internal topic of the app (a repartition topic or a changelog). */
 static bool is_internal(const rill_app_t *app, const char *name)
 {
-    size_t app_len = strlen(app->env.application_id), n = strlen(name);
-    if (strncmp(name, app->env.application_id, app_len) != 0 || name[app_len] != '-')
-        return false;
-    return (n > 12 && strcmp(name + n - 12, "-repartition") == 0) ||
-           (n > 10 && strcmp(name + n - 10, "-changelog") == 0);
+    return rill__topic_kind(app->env.application_id, name) != RILL_TOPIC_USER;
 }
 
 /* Returns the store whose changelog name is, or NULL. */
@@ -388,7 +415,7 @@ static const rill_store_spec_t *changelog_store(const rill_app_t *app, const cha
     for (int k = 0; k < rill_topology_store_count(app->topo); k++) {
         const rill_store_spec_t *spec = rill_topology_store(app->topo, k, NULL);
         char cl[600];
-        snprintf(cl, sizeof cl, "%s-%s-changelog", app->env.application_id, spec->name);
+        rill__changelog_topic(cl, sizeof cl, app->env.application_id, spec->name);
         if (strcmp(cl, name) == 0)
             return spec;
     }
@@ -435,7 +462,7 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         width_walk_t ww = {app, st, 0, false};
         rill_topology_source_topics(app->topo, st, app->env.application_id, widest_source, &ww);
         char name[600];
-        snprintf(name, sizeof name, "%s-%s-changelog", app->env.application_id, spec->name);
+        rill__changelog_topic(name, sizeof name, app->env.application_id, spec->name);
         if (ww.max <= 0) {
             snprintf(errstr, errstr_size,
                      "cannot size changelog '%s': its sources have no known "
@@ -578,7 +605,12 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
         return NULL;
     }
     pthread_mutex_init(&app->lock, NULL);
-    pthread_cond_init(&app->cond, NULL);
+    /* Every wait on it is bounded on the monotonic clock. */
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&app->cond, &cattr);
+    pthread_condattr_destroy(&cattr);
     /* Writers first: a stream thread adding or closing a task must not wait behind a stream
      * of queries (glibc's default lets readers overtake a waiting writer indefinitely). */
     pthread_rwlockattr_t attr;
@@ -742,8 +774,31 @@ int rill_app_start(rill_app_t *app)
         return rc;
     }
     set_state(app, RILL_STATE_REBALANCING);
+    app->topic_names = rill_calloc(app->ntopics + 1, sizeof *app->topic_names);
+    if (!app->topic_names) {
+        app_fail(app, RILL_ENOMEM, "cannot start: out of memory");
+        return RILL_ENOMEM;
+    }
+    for (size_t i = 0; i < app->ntopics; i++)
+        app->topic_names[i] = app->topics[i].name;
     for (int i = 0; i < app->nthreads && !rc; i++) {
-        app->threads[i] = rill__thread_new(app, i, err, sizeof err);
+        thread_ctx_t ctx = {
+            .index = i,
+            .topo = app->topo,
+            .conf = app->conf,
+            .bootstrap = app->bootstrap,
+            .embedded = app->embedded,
+            .eos = rill__conf_eos(app->conf),
+            .process_id = app->process_id,
+            .env = app->env,
+            .query_lock = &app->query_lock,
+            .restore_listener = app->restore_listener,
+            .topics = app->topic_names,
+            .ntopics = app->ntopics,
+            .events = {app, thread_changed, thread_failed, thread_committed, thread_partitions,
+                       thread_exited},
+        };
+        app->threads[i] = rill__thread_new(&ctx, err, sizeof err);
         rc = app->threads[i] ? 0 : RILL_EKAFKA;
     }
     for (int i = 0; i < app->nthreads && !rc; i++) {
@@ -767,14 +822,7 @@ int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms)
 {
     if (timeout_ms < 0)
         timeout_ms = 0;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    struct timespec deadline = abs_time(rill__monotonic_ms() + timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&app->lock);
     while (app->state != state && app->state != RILL_STATE_ERROR &&
@@ -792,20 +840,40 @@ int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms)
 
 int rill_app_close(rill_app_t *app, int64_t timeout_ms)
 {
-    if (!app)
+    if (!app || timeout_ms < 0)
         return RILL_EINVAL;
-    if (app->closed)
+    if (app->closed && !app->close_pending)
         return 0;
-    app->closed = true;
-    set_state(app, RILL_STATE_PENDING_SHUTDOWN);
+    int64_t deadline_ms = rill__monotonic_ms() + timeout_ms;
+    if (!app->closed) {
+        app->closed = true;
+        set_state(app, RILL_STATE_PENDING_SHUTDOWN);
+        pthread_mutex_lock(&app->lock);
+        for (int i = 0; i < app->nthreads; i++)
+            if (app->threads[i])
+                rill__thread_stop(app->threads[i], deadline_ms);
+        pthread_mutex_unlock(&app->lock);
+    }
+    /* Wait (bounded) until every started thread's loop has ended; past the deadline the threads
+     * go on closing, and a later close or rill_app_destroy() waits for them (as Kafka Streams'
+     * close(Duration) returns false and leaves its threads shutting down). */
+    struct timespec deadline = abs_time(deadline_ms);
     pthread_mutex_lock(&app->lock);
-    for (int i = 0; i < app->nthreads; i++)
-        if (app->threads[i])
-            rill__thread_stop(app->threads[i]);
+    bool timed_out = false;
+    while (app->exited_threads < app->started_threads && !timed_out)
+        timed_out = pthread_cond_timedwait(&app->cond, &app->lock, &deadline) == ETIMEDOUT &&
+                    app->exited_threads < app->started_threads;
     pthread_mutex_unlock(&app->lock);
-    /* Joining has no timeout in libuv; the threads bound their own shutdown through the flush
-     * and close timeouts they use. Each slot is emptied under the lock before the thread is
-     * freed, so the metric and failure paths (which read the slots under it) never see it. */
+    if (timed_out) {
+        app->close_pending = true;
+        rill_log(RILL_LOG_WARN, "app",
+                 "closing application '%s': its stream threads did not stop within %lld ms",
+                 app->env.application_id, (long long)timeout_ms);
+        return RILL_ETIMEDOUT;
+    }
+    app->close_pending = false;
+    /* Each slot is emptied under the lock before the thread is freed, so the metric and failure
+     * paths (which read the slots under it) never see it. */
     for (int i = 0; i < app->nthreads; i++) {
         pthread_mutex_lock(&app->lock);
         stream_thread_t *t = app->threads[i];
@@ -830,12 +898,14 @@ void rill_app_destroy(rill_app_t *app)
 {
     if (!app)
         return;
-    if (app->started)
-        rill_app_close(app, 30000);
+    /* Waits for the threads however long they take: nothing may outlive the app. */
+    while (app->started && rill_app_close(app, CLOSE_DEFAULT_MS) == RILL_ETIMEDOUT)
+        ;
     rill_free(app->threads);
     for (size_t i = 0; i < app->ntopics; i++)
         rill_free(app->topics[i].name);
     rill_free(app->topics);
+    rill_free(app->topic_names);
     if (app->admin)
         rd_kafka_destroy(app->admin);
     if (app->mock)

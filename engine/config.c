@@ -5,6 +5,7 @@
  * passed through to both clients, or to one behind "consumer." / "producer.".
  */
 #include "engine_int.h"
+#include "clients.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -76,15 +77,6 @@ static const rill_conf_property_t props[] = {
 };
 
 #define NPROPS (sizeof props / sizeof props[0])
-
-/* librdkafka properties Rill sets itself from its own. */
-static const char *reserved[] = {"group.id",
-                                 "enable.auto.commit",
-                                 "enable.auto.offset.store",
-                                 "bootstrap.servers",
-                                 "metadata.broker.list",
-                                 "transactional.id",
-                                 NULL};
 
 const rill_conf_property_t *rill_conf_properties(size_t *count)
 {
@@ -250,12 +242,9 @@ int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *e
         scope = SCOPE_PRODUCER;
         kkey = key + 9;
     }
-    for (int r = 0; reserved[r]; r++)
-        if (strcmp(kkey, reserved[r]) == 0)
-            return conf_error(errstr, errstr_size,
-                              "%s is set by Rill itself (from application.id, "
-                              "bootstrap.servers and processing.guarantee)",
-                              key);
+    const char *why;
+    if (rill__client_reserved(kkey, &why))
+        return conf_error(errstr, errstr_size, "%s is set by Rill itself: %s", key, why);
     /* Ask librdkafka whether it knows the key and accepts the value. */
     rd_kafka_conf_t *probe = rd_kafka_conf_new();
     char kerr[256];

@@ -46,8 +46,6 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
 int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope_t scope,
                      char *errstr, size_t errstr_size);
 
-#endif
-
 /* ---- app and stream threads ---- */
 
 #include <pthread.h>
@@ -78,6 +76,7 @@ struct rill_app {
     pthread_cond_t cond;
     rill_state_t state;
     bool started, closed;
+    bool close_pending;    /* a close timed out: its threads are still stopping */
     int committed_threads; /* threads that made their final commit (the close barrier) */
     int started_threads;   /* threads whose OS thread runs: the barrier waits for these */
     char error[1024];
@@ -93,6 +92,8 @@ struct rill_app {
     /* Held for writing while a thread adds or closes tasks, for reading by interactive
      * queries, so a query never sees a task being made or destroyed. */
     pthread_rwlock_t query_lock;
+    const char **topic_names; /* the names of topics, for the threads' contexts */
+    int exited_threads;       /* threads whose loop ended (rill_app_close waits for them) */
 };
 
 /* Calls fn for every local task whose sub-topology holds store (and, when partition >= 0, whose
@@ -100,31 +101,25 @@ struct rill_app {
 int rill__thread_tasks(stream_thread_t *t, int st, int32_t partition,
                        bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud);
 
-/* Returns a new stream thread (not started) with index i of app, or NULL. */
-stream_thread_t *rill__thread_new(rill_app_t *app, int index, char *errstr, size_t errstr_size);
+/* The stream thread's interface to the app (rill__thread_new is in thread_ctx.h). */
 /* Starts the thread's OS thread; 0 or a negative code. */
 int rill__thread_start(stream_thread_t *t);
-/* Asks the thread to stop (commit, close tasks, leave the group). @thread any */
-void rill__thread_stop(stream_thread_t *t);
-/* Waits for the thread's end and frees it. */
-void rill__thread_join_destroy(stream_thread_t *t);
+/* Asks the thread to stop (commit, close tasks, leave the group) by deadline_ms (monotonic).
+ * @thread any */
+void rill__thread_stop(stream_thread_t *t, int64_t deadline_ms);
 /* Waits for the thread's end (its loop closed); the thread may still be read. */
 void rill__thread_join(stream_thread_t *t);
 /* Frees a joined (or never started) thread. */
 void rill__thread_destroy(stream_thread_t *t);
 /* Returns a counter of the thread (see rill_app_metric), or -1. @thread any */
 int64_t rill__thread_metric(stream_thread_t *t, const char *name);
-/* Returns whether the thread has its assignment and processes. @thread any */
+/* Returns whether the thread has its assignment, every task restored, and processes.
+ * @thread any */
 bool rill__thread_running(stream_thread_t *t);
 
-/* A thread's news for the app: its running flag changed, or it failed. @thread any */
-void rill__app_thread_changed(rill_app_t *app);
-void rill__app_thread_failed(rill_app_t *app, int err, const char *message);
-/* Called by a closing thread after its final commit: waits (at most 10 s) until every thread has
- * committed, so no thread leaves the group, and starts a rebalance that would fail the others'
- * final commits, before they are done. @thread any */
-void rill__app_thread_committed(rill_app_t *app);
 /* Returns the known partition count of topic, or -1. @thread any (read-only after start) */
 int32_t rill__app_partitions(const rill_app_t *app, const char *topic);
 /* Routes librdkafka's log lines into Rill's log. */
 void rill__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+#endif

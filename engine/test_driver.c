@@ -6,6 +6,7 @@
  * partition 0, so runs are deterministic.
  */
 #include "engine_int.h"
+#include "internal_topics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,9 +85,7 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     t->partitions = 1;
     /* Internal topics get as many partitions as the widest topic known so far. */
     const char *app_id = td->env.application_id;
-    size_t n = strlen(app_id);
-    t->internal = strncmp(name, app_id, n) == 0 && name[n] == '-' && strlen(name) > 12 &&
-                  strcmp(name + strlen(name) - 12, "-repartition") == 0;
+    t->internal = rill__topic_kind(app_id, name) == RILL_TOPIC_REPARTITION;
     if (t->internal) {
         /* As the app sizes them: the count the repartition gave, else the widest topic. */
         declared_t d = {name, 0};

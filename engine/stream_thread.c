@@ -1,0 +1,675 @@
+/*
+ * A stream thread: one libuv loop, one consumer (group = application.id), one producer, and the
+ * tasks of the partitions the group gives it. librdkafka's queues (consumer, producer, restore
+ * consumer) wake the loop through a pipe (rd_kafka_queue_io_event_enable) watched by uv_poll,
+ * so an idle thread sleeps in epoll and nothing here polls on a timer. Everything (processing,
+ * rebalance callbacks, delivery reports, restoration, commits, punctuation) runs on the loop's
+ * thread.
+ *
+ * One turn of the loop (serve) reads as its phases: delivery reports, a step of restoration,
+ * up to 8 batches of records, then punctuation is re-armed; commits run on their timer. Long
+ * work is stepped: a restore takes one batch a turn, a task whose stores another thread still
+ * holds is retried on a timer, so no callback waits.
+ *
+ * The jobs live in their own files: the record collector (collector.c), the producer and its
+ * transactions (stream_producer.c), restoration (changelog_reader.c), the partition -> task
+ * table (task_manager.c), the commit sequence (commit.c), the clients' settings (clients.c).
+ */
+#include "stream_thread_int.h"
+
+#include "clients.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Batches of records served per loop turn before timers and the stop request get their turn. */
+#define BATCHES_PER_TURN 8
+/* While a task waits for its stores or a restore runs: how often the loop looks again (for
+ * stalls, lock retries and progress), whatever else wakes it. */
+#define STEP_INTERVAL_MS 100
+
+int64_t rill__monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rill__thread_fail(stream_thread_t *t, int err, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (t->failed)
+        return;
+    t->failed = true;
+    char full[1100];
+    snprintf(full, sizeof full, "%s: %s", t->name, msg);
+    t->ctx.events.failed(t->ctx.events.ud, err, full);
+}
+
+/* The thread runs when it has its assignment and every task of it is restored. */
+static void update_running(stream_thread_t *t)
+{
+    bool running = t->assigned && !t->stopping && !t->failed && rill__tm_all_running(t->tm);
+    if (atomic_exchange(&t->running, running) != running)
+        t->ctx.events.running_changed(t->ctx.events.ud);
+}
+
+/* ---- callbacks of the modules ---- */
+
+static int begin_txn(void *ud)
+{
+    stream_thread_t *t = ud;
+    char why[512];
+    int rc = rill__producer_begin(t->producer, why, sizeof why);
+    if (rc)
+        rill__thread_fail(t, rc, "%s", why);
+    return rc;
+}
+
+static void producer_replacing(void *ud)
+{
+    stream_thread_t *t = ud;
+    rill__collector_bind(t->collector, NULL);
+}
+
+static void producer_replaced(void *ud, rd_kafka_t *producer)
+{
+    stream_thread_t *t = ud;
+    rill__collector_bind(t->collector, producer);
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    stream_thread_t *t = opaque;
+    rill__collector_delivered(t->collector, msg);
+}
+
+static void task_closing(void *ud, rill_task_t *task, int32_t partition)
+{
+    rill__thread_checkpoint(ud, task, partition, true);
+}
+
+/* The result of an asynchronous commit (served on the loop thread). A partition whose commit
+ * failed is marked uncommitted again, so the next commit (or the one at close) retries it. */
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    stream_thread_t *t = opaque;
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        atomic_fetch_add(&t->m_commits, 1);
+        return;
+    }
+    rill_log(RILL_LOG_WARN, "thread",
+             "%s: asynchronous offset commit failed (retried at the next commit): %s", t->name,
+             rd_kafka_err2str(err));
+    rill__tm_commit_failed(t->tm, offsets);
+    t->dirty = true;
+}
+
+/* ---- rebalance ---- */
+
+static void assigned(stream_thread_t *t, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                     bool cooperative)
+{
+    rill_log(RILL_LOG_INFO, "thread", "%s: assigned %d partition(s)", t->name, parts->cnt);
+    char why[1024];
+    int rc = rill__tm_assign(t->tm, parts, why, sizeof why);
+    if (rc)
+        rill__thread_fail(t, rc, "cannot take the assigned partitions: %s", why);
+    rd_kafka_error_t *error = cooperative ? rd_kafka_incremental_assign(rk, parts) : NULL;
+    if (!cooperative && rd_kafka_assign(rk, parts))
+        rill__thread_fail(t, RILL_EKAFKA, "cannot assign %d partition(s)", parts->cnt);
+    if (error) {
+        rill__thread_fail(t, RILL_EKAFKA, "cannot assign: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    /* Partitions whose tasks restore (or wait) are paused until their tasks run. */
+    rill__tm_pause_inactive(t->tm);
+    t->assigned = true;
+}
+
+static void revoked(stream_thread_t *t, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                    bool cooperative)
+{
+    bool lost = rd_kafka_assignment_lost(rk);
+    rill_log(RILL_LOG_INFO, "thread", "%s: %d partition(s) %s", t->name, parts->cnt,
+             lost ? "lost (the group moved on without this member)" : "revoked");
+    t->assigned = false;
+    update_running(t);
+    if (!lost) {
+        /* Commit what was processed while the partitions are still ours. */
+        rill__thread_commit(t, true);
+    } else if (t->ctx.eos && rill__producer_in_txn(t->producer)) {
+        /* They are someone else's already: a commit would be refused. What this thread did
+         * since its last commit is dropped (the transaction, the stores' pending writes with
+         * the tasks) and done again by the new owner. */
+        char why[1024];
+        if (rill__producer_abort(t->producer, "the partitions were lost", why, sizeof why) ==
+            TXN_FAILED)
+            rill__thread_fail(t, RILL_EKAFKA, "cannot abort the transaction of lost partitions: %s",
+                              why);
+        t->dirty = false;
+        rill__collector_clear_error(t->collector);
+    }
+    /* An eager rebalance gives most partitions back at once: their tasks wait, suspended. */
+    rill__tm_revoke(t->tm, cooperative ? parts : NULL, !lost && !cooperative && !t->stopping);
+    rd_kafka_error_t *error = cooperative ? rd_kafka_incremental_unassign(rk, parts) : NULL;
+    if (!cooperative)
+        rd_kafka_assign(rk, NULL);
+    if (error) {
+        rill_log(RILL_LOG_WARN, "thread", "%s: cannot unassign: %s", t->name,
+                 rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    stream_thread_t *t = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    atomic_fetch_add(&t->m_rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        assigned(t, rk, parts, cooperative);
+    else
+        revoked(t, rk, parts, cooperative);
+    update_running(t);
+}
+
+/* ---- processing ---- */
+
+static int load_headers(rill_headers_t *self)
+{
+    struct lazy_headers *lazy = (struct lazy_headers *)self;
+    stream_thread_t *t = lazy->thread;
+    rd_kafka_headers_t *hdrs;
+    if (rd_kafka_message_headers(lazy->msg, &hdrs) != 0)
+        return 0; /* none */
+    size_t n = rd_kafka_header_cnt(hdrs);
+    if (n > t->hdrs_cap) {
+        rill_header_t *h = rill_realloc(t->hdrs, n * sizeof *h);
+        if (!h)
+            return RILL_ENOMEM;
+        t->hdrs = h;
+        t->hdrs_cap = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const void *v;
+        size_t len;
+        rd_kafka_header_get_all(hdrs, i, &t->hdrs[i].name, &v, &len);
+        t->hdrs[i].value = (rill_buf_t){v, len};
+    }
+    self->items = t->hdrs;
+    self->count = n;
+    return 0;
+}
+
+/* Processes one consumed message; returns whether a task took it. */
+static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
+{
+    if (msg->err) {
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            return false;
+        if (rd_kafka_fatal_error(t->consumer, NULL, 0)) {
+            rill__thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s",
+                              rd_kafka_message_errstr(msg));
+            return false;
+        }
+        rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
+                 rd_kafka_message_errstr(msg));
+        return false;
+    }
+    slot_t *slot = rill__tm_slot_for(t->tm, msg);
+    if (!slot || t->rewound)
+        return false; /* from a partition revoked a moment ago, or fetched before a rewind */
+    if (!slot->active) {
+        /* Delivered before its partition's pause took effect: fetched again at the resume. */
+        if (slot->dropped_from < 0 || msg->offset < slot->dropped_from)
+            slot->dropped_from = msg->offset;
+        return false;
+    }
+    rill_record_t raw = {
+        .key = {msg->key, msg->key_len},
+        .value = {msg->payload, msg->len},
+        .timestamp = rd_kafka_message_timestamp(msg, NULL),
+        .topic = slot->topic,
+        .partition = msg->partition,
+        .offset = msg->offset,
+    };
+    /* librdkafka allocates to parse a record's headers, even none: leave it to the first
+     * reader, so records the topology drops never pay for it. */
+    t->lazy.headers = (rill_headers_t){NULL, 0, load_headers};
+    t->lazy.msg = msg;
+    raw.headers = &t->lazy.headers;
+    int rc = rill_task_process(slot->task, slot->source, &raw);
+    if (rc) {
+        rill__thread_fail(t, rc, "%s", rill_task_error(slot->task));
+        return false;
+    }
+    slot->next_offset = msg->offset + 1;
+    t->dirty = true;
+    return true;
+}
+
+static void update_metrics(stream_thread_t *t)
+{
+    uint64_t skipped, late;
+    size_t tasks;
+    rill__tm_metrics(t->tm, &skipped, &late, &tasks);
+    atomic_store_explicit(&t->m_skipped, (int_fast64_t)skipped, memory_order_relaxed);
+    atomic_store_explicit(&t->m_late, (int_fast64_t)late, memory_order_relaxed);
+    atomic_store_explicit(&t->m_tasks, (int_fast64_t)tasks, memory_order_relaxed);
+}
+
+/* Phase: a step of restoration, and of tasks waiting for their stores. Returns whether more
+ * restore records may wait. */
+static bool restore_step(stream_thread_t *t)
+{
+    char why[1024];
+    int rc = 0;
+    if (rill__tm_waiting(t->tm))
+        rc = rill__tm_step(t->tm, why, sizeof why);
+    int n = rc ? rc : rill__reader_step(t->reader, why, sizeof why);
+    if (n < 0) {
+        rill__thread_fail(t, n, "%s", why);
+        return false;
+    }
+    return n > 0;
+}
+
+/* Phase: up to BATCHES_PER_TURN batches of records. Returns whether more may wait. */
+static bool process_batches(stream_thread_t *t)
+{
+    bool more = false;
+    for (int b = 0; b < BATCHES_PER_TURN && !t->stopping && !t->failed; b++) {
+        ssize_t n = rd_kafka_consume_batch_queue(t->cq, 0, t->batch, t->batch_size);
+        if (n <= 0)
+            break;
+        t->rewound = false;
+        int_fast64_t ok = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (!t->failed && process_message(t, t->batch[i]))
+                ok++;
+            rd_kafka_message_destroy(t->batch[i]);
+        }
+        atomic_fetch_add_explicit(&t->m_processed, ok, memory_order_relaxed);
+        more = (size_t)n == t->batch_size;
+    }
+    return more;
+}
+
+static void rearm_punctuation(stream_thread_t *t);
+static void more_cb(uv_idle_t *h);
+static void step_cb(uv_timer_t *h);
+
+/* One turn: delivery reports, a restore step, records; then timers are re-armed. When a queue
+ * may still hold records, the idle handle brings us back on the next loop turn (timers and the
+ * stop request get their turn in between). */
+static void serve(stream_thread_t *t)
+{
+    if (t->stopping)
+        return;
+    rill__producer_poll(t->producer);
+    bool more = restore_step(t);
+    more = process_batches(t) || more;
+    update_metrics(t);
+    update_running(t);
+    if (more && !t->stopping)
+        uv_idle_start(&t->more, more_cb);
+    else
+        uv_idle_stop(&t->more);
+    bool stepping =
+        !t->stopping && !t->failed && (rill__tm_waiting(t->tm) || rill__reader_active(t->reader));
+    if (stepping && !uv_is_active((uv_handle_t *)&t->step_timer))
+        uv_timer_start(&t->step_timer, step_cb, STEP_INTERVAL_MS, STEP_INTERVAL_MS);
+    else if (!stepping)
+        uv_timer_stop(&t->step_timer);
+    rearm_punctuation(t);
+}
+
+static void more_cb(uv_idle_t *h)
+{
+    serve(h->data);
+}
+
+static void step_cb(uv_timer_t *h)
+{
+    serve(h->data);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    stream_thread_t *t = h->data;
+    char buf[256];
+    while (read(t->pipefd[0], buf, sizeof buf) > 0)
+        ;
+    serve(t);
+}
+
+/* librdkafka's max.poll.interval.ms clock restarts only when the application consumes, and an
+ * idle thread sleeps in epoll without consuming: it would be thrown out of the group. So consume
+ * (an empty queue costs nothing) every third of the interval. */
+static void keepalive_cb(uv_timer_t *h)
+{
+    serve(h->data);
+}
+
+static void commit_timer_cb(uv_timer_t *h)
+{
+    stream_thread_t *t = h->data;
+    if (!t->stopping && !t->failed)
+        rill__thread_commit(t, false);
+}
+
+static void punct_timer_cb(uv_timer_t *h)
+{
+    stream_thread_t *t = h->data;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* wall-clock punctuation runs on wall-clock time */
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    for (size_t i = 0; i < rill__tm_running_count(t->tm) && !t->failed; i++) {
+        rill_task_t *task = rill__tm_running(t->tm, i, NULL);
+        if (rill_task_punctuate(task, now))
+            rill__thread_fail(t, RILL_EPROCESS, "%s", rill_task_error(task));
+    }
+    rearm_punctuation(t);
+}
+
+static void rearm_punctuation(stream_thread_t *t)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < rill__tm_running_count(t->tm); i++) {
+        int64_t n = rill_task_next_punctuation(rill__tm_running(t->tm, i, NULL));
+        if (n < next)
+            next = n;
+    }
+    if (next == INT64_MAX || t->stopping) {
+        uv_timer_stop(&t->punct_timer);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t delay = next - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    uv_timer_start(&t->punct_timer, punct_timer_cb, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+/* ---- lifecycle ---- */
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void close_handles(stream_thread_t *t)
+{
+    close_handle((uv_handle_t *)&t->poll);
+    close_handle((uv_handle_t *)&t->commit_timer);
+    close_handle((uv_handle_t *)&t->punct_timer);
+    close_handle((uv_handle_t *)&t->keepalive_timer);
+    close_handle((uv_handle_t *)&t->step_timer);
+    close_handle((uv_handle_t *)&t->more);
+}
+
+static void shutdown_thread(stream_thread_t *t)
+{
+    if (t->stopping)
+        return;
+    t->stopping = true;
+    uv_poll_stop(&t->poll);
+    uv_idle_stop(&t->more);
+    uv_timer_stop(&t->commit_timer);
+    uv_timer_stop(&t->punct_timer);
+    uv_timer_stop(&t->keepalive_timer);
+    uv_timer_stop(&t->step_timer);
+    update_running(t);
+    rill__thread_commit(t, true);
+    t->ctx.events.committed(t->ctx.events.ud, t->close_deadline);
+    /* Leaving the group revokes the partitions through rebalance_cb, which closes the tasks. */
+    rd_kafka_consumer_close(t->consumer);
+    rill__tm_revoke(t->tm, NULL, false);
+    update_metrics(t);
+    close_handles(t);
+}
+
+static void stop_cb(uv_async_t *h)
+{
+    shutdown_thread(h->data);
+}
+
+/* librdkafka takes a pattern when the topic name starts with '^'; anchor it at both ends, as
+ * the source matches whole names. */
+static void add_pattern(void *ud, const char *pattern)
+{
+    char buf[600];
+    snprintf(buf, sizeof buf, "^(%s)$", pattern);
+    rd_kafka_topic_partition_list_add(ud, buf, RD_KAFKA_PARTITION_UA);
+}
+
+static void thread_main(void *arg)
+{
+    stream_thread_t *t = arg;
+    /* Subscribe to every source topic and pattern ("^" marks a regex for librdkafka). */
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i < t->ctx.ntopics; i++) {
+        int st, source;
+        if (rill_topology_find_source(t->ctx.topo, t->env.application_id, t->ctx.topics[i], &st,
+                                      &source) == 0)
+            rd_kafka_topic_partition_list_add(sub, t->ctx.topics[i], RD_KAFKA_PARTITION_UA);
+    }
+    for (int st = 0; st < rill_topology_subtopology_count(t->ctx.topo); st++)
+        rill_topology_source_patterns(t->ctx.topo, st, add_pattern, sub);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        rill__thread_fail(t, RILL_EKAFKA, "cannot subscribe: %s", rd_kafka_err2str(err));
+        shutdown_thread(t);
+    } else {
+        uint64_t interval = (uint64_t)rill__conf_commit_interval(t->ctx.conf);
+        uv_timer_start(&t->commit_timer, commit_timer_cb, interval, interval);
+        char buf[32];
+        size_t size = sizeof buf;
+        uint64_t max_poll = 300000;
+        if (rd_kafka_conf_get(rd_kafka_conf(t->consumer), "max.poll.interval.ms", buf, &size) ==
+            RD_KAFKA_CONF_OK)
+            max_poll = strtoull(buf, NULL, 10);
+        uv_timer_start(&t->keepalive_timer, keepalive_cb, max_poll / 3, max_poll / 3);
+        uv_poll_start(&t->poll, UV_READABLE, poll_cb);
+        if (atomic_load(&t->stop_requested))
+            shutdown_thread(t);
+        else
+            serve(t); /* events may have arrived before the poll handle started */
+    }
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+    /* Only the unreferenced stop handle is left: close it where no stop request can race. */
+    pthread_mutex_lock(&t->stop_lock);
+    t->loop_done = true;
+    uv_close((uv_handle_t *)&t->stop_async, NULL);
+    pthread_mutex_unlock(&t->stop_lock);
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+    if (t->ctx.events.exited)
+        t->ctx.events.exited(t->ctx.events.ud);
+}
+
+stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t errstr_size)
+{
+    stream_thread_t *t = rill_calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    t->ctx = *ctx;
+    t->lazy.thread = t;
+    t->pipefd[0] = t->pipefd[1] = -1;
+    pthread_mutex_init(&t->stop_lock, NULL);
+    snprintf(t->name, sizeof t->name, "%s-StreamThread-%d", ctx->env.application_id,
+             ctx->index + 1);
+    t->batch_size = (size_t)rill__conf_int(ctx->conf, "poll.batch.size");
+    t->batch = rill_calloc(t->batch_size, sizeof *t->batch);
+    if (!t->batch || pipe(t->pipefd) != 0) {
+        snprintf(errstr, errstr_size, "cannot set up %s: %s", t->name, strerror(errno));
+        rill__thread_destroy(t);
+        return NULL;
+    }
+    fcntl(t->pipefd[0], F_SETFL, O_NONBLOCK);
+    fcntl(t->pipefd[1], F_SETFL, O_NONBLOCK);
+    uv_loop_init(&t->loop);
+    uv_poll_init(&t->loop, &t->poll, t->pipefd[0]);
+    uv_timer_init(&t->loop, &t->commit_timer);
+    uv_timer_init(&t->loop, &t->punct_timer);
+    uv_timer_init(&t->loop, &t->keepalive_timer);
+    uv_timer_init(&t->loop, &t->step_timer);
+    uv_idle_init(&t->loop, &t->more);
+    uv_async_init(&t->loop, &t->stop_async, stop_cb);
+    uv_unref((uv_handle_t *)&t->stop_async); /* the loop ends when the other handles close */
+    t->poll.data = t->commit_timer.data = t->punct_timer.data = t->more.data =
+        t->keepalive_timer.data = t->step_timer.data = t->stop_async.data = t;
+    t->env = t->ctx.env;
+    reader_events_t rev = {NULL, rill__tm_restored};
+    client_callbacks_t ccb = {t, rebalance_cb, offset_commit_cb, NULL};
+    client_callbacks_t pcb = {t, NULL, NULL, dr_msg_cb};
+    producer_events_t pev = {t, producer_replacing, producer_replaced};
+    if (!(t->collector = rill__collector_new(&t->ctx, t->name)) ||
+        !(t->tm = rill__tm_new(&t->ctx, t->name, &t->env))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        rill__thread_destroy(t);
+        return NULL;
+    }
+    rev.ud = t->tm;
+    char err[512];
+    if (!(t->reader = rill__reader_new(&t->ctx, t->name, t->batch_size, t->pipefd[1], &rev))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        rill__thread_destroy(t);
+        return NULL;
+    }
+    if (!(t->consumer = rill__client_new(&t->ctx, CLIENT_CONSUMER, &ccb, err, sizeof err)) ||
+        !(t->producer =
+              rill__producer_new(&t->ctx, t->name, &pcb, &pev, t->pipefd[1], err, sizeof err))) {
+        snprintf(errstr, errstr_size, "%s: %s", t->name, err);
+        rill__thread_destroy(t);
+        return NULL;
+    }
+    rill__collector_bind(t->collector, rill__producer_handle(t->producer));
+    rill__collector_set_before_send(t->collector, begin_txn, t);
+    t->env.collector = rill__collector_iface(t->collector);
+    rill__tm_bind(t->tm, t->reader, t->consumer, task_closing, t);
+    /* Every event of the consumer (records, rebalances, errors) arrives on its queue; the
+     * queues write a byte to the pipe when they go from empty to non-empty. */
+    rd_kafka_poll_set_consumer(t->consumer);
+    t->cq = rd_kafka_queue_get_consumer(t->consumer);
+    rd_kafka_queue_io_event_enable(t->cq, t->pipefd[1], "c", 1);
+    return t;
+}
+
+int rill__thread_start(stream_thread_t *t)
+{
+    /* Under the stop lock: a stop request from another thread reads tid_valid. */
+    pthread_mutex_lock(&t->stop_lock);
+    int rc = uv_thread_create(&t->tid, thread_main, t);
+    t->tid_valid = rc == 0;
+    pthread_mutex_unlock(&t->stop_lock);
+    return rc ? RILL_EUNKNOWN : 0;
+}
+
+void rill__thread_stop(stream_thread_t *t, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&t->stop_lock);
+    if (!atomic_load(&t->stop_requested))
+        t->close_deadline = deadline_ms;
+    atomic_store(&t->stop_requested, true);
+    if (t->tid_valid && !t->loop_done)
+        uv_async_send(&t->stop_async);
+    pthread_mutex_unlock(&t->stop_lock);
+}
+
+void rill__thread_join(stream_thread_t *t)
+{
+    if (!t || !t->tid_valid || t->joined)
+        return;
+    uv_thread_join(&t->tid);
+    t->joined = true;
+    int rc = uv_loop_close(&t->loop);
+    if (rc)
+        rill_log(RILL_LOG_WARN, "thread", "%s: loop did not close: %s", t->name, uv_strerror(rc));
+}
+
+void rill__thread_destroy(stream_thread_t *t)
+{
+    if (!t)
+        return;
+    if (!t->tid_valid && t->pipefd[0] >= 0) {
+        /* Never started: close the handles on a loop turn of our own. */
+        close_handles(t);
+        uv_close((uv_handle_t *)&t->stop_async, NULL);
+        uv_run(&t->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&t->loop);
+        if (t->consumer)
+            rd_kafka_consumer_close(t->consumer);
+    }
+    if (t->cq)
+        rd_kafka_queue_destroy(t->cq);
+    if (t->consumer)
+        rd_kafka_destroy(t->consumer);
+    rill__tm_destroy(t->tm); /* tasks closed from here on keep their last checkpoint */
+    t->tm = NULL;
+    if (t->collector)
+        rill__collector_bind(t->collector, NULL);
+    rill__producer_destroy(t->producer);
+    t->producer = NULL;
+    rill__reader_destroy(t->reader);
+    rill__collector_destroy(t->collector);
+    rill_free(t->batch);
+    rill_free(t->hdrs);
+    if (t->pipefd[0] >= 0)
+        close(t->pipefd[0]);
+    if (t->pipefd[1] >= 0)
+        close(t->pipefd[1]);
+    pthread_mutex_destroy(&t->stop_lock);
+    rill_free(t);
+}
+
+bool rill__thread_running(stream_thread_t *t)
+{
+    return t && atomic_load(&t->running);
+}
+
+int64_t rill__thread_metric(stream_thread_t *t, const char *name)
+{
+    if (strcmp(name, "records-processed") == 0)
+        return atomic_load_explicit(&t->m_processed, memory_order_relaxed);
+    if (strcmp(name, "records-produced") == 0)
+        return t->collector ? rill__collector_produced(t->collector) : 0;
+    if (strcmp(name, "records-skipped") == 0)
+        return atomic_load_explicit(&t->m_skipped, memory_order_relaxed);
+    if (strcmp(name, "commits") == 0)
+        return atomic_load(&t->m_commits);
+    if (strcmp(name, "rebalances") == 0)
+        return atomic_load(&t->m_rebalances);
+    if (strcmp(name, "tasks") == 0)
+        return atomic_load(&t->m_tasks);
+    if (strcmp(name, "records-restored") == 0)
+        return t->reader ? rill__reader_restored(t->reader) : 0;
+    if (strcmp(name, "late-records-dropped") == 0)
+        return atomic_load_explicit(&t->m_late, memory_order_relaxed);
+    return -1;
+}
+
+int rill__thread_tasks(stream_thread_t *t, int st, int32_t partition,
+                       bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud)
+{
+    return t->tm ? rill__tm_query(t->tm, st, partition, fn, ud) : 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * The stream thread's own struct, shared by the two files that are the thread: stream_thread.c
+ * (the loop and its phases, processing, rebalances, lifecycle) and commit.c (the commit
+ * sequence). The modules it drives (collector, producer, changelog reader, task manager) each
+ * keep their own struct behind their header. Private to engine/.
+ */
+#ifndef RILL_ENGINE_STREAM_THREAD_INT_H
+#define RILL_ENGINE_STREAM_THREAD_INT_H
+
+#include "changelog_reader.h"
+#include "collector.h"
+#include "stream_producer.h"
+#include "task_manager.h"
+
+#include <uv.h>
+
+struct stream_thread {
+    thread_ctx_t ctx;
+    char name[64];
+    uv_thread_t tid;
+    bool tid_valid;
+    uv_loop_t loop;
+    uv_poll_t poll;
+    uv_timer_t commit_timer, punct_timer, keepalive_timer, step_timer;
+    uv_idle_t more; /* keeps serving while librdkafka's queues are not empty */
+    uv_async_t stop_async;
+    int pipefd[2];
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *cq;
+    stream_producer_t *producer;
+    collector_t *collector;
+    changelog_reader_t *reader;
+    task_manager_t *tm;
+    rill_task_env_t env; /* the context's, with the collector */
+    rd_kafka_message_t **batch;
+    size_t batch_size;
+    rill_header_t *hdrs; /* scratch for the headers of the record being processed */
+    size_t hdrs_cap;
+    /* The headers of the message being processed, parsed only if something reads them. */
+    struct lazy_headers {
+        rill_headers_t headers; /* first: a rill_headers_t * is a struct lazy_headers * */
+        struct stream_thread *thread;
+        rd_kafka_message_t *msg;
+    } lazy;
+    bool assigned;      /* the group gave this thread its partitions */
+    bool dirty;         /* processed records since the last commit */
+    bool rewound;       /* the current batch is stale: an aborted transaction rewound the tasks */
+    int64_t last_purge; /* when repartition topics were last purged (monotonic ms) */
+    bool stopping, failed;
+    atomic_bool running;
+    atomic_bool stop_requested;
+    pthread_mutex_t stop_lock; /* orders stop requests against closing stop_async */
+    int64_t close_deadline;    /* monotonic ms the close must end by */
+    bool loop_done;
+    bool joined;
+    atomic_int_fast64_t m_processed, m_skipped, m_commits, m_rebalances, m_tasks, m_late;
+};
+
+/* Fails the thread (once): the app hears why, and the thread stops processing. */
+void rill__thread_fail(stream_thread_t *t, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The commit sequence (commit.c): flushes the tasks' caches, then makes every output durable
+ * and commits the processed offsets: at-least-once, or one transaction under exactly-once.
+ * sync waits for the offset commit. 0 or a code (the thread has failed, or rewound). */
+int rill__thread_commit(stream_thread_t *t, bool sync);
+/* Writes task's checkpoint (at-least-once) when enough changelog records were written since
+ * the last, or when force. */
+void rill__thread_checkpoint(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force);
+/* After an aborted transaction or a renewed producer: back to the last commit. */
+int rill__thread_rewind(stream_thread_t *t);
+
+#endif

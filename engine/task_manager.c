@@ -1,0 +1,591 @@
+/*
+ * The task manager. A task is (sub-topology, partition); its slots are the (topic, partition)s
+ * that feed it. A new task restores before it processes: its slots are inactive and their
+ * partitions paused on the consumer until the changelog reader says it is done, then resumed
+ * (and sought back to the first record dropped meanwhile, if librdkafka delivered one before the
+ * pause took effect). An eager rebalance revokes every partition and assigns them again: a task
+ * revoked this way is suspended (kept open, its stores with it) and resumed if the assignment
+ * gives it back, instead of being closed and made and restored again.
+ */
+#include "task_manager.h"
+
+#include "internal_topics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Another stream thread of this instance may still hold a task's stores (RocksDB's lock file):
+ * it closes them when it handles its own revocation. The task is retried every step, as Kafka
+ * Streams retries a task whose state directory is locked, but not for ever. */
+#define TASK_LOCK_WAIT_MS 30000
+#define TASK_RETRY_MS     100
+
+typedef enum { T_WAITING, T_RESTORING, T_RUNNING, T_SUSPENDED } task_state_t;
+
+typedef struct {
+    int st;
+    int32_t partition;
+    rill_task_t *task; /* NULL while waiting */
+    task_state_t state;
+    int64_t wait_until, next_try; /* monotonic ms, while waiting */
+} task_ref_t;
+
+struct task_manager {
+    const thread_ctx_t *ctx;
+    const char *name;
+    const rill_task_env_t *env;
+    changelog_reader_t *reader;
+    rd_kafka_t *consumer;
+    void (*closing)(void *ud, rill_task_t *task, int32_t partition);
+    void *closing_ud;
+    slot_t *slots;
+    size_t nslots, last_slot;
+    task_ref_t *tasks;
+    size_t ntasks;
+    uint64_t closed_skipped, closed_late; /* of tasks already closed */
+};
+
+task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const rill_task_env_t *env)
+{
+    task_manager_t *tm = rill_calloc(1, sizeof *tm);
+    if (tm) {
+        tm->ctx = ctx;
+        tm->name = name;
+        tm->env = env;
+    }
+    return tm;
+}
+
+void rill__tm_bind(task_manager_t *tm, changelog_reader_t *reader, rd_kafka_t *consumer,
+                   void (*closing)(void *ud, rill_task_t *task, int32_t partition), void *ud)
+{
+    tm->reader = reader;
+    tm->consumer = consumer;
+    tm->closing = closing;
+    tm->closing_ud = ud;
+}
+
+static void set_active(task_manager_t *tm, rill_task_t *task, bool active)
+{
+    for (size_t s = 0; s < tm->nslots; s++)
+        if (tm->slots[s].task == task)
+            tm->slots[s].active = active;
+}
+
+/* Pauses or resumes the slots of task on the consumer; resumed ones are sought back to the first
+ * record dropped while they were inactive (or to where a rewind put them). */
+static void pause_resume(task_manager_t *tm, rill_task_t *task, bool resume)
+{
+    if (!tm->consumer)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+    rd_kafka_topic_partition_list_t *seek = rd_kafka_topic_partition_list_new(4);
+    for (size_t s = 0; s < tm->nslots; s++) {
+        slot_t *sl = &tm->slots[s];
+        if (sl->task != task || sl->active == resume)
+            continue;
+        rd_kafka_topic_partition_list_add(list, sl->topic, sl->partition);
+        int64_t to = sl->next_offset;
+        if (sl->dropped_from >= 0 && (to < 0 || sl->dropped_from < to))
+            to = sl->dropped_from;
+        if (resume && to >= 0)
+            rd_kafka_topic_partition_list_add(seek, sl->topic, sl->partition)->offset = to;
+        sl->dropped_from = -1;
+    }
+    if (list->cnt) {
+        rd_kafka_resp_err_t err = resume ? rd_kafka_resume_partitions(tm->consumer, list)
+                                         : rd_kafka_pause_partitions(tm->consumer, list);
+        if (err)
+            rill_log(RILL_LOG_WARN, "thread", "%s: cannot %s %d partition(s): %s", tm->name,
+                     resume ? "resume" : "pause", list->cnt, rd_kafka_err2str(err));
+    }
+    if (seek->cnt) {
+        /* Asynchronous (no timeout): the position is local to the consumer. */
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(tm->consumer, seek, 0);
+        if (error) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: cannot seek: %s", tm->name,
+                     rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_topic_partition_list_destroy(seek);
+}
+
+/* Marks a task running (its slots process), under the query lock: queries see it from here. */
+static void run(task_manager_t *tm, task_ref_t *ref)
+{
+    pthread_rwlock_wrlock(tm->ctx->query_lock);
+    ref->state = T_RUNNING;
+    pthread_rwlock_unlock(tm->ctx->query_lock);
+    pause_resume(tm, ref->task, true);
+    set_active(tm, ref->task, true);
+}
+
+void rill__tm_restored(void *ud, rill_task_t *task)
+{
+    task_manager_t *tm = ud;
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].task == task && tm->tasks[i].state == T_RESTORING) {
+            rill_log(RILL_LOG_INFO, "thread", "%s: task %s restored", tm->name, rill_task_id(task));
+            run(tm, &tm->tasks[i]);
+        }
+}
+
+/* Makes ref's task and starts its restore; 1 when the stores are still held elsewhere (retry). */
+static int make_task(task_manager_t *tm, task_ref_t *ref, char *why, size_t why_size)
+{
+    char err[1024];
+    rill_task_t *task =
+        rill_task_new(tm->ctx->topo, ref->st, ref->partition, tm->env, err, sizeof err);
+    if (!task) {
+        /* RocksDB says "lock hold by current process" or "While lock file: .../LOCK". */
+        if (strstr(err, "/LOCK") && rill__monotonic_ms() < ref->wait_until)
+            return 1;
+        snprintf(why, why_size, "cannot create task %d_%d: %s", ref->st, ref->partition, err);
+        return RILL_EPROCESS;
+    }
+    pthread_rwlock_wrlock(tm->ctx->query_lock);
+    ref->task = task;
+    ref->state = T_RESTORING;
+    pthread_rwlock_unlock(tm->ctx->query_lock);
+    for (size_t s = 0; s < tm->nslots; s++)
+        if (tm->slots[s].st == ref->st && tm->slots[s].partition == ref->partition &&
+            !tm->slots[s].task)
+            tm->slots[s].task = task;
+    rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", tm->name, rill_task_id(task));
+    int rc = rill__reader_add(tm->reader, task, ref->partition, why, why_size);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        run(tm, ref);
+    return 0;
+}
+
+static task_ref_t *find_task(task_manager_t *tm, int st, int32_t partition)
+{
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].st == st && tm->tasks[i].partition == partition)
+            return &tm->tasks[i];
+    return NULL;
+}
+
+/* Returns the task of (st, partition), made (or waiting) if new, resumed if suspended. */
+static task_ref_t *get_task(task_manager_t *tm, int st, int32_t partition, char *why,
+                            size_t why_size)
+{
+    task_ref_t *ref = find_task(tm, st, partition);
+    if (ref) {
+        if (ref->state == T_SUSPENDED) {
+            rill_log(RILL_LOG_INFO, "thread", "%s: resumed task %s", tm->name,
+                     rill_task_id(ref->task));
+            pthread_rwlock_wrlock(tm->ctx->query_lock);
+            ref->state = T_RUNNING;
+            pthread_rwlock_unlock(tm->ctx->query_lock);
+        }
+        return ref;
+    }
+    pthread_rwlock_wrlock(tm->ctx->query_lock);
+    task_ref_t *tasks = rill_realloc(tm->tasks, (tm->ntasks + 1) * sizeof *tasks);
+    if (tasks) {
+        tm->tasks = tasks;
+        int64_t now = rill__monotonic_ms();
+        tasks[tm->ntasks++] =
+            (task_ref_t){st, partition, NULL, T_WAITING, now + TASK_LOCK_WAIT_MS, now};
+    }
+    pthread_rwlock_unlock(tm->ctx->query_lock);
+    if (!tasks) {
+        snprintf(why, why_size, "out of memory creating task %d_%d", st, partition);
+        return NULL;
+    }
+    return &tm->tasks[tm->ntasks - 1];
+}
+
+static bool task_used(const task_manager_t *tm, const task_ref_t *ref)
+{
+    for (size_t s = 0; s < tm->nslots; s++)
+        if (tm->slots[s].st == ref->st && tm->slots[s].partition == ref->partition)
+            return true;
+    return false;
+}
+
+typedef enum { UNUSED, UNUSED_SUSPENDED, UNUSED_NOT_SUSPENDED } which_t;
+
+static bool closes(const task_manager_t *tm, const task_ref_t *ref, which_t which)
+{
+    if (task_used(tm, ref))
+        return false;
+    return which == UNUSED || (which == UNUSED_SUSPENDED) == (ref->state == T_SUSPENDED);
+}
+
+/* Closes the tasks no slot uses (of the kind which says). */
+static void close_unused(task_manager_t *tm, which_t which)
+{
+    /* Checkpoints first, outside the query lock. */
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        task_ref_t *ref = &tm->tasks[i];
+        if (!closes(tm, ref, which) || !ref->task)
+            continue;
+        if (ref->state == T_RESTORING)
+            rill__reader_remove(tm->reader, ref->task);
+        else if (ref->state != T_WAITING && tm->closing)
+            tm->closing(tm->closing_ud, ref->task, ref->partition);
+    }
+    size_t keep = 0;
+    pthread_rwlock_wrlock(tm->ctx->query_lock);
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        task_ref_t *ref = &tm->tasks[i];
+        if (!closes(tm, ref, which)) {
+            tm->tasks[keep++] = *ref;
+            continue;
+        }
+        if (ref->task) {
+            rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", tm->name,
+                     rill_task_id(ref->task));
+            tm->closed_skipped += rill_task_metrics(ref->task)->skipped;
+            tm->closed_late += rill_task_metrics(ref->task)->late_dropped;
+            rill_task_destroy(ref->task);
+        }
+    }
+    tm->ntasks = keep;
+    pthread_rwlock_unlock(tm->ctx->query_lock);
+}
+
+int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *parts, char *why,
+                    size_t why_size)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int st, source;
+        if (rill_topology_find_source(tm->ctx->topo, tm->ctx->env.application_id, p->topic, &st,
+                                      &source)) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: assigned '%s' [%d], which no source reads",
+                     tm->name, p->topic, p->partition);
+            continue;
+        }
+        task_ref_t *ref = get_task(tm, st, p->partition, why, why_size);
+        if (!ref)
+            return RILL_ENOMEM;
+        slot_t *slots = rill_realloc(tm->slots, (tm->nslots + 1) * sizeof *slots);
+        if (!slots) {
+            snprintf(why, why_size, "out of memory taking '%s' [%d]", p->topic, p->partition);
+            return RILL_ENOMEM;
+        }
+        tm->slots = slots;
+        slots[tm->nslots] = (slot_t){
+            .topic = rill_strdup(p->topic),
+            .partition = p->partition,
+            .st = st,
+            .source = source,
+            .task = ref->task,
+            .active = ref->state == T_RUNNING,
+            .repartition =
+                rill__topic_kind(tm->ctx->env.application_id, p->topic) == RILL_TOPIC_REPARTITION,
+            .next_offset = -1,
+            .committed = -1,
+            .dropped_from = -1,
+        };
+        if (!slots[tm->nslots].topic) {
+            snprintf(why, why_size, "out of memory taking '%s' [%d]", p->topic, p->partition);
+            return RILL_ENOMEM;
+        }
+        tm->nslots++;
+    }
+    /* Suspended tasks the assignment did not give back go now: their stores' locks may be
+     * wanted by another thread of the instance. */
+    close_unused(tm, UNUSED_SUSPENDED);
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].state == T_WAITING) {
+            int rc = make_task(tm, &tm->tasks[i], why, why_size);
+            if (rc < 0)
+                return rc;
+        }
+    return 0;
+}
+
+void rill__tm_pause_inactive(task_manager_t *tm)
+{
+    if (!tm->consumer)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+    for (size_t s = 0; s < tm->nslots; s++)
+        if (!tm->slots[s].active)
+            rd_kafka_topic_partition_list_add(list, tm->slots[s].topic, tm->slots[s].partition);
+    if (list->cnt)
+        rd_kafka_pause_partitions(tm->consumer, list);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+void rill__tm_revoke(task_manager_t *tm, const rd_kafka_topic_partition_list_t *parts, bool suspend)
+{
+    size_t keep = 0;
+    for (size_t s = 0; s < tm->nslots; s++) {
+        bool revoked = parts == NULL;
+        for (int i = 0; parts && i < parts->cnt && !revoked; i++)
+            revoked = parts->elems[i].partition == tm->slots[s].partition &&
+                      strcmp(parts->elems[i].topic, tm->slots[s].topic) == 0;
+        if (revoked)
+            rill_free(tm->slots[s].topic);
+        else
+            tm->slots[keep++] = tm->slots[s];
+    }
+    tm->nslots = keep;
+    tm->last_slot = 0;
+    if (suspend) {
+        pthread_rwlock_wrlock(tm->ctx->query_lock);
+        for (size_t i = 0; i < tm->ntasks; i++)
+            if (tm->tasks[i].state == T_RUNNING && !task_used(tm, &tm->tasks[i])) {
+                tm->tasks[i].state = T_SUSPENDED;
+                rill_log(RILL_LOG_INFO, "thread", "%s: suspended task %s", tm->name,
+                         rill_task_id(tm->tasks[i].task));
+            }
+        pthread_rwlock_unlock(tm->ctx->query_lock);
+    }
+    /* Restoring and waiting tasks close: their restore starts again where it stopped. */
+    close_unused(tm, suspend ? UNUSED_NOT_SUSPENDED : UNUSED);
+}
+
+int rill__tm_step(task_manager_t *tm, char *why, size_t why_size)
+{
+    int64_t now = rill__monotonic_ms();
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        task_ref_t *ref = &tm->tasks[i];
+        if (ref->state != T_WAITING || now < ref->next_try)
+            continue;
+        if (ref->next_try == ref->wait_until - TASK_LOCK_WAIT_MS)
+            rill_log(RILL_LOG_INFO, "thread",
+                     "%s: the stores of task %d_%d are still open in another thread: waiting",
+                     tm->name, ref->st, ref->partition);
+        ref->next_try = now + TASK_RETRY_MS;
+        int rc = make_task(tm, ref, why, why_size);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+bool rill__tm_all_running(const task_manager_t *tm)
+{
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].state == T_WAITING || tm->tasks[i].state == T_RESTORING)
+            return false;
+    return true;
+}
+
+bool rill__tm_waiting(const task_manager_t *tm)
+{
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].state == T_WAITING)
+            return true;
+    return false;
+}
+
+slot_t *rill__tm_slot_for(task_manager_t *tm, const rd_kafka_message_t *msg)
+{
+    /* Messages come in runs from one partition: try the last slot first. */
+    if (tm->last_slot < tm->nslots) {
+        slot_t *s = &tm->slots[tm->last_slot];
+        if (s->rkt == msg->rkt && s->partition == msg->partition)
+            return s;
+    }
+    const char *topic = NULL;
+    for (size_t i = 0; i < tm->nslots; i++) {
+        slot_t *s = &tm->slots[i];
+        if (s->partition != msg->partition)
+            continue;
+        if (s->rkt != msg->rkt) {
+            if (s->rkt)
+                continue;
+            if (!topic)
+                topic = rd_kafka_topic_name(msg->rkt);
+            if (strcmp(topic, s->topic) != 0)
+                continue;
+            s->rkt = msg->rkt;
+        }
+        tm->last_slot = i;
+        return s;
+    }
+    return NULL;
+}
+
+size_t rill__tm_running_count(const task_manager_t *tm)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < tm->ntasks; i++)
+        n += tm->tasks[i].state == T_RUNNING;
+    return n;
+}
+
+rill_task_t *rill__tm_running(const task_manager_t *tm, size_t i, int32_t *partition)
+{
+    for (size_t k = 0; k < tm->ntasks; k++) {
+        if (tm->tasks[k].state != T_RUNNING)
+            continue;
+        if (i-- == 0) {
+            if (partition)
+                *partition = tm->tasks[k].partition;
+            return tm->tasks[k].task;
+        }
+    }
+    return NULL;
+}
+
+rd_kafka_topic_partition_list_t *rill__tm_offsets(const task_manager_t *tm)
+{
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)(tm->nslots ? tm->nslots : 1));
+    for (size_t i = 0; i < tm->nslots; i++) {
+        const slot_t *s = &tm->slots[i];
+        if (s->next_offset > s->committed)
+            rd_kafka_topic_partition_list_add(list, s->topic, s->partition)->offset =
+                s->next_offset;
+    }
+    return list;
+}
+
+void rill__tm_committed(task_manager_t *tm)
+{
+    for (size_t i = 0; i < tm->nslots; i++)
+        if (tm->slots[i].next_offset > tm->slots[i].committed)
+            tm->slots[i].committed = tm->slots[i].next_offset;
+}
+
+static slot_t *slot_named(task_manager_t *tm, const char *topic, int32_t partition)
+{
+    for (size_t s = 0; s < tm->nslots; s++)
+        if (tm->slots[s].partition == partition && strcmp(tm->slots[s].topic, topic) == 0)
+            return &tm->slots[s];
+    return NULL;
+}
+
+void rill__tm_commit_failed(task_manager_t *tm, const rd_kafka_topic_partition_list_t *offsets)
+{
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        slot_t *s = slot_named(tm, offsets->elems[i].topic, offsets->elems[i].partition);
+        if (s)
+            s->committed = -1;
+    }
+}
+
+rd_kafka_topic_partition_list_t *rill__tm_purgeable(const task_manager_t *tm)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    for (size_t i = 0; i < tm->nslots; i++) {
+        const slot_t *s = &tm->slots[i];
+        if (!s->repartition || s->committed <= 0)
+            continue;
+        if (!list)
+            list = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(list, s->topic, s->partition)->offset = s->committed;
+    }
+    return list;
+}
+
+/* Waiting for the group's committed offsets after an abort (a rare path). */
+#define REWIND_TIMEOUT_MS 30000
+
+int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
+{
+    /* Where to go back to: what the group has committed (this thread's commits included). */
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new((int)(tm->nslots ? tm->nslots : 1));
+    for (size_t i = 0; i < tm->nslots; i++)
+        rd_kafka_topic_partition_list_add(list, tm->slots[i].topic, tm->slots[i].partition);
+    rd_kafka_resp_err_t err = rd_kafka_committed(tm->consumer, list, REWIND_TIMEOUT_MS);
+    for (int i = 0; !err && i < list->cnt; i++)
+        if (list->elems[i].offset < 0)
+            list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING; /* auto.offset.reset */
+    if (!err) {
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(tm->consumer, list, REWIND_TIMEOUT_MS);
+        if (error) {
+            err = rd_kafka_error_code(error);
+            rd_kafka_error_destroy(error);
+        }
+    }
+    for (int i = 0; !err && i < list->cnt; i++) {
+        slot_t *s = slot_named(tm, list->elems[i].topic, list->elems[i].partition);
+        int64_t o = list->elems[i].offset;
+        if (s) {
+            s->next_offset = s->committed = o >= 0 ? o : -1;
+            s->dropped_from = -1;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        snprintf(why, why_size, "cannot rewind to the committed offsets: %s",
+                 rd_kafka_err2str(err));
+        return RILL_EKAFKA;
+    }
+    /* Every task is made again from its stores' committed state: under exactly-once a task's
+     * stores may hold writes of the aborted transaction (dropped with the task); the new one
+     * restores what its changelogs hold past its stores, read_committed. The old task goes first:
+     * its RocksDB stores hold locks the new one needs. */
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        task_ref_t *ref = &tm->tasks[i];
+        if (!ref->task)
+            continue;
+        if (ref->state == T_RESTORING)
+            rill__reader_remove(tm->reader, ref->task);
+        rill_task_t *old = ref->task;
+        pthread_rwlock_wrlock(tm->ctx->query_lock);
+        tm->closed_skipped += rill_task_metrics(old)->skipped;
+        tm->closed_late += rill_task_metrics(old)->late_dropped;
+        rill_task_destroy(old);
+        ref->task = NULL;
+        ref->state = T_WAITING;
+        ref->wait_until = rill__monotonic_ms() + TASK_LOCK_WAIT_MS;
+        pthread_rwlock_unlock(tm->ctx->query_lock);
+        for (size_t s = 0; s < tm->nslots; s++)
+            if (tm->slots[s].task == old) {
+                tm->slots[s].task = NULL;
+                tm->slots[s].active = false;
+            }
+    }
+    rill__tm_pause_inactive(tm);
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        int rc = make_task(tm, &tm->tasks[i], why, why_size);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
+                   bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud)
+{
+    int seen = 0;
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        const task_ref_t *ref = &tm->tasks[i];
+        if (ref->state != T_RUNNING || ref->st != st ||
+            (partition >= 0 && ref->partition != partition))
+            continue;
+        seen++;
+        if (!fn(ud, ref->task, ref->partition))
+            break;
+    }
+    return seen;
+}
+
+void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *late, size_t *tasks)
+{
+    uint64_t sk = tm->closed_skipped, la = tm->closed_late;
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].task) {
+            const rill_task_metrics_t *m = rill_task_metrics(tm->tasks[i].task);
+            sk += m->skipped;
+            la += m->late_dropped;
+        }
+    *skipped = sk;
+    *late = la;
+    *tasks = tm->ntasks;
+}
+
+void rill__tm_destroy(task_manager_t *tm)
+{
+    if (!tm)
+        return;
+    rill__tm_revoke(tm, NULL, false);
+    rill_free(tm->slots);
+    rill_free(tm->tasks);
+    rill_free(tm);
+}
