@@ -36,6 +36,7 @@
 
 #include "bench_admin.h"
 #include "bench_common.h"
+#include "nexmark_ops.h"
 
 #include <ftw.h>
 #include <inttypes.h>
@@ -126,53 +127,7 @@ static int prefix_m(void *ud, rill_context_t *ctx, const rill_record_t *rec, ril
     return 0;
 }
 
-/* Nexmark q1: the same bid with price * 89 / 100. */
-static int to_euros(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
-{
-    const void *bid = rec->value.data;
-    int64_t auction, bidder, price, when;
-    const char *channel = rill_json_get_string(bid, "channel");
-    const char *url = rill_json_get_string(bid, "url");
-    const char *extra = rill_json_get_string(bid, "extra");
-    if (rill_json_get_int(bid, "auction", &auction) || rill_json_get_int(bid, "bidder", &bidder) ||
-        rill_json_get_int(bid, "price", &price) || rill_json_get_int(bid, "dateTime", &when) ||
-        !channel || !url || !extra)
-        return rill_context_fail(ctx, RILL_EPROCESS, "not a bid at offset %lld",
-                                 (long long)rec->offset);
-    *out = rill_json_pack(rill_context_arena(ctx), "{s:I, s:I, s:I, s:s, s:s, s:I, s:s}", "auction",
-                          (long long)auction, "bidder", (long long)bidder, "price",
-                          (long long)(price * 89 / 100), "channel", channel, "url", url, "dateTime",
-                          (long long)when, "extra", extra);
-    return out->data ? 0 : rill_context_fail(ctx, RILL_ENOMEM, "cannot build the bid");
-}
-
-/* Nexmark q2: bids of every 123rd auction, as {auction, price}. */
-static bool auction_mod_123(void *ud, const rill_record_t *rec)
-{
-    int64_t auction;
-    return rill_json_get_int(rec->value.data, "auction", &auction) == 0 && auction % 123 == 0;
-}
-
-static int auction_price(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
-{
-    int64_t auction = 0, price = 0;
-    rill_json_get_int(rec->value.data, "auction", &auction);
-    rill_json_get_int(rec->value.data, "price", &price);
-    *out = rill_json_pack(rill_context_arena(ctx), "{s:I, s:I}", "auction", (long long)auction,
-                          "price", (long long)price);
-    return out->data ? 0 : rill_context_fail(ctx, RILL_ENOMEM, "cannot build the output");
-}
-
 /* ---- Windowed Nexmark: q5 (hot items) and q7 (highest bid) ---------------------------- */
-
-/* Event time: the bid's dateTime (a record without one is invalid: the record error handler). */
-static int64_t bid_time(void *ud, const rill_record_t *rec, int64_t partition_time)
-{
-    int64_t t;
-    if (!rec->value.data || rill_json_get_int(rec->value.data, "dateTime", &t))
-        return -1;
-    return t;
-}
 
 /* Parses the comma-separated decimal integers of a string view into v[0..n-1]; returns whether
  * there were exactly n of them. The views of the string serde are not NUL-terminated. */

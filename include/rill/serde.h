@@ -4,10 +4,11 @@
  * A serde is an immutable, reference-counted object: built-in serdes are static and ignore
  * counting; rill_serde_new() makes a custom one. Deserialized values are views (rill_buf_t) whose
  * meaning is the serde's: bytes and string give the raw bytes (zero copy); int32, int64 and double
- * give a pointer to a native number in the record's arena; json gives a pointer to a parsed
- * document (a jansson json_t, borrowed, released when the record is done) with len 1, so a JSON
- * view is never mistaken for a number. Make JSON values with rill_json_pack(). Serdes may be used
- * from any thread.
+ * give a pointer to a native number in the record's arena; json gives a pointer to a JSON value
+ * (an opaque rill_json_t in the arena, borrowed, released when the record is done) with len 1,
+ * so a JSON value is never mistaken for a number. Read JSON values with rill_json_get_*(), edit
+ * them with rill_json_set_*(), make new ones with a rill_json_writer_t or rill_json_pack().
+ * Serdes may be used from any thread.
  */
 #ifndef RILL_SERDE_H
 #define RILL_SERDE_H
@@ -100,7 +101,7 @@ rill_serde_t *rill_serde_int32(void);
 rill_serde_t *rill_serde_int64(void);
 /* 8-byte big-endian IEEE 754, as Kafka's DoubleSerializer. */
 rill_serde_t *rill_serde_double(void);
-/* JSON text parsed with jansson; the value is a json_t * (see rill_json_*). */
+/* JSON text, validated when read; the value is a rill_json_t * (see rill_json_*). */
 rill_serde_t *rill_serde_json(void);
 /* Returns the built-in serde called name ("bytes", "string", "int32", "int64", "double",
  * "json"), or NULL. */
@@ -139,20 +140,116 @@ void rill_encode_i64(uint8_t out[8], int64_t v);
 int64_t rill_decode_i64(const uint8_t in[8]);
 
 /*
- * JSON values without a jansson type in this header: a JSON value is a void * that is a json_t *.
- * Getters return borrowed pointers or copies; rill_json_* never take ownership unless they say so.
+ * JSON values. A JSON value is a view {rill_json_t *, 1} made by the json serde, a writer, an
+ * edit or rill_json_pack(); it lives in the arena it was made in and is valid until that
+ * arena's reset. It holds the value's JSON text and, once a member is read, an index of its
+ * top-level members (made on first use; values of the json serde have it from the parse), so a
+ * read is a scan of the member names and no tree is built. Reading caches into the value, so a
+ * value belongs to one thread. Getters take the view's data (NULL is fine: no members) and
+ * return borrowed pointers or copies; nothing here takes ownership. When a key occurs twice the
+ * last one counts, as in jansson and Jackson.
  */
-/* Returns the string member key of JSON object doc, or NULL when absent or not a string. */
+typedef struct rill_json rill_json_t;
+
+/* The type of a JSON value. A number is an INTEGER when written without fraction or exponent
+ * and it fits in int64; any other number is a REAL. */
+typedef enum {
+    RILL_JSON_NULL,
+    RILL_JSON_FALSE,
+    RILL_JSON_TRUE,
+    RILL_JSON_INTEGER,
+    RILL_JSON_REAL,
+    RILL_JSON_STRING,
+    RILL_JSON_ARRAY,
+    RILL_JSON_OBJECT,
+} rill_json_type_t;
+
+/* Parses len bytes of JSON text (any value, not only objects) into *out, a value in arena (the
+ * text is copied). Returns 0, RILL_ESERDE with the byte offset, line and column of the error in
+ * errstr, RILL_ENOMEM or RILL_EINVAL. This is what the json serde's deserialize does. */
+int rill_json_parse(rill_arena_t *arena, const void *text, size_t len, rill_buf_t *out,
+                    char *errstr, size_t errstr_size);
+/* Returns the type of JSON value doc, or a negative code (RILL_EINVAL for NULL). */
+int rill_json_type(const void *doc);
+/* Returns a view of doc's JSON text as it was made (a parsed value's input, with its
+ * whitespace; an edited value's text before the edit), borrowed from doc's arena. */
+rill_buf_t rill_json_text(const void *doc);
+/* Returns the string member key of JSON object doc, NUL-terminated in doc's arena (made once),
+ * or NULL when absent or not a string. */
 const char *rill_json_get_string(const void *doc, const char *key);
+/* Sets *out to a view of the string member key of doc, unescaped: zero copy when the text has
+ * no escapes in it, else unescaped once into doc's arena. 0, RILL_ENOENT or RILL_EINVAL. */
+int rill_json_get_str(const void *doc, const char *key, rill_buf_t *out);
 /* Returns the integer member key of doc in *out: 0, or RILL_ENOENT when absent or not a number. */
 int rill_json_get_int(const void *doc, const char *key, int64_t *out);
 /* Returns the number member key of doc in *out (integer or real): 0 or RILL_ENOENT. */
 int rill_json_get_double(const void *doc, const char *key, double *out);
+/* Returns the boolean member key of doc in *out: 0, or RILL_ENOENT when absent or not a bool. */
+int rill_json_get_bool(const void *doc, const char *key, bool *out);
+/* Sets *out to the member key of doc as a JSON value of its own (any type; objects can be read
+ * with these getters), made in doc's arena. 0, RILL_ENOENT, RILL_ENOMEM or RILL_EINVAL. */
+int rill_json_get(const void *doc, const char *key, rill_buf_t *out);
 /* Writes doc as compact JSON text into buf (NUL-terminated; cut short with "..." when it does
  * not fit). Returns 0 or a negative code. */
 int rill_json_format(const void *doc, char *buf, size_t size);
-/* Returns a view of a new JSON document parsed from fmt (jansson's json_pack format), owned by
- * arena (released at its reset), or a null view on failure. */
+
+/*
+ * Edits. Each returns a new value in arena: doc (unchanged, still valid) with member key's value
+ * replaced where it stands, or added at the end when doc has no such member; the rest of doc's
+ * text is shared, not copied. A null view when doc is not an object or memory runs out.
+ */
+/* doc with member key set to the integer v. */
+rill_buf_t rill_json_set_int(rill_arena_t *arena, const void *doc, const char *key, int64_t v);
+/* doc with member key set to the string s of len bytes (escaped as the writer does). */
+rill_buf_t rill_json_set_str(rill_arena_t *arena, const void *doc, const char *key, const char *s,
+                             size_t len);
+/* doc with member key set to the JSON value value (a view as the json serde makes). */
+rill_buf_t rill_json_set(rill_arena_t *arena, const void *doc, const char *key, rill_buf_t value);
+
+/*
+ * A writer: builds compact JSON text straight into an arena, no tree. Put it on the stack,
+ * rill_json_writer_init(), then write values; inside an object, each value follows its key.
+ * Commas and colons are the writer's. Errors (out of memory, a misplaced call) are kept and
+ * reported once by rill_json_writer_finish(). The fields are private.
+ */
+typedef struct {
+    rill_arena_t *arena;
+    char *buf;
+    size_t len, cap;
+    uint64_t objects; /* bit i: the container at depth i + 1 is an object */
+    int depth;
+    bool comma; /* the next key or element needs a comma first */
+    int err;
+} rill_json_writer_t;
+
+/* Starts an empty writer whose text will live in arena. */
+void rill_json_writer_init(rill_json_writer_t *w, rill_arena_t *arena);
+/* Opens an object. */
+void rill_json_write_object(rill_json_writer_t *w);
+/* Opens an array. */
+void rill_json_write_array(rill_json_writer_t *w);
+/* Closes the innermost open object or array. */
+void rill_json_write_end(rill_json_writer_t *w);
+/* Writes an object member's key (a C string, escaped as needed); its value comes next. */
+void rill_json_write_key(rill_json_writer_t *w, const char *key);
+/* Writes an integer. */
+void rill_json_write_int(rill_json_writer_t *w, int64_t v);
+/* Writes a real in the shortest form that reads back the same (NaN and infinities fail). */
+void rill_json_write_double(rill_json_writer_t *w, double v);
+/* Writes len bytes of UTF-8 as a JSON string: '"', '\\' and control characters escaped. */
+void rill_json_write_str(rill_json_writer_t *w, const char *s, size_t len);
+/* Writes true or false. */
+void rill_json_write_bool(rill_json_writer_t *w, bool v);
+/* Writes null. */
+void rill_json_write_null(rill_json_writer_t *w);
+/* Writes the JSON value value (a view as the json serde makes), compact. */
+void rill_json_write_value(rill_json_writer_t *w, rill_buf_t value);
+/* Ends the writing: returns the JSON value written (a view as the json serde makes, in the
+ * writer's arena), or a null view when a call failed or an object or array is still open. */
+rill_buf_t rill_json_writer_finish(rill_json_writer_t *w);
+
+/* Returns a view of a new JSON value made from fmt (jansson's json_pack format), in arena, or a
+ * null view on failure (logged, naming fmt). Slower than a writer: for values made by hand. */
 rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);
 
 #ifdef __cplusplus
