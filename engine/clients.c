@@ -25,10 +25,11 @@ static const setting_t settings[] = {
     {C | P | R, ALWAYS, true, "metadata.broker.list", NULL,
      "librdkafka's alias of bootstrap.servers"},
     {C | P | R, ALWAYS, false, "client.id", NULL,
-     "<application.id>-StreamThread-<n>-consumer|producer|restore-consumer, as Kafka Streams"},
+     "`<application.id>-StreamThread-<n>-consumer` (or `-producer`, `-restore-consumer`), as Kafka "
+     "Streams names them"},
     {C, ALWAYS, true, "group.id", NULL, "the group is application.id"},
     {R, ALWAYS, true, "group.id", NULL,
-     "<application.id>-restore, never joined: librdkafka needs a group id to assign"},
+     "`<application.id>-restore`, never joined: librdkafka needs a group id to assign"},
     {C | R, ALWAYS, true, "enable.auto.commit", "false",
      "Rill commits offsets itself, after the outputs of the records are acknowledged"},
     {C, ALWAYS, true, "enable.auto.offset.store", "false",
@@ -65,7 +66,7 @@ static const setting_t settings[] = {
     {P, EOS_ONLY, false, "transaction.timeout.ms", "10000",
      "Kafka Streams' producer transaction timeout under exactly-once"},
     {P, EOS_ONLY, true, "transactional.id", NULL,
-     "<application.id>-<process id>-<n>: stable across restarts of the instance, so a restart "
+     "`<application.id>-<process id>-<n>`: stable across restarts of the instance, so a restart "
      "fences its predecessor at once"},
 };
 

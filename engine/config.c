@@ -418,6 +418,23 @@ int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope
     return 0;
 }
 
+typedef struct {
+    rill_bytes_t *sb;
+    int rc;
+} client_rows_t;
+
+static void client_row(void *ud, const char *clients, const char *key, const char *value,
+                       bool forced, const char *reason)
+{
+    client_rows_t *cr = ud;
+    char row[1024];
+    int n = snprintf(row, sizeof row, "| %s | `%s` | `%s` | %s | %s |\n", clients, key, value,
+                     forced ? "forced" : "default", reason);
+    if (!cr->rc)
+        cr->rc =
+            rill_bytes_append(cr->sb, row, (size_t)n < sizeof row ? (size_t)n : sizeof row - 1);
+}
+
 char *rill_conf_markdown(void)
 {
     rill_bytes_t sb = {0};
@@ -428,9 +445,8 @@ char *rill_conf_markdown(void)
         "Set properties with `rill_conf_set(conf, key, value, errstr, size)`, `--config "
         "key=value` or `--config-file FILE` (one `key=value` a line). Any other key is "
         "librdkafka's: it is checked against librdkafka and passed to both clients, or to one "
-        "behind `consumer.` or `producer.` (for example `consumer.fetch.min.bytes=1`). Rill sets "
-        "`group.id`, `enable.auto.commit`, `enable.auto.offset.store` and `bootstrap.servers` "
-        "itself.\n\n"
+        "behind `consumer.` or `producer.` (for example `consumer.fetch.min.bytes=1`). What Rill "
+        "gives librdkafka's clients itself is in the second table.\n\n"
         "| Property | Type | Default | Range | Description |\n"
         "|---|---|---|---|---|\n";
     int rc = rill_bytes_append(&sb, head, strlen(head));
@@ -451,6 +467,17 @@ char *rill_conf_markdown(void)
                          *props[i].default_value ? "`" : "", range, props[i].doc);
         rc = rill_bytes_append(&sb, row, (size_t)n);
     }
+    const char *clients =
+        "\n## What Rill gives librdkafka's clients\n\n"
+        "Generated from the table in engine/clients.c. A *default* is set before your "
+        "pass-through properties, which may change it; a *forced* one after them, and "
+        "`rill_conf_set` refuses its key (settings marked exactly-once are forced only under "
+        "`exactly_once_v2`).\n\n"
+        "| Clients | librdkafka property | Value | Kind | Why |\n"
+        "|---|---|---|---|---|\n";
+    client_rows_t cr = {&sb, rc ? rc : rill_bytes_append(&sb, clients, strlen(clients))};
+    rill__client_settings(client_row, &cr);
+    rc = cr.rc;
     if (rc || rill_bytes_append(&sb, "", 1)) {
         rill_bytes_free(&sb);
         return NULL;
