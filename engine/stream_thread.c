@@ -118,6 +118,16 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     t->dirty = true;
 }
 
+static void update_metrics(stream_thread_t *t)
+{
+    uint64_t skipped, late;
+    size_t tasks;
+    rill__tm_metrics(t->tm, &skipped, &late, &tasks);
+    atomic_store_explicit(&t->m_skipped, (int_fast64_t)skipped, memory_order_relaxed);
+    atomic_store_explicit(&t->m_late, (int_fast64_t)late, memory_order_relaxed);
+    atomic_store_explicit(&t->m_tasks, (int_fast64_t)tasks, memory_order_relaxed);
+}
+
 /* ---- rebalance ---- */
 
 static void assigned(stream_thread_t *t, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
@@ -185,6 +195,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         assigned(t, rk, parts, cooperative);
     else
         revoked(t, rk, parts, cooperative);
+    update_metrics(t); /* the task count is seen as the state changes, not a batch later */
     update_running(t);
 }
 
@@ -261,16 +272,6 @@ static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
     slot->next_offset = msg->offset + 1;
     t->dirty = true;
     return true;
-}
-
-static void update_metrics(stream_thread_t *t)
-{
-    uint64_t skipped, late;
-    size_t tasks;
-    rill__tm_metrics(t->tm, &skipped, &late, &tasks);
-    atomic_store_explicit(&t->m_skipped, (int_fast64_t)skipped, memory_order_relaxed);
-    atomic_store_explicit(&t->m_late, (int_fast64_t)late, memory_order_relaxed);
-    atomic_store_explicit(&t->m_tasks, (int_fast64_t)tasks, memory_order_relaxed);
 }
 
 /* Phase: a step of restoration, and of tasks waiting for their stores. Returns whether more
