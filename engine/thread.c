@@ -353,7 +353,7 @@ static int restore_assign(stream_thread_t *t, rd_kafka_t *rk, rill_task_t *task,
     rd_kafka_topic_partition_list_destroy(list);
     if (err) {
         thread_fail(t, RILL_EKAFKA, "task %s: cannot read changelog '%s' [%d]: %s",
-                    rill_task_id(task), topic, partition, rd_kafka_err2str(err));
+                    rill__task_id(task), topic, partition, rd_kafka_err2str(err));
         return RILL_EKAFKA;
     }
     return 0;
@@ -370,13 +370,13 @@ static int restore_assign(stream_thread_t *t, rd_kafka_t *rk, rill_task_t *task,
  */
 static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t partition, size_t i)
 {
-    const char *topic = rill_task_changelog_topic(task, i);
-    const char *store = rill_task_changelog_store(task, i);
+    const char *topic = rill__task_changelog_topic(task, i);
+    const char *store = rill__task_changelog_store(task, i);
     const rill_restore_listener_t *l = &t->app->restore_listener;
     rd_kafka_t *rk = restorer(t);
     if (!rk)
         return RILL_EKAFKA;
-    int64_t from = rill_task_changelog_offset(task, i), stop_at = INT64_MAX;
+    int64_t from = rill__task_changelog_offset(task, i), stop_at = INT64_MAX;
     if (t->app->embedded) {
         /* The mock cluster answers a fetch at the end of a partition only after a second or so
          * (it has no fetch.wait.max.ms), and has no dead leaders: ask it whether there is
@@ -417,7 +417,7 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
                 reset = true;
             } else if (m->err) {
                 thread_fail(t, RILL_EKAFKA, "task %s: cannot read changelog '%s' [%d]: %s",
-                            rill_task_id(task), topic, partition, rd_kafka_message_errstr(m));
+                            rill__task_id(task), topic, partition, rd_kafka_message_errstr(m));
                 rc = RILL_EKAFKA;
             } else {
                 t->restore_recs[batch++] = (rill_record_t){
@@ -440,12 +440,12 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
                 l->on_start(l->ud, store, topic, partition, t->restore_recs[0].offset, hi);
             rill_log(RILL_LOG_INFO, "state",
                      "task %s: restoring store '%s' from %s [%d], offsets %lld..%lld",
-                     rill_task_id(task), store, topic, partition,
+                     rill__task_id(task), store, topic, partition,
                      (long long)t->restore_recs[0].offset, (long long)hi);
         }
         /* One write batch for the lot: RocksDB takes it far faster than record by record. */
-        if (rc == 0 && batch && (rc = rill_task_restore_batch(task, i, t->restore_recs, batch)))
-            thread_fail(t, rc, "%s", rill_task_error(task));
+        if (rc == 0 && batch && (rc = rill__task_restore_batch(task, i, t->restore_recs, batch)))
+            thread_fail(t, rc, "%s", rill__task_error(task));
         for (ssize_t k = 0; k < n; k++)
             rd_kafka_message_destroy(t->batch[k]);
         if (reset && rc == 0) {
@@ -454,8 +454,8 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
             rill_log(RILL_LOG_WARN, "state",
                      "task %s: the checkpoint of store '%s' (offset %lld) is outside %s [%d]: "
                      "wiping the store and restoring it from the start of the changelog",
-                     rill_task_id(task), store, (long long)from, topic, partition);
-            if (rill_task_reset_store(task, i, why, sizeof why)) {
+                     rill__task_id(task), store, (long long)from, topic, partition);
+            if (rill__task_reset_store(task, i, why, sizeof why)) {
                 thread_fail(t, RILL_EIO, "%s", why);
                 rc = RILL_EIO;
             } else {
@@ -474,12 +474,12 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
             thread_fail(t, RILL_ETIMEDOUT,
                         "task %s: restoring store '%s' from %s [%d] made no progress for 60 s at "
                         "offset %lld",
-                        rill_task_id(task), store, topic, partition, (long long)pos);
+                        rill__task_id(task), store, topic, partition, (long long)pos);
             rc = RILL_ETIMEDOUT;
         }
         if (now - last_log >= 10000 && rc == 0 && !at_end) {
             rill_log(RILL_LOG_INFO, "state", "task %s: restoring store '%s': at offset %lld",
-                     rill_task_id(task), store, (long long)pos);
+                     rill__task_id(task), store, (long long)pos);
             last_log = now;
         }
     }
@@ -492,7 +492,7 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
     double secs = (double)(now_ms() - t0) / 1000.0;
     rill_log(RILL_LOG_INFO, "state",
              "task %s: restored store '%s': %llu records in %.2f s (%.0f records/s)",
-             rill_task_id(task), store, (unsigned long long)total, secs,
+             rill__task_id(task), store, (unsigned long long)total, secs,
              secs > 0 ? (double)total / secs : 0.0);
     atomic_fetch_add(&t->m_restored, (int_fast64_t)total);
     if (l->on_end)
@@ -503,7 +503,7 @@ static int restore_changelog(stream_thread_t *t, rill_task_t *task, int32_t part
 /* Restores every store of a new task before it processes anything. */
 static int restore_task(stream_thread_t *t, rill_task_t *task, int32_t partition)
 {
-    for (size_t i = 0; i < rill_task_changelog_count(task); i++) {
+    for (size_t i = 0; i < rill__task_changelog_count(task); i++) {
         int rc = restore_changelog(t, task, partition, i);
         if (rc)
             return rc;
@@ -515,8 +515,8 @@ static int restore_task(stream_thread_t *t, rill_task_t *task, int32_t partition
  * thread knows: what it wrote, or where the store restored to; -1 when neither. */
 static int64_t changelog_end(stream_thread_t *t, rill_task_t *task, int32_t partition, size_t i)
 {
-    int64_t end = rill_task_changelog_offset(task, i);
-    out_topic_t *o = out_topic(t, rill_task_changelog_topic(task, i));
+    int64_t end = rill__task_changelog_offset(task, i);
+    out_topic_t *o = out_topic(t, rill__task_changelog_topic(task, i));
     if (o && partition < o->nacked && o->acked[partition] + 1 > end)
         end = o->acked[partition] + 1;
     return end;
@@ -526,7 +526,7 @@ static int64_t changelog_end(stream_thread_t *t, rill_task_t *task, int32_t part
  * NULL when out of memory. */
 static int64_t *changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t partition)
 {
-    size_t n = rill_task_changelog_count(task);
+    size_t n = rill__task_changelog_count(task);
     int64_t *ends = rill_calloc(n ? n : 1, sizeof *ends);
     for (size_t i = 0; ends && i < n; i++)
         ends[i] = changelog_end(t, task, partition, i);
@@ -537,23 +537,23 @@ static int64_t *changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t pa
  * last (or when force). Under exactly-once the stores record their offsets at each commit. */
 static void checkpoint_task(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force)
 {
-    size_t n = rill_task_changelog_count(task);
+    size_t n = rill__task_changelog_count(task);
     if (n == 0 || !t->producer || t->failed || t->eos)
         return;
-    uint64_t writes = rill_task_changelog_writes(task);
+    uint64_t writes = rill__task_changelog_writes(task);
     if (writes == 0 || (!force && writes < CHECKPOINT_DELTA))
         return;
     /* The end offsets come from delivery reports: every write must be acknowledged. */
     if (rd_kafka_flush(t->producer, 10000)) {
         rill_log(RILL_LOG_WARN, "state", "task %s: no checkpoint: the producer did not flush",
-                 rill_task_id(task));
+                 rill__task_id(task));
         return;
     }
     int64_t *ends = changelog_ends(t, task, partition);
     if (!ends)
         return;
-    if (rill_task_checkpoint(task, ends))
-        rill_log(RILL_LOG_WARN, "state", "%s", rill_task_error(task));
+    if (rill__task_checkpoint(task, ends))
+        rill_log(RILL_LOG_WARN, "state", "%s", rill__task_error(task));
     rill_free(ends);
 }
 
@@ -564,11 +564,11 @@ static int commit_stores(stream_thread_t *t)
     for (size_t k = 0; k < t->ntasks; k++) {
         rill_task_t *task = t->tasks[k].task;
         int64_t *ends = changelog_ends(t, task, t->tasks[k].partition);
-        int rc = ends ? rill_task_commit_stores(task, ends) : RILL_ENOMEM;
+        int rc = ends ? rill__task_commit_stores(task, ends) : RILL_ENOMEM;
         rill_free(ends);
         if (rc) {
             thread_fail(t, rc, "%s",
-                        ends ? rill_task_error(task) : "out of memory committing the stores");
+                        ends ? rill__task_error(task) : "out of memory committing the stores");
             return rc;
         }
     }
@@ -590,7 +590,7 @@ static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
     if (!tasks)
         return NULL;
     char err[1024];
-    rill_task_t *task = rill_task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
+    rill_task_t *task = rill__task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
     /* Another stream thread of this instance may still hold the task's stores (RocksDB's LOCK
      * file): it closes them when it handles its own revocation. Wait for it, as Kafka Streams
      * retries a task whose state directory is locked, but not for ever. */
@@ -602,14 +602,14 @@ static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
                      t->name, st, partition);
         struct timespec pause = {0, 100 * 1000000};
         nanosleep(&pause, NULL);
-        task = rill_task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
+        task = rill__task_new(t->app->topo, st, partition, &t->env, err, sizeof err);
     }
     if (!task) {
         thread_fail(t, RILL_EPROCESS, "cannot create task %d_%d: %s", st, partition, err);
         return NULL;
     }
     if (restore_task(t, task, partition)) {
-        rill_task_destroy(task);
+        rill__task_destroy(task);
         return NULL;
     }
     /* Interactive queries see the task from here on, restored. */
@@ -617,7 +617,7 @@ static rill_task_t *task_get(stream_thread_t *t, int st, int32_t partition)
     tasks[t->ntasks++] = (task_ref_t){st, partition, task};
     pthread_rwlock_unlock(&t->app->query_lock);
     atomic_store(&t->m_tasks, (int_fast64_t)t->ntasks);
-    rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", t->name, rill_task_id(task));
+    rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", t->name, rill__task_id(task));
     return task;
 }
 
@@ -644,10 +644,10 @@ static void tasks_gc(stream_thread_t *t)
             continue;
         }
         rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", t->name,
-                 rill_task_id(t->tasks[i].task));
-        t->closed_skipped += rill_task_metrics(t->tasks[i].task)->skipped;
-        t->closed_late += rill_task_metrics(t->tasks[i].task)->late_dropped;
-        rill_task_destroy(t->tasks[i].task);
+                 rill__task_id(t->tasks[i].task));
+        t->closed_skipped += rill__task_metrics(t->tasks[i].task)->skipped;
+        t->closed_late += rill__task_metrics(t->tasks[i].task)->late_dropped;
+        rill__task_destroy(t->tasks[i].task);
     }
     t->ntasks = keep;
     pthread_rwlock_unlock(&t->app->query_lock);
@@ -659,8 +659,8 @@ static int slots_add(stream_thread_t *t, const rd_kafka_topic_partition_list_t *
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
         int st, source;
-        if (rill_topology_find_source(t->app->topo, t->env.application_id, p->topic, &st,
-                                      &source)) {
+        if (rill__topology_find_source(t->app->topo, t->env.application_id, p->topic, &st,
+                                       &source)) {
             rill_log(RILL_LOG_WARN, "thread", "%s: assigned '%s' [%d], which no source reads",
                      t->name, p->topic, p->partition);
             continue;
@@ -738,9 +738,9 @@ static int commit(stream_thread_t *t, bool sync)
         return 0;
     /* Record caches write through: stores, changelogs and the records they forward. */
     for (size_t i = 0; i < t->ntasks; i++) {
-        int rc = rill_task_flush(t->tasks[i].task);
+        int rc = rill__task_flush(t->tasks[i].task);
         if (rc) {
-            thread_fail(t, rc, "%s", rill_task_error(t->tasks[i].task));
+            thread_fail(t, rc, "%s", rill__task_error(t->tasks[i].task));
             return rc;
         }
     }
@@ -801,12 +801,12 @@ static int reset_tasks(stream_thread_t *t)
         rill_task_t *old = t->tasks[i].task;
         /* The old task goes first: its RocksDB stores hold locks the new one needs. */
         pthread_rwlock_wrlock(&t->app->query_lock);
-        t->closed_skipped += rill_task_metrics(old)->skipped;
-        t->closed_late += rill_task_metrics(old)->late_dropped;
-        rill_task_destroy(old);
+        t->closed_skipped += rill__task_metrics(old)->skipped;
+        t->closed_late += rill__task_metrics(old)->late_dropped;
+        rill__task_destroy(old);
         char err[1024];
-        rill_task_t *task = rill_task_new(t->app->topo, t->tasks[i].st, t->tasks[i].partition,
-                                          &t->env, err, sizeof err);
+        rill_task_t *task = rill__task_new(t->app->topo, t->tasks[i].st, t->tasks[i].partition,
+                                           &t->env, err, sizeof err);
         if (!task) {
             /* No task may stay half there: drop it and the slots that fed it. */
             int st = t->tasks[i].st;
@@ -1189,9 +1189,9 @@ static int process_message(stream_thread_t *t, rd_kafka_message_t *msg)
     t->lazy.headers = (rill_headers_t){NULL, 0, load_headers};
     t->lazy.msg = msg;
     raw.headers = &t->lazy.headers;
-    int rc = rill_task_process(slot->task, slot->source, &raw);
+    int rc = rill__task_process(slot->task, slot->source, &raw);
     if (rc) {
-        thread_fail(t, rc, "%s", rill_task_error(slot->task));
+        thread_fail(t, rc, "%s", rill__task_error(slot->task));
         return rc;
     }
     slot->next_offset = msg->offset + 1;
@@ -1203,7 +1203,7 @@ static void update_metrics(stream_thread_t *t)
 {
     uint64_t processed = 0, skipped = t->closed_skipped, late = t->closed_late;
     for (size_t i = 0; i < t->ntasks; i++) {
-        const rill_task_metrics_t *m = rill_task_metrics(t->tasks[i].task);
+        const rill_task_metrics_t *m = rill__task_metrics(t->tasks[i].task);
         processed += m->processed;
         skipped += m->skipped;
         late += m->late_dropped;
@@ -1282,8 +1282,8 @@ static void punct_timer_cb(uv_timer_t *h)
     stream_thread_t *t = h->data;
     int64_t now = now_ms();
     for (size_t i = 0; i < t->ntasks && !t->failed; i++)
-        if (rill_task_punctuate(t->tasks[i].task, now))
-            thread_fail(t, RILL_EPROCESS, "%s", rill_task_error(t->tasks[i].task));
+        if (rill__task_punctuate(t->tasks[i].task, now))
+            thread_fail(t, RILL_EPROCESS, "%s", rill__task_error(t->tasks[i].task));
     rearm_punctuation(t);
 }
 
@@ -1291,7 +1291,7 @@ static void rearm_punctuation(stream_thread_t *t)
 {
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < t->ntasks; i++) {
-        int64_t n = rill_task_next_punctuation(t->tasks[i].task);
+        int64_t n = rill__task_next_punctuation(t->tasks[i].task);
         if (n < next)
             next = n;
     }
@@ -1356,12 +1356,12 @@ static void thread_main(void *arg)
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < t->app->ntopics; i++) {
         int st, source;
-        if (rill_topology_find_source(t->app->topo, t->env.application_id, t->app->topics[i].name,
-                                      &st, &source) == 0)
+        if (rill__topology_find_source(t->app->topo, t->env.application_id, t->app->topics[i].name,
+                                       &st, &source) == 0)
             rd_kafka_topic_partition_list_add(sub, t->app->topics[i].name, RD_KAFKA_PARTITION_UA);
     }
-    for (int st = 0; st < rill_topology_subtopology_count(t->app->topo); st++)
-        rill_topology_source_patterns(t->app->topo, st, add_pattern, sub);
+    for (int st = 0; st < rill__topology_subtopology_count(t->app->topo); st++)
+        rill__topology_source_patterns(t->app->topo, st, add_pattern, sub);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {
