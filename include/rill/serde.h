@@ -27,9 +27,9 @@ typedef struct {
 } rill_bytes_t;
 
 /* Appends len bytes to b, growing it; returns 0 or RILL_ENOMEM. */
-int rill_bytes_append(rill_bytes_t *b, const void *data, size_t len);
+RILL_EXTERN int rill_bytes_append(rill_bytes_t *b, const void *data, size_t len);
 /* Frees b's memory and empties it. */
-void rill_bytes_free(rill_bytes_t *b);
+RILL_EXTERN void rill_bytes_free(rill_bytes_t *b);
 
 /*
  * The operations of a serde. serialize appends the encoding of value to out (out is emptied by
@@ -50,19 +50,20 @@ typedef struct rill_serde rill_serde_t;
 
 /* Returns a new custom serde (reference count 1) over ops and state, or NULL. ops is borrowed
  * and must outlive the serde; state is owned on success and released with ops->destroy. */
-rill_serde_t *rill_serde_new(const rill_serde_ops *ops, void *state);
+RILL_EXTERN rill_serde_t *rill_serde_new(const rill_serde_ops *ops, void *state);
 /* Takes a reference on serde and returns it. NULL is fine. */
-rill_serde_t *rill_serde_ref(rill_serde_t *serde);
+RILL_EXTERN rill_serde_t *rill_serde_ref(rill_serde_t *serde);
 /* Drops a reference; the last one destroys the serde. NULL is fine. */
-void rill_serde_unref(rill_serde_t *serde);
+RILL_EXTERN void rill_serde_unref(rill_serde_t *serde);
 /* Returns the serde's name ("string", "json", ...), borrowed. */
-const char *rill_serde_name(const rill_serde_t *serde);
+RILL_EXTERN const char *rill_serde_name(const rill_serde_t *serde);
 /* Serializes value into out (emptied first); sets *is_null for a null. 0 or RILL_ESERDE. */
-int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes_t *out,
-                         bool *is_null, char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes_t *out,
+                                     bool *is_null, char *errstr, size_t errstr_size);
 /* Deserializes bytes into *value (see the header comment for what a value is). 0 or RILL_ESERDE. */
-int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes, rill_arena_t *arena,
-                           rill_buf_t *value, char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes,
+                                       rill_arena_t *arena, rill_buf_t *value, char *errstr,
+                                       size_t errstr_size);
 
 /*
  * Windowed keys. A windowed aggregation's output key is a view of a rill_windowed_t (len is
@@ -78,33 +79,34 @@ typedef struct {
 /* Returns a new serde of time-windowed keys over inner (referenced): the inner key's bytes then
  * the start as 8 bytes big-endian, as Kafka Streams' TimeWindowedSerde writes them; end is start
  * + window_size_ms when read back. NULL on bad arguments or out of memory. */
-rill_serde_t *rill_serde_time_windowed(rill_serde_t *inner, int64_t window_size_ms);
+RILL_EXTERN rill_serde_t *rill_serde_time_windowed(rill_serde_t *inner, int64_t window_size_ms);
 /* Returns a new serde of session-windowed keys over inner: the inner key's bytes, then end and
  * start (8 bytes big-endian each), as Kafka Streams' SessionWindowedSerde writes them. */
-rill_serde_t *rill_serde_session_windowed(rill_serde_t *inner);
+RILL_EXTERN rill_serde_t *rill_serde_session_windowed(rill_serde_t *inner);
 /* Returns a view of a new rill_windowed_t in arena holding key, start and end. */
-rill_buf_t rill_arena_windowed(rill_arena_t *arena, rill_buf_t key, int64_t start, int64_t end);
+RILL_EXTERN rill_buf_t rill_arena_windowed(rill_arena_t *arena, rill_buf_t key, int64_t start,
+                                           int64_t end);
 /* Prints a windowed key as Kafka Streams' Windowed.toString does, "[key@start/end]", into buf
  * (always NUL-terminated); the inner key is printed with inner's rules (strings as text, numbers
  * in decimal, JSON compact, other bytes as hex). Returns the length it needed, like snprintf. */
-int rill_windowed_format(const rill_windowed_t *w, const rill_serde_t *inner, char *buf,
-                         size_t size);
+RILL_EXTERN int rill_windowed_format(const rill_windowed_t *w, const rill_serde_t *inner, char *buf,
+                                     size_t size);
 
 /* Built-in serdes: static, borrowed, never freed. */
-rill_serde_t *rill_serde_bytes(void);
+RILL_EXTERN rill_serde_t *rill_serde_bytes(void);
 /* UTF-8 text; deserialize checks the encoding and names the first bad byte. */
-rill_serde_t *rill_serde_string(void);
+RILL_EXTERN rill_serde_t *rill_serde_string(void);
 /* 4-byte big-endian two's complement, as Kafka's IntegerSerializer. */
-rill_serde_t *rill_serde_int32(void);
+RILL_EXTERN rill_serde_t *rill_serde_int32(void);
 /* 8-byte big-endian two's complement, as Kafka's LongSerializer. */
-rill_serde_t *rill_serde_int64(void);
+RILL_EXTERN rill_serde_t *rill_serde_int64(void);
 /* 8-byte big-endian IEEE 754, as Kafka's DoubleSerializer. */
-rill_serde_t *rill_serde_double(void);
+RILL_EXTERN rill_serde_t *rill_serde_double(void);
 /* JSON text parsed with jansson; the value is a json_t * (see rill_json_*). */
-rill_serde_t *rill_serde_json(void);
+RILL_EXTERN rill_serde_t *rill_serde_json(void);
 /* Returns the built-in serde called name ("bytes", "string", "int32", "int64", "double",
  * "json"), or NULL. */
-rill_serde_t *rill_serde_by_name(const char *name);
+RILL_EXTERN rill_serde_t *rill_serde_by_name(const char *name);
 
 /* Reads the native int32 of a value made by the int32 serde (0 for a null). */
 static inline int32_t rill_value_i32(rill_buf_t v)
@@ -132,28 +134,28 @@ static inline double rill_value_double(rill_buf_t v)
 }
 
 /* Encodes v as the int32 serde's 4 big-endian bytes into out. */
-void rill_encode_i32(uint8_t out[4], int32_t v);
+RILL_EXTERN void rill_encode_i32(uint8_t out[4], int32_t v);
 /* Encodes v as the int64 serde's 8 big-endian bytes into out. */
-void rill_encode_i64(uint8_t out[8], int64_t v);
+RILL_EXTERN void rill_encode_i64(uint8_t out[8], int64_t v);
 /* Decodes 8 big-endian bytes into an int64. */
-int64_t rill_decode_i64(const uint8_t in[8]);
+RILL_EXTERN int64_t rill_decode_i64(const uint8_t in[8]);
 
 /*
  * JSON values without a jansson type in this header: a JSON value is a void * that is a json_t *.
  * Getters return borrowed pointers or copies; rill_json_* never take ownership unless they say so.
  */
 /* Returns the string member key of JSON object doc, or NULL when absent or not a string. */
-const char *rill_json_get_string(const void *doc, const char *key);
+RILL_EXTERN const char *rill_json_get_string(const void *doc, const char *key);
 /* Returns the integer member key of doc in *out: 0, or RILL_ENOENT when absent or not a number. */
-int rill_json_get_int(const void *doc, const char *key, int64_t *out);
+RILL_EXTERN int rill_json_get_int(const void *doc, const char *key, int64_t *out);
 /* Returns the number member key of doc in *out (integer or real): 0 or RILL_ENOENT. */
-int rill_json_get_double(const void *doc, const char *key, double *out);
+RILL_EXTERN int rill_json_get_double(const void *doc, const char *key, double *out);
 /* Writes doc as compact JSON text into buf (NUL-terminated; cut short with "..." when it does
  * not fit). Returns 0 or a negative code. */
-int rill_json_format(const void *doc, char *buf, size_t size);
+RILL_EXTERN int rill_json_format(const void *doc, char *buf, size_t size);
 /* Returns a view of a new JSON document parsed from fmt (jansson's json_pack format), owned by
  * arena (released at its reset), or a null view on failure. */
-rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);
+RILL_EXTERN rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);
 
 #ifdef __cplusplus
 }
