@@ -258,10 +258,10 @@ static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
     if (!(app->admin = admin_client(app->bootstrap, app->conf, errstr, errstr_size)))
         return RILL_EKAFKA;
     topic_walk_t w = {app, (int32_t)rill__conf_int(app->conf, "embedded.partitions"), 0};
-    for (int st = 0; st < rill_topology_subtopology_count(app->topo); st++)
-        rill_topology_source_topics(app->topo, st, app->env.application_id, create_embedded_topic,
-                                    &w);
-    rill_topology_sink_topics(app->topo, app->env.application_id, create_embedded_sink, &w);
+    for (int st = 0; st < rill__topology_subtopology_count(app->topo); st++)
+        rill__topology_source_topics(app->topo, st, app->env.application_id, create_embedded_topic,
+                                     &w);
+    rill__topology_sink_topics(app->topo, app->env.application_id, create_embedded_sink, &w);
     rill_log(RILL_LOG_INFO, "app",
              "no bootstrap.servers: started the embedded Kafka cluster (librdkafka's mock "
              "cluster, %d brokers) at %s; its topics live in memory and vanish with the app, "
@@ -308,8 +308,9 @@ static void learn_pattern_topics(rill_app_t *app, const rd_kafka_metadata_t *md)
 {
     for (int i = 0; i < md->topic_cnt; i++) {
         int st, source;
-        if (!md->topics[i].err && rill_topology_find_source(app->topo, app->env.application_id,
-                                                            md->topics[i].topic, &st, &source) == 0)
+        if (!md->topics[i].err &&
+            rill__topology_find_source(app->topo, app->env.application_id, md->topics[i].topic, &st,
+                                       &source) == 0)
             remember_topic(app, md->topics[i].topic, md->topics[i].partition_cnt);
     }
 }
@@ -347,8 +348,8 @@ static void size_internal(void *ud, const char *topic, bool internal, int st, in
         return;
     if (partitions <= 0) {
         width_walk_t ww = {w->app, st, 0, false};
-        rill_topology_source_topics(w->app->topo, st, w->app->env.application_id, widest_source,
-                                    &ww);
+        rill__topology_source_topics(w->app->topo, st, w->app->env.application_id, widest_source,
+                                     &ww);
         if (ww.unresolved || ww.max <= 0) {
             w->pending = true;
             return;
@@ -443,7 +444,7 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
     internal_walk_t w = {app, true, false, 0};
     while (w.progress && !w.rc) {
         w.progress = w.pending = false;
-        rill_topology_sink_topics(app->topo, app->env.application_id, size_internal, &w);
+        rill__topology_sink_topics(app->topo, app->env.application_id, size_internal, &w);
     }
     if (w.rc)
         return w.rc;
@@ -460,7 +461,7 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         if (spec->no_logging)
             continue;
         width_walk_t ww = {app, st, 0, false};
-        rill_topology_source_topics(app->topo, st, app->env.application_id, widest_source, &ww);
+        rill__topology_source_topics(app->topo, st, app->env.application_id, widest_source, &ww);
         char name[600];
         rill__changelog_topic(name, sizeof name, app->env.application_id, spec->name);
         if (ww.max <= 0) {
@@ -621,8 +622,8 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
     app->state = RILL_STATE_CREATED;
     app->conf = conf;
     if (rill__conf_task_env(conf, &app->env, errstr, errstr_size) ||
-        rill_topology_check_serdes(topo, app->env.default_key_serde, app->env.default_value_serde,
-                                   errstr, errstr_size)) {
+        rill__topology_check_serdes(topo, app->env.default_key_serde, app->env.default_value_serde,
+                                    errstr, errstr_size)) {
         app->conf = NULL; /* ownership moves only on success */
         rill_app_destroy(app);
         return NULL;
@@ -759,8 +760,8 @@ int rill_app_start(rill_app_t *app)
         return RILL_ETIMEDOUT;
     }
     source_walk_t w = {app, md, err, sizeof err, 0};
-    for (int st = 0; st < rill_topology_subtopology_count(app->topo) && !w.rc; st++)
-        rill_topology_source_topics(app->topo, st, app->env.application_id, check_source, &w);
+    for (int st = 0; st < rill__topology_subtopology_count(app->topo) && !w.rc; st++)
+        rill__topology_source_topics(app->topo, st, app->env.application_id, check_source, &w);
     learn_pattern_topics(app, md);
     rd_kafka_metadata_destroy(md);
     int rc = w.rc ? w.rc : create_internal_topics(app, err, sizeof err);

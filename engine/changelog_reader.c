@@ -129,7 +129,7 @@ static int embedded_end(changelog_reader_t *r, entry_t *e)
 int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition, char *why,
                      size_t why_size)
 {
-    size_t n = rill_task_changelog_count(task), added = 0;
+    size_t n = rill__task_changelog_count(task), added = 0;
     if (n == 0)
         return 1;
     if (!consumer(r, why, why_size))
@@ -140,7 +140,7 @@ int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition
             cap *= 2;
         entry_t *entries = rill_realloc(r->entries, cap * sizeof *entries);
         if (!entries) {
-            snprintf(why, why_size, "out of memory restoring task %s", rill_task_id(task));
+            snprintf(why, why_size, "out of memory restoring task %s", rill__task_id(task));
             return RILL_ENOMEM;
         }
         r->entries = entries;
@@ -151,10 +151,10 @@ int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition
         entry_t e = {
             .task = task,
             .i = i,
-            .topic = rill_task_changelog_topic(task, i),
-            .store = rill_task_changelog_store(task, i),
+            .topic = rill__task_changelog_topic(task, i),
+            .store = rill__task_changelog_store(task, i),
             .partition = partition,
-            .from = rill_task_changelog_offset(task, i),
+            .from = rill__task_changelog_offset(task, i),
             .stop_at = INT64_MAX,
             .t0 = now,
             .last_progress = now,
@@ -260,7 +260,7 @@ static void finished(changelog_reader_t *r, entry_t *e)
     double secs = (double)(rill__monotonic_ms() - e->t0) / 1000.0;
     rill_log(RILL_LOG_INFO, "state",
              "task %s: restored store '%s': %llu records in %.2f s (%.0f records/s)",
-             rill_task_id(e->task), e->store, (unsigned long long)e->total, secs,
+             rill__task_id(e->task), e->store, (unsigned long long)e->total, secs,
              secs > 0 ? (double)e->total / secs : 0.0);
     const rill_restore_listener_t *l = &r->ctx->restore_listener;
     if (l->on_end)
@@ -282,12 +282,12 @@ static int apply(changelog_reader_t *r, entry_t *e, size_t n, char *why, size_t 
             l->on_start(l->ud, e->store, e->topic, e->partition, r->recs[0].offset, hi);
         rill_log(RILL_LOG_INFO, "state",
                  "task %s: restoring store '%s' from %s [%d], offsets %lld..%lld",
-                 rill_task_id(e->task), e->store, e->topic, e->partition,
+                 rill__task_id(e->task), e->store, e->topic, e->partition,
                  (long long)r->recs[0].offset, (long long)hi);
     }
-    int rc = rill_task_restore_batch(e->task, e->i, r->recs, n);
+    int rc = rill__task_restore_batch(e->task, e->i, r->recs, n);
     if (rc) {
-        snprintf(why, why_size, "%s", rill_task_error(e->task));
+        snprintf(why, why_size, "%s", rill__task_error(e->task));
         return rc;
     }
     e->pos = r->recs[n - 1].offset + 1;
@@ -306,14 +306,14 @@ static int reset(changelog_reader_t *r, entry_t *e, const rd_kafka_message_t *m,
 {
     if (e->total) {
         snprintf(why, why_size, "task %s: cannot read changelog '%s' [%d]: %s",
-                 rill_task_id(e->task), e->topic, e->partition, rd_kafka_message_errstr(m));
+                 rill__task_id(e->task), e->topic, e->partition, rd_kafka_message_errstr(m));
         return RILL_EKAFKA;
     }
     rill_log(RILL_LOG_WARN, "state",
              "task %s: the checkpoint of store '%s' (offset %lld) is outside %s [%d]: wiping "
              "the store and restoring it from the start of the changelog",
-             rill_task_id(e->task), e->store, (long long)e->from, e->topic, e->partition);
-    if (rill_task_reset_store(e->task, e->i, why, why_size))
+             rill__task_id(e->task), e->store, (long long)e->from, e->topic, e->partition);
+    if (rill__task_reset_store(e->task, e->i, why, why_size))
         return RILL_EIO;
     e->from = e->pos = -1;
     r->reassign = true;
@@ -350,7 +350,7 @@ int rill__reader_step(changelog_reader_t *r, char *why, size_t why_size)
             rc = reset(r, e, m, why, why_size);
         } else if (m->err) {
             snprintf(why, why_size, "task %s: cannot read changelog '%s' [%d]: %s",
-                     rill_task_id(e->task), e->topic, e->partition, rd_kafka_message_errstr(m));
+                     rill__task_id(e->task), e->topic, e->partition, rd_kafka_message_errstr(m));
             rc = RILL_EKAFKA;
         } else {
             r->recs[run++] = (rill_record_t){
@@ -381,13 +381,13 @@ int rill__reader_step(changelog_reader_t *r, char *why, size_t why_size)
             snprintf(why, why_size,
                      "task %s: restoring store '%s' from %s [%d] made no progress for %d s at "
                      "offset %lld",
-                     rill_task_id(e->task), e->store, e->topic, e->partition,
+                     rill__task_id(e->task), e->store, e->topic, e->partition,
                      RESTORE_STALL_MS / 1000, (long long)e->pos);
             return RILL_ETIMEDOUT;
         }
         if (now - e->last_log >= RESTORE_LOG_MS && e->started) {
             rill_log(RILL_LOG_INFO, "state", "task %s: restoring store '%s': at offset %lld",
-                     rill_task_id(e->task), e->store, (long long)e->pos);
+                     rill__task_id(e->task), e->store, (long long)e->pos);
             e->last_log = now;
         }
     }

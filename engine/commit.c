@@ -27,9 +27,9 @@
  * thread wrote (acknowledged), or where the store restored to. */
 static int64_t changelog_end(stream_thread_t *t, rill_task_t *task, int32_t partition, size_t i)
 {
-    int64_t end = rill_task_changelog_offset(task, i);
+    int64_t end = rill__task_changelog_offset(task, i);
     int64_t acked =
-        rill__collector_acked_end(t->collector, rill_task_changelog_topic(task, i), partition);
+        rill__collector_acked_end(t->collector, rill__task_changelog_topic(task, i), partition);
     if (acked < 0)
         acked = 0;
     return acked > end ? acked : end;
@@ -39,7 +39,7 @@ static int64_t changelog_end(stream_thread_t *t, rill_task_t *task, int32_t part
  * NULL when out of memory. */
 static int64_t *changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t partition)
 {
-    size_t n = rill_task_changelog_count(task);
+    size_t n = rill__task_changelog_count(task);
     int64_t *ends = rill_calloc(n ? n : 1, sizeof *ends);
     for (size_t i = 0; ends && i < n; i++)
         ends[i] = changelog_end(t, task, partition, i);
@@ -48,23 +48,23 @@ static int64_t *changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t pa
 
 void rill__thread_checkpoint(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force)
 {
-    size_t n = rill_task_changelog_count(task);
+    size_t n = rill__task_changelog_count(task);
     if (n == 0 || !t->producer || t->failed || t->ctx.eos)
         return;
-    uint64_t writes = rill_task_changelog_writes(task);
+    uint64_t writes = rill__task_changelog_writes(task);
     if (writes == 0 || (!force && writes < CHECKPOINT_DELTA))
         return;
     /* The end offsets come from delivery reports: every write must be acknowledged. */
     if (rill__producer_flush(t->producer, CHECKPOINT_FLUSH_MS)) {
         rill_log(RILL_LOG_WARN, "state", "task %s: no checkpoint: the producer did not flush",
-                 rill_task_id(task));
+                 rill__task_id(task));
         return;
     }
     int64_t *ends = changelog_ends(t, task, partition);
     if (!ends)
         return;
-    if (rill_task_checkpoint(task, ends))
-        rill_log(RILL_LOG_WARN, "state", "%s", rill_task_error(task));
+    if (rill__task_checkpoint(task, ends))
+        rill_log(RILL_LOG_WARN, "state", "%s", rill__task_error(task));
     rill_free(ends);
 }
 
@@ -76,11 +76,11 @@ static int commit_stores(stream_thread_t *t)
         int32_t partition;
         rill_task_t *task = rill__tm_running(t->tm, k, &partition);
         int64_t *ends = changelog_ends(t, task, partition);
-        int rc = ends ? rill_task_commit_stores(task, ends) : RILL_ENOMEM;
+        int rc = ends ? rill__task_commit_stores(task, ends) : RILL_ENOMEM;
         rill_free(ends);
         if (rc) {
-            rill__thread_fail(t, rc, "%s",
-                              ends ? rill_task_error(task) : "out of memory committing the stores");
+            rill__thread_fail(
+                t, rc, "%s", ends ? rill__task_error(task) : "out of memory committing the stores");
             return rc;
         }
     }
@@ -187,9 +187,9 @@ int rill__thread_commit(stream_thread_t *t, bool sync)
         return 0;
     for (size_t k = 0; k < rill__tm_running_count(t->tm); k++) {
         rill_task_t *task = rill__tm_running(t->tm, k, NULL);
-        int rc = rill_task_flush(task);
+        int rc = rill__task_flush(task);
         if (rc) {
-            rill__thread_fail(t, rc, "%s", rill_task_error(task));
+            rill__thread_fail(t, rc, "%s", rill__task_error(task));
             return rc;
         }
     }

@@ -8,6 +8,8 @@
 #include <rill/app.h>
 #include <rill/test_driver.h>
 
+#include "operators/task.h"
+
 #include <librdkafka/rdkafka.h>
 
 typedef enum { SCOPE_BOTH, SCOPE_CONSUMER, SCOPE_PRODUCER } conf_scope_t;

@@ -40,7 +40,7 @@ static int target(rill_app_t *app, const char *store, rill_store_type_t type, ta
         return RILL_ENOENT; /* generated names are not an interface */
     if (out->spec->type != type)
         return RILL_EINVAL;
-    rill_topology_source_topics(app->topo, out->st, app->env.application_id, widest, out);
+    rill__topology_source_topics(app->topo, out->st, app->env.application_id, widest, out);
     return 0;
 }
 
@@ -101,7 +101,7 @@ typedef struct {
 static bool get_one(void *ud, rill_task_t *task, int32_t partition)
 {
     get_t *g = ud;
-    rill_store_t *s = rill_task_kv_store(task, g->store);
+    rill_store_t *s = rill__task_kv_store(task, g->store);
     if (!s) {
         g->rc = RILL_ENOENT;
         return false;
@@ -148,7 +148,7 @@ typedef struct {
 static bool range_one(void *ud, rill_task_t *task, int32_t partition)
 {
     range_t *r = ud;
-    rill_store_t *s = rill_task_kv_store(task, r->store);
+    rill_store_t *s = rill__task_kv_store(task, r->store);
     rill_store_iter_t *it = !s          ? NULL
                             : r->prefix ? rill_store_prefix(s, r->pfx)
                                         : rill_store_range(s, r->from, r->to, false);
@@ -210,7 +210,7 @@ typedef struct {
 static bool window_one(void *ud, rill_task_t *task, int32_t partition)
 {
     wq_t *q = ud;
-    rill_window_store_t *s = rill_task_window_store(task, q->store);
+    rill_window_store_t *s = rill__task_window_store(task, q->store);
     rill_window_iter_t *it = !s ? NULL
                              : q->key.data
                                  ? rill_window_store_fetch(s, q->key, q->from, q->to, false)
@@ -243,7 +243,7 @@ int rill_app_query_windows(rill_app_t *app, const char *store, rill_buf_t key, i
 static bool session_one(void *ud, rill_task_t *task, int32_t partition)
 {
     wq_t *q = ud;
-    rill_session_store_t *s = rill_task_session_store(task, q->store);
+    rill_session_store_t *s = rill__task_session_store(task, q->store);
     rill_session_iter_t *it = s ? rill_session_store_find(s, q->key, INT64_MIN, INT64_MAX) : NULL;
     if (!it) {
         q->rc = s ? RILL_ENOMEM : RILL_ENOENT;

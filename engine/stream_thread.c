@@ -264,9 +264,9 @@ static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
     t->lazy.headers = (rill_headers_t){NULL, 0, load_headers};
     t->lazy.msg = msg;
     raw.headers = &t->lazy.headers;
-    int rc = rill_task_process(slot->task, slot->source, &raw);
+    int rc = rill__task_process(slot->task, slot->source, &raw);
     if (rc) {
-        rill__thread_fail(t, rc, "%s", rill_task_error(slot->task));
+        rill__thread_fail(t, rc, "%s", rill__task_error(slot->task));
         return false;
     }
     slot->next_offset = msg->offset + 1;
@@ -384,8 +384,8 @@ static void punct_timer_cb(uv_timer_t *h)
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     for (size_t i = 0; i < rill__tm_running_count(t->tm) && !t->failed; i++) {
         rill_task_t *task = rill__tm_running(t->tm, i, NULL);
-        if (rill_task_punctuate(task, now))
-            rill__thread_fail(t, RILL_EPROCESS, "%s", rill_task_error(task));
+        if (rill__task_punctuate(task, now))
+            rill__thread_fail(t, RILL_EPROCESS, "%s", rill__task_error(task));
     }
     rearm_punctuation(t);
 }
@@ -394,7 +394,7 @@ static void rearm_punctuation(stream_thread_t *t)
 {
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < rill__tm_running_count(t->tm); i++) {
-        int64_t n = rill_task_next_punctuation(rill__tm_running(t->tm, i, NULL));
+        int64_t n = rill__task_next_punctuation(rill__tm_running(t->tm, i, NULL));
         if (n < next)
             next = n;
     }
@@ -468,12 +468,12 @@ static void thread_main(void *arg)
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < t->ctx.ntopics; i++) {
         int st, source;
-        if (rill_topology_find_source(t->ctx.topo, t->env.application_id, t->ctx.topics[i], &st,
-                                      &source) == 0)
+        if (rill__topology_find_source(t->ctx.topo, t->env.application_id, t->ctx.topics[i], &st,
+                                       &source) == 0)
             rd_kafka_topic_partition_list_add(sub, t->ctx.topics[i], RD_KAFKA_PARTITION_UA);
     }
-    for (int st = 0; st < rill_topology_subtopology_count(t->ctx.topo); st++)
-        rill_topology_source_patterns(t->ctx.topo, st, add_pattern, sub);
+    for (int st = 0; st < rill__topology_subtopology_count(t->ctx.topo); st++)
+        rill__topology_source_patterns(t->ctx.topo, st, add_pattern, sub);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {

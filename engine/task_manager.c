@@ -127,7 +127,8 @@ void rill__tm_restored(void *ud, rill_task_t *task)
     task_manager_t *tm = ud;
     for (size_t i = 0; i < tm->ntasks; i++)
         if (tm->tasks[i].task == task && tm->tasks[i].state == T_RESTORING) {
-            rill_log(RILL_LOG_INFO, "thread", "%s: task %s restored", tm->name, rill_task_id(task));
+            rill_log(RILL_LOG_INFO, "thread", "%s: task %s restored", tm->name,
+                     rill__task_id(task));
             run(tm, &tm->tasks[i]);
         }
 }
@@ -137,7 +138,7 @@ static int make_task(task_manager_t *tm, task_ref_t *ref, char *why, size_t why_
 {
     char err[1024];
     rill_task_t *task =
-        rill_task_new(tm->ctx->topo, ref->st, ref->partition, tm->env, err, sizeof err);
+        rill__task_new(tm->ctx->topo, ref->st, ref->partition, tm->env, err, sizeof err);
     if (!task) {
         /* RocksDB says "lock hold by current process" or "While lock file: .../LOCK". */
         if (strstr(err, "/LOCK") && rill__monotonic_ms() < ref->wait_until)
@@ -153,7 +154,7 @@ static int make_task(task_manager_t *tm, task_ref_t *ref, char *why, size_t why_
         if (tm->slots[s].st == ref->st && tm->slots[s].partition == ref->partition &&
             !tm->slots[s].task)
             tm->slots[s].task = task;
-    rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", tm->name, rill_task_id(task));
+    rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", tm->name, rill__task_id(task));
     int rc = rill__reader_add(tm->reader, task, ref->partition, why, why_size);
     if (rc < 0)
         return rc;
@@ -178,7 +179,7 @@ static task_ref_t *get_task(task_manager_t *tm, int st, int32_t partition, char 
     if (ref) {
         if (ref->state == T_SUSPENDED) {
             rill_log(RILL_LOG_INFO, "thread", "%s: resumed task %s", tm->name,
-                     rill_task_id(ref->task));
+                     rill__task_id(ref->task));
             pthread_rwlock_wrlock(tm->ctx->query_lock);
             ref->state = T_RUNNING;
             pthread_rwlock_unlock(tm->ctx->query_lock);
@@ -241,10 +242,10 @@ static void close_unused(task_manager_t *tm, which_t which)
         }
         if (ref->task) {
             rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", tm->name,
-                     rill_task_id(ref->task));
-            tm->closed_skipped += rill_task_metrics(ref->task)->skipped;
-            tm->closed_late += rill_task_metrics(ref->task)->late_dropped;
-            rill_task_destroy(ref->task);
+                     rill__task_id(ref->task));
+            tm->closed_skipped += rill__task_metrics(ref->task)->skipped;
+            tm->closed_late += rill__task_metrics(ref->task)->late_dropped;
+            rill__task_destroy(ref->task);
         }
     }
     tm->ntasks = keep;
@@ -257,8 +258,8 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
         int st, source;
-        if (rill_topology_find_source(tm->ctx->topo, tm->ctx->env.application_id, p->topic, &st,
-                                      &source)) {
+        if (rill__topology_find_source(tm->ctx->topo, tm->ctx->env.application_id, p->topic, &st,
+                                       &source)) {
             rill_log(RILL_LOG_WARN, "thread", "%s: assigned '%s' [%d], which no source reads",
                      tm->name, p->topic, p->partition);
             continue;
@@ -337,7 +338,7 @@ void rill__tm_revoke(task_manager_t *tm, const rd_kafka_topic_partition_list_t *
             if (tm->tasks[i].state == T_RUNNING && !task_used(tm, &tm->tasks[i])) {
                 tm->tasks[i].state = T_SUSPENDED;
                 rill_log(RILL_LOG_INFO, "thread", "%s: suspended task %s", tm->name,
-                         rill_task_id(tm->tasks[i].task));
+                         rill__task_id(tm->tasks[i].task));
             }
         pthread_rwlock_unlock(tm->ctx->query_lock);
     }
@@ -528,9 +529,9 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
             rill__reader_remove(tm->reader, ref->task);
         rill_task_t *old = ref->task;
         pthread_rwlock_wrlock(tm->ctx->query_lock);
-        tm->closed_skipped += rill_task_metrics(old)->skipped;
-        tm->closed_late += rill_task_metrics(old)->late_dropped;
-        rill_task_destroy(old);
+        tm->closed_skipped += rill__task_metrics(old)->skipped;
+        tm->closed_late += rill__task_metrics(old)->late_dropped;
+        rill__task_destroy(old);
         ref->task = NULL;
         ref->state = T_WAITING;
         ref->wait_until = rill__monotonic_ms() + TASK_LOCK_WAIT_MS;
@@ -571,7 +572,7 @@ void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *lat
     uint64_t sk = tm->closed_skipped, la = tm->closed_late;
     for (size_t i = 0; i < tm->ntasks; i++)
         if (tm->tasks[i].task) {
-            const rill_task_metrics_t *m = rill_task_metrics(tm->tasks[i].task);
+            const rill_task_metrics_t *m = rill__task_metrics(tm->tasks[i].task);
             sk += m->skipped;
             la += m->late_dropped;
         }

@@ -89,7 +89,7 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     if (t->internal) {
         /* As the app sizes them: the count the repartition gave, else the widest topic. */
         declared_t d = {name, 0};
-        rill_topology_sink_topics(td->topo, app_id, find_declared, &d);
+        rill__topology_sink_topics(td->topo, app_id, find_declared, &d);
         for (size_t i = 0; !d.partitions && i < td->ntopics; i++)
             if (topics[i].partitions > t->partitions)
                 t->partitions = topics[i].partitions;
@@ -192,8 +192,8 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
     if (!*rill__conf_str(td->conf, "application.id"))
         rill_conf_set(td->conf, "application.id", "test-driver", NULL, 0);
     if (rill__conf_task_env(td->conf, &td->env, errstr, errstr_size) ||
-        rill_topology_check_serdes(topo, td->env.default_key_serde, td->env.default_value_serde,
-                                   errstr, errstr_size)) {
+        rill__topology_check_serdes(topo, td->env.default_key_serde, td->env.default_value_serde,
+                                    errstr, errstr_size)) {
         rill_test_driver_destroy(td);
         return NULL;
     }
@@ -234,7 +234,7 @@ void rill_test_driver_destroy(rill_test_driver_t *td)
     if (!td)
         return;
     for (size_t i = 0; i < td->ntasks; i++)
-        rill_task_destroy(td->tasks[i].task);
+        rill__task_destroy(td->tasks[i].task);
     rill_free(td->tasks);
     rill_store_env_destroy(td->store_env);
     if (td->state_dir)
@@ -282,7 +282,7 @@ static rill_task_t *task_for(rill_test_driver_t *td, int st, int32_t partition)
         return NULL;
     td->tasks = tasks;
     rill_task_t *task =
-        rill_task_new(td->topo, st, partition, &td->env, td->error, sizeof td->error);
+        rill__task_new(td->topo, st, partition, &td->env, td->error, sizeof td->error);
     if (!task)
         return NULL;
     tasks[td->ntasks++] = (task_slot_t){st, partition, task};
@@ -293,14 +293,14 @@ static rill_task_t *task_for(rill_test_driver_t *td, int st, int32_t partition)
 static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_t *raw)
 {
     int st, source;
-    if (rill_topology_find_source(td->topo, td->env.application_id, topic, &st, &source))
+    if (rill__topology_find_source(td->topo, td->env.application_id, topic, &st, &source))
         return 0; /* nobody reads this topic: it is only an output */
     rill_task_t *task = task_for(td, st, raw->partition);
     if (!task)
         return RILL_ENOMEM;
-    int rc = rill_task_process(task, source, raw);
+    int rc = rill__task_process(task, source, raw);
     if (rc)
-        snprintf(td->error, sizeof td->error, "%s", rill_task_error(task));
+        snprintf(td->error, sizeof td->error, "%s", rill__task_error(task));
     return rc;
 }
 
@@ -342,8 +342,8 @@ static int drain_and_flush(rill_test_driver_t *td)
         for (size_t i = 0; i < td->ntopics; i++)
             before += td->topics[i].n;
         for (size_t i = 0; i < td->ntasks; i++)
-            if ((rc = rill_task_flush(td->tasks[i].task))) {
-                snprintf(td->error, sizeof td->error, "%s", rill_task_error(td->tasks[i].task));
+            if ((rc = rill__task_flush(td->tasks[i].task))) {
+                snprintf(td->error, sizeof td->error, "%s", rill__task_error(td->tasks[i].task));
                 return rc;
             }
         for (size_t i = 0; i < td->ntopics; i++)
@@ -405,9 +405,9 @@ int rill_test_driver_advance_wall_clock(rill_test_driver_t *td, int64_t ms)
         return RILL_EINVAL;
     td->now += ms;
     for (size_t i = 0; i < td->ntasks; i++) {
-        int rc = rill_task_punctuate(td->tasks[i].task, td->now);
+        int rc = rill__task_punctuate(td->tasks[i].task, td->now);
         if (rc) {
-            snprintf(td->error, sizeof td->error, "%s", rill_task_error(td->tasks[i].task));
+            snprintf(td->error, sizeof td->error, "%s", rill__task_error(td->tasks[i].task));
             return rc;
         }
     }
@@ -438,7 +438,7 @@ int64_t rill_test_driver_metric(const rill_test_driver_t *td, const char *name)
 {
     int64_t sum = 0;
     for (size_t i = 0; i < td->ntasks; i++) {
-        const rill_task_metrics_t *m = rill_task_metrics(td->tasks[i].task);
+        const rill_task_metrics_t *m = rill__task_metrics(td->tasks[i].task);
         if (strcmp(name, "records-processed") == 0)
             sum += (int64_t)m->processed;
         else if (strcmp(name, "records-skipped") == 0)
@@ -475,19 +475,19 @@ rill_store_t *rill_test_driver_kv_store(rill_test_driver_t *td, const char *stor
                                         int32_t partition)
 {
     rill_task_t *task = store_task(td, store, partition);
-    return task ? rill_task_kv_store(task, store) : NULL;
+    return task ? rill__task_kv_store(task, store) : NULL;
 }
 
 rill_window_store_t *rill_test_driver_window_store(rill_test_driver_t *td, const char *store,
                                                    int32_t partition)
 {
     rill_task_t *task = store_task(td, store, partition);
-    return task ? rill_task_window_store(task, store) : NULL;
+    return task ? rill__task_window_store(task, store) : NULL;
 }
 
 rill_session_store_t *rill_test_driver_session_store(rill_test_driver_t *td, const char *store,
                                                      int32_t partition)
 {
     rill_task_t *task = store_task(td, store, partition);
-    return task ? rill_task_session_store(task, store) : NULL;
+    return task ? rill__task_session_store(task, store) : NULL;
 }

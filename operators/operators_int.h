@@ -6,6 +6,7 @@
 #define RILL_OPERATORS_INT_H
 
 #include <rill/processor.h>
+#include "task.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ struct rill_task {
                   * returned, so a processor that ignores a forward's result loses nothing */
     rill_bytes_t kbuf, vbuf; /* sink serialization scratch, reused for every record */
     bool initialising;
-    bool processing;      /* inside rill_task_process or a punctuator: the arena is in use */
+    bool processing;      /* inside rill__task_process or a punctuator: the arena is in use */
     rill_buf_t old_value; /* the previous value of the table update being forwarded */
     struct task_store *stores;
     size_t nstores;

@@ -14,7 +14,7 @@
  *
  * Under exactly-once the stores are transactional (rill_store_set_transactional): what reaches
  * them waits in their pending batches until the driver's transaction has committed, and then
- * rill_task_commit_stores() writes it with the changelog offsets it reaches. The offsets live in
+ * rill__task_commit_stores() writes it with the changelog offsets it reaches. The offsets live in
  * the stores (no checkpoint file), so a task that crashed restores only what its changelogs hold
  * past its stores' last commit.
  */
@@ -160,7 +160,7 @@ static bool persistent(const task_store_t *ts)
     return ts->backend == RILL_STORE_ROCKSDB;
 }
 
-int rill_task_checkpoint(rill_task_t *task, const int64_t *end_offsets)
+int rill__task_checkpoint(rill_task_t *task, const int64_t *end_offsets)
 {
     if (!task->dir)
         return 0;
@@ -208,7 +208,7 @@ int rill_task_checkpoint(rill_task_t *task, const int64_t *end_offsets)
     return 0;
 }
 
-uint64_t rill_task_changelog_writes(const rill_task_t *task)
+uint64_t rill__task_changelog_writes(const rill_task_t *task)
 {
     return task->writes_since_checkpoint;
 }
@@ -408,7 +408,7 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
     return 0;
 }
 
-int rill_task_reset_store(rill_task_t *task, size_t i, char *errstr, size_t errstr_size)
+int rill__task_reset_store(rill_task_t *task, size_t i, char *errstr, size_t errstr_size)
 {
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
@@ -437,22 +437,22 @@ void rill__task_close_stores(rill_task_t *task)
 
 /* ---- changelog accessors ---- */
 
-size_t rill_task_changelog_count(const rill_task_t *task)
+size_t rill__task_changelog_count(const rill_task_t *task)
 {
     return task->nchangelogs;
 }
 
-const char *rill_task_changelog_topic(const rill_task_t *task, size_t i)
+const char *rill__task_changelog_topic(const rill_task_t *task, size_t i)
 {
     return i < task->nchangelogs ? task->stores[task->changelogs[i]].changelog : NULL;
 }
 
-const char *rill_task_changelog_store(const rill_task_t *task, size_t i)
+const char *rill__task_changelog_store(const rill_task_t *task, size_t i)
 {
     return i < task->nchangelogs ? task->stores[task->changelogs[i]].def->spec.name : NULL;
 }
 
-int64_t rill_task_changelog_offset(const rill_task_t *task, size_t i)
+int64_t rill__task_changelog_offset(const rill_task_t *task, size_t i)
 {
     return i < task->nchangelogs ? task->stores[task->changelogs[i]].checkpoint : -1;
 }
@@ -483,7 +483,7 @@ static int store_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, in
     return rill_session_store_put(ts->ss, key, start, end, stored);
 }
 
-int rill_task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
+int rill__task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
 {
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
@@ -525,7 +525,7 @@ static int restored_to(rill_task_t *task, task_store_t *ts, const rill_record_t 
     return rc;
 }
 
-int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n)
+int rill__task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n)
 {
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
@@ -534,7 +534,7 @@ int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *ra
         return 0;
     if (!ts->kv || n < 2) {
         for (size_t k = 0; k < n; k++) {
-            int rc = rill_task_restore(task, i, &raw[k]);
+            int rc = rill__task_restore(task, i, &raw[k]);
             if (rc)
                 return rc;
         }
@@ -575,7 +575,7 @@ int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *ra
     return restored_to(task, ts, &raw[n - 1]);
 }
 
-int rill_task_commit_stores(rill_task_t *task, const int64_t *end_offsets)
+int rill__task_commit_stores(rill_task_t *task, const int64_t *end_offsets)
 {
     if (!task->env.exactly_once)
         return 0;
@@ -765,7 +765,7 @@ static int flush_cache(task_store_t *ts)
     return rc;
 }
 
-int rill_task_flush(rill_task_t *task)
+int rill__task_flush(rill_task_t *task)
 {
     /* Upstream stores come first (the DSL adds them in order); what their listeners forward
      * may fill caches further down, which a later pass of the loop writes through. */
@@ -990,19 +990,19 @@ static task_store_t *task_find(rill_task_t *task, const char *name, rill_store_t
     return NULL;
 }
 
-rill_store_t *rill_task_kv_store(rill_task_t *task, const char *name)
+rill_store_t *rill__task_kv_store(rill_task_t *task, const char *name)
 {
     task_store_t *ts = task_find(task, name, RILL_STORE_KV);
     return ts ? ts->kv : NULL;
 }
 
-rill_window_store_t *rill_task_window_store(rill_task_t *task, const char *name)
+rill_window_store_t *rill__task_window_store(rill_task_t *task, const char *name)
 {
     task_store_t *ts = task_find(task, name, RILL_STORE_WINDOW);
     return ts ? ts->ws : NULL;
 }
 
-rill_session_store_t *rill_task_session_store(rill_task_t *task, const char *name)
+rill_session_store_t *rill__task_session_store(rill_task_t *task, const char *name)
 {
     task_store_t *ts = task_find(task, name, RILL_STORE_SESSION);
     return ts ? ts->ss : NULL;

@@ -268,12 +268,12 @@ const rill_processor_ops rill__sink_ops = {sink_init, sink_process, sink_close};
 
 /* ---- task ---- */
 
-rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partition,
-                           const rill_task_env_t *env, char *errstr, size_t errstr_size)
+rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partition,
+                            const rill_task_env_t *env, char *errstr, size_t errstr_size)
 {
     if (!topo || !topo->built || st < 0 || st >= topo->nsub || !env || !env->application_id ||
         !env->collector.send) {
-        snprintf(errstr, errstr_size, "rill_task_new: invalid arguments");
+        snprintf(errstr, errstr_size, "rill__task_new: invalid arguments");
         return NULL;
     }
     rill_task_t *task = rill_calloc(1, sizeof *task);
@@ -311,7 +311,7 @@ rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partitio
                     inst->children[inst->nchildren++] = &task->insts[j];
     }
     if (rill__task_open_stores(task, errstr, errstr_size)) {
-        rill_task_destroy(task);
+        rill__task_destroy(task);
         return NULL;
     }
     task->initialising = true;
@@ -325,7 +325,7 @@ rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partitio
                          task->id, inst->node->name, rill_strerror(rc));
             snprintf(errstr, errstr_size, "%s", task->error);
             task->initialising = false;
-            rill_task_destroy(task);
+            rill__task_destroy(task);
             return NULL;
         }
         inst->initialised = true;
@@ -334,11 +334,11 @@ rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partitio
     return task;
 oom:
     snprintf(errstr, errstr_size, "out of memory creating task %d_%d", st, partition);
-    rill_task_destroy(task);
+    rill__task_destroy(task);
     return NULL;
 }
 
-void rill_task_destroy(rill_task_t *task)
+void rill__task_destroy(rill_task_t *task)
 {
     if (!task)
         return;
@@ -402,7 +402,7 @@ static int run_punctuator(rill_task_t *task, punctuator_t *p, int64_t now)
     return p->cb(&p->inst->ctx, p->inst->state, now);
 }
 
-int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
+int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw)
 {
     rill_arena_reset(task->arena);
     node_inst_t *inst = inst_of(task, source);
@@ -472,7 +472,7 @@ int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw)
     return 0;
 }
 
-int rill_task_punctuate(rill_task_t *task, int64_t now)
+int rill__task_punctuate(rill_task_t *task, int64_t now)
 {
     for (size_t i = 0; i < task->npunct; i++) {
         punctuator_t *p = &task->punctuators[i];
@@ -492,7 +492,7 @@ int rill_task_punctuate(rill_task_t *task, int64_t now)
     return 0;
 }
 
-int64_t rill_task_next_punctuation(const rill_task_t *task)
+int64_t rill__task_next_punctuation(const rill_task_t *task)
 {
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < task->npunct; i++)
@@ -502,22 +502,22 @@ int64_t rill_task_next_punctuation(const rill_task_t *task)
     return next;
 }
 
-const char *rill_task_error(const rill_task_t *task)
+const char *rill__task_error(const rill_task_t *task)
 {
     return task->error;
 }
 
-const rill_task_metrics_t *rill_task_metrics(const rill_task_t *task)
+const rill_task_metrics_t *rill__task_metrics(const rill_task_t *task)
 {
     return &task->metrics;
 }
 
-int64_t rill_task_stream_time(const rill_task_t *task)
+int64_t rill__task_stream_time(const rill_task_t *task)
 {
     return task->stream_time;
 }
 
-const char *rill_task_id(const rill_task_t *task)
+const char *rill__task_id(const rill_task_t *task)
 {
     return task->id;
 }

@@ -723,8 +723,8 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
     return 0;
 }
 
-int rill_topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
-                               const rill_serde_t *default_value, char *errstr, size_t errstr_size)
+int rill__topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
+                                const rill_serde_t *default_value, char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; topo && i < topo->n; i++) {
         const node_t *node = topo->nodes[i];
@@ -745,7 +745,7 @@ int rill_topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *
 
 /* ---- facts for drivers ---- */
 
-int rill_topology_subtopology_count(const rill_topology_t *topo)
+int rill__topology_subtopology_count(const rill_topology_t *topo)
 {
     return topo && topo->built ? topo->nsub : 0;
 }
@@ -757,10 +757,10 @@ const char *rill__internal_topic(const char *app_id, const char *suffix, char *b
 }
 
 /* The partition count of an internal topic: its own, else -1 ("as the upstream sources"). */
-void rill_topology_source_topics(const rill_topology_t *topo, int st, const char *app_id,
-                                 void (*cb)(void *ud, const char *topic, bool internal,
-                                            int32_t partitions),
-                                 void *ud)
+void rill__topology_source_topics(const rill_topology_t *topo, int st, const char *app_id,
+                                  void (*cb)(void *ud, const char *topic, bool internal,
+                                             int32_t partitions),
+                                  void *ud)
 {
     for (size_t k = 0; k < topo->sub_n[st]; k++) {
         const node_t *node = topo->nodes[topo->sub_order[st][k]];
@@ -776,8 +776,8 @@ void rill_topology_source_topics(const rill_topology_t *topo, int st, const char
     }
 }
 
-void rill_topology_source_patterns(const rill_topology_t *topo, int st,
-                                   void (*cb)(void *ud, const char *pattern), void *ud)
+void rill__topology_source_patterns(const rill_topology_t *topo, int st,
+                                    void (*cb)(void *ud, const char *pattern), void *ud)
 {
     for (size_t k = 0; k < topo->sub_n[st]; k++) {
         const node_t *node = topo->nodes[topo->sub_order[st][k]];
@@ -786,10 +786,10 @@ void rill_topology_source_patterns(const rill_topology_t *topo, int st,
     }
 }
 
-void rill_topology_sink_topics(const rill_topology_t *topo, const char *app_id,
-                               void (*cb)(void *ud, const char *topic, bool internal, int st,
-                                          int32_t partitions),
-                               void *ud)
+void rill__topology_sink_topics(const rill_topology_t *topo, const char *app_id,
+                                void (*cb)(void *ud, const char *topic, bool internal, int st,
+                                           int32_t partitions),
+                                void *ud)
 {
     for (size_t i = 0; i < topo->n; i++) {
         const node_t *node = topo->nodes[i];
@@ -803,8 +803,8 @@ void rill_topology_sink_topics(const rill_topology_t *topo, const char *app_id,
     }
 }
 
-int rill_topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,
-                              int *st, int *source)
+int rill__topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,
+                               int *st, int *source)
 {
     size_t prefix = strlen(app_id);
     for (size_t i = 0; i < topo->n; i++) {

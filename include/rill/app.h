@@ -33,32 +33,34 @@ typedef struct {
 } rill_conf_property_t;
 
 /* Returns a new configuration holding every default, or NULL. */
-rill_conf_t *rill_conf_new(void);
+RILL_EXTERN rill_conf_t *rill_conf_new(void);
 /* Frees a configuration. NULL is fine. */
-void rill_conf_destroy(rill_conf_t *conf);
+RILL_EXTERN void rill_conf_destroy(rill_conf_t *conf);
 /* Returns a new deep copy of conf, or NULL. */
-rill_conf_t *rill_conf_dup(const rill_conf_t *conf);
+RILL_EXTERN rill_conf_t *rill_conf_dup(const rill_conf_t *conf);
 /*
  * Sets key to value. Keys are Rill's (see docs/CONFIGURATION.md) or librdkafka's, passed to both
  * clients, or librdkafka's behind "consumer." or "producer." for one client only. Returns 0, or
  * RILL_ECONFIG with the key and the reason in errstr (unknown key, bad number, out of range).
  */
-int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *errstr,
-                  size_t errstr_size);
+RILL_EXTERN int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *errstr,
+                              size_t errstr_size);
 /* Returns the value of key (a Rill property), borrowed, or NULL when unknown. */
-const char *rill_conf_get(const rill_conf_t *conf, const char *key);
+RILL_EXTERN const char *rill_conf_get(const rill_conf_t *conf, const char *key);
 /* Reads "key=value" lines (# comments, blank lines) from path; errors name the file and line. */
-int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr,
+                                    size_t errstr_size);
 /* Sets a user timestamp extractor used by sources without their own. */
-void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_timestamp_fn fn, void *ud);
+RILL_EXTERN void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_timestamp_fn fn,
+                                                   void *ud);
 /* Sets a record error handler (deserialization, invalid timestamps), replacing the one chosen
  * by default.record.error.handler. */
-void rill_conf_set_record_error_handler(rill_conf_t *conf, rill_record_error_handler_fn fn,
-                                        void *ud);
+RILL_EXTERN void rill_conf_set_record_error_handler(rill_conf_t *conf,
+                                                    rill_record_error_handler_fn fn, void *ud);
 /* Returns the property table (borrowed, static) and its length in *count. */
-const rill_conf_property_t *rill_conf_properties(size_t *count);
+RILL_EXTERN const rill_conf_property_t *rill_conf_properties(size_t *count);
 /* Returns a new string (free with rill_free): docs/CONFIGURATION.md made from the table. */
-char *rill_conf_markdown(void);
+RILL_EXTERN char *rill_conf_markdown(void);
 
 /* ---- The application ------------------------------------------------------------------- */
 
@@ -77,7 +79,7 @@ typedef enum {
 } rill_state_t;
 
 /* Returns the state's name ("RUNNING"), static. */
-const char *rill_state_name(rill_state_t state);
+RILL_EXTERN const char *rill_state_name(rill_state_t state);
 
 typedef struct rill_app rill_app_t;
 
@@ -92,29 +94,29 @@ typedef void (*rill_error_handler_fn)(void *ud, int err, const char *message);
  * over on success), or NULL with the reason in errstr. With no bootstrap.servers it starts the
  * embedded cluster and creates the topology's topics there.
  */
-rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
-                         size_t errstr_size);
+RILL_EXTERN rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
+                                     size_t errstr_size);
 /* Sets the state listener (before start). */
-void rill_app_set_state_listener(rill_app_t *app, rill_state_listener_fn fn, void *ud);
+RILL_EXTERN void rill_app_set_state_listener(rill_app_t *app, rill_state_listener_fn fn, void *ud);
 /* Sets the uncaught-error handler (before start). */
-void rill_app_set_error_handler(rill_app_t *app, rill_error_handler_fn fn, void *ud);
+RILL_EXTERN void rill_app_set_error_handler(rill_app_t *app, rill_error_handler_fn fn, void *ud);
 /* Connects (within cluster.connect.timeout.ms), creates internal topics and starts the stream
  * threads. Returns 0, or a negative code with the app in ERROR and rill_app_error() saying why. */
-int rill_app_start(rill_app_t *app);
+RILL_EXTERN int rill_app_start(rill_app_t *app);
 /* Waits until the app is in state (or ERROR/NOT_RUNNING), at most timeout_ms; returns 0 when it
  * reached state, RILL_ETIMEDOUT, or RILL_ESTATE when it ended elsewhere. @thread any */
-int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms);
+RILL_EXTERN int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms);
 /* Stops the threads (committing what was processed, closing tasks, leaving the group) within
  * timeout_ms; returns 0 or RILL_ETIMEDOUT. */
-int rill_app_close(rill_app_t *app, int64_t timeout_ms);
+RILL_EXTERN int rill_app_close(rill_app_t *app, int64_t timeout_ms);
 /* Closes (if needed) and frees the app, and the embedded cluster. NULL is fine. */
-void rill_app_destroy(rill_app_t *app);
+RILL_EXTERN void rill_app_destroy(rill_app_t *app);
 /* Returns the current state. @thread any */
-rill_state_t rill_app_state(rill_app_t *app);
+RILL_EXTERN rill_state_t rill_app_state(rill_app_t *app);
 /* Returns a copy of the error that put the app in ERROR into buf ("" when none). @thread any */
-const char *rill_app_error(rill_app_t *app, char *buf, size_t buf_size);
+RILL_EXTERN const char *rill_app_error(rill_app_t *app, char *buf, size_t buf_size);
 /* Returns the bootstrap servers the app uses (the embedded cluster's when embedded), borrowed. */
-const char *rill_app_bootstrap_servers(const rill_app_t *app);
+RILL_EXTERN const char *rill_app_bootstrap_servers(const rill_app_t *app);
 /* ---- State: restoration and interactive queries ---------------------------------------- */
 
 /* Hears about the restoration of a store from its changelog (a task's store restores before the
@@ -132,7 +134,8 @@ typedef struct {
 } rill_restore_listener_t;
 
 /* Sets the restore listener (copied; before start). */
-void rill_app_set_restore_listener(rill_app_t *app, const rill_restore_listener_t *listener);
+RILL_EXTERN void rill_app_set_restore_listener(rill_app_t *app,
+                                               const rill_restore_listener_t *listener);
 
 /*
  * Interactive queries read the app's named stores (rill_materialized_t.name) on this instance.
@@ -157,46 +160,47 @@ typedef bool (*rill_session_query_fn)(void *ud, rill_buf_t key, int64_t start, i
 
 /* Tells which partition of the store holds key (murmur2, as the Java clients partition) and
  * whether this instance has that partition's task now. */
-int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key, int32_t *partition,
-                             bool *local);
+RILL_EXTERN int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key,
+                                         int32_t *partition, bool *local);
 /* Gets key's value from a key-value store into value (replacing its contents). */
-int rill_app_query_get(rill_app_t *app, const char *store, rill_buf_t key, rill_bytes_t *value,
-                       int64_t *timestamp);
+RILL_EXTERN int rill_app_query_get(rill_app_t *app, const char *store, rill_buf_t key,
+                                   rill_bytes_t *value, int64_t *timestamp);
 /* Calls fn for every key in [from, to] (NULL: unbounded) of a key-value store. */
-int rill_app_query_range(rill_app_t *app, const char *store, const rill_buf_t *from,
-                         const rill_buf_t *to, rill_query_fn fn, void *ud);
+RILL_EXTERN int rill_app_query_range(rill_app_t *app, const char *store, const rill_buf_t *from,
+                                     const rill_buf_t *to, rill_query_fn fn, void *ud);
 /* Calls fn for every key of a key-value store that starts with prefix. */
-int rill_app_query_prefix(rill_app_t *app, const char *store, rill_buf_t prefix, rill_query_fn fn,
-                          void *ud);
+RILL_EXTERN int rill_app_query_prefix(rill_app_t *app, const char *store, rill_buf_t prefix,
+                                      rill_query_fn fn, void *ud);
 /* Calls fn for every key of a key-value store. */
-int rill_app_query_all(rill_app_t *app, const char *store, rill_query_fn fn, void *ud);
+RILL_EXTERN int rill_app_query_all(rill_app_t *app, const char *store, rill_query_fn fn, void *ud);
 /* Calls fn for the windows of key (every key when key.data is NULL) whose start is in
  * [from, to], in a window store. */
-int rill_app_query_windows(rill_app_t *app, const char *store, rill_buf_t key, int64_t from,
-                           int64_t to, rill_window_query_fn fn, void *ud);
+RILL_EXTERN int rill_app_query_windows(rill_app_t *app, const char *store, rill_buf_t key,
+                                       int64_t from, int64_t to, rill_window_query_fn fn, void *ud);
 /* Calls fn for every session of key in a session store. */
-int rill_app_query_sessions(rill_app_t *app, const char *store, rill_buf_t key,
-                            rill_session_query_fn fn, void *ud);
+RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill_buf_t key,
+                                        rill_session_query_fn fn, void *ud);
 
 /* Returns a counter summed over the stream threads: "records-processed", "records-produced",
  * "records-skipped", "commits", "rebalances", "tasks", "records-restored",
  * "late-records-dropped". -1 for an unknown name. @thread any */
-int64_t rill_app_metric(rill_app_t *app, const char *name);
+RILL_EXTERN int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */
 
 typedef struct rill_producer rill_producer_t;
 
 /* Returns a new producer to bootstrap_servers with acks=all and idempotence, or NULL. */
-rill_producer_t *rill_producer_new(const char *bootstrap_servers, char *errstr, size_t errstr_size);
+RILL_EXTERN rill_producer_t *rill_producer_new(const char *bootstrap_servers, char *errstr,
+                                               size_t errstr_size);
 /* Queues one record (partition -1: by key, murmur2); key and value are copied. */
-int rill_producer_send(rill_producer_t *producer, const char *topic, int32_t partition,
-                       rill_buf_t key, rill_buf_t value, int64_t timestamp);
+RILL_EXTERN int rill_producer_send(rill_producer_t *producer, const char *topic, int32_t partition,
+                                   rill_buf_t key, rill_buf_t value, int64_t timestamp);
 /* Waits until every queued record is acknowledged, at most timeout_ms; 0, RILL_ETIMEDOUT or
  * RILL_EKAFKA when a record failed. */
-int rill_producer_flush(rill_producer_t *producer, int64_t timeout_ms);
+RILL_EXTERN int rill_producer_flush(rill_producer_t *producer, int64_t timeout_ms);
 /* Flushes briefly and frees the producer. NULL is fine. */
-void rill_producer_destroy(rill_producer_t *producer);
+RILL_EXTERN void rill_producer_destroy(rill_producer_t *producer);
 
 #ifdef __cplusplus
 }

@@ -23,67 +23,75 @@ extern "C" {
 typedef struct rill_stream rill_stream_t;
 
 /* Returns a stream of the records of the NULL-terminated topic list topics; opts may be NULL. */
-rill_stream_t *rill_stream_from(rill_topology_t *topo, const char *const *topics,
-                                const rill_source_opts_t *opts);
+RILL_EXTERN rill_stream_t *rill_stream_from(rill_topology_t *topo, const char *const *topics,
+                                            const rill_source_opts_t *opts);
 /* Returns a stream of one topic; opts may be NULL. */
-rill_stream_t *rill_stream_from_topic(rill_topology_t *topo, const char *topic,
-                                      const rill_source_opts_t *opts);
+RILL_EXTERN rill_stream_t *rill_stream_from_topic(rill_topology_t *topo, const char *topic,
+                                                  const rill_source_opts_t *opts);
 /* Returns a stream of every topic matching the POSIX extended regular expression pattern. */
-rill_stream_t *rill_stream_from_pattern(rill_topology_t *topo, const char *pattern,
-                                        const rill_source_opts_t *opts);
+RILL_EXTERN rill_stream_t *rill_stream_from_pattern(rill_topology_t *topo, const char *pattern,
+                                                    const rill_source_opts_t *opts);
 
 /* Names the node that made stream (instead of the generated KSTREAM-... name); returns stream. */
-rill_stream_t *rill_stream_as(rill_stream_t *stream, const char *name);
+RILL_EXTERN rill_stream_t *rill_stream_as(rill_stream_t *stream, const char *name);
 /* Returns the name of the node that made stream, borrowed. */
-const char *rill_stream_name(const rill_stream_t *stream);
+RILL_EXTERN const char *rill_stream_name(const rill_stream_t *stream);
 
 /* Keeps the records for which pred is true. */
-rill_stream_t *rill_stream_filter(rill_stream_t *stream, rill_predicate_fn pred, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_filter(rill_stream_t *stream, rill_predicate_fn pred,
+                                              void *ud);
 /* Keeps the records for which pred is false. */
-rill_stream_t *rill_stream_filter_not(rill_stream_t *stream, rill_predicate_fn pred, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_filter_not(rill_stream_t *stream, rill_predicate_fn pred,
+                                                  void *ud);
 /* Replaces key and value; both serdes fall back to the defaults unless given at the sink. */
-rill_stream_t *rill_stream_map(rill_stream_t *stream, rill_map_fn fn, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_map(rill_stream_t *stream, rill_map_fn fn, void *ud);
 /* Replaces the value; the key serde is kept. */
-rill_stream_t *rill_stream_map_values(rill_stream_t *stream, rill_map_one_fn fn, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_map_values(rill_stream_t *stream, rill_map_one_fn fn,
+                                                  void *ud);
 /* Replaces the key; the value serde is kept. */
-rill_stream_t *rill_stream_select_key(rill_stream_t *stream, rill_map_one_fn fn, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_select_key(rill_stream_t *stream, rill_map_one_fn fn,
+                                                  void *ud);
 /* Replaces each record with zero or more new pairs. */
-rill_stream_t *rill_stream_flat_map(rill_stream_t *stream, rill_flat_map_fn fn, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_flat_map(rill_stream_t *stream, rill_flat_map_fn fn,
+                                                void *ud);
 /* Replaces each value with zero or more values, keeping the key: fn emits pairs whose key is
  * ignored. */
-rill_stream_t *rill_stream_flat_map_values(rill_stream_t *stream, rill_flat_map_fn fn, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_flat_map_values(rill_stream_t *stream, rill_flat_map_fn fn,
+                                                       void *ud);
 /* Calls fn on each record and passes it on unchanged. */
-rill_stream_t *rill_stream_peek(rill_stream_t *stream, rill_action_fn fn, void *ud);
+RILL_EXTERN rill_stream_t *rill_stream_peek(rill_stream_t *stream, rill_action_fn fn, void *ud);
 /* Calls fn on each record; a terminal operation. Returns 0 or RILL_EINVAL. */
-int rill_stream_foreach(rill_stream_t *stream, rill_action_fn fn, void *ud);
+RILL_EXTERN int rill_stream_foreach(rill_stream_t *stream, rill_action_fn fn, void *ud);
 /* Returns a stream of the records of a and b both. */
-rill_stream_t *rill_stream_merge(rill_stream_t *a, rill_stream_t *b);
+RILL_EXTERN rill_stream_t *rill_stream_merge(rill_stream_t *a, rill_stream_t *b);
 
 /* Splits a stream: each record goes to the first branch whose predicate holds, or to the
  * default branch, or is dropped. Branches are named "<split name><branch name>". */
 typedef struct rill_split rill_split_t;
 /* Starts a split of stream; name (may be NULL) prefixes the branch names. */
-rill_split_t *rill_stream_split(rill_stream_t *stream, const char *name);
+RILL_EXTERN rill_split_t *rill_stream_split(rill_stream_t *stream, const char *name);
 /* Adds a branch taking the records pred accepts; returns the branch's stream. */
-rill_stream_t *rill_split_branch(rill_split_t *split, const char *name, rill_predicate_fn pred,
-                                 void *ud);
+RILL_EXTERN rill_stream_t *rill_split_branch(rill_split_t *split, const char *name,
+                                             rill_predicate_fn pred, void *ud);
 /* Adds the default branch (records no predicate took); returns its stream. */
-rill_stream_t *rill_split_default(rill_split_t *split, const char *name);
+RILL_EXTERN rill_stream_t *rill_split_default(rill_split_t *split, const char *name);
 
 /* Writes the stream to topic; opts (serdes, partitioner) may be NULL. Returns 0 or RILL_EINVAL. */
-int rill_stream_to(rill_stream_t *stream, const char *topic, const rill_sink_opts_t *opts);
+RILL_EXTERN int rill_stream_to(rill_stream_t *stream, const char *topic,
+                               const rill_sink_opts_t *opts);
 /* Writes each record to the topic extractor names for it. */
-int rill_stream_to_dynamic(rill_stream_t *stream, rill_topic_extractor_fn extractor, void *ud,
-                           const rill_sink_opts_t *opts);
+RILL_EXTERN int rill_stream_to_dynamic(rill_stream_t *stream, rill_topic_extractor_fn extractor,
+                                       void *ud, const rill_sink_opts_t *opts);
 /* Repartitions by the current key through the internal topic
  * "<application.id>-<name>-repartition" (name NULL: generated); partitions 0 means as many as
  * the source. The returned stream starts a new sub-topology. */
-rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name, int32_t partitions,
-                                       const rill_sink_opts_t *opts);
+RILL_EXTERN rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name,
+                                                   int32_t partitions,
+                                                   const rill_sink_opts_t *opts);
 /* Adds a user processor (Processor API) under stream; ops is borrowed, arg owned on success and
  * released with arg_free. Returns the stream of what the processor forwards. */
-rill_stream_t *rill_stream_process(rill_stream_t *stream, const rill_processor_ops *ops, void *arg,
-                                   void (*arg_free)(void *));
+RILL_EXTERN rill_stream_t *rill_stream_process(rill_stream_t *stream, const rill_processor_ops *ops,
+                                               void *arg, void (*arg_free)(void *));
 
 /* ---- State: grouping, aggregations, windows, tables ------------------------------------ */
 
@@ -113,78 +121,87 @@ typedef struct {
 /* Groups a stream by its key. When an earlier operation changed the key (map, select_key,
  * flat_map), the records go through a repartition topic first, so each key's records meet in one
  * task. opts may be NULL. */
-rill_grouped_t *rill_stream_group_by_key(rill_stream_t *stream, const rill_grouped_opts_t *opts);
+RILL_EXTERN rill_grouped_t *rill_stream_group_by_key(rill_stream_t *stream,
+                                                     const rill_grouped_opts_t *opts);
 /* Groups a stream by the key fn makes (always through a repartition topic). */
-rill_grouped_t *rill_stream_group_by(rill_stream_t *stream, rill_map_one_fn fn, void *ud,
-                                     const rill_grouped_opts_t *opts);
+RILL_EXTERN rill_grouped_t *rill_stream_group_by(rill_stream_t *stream, rill_map_one_fn fn,
+                                                 void *ud, const rill_grouped_opts_t *opts);
 /* Counts the records of each key (an int64 table). Records with a null key or value are skipped,
  * as in Kafka Streams. m may be NULL. */
-rill_table_t *rill_grouped_count(rill_grouped_t *grouped, const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_grouped_count(rill_grouped_t *grouped, const rill_materialized_t *m);
 /* Reduces the values of each key with fn (the first value is the first aggregate). */
-rill_table_t *rill_grouped_reduce(rill_grouped_t *grouped, rill_reducer_fn fn, void *ud,
-                                  const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_grouped_reduce(rill_grouped_t *grouped, rill_reducer_fn fn, void *ud,
+                                              const rill_materialized_t *m);
 /* Aggregates each key's values: init makes the first aggregate, adder folds values in. The
  * aggregate's serde is m->value_serde (NULL: the default value serde). */
-rill_table_t *rill_grouped_aggregate(rill_grouped_t *grouped, rill_initializer_fn init,
-                                     rill_aggregator_fn adder, void *ud,
-                                     const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_grouped_aggregate(rill_grouped_t *grouped, rill_initializer_fn init,
+                                                 rill_aggregator_fn adder, void *ud,
+                                                 const rill_materialized_t *m);
 
 /* Tumbling windows of size_ms: [k size, (k + 1) size). Records later than the window's end plus
  * grace_ms (in stream time) are dropped as late. */
-rill_windows_t rill_windows_tumbling(int64_t size_ms, int64_t grace_ms);
+RILL_EXTERN rill_windows_t rill_windows_tumbling(int64_t size_ms, int64_t grace_ms);
 /* Hopping windows of size_ms starting every advance_ms. */
-rill_windows_t rill_windows_hopping(int64_t size_ms, int64_t advance_ms, int64_t grace_ms);
+RILL_EXTERN rill_windows_t rill_windows_hopping(int64_t size_ms, int64_t advance_ms,
+                                                int64_t grace_ms);
 /* Sliding windows: every window [t - time_difference_ms, t] (ends inclusive) that records make
  * distinct, as Kafka Streams' SlidingWindows. */
-rill_windows_t rill_windows_sliding(int64_t time_difference_ms, int64_t grace_ms);
+RILL_EXTERN rill_windows_t rill_windows_sliding(int64_t time_difference_ms, int64_t grace_ms);
 /* Session windows: a key's records closer than gap_ms to each other form one session. */
-rill_windows_t rill_windows_session(int64_t gap_ms, int64_t grace_ms);
+RILL_EXTERN rill_windows_t rill_windows_session(int64_t gap_ms, int64_t grace_ms);
 /* Windows a grouped stream; its aggregations make tables keyed by rill_windowed_t keys (the
  * grouped key serde must be known, so the windowed key serde can wrap it). */
-rill_windowed_stream_t *rill_grouped_windowed_by(rill_grouped_t *grouped, rill_windows_t windows);
+RILL_EXTERN rill_windowed_stream_t *rill_grouped_windowed_by(rill_grouped_t *grouped,
+                                                             rill_windows_t windows);
 /* Counts each key's records per window. */
-rill_table_t *rill_windowed_count(rill_windowed_stream_t *ws, const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_windowed_count(rill_windowed_stream_t *ws,
+                                              const rill_materialized_t *m);
 /* Reduces each key's values per window. */
-rill_table_t *rill_windowed_reduce(rill_windowed_stream_t *ws, rill_reducer_fn fn, void *ud,
-                                   const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_windowed_reduce(rill_windowed_stream_t *ws, rill_reducer_fn fn,
+                                               void *ud, const rill_materialized_t *m);
 /* Aggregates each key's values per window; session windows also need merger, which combines the
  * aggregates of sessions a record joins (NULL otherwise). */
-rill_table_t *rill_windowed_aggregate(rill_windowed_stream_t *ws, rill_initializer_fn init,
-                                      rill_aggregator_fn adder, rill_merger_fn merger, void *ud,
-                                      const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_windowed_aggregate(rill_windowed_stream_t *ws,
+                                                  rill_initializer_fn init,
+                                                  rill_aggregator_fn adder, rill_merger_fn merger,
+                                                  void *ud, const rill_materialized_t *m);
 
 /* Returns a table of topic: the latest value per key (a null value deletes the key). opts and m
  * may be NULL. */
-rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,
-                              const rill_source_opts_t *opts, const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,
+                                          const rill_source_opts_t *opts,
+                                          const rill_materialized_t *m);
 /* Keeps the rows pred accepts (others become deletes). m (may be NULL) materializes the result. */
-rill_table_t *rill_table_filter(rill_table_t *table, rill_predicate_fn pred, void *ud,
-                                const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_table_filter(rill_table_t *table, rill_predicate_fn pred, void *ud,
+                                            const rill_materialized_t *m);
 /* Keeps the rows pred rejects. */
-rill_table_t *rill_table_filter_not(rill_table_t *table, rill_predicate_fn pred, void *ud,
-                                    const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_table_filter_not(rill_table_t *table, rill_predicate_fn pred,
+                                                void *ud, const rill_materialized_t *m);
 /* Maps every row's value with fn. */
-rill_table_t *rill_table_map_values(rill_table_t *table, rill_map_one_fn fn, void *ud,
-                                    const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_table_map_values(rill_table_t *table, rill_map_one_fn fn, void *ud,
+                                                const rill_materialized_t *m);
 /* Returns the stream of the table's updates (new values; deletes as null values). */
-rill_stream_t *rill_table_to_stream(rill_table_t *table);
+RILL_EXTERN rill_stream_t *rill_table_to_stream(rill_table_t *table);
 /* Returns the name of the store that holds the table, or NULL when it is not materialized.
  * Borrowed from the topology. */
-const char *rill_table_store_name(const rill_table_t *table);
+RILL_EXTERN const char *rill_table_store_name(const rill_table_t *table);
 /* Regroups a table: fn gives each row a new key and value; aggregations of the result subtract
  * a row's old value and add its new one. Goes through a repartition topic. */
-rill_grouped_table_t *rill_table_group_by(rill_table_t *table, rill_map_fn fn, void *ud,
-                                          const rill_grouped_opts_t *opts);
+RILL_EXTERN rill_grouped_table_t *rill_table_group_by(rill_table_t *table, rill_map_fn fn, void *ud,
+                                                      const rill_grouped_opts_t *opts);
 /* Counts the rows of each new key. */
-rill_table_t *rill_grouped_table_count(rill_grouped_table_t *gt, const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_grouped_table_count(rill_grouped_table_t *gt,
+                                                   const rill_materialized_t *m);
 /* Reduces the rows of each new key with adder and subtractor. */
-rill_table_t *rill_grouped_table_reduce(rill_grouped_table_t *gt, rill_reducer_fn adder,
-                                        rill_reducer_fn subtractor, void *ud,
-                                        const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_grouped_table_reduce(rill_grouped_table_t *gt, rill_reducer_fn adder,
+                                                    rill_reducer_fn subtractor, void *ud,
+                                                    const rill_materialized_t *m);
 /* Aggregates the rows of each new key: init, adder for new values, subtractor for old ones. */
-rill_table_t *rill_grouped_table_aggregate(rill_grouped_table_t *gt, rill_initializer_fn init,
-                                           rill_aggregator_fn adder, rill_aggregator_fn subtractor,
-                                           void *ud, const rill_materialized_t *m);
+RILL_EXTERN rill_table_t *rill_grouped_table_aggregate(rill_grouped_table_t *gt,
+                                                       rill_initializer_fn init,
+                                                       rill_aggregator_fn adder,
+                                                       rill_aggregator_fn subtractor, void *ud,
+                                                       const rill_materialized_t *m);
 
 /* How suppress holds updates back. */
 typedef struct {
@@ -198,7 +215,8 @@ typedef struct {
 
 /* Holds the table's updates back as suppressed says; the buffer is a logged store, so held
  * updates survive a restart. */
-rill_table_t *rill_table_suppress(rill_table_t *table, const rill_suppressed_t *suppressed);
+RILL_EXTERN rill_table_t *rill_table_suppress(rill_table_t *table,
+                                              const rill_suppressed_t *suppressed);
 
 #ifdef __cplusplus
 }

@@ -30,11 +30,12 @@ typedef struct {
 /* Parses rill_main()'s options from argv into conf and args, for apps that run their own way
  * on some command lines. Returns 0, or RILL_EINVAL (an unknown option or a malformed one) or
  * RILL_ECONFIG (a bad property) with the reason in errstr. */
-int rill_main_parse(int argc, char **argv, rill_conf_t *conf, rill_main_args_t *args, char *errstr,
-                    size_t errstr_size);
+RILL_EXTERN int rill_main_parse(int argc, char **argv, rill_conf_t *conf, rill_main_args_t *args,
+                                char *errstr, size_t errstr_size);
 
 /* Runs a compiled app; returns 0 after a clean shutdown, 1 on an error, 2 on bad usage. */
-int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_fn, void *ud);
+RILL_EXTERN int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_fn,
+                          void *ud);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /*
  * processor.h — the operators layer: the processor graph (a topology of sources, processors and
- * sinks), the Processor API for user nodes, the built-in processors the DSL is made of, and the
- * task runtime that the engine and the test driver drive.
+ * sinks), the Processor API for user nodes (contexts, stores, punctuators) and the built-in
+ * processors the DSL is made of. The task runtime that runs a topology is not API: it lives in
+ * the private operators/task.h, used by the engine (stream threads and the test driver).
  *
  * Ownership: a topology is built by one thread, then rill_topology_build() freezes it; a built
  * topology is immutable and reference-counted, and any number of apps and threads may share it.
@@ -22,7 +23,6 @@ extern "C" {
 
 typedef struct rill_topology rill_topology_t;
 typedef struct rill_context rill_context_t;
-typedef struct rill_task rill_task_t;
 
 /* ---- Processor API ---------------------------------------------------------------------- */
 
@@ -46,29 +46,30 @@ typedef enum { RILL_PUNCTUATE_WALL_CLOCK, RILL_PUNCTUATE_STREAM_TIME } rill_punc
 typedef int (*rill_punctuate_cb)(rill_context_t *ctx, void *state, int64_t now);
 
 /* Forwards rec to every child of the current node. Returns the first child's error, or 0. */
-int rill_context_forward(rill_context_t *ctx, const rill_record_t *rec);
+RILL_EXTERN int rill_context_forward(rill_context_t *ctx, const rill_record_t *rec);
 /* Forwards rec to the child called child only; RILL_ENOENT when there is none. */
-int rill_context_forward_to(rill_context_t *ctx, const char *child, const rill_record_t *rec);
+RILL_EXTERN int rill_context_forward_to(rill_context_t *ctx, const char *child,
+                                        const rill_record_t *rec);
 /* Schedules cb every interval_ms of the given time; returns 0 or RILL_EINVAL. Call from init. */
-int rill_context_schedule(rill_context_t *ctx, int64_t interval_ms, rill_punctuation_t type,
-                          rill_punctuate_cb cb);
+RILL_EXTERN int rill_context_schedule(rill_context_t *ctx, int64_t interval_ms,
+                                      rill_punctuation_t type, rill_punctuate_cb cb);
 /* Records why processing failed (shown to the error handler) and returns code. */
-int rill_context_fail(rill_context_t *ctx, int code, const char *fmt, ...)
+RILL_EXTERN int rill_context_fail(rill_context_t *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Returns the arena of the record being processed (values made here live until it is done). */
-rill_arena_t *rill_context_arena(rill_context_t *ctx);
+RILL_EXTERN rill_arena_t *rill_context_arena(rill_context_t *ctx);
 /* Returns the application id, borrowed. */
-const char *rill_context_application_id(const rill_context_t *ctx);
+RILL_EXTERN const char *rill_context_application_id(const rill_context_t *ctx);
 /* Returns the task id as Kafka Streams prints it ("<sub-topology>_<partition>"), borrowed. */
-const char *rill_context_task_id(const rill_context_t *ctx);
+RILL_EXTERN const char *rill_context_task_id(const rill_context_t *ctx);
 /* Returns the partition of the task. */
-int32_t rill_context_partition(const rill_context_t *ctx);
+RILL_EXTERN int32_t rill_context_partition(const rill_context_t *ctx);
 /* Returns the name of the node being run, borrowed. */
-const char *rill_context_node_name(const rill_context_t *ctx);
+RILL_EXTERN const char *rill_context_node_name(const rill_context_t *ctx);
 /* Returns the task's stream time (largest timestamp seen), or INT64_MIN before any record. */
-int64_t rill_context_stream_time(const rill_context_t *ctx);
+RILL_EXTERN int64_t rill_context_stream_time(const rill_context_t *ctx);
 /* Returns the task's wall-clock time in milliseconds (the test driver's clock under test). */
-int64_t rill_context_wall_clock(const rill_context_t *ctx);
+RILL_EXTERN int64_t rill_context_wall_clock(const rill_context_t *ctx);
 
 /* ---- State stores, as processors see them ------------------------------------------------
  *
@@ -91,63 +92,66 @@ typedef int (*rill_store_flush_fn)(rill_context_t *ctx, void *state, rill_buf_t 
                                    rill_buf_t new_value, rill_buf_t old_value, int64_t timestamp);
 
 /* Returns the key-value store called name connected to the current node, or NULL. */
-rill_kv_store_t *rill_context_kv_store(rill_context_t *ctx, const char *name);
+RILL_EXTERN rill_kv_store_t *rill_context_kv_store(rill_context_t *ctx, const char *name);
 /* Returns the window store called name connected to the current node, or NULL. */
-rill_window_handle_t *rill_context_window_store(rill_context_t *ctx, const char *name);
+RILL_EXTERN rill_window_handle_t *rill_context_window_store(rill_context_t *ctx, const char *name);
 /* Returns the session store called name connected to the current node, or NULL. */
-rill_session_handle_t *rill_context_session_store(rill_context_t *ctx, const char *name);
+RILL_EXTERN rill_session_handle_t *rill_context_session_store(rill_context_t *ctx,
+                                                              const char *name);
 /* Asks for fn to be called, with the current node's context and state, when the store called
  * name writes cached entries through. Returns true when the store caches (then the node should
  * forward from fn only), false when it does not (then forward at once). Call from init. */
-bool rill_context_on_store_flush(rill_context_t *ctx, const char *name, rill_store_flush_fn fn);
+RILL_EXTERN bool rill_context_on_store_flush(rill_context_t *ctx, const char *name,
+                                             rill_store_flush_fn fn);
 
 /* Gets key's value and timestamp (ts may be NULL): 0 or RILL_ENOENT, RILL_EIO. */
-int rill_kv_get(rill_kv_store_t *store, rill_buf_t key, rill_buf_t *value, int64_t *ts);
+RILL_EXTERN int rill_kv_get(rill_kv_store_t *store, rill_buf_t key, rill_buf_t *value, int64_t *ts);
 /* Puts key = value (null deletes) written at timestamp ts: 0 or a negative code. */
-int rill_kv_put(rill_kv_store_t *store, rill_buf_t key, rill_buf_t value, int64_t ts);
+RILL_EXTERN int rill_kv_put(rill_kv_store_t *store, rill_buf_t key, rill_buf_t value, int64_t ts);
 /* Returns an iterator over [from, to] (NULL: unbounded) of the store; the task's cached writes
  * of this store are written through first. Values come as stored: see rill_stored_split(). */
-rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
-                                 const rill_buf_t *to, bool reverse);
+RILL_EXTERN rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
+                                             const rill_buf_t *to, bool reverse);
 
 /* Gets the value of (key, window start): 0 or RILL_ENOENT. */
-int rill_window_handle_get(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
-                           rill_buf_t *value, int64_t *ts);
+RILL_EXTERN int rill_window_handle_get(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
+                                       rill_buf_t *value, int64_t *ts);
 /* Puts (key, start) = value (null deletes) at timestamp ts: 0, RILL_ENOENT when the window has
  * expired (nothing written), or a negative code. */
-int rill_window_handle_put(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
-                           rill_buf_t value, int64_t ts);
+RILL_EXTERN int rill_window_handle_put(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
+                                       rill_buf_t value, int64_t ts);
 /* Returns an iterator over the windows of key starting in [from, to]; cached writes of the store
  * are written through first. Values come as stored: see rill_stored_split(). */
-rill_window_iter_t *rill_window_handle_fetch(rill_window_handle_t *ws, rill_buf_t key, int64_t from,
-                                             int64_t to);
+RILL_EXTERN rill_window_iter_t *rill_window_handle_fetch(rill_window_handle_t *ws, rill_buf_t key,
+                                                         int64_t from, int64_t to);
 
 /* Puts the session (key, start, end) = value (null removes) at timestamp ts. */
-int rill_session_handle_put(rill_session_handle_t *ss, rill_buf_t key, int64_t start, int64_t end,
-                            rill_buf_t value, int64_t ts);
+RILL_EXTERN int rill_session_handle_put(rill_session_handle_t *ss, rill_buf_t key, int64_t start,
+                                        int64_t end, rill_buf_t value, int64_t ts);
 /* Returns an iterator over key's sessions with end >= earliest_end and start <= latest_start;
  * cached writes are written through first. Values come as stored: see rill_stored_split(). */
-rill_session_iter_t *rill_session_handle_find(rill_session_handle_t *ss, rill_buf_t key,
-                                              int64_t earliest_end, int64_t latest_start);
+RILL_EXTERN rill_session_iter_t *rill_session_handle_find(rill_session_handle_t *ss, rill_buf_t key,
+                                                          int64_t earliest_end,
+                                                          int64_t latest_start);
 
 /* Splits a value as stores hold it (8-byte big-endian timestamp, then the value; a lone 8 bytes
  * with a null marker is never stored) into the value and, when ts is not NULL, its timestamp.
  * Returns 0 or RILL_EINVAL when stored is shorter than 8 bytes. */
-int rill_stored_split(rill_buf_t stored, rill_buf_t *value, int64_t *ts);
+RILL_EXTERN int rill_stored_split(rill_buf_t stored, rill_buf_t *value, int64_t *ts);
 
 /* Drops a record that arrived after its window closed (stream time past window end + grace):
  * counts it in the task's metrics, logs it (rate-limited) naming the record's topic, partition,
  * offset and the window, and hands it to the driver's late-record hook when there is one. */
-void rill_context_drop_late(rill_context_t *ctx, const rill_record_t *rec, int64_t window_start,
-                            int64_t window_end);
+RILL_EXTERN void rill_context_drop_late(rill_context_t *ctx, const rill_record_t *rec,
+                                        int64_t window_start, int64_t window_end);
 
 /* Forwards rec to every child as a table update whose previous value was old_value (null when
  * none); table processors downstream read it with rill_context_old_value(). */
-int rill_context_forward_change(rill_context_t *ctx, const rill_record_t *rec,
-                                rill_buf_t old_value);
+RILL_EXTERN int rill_context_forward_change(rill_context_t *ctx, const rill_record_t *rec,
+                                            rill_buf_t old_value);
 /* Returns the previous value of the table update being processed (a null view when the record
  * is not a table update or had none). */
-rill_buf_t rill_context_old_value(const rill_context_t *ctx);
+RILL_EXTERN rill_buf_t rill_context_old_value(const rill_context_t *ctx);
 
 /* ---- Functions the built-in processors call ------------------------------------------- */
 
@@ -167,7 +171,7 @@ typedef int (*rill_flat_map_fn)(void *ud, rill_context_t *ctx, const rill_record
 typedef void (*rill_action_fn)(void *ud, const rill_record_t *rec);
 
 /* Forwards one pair from a flat_map function; returns the downstream error, or 0. */
-int rill_emit(rill_emitter_t *out, rill_buf_t key, rill_buf_t value);
+RILL_EXTERN int rill_emit(rill_emitter_t *out, rill_buf_t key, rill_buf_t value);
 
 /* The built-in stateless processors the DSL is made of. Each takes an arg made by
  * rill_op_arg_new() (released with rill_op_arg_free). */
@@ -186,15 +190,15 @@ typedef enum {
 } rill_op_t;
 
 /* Returns the ops of built-in processor op (static). */
-const rill_processor_ops *rill_op_ops(rill_op_t op);
+RILL_EXTERN const rill_processor_ops *rill_op_ops(rill_op_t op);
 /* Returns a new arg for built-in processor op calling fn (cast to void (*)(void)) with ud. */
-void *rill_op_arg_new(rill_op_t op, void (*fn)(void), void *ud);
+RILL_EXTERN void *rill_op_arg_new(rill_op_t op, void (*fn)(void), void *ud);
 /* Frees an arg made by rill_op_arg_new(). */
-void rill_op_arg_free(void *arg);
+RILL_EXTERN void rill_op_arg_free(void *arg);
 /* Adds a branch to a RILL_OP_BRANCH arg: records pred accepts (all, when pred is NULL: the
  * default branch) go to the child node with index child (as the add functions return it, so a
  * rename does not break the link). Returns 0 or RILL_ENOMEM. */
-int rill_op_branch_add(void *arg, rill_predicate_fn pred, void *ud, int child);
+RILL_EXTERN int rill_op_branch_add(void *arg, rill_predicate_fn pred, void *ud, int child);
 
 /* ---- The built-in stateful processors --------------------------------------------------- */
 
@@ -273,11 +277,11 @@ typedef struct {
 } rill_sop_spec_t;
 
 /* Returns the ops of the built-in stateful processors (static). */
-const rill_processor_ops *rill_sop_ops(void);
+RILL_EXTERN const rill_processor_ops *rill_sop_ops(void);
 /* Returns a new arg for them, or NULL. */
-void *rill_sop_arg_new(const rill_sop_spec_t *spec);
+RILL_EXTERN void *rill_sop_arg_new(const rill_sop_spec_t *spec);
 /* Frees an arg made by rill_sop_arg_new(). */
-void rill_sop_arg_free(void *arg);
+RILL_EXTERN void rill_sop_arg_free(void *arg);
 
 /* A value of rill_serde_change(): a table's regrouped update, added or subtracted. */
 typedef struct {
@@ -286,7 +290,7 @@ typedef struct {
 } rill_change_t;
 /* Returns a new serde for rill_change_t views over inner (referenced): inner's bytes then one
  * flag byte (1: subtract). Used on the repartition topic of a table's group_by. */
-rill_serde_t *rill_serde_change(rill_serde_t *inner);
+RILL_EXTERN rill_serde_t *rill_serde_change(rill_serde_t *inner);
 
 /* ---- The topology graph ------------------------------------------------------------------ */
 
@@ -320,11 +324,11 @@ typedef struct {
 } rill_sink_opts_t;
 
 /* Returns a new, empty topology (reference count 1), or NULL. */
-rill_topology_t *rill_topology_new(void);
+RILL_EXTERN rill_topology_t *rill_topology_new(void);
 /* Takes a reference on a topology and returns it. */
-rill_topology_t *rill_topology_ref(rill_topology_t *topo);
+RILL_EXTERN rill_topology_t *rill_topology_ref(rill_topology_t *topo);
 /* Drops a reference; the last one frees the topology. NULL is fine. */
-void rill_topology_unref(rill_topology_t *topo);
+RILL_EXTERN void rill_topology_unref(rill_topology_t *topo);
 
 /*
  * Adds a source node called name reading topics (a NULL-terminated list) or, when pattern is not
@@ -332,33 +336,35 @@ void rill_topology_unref(rill_topology_t *topo);
  * serdes are referenced. The add functions return the node's index (>= 0) or a negative code;
  * errors are also kept for rill_topology_build(), which reports the first.
  */
-int rill_topology_add_source(rill_topology_t *topo, const char *name, const char *const *topics,
-                             const char *pattern, const rill_source_opts_t *opts);
+RILL_EXTERN int rill_topology_add_source(rill_topology_t *topo, const char *name,
+                                         const char *const *topics, const char *pattern,
+                                         const rill_source_opts_t *opts);
 /* Adds a processor node with ops (borrowed, must outlive the topology) and arg (owned on
  * success, released with arg_free) under the parents named in the NULL-terminated list parents,
  * which may name nodes added later. */
-int rill_topology_add_processor(rill_topology_t *topo, const char *name,
-                                const rill_processor_ops *ops, void *arg, void (*arg_free)(void *),
-                                const char *const *parents);
+RILL_EXTERN int rill_topology_add_processor(rill_topology_t *topo, const char *name,
+                                            const rill_processor_ops *ops, void *arg,
+                                            void (*arg_free)(void *), const char *const *parents);
 /* Adds a sink node writing to topic, or to the topic extractor chooses per record when topic is
  * NULL, under the parents named in parents. */
-int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *topic,
-                           rill_topic_extractor_fn extractor, void *extractor_ud,
-                           const rill_sink_opts_t *opts, const char *const *parents);
+RILL_EXTERN int rill_topology_add_sink(rill_topology_t *topo, const char *name, const char *topic,
+                                       rill_topic_extractor_fn extractor, void *extractor_ud,
+                                       const rill_sink_opts_t *opts, const char *const *parents);
 /* Like rill_topology_add_sink() and add_source() together: a sink writing to the internal topic
  * "<application.id>-<name>-repartition" and a source (called source_name) reading it, which
  * starts a new sub-topology. partitions 0 means "as many as the upstream source topics". */
-int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const char *source_name,
-                                  int32_t partitions, const rill_sink_opts_t *opts,
-                                  const char *const *parents);
+RILL_EXTERN int rill_topology_add_repartition(rill_topology_t *topo, const char *name,
+                                              const char *source_name, int32_t partitions,
+                                              const rill_sink_opts_t *opts,
+                                              const char *const *parents);
 /* Returns the name of node index (as returned by the add functions), borrowed, or NULL. */
-const char *rill_topology_node_name(const rill_topology_t *topo, int index);
+RILL_EXTERN const char *rill_topology_node_name(const rill_topology_t *topo, int index);
 /* Remembers an error found while building (the first one wins); rill_topology_build() reports
  * it. Returns RILL_ETOPOLOGY. */
-int rill_topology_fail(rill_topology_t *topo, const char *fmt, ...)
+RILL_EXTERN int rill_topology_fail(rill_topology_t *topo, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Ties p's lifetime to the topology: free_fn(p) runs when the topology is freed. */
-int rill_topology_attach(rill_topology_t *topo, void *p, void (*free_fn)(void *));
+RILL_EXTERN int rill_topology_attach(rill_topology_t *topo, void *p, void (*free_fn)(void *));
 
 /* The kinds of state store. */
 typedef enum { RILL_STORE_KV, RILL_STORE_WINDOW, RILL_STORE_SESSION } rill_store_type_t;
@@ -380,24 +386,27 @@ typedef struct {
 /* Adds a state store and connects it to the processors named in the NULL-terminated list
  * processors (which may be added later). A store belongs to one sub-topology: every processor
  * it is connected to must end up in the same one. Returns the store's index or a negative code. */
-int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec,
-                            const char *const *processors);
+RILL_EXTERN int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec,
+                                        const char *const *processors);
 /* Connects the existing store called store to processor too. */
-int rill_topology_connect_store(rill_topology_t *topo, const char *store, const char *processor);
+RILL_EXTERN int rill_topology_connect_store(rill_topology_t *topo, const char *store,
+                                            const char *processor);
 /* Returns the number of stores of a topology. */
-int rill_topology_store_count(const rill_topology_t *topo);
+RILL_EXTERN int rill_topology_store_count(const rill_topology_t *topo);
 /* Returns store i's spec (borrowed; name and serdes live as long as the topology) and sets *st
  * to its sub-topology (after build), or NULL past the end. */
-const rill_store_spec_t *rill_topology_store(const rill_topology_t *topo, int i, int *st);
+RILL_EXTERN const rill_store_spec_t *rill_topology_store(const rill_topology_t *topo, int i,
+                                                         int *st);
 /* Returns the index of the store called name, or -1. */
-int rill_topology_find_store(const rill_topology_t *topo, const char *name);
+RILL_EXTERN int rill_topology_find_store(const rill_topology_t *topo, const char *name);
 
 /* Renames node old_name to new_name; RILL_ENOENT or RILL_EEXIST. */
-int rill_topology_rename(rill_topology_t *topo, const char *old_name, const char *new_name);
+RILL_EXTERN int rill_topology_rename(rill_topology_t *topo, const char *old_name,
+                                     const char *new_name);
 /* Returns a fresh node name "<PREFIX>-<10-digit counter>" as Kafka Streams names DSL nodes, in
  * buf (at least 48 bytes). */
-const char *rill_topology_next_name(rill_topology_t *topo, const char *prefix, char *buf,
-                                    size_t buf_size);
+RILL_EXTERN const char *rill_topology_next_name(rill_topology_t *topo, const char *prefix,
+                                                char *buf, size_t buf_size);
 
 /*
  * Validates the graph and freezes it: every parent exists, names are unique, no processor is
@@ -405,50 +414,14 @@ const char *rill_topology_next_name(rill_topology_t *topo, const char *prefix, c
  * splits the graph into sub-topologies. Returns 0 or RILL_ETOPOLOGY with the culprit named in
  * errstr. Building twice is a no-op.
  */
-int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size);
-/* Checks that every source and sink has a serde for key and value, given the defaults (which
- * may be NULL). Returns 0 or RILL_ETOPOLOGY naming the node. */
-int rill_topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
-                               const rill_serde_t *default_value, char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size);
 /* Returns a new string (free with rill_free) describing a built topology as Kafka Streams'
  * TopologyDescription prints it, or NULL. */
-char *rill_topology_describe(const rill_topology_t *topo);
+RILL_EXTERN char *rill_topology_describe(const rill_topology_t *topo);
 /* Returns a new string (free with rill_free): the built topology as a Graphviz DOT digraph. */
-char *rill_topology_to_dot(const rill_topology_t *topo);
+RILL_EXTERN char *rill_topology_to_dot(const rill_topology_t *topo);
 
-/* Facts about a built topology, for drivers. Strings are borrowed from the topology. */
-/* Returns the number of sub-topologies. */
-int rill_topology_subtopology_count(const rill_topology_t *topo);
-/* Calls cb for every topic name (not pattern) read by sub-topology st; internal topics are
- * given as their full name for application id app_id. */
-void rill_topology_source_topics(const rill_topology_t *topo, int st, const char *app_id,
-                                 void (*cb)(void *ud, const char *topic, bool internal,
-                                            int32_t partitions),
-                                 void *ud);
-/* Calls cb for every source pattern of sub-topology st. */
-void rill_topology_source_patterns(const rill_topology_t *topo, int st,
-                                   void (*cb)(void *ud, const char *pattern), void *ud);
-/* Calls cb for every fixed sink topic (internal ones with their full name), with the
- * sub-topology that writes it and its declared partition count (0: as the upstream sources). */
-void rill_topology_sink_topics(const rill_topology_t *topo, const char *app_id,
-                               void (*cb)(void *ud, const char *topic, bool internal, int st,
-                                          int32_t partitions),
-                               void *ud);
-/* Finds the source node reading topic (by name, internal name for app_id, or pattern); sets
- * *st and *source and returns 0, or RILL_ENOENT. */
-int rill_topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,
-                              int *st, int *source);
-
-/* ---- The task runtime, for drivers (the engine and the test driver) -------------------- */
-
-/* Where a task's sinks send records: serialized bytes, partition -1 for "by key". */
-typedef struct {
-    int (*send)(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
-                const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers);
-    /* Returns the partition count of topic, or a negative code when unknown. */
-    int32_t (*partition_count)(void *opaque, const char *topic);
-    void *opaque;
-} rill_collector_t;
+/* ---- Record errors (rill_conf_set_record_error_handler) -------------------------------- */
 
 /* What a record error handler decides: stop with an error, or skip the record and go on. */
 typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE } rill_handler_result_t;
@@ -457,115 +430,6 @@ typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE } rill_handler_result_t;
  * read (bytes), reason says what and where. A dead letter queue plugs in here. */
 typedef rill_handler_result_t (*rill_record_error_handler_fn)(void *ud, const rill_record_t *raw,
                                                               int err, const char *reason);
-
-/* What a driver gives a task. Borrowed; must outlive the task. */
-typedef struct {
-    const char *application_id;
-    rill_collector_t collector;
-    const rill_serde_t *default_key_serde;
-    const rill_serde_t *default_value_serde;
-    rill_timestamp_fn timestamp_fn; /* NULL: the record's own timestamp */
-    void *timestamp_ud;
-    rill_record_error_handler_fn error_handler; /* NULL: fail */
-    void *error_handler_ud;
-    int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
-    void *wall_clock_ud;
-    /* State: where stores live ("<state.dir>/<application.id>"; each task has a folder in it),
-     * the RocksDB memory they share, the default backend, and the task's record cache size in
-     * bytes (0: no caching). */
-    const char *state_dir;
-    rill_store_env_t *store_env;
-    rill_store_backend_t default_store_backend; /* RILL_STORE_DEFAULT means RocksDB */
-    size_t cache_max_bytes;
-    /* Exactly-once: the stores are transactional; their writes wait until the driver calls
-     * rill_task_commit_stores() after its transaction committed, and they record their
-     * changelog offsets themselves (no checkpoint file). */
-    bool exactly_once;
-    /* Sees every record dropped as late (a dead letter queue plugs in here); NULL: none. */
-    void (*late_record)(void *ud, const rill_record_t *rec, const char *reason);
-    void *late_record_ud;
-} rill_task_env_t;
-
-/* Counters a task keeps. */
-typedef struct {
-    uint64_t processed; /* records that went through a source */
-    uint64_t skipped;   /* records the error handler skipped */
-    uint64_t punctuations;
-    uint64_t late_dropped;     /* records that came after their window closed */
-    uint64_t restored;         /* changelog records restored */
-    uint64_t changelog_writes; /* changelog records written */
-    uint64_t cache_hits;       /* store reads the record cache answered */
-    uint64_t cache_flushed;    /* entries written through from the record cache */
-} rill_task_metrics_t;
-
-/* Returns a new task running sub-topology st of a built topology for partition, with every
- * processor initialised, or NULL with the reason in errstr. */
-rill_task_t *rill_task_new(const rill_topology_t *topo, int st, int32_t partition,
-                           const rill_task_env_t *env, char *errstr, size_t errstr_size);
-/* Closes every processor and frees the task. NULL is fine. */
-void rill_task_destroy(rill_task_t *task);
-/*
- * Processes one record read by source node source (from rill_topology_find_source): raw holds
- * the serialized key and value. Deserialization and timestamp errors go to the error handler;
- * returns 0 (processed or skipped) or a negative code with rill_task_error() saying why.
- */
-int rill_task_process(rill_task_t *task, int source, const rill_record_t *raw);
-/* Runs the wall-clock punctuators due at now; returns 0 or a negative code. */
-int rill_task_punctuate(rill_task_t *task, int64_t now);
-/* Returns the wall-clock time of the next punctuator due, or INT64_MAX when none. */
-int64_t rill_task_next_punctuation(const rill_task_t *task);
-/*
- * State, for drivers. A new task opens its stores and reads its checkpoint; before it processes,
- * the driver restores every changelog i < rill_task_changelog_count() from
- * rill_task_changelog_offset() (or the beginning, when it is negative) to the end, feeding records
- * to rill_task_restore(). At commit: rill_task_flush() (cache → stores, changelogs, downstream),
- * then the driver makes the collector's sends durable, then rill_task_checkpoint() with the
- * changelogs' end offsets (under exactly-once: commits its transaction, then
- * rill_task_commit_stores()).
- */
-/* Returns the number of changelog topics the task's stores write. */
-size_t rill_task_changelog_count(const rill_task_t *task);
-/* Returns the full name of changelog i (its partition is the task's), borrowed. */
-const char *rill_task_changelog_topic(const rill_task_t *task, size_t i);
-/* Returns the name of the store changelog i belongs to, borrowed. */
-const char *rill_task_changelog_store(const rill_task_t *task, size_t i);
-/* Returns the offset to restore changelog i from (the checkpointed one), or -1: from the start. */
-int64_t rill_task_changelog_offset(const rill_task_t *task, size_t i);
-/* Empties the store of changelog i (wiping its files) so that it restores from the start:
- * for a checkpoint the changelog does not reach. 0 or a code with the reason in errstr. */
-int rill_task_reset_store(rill_task_t *task, size_t i, char *errstr, size_t errstr_size);
-/* Applies one changelog record (raw bytes, as written: key, value or null, timestamp) to the
- * store of changelog i. 0 or a negative code. */
-int rill_task_restore(rill_task_t *task, size_t i, const rill_record_t *raw);
-/* Applies n changelog records of changelog i at once (one atomic write batch for key-value
- * stores). 0 or a negative code. */
-int rill_task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n);
-/* Writes the record cache through: stores, changelogs and downstream nodes. 0 or a code. */
-int rill_task_flush(rill_task_t *task);
-/* Returns how many changelog records the task wrote since its last checkpoint. */
-uint64_t rill_task_changelog_writes(const rill_task_t *task);
-/* Makes the stores durable and writes the checkpoint file: end_offsets[i] is the offset after
- * the last record of changelog i (all acknowledged). 0 or RILL_EIO. */
-int rill_task_checkpoint(rill_task_t *task, const int64_t *end_offsets);
-/* Under exactly-once, after the driver's transaction committed: writes every store's pending
- * writes with end_offsets[i], the offset after the last record of changelog i in that
- * transaction (-1: none), in one atomic write per store. 0 or a code (rill_task_error). */
-int rill_task_commit_stores(rill_task_t *task, const int64_t *end_offsets);
-/* Returns the task's key-value store called name (for interactive queries), or NULL. */
-rill_store_t *rill_task_kv_store(rill_task_t *task, const char *name);
-/* Returns the task's window store called name, or NULL. */
-rill_window_store_t *rill_task_window_store(rill_task_t *task, const char *name);
-/* Returns the task's session store called name, or NULL. */
-rill_session_store_t *rill_task_session_store(rill_task_t *task, const char *name);
-/* Returns the stream time of the task (INT64_MIN before any record). */
-int64_t rill_task_stream_time(const rill_task_t *task);
-
-/* Returns the last error message of the task, borrowed ("" when none). */
-const char *rill_task_error(const rill_task_t *task);
-/* Returns the task's counters, borrowed. */
-const rill_task_metrics_t *rill_task_metrics(const rill_task_t *task);
-/* Returns the task id ("<sub-topology>_<partition>"), borrowed. */
-const char *rill_task_id(const rill_task_t *task);
 
 #ifdef __cplusplus
 }

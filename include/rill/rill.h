@@ -18,13 +18,18 @@
 extern "C" {
 #endif
 
+/* Marks a declaration as part of the API: librill is built with hidden visibility by default,
+ * so librill.so exports exactly the functions declared with RILL_EXTERN (the list is checked
+ * against include/rill/exports.txt by the "exports" test). */
+#define RILL_EXTERN __attribute__((visibility("default")))
+
 #define RILL_VERSION_MAJOR  0
 #define RILL_VERSION_MINOR  1
 #define RILL_VERSION_PATCH  0
 #define RILL_VERSION_STRING "0.1.0"
 
 /* Returns the version of the library linked at run time, as "MAJOR.MINOR.PATCH". */
-const char *rill_version(void);
+RILL_EXTERN const char *rill_version(void);
 
 /*
  * Error codes. Functions that can fail return 0 or one of these negative codes. The X-macro is the
@@ -53,9 +58,9 @@ typedef enum {
 } rill_errno_t;
 
 /* Returns a static, human-readable description of error code err. */
-const char *rill_strerror(int err);
+RILL_EXTERN const char *rill_strerror(int err);
 /* Returns the static symbolic name of error code err ("RILL_EINVAL"), or "RILL_EUNKNOWN". */
-const char *rill_err_name(int err);
+RILL_EXTERN const char *rill_err_name(int err);
 
 /* A borrowed, immutable byte view. data may be NULL only when len is 0 (a null key or value). */
 typedef struct {
@@ -64,7 +69,7 @@ typedef struct {
 } rill_buf_t;
 
 /* Returns a view of the NUL-terminated string s, without its terminator. */
-rill_buf_t rill_buf_str(const char *s);
+RILL_EXTERN rill_buf_t rill_buf_str(const char *s);
 
 /* One record header: a name and a value view (the value may be null). */
 typedef struct {
@@ -86,9 +91,9 @@ typedef struct rill_headers {
 } rill_headers_t;
 
 /* Returns how many headers there are (0 for NULL); parses them first if needed. */
-size_t rill_headers_count(const rill_headers_t *headers);
+RILL_EXTERN size_t rill_headers_count(const rill_headers_t *headers);
 /* Returns header i (borrowed), or NULL past the end. */
-const rill_header_t *rill_headers_at(const rill_headers_t *headers, size_t i);
+RILL_EXTERN const rill_header_t *rill_headers_at(const rill_headers_t *headers, size_t i);
 
 /*
  * A record as operators see it. key and value are views whose meaning depends on the serde of the
@@ -108,25 +113,25 @@ typedef struct {
 } rill_record_t;
 
 /* Returns the first header of rec called name, or NULL. The result is borrowed from rec. */
-const rill_header_t *rill_record_header(const rill_record_t *rec, const char *name);
+RILL_EXTERN const rill_header_t *rill_record_header(const rill_record_t *rec, const char *name);
 
 /*
  * The allocator hook: every allocation Rill itself makes goes through these three functions, so
  * tests can count allocations or fail the Nth one. Set it before any other call; NULL arguments
  * restore the C library's functions. Returns RILL_EINVAL when only some are NULL.
  */
-int rill_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
-                       void (*free_fn)(void *));
+RILL_EXTERN int rill_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+                                   void (*free_fn)(void *));
 /* Allocates n bytes through the hook; returns NULL on failure. */
-void *rill_malloc(size_t n);
+RILL_EXTERN void *rill_malloc(size_t n);
 /* Allocates n zeroed elements of size bytes through the hook; NULL on failure or overflow. */
-void *rill_calloc(size_t n, size_t size);
+RILL_EXTERN void *rill_calloc(size_t n, size_t size);
 /* Resizes p through the hook; returns NULL on failure and leaves p untouched. */
-void *rill_realloc(void *p, size_t n);
+RILL_EXTERN void *rill_realloc(void *p, size_t n);
 /* Frees p (NULL is fine) through the hook. */
-void rill_free(void *p);
+RILL_EXTERN void rill_free(void *p);
 /* Returns a new copy of s made through the hook, or NULL. */
-char *rill_strdup(const char *s);
+RILL_EXTERN char *rill_strdup(const char *s);
 
 /*
  * A scratch arena: memory that lives until the end of one input record's processing, when the
@@ -136,30 +141,30 @@ char *rill_strdup(const char *s);
 typedef struct rill_arena rill_arena_t;
 
 /* Returns a new arena whose first chunk holds chunk_size bytes, or NULL. */
-rill_arena_t *rill_arena_new(size_t chunk_size);
+RILL_EXTERN rill_arena_t *rill_arena_new(size_t chunk_size);
 /* Frees the arena and runs its deferred functions. NULL is fine. */
-void rill_arena_destroy(rill_arena_t *arena);
+RILL_EXTERN void rill_arena_destroy(rill_arena_t *arena);
 /* Runs the deferred functions and forgets every allocation, keeping the memory for reuse. */
-void rill_arena_reset(rill_arena_t *arena);
+RILL_EXTERN void rill_arena_reset(rill_arena_t *arena);
 /* Returns n bytes aligned for any type, valid until the next reset, or NULL. */
-void *rill_arena_alloc(rill_arena_t *arena, size_t n);
+RILL_EXTERN void *rill_arena_alloc(rill_arena_t *arena, size_t n);
 /* Runs fn(p) at the next reset or destroy (to release a value the arena does not own). */
-int rill_arena_defer(rill_arena_t *arena, void (*fn)(void *), void *p);
+RILL_EXTERN int rill_arena_defer(rill_arena_t *arena, void (*fn)(void *), void *p);
 /* Returns a view of a copy of len bytes of data in the arena (data NULL gives a null view). */
-rill_buf_t rill_arena_copy(rill_arena_t *arena, const void *data, size_t len);
+RILL_EXTERN rill_buf_t rill_arena_copy(rill_arena_t *arena, const void *data, size_t len);
 /* Returns a view of the formatted text (without NUL, though one follows it) in the arena. */
-rill_buf_t rill_arena_printf(rill_arena_t *arena, const char *fmt, ...)
+RILL_EXTERN rill_buf_t rill_arena_printf(rill_arena_t *arena, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Returns headers holding a copy of the count entries of items (the names and values are not
  * copied: they must live as long as the arena's contents), or NULL. */
-const rill_headers_t *rill_arena_headers(rill_arena_t *arena, const rill_header_t *items,
-                                         size_t count);
+RILL_EXTERN const rill_headers_t *rill_arena_headers(rill_arena_t *arena,
+                                                     const rill_header_t *items, size_t count);
 /* Returns a view of a native int32_t holding v, as the int32 serde represents values. */
-rill_buf_t rill_arena_i32(rill_arena_t *arena, int32_t v);
+RILL_EXTERN rill_buf_t rill_arena_i32(rill_arena_t *arena, int32_t v);
 /* Returns a view of a native int64_t holding v, as the int64 serde represents values. */
-rill_buf_t rill_arena_i64(rill_arena_t *arena, int64_t v);
+RILL_EXTERN rill_buf_t rill_arena_i64(rill_arena_t *arena, int64_t v);
 /* Returns a view of a native double holding v, as the double serde represents values. */
-rill_buf_t rill_arena_double(rill_arena_t *arena, double v);
+RILL_EXTERN rill_buf_t rill_arena_double(rill_arena_t *arena, double v);
 
 /* Log levels, syslog-like. */
 typedef enum {
@@ -174,14 +179,14 @@ typedef void (*rill_log_cb)(void *opaque, rill_log_level_t level, const char *co
                             const char *msg);
 
 /* Logs one line through the configured sink; component names the part of Rill that speaks. */
-void rill_log(rill_log_level_t level, const char *component, const char *fmt, ...)
+RILL_EXTERN void rill_log(rill_log_level_t level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
  * Routes Rill's log lines to cb (NULL restores the default: stderr) and drops lines above
  * max_level. Set it before starting apps.
  */
-void rill_set_log_cb(rill_log_cb cb, void *opaque, rill_log_level_t max_level);
+RILL_EXTERN void rill_set_log_cb(rill_log_cb cb, void *opaque, rill_log_level_t max_level);
 
 #ifdef __cplusplus
 }

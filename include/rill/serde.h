@@ -28,9 +28,9 @@ typedef struct {
 } rill_bytes_t;
 
 /* Appends len bytes to b, growing it; returns 0 or RILL_ENOMEM. */
-int rill_bytes_append(rill_bytes_t *b, const void *data, size_t len);
+RILL_EXTERN int rill_bytes_append(rill_bytes_t *b, const void *data, size_t len);
 /* Frees b's memory and empties it. */
-void rill_bytes_free(rill_bytes_t *b);
+RILL_EXTERN void rill_bytes_free(rill_bytes_t *b);
 
 /*
  * The operations of a serde. serialize appends the encoding of value to out (out is emptied by
@@ -51,19 +51,20 @@ typedef struct rill_serde rill_serde_t;
 
 /* Returns a new custom serde (reference count 1) over ops and state, or NULL. ops is borrowed
  * and must outlive the serde; state is owned on success and released with ops->destroy. */
-rill_serde_t *rill_serde_new(const rill_serde_ops *ops, void *state);
+RILL_EXTERN rill_serde_t *rill_serde_new(const rill_serde_ops *ops, void *state);
 /* Takes a reference on serde and returns it. NULL is fine. */
-rill_serde_t *rill_serde_ref(rill_serde_t *serde);
+RILL_EXTERN rill_serde_t *rill_serde_ref(rill_serde_t *serde);
 /* Drops a reference; the last one destroys the serde. NULL is fine. */
-void rill_serde_unref(rill_serde_t *serde);
+RILL_EXTERN void rill_serde_unref(rill_serde_t *serde);
 /* Returns the serde's name ("string", "json", ...), borrowed. */
-const char *rill_serde_name(const rill_serde_t *serde);
+RILL_EXTERN const char *rill_serde_name(const rill_serde_t *serde);
 /* Serializes value into out (emptied first); sets *is_null for a null. 0 or RILL_ESERDE. */
-int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes_t *out,
-                         bool *is_null, char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes_t *out,
+                                     bool *is_null, char *errstr, size_t errstr_size);
 /* Deserializes bytes into *value (see the header comment for what a value is). 0 or RILL_ESERDE. */
-int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes, rill_arena_t *arena,
-                           rill_buf_t *value, char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes,
+                                       rill_arena_t *arena, rill_buf_t *value, char *errstr,
+                                       size_t errstr_size);
 
 /*
  * Windowed keys. A windowed aggregation's output key is a view of a rill_windowed_t (len is
@@ -79,33 +80,34 @@ typedef struct {
 /* Returns a new serde of time-windowed keys over inner (referenced): the inner key's bytes then
  * the start as 8 bytes big-endian, as Kafka Streams' TimeWindowedSerde writes them; end is start
  * + window_size_ms when read back. NULL on bad arguments or out of memory. */
-rill_serde_t *rill_serde_time_windowed(rill_serde_t *inner, int64_t window_size_ms);
+RILL_EXTERN rill_serde_t *rill_serde_time_windowed(rill_serde_t *inner, int64_t window_size_ms);
 /* Returns a new serde of session-windowed keys over inner: the inner key's bytes, then end and
  * start (8 bytes big-endian each), as Kafka Streams' SessionWindowedSerde writes them. */
-rill_serde_t *rill_serde_session_windowed(rill_serde_t *inner);
+RILL_EXTERN rill_serde_t *rill_serde_session_windowed(rill_serde_t *inner);
 /* Returns a view of a new rill_windowed_t in arena holding key, start and end. */
-rill_buf_t rill_arena_windowed(rill_arena_t *arena, rill_buf_t key, int64_t start, int64_t end);
+RILL_EXTERN rill_buf_t rill_arena_windowed(rill_arena_t *arena, rill_buf_t key, int64_t start,
+                                           int64_t end);
 /* Prints a windowed key as Kafka Streams' Windowed.toString does, "[key@start/end]", into buf
  * (always NUL-terminated); the inner key is printed with inner's rules (strings as text, numbers
  * in decimal, JSON compact, other bytes as hex). Returns the length it needed, like snprintf. */
-int rill_windowed_format(const rill_windowed_t *w, const rill_serde_t *inner, char *buf,
-                         size_t size);
+RILL_EXTERN int rill_windowed_format(const rill_windowed_t *w, const rill_serde_t *inner, char *buf,
+                                     size_t size);
 
 /* Built-in serdes: static, borrowed, never freed. */
-rill_serde_t *rill_serde_bytes(void);
+RILL_EXTERN rill_serde_t *rill_serde_bytes(void);
 /* UTF-8 text; deserialize checks the encoding and names the first bad byte. */
-rill_serde_t *rill_serde_string(void);
+RILL_EXTERN rill_serde_t *rill_serde_string(void);
 /* 4-byte big-endian two's complement, as Kafka's IntegerSerializer. */
-rill_serde_t *rill_serde_int32(void);
+RILL_EXTERN rill_serde_t *rill_serde_int32(void);
 /* 8-byte big-endian two's complement, as Kafka's LongSerializer. */
-rill_serde_t *rill_serde_int64(void);
+RILL_EXTERN rill_serde_t *rill_serde_int64(void);
 /* 8-byte big-endian IEEE 754, as Kafka's DoubleSerializer. */
-rill_serde_t *rill_serde_double(void);
+RILL_EXTERN rill_serde_t *rill_serde_double(void);
 /* JSON text, validated when read; the value is a rill_json_t * (see rill_json_*). */
-rill_serde_t *rill_serde_json(void);
+RILL_EXTERN rill_serde_t *rill_serde_json(void);
 /* Returns the built-in serde called name ("bytes", "string", "int32", "int64", "double",
  * "json"), or NULL. */
-rill_serde_t *rill_serde_by_name(const char *name);
+RILL_EXTERN rill_serde_t *rill_serde_by_name(const char *name);
 
 /* Reads the native int32 of a value made by the int32 serde (0 for a null). */
 static inline int32_t rill_value_i32(rill_buf_t v)
@@ -133,11 +135,11 @@ static inline double rill_value_double(rill_buf_t v)
 }
 
 /* Encodes v as the int32 serde's 4 big-endian bytes into out. */
-void rill_encode_i32(uint8_t out[4], int32_t v);
+RILL_EXTERN void rill_encode_i32(uint8_t out[4], int32_t v);
 /* Encodes v as the int64 serde's 8 big-endian bytes into out. */
-void rill_encode_i64(uint8_t out[8], int64_t v);
+RILL_EXTERN void rill_encode_i64(uint8_t out[8], int64_t v);
 /* Decodes 8 big-endian bytes into an int64. */
-int64_t rill_decode_i64(const uint8_t in[8]);
+RILL_EXTERN int64_t rill_decode_i64(const uint8_t in[8]);
 
 /*
  * JSON values. A JSON value is a view {rill_json_t *, 1} made by the json serde, a writer, an
@@ -167,31 +169,31 @@ typedef enum {
 /* Parses len bytes of JSON text (any value, not only objects) into *out, a value in arena (the
  * text is copied). Returns 0, RILL_ESERDE with the byte offset, line and column of the error in
  * errstr, RILL_ENOMEM or RILL_EINVAL. This is what the json serde's deserialize does. */
-int rill_json_parse(rill_arena_t *arena, const void *text, size_t len, rill_buf_t *out,
-                    char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_json_parse(rill_arena_t *arena, const void *text, size_t len, rill_buf_t *out,
+                                char *errstr, size_t errstr_size);
 /* Returns the type of JSON value doc, or a negative code (RILL_EINVAL for NULL). */
-int rill_json_type(const void *doc);
+RILL_EXTERN int rill_json_type(const void *doc);
 /* Returns a view of doc's JSON text as it was made (a parsed value's input, with its
  * whitespace; an edited value's text before the edit), borrowed from doc's arena. */
-rill_buf_t rill_json_text(const void *doc);
+RILL_EXTERN rill_buf_t rill_json_text(const void *doc);
 /* Returns the string member key of JSON object doc, NUL-terminated in doc's arena (made once),
  * or NULL when absent or not a string. */
-const char *rill_json_get_string(const void *doc, const char *key);
+RILL_EXTERN const char *rill_json_get_string(const void *doc, const char *key);
 /* Sets *out to a view of the string member key of doc, unescaped: zero copy when the text has
  * no escapes in it, else unescaped once into doc's arena. 0, RILL_ENOENT or RILL_EINVAL. */
-int rill_json_get_str(const void *doc, const char *key, rill_buf_t *out);
+RILL_EXTERN int rill_json_get_str(const void *doc, const char *key, rill_buf_t *out);
 /* Returns the integer member key of doc in *out: 0, or RILL_ENOENT when absent or not a number. */
-int rill_json_get_int(const void *doc, const char *key, int64_t *out);
+RILL_EXTERN int rill_json_get_int(const void *doc, const char *key, int64_t *out);
 /* Returns the number member key of doc in *out (integer or real): 0 or RILL_ENOENT. */
-int rill_json_get_double(const void *doc, const char *key, double *out);
+RILL_EXTERN int rill_json_get_double(const void *doc, const char *key, double *out);
 /* Returns the boolean member key of doc in *out: 0, or RILL_ENOENT when absent or not a bool. */
-int rill_json_get_bool(const void *doc, const char *key, bool *out);
+RILL_EXTERN int rill_json_get_bool(const void *doc, const char *key, bool *out);
 /* Sets *out to the member key of doc as a JSON value of its own (any type; objects can be read
  * with these getters), made in doc's arena. 0, RILL_ENOENT, RILL_ENOMEM or RILL_EINVAL. */
-int rill_json_get(const void *doc, const char *key, rill_buf_t *out);
+RILL_EXTERN int rill_json_get(const void *doc, const char *key, rill_buf_t *out);
 /* Writes doc as compact JSON text into buf (NUL-terminated; cut short with "..." when it does
  * not fit). Returns 0 or a negative code. */
-int rill_json_format(const void *doc, char *buf, size_t size);
+RILL_EXTERN int rill_json_format(const void *doc, char *buf, size_t size);
 
 /*
  * Edits. Each returns a new value in arena: doc (unchanged, still valid) with member key's value
@@ -199,12 +201,14 @@ int rill_json_format(const void *doc, char *buf, size_t size);
  * text is shared, not copied. A null view when doc is not an object or memory runs out.
  */
 /* doc with member key set to the integer v. */
-rill_buf_t rill_json_set_int(rill_arena_t *arena, const void *doc, const char *key, int64_t v);
+RILL_EXTERN rill_buf_t rill_json_set_int(rill_arena_t *arena, const void *doc, const char *key,
+                                         int64_t v);
 /* doc with member key set to the string s of len bytes (escaped as the writer does). */
-rill_buf_t rill_json_set_str(rill_arena_t *arena, const void *doc, const char *key, const char *s,
-                             size_t len);
+RILL_EXTERN rill_buf_t rill_json_set_str(rill_arena_t *arena, const void *doc, const char *key,
+                                         const char *s, size_t len);
 /* doc with member key set to the JSON value value (a view as the json serde makes). */
-rill_buf_t rill_json_set(rill_arena_t *arena, const void *doc, const char *key, rill_buf_t value);
+RILL_EXTERN rill_buf_t rill_json_set(rill_arena_t *arena, const void *doc, const char *key,
+                                     rill_buf_t value);
 
 /*
  * A writer: builds compact JSON text straight into an arena, no tree. Put it on the stack,
@@ -223,34 +227,34 @@ typedef struct {
 } rill_json_writer_t;
 
 /* Starts an empty writer whose text will live in arena. */
-void rill_json_writer_init(rill_json_writer_t *w, rill_arena_t *arena);
+RILL_EXTERN void rill_json_writer_init(rill_json_writer_t *w, rill_arena_t *arena);
 /* Opens an object. */
-void rill_json_write_object(rill_json_writer_t *w);
+RILL_EXTERN void rill_json_write_object(rill_json_writer_t *w);
 /* Opens an array. */
-void rill_json_write_array(rill_json_writer_t *w);
+RILL_EXTERN void rill_json_write_array(rill_json_writer_t *w);
 /* Closes the innermost open object or array. */
-void rill_json_write_end(rill_json_writer_t *w);
+RILL_EXTERN void rill_json_write_end(rill_json_writer_t *w);
 /* Writes an object member's key (a C string, escaped as needed); its value comes next. */
-void rill_json_write_key(rill_json_writer_t *w, const char *key);
+RILL_EXTERN void rill_json_write_key(rill_json_writer_t *w, const char *key);
 /* Writes an integer. */
-void rill_json_write_int(rill_json_writer_t *w, int64_t v);
+RILL_EXTERN void rill_json_write_int(rill_json_writer_t *w, int64_t v);
 /* Writes a real in the shortest form that reads back the same (NaN and infinities fail). */
-void rill_json_write_double(rill_json_writer_t *w, double v);
+RILL_EXTERN void rill_json_write_double(rill_json_writer_t *w, double v);
 /* Writes len bytes of UTF-8 as a JSON string: '"', '\\' and control characters escaped. */
-void rill_json_write_str(rill_json_writer_t *w, const char *s, size_t len);
+RILL_EXTERN void rill_json_write_str(rill_json_writer_t *w, const char *s, size_t len);
 /* Writes true or false. */
-void rill_json_write_bool(rill_json_writer_t *w, bool v);
+RILL_EXTERN void rill_json_write_bool(rill_json_writer_t *w, bool v);
 /* Writes null. */
-void rill_json_write_null(rill_json_writer_t *w);
+RILL_EXTERN void rill_json_write_null(rill_json_writer_t *w);
 /* Writes the JSON value value (a view as the json serde makes), compact. */
-void rill_json_write_value(rill_json_writer_t *w, rill_buf_t value);
+RILL_EXTERN void rill_json_write_value(rill_json_writer_t *w, rill_buf_t value);
 /* Ends the writing: returns the JSON value written (a view as the json serde makes, in the
  * writer's arena), or a null view when a call failed or an object or array is still open. */
-rill_buf_t rill_json_writer_finish(rill_json_writer_t *w);
+RILL_EXTERN rill_buf_t rill_json_writer_finish(rill_json_writer_t *w);
 
 /* Returns a view of a new JSON value made from fmt (jansson's json_pack format), in arena, or a
  * null view on failure (logged, naming fmt). Slower than a writer: for values made by hand. */
-rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);
+RILL_EXTERN rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);
 
 #ifdef __cplusplus
 }

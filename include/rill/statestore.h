@@ -36,11 +36,12 @@ typedef struct rill_store_env rill_store_env_t;
 
 /* Returns a new env bounding RocksDB memory to memory_bytes (block cache and memtables
  * together), or NULL with the reason in errstr. */
-rill_store_env_t *rill_store_env_new(size_t memory_bytes, char *errstr, size_t errstr_size);
+RILL_EXTERN rill_store_env_t *rill_store_env_new(size_t memory_bytes, char *errstr,
+                                                 size_t errstr_size);
 /* Frees an env; every store opened with it must be closed first. NULL is fine. */
-void rill_store_env_destroy(rill_store_env_t *env);
+RILL_EXTERN void rill_store_env_destroy(rill_store_env_t *env);
 /* Returns the bytes the env's block cache and memtables hold now. */
-size_t rill_store_env_usage(const rill_store_env_t *env);
+RILL_EXTERN size_t rill_store_env_usage(const rill_store_env_t *env);
 
 /* ---- Key-value stores ------------------------------------------------------------------ */
 
@@ -54,25 +55,25 @@ typedef struct rill_store_iter rill_store_iter_t;
  * through the log). In-memory stores ignore path and env
  * (both may be NULL). Returns NULL with the reason (naming path) in errstr.
  */
-rill_store_t *rill_store_open(rill_store_backend_t backend, rill_store_env_t *env, const char *path,
-                              char *errstr, size_t errstr_size);
+RILL_EXTERN rill_store_t *rill_store_open(rill_store_backend_t backend, rill_store_env_t *env,
+                                          const char *path, char *errstr, size_t errstr_size);
 /* Closes a store (RocksDB: flushes memtables first) and frees it. NULL is fine. */
-void rill_store_close(rill_store_t *store);
+RILL_EXTERN void rill_store_close(rill_store_t *store);
 /* Deletes a closed RocksDB store's directory path and everything in it; 0 or RILL_EIO. */
-int rill_store_wipe(const char *path);
+RILL_EXTERN int rill_store_wipe(const char *path);
 /* Returns the store's backend. */
-rill_store_backend_t rill_store_backend(const rill_store_t *store);
+RILL_EXTERN rill_store_backend_t rill_store_backend(const rill_store_t *store);
 
 /* Looks key up: 0 with *value set (borrowed until the next call on the store), or RILL_ENOENT.
  * RILL_EIO when the backend fails (see rill_store_error). */
-int rill_store_get(rill_store_t *store, rill_buf_t key, rill_buf_t *value);
+RILL_EXTERN int rill_store_get(rill_store_t *store, rill_buf_t key, rill_buf_t *value);
 /* Looks key up and copies its value into out (replacing its contents): 0, RILL_ENOENT,
  * RILL_ENOMEM or RILL_EIO. Safe from any thread. */
-int rill_store_get_copy(rill_store_t *store, rill_buf_t key, rill_bytes_t *out);
+RILL_EXTERN int rill_store_get_copy(rill_store_t *store, rill_buf_t key, rill_bytes_t *out);
 /* Sets key to value (copied); a null value (data NULL) deletes key. 0, RILL_ENOMEM or RILL_EIO. */
-int rill_store_put(rill_store_t *store, rill_buf_t key, rill_buf_t value);
+RILL_EXTERN int rill_store_put(rill_store_t *store, rill_buf_t key, rill_buf_t value);
 /* Deletes key (no error when absent). 0 or RILL_EIO. */
-int rill_store_delete(rill_store_t *store, rill_buf_t key);
+RILL_EXTERN int rill_store_delete(rill_store_t *store, rill_buf_t key);
 
 /* One write of a batch: value.data NULL deletes. */
 typedef struct {
@@ -81,30 +82,31 @@ typedef struct {
 } rill_store_write_t;
 
 /* Applies n writes atomically (all or none, in order). 0, RILL_ENOMEM or RILL_EIO. */
-int rill_store_write_batch(rill_store_t *store, const rill_store_write_t *writes, size_t n);
+RILL_EXTERN int rill_store_write_batch(rill_store_t *store, const rill_store_write_t *writes,
+                                       size_t n);
 
 /*
  * Returns an iterator over the keys k with from <= k <= to, in ascending order (descending when
  * reverse). from or to NULL means unbounded on that side. The iterator sees a consistent snapshot
  * of the store as of this call. NULL with RILL_ENOMEM/RILL_EIO left in rill_store_error.
  */
-rill_store_iter_t *rill_store_range(rill_store_t *store, const rill_buf_t *from,
-                                    const rill_buf_t *to, bool reverse);
+RILL_EXTERN rill_store_iter_t *rill_store_range(rill_store_t *store, const rill_buf_t *from,
+                                                const rill_buf_t *to, bool reverse);
 /* Returns an iterator over the keys that start with prefix, ascending. */
-rill_store_iter_t *rill_store_prefix(rill_store_t *store, rill_buf_t prefix);
+RILL_EXTERN rill_store_iter_t *rill_store_prefix(rill_store_t *store, rill_buf_t prefix);
 /* Moves to the next entry: true with key and value set (borrowed until the next call on the
  * iterator), false at the end. */
-bool rill_store_iter_next(rill_store_iter_t *it, rill_buf_t *key, rill_buf_t *value);
+RILL_EXTERN bool rill_store_iter_next(rill_store_iter_t *it, rill_buf_t *key, rill_buf_t *value);
 /* Frees an iterator. NULL is fine. */
-void rill_store_iter_close(rill_store_iter_t *it);
+RILL_EXTERN void rill_store_iter_close(rill_store_iter_t *it);
 
 /* Makes every write so far durable on disk (RocksDB: flushes memtables; in memory: no-op).
  * 0 or RILL_EIO. */
-int rill_store_flush(rill_store_t *store);
+RILL_EXTERN int rill_store_flush(rill_store_t *store);
 /* Returns an estimate of the number of keys (exact for in-memory stores). */
-uint64_t rill_store_approx_count(rill_store_t *store);
+RILL_EXTERN uint64_t rill_store_approx_count(rill_store_t *store);
 /* Returns the last backend error message of the store, borrowed ("" when none). */
-const char *rill_store_error(const rill_store_t *store);
+RILL_EXTERN const char *rill_store_error(const rill_store_t *store);
 
 /*
  * Transactions (exactly-once). After rill_store_set_transactional(), called on the thread that
@@ -117,12 +119,12 @@ const char *rill_store_error(const rill_store_t *store);
  * offset (they start empty and are restored in full).
  */
 /* Makes the store transactional, owned by the calling thread: 0, RILL_ENOMEM. */
-int rill_store_set_transactional(rill_store_t *store);
+RILL_EXTERN int rill_store_set_transactional(rill_store_t *store);
 /* Commits the pending writes and, when changelog_offset >= 0, records it, atomically: 0,
  * RILL_EIO, or RILL_EINVAL while an iterator over pending writes is open. */
-int rill_store_commit(rill_store_t *store, int64_t changelog_offset);
+RILL_EXTERN int rill_store_commit(rill_store_t *store, int64_t changelog_offset);
 /* Returns the changelog offset recorded by the last commit, or -1 when there is none. */
-int64_t rill_store_committed_offset(rill_store_t *store);
+RILL_EXTERN int64_t rill_store_committed_offset(rill_store_t *store);
 
 /* ---- Window stores --------------------------------------------------------------------- */
 
@@ -141,51 +143,53 @@ typedef struct rill_window_store rill_window_store_t;
 typedef struct rill_window_iter rill_window_iter_t;
 
 /* Opens a window store (RocksDB segments under path/<segment-id>); NULL with errstr set. */
-rill_window_store_t *rill_window_store_open(rill_store_backend_t backend, rill_store_env_t *env,
-                                            const char *path, int64_t retention_ms,
-                                            int64_t segment_ms, char *errstr, size_t errstr_size);
+RILL_EXTERN rill_window_store_t *rill_window_store_open(rill_store_backend_t backend,
+                                                        rill_store_env_t *env, const char *path,
+                                                        int64_t retention_ms, int64_t segment_ms,
+                                                        char *errstr, size_t errstr_size);
 /* Closes and frees a window store. NULL is fine. */
-void rill_window_store_close(rill_window_store_t *ws);
+RILL_EXTERN void rill_window_store_close(rill_window_store_t *ws);
 /* Puts value for (key, start); a null value deletes. Advances the store's observed stream time to
  * start if later. Returns 0, or RILL_ENOENT when the window has already expired (nothing is
  * written), or RILL_ENOMEM/RILL_EIO. */
-int rill_window_store_put(rill_window_store_t *ws, rill_buf_t key, int64_t start, rill_buf_t value);
+RILL_EXTERN int rill_window_store_put(rill_window_store_t *ws, rill_buf_t key, int64_t start,
+                                      rill_buf_t value);
 /* Gets the value of (key, start): 0 (value borrowed until the next call), RILL_ENOENT. */
-int rill_window_store_get(rill_window_store_t *ws, rill_buf_t key, int64_t start,
-                          rill_buf_t *value);
+RILL_EXTERN int rill_window_store_get(rill_window_store_t *ws, rill_buf_t key, int64_t start,
+                                      rill_buf_t *value);
 /* Returns an iterator over the windows of key whose start is in [from, to], by start. */
-rill_window_iter_t *rill_window_store_fetch(rill_window_store_t *ws, rill_buf_t key, int64_t from,
-                                            int64_t to, bool reverse);
+RILL_EXTERN rill_window_iter_t *rill_window_store_fetch(rill_window_store_t *ws, rill_buf_t key,
+                                                        int64_t from, int64_t to, bool reverse);
 /* Returns an iterator over every window of keys in [key_from, key_to] (NULL: unbounded) whose
  * start is in [from, to], ordered by segment, then layout. */
-rill_window_iter_t *rill_window_store_fetch_range(rill_window_store_t *ws,
-                                                  const rill_buf_t *key_from,
-                                                  const rill_buf_t *key_to, int64_t from,
-                                                  int64_t to);
+RILL_EXTERN rill_window_iter_t *rill_window_store_fetch_range(rill_window_store_t *ws,
+                                                              const rill_buf_t *key_from,
+                                                              const rill_buf_t *key_to,
+                                                              int64_t from, int64_t to);
 /* Returns an iterator over every live window. */
-rill_window_iter_t *rill_window_store_all(rill_window_store_t *ws);
+RILL_EXTERN rill_window_iter_t *rill_window_store_all(rill_window_store_t *ws);
 /* Moves to the next window: true with key, start and value set (borrowed until the next call). */
-bool rill_window_iter_next(rill_window_iter_t *it, rill_buf_t *key, int64_t *start,
-                           rill_buf_t *value);
+RILL_EXTERN bool rill_window_iter_next(rill_window_iter_t *it, rill_buf_t *key, int64_t *start,
+                                       rill_buf_t *value);
 /* Frees an iterator. NULL is fine. */
-void rill_window_iter_close(rill_window_iter_t *it);
+RILL_EXTERN void rill_window_iter_close(rill_window_iter_t *it);
 /* Flushes every segment (see rill_store_flush). */
-int rill_window_store_flush(rill_window_store_t *ws);
+RILL_EXTERN int rill_window_store_flush(rill_window_store_t *ws);
 /* Makes every segment transactional (see rill_store_set_transactional). */
-int rill_window_store_set_transactional(rill_window_store_t *ws);
+RILL_EXTERN int rill_window_store_set_transactional(rill_window_store_t *ws);
 /* Commits every segment with changelog_offset (see rill_store_commit). */
-int rill_window_store_commit(rill_window_store_t *ws, int64_t changelog_offset);
+RILL_EXTERN int rill_window_store_commit(rill_window_store_t *ws, int64_t changelog_offset);
 /* Returns the smallest offset committed in a segment, -1 when a segment (or every) has none. */
-int64_t rill_window_store_committed_offset(rill_window_store_t *ws);
+RILL_EXTERN int64_t rill_window_store_committed_offset(rill_window_store_t *ws);
 /* Returns the store's observed stream time (largest start put), or INT64_MIN. */
-int64_t rill_window_store_observed_time(const rill_window_store_t *ws);
+RILL_EXTERN int64_t rill_window_store_observed_time(const rill_window_store_t *ws);
 
 /* Writes the window-store layout of (key, start) into out (key bytes then start as 8 bytes
  * big-endian with the sign bit flipped, so negative starts sort first); returns the length,
  * key.len + 8. out must hold that much. */
-size_t rill_window_key(rill_buf_t key, int64_t start, uint8_t *out);
+RILL_EXTERN size_t rill_window_key(rill_buf_t key, int64_t start, uint8_t *out);
 /* Splits a window-store layout key back: 0, or RILL_EINVAL when shorter than 8 bytes. */
-int rill_window_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start);
+RILL_EXTERN int rill_window_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start);
 
 /* ---- Session stores -------------------------------------------------------------------- */
 
@@ -199,43 +203,46 @@ typedef struct rill_session_store rill_session_store_t;
 typedef struct rill_session_iter rill_session_iter_t;
 
 /* Opens a session store; NULL with errstr set. */
-rill_session_store_t *rill_session_store_open(rill_store_backend_t backend, rill_store_env_t *env,
-                                              const char *path, int64_t retention_ms,
-                                              int64_t segment_ms, char *errstr, size_t errstr_size);
+RILL_EXTERN rill_session_store_t *rill_session_store_open(rill_store_backend_t backend,
+                                                          rill_store_env_t *env, const char *path,
+                                                          int64_t retention_ms, int64_t segment_ms,
+                                                          char *errstr, size_t errstr_size);
 /* Closes and frees a session store. NULL is fine. */
-void rill_session_store_close(rill_session_store_t *ss);
+RILL_EXTERN void rill_session_store_close(rill_session_store_t *ss);
 /* Puts value for the session (key, start, end); a null value removes it. 0, RILL_ENOENT when
  * expired, RILL_ENOMEM/RILL_EIO. */
-int rill_session_store_put(rill_session_store_t *ss, rill_buf_t key, int64_t start, int64_t end,
-                           rill_buf_t value);
+RILL_EXTERN int rill_session_store_put(rill_session_store_t *ss, rill_buf_t key, int64_t start,
+                                       int64_t end, rill_buf_t value);
 /* Gets one session's value: 0 (borrowed) or RILL_ENOENT. */
-int rill_session_store_get(rill_session_store_t *ss, rill_buf_t key, int64_t start, int64_t end,
-                           rill_buf_t *value);
+RILL_EXTERN int rill_session_store_get(rill_session_store_t *ss, rill_buf_t key, int64_t start,
+                                       int64_t end, rill_buf_t *value);
 /* Returns an iterator over the sessions of key with end >= earliest_end and start <=
  * latest_start (the sessions a record at those bounds may merge with), by end then start. */
-rill_session_iter_t *rill_session_store_find(rill_session_store_t *ss, rill_buf_t key,
-                                             int64_t earliest_end, int64_t latest_start);
+RILL_EXTERN rill_session_iter_t *rill_session_store_find(rill_session_store_t *ss, rill_buf_t key,
+                                                         int64_t earliest_end,
+                                                         int64_t latest_start);
 /* Returns an iterator over every live session. */
-rill_session_iter_t *rill_session_store_all(rill_session_store_t *ss);
+RILL_EXTERN rill_session_iter_t *rill_session_store_all(rill_session_store_t *ss);
 /* Moves to the next session: true with key, start, end and value set (borrowed). */
-bool rill_session_iter_next(rill_session_iter_t *it, rill_buf_t *key, int64_t *start, int64_t *end,
-                            rill_buf_t *value);
+RILL_EXTERN bool rill_session_iter_next(rill_session_iter_t *it, rill_buf_t *key, int64_t *start,
+                                        int64_t *end, rill_buf_t *value);
 /* Frees an iterator. NULL is fine. */
-void rill_session_iter_close(rill_session_iter_t *it);
+RILL_EXTERN void rill_session_iter_close(rill_session_iter_t *it);
 /* Flushes every segment. */
-int rill_session_store_flush(rill_session_store_t *ss);
+RILL_EXTERN int rill_session_store_flush(rill_session_store_t *ss);
 /* Makes every segment transactional (see rill_store_set_transactional). */
-int rill_session_store_set_transactional(rill_session_store_t *ss);
+RILL_EXTERN int rill_session_store_set_transactional(rill_session_store_t *ss);
 /* Commits every segment with changelog_offset (see rill_store_commit). */
-int rill_session_store_commit(rill_session_store_t *ss, int64_t changelog_offset);
+RILL_EXTERN int rill_session_store_commit(rill_session_store_t *ss, int64_t changelog_offset);
 /* Returns the smallest offset committed in a segment, -1 when a segment (or every) has none. */
-int64_t rill_session_store_committed_offset(rill_session_store_t *ss);
+RILL_EXTERN int64_t rill_session_store_committed_offset(rill_session_store_t *ss);
 
 /* Writes the session-store layout of (key, start, end) into out (key, end, start; 8 bytes each,
  * big-endian, sign flipped); returns key.len + 16. */
-size_t rill_session_key(rill_buf_t key, int64_t start, int64_t end, uint8_t *out);
+RILL_EXTERN size_t rill_session_key(rill_buf_t key, int64_t start, int64_t end, uint8_t *out);
 /* Splits a session-store layout key: 0 or RILL_EINVAL when shorter than 16 bytes. */
-int rill_session_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start, int64_t *end);
+RILL_EXTERN int rill_session_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start,
+                                       int64_t *end);
 
 #ifdef __cplusplus
 }

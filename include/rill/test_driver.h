@@ -30,34 +30,39 @@ typedef struct {
 
 /* Returns a new driver for topo (built if needed, referenced) with conf (borrowed; NULL for
  * defaults), its wall clock at start_ms, or NULL with the reason in errstr. */
-rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_t *conf,
-                                         int64_t start_ms, char *errstr, size_t errstr_size);
+RILL_EXTERN rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_t *conf,
+                                                     int64_t start_ms, char *errstr,
+                                                     size_t errstr_size);
 /* Closes every task and frees the driver. NULL is fine. */
-void rill_test_driver_destroy(rill_test_driver_t *driver);
+RILL_EXTERN void rill_test_driver_destroy(rill_test_driver_t *driver);
 /* Sets the partition count of topic (default 1); before the first record reaches it. */
-int rill_test_driver_set_partitions(rill_test_driver_t *driver, const char *topic, int32_t n);
+RILL_EXTERN int rill_test_driver_set_partitions(rill_test_driver_t *driver, const char *topic,
+                                                int32_t n);
 /* Pipes one serialized record into topic, partitioned by key (murmur2) or into partition when it
  * is not -1. Returns 0, or the error of the processing (rill_test_driver_error() says more). */
-int rill_test_driver_pipe(rill_test_driver_t *driver, const char *topic, int32_t partition,
-                          rill_buf_t key, rill_buf_t value, int64_t timestamp);
+RILL_EXTERN int rill_test_driver_pipe(rill_test_driver_t *driver, const char *topic,
+                                      int32_t partition, rill_buf_t key, rill_buf_t value,
+                                      int64_t timestamp);
 /* Same, with header_count headers (copied). */
-int rill_test_driver_pipe_headers(rill_test_driver_t *driver, const char *topic, int32_t partition,
-                                  rill_buf_t key, rill_buf_t value, int64_t timestamp,
-                                  const rill_header_t *headers, size_t header_count);
+RILL_EXTERN int rill_test_driver_pipe_headers(rill_test_driver_t *driver, const char *topic,
+                                              int32_t partition, rill_buf_t key, rill_buf_t value,
+                                              int64_t timestamp, const rill_header_t *headers,
+                                              size_t header_count);
 /* Pipes a record whose key and value are strings (NULL for null). */
-int rill_test_driver_pipe_str(rill_test_driver_t *driver, const char *topic, const char *key,
-                              const char *value, int64_t timestamp);
+RILL_EXTERN int rill_test_driver_pipe_str(rill_test_driver_t *driver, const char *topic,
+                                          const char *key, const char *value, int64_t timestamp);
 /* Moves the wall clock forward by ms, running the wall-clock punctuators that come due. */
-int rill_test_driver_advance_wall_clock(rill_test_driver_t *driver, int64_t ms);
+RILL_EXTERN int rill_test_driver_advance_wall_clock(rill_test_driver_t *driver, int64_t ms);
 /* Reads the next record written to topic (in write order); 0 or RILL_ENOENT when none is left. */
-int rill_test_driver_read(rill_test_driver_t *driver, const char *topic, rill_test_record_t *out);
+RILL_EXTERN int rill_test_driver_read(rill_test_driver_t *driver, const char *topic,
+                                      rill_test_record_t *out);
 /* Returns how many records of topic are still unread. */
-size_t rill_test_driver_unread(const rill_test_driver_t *driver, const char *topic);
+RILL_EXTERN size_t rill_test_driver_unread(const rill_test_driver_t *driver, const char *topic);
 /* Returns the last processing error, borrowed ("" when none). */
-const char *rill_test_driver_error(const rill_test_driver_t *driver);
+RILL_EXTERN const char *rill_test_driver_error(const rill_test_driver_t *driver);
 /* Returns a counter summed over tasks: "records-processed", "records-skipped", "punctuations",
  * "late-records-dropped", "changelog-writes", "cache-flushed", "cache-hits"; -1 for others. */
-int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *name);
+RILL_EXTERN int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *name);
 
 /*
  * The stores of the task that holds partition of a store's sub-topology (NULL when that task has
@@ -66,14 +71,14 @@ int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *na
  * keys and values serialized with the store's serdes. Like Kafka Streams' driver, the driver
  * writes every record cache through after each record, so they are up to date between calls.
  */
-rill_store_t *rill_test_driver_kv_store(rill_test_driver_t *driver, const char *store,
-                                        int32_t partition);
+RILL_EXTERN rill_store_t *rill_test_driver_kv_store(rill_test_driver_t *driver, const char *store,
+                                                    int32_t partition);
 /* The window store called store of partition's task; see rill_test_driver_kv_store(). */
-rill_window_store_t *rill_test_driver_window_store(rill_test_driver_t *driver, const char *store,
-                                                   int32_t partition);
+RILL_EXTERN rill_window_store_t *
+rill_test_driver_window_store(rill_test_driver_t *driver, const char *store, int32_t partition);
 /* The session store called store of partition's task; see rill_test_driver_kv_store(). */
-rill_session_store_t *rill_test_driver_session_store(rill_test_driver_t *driver, const char *store,
-                                                     int32_t partition);
+RILL_EXTERN rill_session_store_t *
+rill_test_driver_session_store(rill_test_driver_t *driver, const char *store, int32_t partition);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <rill/processor.h>
+#include "operators/task.h" /* the task runtime: not API, linked from librill.a */
 
 #include <ftw.h>
 #include <stdio.h>
@@ -100,7 +101,7 @@ static int teardown(void **state)
 static rill_task_t *task_new(fixture_t *f)
 {
     char err[512];
-    rill_task_t *task = rill_task_new(f->topo, 0, 3, &f->tenv, err, sizeof err);
+    rill_task_t *task = rill__task_new(f->topo, 0, 3, &f->tenv, err, sizeof err);
     if (!task)
         fail_msg("%s", err);
     return task;
@@ -109,13 +110,13 @@ static rill_task_t *task_new(fixture_t *f)
 static void put(rill_task_t *task, const char *key)
 {
     rill_record_t rec = {rill_buf_str(key), rill_buf_str("v"), 10, NULL, "in", 3, 0};
-    assert_int_equal(rill_task_process(task, 0, &rec), 0);
+    assert_int_equal(rill__task_process(task, 0, &rec), 0);
 }
 
 static bool has_key(rill_task_t *task, const char *key)
 {
     rill_bytes_t out = {0};
-    int rc = rill_store_get_copy(rill_task_kv_store(task, "seen"), rill_buf_str(key), &out);
+    int rc = rill_store_get_copy(rill__task_kv_store(task, "seen"), rill_buf_str(key), &out);
     rill_bytes_free(&out);
     return rc == 0;
 }
@@ -133,17 +134,17 @@ static void test_checkpoint_read_back(void **state)
 {
     fixture_t *f = *state;
     rill_task_t *task = task_new(f);
-    assert_int_equal(rill_task_changelog_count(task), 1);
-    assert_string_equal(rill_task_changelog_topic(task, 0), "cp-seen-changelog");
-    assert_int_equal(rill_task_changelog_offset(task, 0), -1);
+    assert_int_equal(rill__task_changelog_count(task), 1);
+    assert_string_equal(rill__task_changelog_topic(task, 0), "cp-seen-changelog");
+    assert_int_equal(rill__task_changelog_offset(task, 0), -1);
     put(task, "a");
     put(task, "b");
     assert_int_equal(f->sent, 2); /* every store write is logged */
-    assert_int_equal(rill_task_changelog_writes(task), 2);
+    assert_int_equal(rill__task_changelog_writes(task), 2);
     int64_t end = 2;
-    assert_int_equal(rill_task_checkpoint(task, &end), 0);
-    assert_int_equal(rill_task_changelog_writes(task), 0);
-    rill_task_destroy(task);
+    assert_int_equal(rill__task_checkpoint(task, &end), 0);
+    assert_int_equal(rill__task_changelog_writes(task), 0);
+    rill__task_destroy(task);
 
     char path[128];
     snprintf(path, sizeof path, "%s/0_3/.checkpoint", f->dir);
@@ -156,9 +157,9 @@ static void test_checkpoint_read_back(void **state)
     assert_string_equal(text, "0\n1\ncp-seen-changelog 3 2\n");
 
     task = task_new(f);
-    assert_int_equal(rill_task_changelog_offset(task, 0), 2);
+    assert_int_equal(rill__task_changelog_offset(task, 0), 2);
     assert_true(has_key(task, "a") && has_key(task, "b"));
-    rill_task_destroy(task);
+    rill__task_destroy(task);
 }
 
 /* Without a checkpoint the store restores from the start: it is emptied, and the log says so. */
@@ -167,13 +168,13 @@ static void test_missing_checkpoint_wipes(void **state)
     fixture_t *f = *state;
     rill_task_t *task = task_new(f);
     put(task, "a");
-    rill_task_destroy(task); /* closed without a checkpoint: the store is not trusted */
+    rill__task_destroy(task); /* closed without a checkpoint: the store is not trusted */
     last_log[0] = 0;
     task = task_new(f);
-    assert_int_equal(rill_task_changelog_offset(task, 0), -1);
+    assert_int_equal(rill__task_changelog_offset(task, 0), -1);
     assert_false(has_key(task, "a"));
     assert_non_null(strstr(last_log, "no checkpoint"));
-    rill_task_destroy(task);
+    rill__task_destroy(task);
 }
 
 /* A corrupt checkpoint is named with the line at fault, and means a full restore. */
@@ -194,18 +195,18 @@ static void test_corrupt_checkpoint(void **state)
         rill_task_t *task = task_new(f);
         put(task, "a");
         int64_t end = 9;
-        assert_int_equal(rill_task_checkpoint(task, &end), 0);
-        rill_task_destroy(task);
+        assert_int_equal(rill__task_checkpoint(task, &end), 0);
+        rill__task_destroy(task);
         char path[128];
         snprintf(path, sizeof path, "%s/0_3/.checkpoint", f->dir);
         write_file(path, cases[i].text);
         last_log[0] = 0;
         task = task_new(f);
-        assert_int_equal(rill_task_changelog_offset(task, 0), -1);
+        assert_int_equal(rill__task_changelog_offset(task, 0), -1);
         assert_false(has_key(task, "a"));
         if (!strstr(last_log, "corrupt") || !strstr(last_log, cases[i].why))
             fail_msg("case %zu: log '%s' lacks '%s'", i, last_log, cases[i].why);
-        rill_task_destroy(task);
+        rill__task_destroy(task);
     }
 }
 
@@ -219,12 +220,12 @@ static void test_restore_batch(void **state)
         {rill_buf_str("y"), rill_buf_str("2"), 6, NULL, "cp-seen-changelog", 3, 1},
         {rill_buf_str("x"), {NULL, 0}, 7, NULL, "cp-seen-changelog", 3, 2}, /* a tombstone */
     };
-    assert_int_equal(rill_task_restore_batch(task, 0, recs, 3), 0);
+    assert_int_equal(rill__task_restore_batch(task, 0, recs, 3), 0);
     assert_false(has_key(task, "x"));
     assert_true(has_key(task, "y"));
     assert_int_equal(f->sent, 0); /* restoring writes no changelog */
-    assert_int_equal(rill_task_metrics(task)->restored, 3);
-    rill_task_destroy(task);
+    assert_int_equal(rill__task_metrics(task)->restored, 3);
+    rill__task_destroy(task);
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 
 #include <rill/dsl.h>
 #include <rill/test_driver.h>
+#include "operators/task.h" /* rill__topology_subtopology_count(): not API */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,7 +288,7 @@ static void test_repartition_across_partitions(void **state)
     rill_stream_foreach(r, note_partition, &seen);
     rill_stream_to(r, "out", NULL);
     assert_int_equal(rill_topology_build(topo, err, sizeof err), 0);
-    assert_int_equal(rill_topology_subtopology_count(topo), 2);
+    assert_int_equal(rill__topology_subtopology_count(topo), 2);
     rill_conf_t *conf = string_conf();
     rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
     assert_int_equal(rill_test_driver_set_partitions(td, "in", 2), 0);

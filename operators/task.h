@@ -1,0 +1,172 @@
+/*
+ * operators/task.h — the interface between the operators layer and the drivers that run a
+ * topology: the engine's stream threads, its test driver and interactive queries. It holds the
+ * task runtime (a sub-topology instantiated for one partition: records in, collector out, its
+ * stores, restoration and checkpoints) and the facts about a built topology that a driver needs
+ * to subscribe, create topics and route records.
+ *
+ * Not API: it is not installed, its functions are named rill__ and librill.so does not export
+ * them (SQLite's btree.h beside sqlite3.h). The engine and tests include it; applications use
+ * <rill/processor.h>, <rill/app.h> and <rill/test_driver.h>.
+ *
+ * Ownership and threads: a task belongs to the thread that made it; every call on it runs there,
+ * except the store getters, which interactive queries call under the app's query lock.
+ */
+#ifndef RILL_OPERATORS_TASK_H
+#define RILL_OPERATORS_TASK_H
+
+#include <rill/processor.h>
+
+typedef struct rill_task rill_task_t;
+
+/* ---- Facts about a built topology, for drivers ------------------------------------------- */
+
+/* Checks that every source and sink has a serde for key and value, given the defaults (which
+ * may be NULL). Returns 0 or RILL_ETOPOLOGY naming the node. */
+int rill__topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
+                                const rill_serde_t *default_value, char *errstr,
+                                size_t errstr_size);
+/* Strings are borrowed from the topology. */
+/* Returns the number of sub-topologies. */
+int rill__topology_subtopology_count(const rill_topology_t *topo);
+/* Calls cb for every topic name (not pattern) read by sub-topology st; internal topics are
+ * given as their full name for application id app_id. */
+void rill__topology_source_topics(const rill_topology_t *topo, int st, const char *app_id,
+                                  void (*cb)(void *ud, const char *topic, bool internal,
+                                             int32_t partitions),
+                                  void *ud);
+/* Calls cb for every source pattern of sub-topology st. */
+void rill__topology_source_patterns(const rill_topology_t *topo, int st,
+                                    void (*cb)(void *ud, const char *pattern), void *ud);
+/* Calls cb for every fixed sink topic (internal ones with their full name), with the
+ * sub-topology that writes it and its declared partition count (0: as the upstream sources). */
+void rill__topology_sink_topics(const rill_topology_t *topo, const char *app_id,
+                                void (*cb)(void *ud, const char *topic, bool internal, int st,
+                                           int32_t partitions),
+                                void *ud);
+/* Finds the source node reading topic (by name, internal name for app_id, or pattern); sets
+ * *st and *source and returns 0, or RILL_ENOENT. */
+int rill__topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,
+                               int *st, int *source);
+
+/* ---- The task runtime -------------------------------------------------------------------- */
+
+/* Where a task's sinks send records: serialized bytes, partition -1 for "by key". */
+typedef struct {
+    int (*send)(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
+                const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers);
+    /* Returns the partition count of topic, or a negative code when unknown. */
+    int32_t (*partition_count)(void *opaque, const char *topic);
+    void *opaque;
+} rill_collector_t;
+
+/* What a driver gives a task. Borrowed; must outlive the task. */
+typedef struct {
+    const char *application_id;
+    rill_collector_t collector;
+    const rill_serde_t *default_key_serde;
+    const rill_serde_t *default_value_serde;
+    rill_timestamp_fn timestamp_fn; /* NULL: the record's own timestamp */
+    void *timestamp_ud;
+    rill_record_error_handler_fn error_handler; /* NULL: fail */
+    void *error_handler_ud;
+    int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
+    void *wall_clock_ud;
+    /* State: where stores live ("<state.dir>/<application.id>"; each task has a folder in it),
+     * the RocksDB memory they share, the default backend, and the task's record cache size in
+     * bytes (0: no caching). */
+    const char *state_dir;
+    rill_store_env_t *store_env;
+    rill_store_backend_t default_store_backend; /* RILL_STORE_DEFAULT means RocksDB */
+    size_t cache_max_bytes;
+    /* Exactly-once: the stores are transactional; their writes wait until the driver calls
+     * rill__task_commit_stores() after its transaction committed, and they record their
+     * changelog offsets themselves (no checkpoint file). */
+    bool exactly_once;
+    /* Sees every record dropped as late (a dead letter queue plugs in here); NULL: none. */
+    void (*late_record)(void *ud, const rill_record_t *rec, const char *reason);
+    void *late_record_ud;
+} rill_task_env_t;
+
+/* Counters a task keeps. */
+typedef struct {
+    uint64_t processed; /* records that went through a source */
+    uint64_t skipped;   /* records the error handler skipped */
+    uint64_t punctuations;
+    uint64_t late_dropped;     /* records that came after their window closed */
+    uint64_t restored;         /* changelog records restored */
+    uint64_t changelog_writes; /* changelog records written */
+    uint64_t cache_hits;       /* store reads the record cache answered */
+    uint64_t cache_flushed;    /* entries written through from the record cache */
+} rill_task_metrics_t;
+
+/* Returns a new task running sub-topology st of a built topology for partition, with every
+ * processor initialised, or NULL with the reason in errstr. */
+rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partition,
+                            const rill_task_env_t *env, char *errstr, size_t errstr_size);
+/* Closes every processor and frees the task. NULL is fine. */
+void rill__task_destroy(rill_task_t *task);
+/*
+ * Processes one record read by source node source (from rill__topology_find_source): raw holds
+ * the serialized key and value. Deserialization and timestamp errors go to the error handler;
+ * returns 0 (processed or skipped) or a negative code with rill__task_error() saying why.
+ */
+int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw);
+/* Runs the wall-clock punctuators due at now; returns 0 or a negative code. */
+int rill__task_punctuate(rill_task_t *task, int64_t now);
+/* Returns the wall-clock time of the next punctuator due, or INT64_MAX when none. */
+int64_t rill__task_next_punctuation(const rill_task_t *task);
+/*
+ * State, for drivers. A new task opens its stores and reads its checkpoint; before it processes,
+ * the driver restores every changelog i < rill__task_changelog_count() from
+ * rill__task_changelog_offset() (or the beginning, when it is negative) to the end, feeding records
+ * to rill__task_restore(). At commit: rill__task_flush() (cache → stores, changelogs, downstream),
+ * then the driver makes the collector's sends durable, then rill__task_checkpoint() with the
+ * changelogs' end offsets (under exactly-once: commits its transaction, then
+ * rill__task_commit_stores()).
+ */
+/* Returns the number of changelog topics the task's stores write. */
+size_t rill__task_changelog_count(const rill_task_t *task);
+/* Returns the full name of changelog i (its partition is the task's), borrowed. */
+const char *rill__task_changelog_topic(const rill_task_t *task, size_t i);
+/* Returns the name of the store changelog i belongs to, borrowed. */
+const char *rill__task_changelog_store(const rill_task_t *task, size_t i);
+/* Returns the offset to restore changelog i from (the checkpointed one), or -1: from the start. */
+int64_t rill__task_changelog_offset(const rill_task_t *task, size_t i);
+/* Empties the store of changelog i (wiping its files) so that it restores from the start:
+ * for a checkpoint the changelog does not reach. 0 or a code with the reason in errstr. */
+int rill__task_reset_store(rill_task_t *task, size_t i, char *errstr, size_t errstr_size);
+/* Applies one changelog record (raw bytes, as written: key, value or null, timestamp) to the
+ * store of changelog i. 0 or a negative code. */
+int rill__task_restore(rill_task_t *task, size_t i, const rill_record_t *raw);
+/* Applies n changelog records of changelog i at once (one atomic write batch for key-value
+ * stores). 0 or a negative code. */
+int rill__task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n);
+/* Writes the record cache through: stores, changelogs and downstream nodes. 0 or a code. */
+int rill__task_flush(rill_task_t *task);
+/* Returns how many changelog records the task wrote since its last checkpoint. */
+uint64_t rill__task_changelog_writes(const rill_task_t *task);
+/* Makes the stores durable and writes the checkpoint file: end_offsets[i] is the offset after
+ * the last record of changelog i (all acknowledged). 0 or RILL_EIO. */
+int rill__task_checkpoint(rill_task_t *task, const int64_t *end_offsets);
+/* Under exactly-once, after the driver's transaction committed: writes every store's pending
+ * writes with end_offsets[i], the offset after the last record of changelog i in that
+ * transaction (-1: none), in one atomic write per store. 0 or a code (rill__task_error). */
+int rill__task_commit_stores(rill_task_t *task, const int64_t *end_offsets);
+/* Returns the task's key-value store called name (for interactive queries), or NULL. */
+rill_store_t *rill__task_kv_store(rill_task_t *task, const char *name);
+/* Returns the task's window store called name, or NULL. */
+rill_window_store_t *rill__task_window_store(rill_task_t *task, const char *name);
+/* Returns the task's session store called name, or NULL. */
+rill_session_store_t *rill__task_session_store(rill_task_t *task, const char *name);
+/* Returns the stream time of the task (INT64_MIN before any record). */
+int64_t rill__task_stream_time(const rill_task_t *task);
+
+/* Returns the last error message of the task, borrowed ("" when none). */
+const char *rill__task_error(const rill_task_t *task);
+/* Returns the task's counters, borrowed. */
+const rill_task_metrics_t *rill__task_metrics(const rill_task_t *task);
+/* Returns the task id ("<sub-topology>_<partition>"), borrowed. */
+const char *rill__task_id(const rill_task_t *task);
+
+#endif
