@@ -246,7 +246,7 @@ static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "cannot start the embedded cluster: %s", kerr);
         return RILL_EKAFKA;
     }
-    int brokers = (int)rill__conf_int(app->conf, "embedded.brokers");
+    int brokers = (int)RILL_CONF_INT(app->conf, EMBEDDED_BROKERS);
     app->mock = rd_kafka_mock_cluster_new(app->mock_owner, brokers);
     if (!app->mock) {
         snprintf(errstr, errstr_size, "cannot start the embedded cluster (librdkafka mock)");
@@ -257,7 +257,7 @@ static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
         return RILL_ENOMEM;
     if (!(app->admin = admin_client(app->bootstrap, app->conf, errstr, errstr_size)))
         return RILL_EKAFKA;
-    topic_walk_t w = {app, (int32_t)rill__conf_int(app->conf, "embedded.partitions"), 0};
+    topic_walk_t w = {app, (int32_t)RILL_CONF_INT(app->conf, EMBEDDED_PARTITIONS), 0};
     for (int st = 0; st < rill__topology_subtopology_count(app->topo); st++)
         rill__topology_source_topics(app->topo, st, app->env.application_id, create_embedded_topic,
                                      &w);
@@ -367,7 +367,7 @@ static bool is_internal(const rill_app_t *app, const char *name);
 
 static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
 {
-    int64_t timeout = rill__conf_int(app->conf, "cluster.connect.timeout.ms");
+    int64_t timeout = RILL_CONF_INT(app->conf, CLUSTER_CONNECT_TIMEOUT_MS);
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -424,14 +424,17 @@ static const rill_store_spec_t *changelog_store(const rill_app_t *app, const cha
 }
 
 /* Sets a changelog's topic configuration: compacted, and for windowed stores also deleted
- * after the store's retention plus a day (Kafka Streams'
- * windowstore.changelog.additional.retention.ms). */
-static int changelog_config(rd_kafka_NewTopic_t *nt, const rill_store_spec_t *spec)
+ * after the store's retention plus windowstore.changelog.additional.retention.ms (a day by
+ * default, as in Kafka Streams). */
+static int changelog_config(const rill_app_t *app, rd_kafka_NewTopic_t *nt,
+                            const rill_store_spec_t *spec)
 {
     if (spec->type == RILL_STORE_KV)
         return rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ? RILL_ECONFIG : 0;
     char ms[32];
-    snprintf(ms, sizeof ms, "%lld", (long long)(spec->retention_ms + 86400000LL));
+    snprintf(ms, sizeof ms, "%lld",
+             (long long)(spec->retention_ms +
+                         RILL_CONF_INT(app->conf, WINDOWSTORE_CHANGELOG_ADDITIONAL_RETENTION_MS)));
     if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact,delete") ||
         rd_kafka_NewTopic_set_config(nt, "retention.ms", ms))
         return RILL_ECONFIG;
@@ -478,7 +481,7 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
     size_t app_len = strlen(app->env.application_id);
     rd_kafka_NewTopic_t **nts = rill_calloc(app->ntopics + 1, sizeof *nts);
     size_t nnt = 0;
-    int rf = (int)rill__conf_int(app->conf, "replication.factor");
+    int rf = (int)RILL_CONF_INT(app->conf, REPLICATION_FACTOR);
     if (rf < 0 && !app->embedded) {
         /* As Kafka Streams' users are told to: 3 where the cluster can hold 3 copies. */
         const rd_kafka_metadata_t *md = NULL;
@@ -514,7 +517,7 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         /* Repartition topics keep records whatever their timestamps (a replay of old events
          * must not lose them to the broker's time retention); the app deletes what it has
          * committed instead (purge_repartitions). */
-        bool bad = spec ? changelog_config(nts[nnt], spec) != 0
+        bool bad = spec ? changelog_config(app, nts[nnt], spec) != 0
                         : nts[nnt] && rd_kafka_NewTopic_set_config(nts[nnt], "retention.ms", "-1");
         if (nts[nnt] && bad) {
             snprintf(kerr, sizeof kerr, "cannot set its configuration");
@@ -537,7 +540,7 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
         rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
         rd_kafka_CreateTopics(app->admin, nts, nnt, NULL, q);
         rd_kafka_event_t *ev =
-            rd_kafka_queue_poll(q, (int)rill__conf_int(app->conf, "cluster.connect.timeout.ms"));
+            rd_kafka_queue_poll(q, (int)RILL_CONF_INT(app->conf, CLUSTER_CONNECT_TIMEOUT_MS));
         const rd_kafka_CreateTopics_result_t *res =
             ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
         if (!res) {
@@ -594,7 +597,7 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
         snprintf(errstr, errstr_size, "rill_app_new: topology and configuration are required");
         return NULL;
     }
-    if (!*rill__conf_str(conf, "application.id")) {
+    if (!*RILL_CONF_STR(conf, APPLICATION_ID)) {
         snprintf(errstr, errstr_size, "application.id is not set; every app needs one");
         return NULL;
     }
@@ -629,7 +632,7 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
         return NULL;
     }
     app->topo = rill_topology_ref(topo);
-    const char *bootstrap = rill__conf_str(conf, "bootstrap.servers");
+    const char *bootstrap = RILL_CONF_STR(conf, BOOTSTRAP_SERVERS);
     app->embedded = !*bootstrap;
     int rc = 0;
     if (app->embedded) {
@@ -639,7 +642,7 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
         if (!(app->admin = admin_client(bootstrap, conf, errstr, errstr_size)))
             rc = RILL_ECONFIG;
     }
-    app->nthreads = (int)rill__conf_int(conf, "num.stream.threads");
+    app->nthreads = (int)RILL_CONF_INT(conf, NUM_STREAM_THREADS);
     app->threads = rill_calloc((size_t)app->nthreads, sizeof *app->threads);
     if (!rc && !app->threads)
         rc = RILL_ENOMEM;
@@ -700,7 +703,7 @@ static int load_process_id(rill_app_t *app, char *errstr, size_t errstr_size)
 /* Makes the app's state directory and the RocksDB memory its stores share. */
 static int open_state(rill_app_t *app, char *errstr, size_t errstr_size)
 {
-    const char *root = rill__conf_str(app->conf, "state.dir");
+    const char *root = RILL_CONF_STR(app->conf, STATE_DIR);
     size_t len = strlen(root) + strlen(app->env.application_id) + 2;
     if (!(app->state_dir = rill_malloc(len)))
         return RILL_ENOMEM;
@@ -726,8 +729,8 @@ static int open_state(rill_app_t *app, char *errstr, size_t errstr_size)
     }
     if (load_process_id(app, errstr, errstr_size))
         return RILL_EIO;
-    app->store_env = rill_store_env_new(
-        (size_t)rill__conf_int(app->conf, "rocksdb.memory.max.bytes"), errstr, errstr_size);
+    app->store_env = rill_store_env_new((size_t)RILL_CONF_INT(app->conf, ROCKSDB_MEMORY_MAX_BYTES),
+                                        errstr, errstr_size);
     if (!app->store_env)
         return RILL_EIO;
     app->env.state_dir = app->state_dir;
@@ -749,7 +752,7 @@ int rill_app_start(rill_app_t *app)
         return RILL_ESTATE; /* an app runs once: make a new one to run again */
     app->started = true;
     char err[1024] = "";
-    int timeout = (int)rill__conf_int(app->conf, "cluster.connect.timeout.ms");
+    int timeout = (int)RILL_CONF_INT(app->conf, CLUSTER_CONNECT_TIMEOUT_MS);
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t kerr = rd_kafka_metadata(app->admin, 1, NULL, &md, timeout);
     if (kerr) {

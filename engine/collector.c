@@ -162,13 +162,14 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
         int64_t now = rill__monotonic_ms();
         if (full_since < 0)
             full_since = now;
-        if (now - full_since >= QUEUE_FULL_TIMEOUT_MS) {
+        int64_t limit = RILL_CONF_INT(c->ctx->conf, SEND_QUEUE_FULL_TIMEOUT_MS);
+        if (now - full_since >= limit) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
             rill_log(RILL_LOG_ERROR, "thread",
-                     "%s: the producer's queue stayed full for %d s sending to '%s' (is the "
-                     "cluster reachable?)",
-                     c->name, QUEUE_FULL_TIMEOUT_MS / 1000, topic);
+                     "%s: the producer's queue stayed full for %lld ms sending to '%s' (is the "
+                     "cluster reachable? send.queue.full.timeout.ms)",
+                     c->name, (long long)limit, topic);
             return RILL_ETIMEDOUT;
         }
         rd_kafka_poll(c->producer, QUEUE_FULL_POLL_MS);

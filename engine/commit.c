@@ -6,7 +6,7 @@
  *      checkpoints are written where due;
  *      exactly-once: the offsets join the transaction, which commits; then the stores take
  *      their pending writes with the changelog offsets they reach;
- *   3. repartition topics are purged up to what was committed (at most every 30 s).
+ *   3. repartition topics are purged up to what was committed (repartition.purge.interval.ms).
  */
 #include "stream_thread_int.h"
 
@@ -16,8 +16,6 @@
 /* A checkpoint is written when this many changelog records were written since the last one
  * (as Kafka Streams does), and always when a task closes. */
 #define CHECKPOINT_DELTA 10000
-/* Kafka Streams' repartition.purge.interval.ms. */
-#define PURGE_INTERVAL_MS 30000
 /* How long an at-least-once commit waits for the producer's acknowledgements. */
 #define COMMIT_FLUSH_MS 60000
 /* How long a checkpoint waits for them. */
@@ -87,13 +85,14 @@ static int commit_stores(stream_thread_t *t)
     return 0;
 }
 
-/* Deletes what the thread committed from the repartition topics it reads, at most every 30 s:
- * they keep records forever otherwise. The result is not awaited; a failure only leaves records
- * for the next purge. */
+/* Deletes what the thread committed from the repartition topics it reads, at most every
+ * repartition.purge.interval.ms: they keep records forever otherwise. The result is not awaited; a
+ * failure only leaves records for the next purge. */
 static void purge_repartitions(stream_thread_t *t)
 {
     int64_t now = rill__monotonic_ms();
-    if (t->ctx.embedded || now - t->last_purge < PURGE_INTERVAL_MS)
+    if (t->ctx.embedded ||
+        now - t->last_purge < RILL_CONF_INT(t->ctx.conf, REPARTITION_PURGE_INTERVAL_MS))
         return;
     t->last_purge = now;
     rd_kafka_topic_partition_list_t *list = rill__tm_purgeable(t->tm);

@@ -18,62 +18,20 @@
 #include <sys/stat.h>
 
 static const rill_conf_property_t props[] = {
-    {"application.id", "string", "", "non-empty; [A-Za-z0-9._-]",
-     "Names the application: the consumer group, the prefix of internal topics and the state "
-     "directory. Required."},
-    {"bootstrap.servers", "string", "", "host:port[,host:port...]",
-     "The Kafka cluster. Empty: start librdkafka's mock cluster in-process (the embedded "
-     "default: in memory, no isolation of aborted transactions)."},
-    {"num.stream.threads", "int", "1", "1..256",
-     "Stream threads, each with its own event loop, consumer and producer."},
-    {"commit.interval.ms", "int", "-1", "-1..",
-     "How often processed offsets are committed (after the outputs are acknowledged; under "
-     "exactly_once_v2, each commit ends a Kafka transaction). -1: 30000 under at_least_once, 100 "
-     "under exactly_once_v2, as in Kafka Streams."},
-    {"processing.guarantee", "enum", "at_least_once", "at_least_once|exactly_once_v2",
-     "Delivery guarantee. at_least_once: outputs are flushed before offsets are committed, so a "
-     "crash may repeat records but never lose them. exactly_once_v2: one transactional producer "
-     "per stream thread puts each commit interval's outputs, changelog writes and consumed "
-     "offsets in one Kafka transaction, and every consumer reads read_committed: every input "
-     "affects the committed results exactly once. Needs a real cluster of at least 3 brokers for "
-     "Kafka's default transaction log settings; the embedded cluster does not isolate aborted "
-     "transactions."},
-    {"state.dir", "string", "/tmp/rill", "a writable directory",
-     "Where stateful tasks keep their local stores: <state.dir>/<application.id>/<task>/<store>, "
-     "with a .checkpoint file of changelog offsets per task."},
-    {"default.dsl.store", "enum", "rocksdb", "rocksdb|in_memory",
-     "Backend of the stores the DSL makes when the materialized options choose none. rocksdb "
-     "stores survive restarts on disk; in_memory ones are rebuilt from their changelog."},
-    {"rocksdb.memory.max.bytes", "int", "67108864", "1048576..",
-     "The bound on RocksDB memory for the whole app: one block cache of this size, shared by "
-     "every RocksDB store, to which the memtables of every store are charged (through one "
-     "write-buffer manager). Unlike Kafka Streams' per-store defaults, more stores do not mean "
-     "more memory."},
-    {"statestore.cache.max.bytes", "int", "10485760", "0..",
-     "The record cache of each task: repeated updates of a key between commits are folded there, "
-     "so the changelog and downstream nodes see only the latest. 0 turns caching off (every "
-     "update is forwarded). Per task, unlike Kafka Streams' per-app budget."},
-    {"default.key.serde", "enum", "", "|bytes|string|int32|int64|double|json",
-     "Key serde of sources and sinks that set none. Empty: every source and sink must set one."},
-    {"default.value.serde", "enum", "", "|bytes|string|int32|int64|double|json",
-     "Value serde of sources and sinks that set none."},
-    {"default.timestamp.extractor", "enum", "record", "record|wallclock",
-     "record: the Kafka record's timestamp; wallclock: the time of processing. A function can "
-     "be set with rill_conf_set_timestamp_extractor()."},
-    {"default.deserialization.exception.handler", "enum", "fail", "fail|continue",
-     "What happens to a record that cannot be deserialized or has a negative timestamp. fail: "
-     "the app stops in ERROR naming topic, partition and offset; continue: one log line, the "
-     "records-skipped metric counts it, processing goes on."},
-    {"cluster.connect.timeout.ms", "int", "30000", "100..",
-     "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR."},
-    {"replication.factor", "int", "-1", "-1..",
-     "Replication factor of the internal topics (repartition topics, changelogs) the app "
-     "creates. -1: 3 when the cluster has at least 3 brokers, else the broker's default."},
-    {"poll.batch.size", "int", "1000", "1..100000",
-     "Records taken from librdkafka's queue in one batch."},
-    {"embedded.brokers", "int", "3", "1..16", "Brokers of the embedded mock cluster."},
-    {"embedded.partitions", "int", "4", "1..1024",
-     "Partitions of the topics created on the embedded cluster."},
+#define RILL_CONF_ROW(id, name, type, def, range, doc)                                             \
+    {name,                                                                                         \
+     type == RILL_CONF_T_INT    ? "int"                                                            \
+     : type == RILL_CONF_T_ENUM ? "enum"                                                           \
+                                : "string",                                                        \
+     def, range, doc},
+#define STRING RILL_CONF_T_STRING
+#define INT    RILL_CONF_T_INT
+#define ENUM   RILL_CONF_T_ENUM
+    RILL_CONF_PROPS(RILL_CONF_ROW)
+#undef STRING
+#undef INT
+#undef ENUM
+#undef RILL_CONF_ROW
 };
 
 #define NPROPS (sizeof props / sizeof props[0])
@@ -103,11 +61,13 @@ rill_conf_t *rill_conf_new(void)
         rill_free(conf);
         return NULL;
     }
-    for (size_t i = 0; i < NPROPS; i++)
+    for (size_t i = 0; i < NPROPS; i++) {
         if (!(conf->values[i] = rill_strdup(props[i].default_value))) {
             rill_conf_destroy(conf);
             return NULL;
         }
+        conf->ints[i] = strtoll(props[i].default_value, NULL, 10);
+    }
     return conf;
 }
 
@@ -139,6 +99,7 @@ rill_conf_t *rill_conf_dup(const rill_conf_t *conf)
             goto fail;
         rill_free(copy->values[i]);
         copy->values[i] = v;
+        copy->ints[i] = conf->ints[i];
     }
     if (conf->npass) {
         copy->pass = rill_calloc(conf->npass, sizeof *copy->pass);
@@ -231,6 +192,7 @@ int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *e
             return RILL_ENOMEM;
         rill_free(conf->values[i]);
         conf->values[i] = copy;
+        conf->ints[i] = strtoll(copy, NULL, 10); /* validated: an integer, for INT properties */
         return 0;
     }
     conf_scope_t scope = SCOPE_BOTH;
@@ -300,15 +262,14 @@ const char *rill_conf_get(const rill_conf_t *conf, const char *key)
     return i >= 0 ? conf->values[i] : NULL;
 }
 
-const char *rill__conf_str(const rill_conf_t *conf, const char *key)
+const char *rill__conf_str_at(const rill_conf_t *conf, rill_conf_id_t id)
 {
-    int i = prop_index(key);
-    return i >= 0 ? conf->values[i] : "";
+    return conf->values[id];
 }
 
-int64_t rill__conf_int(const rill_conf_t *conf, const char *key)
+int64_t rill__conf_int_at(const rill_conf_t *conf, rill_conf_id_t id)
 {
-    return strtoll(rill__conf_str(conf, key), NULL, 10);
+    return conf->ints[id];
 }
 
 int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr, size_t errstr_size)
@@ -380,9 +341,9 @@ static rill_handler_result_t log_and_continue(void *ud, const rill_record_t *raw
 int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *errstr,
                         size_t errstr_size)
 {
-    env->application_id = rill__conf_str(conf, "application.id");
-    const char *ks = rill__conf_str(conf, "default.key.serde");
-    const char *vs = rill__conf_str(conf, "default.value.serde");
+    env->application_id = RILL_CONF_STR(conf, APPLICATION_ID);
+    const char *ks = RILL_CONF_STR(conf, DEFAULT_KEY_SERDE);
+    const char *vs = RILL_CONF_STR(conf, DEFAULT_VALUE_SERDE);
     env->default_key_serde = *ks ? rill_serde_by_name(ks) : NULL;
     env->default_value_serde = *vs ? rill_serde_by_name(vs) : NULL;
     if ((*ks && !env->default_key_serde) || (*vs && !env->default_value_serde))
@@ -391,16 +352,16 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
     env->timestamp_fn = conf->timestamp_fn;
     env->timestamp_ud = conf->timestamp_ud;
     if (!env->timestamp_fn &&
-        strcmp(rill__conf_str(conf, "default.timestamp.extractor"), "wallclock") == 0)
+        strcmp(RILL_CONF_STR(conf, DEFAULT_TIMESTAMP_EXTRACTOR), "wallclock") == 0)
         env->timestamp_fn = wallclock_extractor;
     env->error_handler = conf->error_handler;
     env->error_handler_ud = conf->error_handler_ud;
-    env->default_store_backend = strcmp(rill__conf_str(conf, "default.dsl.store"), "in_memory") == 0
+    env->default_store_backend = strcmp(RILL_CONF_STR(conf, DEFAULT_DSL_STORE), "in_memory") == 0
                                      ? RILL_STORE_IN_MEMORY
                                      : RILL_STORE_ROCKSDB;
-    env->cache_max_bytes = (size_t)rill__conf_int(conf, "statestore.cache.max.bytes");
+    env->cache_max_bytes = (size_t)RILL_CONF_INT(conf, STATESTORE_CACHE_MAX_BYTES);
     if (!env->error_handler &&
-        strcmp(rill__conf_str(conf, "default.deserialization.exception.handler"), "continue") == 0)
+        strcmp(RILL_CONF_STR(conf, DEFAULT_DESERIALIZATION_EXCEPTION_HANDLER), "continue") == 0)
         env->error_handler = log_and_continue;
     return 0;
 }
@@ -504,11 +465,11 @@ int rill__mkdirs(const char *path)
 
 bool rill__conf_eos(const rill_conf_t *conf)
 {
-    return strcmp(rill__conf_str(conf, "processing.guarantee"), "exactly_once_v2") == 0;
+    return strcmp(RILL_CONF_STR(conf, PROCESSING_GUARANTEE), "exactly_once_v2") == 0;
 }
 
 int64_t rill__conf_commit_interval(const rill_conf_t *conf)
 {
-    int64_t ms = rill__conf_int(conf, "commit.interval.ms");
+    int64_t ms = RILL_CONF_INT(conf, COMMIT_INTERVAL_MS);
     return ms > 0 ? ms : rill__conf_eos(conf) ? 100 : 30000;
 }

@@ -12,6 +12,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "config_props.h"
+
 typedef enum { SCOPE_BOTH, SCOPE_CONSUMER, SCOPE_PRODUCER } conf_scope_t;
 
 typedef struct {
@@ -21,7 +23,8 @@ typedef struct {
 } passthrough_t;
 
 struct rill_conf {
-    char **values; /* one per property of the table, never NULL */
+    char **values;                 /* one per property of the table, never NULL */
+    int64_t ints[RILL_CONF_COUNT]; /* the INT properties, parsed when set */
     passthrough_t *pass;
     size_t npass;
     rill_timestamp_fn timestamp_fn;
@@ -30,10 +33,10 @@ struct rill_conf {
     void *error_handler_ud;
 };
 
-/* Returns the value of a Rill property (the default when unset); asserts the key exists. */
-const char *rill__conf_str(const rill_conf_t *conf, const char *key);
-/* Returns an int property. */
-int64_t rill__conf_int(const rill_conf_t *conf, const char *key);
+/* Returns the value of property id (the default when unset), borrowed; use RILL_CONF_STR. */
+const char *rill__conf_str_at(const rill_conf_t *conf, rill_conf_id_t id);
+/* Returns INT property id; use RILL_CONF_INT. */
+int64_t rill__conf_int_at(const rill_conf_t *conf, rill_conf_id_t id);
 /* Returns whether processing.guarantee is exactly_once_v2. */
 bool rill__conf_eos(const rill_conf_t *conf);
 /* Returns commit.interval.ms, resolving -1 by the processing guarantee. */

@@ -38,7 +38,7 @@ static int make(stream_producer_t *p, char *errstr, size_t errstr_size)
         return RILL_ECONFIG;
     if (p->ctx->eos) {
         rd_kafka_error_t *error = rd_kafka_init_transactions(
-            p->rk, (int)rill__conf_int(p->ctx->conf, "cluster.connect.timeout.ms"));
+            p->rk, (int)RILL_CONF_INT(p->ctx->conf, CLUSTER_CONNECT_TIMEOUT_MS));
         if (error) {
             snprintf(errstr, errstr_size, "cannot start its transactional producer: %s",
                      rd_kafka_error_string(error));

@@ -519,7 +519,7 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
     pthread_mutex_init(&t->stop_lock, NULL);
     snprintf(t->name, sizeof t->name, "%s-StreamThread-%d", ctx->env.application_id,
              ctx->index + 1);
-    t->batch_size = (size_t)rill__conf_int(ctx->conf, "poll.batch.size");
+    t->batch_size = (size_t)RILL_CONF_INT(ctx->conf, POLL_BATCH_SIZE);
     t->batch = rill_calloc(t->batch_size, sizeof *t->batch);
     if (!t->batch || pipe(t->pipefd) != 0) {
         snprintf(errstr, errstr_size, "cannot set up %s: %s", t->name, strerror(errno));

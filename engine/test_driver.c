@@ -189,7 +189,7 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
         rill_test_driver_destroy(td);
         return NULL;
     }
-    if (!*rill__conf_str(td->conf, "application.id"))
+    if (!*RILL_CONF_STR(td->conf, APPLICATION_ID))
         rill_conf_set(td->conf, "application.id", "test-driver", NULL, 0);
     if (rill__conf_task_env(td->conf, &td->env, errstr, errstr_size) ||
         rill__topology_check_serdes(topo, td->env.default_key_serde, td->env.default_value_serde,
@@ -202,7 +202,7 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
     td->env.wall_clock_ud = td;
     /* Stores live in a fresh directory under state.dir, so drivers never share state. */
     if (rill_topology_store_count(topo) > 0) {
-        const char *root = rill__conf_str(td->conf, "state.dir");
+        const char *root = RILL_CONF_STR(td->conf, STATE_DIR);
         size_t len = strlen(root) + 32;
         td->state_dir = rill_malloc(len);
         if (td->state_dir) {
@@ -218,7 +218,7 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
             return NULL;
         }
         td->store_env = rill_store_env_new(
-            (size_t)rill__conf_int(td->conf, "rocksdb.memory.max.bytes"), errstr, errstr_size);
+            (size_t)RILL_CONF_INT(td->conf, ROCKSDB_MEMORY_MAX_BYTES), errstr, errstr_size);
         if (!td->store_env) {
             rill_test_driver_destroy(td);
             return NULL;

@@ -57,6 +57,12 @@ static void test_bad_values_name_the_key(void **state)
                  "unknown configuration key 'commit.intervall.ms'");
     expect_error(conf, "group.id", "x", "group.id is set by Rill itself");
     expect_error(conf, "consumer.enable.auto.commit", "true", "is set by Rill itself");
+    /* Co-partitioning needs the range assignor: the reason is in the error. */
+    expect_error(conf, "consumer.partition.assignment.strategy", "cooperative-sticky",
+                 "co-partitioning");
+    expect_error(conf, "repartition.purge.interval.ms", "10", "out of range (1000..)");
+    expect_error(conf, "send.queue.full.timeout.ms", "-1", "out of range");
+    expect_error(conf, "windowstore.changelog.additional.retention.ms", "x", "not an integer");
     expect_error(conf, "producer.acks", "0", "producer.acks=0: Rill's producers need acks=all");
     expect_error(conf, "acks", "1", "acks=1: Rill's producers need acks=all");
     expect_error(conf, "request.required.acks", "1", "Rill's producers need acks=all");

@@ -1,0 +1,113 @@
+/*
+ * Rill's properties: ONE table, as an X-macro, from which the property list, validation, defaults,
+ * docs/CONFIGURATION.md and typed, compile-time checked reads all come. Private to engine/.
+ *
+ * X(ID, "name", TYPE, "default", "range", "doc"): TYPE is STRING, INT or ENUM. Read a property
+ * with RILL_CONF_INT(conf, ID) or RILL_CONF_STR(conf, ID): a misspelt ID, or the wrong type for
+ * it, does not compile.
+ */
+#ifndef RILL_ENGINE_CONFIG_PROPS_H
+#define RILL_ENGINE_CONFIG_PROPS_H
+
+#define RILL_CONF_PROPS(X)                                                                         \
+    X(APPLICATION_ID, "application.id", STRING, "", "non-empty; [A-Za-z0-9._-]",                   \
+      "Names the application: the consumer group, the prefix of internal topics and the state "    \
+      "directory. Required.")                                                                      \
+    X(BOOTSTRAP_SERVERS, "bootstrap.servers", STRING, "", "host:port[,host:port...]",              \
+      "The Kafka cluster. Empty: start librdkafka's mock cluster in-process (the embedded "        \
+      "default: in memory, no isolation of aborted transactions).")                                \
+    X(NUM_STREAM_THREADS, "num.stream.threads", INT, "1", "1..256",                                \
+      "Stream threads, each with its own event loop, consumer and producer.")                      \
+    X(COMMIT_INTERVAL_MS, "commit.interval.ms", INT, "-1", "-1..",                                 \
+      "How often processed offsets are committed (after the outputs are acknowledged; under "      \
+      "exactly_once_v2, each commit ends a Kafka transaction). -1: 30000 under at_least_once, "    \
+      "100 under exactly_once_v2, as in Kafka Streams.")                                           \
+    X(PROCESSING_GUARANTEE, "processing.guarantee", ENUM, "at_least_once",                         \
+      "at_least_once|exactly_once_v2",                                                             \
+      "Delivery guarantee. at_least_once: outputs are flushed before offsets are committed, so a " \
+      "crash may repeat records but never lose them. exactly_once_v2: one transactional producer " \
+      "per stream thread puts each commit interval's outputs, changelog writes and consumed "      \
+      "offsets in one Kafka transaction, and every consumer reads read_committed: every input "    \
+      "affects the committed results exactly once. Needs a real cluster of at least 3 brokers "    \
+      "for Kafka's default transaction log settings; the embedded cluster does not isolate "       \
+      "aborted transactions.")                                                                     \
+    X(STATE_DIR, "state.dir", STRING, "/tmp/rill", "a writable directory",                         \
+      "Where stateful tasks keep their local stores: "                                             \
+      "<state.dir>/<application.id>/<task>/<store>, with a .checkpoint file of changelog offsets " \
+      "per task.")                                                                                 \
+    X(DEFAULT_DSL_STORE, "default.dsl.store", ENUM, "rocksdb", "rocksdb|in_memory",                \
+      "Backend of the stores the DSL makes when the materialized options choose none. rocksdb "    \
+      "stores survive restarts on disk; in_memory ones are rebuilt from their changelog.")         \
+    X(ROCKSDB_MEMORY_MAX_BYTES, "rocksdb.memory.max.bytes", INT, "67108864", "1048576..",          \
+      "The bound on RocksDB memory for the whole app: one block cache of this size, shared by "    \
+      "every RocksDB store, to which the memtables of every store are charged (through one "       \
+      "write-buffer manager). Unlike Kafka Streams' per-store defaults, more stores do not mean "  \
+      "more memory.")                                                                              \
+    X(STATESTORE_CACHE_MAX_BYTES, "statestore.cache.max.bytes", INT, "10485760", "0..",            \
+      "The record cache of each task: repeated updates of a key between commits are folded "       \
+      "there, so the changelog and downstream nodes see only the latest. 0 turns caching off "     \
+      "(every update is forwarded). Per task, unlike Kafka Streams' per-app budget.")              \
+    X(DEFAULT_KEY_SERDE, "default.key.serde", ENUM, "", "|bytes|string|int32|int64|double|json",   \
+      "Key serde of sources and sinks that set none. Empty: every source and sink must set one.")  \
+    X(DEFAULT_VALUE_SERDE, "default.value.serde", ENUM, "",                                        \
+      "|bytes|string|int32|int64|double|json", "Value serde of sources and sinks that set none.")  \
+    X(DEFAULT_TIMESTAMP_EXTRACTOR, "default.timestamp.extractor", ENUM, "record",                  \
+      "record|wallclock",                                                                          \
+      "record: the Kafka record's timestamp; wallclock: the time of processing. A function can "   \
+      "be set with rill_conf_set_timestamp_extractor().")                                          \
+    X(DEFAULT_DESERIALIZATION_EXCEPTION_HANDLER, "default.deserialization.exception.handler",      \
+      ENUM, "fail", "fail|continue",                                                               \
+      "What happens to a record that cannot be deserialized or has a negative timestamp. fail: "   \
+      "the app stops in ERROR naming topic, partition and offset; continue: one log line, the "    \
+      "records-skipped metric counts it, processing goes on.")                                     \
+    X(CLUSTER_CONNECT_TIMEOUT_MS, "cluster.connect.timeout.ms", INT, "30000", "100..",             \
+      "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR.")   \
+    X(REPLICATION_FACTOR, "replication.factor", INT, "-1", "-1..",                                 \
+      "Replication factor of the internal topics (repartition topics, changelogs) the app "        \
+      "creates. -1: 3 when the cluster has at least 3 brokers, else the broker's default.")        \
+    X(POLL_BATCH_SIZE, "poll.batch.size", INT, "1000", "1..100000",                                \
+      "Records taken from librdkafka's queue in one batch.")                                       \
+    X(EMBEDDED_BROKERS, "embedded.brokers", INT, "3", "1..16",                                     \
+      "Brokers of the embedded mock cluster.")                                                     \
+    X(EMBEDDED_PARTITIONS, "embedded.partitions", INT, "4", "1..1024",                             \
+      "Partitions of the topics created on the embedded cluster.")                                 \
+    X(REPARTITION_PURGE_INTERVAL_MS, "repartition.purge.interval.ms", INT, "30000", "1000..",      \
+      "How often a stream thread deletes, from the repartition topics it reads, the records it "   \
+      "has committed (DeleteRecords), as Kafka Streams' repartition.purge.interval.ms: "           \
+      "repartition topics keep their records whatever their timestamps otherwise.")                \
+    X(WINDOWSTORE_CHANGELOG_ADDITIONAL_RETENTION_MS,                                               \
+      "windowstore.changelog.additional.retention.ms", INT, "86400000", "0..",                     \
+      "Added to a window or session store's retention to make its changelog's retention.ms "       \
+      "(compact,delete), as Kafka Streams' setting of that name: a changelog must keep what the "  \
+      "store may still hold.")                                                                     \
+    X(SEND_QUEUE_FULL_TIMEOUT_MS, "send.queue.full.timeout.ms", INT, "60000", "100..",             \
+      "How long a sink waits for room in the producer's queue (serving delivery reports "          \
+      "meanwhile) before the record fails with a timeout, as the Java producer's max.block.ms. A " \
+      "task cannot stop in the middle of a record, so the wait is inside the send.")
+
+typedef enum {
+#define RILL_CONF_ID(id, name, type, def, range, doc) RILL_CONF_##id,
+    RILL_CONF_PROPS(RILL_CONF_ID)
+#undef RILL_CONF_ID
+        RILL_CONF_COUNT
+} rill_conf_id_t;
+
+enum { RILL_CONF_T_STRING = 1, RILL_CONF_T_INT, RILL_CONF_T_ENUM };
+enum {
+#define RILL_CONF_TYPE(id, name, type, def, range, doc) RILL_CONF_TYPE_##id = RILL_CONF_T_##type,
+    RILL_CONF_PROPS(RILL_CONF_TYPE)
+#undef RILL_CONF_TYPE
+};
+
+/* The id, checked at compile time to be a property of type T (a negative array size otherwise). */
+#define RILL_CONF_CHECKED(id, ok) (RILL_CONF_##id + 0 * (int)sizeof(char[(ok) ? 1 : -1]))
+/* Reads an INT property (parsed when set). */
+#define RILL_CONF_INT(conf, id)                                                                    \
+    rill__conf_int_at((conf),                                                                      \
+                      RILL_CONF_CHECKED(id, (int)RILL_CONF_TYPE_##id == (int)RILL_CONF_T_INT))
+/* Reads a STRING or ENUM property (borrowed). */
+#define RILL_CONF_STR(conf, id)                                                                    \
+    rill__conf_str_at((conf),                                                                      \
+                      RILL_CONF_CHECKED(id, (int)RILL_CONF_TYPE_##id != (int)RILL_CONF_T_INT))
+
+#endif
