@@ -876,6 +876,7 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
         return RILL_ETIMEDOUT;
     }
     app->close_pending = false;
+    int rc = 0;
     /* Each slot is emptied under the lock before the thread is freed, so the metric and failure
      * paths (which read the slots under it) never see it. */
     for (int i = 0; i < app->nthreads; i++) {
@@ -884,7 +885,8 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
         pthread_mutex_unlock(&app->lock);
         if (!t)
             continue;
-        rill__thread_join(t);
+        if (rill__thread_join(t))
+            rc = RILL_EUNKNOWN;
         /* Queries read the slots under the query lock, the metrics under the app lock. */
         pthread_rwlock_wrlock(&app->query_lock);
         pthread_mutex_lock(&app->lock);
@@ -895,7 +897,7 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
     }
     set_state(app, RILL_STATE_NOT_RUNNING);
     rill_log(RILL_LOG_INFO, "app", "application '%s' closed", app->env.application_id);
-    return 0;
+    return rc;
 }
 
 void rill_app_destroy(rill_app_t *app)

@@ -26,6 +26,9 @@ changelog_reader_t *rill__reader_new(const thread_ctx_t *ctx, const char *name, 
                                      int wake_fd, const reader_events_t *ev);
 /* Frees the reader and its consumer; accepts NULL. */
 void rill__reader_destroy(changelog_reader_t *r);
+/* Makes the restore consumer now, so it has connected by the time a first assignment needs it
+ * (a new app's first restore then waits for no connection). 0 or a code with why. */
+int rill__reader_prepare(changelog_reader_t *r, char *why, size_t why_size);
 /* Starts restoring every changelog of task (of partition). Returns 1 when there is nothing to
  * restore (the task may process at once; no callback follows), 0 when the restore is under way
  * (restored() follows), or a negative code with why. */

@@ -112,8 +112,9 @@ int rill__thread_start(stream_thread_t *t);
 /* Asks the thread to stop (commit, close tasks, leave the group) by deadline_ms (monotonic).
  * @thread any */
 void rill__thread_stop(stream_thread_t *t, int64_t deadline_ms);
-/* Waits for the thread's end (its loop closed); the thread may still be read. */
-void rill__thread_join(stream_thread_t *t);
+/* Waits for the thread's end; the thread may still be read. Returns 0, or RILL_EUNKNOWN when its
+ * loop did not close (a handle left open: a bug, logged). */
+int rill__thread_join(stream_thread_t *t);
 /* Frees a joined (or never started) thread. */
 void rill__thread_destroy(stream_thread_t *t);
 /* Returns a counter of the thread (see rill_app_metric), or -1. @thread any */

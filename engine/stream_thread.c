@@ -564,6 +564,11 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
         rill__thread_destroy(t);
         return NULL;
     }
+    if (rill_topology_store_count(t->ctx.topo) > 0 &&
+        rill__reader_prepare(t->reader, errstr, errstr_size)) {
+        rill__thread_destroy(t);
+        return NULL;
+    }
     rill__collector_bind(t->collector, rill__producer_handle(t->producer));
     rill__collector_set_before_send(t->collector, begin_txn, t);
     t->env.collector = rill__collector_iface(t->collector);
@@ -597,15 +602,20 @@ void rill__thread_stop(stream_thread_t *t, int64_t deadline_ms)
     pthread_mutex_unlock(&t->stop_lock);
 }
 
-void rill__thread_join(stream_thread_t *t)
+int rill__thread_join(stream_thread_t *t)
 {
     if (!t || !t->tid_valid || t->joined)
-        return;
+        return 0;
     uv_thread_join(&t->tid);
     t->joined = true;
     int rc = uv_loop_close(&t->loop);
-    if (rc)
-        rill_log(RILL_LOG_WARN, "thread", "%s: loop did not close: %s", t->name, uv_strerror(rc));
+    if (rc) {
+        rill_log(RILL_LOG_ERROR, "thread",
+                 "%s: its loop did not close (a handle is still open): %s", t->name,
+                 uv_strerror(rc));
+        return RILL_EUNKNOWN;
+    }
+    return 0;
 }
 
 void rill__thread_destroy(stream_thread_t *t)

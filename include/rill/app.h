@@ -106,8 +106,10 @@ RILL_EXTERN int rill_app_start(rill_app_t *app);
 /* Waits until the app is in state (or ERROR/NOT_RUNNING), at most timeout_ms; returns 0 when it
  * reached state, RILL_ETIMEDOUT, or RILL_ESTATE when it ended elsewhere. @thread any */
 RILL_EXTERN int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms);
-/* Stops the threads (committing what was processed, closing tasks, leaving the group) within
- * timeout_ms; returns 0 or RILL_ETIMEDOUT. */
+/* Stops the threads (committing what was processed, closing tasks, leaving the group), waiting
+ * at most timeout_ms (monotonic); returns 0, RILL_ETIMEDOUT (the threads go on closing: close
+ * again, or destroy, to wait for them), RILL_EINVAL for a negative timeout, or RILL_EUNKNOWN when
+ * a thread's loop did not close cleanly (logged). */
 RILL_EXTERN int rill_app_close(rill_app_t *app, int64_t timeout_ms);
 /* Closes (if needed) and frees the app, and the embedded cluster. NULL is fine. */
 RILL_EXTERN void rill_app_destroy(rill_app_t *app);

@@ -14,6 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +511,70 @@ static void test_idle_app_stays_in_the_group(void **state)
     rill_topology_unref(topo);
 }
 
+/* A processor that holds the record it is given until the test lets it go. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool entered, released;
+} gate_t;
+
+static void hold(void *ud, const rill_record_t *rec)
+{
+    gate_t *g = ud;
+    pthread_mutex_lock(&g->lock);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->released)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* rill_app_close(timeout) returns RILL_ETIMEDOUT when a thread cannot stop in time (it is stuck
+ * in a processor), leaves the app closing, and a second close, once the thread can go, ends it. */
+static void test_close_honours_its_timeout(void **state)
+{
+    char err[512];
+    static gate_t g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(rill_stream_peek(rill_stream_from_topic(topo, "input", NULL), hold, &g),
+                   "output", NULL);
+    rill_app_t *app = rill_app_new(topo, conf_for("close-timeout"), err, sizeof err);
+    assert_non_null(app);
+    rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(app), err, sizeof err);
+    assert_int_equal(rill_app_start(app), 0);
+    assert_int_equal(rill_app_wait_state(app, RILL_STATE_RUNNING, 30000), 0);
+    assert_int_equal(rill_producer_send(p, "input", 0, rill_buf_str("k"), rill_buf_str("v"), 1), 0);
+    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    pthread_mutex_lock(&g.lock);
+    while (!g.entered)
+        pthread_cond_wait(&g.cond, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+    double t0 = monotonic_s();
+    assert_int_equal(rill_app_close(app, 300), RILL_ETIMEDOUT);
+    double took = monotonic_s() - t0;
+    printf("close(300 ms) with a stuck thread returned RILL_ETIMEDOUT after %.0f ms\n",
+           took * 1000);
+    assert_true(took >= 0.25 && took < 10);
+    assert_int_equal(rill_app_state(app), RILL_STATE_PENDING_SHUTDOWN);
+    pthread_mutex_lock(&g.lock);
+    g.released = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    /* Its loop closes cleanly (rill_app_close reports a loop left with open handles). */
+    assert_int_equal(rill_app_close(app, 30000), 0);
+    assert_int_equal(rill_app_state(app), RILL_STATE_NOT_RUNNING);
+    rill_app_destroy(app);
+    rill_producer_destroy(p);
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     rill_set_allocator(counting_malloc, counting_realloc, free);
@@ -526,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_headers_through_the_engine),
         cmocka_unit_test(test_start_after_close_is_refused),
         cmocka_unit_test(test_idle_app_stays_in_the_group),
+        cmocka_unit_test(test_close_honours_its_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
