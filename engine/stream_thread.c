@@ -570,7 +570,8 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
         return NULL;
     }
     rill__collector_bind(t->collector, rill__producer_handle(t->producer));
-    rill__collector_set_before_send(t->collector, begin_txn, t);
+    if (t->ctx.eos) /* the first send after a commit begins the transaction */
+        rill__collector_set_before_send(t->collector, begin_txn, t);
     t->env.collector = rill__collector_iface(t->collector);
     rill__tm_bind(t->tm, t->reader, t->consumer, task_closing, t);
     /* Every event of the consumer (records, rebalances, errors) arrives on its queue; the

@@ -92,6 +92,9 @@ struct node_inst {
     node_inst_t **children;
     size_t nchildren;
     bool initialised;
+    /* A source's or sink's serdes, the node's or the task's defaults, resolved when the task is
+     * made; NULL for the bytes serde, whose (de)serialization is no call and no copy. */
+    const rill_serde_t *key_serde, *value_serde;
 };
 
 typedef struct punctuator {

@@ -208,11 +208,10 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
                                      rec->topic ? rec->topic : "(none)", rec->partition,
                                      (long long)rec->offset);
     }
-    const rill_serde_t *ks = node->key_serde ? node->key_serde : task->env.default_key_serde;
-    const rill_serde_t *vs = node->value_serde ? node->value_serde : task->env.default_value_serde;
+    const rill_serde_t *ks = ctx->inst->key_serde, *vs = ctx->inst->value_serde;
     char why[256];
     rill_buf_t key = rec->key, value = rec->value;
-    if (ks != rill_serde_bytes()) {
+    if (ks) {
         bool null = false;
         task->kbuf.len = 0;
         if (rill_serde_serialize(ks, rec->key, &task->kbuf, &null, why, sizeof why))
@@ -224,7 +223,7 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
         key = null ? (rill_buf_t){NULL, 0}
                    : (rill_buf_t){task->kbuf.data ? (void *)task->kbuf.data : "", task->kbuf.len};
     }
-    if (vs != rill_serde_bytes()) {
+    if (vs) {
         bool null = false;
         task->vbuf.len = 0;
         if (rill_serde_serialize(vs, rec->value, &task->vbuf, &null, why, sizeof why))
@@ -299,6 +298,12 @@ rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partiti
         inst->ctx.task = task;
         inst->ctx.inst = inst;
         task->by_index[inst->index] = inst;
+        const rill_serde_t *ks =
+            inst->node->key_serde ? inst->node->key_serde : env->default_key_serde;
+        const rill_serde_t *vs =
+            inst->node->value_serde ? inst->node->value_serde : env->default_value_serde;
+        inst->key_serde = ks == rill_serde_bytes() ? NULL : ks;
+        inst->value_serde = vs == rill_serde_bytes() ? NULL : vs;
         inst->children = rill_calloc(inst->node->nchildren + 1, sizeof *inst->children);
         if (!inst->children)
             goto oom;
@@ -371,7 +376,7 @@ static node_inst_t *inst_of(rill_task_t *task, int index)
 static inline int decode(const rill_serde_t *serde, rill_buf_t bytes, rill_arena_t *arena,
                          rill_buf_t *value, char *why, size_t why_size)
 {
-    if (serde == rill_serde_bytes()) {
+    if (!serde) { /* bytes */
         *value = bytes;
         return 0;
     }
@@ -412,8 +417,7 @@ int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw)
         return RILL_EINVAL;
     }
     const node_t *node = inst->node;
-    const rill_serde_t *ks = node->key_serde ? node->key_serde : task->env.default_key_serde;
-    const rill_serde_t *vs = node->value_serde ? node->value_serde : task->env.default_value_serde;
+    const rill_serde_t *ks = inst->key_serde, *vs = inst->value_serde;
     rill_record_t rec = *raw;
     char why[512];
     const char *what = "cannot deserialize the key";
