@@ -50,7 +50,8 @@ collector_t *rill__collector_new(const thread_ctx_t *ctx, const char *name)
 static void drop_topics(collector_t *c)
 {
     for (size_t i = 0; i < c->nouts; i++) {
-        rd_kafka_topic_destroy(c->outs[i].rkt);
+        if (c->outs[i].rkt)
+            rd_kafka_topic_destroy(c->outs[i].rkt);
         rill_free(c->outs[i].name);
         rill_free(c->outs[i].acked);
     }
@@ -69,7 +70,16 @@ void rill__collector_destroy(collector_t *c)
 
 void rill__collector_bind(collector_t *c, rd_kafka_t *producer)
 {
-    drop_topics(c);
+    /* The topics (and the handles sinks hold of them) stay; their producer handles are made
+     * again, and what the old producer had acknowledged is forgotten with it. */
+    for (size_t i = 0; i < c->nouts; i++) {
+        out_topic_t *o = &c->outs[i];
+        if (o->rkt)
+            rd_kafka_topic_destroy(o->rkt);
+        o->rkt = producer ? rd_kafka_topic_new(producer, o->name, NULL) : NULL;
+        for (int32_t p = 0; p < o->nacked; p++)
+            o->acked[p] = -1;
+    }
     c->producer = producer;
 }
 
@@ -95,7 +105,7 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
 {
     out_topic_t *o = find(c, topic);
     if (o || !c->producer)
-        return o;
+        return o; /* topics are learned only while a producer is bound */
     out_topic_t *outs = rill_realloc(c->outs, (c->nouts + 1) * sizeof *outs);
     if (!outs)
         return NULL;
@@ -119,13 +129,12 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
     return o;
 }
 
-static int collector_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
-                          const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
+static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const rill_buf_t *key,
+                    const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
 {
-    collector_t *c = opaque;
-    out_topic_t *o = out_topic(c, topic);
-    if (!o)
-        return RILL_ENOMEM;
+    const char *topic = o->name;
+    if (!o->rkt)
+        return RILL_ESTATE; /* no producer bound */
     if (c->before_send && c->before_send(c->before_send_ud))
         return RILL_EKAFKA;
     rd_kafka_headers_t *hdrs = NULL;
@@ -176,6 +185,33 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
     }
 }
 
+static int collector_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
+                          const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
+{
+    collector_t *c = opaque;
+    out_topic_t *o = out_topic(c, topic);
+    if (!o)
+        return RILL_ENOMEM;
+    return send_out(c, o, partition, key, value, timestamp, headers);
+}
+
+static int32_t collector_resolve(void *opaque, const char *topic)
+{
+    collector_t *c = opaque;
+    out_topic_t *o = out_topic(c, topic);
+    return o ? (int32_t)(o - c->outs) : RILL_ENOMEM;
+}
+
+static int collector_send_to(void *opaque, int32_t handle, int32_t partition, const rill_buf_t *key,
+                             const rill_buf_t *value, int64_t timestamp,
+                             const rill_headers_t *headers)
+{
+    collector_t *c = opaque;
+    if (handle < 0 || (size_t)handle >= c->nouts)
+        return RILL_EINVAL;
+    return send_out(c, &c->outs[handle], partition, key, value, timestamp, headers);
+}
+
 /* The partition count of a sink's topic, for partitioners. The app learned the counts of every
  * topic it knows at start; a topic only a dynamic sink names is asked of the cluster once. */
 static int32_t partition_count(void *opaque, const char *topic)
@@ -197,7 +233,8 @@ static int32_t partition_count(void *opaque, const char *topic)
 
 rill_collector_t rill__collector_iface(collector_t *c)
 {
-    return (rill_collector_t){collector_send, partition_count, c};
+    return (rill_collector_t){collector_send, partition_count, c, collector_resolve,
+                              collector_send_to};
 }
 
 void rill__collector_delivered(collector_t *c, const rd_kafka_message_t *msg)

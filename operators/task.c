@@ -167,6 +167,7 @@ void rill_context_drop_late(rill_context_t *ctx, const rill_record_t *rec, int64
 
 typedef struct {
     char topic[512]; /* resolved: internal topics get the application id */
+    int32_t handle;  /* the collector's handle of topic (fixed topics); -1: not yet resolved */
 } sink_state_t;
 
 static int sink_init(rill_context_t *ctx, void *arg, void **state)
@@ -179,6 +180,7 @@ static int sink_init(rill_context_t *ctx, void *arg, void **state)
         rill__internal_topic(ctx->task->env.application_id, node->topic, s->topic, sizeof s->topic);
     else if (node->topic)
         snprintf(s->topic, sizeof s->topic, "%s", node->topic);
+    s->handle = -1;
     *state = s;
     return 0;
 }
@@ -250,8 +252,14 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
                                      "has %d",
                                      partition, topic, count);
     }
-    int rc = col->send(col->opaque, topic, partition, key.data ? &key : NULL,
-                       value.data ? &value : NULL, rec->timestamp, rec->headers);
+    /* A fixed topic is named to the collector once; a dynamic one on every record. */
+    if (!node->extractor && col->resolve && s->handle < 0)
+        s->handle = col->resolve(col->opaque, topic);
+    int rc = !node->extractor && s->handle >= 0
+                 ? col->send_to(col->opaque, s->handle, partition, key.data ? &key : NULL,
+                                value.data ? &value : NULL, rec->timestamp, rec->headers)
+                 : col->send(col->opaque, topic, partition, key.data ? &key : NULL,
+                             value.data ? &value : NULL, rec->timestamp, rec->headers);
     if (rc)
         return rill_context_fail(ctx, rc, "cannot send to topic '%s': %s", topic,
                                  rill_strerror(rc));

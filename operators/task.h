@@ -58,6 +58,12 @@ typedef struct {
     /* Returns the partition count of topic, or a negative code when unknown. */
     int32_t (*partition_count)(void *opaque, const char *topic);
     void *opaque;
+    /* Optional (both or neither): resolve returns a handle (>= 0) for topic, valid as long as
+     * the collector, or a negative code; send_to sends by handle, with no name lookup. A sink of
+     * a fixed topic resolves it once. */
+    int32_t (*resolve)(void *opaque, const char *topic);
+    int (*send_to)(void *opaque, int32_t handle, int32_t partition, const rill_buf_t *key,
+                   const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers);
 } rill_collector_t;
 
 /* What a driver gives a task. Borrowed; must outlive the task. */
