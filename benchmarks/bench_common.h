@@ -54,20 +54,14 @@ static inline long proc_status_kb(const char *field)
     return kb;
 }
 
-/* When this process started, in milliseconds since the epoch (from /proc: boot time plus the
- * process's start in clock ticks since boot), so "time to first output" includes the loader and
- * everything before main(), as the JVM's start time does for the peer. */
+/* When this process started, in milliseconds since the epoch, so "time to first output" includes
+ * the loader and everything before main(), as the JVM's start time does for the peer. The start
+ * is the process's start in clock ticks since boot (/proc/self/stat, field 22: 10 ms steps),
+ * set against CLOCK_BOOTTIME now; /proc/stat's btime is whole seconds, and a start taken from it
+ * was up to a second early. */
 static inline double process_start_ms(void)
 {
-    FILE *f = fopen("/proc/stat", "r");
-    char line[256];
-    long long btime = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "btime ", 6) == 0)
-            btime = atoll(line + 6);
-    if (f)
-        fclose(f);
-    f = fopen("/proc/self/stat", "r");
+    FILE *f = fopen("/proc/self/stat", "r");
     char buf[1024] = "";
     size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
     if (f)
@@ -79,7 +73,12 @@ static inline double process_start_ms(void)
     for (int field = 2; p && *p && field < 22; p++)
         if (*p == ' ' && ++field == 22)
             ticks = strtoull(p + 1, NULL, 10);
-    return (double)btime * 1000.0 + (double)ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+    struct timespec boot, real;
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    clock_gettime(CLOCK_REALTIME, &real);
+    double since_start_ms = ((double)boot.tv_sec * 1000.0 + (double)boot.tv_nsec / 1e6) -
+                            (double)ticks * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+    return (double)real.tv_sec * 1000.0 + (double)real.tv_nsec / 1e6 - since_start_ms;
 }
 
 /* Milliseconds since the epoch. */
