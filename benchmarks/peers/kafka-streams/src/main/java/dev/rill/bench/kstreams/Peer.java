@@ -56,7 +56,7 @@ import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.processor.TimestampExtractor;
 
 /**
- * bench-kstreams: the workloads of benchmarks/WORKLOADS.md as a Kafka Streams 3.9.2 application,
+ * bench-kstreams: the workloads of benchmarks/WORKLOADS.md as a Kafka Streams 4.4.0 application,
  * the JVM peer of bench-rill-pipe (see README.md next to the pom for every setting).
  *
  * <pre>
