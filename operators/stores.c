@@ -270,6 +270,57 @@ static int open_one(rill_task_t *task, task_store_t *ts, char *errstr, size_t er
     return open_one_at(task, ts, errstr, errstr_size);
 }
 
+/*
+ * A window or session store's segments are named by id = time / segment_ms, so they mean nothing
+ * under another segment_ms (a changed spec, or a store written before the default narrowed): the
+ * file "segment-ms" in the store's directory records the width its segments were made with. A
+ * store without it, or made with another width, is wiped and restored from the start of its
+ * changelog (as a store without a checkpoint is). Returns 0, or RILL_EIO (errstr set).
+ */
+static int check_segment_width(rill_task_t *task, task_store_t *ts, const char *path, char *errstr,
+                               size_t errstr_size)
+{
+    const rill_store_spec_t *spec = &ts->def->spec;
+    char marker[1200];
+    snprintf(marker, sizeof marker, "%s/segment-ms", path);
+    long long width = -1;
+    FILE *f = fopen(marker, "r");
+    if (f) {
+        if (fscanf(f, "%lld", &width) != 1)
+            width = -1;
+        fclose(f);
+    }
+    if (width == spec->segment_ms)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        char was[40] = "an unrecorded width";
+        if (width >= 0)
+            snprintf(was, sizeof was, "%lld ms", width);
+        rill_log(RILL_LOG_INFO, "state",
+                 "task %s: store '%s' holds segments of %s, not %lld ms: it is restored from the "
+                 "start of %s",
+                 task->id, spec->name, was, (long long)spec->segment_ms,
+                 ts->changelog[0] ? ts->changelog : "nothing (it has no changelog)");
+        ts->checkpoint = -1;
+        if (rill_store_wipe(path)) {
+            snprintf(errstr, errstr_size, "task %s: cannot wipe store directory %s", task->id,
+                     path);
+            return RILL_EIO;
+        }
+    }
+    bool ok = make_dirs(path) == 0 && (f = fopen(marker, "w")) != NULL;
+    if (ok) {
+        ok = fprintf(f, "%lld\n", (long long)spec->segment_ms) > 0;
+        ok &= fclose(f) == 0;
+    }
+    if (!ok) {
+        snprintf(errstr, errstr_size, "task %s: cannot write %.600s", task->id, marker);
+        return RILL_EIO;
+    }
+    return 0;
+}
+
 static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t errstr_size)
 {
     const rill_store_spec_t *spec = &ts->def->spec;
@@ -283,6 +334,8 @@ static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t
                      path);
             return RILL_EIO;
         }
+        if (spec->type != RILL_STORE_KV && check_segment_width(task, ts, path, errstr, errstr_size))
+            return RILL_EIO;
     }
     char why[512] = "";
     if (spec->type == RILL_STORE_KV)

@@ -157,10 +157,11 @@ static void test_flush_in_order_of_last_update(void **state)
 }
 
 /* bench-stateful's hopping windows (10 s every 1 s) summing int64 readings, of 2,000 keys,
- * RocksDB, cache on, a commit every 1,000 records: after a warm-up (stores, cache memory and
- * buffers grown), 20,000 more records, through cache flushes at commits and on a full budget,
- * allocate nothing. (All within one 60 s segment: opening a segment allocates, once a minute of
- * record time.) */
+ * RocksDB, cache on, a commit every 1,000 records, 2,000 records per second of record time.
+ * After a warm-up of 16 s of record time (stores opened, segments of 5 s opened and dropped,
+ * windows closed, cache memory and buffers grown), 6,000 more records (3 s in which every window
+ * they update starts in a segment already open: opening a segment allocates, once per 5 s of
+ * record time), through cache flushes at commits and on a full budget, allocate nothing. */
 static void test_no_allocation_per_record(void **state)
 {
     (void)state;
@@ -173,10 +174,9 @@ static void test_no_allocation_per_record(void **state)
     for (int phase = 0; phase < 2; phase++) {
         if (phase == 1)
             before = allocations;
-        for (int i = 0; i < 20000; i++, n++) {
+        for (int i = 0; i < (phase ? 6000 : 32000); i++, n++) {
             rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
             snprintf(key, sizeof key, "key-%04d", (int)((rng >> 33) % 2000));
-            /* 2,000 records per second of record time: windows open and close all along. */
             pipe_i64(&f, key, (int64_t)(rng >> 54), 1700000000000 + n / 2);
             if ((n + 1) % 1000 == 0)
                 assert_int_equal(rill_task_flush(f.task), 0);
@@ -184,12 +184,64 @@ static void test_no_allocation_per_record(void **state)
     }
     long during = allocations - before;
     const rill_task_metrics_t *mt = rill_task_metrics(f.task);
-    printf("record cache: %ld allocations by Rill over 20000 records of a cached hopping-window "
+    printf("record cache: %ld allocations by Rill over 6000 records of a cached hopping-window "
            "aggregate (%llu cache hits, %llu entries written through)\n",
            during, (unsigned long long)mt->cache_hits, (unsigned long long)mt->cache_flushed);
     assert_true(mt->cache_hits > 0);
     assert_true(sent.outputs > 0);
     assert_int_equal(during, 0);
+    stop(&f);
+}
+
+/* Reads the segment-width marker of the task's window store; -1 when absent. */
+static long long marker_of(fixture_t *f, char *path, size_t size)
+{
+    snprintf(path, size, "%s/%s/%s/segment-ms", f->dir, rill_task_id(f->task),
+             rill_task_changelog_store(f->task, 0));
+    long long width = -1;
+    FILE *m = fopen(path, "r");
+    if (m) {
+        if (fscanf(m, "%lld", &width) != 1)
+            width = -1;
+        fclose(m);
+    }
+    return width;
+}
+
+/* A window store records the width of its segments (5 s: half the retention of 10 s); reopened
+ * with that width it keeps its checkpoint, and with segments of another width (or none recorded,
+ * as stores written before the marker) it is wiped and restored from the start of its
+ * changelog, since its segment ids would mean other times. */
+static void test_segment_width_is_recorded(void **state)
+{
+    (void)state;
+    fixture_t f;
+    start(&f, stateful_topology("in", false));
+    for (int i = 0; i < 100; i++)
+        pipe_i64(&f, i % 2 ? "a" : "b", i, 1700000000000 + 100 * i);
+    assert_int_equal(rill_task_flush(f.task), 0);
+    int64_t end = sent.changelog;
+    assert_true(end > 0);
+    assert_int_equal(rill_task_checkpoint(f.task, &end), 0);
+    char path[512], err[512];
+    assert_int_equal(marker_of(&f, path, sizeof path), 5000);
+    int st;
+    assert_int_equal(rill_topology_find_source(f.topo, "record-cache", "in", &st, &f.source), 0);
+    /* The same width: the checkpoint stands. */
+    rill_task_destroy(f.task);
+    f.task = rill_task_new(f.topo, st, 0, &f.env, err, sizeof err);
+    assert_non_null(f.task);
+    assert_int_equal(rill_task_changelog_offset(f.task, 0), end);
+    /* Another width: restored from the start, the marker rewritten. */
+    rill_task_destroy(f.task);
+    FILE *m = fopen(path, "w");
+    assert_non_null(m);
+    fprintf(m, "60000\n");
+    fclose(m);
+    f.task = rill_task_new(f.topo, st, 0, &f.env, err, sizeof err);
+    assert_non_null(f.task);
+    assert_int_equal(rill_task_changelog_offset(f.task, 0), -1);
+    assert_int_equal(marker_of(&f, path, sizeof path), 5000);
     stop(&f);
 }
 
@@ -199,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flush_in_order_of_last_update),
         cmocka_unit_test(test_no_allocation_per_record),
+        cmocka_unit_test(test_segment_width_is_recorded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
