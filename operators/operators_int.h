@@ -217,6 +217,7 @@ typedef struct task_store {
     size_t items_cap;
     rill_store_write_t *writes; /* a flush's write batch */
     bool *written;              /* which of them the store took (window expiry) */
+    bool flushing;              /* inside flush_cache() */
     node_inst_t *flush_inst;
     rill_store_flush_fn flush_fn;
     rill_bytes_t scratch; /* stored-value and cache-entry composition */

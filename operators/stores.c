@@ -780,7 +780,7 @@ static int store_write_batch(task_store_t *ts, const rill_store_write_t *writes,
  * afterwards the flushed cache, emptied, is written again unless the spare took some. Nothing
  * here allocates once the buffers have grown to a flush's size.
  */
-static int flush_cache(task_store_t *ts)
+static int flush_entries(task_store_t *ts)
 {
     if (!ts->cache || rill__cache_count(ts->cache) == 0)
         return 0;
@@ -869,6 +869,36 @@ static int flush_cache(task_store_t *ts)
     } else {
         ts->spare = dirty;
     }
+    return rc;
+}
+
+/* Writes ts's cache through (flush_entries). A flush of the same store from inside its own
+ * listener (a node downstream writes to it past the budget, or reads a range of it) must not
+ * reuse the buffers the outer flush is walking: it gets buffers of its own, freed after it. */
+static int flush_cache(task_store_t *ts)
+{
+    if (!ts->flushing) {
+        ts->flushing = true;
+        int rc = flush_entries(ts);
+        ts->flushing = false;
+        return rc;
+    }
+    task_store_t outer = *ts;
+    ts->flushbuf = (rill_bytes_t){0};
+    ts->items = NULL;
+    ts->writes = NULL;
+    ts->written = NULL;
+    ts->items_cap = 0;
+    int rc = flush_entries(ts);
+    rill_bytes_free(&ts->flushbuf);
+    rill_free(ts->items);
+    rill_free(ts->writes);
+    rill_free(ts->written);
+    ts->flushbuf = outer.flushbuf;
+    ts->items = outer.items;
+    ts->writes = outer.writes;
+    ts->written = outer.written;
+    ts->items_cap = outer.items_cap;
     return rc;
 }
 

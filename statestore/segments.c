@@ -58,6 +58,7 @@ struct rill__segments {
     uint8_t *scratch;
     size_t scratch_cap;
     rill_store_write_t *batch; /* one segment's part of rill__segments_write_batch() */
+    int64_t *batch_ids;        /* and each write's segment id (in batch's block) */
     size_t batch_cap;
     bool transactional; /* every segment's store is, from its open on */
     int64_t offset;     /* the last offset committed here, -1: none yet */
@@ -443,22 +444,22 @@ int rill__segments_put(rill__segments_t *segs, int64_t ts, rill_buf_t layout, ri
 int rill__segments_write_batch(rill__segments_t *segs, const rill_store_write_t *writes, size_t n,
                                int64_t (*ts_of)(rill_buf_t layout), bool *written)
 {
-    int64_t observed = rill__segments_observed(segs);
-    size_t taken = 0;
-    for (size_t i = 0; i < n; i++) {
-        int64_t ts = ts_of(writes[i].key), o = ts > observed ? ts : observed;
-        written[i] = ts >= min_live_at(segs, o);
-        if (written[i]) {
-            observed = o;
-            taken++;
-        }
-    }
-    if (taken > segs->batch_cap) {
-        rill_store_write_t *b = rill_realloc(segs->batch, taken * sizeof *b);
+    if (n > segs->batch_cap) {
+        /* One block: the writes of one segment, then every write's segment id. */
+        void *b = rill_realloc(segs->batch, n * (sizeof *segs->batch + sizeof *segs->batch_ids));
         if (!b)
             return RILL_ENOMEM;
         segs->batch = b;
-        segs->batch_cap = taken;
+        segs->batch_ids = (int64_t *)(segs->batch + n);
+        segs->batch_cap = n;
+    }
+    int64_t observed = rill__segments_observed(segs);
+    for (size_t i = 0; i < n; i++) {
+        int64_t ts = ts_of(writes[i].key), o = ts > observed ? ts : observed;
+        written[i] = ts >= min_live_at(segs, o);
+        if (written[i])
+            observed = o;
+        segs->batch_ids[i] = segment_id(segs, ts);
     }
     /* Segment by segment, ascending: each pass takes the smallest id above the last one. */
     int64_t min_seg = segment_id(segs, min_live_at(segs, observed)), last = INT64_MIN;
@@ -469,7 +470,7 @@ int rill__segments_write_batch(rill__segments_t *segs, const rill_store_write_t 
         for (size_t i = 0; i < n; i++) {
             if (!written[i])
                 continue;
-            int64_t sid = segment_id(segs, ts_of(writes[i].key));
+            int64_t sid = segs->batch_ids[i];
             if (sid >= min_seg && (first || sid > last) && sid <= id) {
                 id = sid;
                 any = true;
@@ -480,7 +481,7 @@ int rill__segments_write_batch(rill__segments_t *segs, const rill_store_write_t 
         size_t m = 0;
         bool create = false;
         for (size_t i = 0; i < n; i++)
-            if (written[i] && segment_id(segs, ts_of(writes[i].key)) == id) {
+            if (written[i] && segs->batch_ids[i] == id) {
                 segs->batch[m++] = writes[i];
                 create |= writes[i].value.data != NULL;
             }
