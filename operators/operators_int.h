@@ -111,6 +111,11 @@ struct rill_task {
     size_t ninst;
     node_inst_t **by_index; /* topology node index -> instance (NULL: not in this task) */
     rill_arena_t *arena;
+    /* What flush listeners forward with while a record is being processed (a cache flush on a
+     * spent budget): reset per entry, so a flush of N entries does not pile N entries' values
+     * onto the record's arena (which would take malloc'd overflow blocks). NULL until needed. */
+    rill_arena_t *flush_arena;
+    int flush_depth; /* cache flushes in progress (a listener may set off another) */
     int64_t stream_time;
     punctuator_t *punctuators;
     size_t npunct;

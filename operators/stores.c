@@ -834,7 +834,20 @@ static int flush_entries(task_store_t *ts)
     }
     if (!rc && (rc = store_write_batch(ts, ts->writes, n, ts->written)))
         rc = fail(ts, rc, "cannot write: %s", rill_strerror(rc));
+    /* Each entry's forwarding gets a fresh arena, unless this flush runs inside another's
+     * listener (whose values are still in use). Inside a record's processing that is the flush
+     * arena, since the record's values live in the task's. */
     rill_task_t *task = ts->task;
+    rill_arena_t *record_arena = task->arena;
+    bool reset = task->flush_depth == 1 && notify;
+    if (reset && task->processing) {
+        if (!task->flush_arena)
+            task->flush_arena = rill_arena_new(16384);
+        if (task->flush_arena)
+            task->arena = task->flush_arena;
+        else
+            reset = false;
+    }
     for (i = 0; !rc && i < n; i++) {
         const struct flush_item *it = &ts->items[i];
         const rill__cache_entry_t *e = it->e;
@@ -848,7 +861,7 @@ static int flush_entries(task_store_t *ts)
          * forward only when the new or the old value is not null). */
         if (!notify || (!value.data && !it->has_old))
             continue;
-        if (!task->processing)
+        if (reset)
             rill_arena_reset(task->arena);
         rill_buf_t old = rill__cache_old(e); /* known when the entry was made, or read above */
         if (it->has_old && e->old == RILL__OLD_UNKNOWN)
@@ -858,6 +871,7 @@ static int flush_entries(task_store_t *ts)
         if (!rc)
             rc = task->sink_rc;
     }
+    task->arena = record_arena;
     rill__cache_clear(dirty);
     if (ts->spare) {
         rill__cache_free(dirty); /* a flush of this store ran inside this one's listener */
@@ -877,10 +891,13 @@ static int flush_entries(task_store_t *ts)
  * reuse the buffers the outer flush is walking: it gets buffers of its own, freed after it. */
 static int flush_cache(task_store_t *ts)
 {
+    int rc;
+    ts->task->flush_depth++;
     if (!ts->flushing) {
         ts->flushing = true;
-        int rc = flush_entries(ts);
+        rc = flush_entries(ts);
         ts->flushing = false;
+        ts->task->flush_depth--;
         return rc;
     }
     task_store_t outer = *ts;
@@ -889,7 +906,8 @@ static int flush_cache(task_store_t *ts)
     ts->writes = NULL;
     ts->written = NULL;
     ts->items_cap = 0;
-    int rc = flush_entries(ts);
+    rc = flush_entries(ts);
+    ts->task->flush_depth--;
     rill_bytes_free(&ts->flushbuf);
     rill_free(ts->items);
     rill_free(ts->writes);
