@@ -115,6 +115,11 @@ struct rill_task {
     size_t ninst;
     node_inst_t **by_index; /* topology node index -> instance (NULL: not in this task) */
     rill_arena_t *arena;
+    /* What flush listeners forward with while a record is being processed (a cache flush on a
+     * spent budget): reset per entry, so a flush of N entries does not pile N entries' values
+     * onto the record's arena (which would take malloc'd overflow blocks). NULL until needed. */
+    rill_arena_t *flush_arena;
+    int flush_depth; /* cache flushes in progress (a listener may set off another) */
     int64_t stream_time;
     punctuator_t *punctuators;
     size_t npunct;
@@ -132,11 +137,70 @@ struct rill_task {
     size_t nchangelogs;
     char *dir; /* "<state_dir>/<task id>", NULL until a store needs it */
     uint64_t writes_since_checkpoint;
-    uint64_t cache_seq;                 /* orders the record cache's writes */
     rill_store_write_t *restore_writes; /* a restore batch's writes */
     size_t restore_cap;
     uint64_t late_logged_at; /* late_dropped when the last late-record line was logged */
 };
+
+/* The narrowest default segment of a window or session store (segment_ms 0: max(retention / 2,
+ * this)). Kafka Streams' floor is 60 s, which keeps a 10 s window's expired entries in the live
+ * segment for up to a minute of stream time: six times the data the retention needs, and reads
+ * (every aggregation reads before it writes) that slow down as it piles up (bench-stateful's
+ * hopping aggregate: 70 us a record at 150k records, 393 at 1M). A narrower segment costs one
+ * RocksDB open and one directory removal per segment width of stream time. */
+#define RILL__MIN_SEGMENT_MS 1000
+
+/* ---- The record cache of one store (cache.c) ---- */
+
+/* A dirty entry: the layout key, what the store held for it when it entered the cache (when
+ * known), then the value (deleted: a delete, no value bytes). Entries are listed in the order of
+ * their last write, oldest first. Borrowed from the cache until its next put or clear. */
+typedef enum { RILL__OLD_UNKNOWN, RILL__OLD_ABSENT, RILL__OLD_PRESENT } rill__cache_old_t;
+typedef struct rill__cache_entry {
+    struct rill__cache_entry *prev, *next;
+    uint32_t klen, olen, vlen, vcap; /* the cache refuses keys and values of 4 GB or more */
+    int64_t ts;
+    bool deleted;
+    uint8_t old; /* a rill__cache_old_t */
+    uint8_t data[];
+} rill__cache_entry_t;
+
+/* The parts of an entry. */
+static inline rill_buf_t rill__cache_key(const rill__cache_entry_t *e)
+{
+    return (rill_buf_t){e->data, e->klen};
+}
+static inline rill_buf_t rill__cache_value(const rill__cache_entry_t *e)
+{
+    return e->deleted ? (rill_buf_t){NULL, 0} : (rill_buf_t){e->data + e->klen + e->olen, e->vlen};
+}
+static inline rill_buf_t rill__cache_old(const rill__cache_entry_t *e)
+{
+    return e->old == RILL__OLD_PRESENT ? (rill_buf_t){e->data + e->klen, e->olen}
+                                       : (rill_buf_t){NULL, 0};
+}
+
+typedef struct rill__cache rill__cache_t;
+
+/* Returns a new empty cache, or NULL when out of memory. */
+rill__cache_t *rill__cache_new(void);
+/* Frees a cache; NULL is fine. */
+void rill__cache_free(rill__cache_t *c);
+/* Puts value (data NULL: a delete) at ts under key, which becomes the last written. A key new to
+ * the cache takes old as what the store holds for it (NULL: unknown; data NULL: nothing). 0 or
+ * RILL_ENOMEM (the cache is unchanged then). */
+int rill__cache_put(rill__cache_t *c, rill_buf_t key, rill_buf_t value, int64_t ts,
+                    const rill_buf_t *old);
+/* Returns key's entry (borrowed), or NULL. */
+const rill__cache_entry_t *rill__cache_get(const rill__cache_t *c, rill_buf_t key);
+/* Returns the least recently written entry (follow ->next), or NULL when empty. */
+const rill__cache_entry_t *rill__cache_first(const rill__cache_t *c);
+/* Empties the cache, keeping its memory for the next fill. */
+void rill__cache_clear(rill__cache_t *c);
+/* Returns the number of entries. */
+size_t rill__cache_count(const rill__cache_t *c);
+/* Returns the bytes the cache holds for its entries and its table (what its budget counts). */
+size_t rill__cache_bytes(const rill__cache_t *c);
 
 /* A store as a task holds it (stores.c). */
 typedef struct task_store {
@@ -148,8 +212,21 @@ typedef struct task_store {
     rill_store_t *kv;
     rill_window_store_t *ws;
     rill_session_store_t *ss;
-    rill_store_t *cache; /* dirty entries (flag, timestamp, value) by layout key; NULL: none */
-    size_t cache_bytes;
+    rill__cache_t *cache; /* dirty entries; NULL: the store does not cache */
+    rill__cache_t *spare; /* the cache last written through, emptied, for the next swap */
+    size_t cache_share;   /* this store's part of the task's budget, in bytes */
+    /* What the last read that missed the cache found in the store (layout key, then value),
+     * until the next put or flush: the put that follows it (an aggregation reads, then writes)
+     * hands it to the cache as the entry's old value, so the flush need not read it again. */
+    rill_bytes_t memo;
+    size_t memo_klen;
+    uint8_t memo_state;       /* a rill__cache_old_t; RILL__OLD_UNKNOWN: no memo */
+    rill_bytes_t flushbuf;    /* a flush's stored values and old values */
+    struct flush_item *items; /* a flush's entries, in write order */
+    size_t items_cap;
+    rill_store_write_t *writes; /* a flush's write batch */
+    bool *written;              /* which of them the store took (window expiry) */
+    bool flushing;              /* inside flush_cache() */
     node_inst_t *flush_inst;
     rill_store_flush_fn flush_fn;
     rill_bytes_t scratch; /* stored-value and cache-entry composition */

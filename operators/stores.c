@@ -7,10 +7,11 @@
  * the value. Changelog records carry the plain value, the timestamp as the record's, and the
  * store's layout key (the key; for window and session stores rill_window_key/rill_session_key).
  *
- * The record cache is one in-memory store per cached store, of dirty entries only: a flag byte
- * (put or delete), the timestamp, the value. Repeated writes of a key fold there until the task
- * flushes it (at commit, before a range read, or when the task's cache budget is spent), and only
- * then reach the store, the changelog and, through the flush listener, the downstream nodes.
+ * The record cache (cache.c) holds a cached store's dirty entries only, in the order of their
+ * last write. Repeated writes of a key fold there until the task flushes it (at commit, before a
+ * range read, or when the store's share of the task's cache budget is spent), and only then reach
+ * the store (one write batch per store, or per segment), the changelog and, through the flush
+ * listener, the downstream nodes.
  *
  * Under exactly-once the stores are transactional (rill_store_set_transactional): what reaches
  * them waits in their pending batches until the driver's transaction has committed, and then
@@ -27,10 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* A cache entry: a flag (put or delete), the write's sequence number in the task, the
- * timestamp, then the value. */
-enum { ENTRY_PUT = 0, ENTRY_DELETE = 1, ENTRY_HEADER = 17, ENTRY_OVERHEAD = 64 };
 
 static const char *type_name(rill_store_type_t t)
 {
@@ -240,12 +237,14 @@ static void close_one(task_store_t *ts)
     rill_store_close(ts->kv);
     rill_window_store_close(ts->ws);
     rill_session_store_close(ts->ss);
-    rill_store_close(ts->cache);
+    rill__cache_free(ts->cache);
+    rill__cache_free(ts->spare);
     ts->kv = NULL;
     ts->ws = NULL;
     ts->ss = NULL;
     ts->cache = NULL;
-    ts->cache_bytes = 0;
+    ts->spare = NULL;
+    ts->memo_state = RILL__OLD_UNKNOWN;
 }
 
 static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t errstr_size);
@@ -271,6 +270,57 @@ static int open_one(rill_task_t *task, task_store_t *ts, char *errstr, size_t er
     return open_one_at(task, ts, errstr, errstr_size);
 }
 
+/*
+ * A window or session store's segments are named by id = time / segment_ms, so they mean nothing
+ * under another segment_ms (a changed spec, or a store written before the default narrowed): the
+ * file "segment-ms" in the store's directory records the width its segments were made with. A
+ * store without it, or made with another width, is wiped and restored from the start of its
+ * changelog (as a store without a checkpoint is). Returns 0, or RILL_EIO (errstr set).
+ */
+static int check_segment_width(rill_task_t *task, task_store_t *ts, const char *path, char *errstr,
+                               size_t errstr_size)
+{
+    const rill_store_spec_t *spec = &ts->def->spec;
+    char marker[1200];
+    snprintf(marker, sizeof marker, "%s/segment-ms", path);
+    long long width = -1;
+    FILE *f = fopen(marker, "r");
+    if (f) {
+        if (fscanf(f, "%lld", &width) != 1)
+            width = -1;
+        fclose(f);
+    }
+    if (width == spec->segment_ms)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        char was[40] = "an unrecorded width";
+        if (width >= 0)
+            snprintf(was, sizeof was, "%lld ms", width);
+        rill_log(RILL_LOG_INFO, "state",
+                 "task %s: store '%s' holds segments of %s, not %lld ms: it is restored from the "
+                 "start of %s",
+                 task->id, spec->name, was, (long long)spec->segment_ms,
+                 ts->changelog[0] ? ts->changelog : "nothing (it has no changelog)");
+        ts->checkpoint = -1;
+        if (rill_store_wipe(path)) {
+            snprintf(errstr, errstr_size, "task %s: cannot wipe store directory %s", task->id,
+                     path);
+            return RILL_EIO;
+        }
+    }
+    bool ok = make_dirs(path) == 0 && (f = fopen(marker, "w")) != NULL;
+    if (ok) {
+        ok = fprintf(f, "%lld\n", (long long)spec->segment_ms) > 0;
+        ok &= fclose(f) == 0;
+    }
+    if (!ok) {
+        snprintf(errstr, errstr_size, "task %s: cannot write %.600s", task->id, marker);
+        return RILL_EIO;
+    }
+    return 0;
+}
+
 static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t errstr_size)
 {
     const rill_store_spec_t *spec = &ts->def->spec;
@@ -284,6 +334,8 @@ static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t
                      path);
             return RILL_EIO;
         }
+        if (spec->type != RILL_STORE_KV && check_segment_width(task, ts, path, errstr, errstr_size))
+            return RILL_EIO;
     }
     char why[512] = "";
     if (spec->type == RILL_STORE_KV)
@@ -310,8 +362,9 @@ static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t
         }
     }
     if (!spec->no_caching && task->env.cache_max_bytes > 0) {
-        ts->cache = rill_store_open(RILL_STORE_IN_MEMORY, NULL, NULL, why, sizeof why);
-        if (!ts->cache) {
+        ts->cache = rill__cache_new();
+        ts->spare = rill__cache_new();
+        if (!ts->cache || !ts->spare) {
             snprintf(errstr, errstr_size, "task %s: cannot make the record cache of store '%s'",
                      task->id, spec->name);
             return RILL_ENOMEM;
@@ -400,11 +453,16 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
                 task->stores[i].checkpoint = persistent(&task->stores[i]) ? 0 : -1;
         }
     }
+    size_t cached = 0;
     for (size_t i = 0; i < task->nstores; i++) {
         int rc = open_one(task, &task->stores[i], errstr, errstr_size);
         if (rc)
             return rc;
+        cached += task->stores[i].cache != NULL;
     }
+    /* The budget is the task's; each cached store gets an equal share of it. */
+    for (size_t i = 0; i < task->nstores; i++)
+        task->stores[i].cache_share = task->env.cache_max_bytes / (cached ? cached : 1);
     return 0;
 }
 
@@ -425,6 +483,11 @@ void rill__task_close_stores(rill_task_t *task)
         close_one(ts);
         rill_bytes_free(&ts->scratch);
         rill_bytes_free(&ts->keybuf);
+        rill_bytes_free(&ts->flushbuf);
+        rill_bytes_free(&ts->memo);
+        rill_free(ts->items);
+        rill_free(ts->writes);
+        rill_free(ts->written);
     }
     rill_free(task->stores);
     rill_free(task->changelogs);
@@ -488,6 +551,7 @@ int rill__task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
     task_store_t *ts = &task->stores[task->changelogs[i]];
+    ts->memo_state = RILL__OLD_UNKNOWN; /* the store changes under any memo */
     int rc = store_write(ts, raw->key, raw->value, raw->timestamp);
     if (rc == RILL_ENOENT)
         rc = 0; /* a window that has expired since it was logged */
@@ -530,6 +594,7 @@ int rill__task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *r
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
     task_store_t *ts = &task->stores[task->changelogs[i]];
+    ts->memo_state = RILL__OLD_UNKNOWN; /* the store changes under any memo */
     if (n == 0)
         return 0;
     if (!ts->kv || n < 2) {
@@ -649,119 +714,209 @@ static int log_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int6
     return 0;
 }
 
-/* Writes one entry through to the store and its changelog, then tells the listener (with the
- * value it replaced) when notify is set. */
-static int write_through(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms,
-                         bool notify)
+/* Writes one entry through to the store and its changelog (a store that does not cache). */
+static int write_through(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
 {
-    rill_arena_t *arena = ts->task->arena;
-    rill_buf_t old = {NULL, 0};
-    if (notify && ts->flush_fn) {
-        rill_buf_t stored;
-        int rc = store_read(ts, layout, &stored);
-        if (rc == 0) {
-            rill_buf_t v;
-            if (rill_stored_split(stored, &v, NULL) == 0)
-                old = rill_arena_copy(arena, v.data, v.len);
-            if (!old.data && v.len)
-                return fail(ts, RILL_ENOMEM, "out of memory");
-        } else if (rc != RILL_ENOENT) {
-            return fail(ts, rc, "cannot read: %s", rill_store_error(ts->kv));
-        }
-    }
     int rc = store_write(ts, layout, value, ts_ms);
     if (rc == RILL_ENOENT)
-        return 0; /* the window expired while the entry waited in the cache */
+        return 0; /* the window has expired */
     if (rc)
         return fail(ts, rc, "cannot write: %s", rill_strerror(rc));
-    if ((rc = log_write(ts, layout, value, ts_ms)))
-        return rc;
-    /* Deleting what was not there changes nothing downstream (Kafka Streams' caching stores
-     * forward only when the new or the old value is not null). */
-    if (notify && ts->flush_fn && (value.data || old.data)) {
+    return log_write(ts, layout, value, ts_ms);
+}
+
+/* An entry of a flush: where its old value (what the store held) and its stored value
+ * (timestamp, value) sit in the store's flush buffer. */
+struct flush_item {
+    const rill__cache_entry_t *e;
+    size_t old_at, old_len, stored_at;
+    bool has_old;
+};
+
+/* Grows the store's per-flush arrays to n entries. */
+static int flush_reserve(task_store_t *ts, size_t n)
+{
+    if (n <= ts->items_cap)
+        return 0;
+    struct flush_item *items = rill_realloc(ts->items, n * sizeof *items);
+    if (items)
+        ts->items = items;
+    rill_store_write_t *writes = rill_realloc(ts->writes, n * sizeof *writes);
+    if (writes)
+        ts->writes = writes;
+    bool *written = rill_realloc(ts->written, n * sizeof *written);
+    if (written)
+        ts->written = written;
+    if (!items || !writes || !written)
+        return RILL_ENOMEM;
+    ts->items_cap = n;
+    return 0;
+}
+
+/* Writes a flush's batch into the store: one write batch (a window or session store: one per
+ * segment). written[i] is false for an entry whose window expired while it waited. */
+static int store_write_batch(task_store_t *ts, const rill_store_write_t *writes, size_t n,
+                             bool *written)
+{
+    if (ts->ws)
+        return rill_window_store_write_batch(ts->ws, writes, n, written);
+    if (ts->ss)
+        return rill_session_store_write_batch(ts->ss, writes, n, written);
+    for (size_t i = 0; i < n; i++)
+        written[i] = true;
+    return rill_store_write_batch(ts->kv, writes, n);
+}
+
+/*
+ * Writes every dirty entry of ts's cache through, in the order their keys were last written
+ * (as Kafka Streams' caches evict): whatever downstream tracks time sees the updates as they
+ * came, not in key order. Three passes, so the store takes one write batch: the values the store
+ * holds are read (for the listener's old values) and the stored values composed; the batch is
+ * written; then, entry by entry, the changelog record is sent and the listener told. While the
+ * listener runs the store already holds the whole flush: what a read through the cache would
+ * have answered a moment before.
+ *
+ * Writes that downstream nodes make while it runs (to this same store) go to the spare cache;
+ * afterwards the flushed cache, emptied, is written again unless the spare took some. Nothing
+ * here allocates once the buffers have grown to a flush's size.
+ */
+static int flush_entries(task_store_t *ts)
+{
+    if (!ts->cache || rill__cache_count(ts->cache) == 0)
+        return 0;
+    rill__cache_t *dirty = ts->cache;
+    size_t n = rill__cache_count(dirty);
+    if (flush_reserve(ts, n))
+        return fail(ts, RILL_ENOMEM, "out of memory flushing the record cache");
+    if (!ts->spare && !(ts->spare = rill__cache_new()))
+        return fail(ts, RILL_ENOMEM, "out of memory flushing the record cache");
+    ts->cache = ts->spare;
+    ts->spare = NULL;
+    ts->memo_state = RILL__OLD_UNKNOWN; /* the store is about to change */
+    bool notify = ts->flush_fn != NULL;
+    rill_bytes_t *buf = &ts->flushbuf;
+    buf->len = 0;
+    int rc = 0;
+    size_t i = 0;
+    for (const rill__cache_entry_t *e = rill__cache_first(dirty); e && !rc; e = e->next, i++) {
+        struct flush_item *it = &ts->items[i];
+        *it = (struct flush_item){.e = e};
+        rill_buf_t layout = {e->data, e->klen}, stored;
+        if (notify && e->old != RILL__OLD_UNKNOWN) {
+            it->has_old = e->old == RILL__OLD_PRESENT;
+        } else if (notify) {
+            rc = store_read(ts, layout, &stored);
+            rill_buf_t v;
+            if (rc == 0 && rill_stored_split(stored, &v, NULL) == 0) {
+                it->has_old = true;
+                it->old_at = buf->len;
+                it->old_len = v.len;
+                rc = rill_bytes_append(buf, v.len ? v.data : "", v.len);
+            } else if (rc == RILL_ENOENT) {
+                rc = 0;
+            } else if (rc) {
+                rc = fail(ts, rc, "cannot read: %s", store_error(ts));
+                break;
+            }
+        }
+        it->stored_at = buf->len;
+        if (!rc && !e->deleted)
+            rc = compose_append(buf, e->ts, rill__cache_value(e));
+        if (rc == RILL_ENOMEM)
+            rc = fail(ts, rc, "out of memory flushing the record cache");
+    }
+    for (i = 0; !rc && i < n; i++) {
+        const rill__cache_entry_t *e = ts->items[i].e;
+        ts->writes[i] = (rill_store_write_t){
+            {e->data, e->klen},
+            e->deleted ? (rill_buf_t){NULL, 0}
+                       : (rill_buf_t){buf->data + ts->items[i].stored_at, 8 + e->vlen}};
+    }
+    if (!rc && (rc = store_write_batch(ts, ts->writes, n, ts->written)))
+        rc = fail(ts, rc, "cannot write: %s", rill_strerror(rc));
+    /* Each entry's forwarding gets a fresh arena, unless this flush runs inside another's
+     * listener (whose values are still in use). Inside a record's processing that is the flush
+     * arena, since the record's values live in the task's. */
+    rill_task_t *task = ts->task;
+    rill_arena_t *record_arena = task->arena;
+    bool reset = task->flush_depth == 1 && notify;
+    if (reset && task->processing) {
+        if (!task->flush_arena)
+            task->flush_arena = rill_arena_new(16384);
+        if (task->flush_arena)
+            task->arena = task->flush_arena;
+        else
+            reset = false;
+    }
+    for (i = 0; !rc && i < n; i++) {
+        const struct flush_item *it = &ts->items[i];
+        const rill__cache_entry_t *e = it->e;
+        task->metrics.cache_flushed++;
+        if (!ts->written[i])
+            continue; /* the window expired while the entry waited in the cache */
+        rill_buf_t layout = rill__cache_key(e), value = rill__cache_value(e);
+        if ((rc = log_write(ts, layout, value, e->ts)))
+            break;
+        /* Deleting what was not there changes nothing downstream (Kafka Streams' caching stores
+         * forward only when the new or the old value is not null). */
+        if (!notify || (!value.data && !it->has_old))
+            continue;
+        if (reset)
+            rill_arena_reset(task->arena);
+        rill_buf_t old = rill__cache_old(e); /* known when the entry was made, or read above */
+        if (it->has_old && e->old == RILL__OLD_UNKNOWN)
+            old = (rill_buf_t){buf->data + it->old_at, it->old_len};
         node_inst_t *inst = ts->flush_inst;
-        rc = ts->flush_fn(&inst->ctx, inst->state, layout, value, old, ts_ms);
+        rc = ts->flush_fn(&inst->ctx, inst->state, layout, value, old, e->ts);
         if (!rc)
-            rc = ts->task->sink_rc;
+            rc = task->sink_rc;
+    }
+    task->arena = record_arena;
+    rill__cache_clear(dirty);
+    if (ts->spare) {
+        rill__cache_free(dirty); /* a flush of this store ran inside this one's listener */
+    } else if (rill__cache_count(ts->cache) == 0) {
+        /* Nothing came in meanwhile (the usual case): the flushed cache, whose memory has grown
+         * to the budget, stays the one written; the spare stays small. */
+        ts->spare = ts->cache;
+        ts->cache = dirty;
+    } else {
+        ts->spare = dirty;
     }
     return rc;
 }
 
-/* A dirty entry copied out of the cache, to be written through in the order of its last
- * update. */
-typedef struct {
-    size_t at, key_len, entry_len;
-    uint64_t seq;
-} dirty_t;
-
-static int by_seq(const void *a, const void *b)
-{
-    uint64_t x = ((const dirty_t *)a)->seq, y = ((const dirty_t *)b)->seq;
-    return x < y ? -1 : x > y;
-}
-
-/* Writes every dirty entry of ts's cache through, in the order their keys were last written
- * (as Kafka Streams' caches evict): whatever downstream tracks time sees the updates as they
- * came, not in key order. */
+/* Writes ts's cache through (flush_entries). A flush of the same store from inside its own
+ * listener (a node downstream writes to it past the budget, or reads a range of it) must not
+ * reuse the buffers the outer flush is walking: it gets buffers of its own, freed after it. */
 static int flush_cache(task_store_t *ts)
 {
-    if (!ts->cache || ts->cache_bytes == 0)
-        return 0;
-    /* Writes made while flushing (by nodes downstream) go to a fresh cache. */
-    rill_store_t *dirty = ts->cache;
-    char why[200];
-    ts->cache = rill_store_open(RILL_STORE_IN_MEMORY, NULL, NULL, why, sizeof why);
-    if (!ts->cache) {
-        ts->cache = dirty;
-        return fail(ts, RILL_ENOMEM, "out of memory flushing the record cache");
+    int rc;
+    ts->task->flush_depth++;
+    if (!ts->flushing) {
+        ts->flushing = true;
+        rc = flush_entries(ts);
+        ts->flushing = false;
+        ts->task->flush_depth--;
+        return rc;
     }
-    ts->cache_bytes = 0;
-    rill_store_iter_t *it = rill_store_range(dirty, NULL, NULL, false);
-    rill_bytes_t copy = {0};
-    dirty_t *ents = NULL;
-    size_t n = 0, cap = 0;
-    int rc = it ? 0 : RILL_ENOMEM;
-    rill_buf_t key, entry;
-    while (rc == 0 && rill_store_iter_next(it, &key, &entry)) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 64;
-            dirty_t *p = rill_realloc(ents, cap * sizeof *p);
-            if (!p) {
-                rc = RILL_ENOMEM;
-                break;
-            }
-            ents = p;
-        }
-        ents[n++] = (dirty_t){copy.len, key.len, entry.len,
-                              (uint64_t)get_be64((const uint8_t *)entry.data + 1)};
-        if (rill_bytes_append(&copy, key.len ? key.data : "", key.len) ||
-            rill_bytes_append(&copy, entry.data, entry.len))
-            rc = RILL_ENOMEM;
-    }
-    rill_store_iter_close(it);
-    if (rc) {
-        rill_store_close(ts->cache);
-        ts->cache = dirty;
-        rill_free(ents);
-        rill_bytes_free(&copy);
-        return fail(ts, RILL_ENOMEM, "out of memory flushing the record cache");
-    }
-    rill_store_close(dirty);
-    if (n)
-        qsort(ents, n, sizeof *ents, by_seq);
-    rill_task_t *task = ts->task;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        const uint8_t *k = copy.data + ents[i].at, *e = k + ents[i].key_len;
-        if (!task->processing)
-            rill_arena_reset(task->arena);
-        rill_buf_t value = {NULL, 0};
-        if (e[0] == ENTRY_PUT)
-            value = (rill_buf_t){e + ENTRY_HEADER, ents[i].entry_len - ENTRY_HEADER};
-        rc = write_through(ts, (rill_buf_t){k, ents[i].key_len}, value, get_be64(e + 9), true);
-        task->metrics.cache_flushed++;
-    }
-    rill_free(ents);
-    rill_bytes_free(&copy);
+    task_store_t outer = *ts;
+    ts->flushbuf = (rill_bytes_t){0};
+    ts->items = NULL;
+    ts->writes = NULL;
+    ts->written = NULL;
+    ts->items_cap = 0;
+    rc = flush_entries(ts);
+    ts->task->flush_depth--;
+    rill_bytes_free(&ts->flushbuf);
+    rill_free(ts->items);
+    rill_free(ts->writes);
+    rill_free(ts->written);
+    ts->flushbuf = outer.flushbuf;
+    ts->items = outer.items;
+    ts->writes = outer.writes;
+    ts->written = outer.written;
+    ts->items_cap = outer.items_cap;
     return rc;
 }
 
@@ -773,7 +928,7 @@ int rill__task_flush(rill_task_t *task)
         bool any = false;
         for (size_t i = 0; i < task->nstores; i++) {
             task_store_t *ts = &task->stores[i];
-            if (!ts->cache || ts->cache_bytes == 0)
+            if (!ts->cache || rill__cache_count(ts->cache) == 0)
                 continue;
             any = true;
             task->sink_rc = 0;
@@ -794,44 +949,54 @@ int rill__task_flush(rill_task_t *task)
 static int store_put(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
 {
     if (!ts->cache)
-        return write_through(ts, layout, value, ts_ms, false);
-    uint8_t head[9] = {value.data ? ENTRY_PUT : ENTRY_DELETE};
-    put_be64(head + 1, (int64_t)++ts->task->cache_seq);
-    if (compose(&ts->scratch, head, sizeof head, ts_ms, value))
-        return fail(ts, RILL_ENOMEM, "out of memory");
-    int rc = rill_store_put(ts->cache, layout, (rill_buf_t){ts->scratch.data, ts->scratch.len});
+        return write_through(ts, layout, value, ts_ms);
+    rill_buf_t old = {NULL, 0};
+    bool memo = ts->memo_state != RILL__OLD_UNKNOWN && ts->memo_klen == layout.len &&
+                memcmp(ts->memo.data, layout.data, layout.len) == 0;
+    if (memo && ts->memo_state == RILL__OLD_PRESENT)
+        old = (rill_buf_t){ts->memo.data + layout.len, ts->memo.len - layout.len};
+    ts->memo_state = RILL__OLD_UNKNOWN;
+    int rc = rill__cache_put(ts->cache, layout, value, ts_ms, memo ? &old : NULL);
     if (rc)
         return fail(ts, rc, "cannot write to the record cache: %s", rill_strerror(rc));
-    ts->cache_bytes += layout.len + value.len + ENTRY_OVERHEAD;
-    /* The budget is the task's; each cached store gets an equal share of it. */
-    size_t cached = 0;
-    for (size_t i = 0; i < ts->task->nstores; i++)
-        cached += ts->task->stores[i].cache != NULL;
-    if (ts->cache_bytes > ts->task->env.cache_max_bytes / (cached ? cached : 1))
+    if (rill__cache_bytes(ts->cache) > ts->cache_share)
         return flush_cache(ts);
     return 0;
+}
+
+/* Keeps what a read that missed the cache found (value NULL: nothing) for the put that may
+ * follow. Without the memory for it, there is simply no memo. */
+static void remember(task_store_t *ts, rill_buf_t layout, const rill_buf_t *value)
+{
+    ts->memo.len = 0;
+    ts->memo_state = RILL__OLD_UNKNOWN;
+    if (rill_bytes_append(&ts->memo, layout.len ? layout.data : "", layout.len) ||
+        (value && rill_bytes_append(&ts->memo, value->len ? value->data : "", value->len)))
+        return;
+    ts->memo_klen = layout.len;
+    ts->memo_state = value ? RILL__OLD_PRESENT : RILL__OLD_ABSENT;
 }
 
 /* Reads layout: the cache first, then the store. */
 static int store_get(task_store_t *ts, rill_buf_t layout, rill_buf_t *value, int64_t *ts_ms)
 {
-    rill_buf_t raw;
-    if (ts->cache && rill_store_get(ts->cache, layout, &raw) == 0) {
-        const uint8_t *e = raw.data;
+    const rill__cache_entry_t *e = ts->cache ? rill__cache_get(ts->cache, layout) : NULL;
+    if (e) {
         ts->task->metrics.cache_hits++;
-        if (e[0] == ENTRY_DELETE)
+        if (e->deleted)
             return RILL_ENOENT;
         if (ts_ms)
-            *ts_ms = get_be64(e + 9);
-        *value = (rill_buf_t){e + ENTRY_HEADER, raw.len - ENTRY_HEADER};
+            *ts_ms = e->ts;
+        *value = rill__cache_value(e);
         return 0;
     }
+    rill_buf_t raw;
     int rc = store_read(ts, layout, &raw);
-    if (rc)
-        return rc;
-    if (rill_stored_split(raw, value, ts_ms))
+    if (rc == 0 && rill_stored_split(raw, value, ts_ms))
         return fail(ts, RILL_EIO, "a stored value of %zu bytes is too short", raw.len);
-    return 0;
+    if (ts->cache && ts->flush_fn && (rc == 0 || rc == RILL_ENOENT))
+        remember(ts, layout, rc == 0 ? value : NULL);
+    return rc;
 }
 
 /* ---- the handles processors use ---- */

@@ -367,6 +367,7 @@ void rill__task_destroy(rill_task_t *task)
     rill_free(task->by_index);
     rill_free(task->punctuators);
     rill_arena_destroy(task->arena);
+    rill_arena_destroy(task->flush_arena);
     rill_bytes_free(&task->kbuf);
     rill_bytes_free(&task->vbuf);
     rill_free(task);

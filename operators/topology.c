@@ -152,7 +152,7 @@ int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec
         return rill_topology_fail(topo, "out of memory adding store '%s'", spec->name);
     if (sd->spec.type != RILL_STORE_KV && sd->spec.segment_ms <= 0) {
         int64_t half = sd->spec.retention_ms / 2;
-        sd->spec.segment_ms = half > 60000 ? half : 60000;
+        sd->spec.segment_ms = half > RILL__MIN_SEGMENT_MS ? half : RILL__MIN_SEGMENT_MS;
     }
     rill_serde_ref(sd->spec.key_serde);
     rill_serde_ref(sd->spec.value_serde);

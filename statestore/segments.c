@@ -57,6 +57,9 @@ struct rill__segments {
     size_t count, cap;
     uint8_t *scratch;
     size_t scratch_cap;
+    rill_store_write_t *batch; /* one segment's part of rill__segments_write_batch() */
+    int64_t *batch_ids;        /* and each write's segment id (in batch's block) */
+    size_t batch_cap;
     bool transactional; /* every segment's store is, from its open on */
     int64_t offset;     /* the last offset committed here, -1: none yet */
 };
@@ -391,6 +394,7 @@ void rill__segments_close(rill__segments_t *segs)
     rill_free(segs->list);
     rill_free(segs->path);
     rill_free(segs->scratch);
+    rill_free(segs->batch);
     rill_free(segs);
 }
 
@@ -422,6 +426,76 @@ int rill__segments_put(rill__segments_t *segs, int64_t ts, rill_buf_t layout, ri
         rc = 0; /* a delete in a segment never written to */
     if (rc != 0)
         return rc;
+    if (observed != rill__segments_observed(segs)) {
+        atomic_store_explicit(&segs->observed, observed, memory_order_relaxed);
+        drop_expired(segs);
+    }
+    return 0;
+}
+
+/*
+ * As n puts one after the other, with one write batch per segment. First the observed time is
+ * run through the writes in order, which decides the ones that come too late (exactly as the
+ * puts would, each advancing the time before the next is judged); then each segment still alive
+ * at the final time gets its writes in one batch, in order; a segment that the final time
+ * expires would be dropped after the puts anyway, so it is not written (nor opened). Then the
+ * time moves and the expired segments go.
+ */
+int rill__segments_write_batch(rill__segments_t *segs, const rill_store_write_t *writes, size_t n,
+                               int64_t (*ts_of)(rill_buf_t layout), bool *written)
+{
+    if (n > segs->batch_cap) {
+        /* One block: the writes of one segment, then every write's segment id. */
+        void *b = rill_realloc(segs->batch, n * (sizeof *segs->batch + sizeof *segs->batch_ids));
+        if (!b)
+            return RILL_ENOMEM;
+        segs->batch = b;
+        segs->batch_ids = (int64_t *)(segs->batch + n);
+        segs->batch_cap = n;
+    }
+    int64_t observed = rill__segments_observed(segs);
+    for (size_t i = 0; i < n; i++) {
+        int64_t ts = ts_of(writes[i].key), o = ts > observed ? ts : observed;
+        written[i] = ts >= min_live_at(segs, o);
+        if (written[i])
+            observed = o;
+        segs->batch_ids[i] = segment_id(segs, ts);
+    }
+    /* Segment by segment, ascending: each pass takes the smallest id above the last one. */
+    int64_t min_seg = segment_id(segs, min_live_at(segs, observed)), last = INT64_MIN;
+    bool first = true;
+    for (;;) {
+        int64_t id = INT64_MAX;
+        bool any = false;
+        for (size_t i = 0; i < n; i++) {
+            if (!written[i])
+                continue;
+            int64_t sid = segs->batch_ids[i];
+            if (sid >= min_seg && (first || sid > last) && sid <= id) {
+                id = sid;
+                any = true;
+            }
+        }
+        if (!any)
+            break;
+        size_t m = 0;
+        bool create = false;
+        for (size_t i = 0; i < n; i++)
+            if (written[i] && segs->batch_ids[i] == id) {
+                segs->batch[m++] = writes[i];
+                create |= writes[i].value.data != NULL;
+            }
+        segment_t *seg;
+        int rc = get_segment(segs, id, create, &seg);
+        if (rc == 0)
+            rc = rill_store_write_batch(seg->store, segs->batch, m);
+        else if (rc == RILL_ENOENT)
+            rc = 0; /* deletes in a segment never written to */
+        if (rc)
+            return rc;
+        last = id;
+        first = false;
+    }
     if (observed != rill__segments_observed(segs)) {
         atomic_store_explicit(&segs->observed, observed, memory_order_relaxed);
         drop_expired(segs);

@@ -67,6 +67,11 @@ int64_t rill__segments_min_live(const rill__segments_t *segs);
  * time does not move either).
  */
 int rill__segments_put(rill__segments_t *segs, int64_t ts, rill_buf_t layout, rill_buf_t value);
+/* Applies n writes (layout keys, whose timestamps ts_of reads) as n rill__segments_put() calls
+ * in order would, with one write batch per segment; written[i] says whether write i was taken
+ * (false: too late, expired). 0, RILL_ENOMEM or RILL_EIO; not atomic across segments. */
+int rill__segments_write_batch(rill__segments_t *segs, const rill_store_write_t *writes, size_t n,
+                               int64_t (*ts_of)(rill_buf_t layout), bool *written);
 /* Looks layout (an entry of timestamp ts) up: 0 with *value borrowed until the next call on segs,
  * RILL_ENOENT (also when expired), RILL_EIO. */
 int rill__segments_get(rill__segments_t *segs, int64_t ts, rill_buf_t layout, rill_buf_t *value);

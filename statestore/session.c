@@ -112,6 +112,26 @@ int rill_session_store_put(rill_session_store_t *ss, rill_buf_t key, int64_t sta
     return rill__segments_put(ss->segs, end, (rill_buf_t){layout, n}, value);
 }
 
+/* A session layout's timestamp: its end, which segments it. */
+static int64_t session_ts(rill_buf_t layout)
+{
+    return rill__time_decode((const uint8_t *)layout.data + layout.len - SESSION_SUFFIX_LEN);
+}
+
+int rill_session_store_write_batch(rill_session_store_t *ss, const rill_store_write_t *writes,
+                                   size_t n, bool *written)
+{
+    if (!ss || (n && (!writes || !written)))
+        return RILL_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int64_t start, end;
+        if (!writes[i].key.data || !rill__value_ok(writes[i].value) ||
+            rill_session_key_split(writes[i].key, NULL, &start, &end) || end < start)
+            return RILL_EINVAL;
+    }
+    return rill__segments_write_batch(ss->segs, writes, n, session_ts, written);
+}
+
 int rill_session_store_get(rill_session_store_t *ss, rill_buf_t key, int64_t start, int64_t end,
                            rill_buf_t *value)
 {

@@ -102,6 +102,24 @@ int rill_window_store_put(rill_window_store_t *ws, rill_buf_t key, int64_t start
     return rill__segments_put(ws->segs, start, (rill_buf_t){layout, n}, value);
 }
 
+/* A window layout's timestamp: its start. */
+static int64_t window_ts(rill_buf_t layout)
+{
+    return rill__time_decode((const uint8_t *)layout.data + layout.len - RILL__TIME_LEN);
+}
+
+int rill_window_store_write_batch(rill_window_store_t *ws, const rill_store_write_t *writes,
+                                  size_t n, bool *written)
+{
+    if (!ws || (n && (!writes || !written)))
+        return RILL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!writes[i].key.data || writes[i].key.len < RILL__TIME_LEN ||
+            !rill__value_ok(writes[i].value))
+            return RILL_EINVAL;
+    return rill__segments_write_batch(ws->segs, writes, n, window_ts, written);
+}
+
 int rill_window_store_get(rill_window_store_t *ws, rill_buf_t key, int64_t start, rill_buf_t *value)
 {
     if (!ws || !rill__key_ok(key) || !value || key.len > SIZE_MAX - RILL__TIME_LEN)

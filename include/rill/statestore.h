@@ -154,6 +154,12 @@ RILL_EXTERN void rill_window_store_close(rill_window_store_t *ws);
  * written), or RILL_ENOMEM/RILL_EIO. */
 RILL_EXTERN int rill_window_store_put(rill_window_store_t *ws, rill_buf_t key, int64_t start,
                                       rill_buf_t value);
+/* Applies n puts whose keys are window layouts (rill_window_key), as n rill_window_store_put()
+ * calls in order would, in one write batch per segment: written[i] is false for a write whose
+ * window had expired. 0, RILL_EINVAL (a key shorter than a layout), RILL_ENOMEM or RILL_EIO. */
+RILL_EXTERN int rill_window_store_write_batch(rill_window_store_t *ws,
+                                              const rill_store_write_t *writes, size_t n,
+                                              bool *written);
 /* Gets the value of (key, start): 0 (value borrowed until the next call), RILL_ENOENT. */
 RILL_EXTERN int rill_window_store_get(rill_window_store_t *ws, rill_buf_t key, int64_t start,
                                       rill_buf_t *value);
@@ -213,6 +219,12 @@ RILL_EXTERN void rill_session_store_close(rill_session_store_t *ss);
  * expired, RILL_ENOMEM/RILL_EIO. */
 RILL_EXTERN int rill_session_store_put(rill_session_store_t *ss, rill_buf_t key, int64_t start,
                                        int64_t end, rill_buf_t value);
+/* Applies n puts whose keys are session layouts (rill_session_key), as n
+ * rill_session_store_put() calls in order would, in one write batch per segment: written[i] is
+ * false for a write whose session had expired. 0, RILL_EINVAL, RILL_ENOMEM or RILL_EIO. */
+RILL_EXTERN int rill_session_store_write_batch(rill_session_store_t *ss,
+                                               const rill_store_write_t *writes, size_t n,
+                                               bool *written);
 /* Gets one session's value: 0 (borrowed) or RILL_ENOENT. */
 RILL_EXTERN int rill_session_store_get(rill_session_store_t *ss, rill_buf_t key, int64_t start,
                                        int64_t end, rill_buf_t *value);

@@ -715,6 +715,40 @@ static void test_window_expiry(void **state)
     rill_window_store_close(ws);
 }
 
+/* A batch does what its puts one after the other would: the observed time runs through it in
+ * order, so a write made too late by an earlier one of the batch is refused (written false),
+ * one that was live when its turn came is taken even if a later one expires its window, a
+ * segment that the batch's end expires is dropped, and deletes work. */
+static void test_window_write_batch(void **state)
+{
+    fixture_t *f = *state;
+    rill_window_store_t *ws = open_ws(f, 100, 50);
+    put_ok(ws, str("a"), 0, "0");
+    put_ok(ws, str("d"), 130, "d130");
+    uint8_t k[6][16];
+    rill_store_write_t w[6] = {
+        {{k[0], rill_window_key(str("a"), 60, k[0])}, str("60")},      /* live */
+        {{k[1], rill_window_key(str("b"), 35, k[1])}, str("b35")},     /* live at 130: taken */
+        {{k[2], rill_window_key(str("a"), 150, k[2])}, str("150")},    /* time to 150 */
+        {{k[3], rill_window_key(str("c"), 45, k[3])}, str("c45")},     /* 45 < 50: refused */
+        {{k[4], rill_window_key(str("d"), 130, k[4])}, view(NULL, 0)}, /* a delete */
+        {{k[5], rill_window_key(str("e"), 149, k[5])}, str("e149")},
+    };
+    bool written[6];
+    assert_int_equal(rill_window_store_write_batch(ws, w, 6, written), 0);
+    assert_true(written[0] && written[1] && written[2] && !written[3] && written[4] && written[5]);
+    assert_true(rill_window_store_observed_time(ws) == 150);
+    /* b@35 was taken, then expired with its segment [0, 50): nothing left of it, nor of a@0. */
+    assert_string_equal(windows_of(rill_window_store_all(ws)), "a@60=60 e@149=e149 a@150=150");
+    if (rocksdb(f))
+        assert_false(segment_dir_exists(f, 0));
+    assert_int_equal(rill_window_store_write_batch(ws, w, 0, written), 0);
+    rill_store_write_t bad = {str("short"), str("x")};
+    assert_int_equal(rill_window_store_write_batch(ws, &bad, 1, written), RILL_EINVAL);
+    assert_int_equal(rill_window_store_write_batch(NULL, w, 1, written), RILL_EINVAL);
+    rill_window_store_close(ws);
+}
+
 static void test_window_reopen(void **state)
 {
     fixture_t *f = *state;
@@ -1232,6 +1266,7 @@ int main(void)
         T(test_window_fetch_range),
         T(test_window_all),
         T(test_window_expiry),
+        T(test_window_write_batch),
         T_ROCKSDB(test_window_reopen),
         T(test_window_iter_outlives_drop),
         T(test_window_invalid_args),
