@@ -132,8 +132,8 @@ static int embedded_end(changelog_reader_t *r, entry_t *e)
     return e->from >= 0 && e->from == hi;
 }
 
-int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition, char *why,
-                     size_t why_size)
+int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition,
+                     const int64_t *from, char *why, size_t why_size)
 {
     size_t n = rill__task_changelog_count(task), added = 0;
     if (n == 0)
@@ -160,7 +160,7 @@ int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition
             .topic = rill__task_changelog_topic(task, i),
             .store = rill__task_changelog_store(task, i),
             .partition = partition,
-            .from = rill__task_changelog_offset(task, i),
+            .from = from ? from[i] : rill__task_changelog_offset(task, i),
             .stop_at = INT64_MAX,
             .t0 = now,
             .last_progress = now,
@@ -321,6 +321,18 @@ static int reset(changelog_reader_t *r, entry_t *e, const rd_kafka_message_t *m,
         snprintf(why, why_size, "task %s: cannot read changelog '%s' [%d]: %s",
                  rill__task_id(e->task), e->topic, e->partition, rd_kafka_message_errstr(m));
         return RILL_EKAFKA;
+    }
+    if (e->from < 0) {
+        /* Read from offset 0 (no checkpoint: the store is new or wiped): the log's head is gone
+         * (retention or compaction deleted it), so start where the log starts now. */
+        if (e->beginning) {
+            snprintf(why, why_size, "task %s: cannot read changelog '%s' [%d] from its start: %s",
+                     rill__task_id(e->task), e->topic, e->partition, rd_kafka_message_errstr(m));
+            return RILL_EKAFKA;
+        }
+        e->beginning = true;
+        r->reassign = true;
+        return 0;
     }
     rill_log(RILL_LOG_WARN, "state",
              "task %s: the checkpoint of store '%s' (offset %lld) is outside %s [%d]: wiping "

@@ -29,11 +29,12 @@ void rill__reader_destroy(changelog_reader_t *r);
 /* Makes the restore consumer now, so it has connected by the time a first assignment needs it
  * (a new app's first restore then waits for no connection). 0 or a code with why. */
 int rill__reader_prepare(changelog_reader_t *r, char *why, size_t why_size);
-/* Starts restoring every changelog of task (of partition). Returns 1 when there is nothing to
- * restore (the task may process at once; no callback follows), 0 when the restore is under way
- * (restored() follows), or a negative code with why. */
-int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition, char *why,
-                     size_t why_size);
+/* Starts restoring every changelog of task (of partition), changelog i from from[i] (NULL: from
+ * where the task's stores say they are). Returns 1 when there is nothing to restore (the task
+ * may process at once; no callback follows), 0 when the restore is under way (restored()
+ * follows), or a negative code with why. */
+int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition,
+                     const int64_t *from, char *why, size_t why_size);
 /* Stops restoring task (it is closing); no callback follows. */
 void rill__reader_remove(changelog_reader_t *r, rill_task_t *task);
 /* Does one step: takes what the restore consumer has (no waiting) and writes it to the stores.

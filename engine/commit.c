@@ -33,9 +33,7 @@ static int64_t changelog_end(stream_thread_t *t, rill_task_t *task, int32_t part
     return acked > end ? acked : end;
 }
 
-/* Returns changelog_end() of each of task's changelogs, in a new array (at least one slot);
- * NULL when out of memory. */
-static int64_t *changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t partition)
+int64_t *rill__thread_changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t partition)
 {
     size_t n = rill__task_changelog_count(task);
     int64_t *ends = rill_calloc(n ? n : 1, sizeof *ends);
@@ -58,7 +56,7 @@ void rill__thread_checkpoint(stream_thread_t *t, rill_task_t *task, int32_t part
                  rill__task_id(task));
         return;
     }
-    int64_t *ends = changelog_ends(t, task, partition);
+    int64_t *ends = rill__thread_changelog_ends(t, task, partition);
     if (!ends)
         return;
     if (rill__task_checkpoint(task, ends))
@@ -73,7 +71,7 @@ static int commit_stores(stream_thread_t *t)
     for (size_t k = 0; k < rill__tm_running_count(t->tm); k++) {
         int32_t partition;
         rill_task_t *task = rill__tm_running(t->tm, k, &partition);
-        int64_t *ends = changelog_ends(t, task, partition);
+        int64_t *ends = rill__thread_changelog_ends(t, task, partition);
         int rc = ends ? rill__task_commit_stores(task, ends) : RILL_ENOMEM;
         rill_free(ends);
         if (rc) {
@@ -180,6 +178,16 @@ static int commit_offsets(stream_thread_t *t, rd_kafka_topic_partition_list_t *o
 
 int rill__thread_commit(stream_thread_t *t, bool sync)
 {
+    if (t->failed && t->ctx.eos) {
+        /* A record may have failed halfway (some outputs sent, some state cached): committing
+         * would make its partial effects durable while its offset is not. Abort instead; the
+         * next owner processes it again from the last commit. */
+        char why[512];
+        if (rill__producer_in_txn(t->producer) &&
+            rill__producer_abort(t->producer, "the thread failed", why, sizeof why) == TXN_FAILED)
+            rill_log(RILL_LOG_WARN, "thread", "%s: %s", t->name, why);
+        return RILL_ESTATE;
+    }
     if (rill__collector_take_sent(t->collector))
         t->dirty = true; /* outputs to flush, even without new offsets */
     if (!t->dirty)

@@ -100,6 +100,11 @@ static void task_closing(void *ud, rill_task_t *task, int32_t partition)
     rill__thread_checkpoint(ud, task, partition, true);
 }
 
+static int64_t *task_ends(void *ud, rill_task_t *task, int32_t partition)
+{
+    return rill__thread_changelog_ends(ud, task, partition);
+}
+
 /* The result of an asynchronous commit (served on the loop thread). A partition whose commit
  * failed is marked uncommitted again, so the next commit (or the one at close) retries it. */
 static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -573,7 +578,7 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
     if (t->ctx.eos) /* the first send after a commit begins the transaction */
         rill__collector_set_before_send(t->collector, begin_txn, t);
     t->env.collector = rill__collector_iface(t->collector);
-    rill__tm_bind(t->tm, t->reader, t->consumer, task_closing, t);
+    rill__tm_bind(t->tm, t->reader, t->consumer, task_closing, task_ends, t);
     /* Every event of the consumer (records, rebalances, errors) arrives on its queue; the
      * queues write a byte to the pipe when they go from empty to non-empty. */
     rd_kafka_poll_set_consumer(t->consumer);

@@ -66,6 +66,10 @@ int rill__thread_commit(stream_thread_t *t, bool sync);
 /* Writes task's checkpoint (at-least-once) when enough changelog records were written since
  * the last, or when force. */
 void rill__thread_checkpoint(stream_thread_t *t, rill_task_t *task, int32_t partition, bool force);
+/* Returns, in a new array (at least one slot; NULL when out of memory), the offset after the last
+ * record of each of task's changelogs that its stores hold: what this thread wrote
+ * (acknowledged), or where the stores restored or checkpointed to. */
+int64_t *rill__thread_changelog_ends(stream_thread_t *t, rill_task_t *task, int32_t partition);
 /* After an aborted transaction or a renewed producer: back to the last commit. */
 int rill__thread_rewind(stream_thread_t *t);
 

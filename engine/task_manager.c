@@ -37,6 +37,7 @@ struct task_manager {
     changelog_reader_t *reader;
     rd_kafka_t *consumer;
     void (*closing)(void *ud, rill_task_t *task, int32_t partition);
+    int64_t *(*ends)(void *ud, rill_task_t *task, int32_t partition);
     void *closing_ud;
     slot_t *slots;
     size_t nslots, last_slot;
@@ -62,11 +63,13 @@ task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const ri
 }
 
 void rill__tm_bind(task_manager_t *tm, changelog_reader_t *reader, rd_kafka_t *consumer,
-                   void (*closing)(void *ud, rill_task_t *task, int32_t partition), void *ud)
+                   void (*closing)(void *ud, rill_task_t *task, int32_t partition),
+                   int64_t *(*ends)(void *ud, rill_task_t *task, int32_t partition), void *ud)
 {
     tm->reader = reader;
     tm->consumer = consumer;
     tm->closing = closing;
+    tm->ends = ends;
     tm->closing_ud = ud;
 }
 
@@ -142,14 +145,14 @@ void rill__tm_restored(void *ud, rill_task_t *task)
 static int make_task(task_manager_t *tm, task_ref_t *ref, char *why, size_t why_size)
 {
     char err[1024];
+    int rc = 0;
     rill_task_t *task =
-        rill__task_new(tm->ctx->topo, ref->st, ref->partition, tm->env, err, sizeof err);
+        rill__task_open(tm->ctx->topo, ref->st, ref->partition, tm->env, &rc, err, sizeof err);
     if (!task) {
-        /* RocksDB says "lock hold by current process" or "While lock file: .../LOCK". */
-        if (strstr(err, "/LOCK") && rill__monotonic_ms() < ref->wait_until)
+        if (rc == RILL_EBUSY && rill__monotonic_ms() < ref->wait_until)
             return 1;
         snprintf(why, why_size, "cannot create task %d_%d: %s", ref->st, ref->partition, err);
-        return RILL_EPROCESS;
+        return rc == RILL_EBUSY ? RILL_ETIMEDOUT : RILL_EPROCESS;
     }
     pthread_rwlock_wrlock(tm->ctx->query_lock);
     ref->task = task;
@@ -160,7 +163,7 @@ static int make_task(task_manager_t *tm, task_ref_t *ref, char *why, size_t why_
             !tm->slots[s].task)
             tm->slots[s].task = task;
     rill_log(RILL_LOG_INFO, "thread", "%s: created task %s", tm->name, rill__task_id(task));
-    int rc = rill__reader_add(tm->reader, task, ref->partition, why, why_size);
+    rc = rill__reader_add(tm->reader, task, ref->partition, NULL, why, why_size);
     if (rc < 0)
         return rc;
     if (rc == 1)
@@ -176,19 +179,41 @@ static task_ref_t *find_task(task_manager_t *tm, int st, int32_t partition)
     return NULL;
 }
 
+/* Resumes a suspended task. Its stores hold what this thread wrote, but the group may have given
+ * the partition to another member meanwhile (this one missed a generation) whose writes they lack:
+ * so it catches up on its changelogs from where this thread's writes end (a changelog nobody
+ * else wrote to ends there: its end-of-partition comes in one fetch), and runs after that. */
+static int resume(task_manager_t *tm, task_ref_t *ref, char *why, size_t why_size)
+{
+    int64_t *from = tm->ends ? tm->ends(tm->closing_ud, ref->task, ref->partition) : NULL;
+    if (tm->ends && !from) {
+        snprintf(why, why_size, "out of memory resuming task %s", rill__task_id(ref->task));
+        return RILL_ENOMEM;
+    }
+    pthread_rwlock_wrlock(tm->ctx->query_lock);
+    ref->state = T_RESTORING;
+    pthread_rwlock_unlock(tm->ctx->query_lock);
+    int rc = rill__reader_add(tm->reader, ref->task, ref->partition, from, why, why_size);
+    rill_free(from);
+    if (rc < 0)
+        return rc;
+    rill_log(RILL_LOG_INFO, "thread", "%s: resumed task %s", tm->name, rill__task_id(ref->task));
+    if (rc == 1) {
+        pthread_rwlock_wrlock(tm->ctx->query_lock);
+        ref->state = T_RUNNING;
+        pthread_rwlock_unlock(tm->ctx->query_lock);
+    }
+    return 0;
+}
+
 /* Returns the task of (st, partition), made (or waiting) if new, resumed if suspended. */
 static task_ref_t *get_task(task_manager_t *tm, int st, int32_t partition, char *why,
                             size_t why_size)
 {
     task_ref_t *ref = find_task(tm, st, partition);
     if (ref) {
-        if (ref->state == T_SUSPENDED) {
-            rill_log(RILL_LOG_INFO, "thread", "%s: resumed task %s", tm->name,
-                     rill__task_id(ref->task));
-            pthread_rwlock_wrlock(tm->ctx->query_lock);
-            ref->state = T_RUNNING;
-            pthread_rwlock_unlock(tm->ctx->query_lock);
-        }
+        if (ref->state == T_SUSPENDED && resume(tm, ref, why, why_size))
+            return NULL;
         return ref;
     }
     pthread_rwlock_wrlock(tm->ctx->query_lock);
@@ -260,6 +285,7 @@ static void close_unused(task_manager_t *tm, which_t which)
 int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *parts, char *why,
                     size_t why_size)
 {
+    tm->by_partition_rkt = NULL; /* the slots are about to move */
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
         int st, source;
@@ -604,15 +630,18 @@ int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
 void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *late, size_t *tasks)
 {
     uint64_t sk = tm->closed_skipped, la = tm->closed_late;
+    size_t up = 0;
     for (size_t i = 0; i < tm->ntasks; i++)
         if (tm->tasks[i].task) {
+            /* "tasks" counts the tasks that are up: restored (running or suspended). */
+            up += tm->tasks[i].state == T_RUNNING || tm->tasks[i].state == T_SUSPENDED;
             const rill_task_metrics_t *m = rill__task_metrics(tm->tasks[i].task);
             sk += m->skipped;
             la += m->late_dropped;
         }
     *skipped = sk;
     *late = la;
-    *tasks = tm->ntasks;
+    *tasks = up;
 }
 
 void rill__tm_destroy(task_manager_t *tm)

@@ -32,10 +32,12 @@ typedef struct {
  * task. The reader restores new tasks; the task manager takes its restored() events. */
 task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const rill_task_env_t *env);
 /* Sets the restore reader (it calls rill__tm_restored), the consumer whose partitions are
- * paused while their tasks restore, and closing, called before a restored task closes (its
- * checkpoint is written there). */
+ * paused while their tasks restore, closing, called before a restored task closes (its
+ * checkpoint is written there), and ends, which returns a new array of where the stores of a
+ * task reach in each changelog (a suspended task catches up from there when resumed). */
 void rill__tm_bind(task_manager_t *tm, changelog_reader_t *reader, rd_kafka_t *consumer,
-                   void (*closing)(void *ud, rill_task_t *task, int32_t partition), void *ud);
+                   void (*closing)(void *ud, rill_task_t *task, int32_t partition),
+                   int64_t *(*ends)(void *ud, rill_task_t *task, int32_t partition), void *ud);
 /* Closes every task and frees the table; accepts NULL. */
 void rill__tm_destroy(task_manager_t *tm);
 /* The reader's restored() event. */
@@ -83,7 +85,8 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size);
  * false; returns how many it saw. The caller holds the query lock. */
 int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
                    bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud);
-/* Counters: records skipped and dropped late (tasks closed included), tasks open. */
+/* Counters: records skipped and dropped late (tasks closed included), and the tasks that are up
+ * (restored: running or suspended; not those restoring or waiting for their stores). */
 void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *late, size_t *tasks);
 
 #endif

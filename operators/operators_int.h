@@ -135,7 +135,8 @@ struct rill_task {
     size_t nstores;
     size_t *changelogs; /* changelog i -> index in stores */
     size_t nchangelogs;
-    char *dir; /* "<state_dir>/<task id>", NULL until a store needs it */
+    char *dir;    /* "<state_dir>/<task id>", NULL until a store needs it */
+    int dir_lock; /* flock'ed "<dir>/.lock" while the task has it open; -1: none */
     uint64_t writes_since_checkpoint;
     rill_store_write_t *restore_writes; /* a restore batch's writes */
     size_t restore_cap;

@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -427,6 +428,21 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
             return RILL_EIO;
         }
         char path[1100], why[600] = "";
+        /* One owner at a time: another stream thread of this instance may still have the task
+         * open (it closes it when it handles its revocation). Nothing here may read its
+         * checkpoint or wipe its stores before it has: the caller retries on RILL_EBUSY. A
+         * flock conflicts between two descriptors of one process, unlike RocksDB's own lock,
+         * which only the open of the database would find, after the wipe. */
+        snprintf(path, sizeof path, "%s/.lock", task->dir);
+        task->dir_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (task->dir_lock < 0 || flock(task->dir_lock, LOCK_EX | LOCK_NB) != 0) {
+            bool busy = task->dir_lock >= 0 && errno == EWOULDBLOCK;
+            snprintf(errstr, errstr_size, "task %s: %s %s: %s", task->id,
+                     busy ? "its state directory is in use (by another stream thread?):"
+                          : "cannot lock its state directory",
+                     path, strerror(errno));
+            return busy ? RILL_EBUSY : RILL_EIO;
+        }
         snprintf(path, sizeof path, "%s/.checkpoint", task->dir);
         int r = read_checkpoint(task, path, why, sizeof why);
         if (r < 0) {
@@ -492,6 +508,9 @@ void rill__task_close_stores(rill_task_t *task)
     rill_free(task->stores);
     rill_free(task->changelogs);
     rill_free(task->dir);
+    if (task->dir_lock >= 0)
+        close(task->dir_lock); /* releases the flock, after every store has closed */
+    task->dir_lock = -1;
     rill_free(task->restore_writes);
     task->restore_writes = NULL;
     task->stores = NULL;

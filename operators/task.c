@@ -278,6 +278,14 @@ const rill_processor_ops rill__sink_ops = {sink_init, sink_process, sink_close};
 rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partition,
                             const rill_task_env_t *env, char *errstr, size_t errstr_size)
 {
+    return rill__task_open(topo, st, partition, env, NULL, errstr, errstr_size);
+}
+
+rill_task_t *rill__task_open(const rill_topology_t *topo, int st, int32_t partition,
+                             const rill_task_env_t *env, int *rc, char *errstr, size_t errstr_size)
+{
+    if (rc)
+        *rc = RILL_EPROCESS;
     if (!topo || !topo->built || st < 0 || st >= topo->nsub || !env || !env->application_id ||
         !env->collector.send) {
         snprintf(errstr, errstr_size, "rill__task_new: invalid arguments");
@@ -286,6 +294,7 @@ rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partiti
     rill_task_t *task = rill_calloc(1, sizeof *task);
     if (!task)
         goto oom;
+    task->dir_lock = -1;
     task->topo = topo;
     task->st = st;
     task->partition = partition;
@@ -323,7 +332,10 @@ rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partiti
                 if (task->insts[j].index == inst->node->children[c])
                     inst->children[inst->nchildren++] = &task->insts[j];
     }
-    if (rill__task_open_stores(task, errstr, errstr_size)) {
+    int orc = rill__task_open_stores(task, errstr, errstr_size);
+    if (orc) {
+        if (rc)
+            *rc = orc;
         rill__task_destroy(task);
         return NULL;
     }

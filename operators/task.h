@@ -110,6 +110,10 @@ typedef struct {
  * processor initialised, or NULL with the reason in errstr. */
 rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partition,
                             const rill_task_env_t *env, char *errstr, size_t errstr_size);
+/* rill__task_new, with why it failed in *rc: RILL_EBUSY when the task's state directory is held
+ * (another stream thread of the instance has the task open: retry once it has closed it). */
+rill_task_t *rill__task_open(const rill_topology_t *topo, int st, int32_t partition,
+                             const rill_task_env_t *env, int *rc, char *errstr, size_t errstr_size);
 /* Closes every processor and frees the task. NULL is fine. */
 void rill__task_destroy(rill_task_t *task);
 /*

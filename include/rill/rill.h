@@ -49,7 +49,8 @@ RILL_EXTERN const char *rill_version(void);
     X(EPROCESS, -11, "a processor reported an error")                                              \
     X(EIO, -12, "input/output error")                                                              \
     X(ECLOSED, -13, "already closed")                                                              \
-    X(EUNKNOWN, -14, "unknown error")
+    X(EUNKNOWN, -14, "unknown error")                                                              \
+    X(EBUSY, -15, "in use elsewhere")
 
 typedef enum {
 #define RILL_ERR_ENUM(name, code, msg) RILL_##name = (code),
