@@ -274,8 +274,6 @@ static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
         rill__thread_fail(t, rc, "%s", rill__task_error(slot->task));
         return false;
     }
-    if (slot->first_offset < 0)
-        slot->first_offset = msg->offset;
     slot->next_offset = msg->offset + 1;
     t->dirty = true;
     return true;

@@ -313,7 +313,6 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
             .active = ref->state == T_RUNNING,
             .repartition =
                 rill__topic_kind(tm->ctx->env.application_id, p->topic) == RILL_TOPIC_REPARTITION,
-            .first_offset = -1,
             .next_offset = -1,
             .committed = -1,
             .dropped_from = -1,
@@ -554,34 +553,10 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
     for (size_t i = 0; i < tm->nslots; i++)
         rd_kafka_topic_partition_list_add(list, tm->slots[i].topic, tm->slots[i].partition);
     rd_kafka_resp_err_t err = rd_kafka_committed(tm->consumer, list, REWIND_TIMEOUT_MS);
-    for (int i = 0; !err && i < list->cnt; i++) {
-        rd_kafka_topic_partition_t *p = &list->elems[i];
-        if (p->err) {
-            err = p->err;
-        } else if (p->offset < 0) {
-            /* Nothing committed yet: back to the first record processed since the assignment
-             * (where auto.offset.reset put the consumer), or, when none was, nowhere. */
-            slot_t *s = slot_named(tm, p->topic, p->partition);
-            p->offset = s && s->first_offset >= 0 ? s->first_offset : RD_KAFKA_OFFSET_INVALID;
-        }
-    }
-    /* Partitions with nothing to go back to are left where they are. */
-    size_t keep = 0;
     for (int i = 0; !err && i < list->cnt; i++)
-        if (list->elems[i].offset >= 0)
-            keep++;
-    if (!err && keep < (size_t)list->cnt) {
-        rd_kafka_topic_partition_list_t *sought =
-            rd_kafka_topic_partition_list_new((int)(keep ? keep : 1));
-        for (int i = 0; i < list->cnt; i++)
-            if (list->elems[i].offset >= 0)
-                rd_kafka_topic_partition_list_add(sought, list->elems[i].topic,
-                                                  list->elems[i].partition)
-                    ->offset = list->elems[i].offset;
-        rd_kafka_topic_partition_list_destroy(list);
-        list = sought;
-    }
-    if (!err && list->cnt) {
+        if (list->elems[i].offset < 0)
+            list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING; /* auto.offset.reset */
+    if (!err) {
         rd_kafka_error_t *error = rd_kafka_seek_partitions(tm->consumer, list, REWIND_TIMEOUT_MS);
         if (error) {
             err = rd_kafka_error_code(error);

@@ -208,9 +208,8 @@ typedef struct task_store {
     const store_def_t *def;
     rill_task_t *task;
     rill_store_backend_t backend;
-    char changelog[300];      /* "" when not logged */
-    int32_t changelog_handle; /* the collector's handle of changelog; -1: not yet resolved */
-    int64_t checkpoint;       /* offset to restore from; -1: the beginning */
+    char changelog[300]; /* "" when not logged */
+    int64_t checkpoint;  /* offset to restore from; -1: the beginning */
     rill_store_t *kv;
     rill_window_store_t *ws;
     rill_session_store_t *ss;

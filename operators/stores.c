@@ -395,7 +395,6 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
         task_store_t *ts = &task->stores[task->nstores++];
         ts->def = &topo->stores[k];
         ts->task = task;
-        ts->changelog_handle = -1;
         ts->checkpoint = -1;
         ts->backend =
             ts->def->spec.backend ? ts->def->spec.backend : task->env.default_store_backend;
@@ -722,14 +721,8 @@ static int log_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int6
         return 0;
     const rill_collector_t *col = &ts->task->env.collector;
     rill_buf_t key = layout.data ? layout : (rill_buf_t){"", 0};
-    /* The changelog is named to the collector once, then written by handle. */
-    if (col->resolve && ts->changelog_handle < 0)
-        ts->changelog_handle = col->resolve(col->opaque, ts->changelog);
-    int rc = ts->changelog_handle >= 0
-                 ? col->send_to(col->opaque, ts->changelog_handle, ts->task->partition, &key,
-                                value.data ? &value : NULL, ts_ms, NULL)
-                 : col->send(col->opaque, ts->changelog, ts->task->partition, &key,
-                             value.data ? &value : NULL, ts_ms, NULL);
+    int rc = col->send(col->opaque, ts->changelog, ts->task->partition, &key,
+                       value.data ? &value : NULL, ts_ms, NULL);
     if (rc) {
         if (!ts->task->sink_rc)
             ts->task->sink_rc = rc;
