@@ -248,10 +248,11 @@ static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
         return false;
     }
     slot_t *slot = rill__tm_slot_for(t->tm, msg);
-    if (!slot || t->rewound)
-        return false; /* from a partition revoked a moment ago, or fetched before a rewind */
-    if (!slot->active) {
-        /* Delivered before its partition's pause took effect: fetched again at the resume. */
+    if (!slot)
+        return false; /* from a partition revoked a moment ago */
+    if (!slot->active || t->rewound) {
+        /* Delivered before its partition's pause took effect, or fetched before a rewind in
+         * the middle of this batch: fetched again at the resume. */
         if (slot->dropped_from < 0 || msg->offset < slot->dropped_from)
             slot->dropped_from = msg->offset;
         return false;
@@ -274,6 +275,8 @@ static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
         rill__thread_fail(t, rc, "%s", rill__task_error(slot->task));
         return false;
     }
+    if (slot->first_offset < 0)
+        slot->first_offset = msg->offset;
     slot->next_offset = msg->offset + 1;
     t->dirty = true;
     return true;

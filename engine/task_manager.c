@@ -11,6 +11,7 @@
 
 #include "internal_topics.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -313,6 +314,7 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
             .active = ref->state == T_RUNNING,
             .repartition =
                 rill__topic_kind(tm->ctx->env.application_id, p->topic) == RILL_TOPIC_REPARTITION,
+            .first_offset = -1,
             .next_offset = -1,
             .committed = -1,
             .dropped_from = -1,
@@ -542,41 +544,73 @@ rd_kafka_topic_partition_list_t *rill__tm_purgeable(const task_manager_t *tm)
     return list;
 }
 
-/* Waiting for the group's committed offsets after an abort (a rare path). */
-#define REWIND_TIMEOUT_MS 30000
+/* How long a rewind waits for the group's committed offsets (a rare path: after an abort, or
+ * when the producer was renewed); without an answer it goes by what the thread knows. */
+#define REWIND_QUERY_TIMEOUT_MS 10000
+
+/* Where a partition goes back to at a rewind. What this thread committed is the floor: under
+ * exactly-once nobody else commits for a partition it owns, and a group's answer that reads as
+ * unknown or as less (an answer read while the coordinator moves) is not believed. The group's
+ * answer wins when it is further: a commit whose outcome the thread did not learn (its producer
+ * failed at the commit, the new producer completed it). With neither, the first record the thread
+ * processed since the assignment is where the consumer started; a partition that processed
+ * nothing has nothing to undo (-1: left alone). */
+static int64_t rewind_target(const slot_t *s, const rd_kafka_topic_partition_t *group)
+{
+    int64_t to = s->committed;
+    if (group && !group->err && group->offset >= 0 && group->offset > to)
+        to = group->offset;
+    if (to < 0)
+        to = s->first_offset;
+    return to;
+}
 
 int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
 {
-    /* Where to go back to: what the group has committed (this thread's commits included). */
-    rd_kafka_topic_partition_list_t *list =
+    rd_kafka_topic_partition_list_t *group =
         rd_kafka_topic_partition_list_new((int)(tm->nslots ? tm->nslots : 1));
     for (size_t i = 0; i < tm->nslots; i++)
-        rd_kafka_topic_partition_list_add(list, tm->slots[i].topic, tm->slots[i].partition);
-    rd_kafka_resp_err_t err = rd_kafka_committed(tm->consumer, list, REWIND_TIMEOUT_MS);
-    for (int i = 0; !err && i < list->cnt; i++)
-        if (list->elems[i].offset < 0)
-            list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING; /* auto.offset.reset */
-    if (!err) {
-        rd_kafka_error_t *error = rd_kafka_seek_partitions(tm->consumer, list, REWIND_TIMEOUT_MS);
+        rd_kafka_topic_partition_list_add(group, tm->slots[i].topic, tm->slots[i].partition);
+    rd_kafka_resp_err_t err = tm->nslots
+                                  ? rd_kafka_committed(tm->consumer, group, REWIND_QUERY_TIMEOUT_MS)
+                                  : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err)
+        rill_log(RILL_LOG_WARN, "thread",
+                 "%s: rewinding: the group's committed offsets did not come (%s): going back to "
+                 "this thread's own last commit",
+                 tm->name, rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_t *seek =
+        rd_kafka_topic_partition_list_new((int)(tm->nslots ? tm->nslots : 1));
+    for (size_t i = 0; i < tm->nslots; i++) {
+        slot_t *s = &tm->slots[i];
+        const rd_kafka_topic_partition_t *g =
+            err ? NULL : rd_kafka_topic_partition_list_find(group, s->topic, s->partition);
+        int64_t to = rewind_target(s, g);
+        if (to >= 0)
+            rd_kafka_topic_partition_list_add(seek, s->topic, s->partition)->offset = to;
+        s->next_offset = s->committed = to;
+        s->dropped_from = -1;
+    }
+    rd_kafka_topic_partition_list_destroy(group);
+    if (seek->cnt) {
+        rd_kafka_error_t *error =
+            rd_kafka_seek_partitions(tm->consumer, seek, REWIND_QUERY_TIMEOUT_MS);
         if (error) {
-            err = rd_kafka_error_code(error);
+            snprintf(why, why_size, "cannot rewind to the committed offsets: %s",
+                     rd_kafka_error_string(error));
             rd_kafka_error_destroy(error);
+            rd_kafka_topic_partition_list_destroy(seek);
+            return RILL_EKAFKA;
         }
+        for (int i = 0; i < seek->cnt; i++)
+            if (seek->elems[i].err)
+                rill_log(RILL_LOG_WARN, "thread",
+                         "%s: rewinding '%s' [%d] to offset %" PRId64
+                         ": %s (sought again when its task resumes)",
+                         tm->name, seek->elems[i].topic, seek->elems[i].partition,
+                         seek->elems[i].offset, rd_kafka_err2str(seek->elems[i].err));
     }
-    for (int i = 0; !err && i < list->cnt; i++) {
-        slot_t *s = slot_named(tm, list->elems[i].topic, list->elems[i].partition);
-        int64_t o = list->elems[i].offset;
-        if (s) {
-            s->next_offset = s->committed = o >= 0 ? o : -1;
-            s->dropped_from = -1;
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    if (err) {
-        snprintf(why, why_size, "cannot rewind to the committed offsets: %s",
-                 rd_kafka_err2str(err));
-        return RILL_EKAFKA;
-    }
+    rd_kafka_topic_partition_list_destroy(seek);
     /* Every task is made again from its stores' committed state: under exactly-once a task's
      * stores may hold writes of the aborted transaction (dropped with the task); the new one
      * restores what its changelogs hold past its stores, read_committed. The old task goes first:

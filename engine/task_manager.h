@@ -23,8 +23,9 @@ typedef struct {
     rill_task_t *task;    /* NULL while the task waits to be made */
     bool active;          /* the task runs: records are processed */
     bool repartition;     /* an internal repartition topic: purged after commits */
+    int64_t first_offset; /* the first record processed since the assignment; -1: none yet */
     int64_t next_offset;  /* after the last processed record; -1: none yet */
-    int64_t committed;    /* what this thread committed; -1: none */
+    int64_t committed;    /* what this thread committed (or rewound to); -1: none */
     int64_t dropped_from; /* the first record dropped while inactive (sought back to) */
 } slot_t;
 
