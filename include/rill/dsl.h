@@ -218,6 +218,86 @@ typedef struct {
 RILL_EXTERN rill_table_t *rill_table_suppress(rill_table_t *table,
                                               const rill_suppressed_t *suppressed);
 
+/* ---- Joins ------------------------------------------------------------------------------
+ *
+ * Kafka Streams' joins, with its semantics record for record. Both sides must be co-partitioned
+ * (their topics have the same partition count, checked when the app starts); a side whose key
+ * may have changed goes through a repartition topic first, as grouping does. A joiner sees the
+ * key and both values; in left and outer joins a missing side is a null view (data NULL).
+ */
+
+/* Makes the join result of key's left and right values into *out (a view that outlives the call:
+ * the context's arena, or static storage); 0, or a negative code after rill_context_fail(). */
+typedef int (*rill_joiner_fn)(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t left,
+                              rill_buf_t right, rill_buf_t *out);
+
+/* The windows of a stream-stream join: a left record at t joins the right records of its key in
+ * [t - before_ms, t + after_ms] (a right record at t the left ones in [t - after_ms,
+ * t + before_ms]). A record later than grace_ms behind stream time is dropped as late; a left or
+ * outer join emits an unmatched record (with a null other side) once stream time is past its
+ * window's end plus grace_ms, never earlier. */
+typedef struct {
+    int64_t before_ms;
+    int64_t after_ms;
+    int64_t grace_ms;
+} rill_join_windows_t;
+
+/* Join windows of time_difference_ms both ways, with grace_ms (JoinWindows.
+ * ofTimeDifferenceAndGrace; grace 0 is ofTimeDifferenceWithNoGrace). */
+RILL_EXTERN rill_join_windows_t rill_join_windows(int64_t time_difference_ms, int64_t grace_ms);
+
+/* How a join is named and what its state uses (StreamJoined, Joined); every field may be 0/NULL. */
+typedef struct {
+    const char *name;        /* names the join's nodes ("<name>-this-join", "<name>-merge", ...) */
+    const char *store_name;  /* stream-stream: names the stores ("<store_name>-this-join-store") */
+    rill_serde_t *key_serde; /* NULL: the left side's */
+    rill_serde_t *left_value_serde;  /* NULL: the left side's */
+    rill_serde_t *right_value_serde; /* NULL: the right side's */
+    rill_serde_t *value_serde;       /* of the results; NULL: the default, at the sink */
+    rill_store_backend_t backend;    /* of the join's stores; RILL_STORE_DEFAULT: the app's */
+    bool no_logging;                 /* no changelog for the join's stores */
+} rill_join_opts_t;
+
+/* Stream-stream inner join: each pair of left and right records of a key within the windows. */
+RILL_EXTERN rill_stream_t *rill_stream_join(rill_stream_t *left, rill_stream_t *right,
+                                            rill_joiner_fn joiner, void *ud,
+                                            rill_join_windows_t windows,
+                                            const rill_join_opts_t *opts);
+/* Stream-stream left join: the inner join's results, and each left record that found no right
+ * record (with a null right value) once its window closed. */
+RILL_EXTERN rill_stream_t *rill_stream_left_join(rill_stream_t *left, rill_stream_t *right,
+                                                 rill_joiner_fn joiner, void *ud,
+                                                 rill_join_windows_t windows,
+                                                 const rill_join_opts_t *opts);
+/* Stream-stream outer join: the left join's results, and the unmatched right records too. */
+RILL_EXTERN rill_stream_t *rill_stream_outer_join(rill_stream_t *left, rill_stream_t *right,
+                                                  rill_joiner_fn joiner, void *ud,
+                                                  rill_join_windows_t windows,
+                                                  const rill_join_opts_t *opts);
+/* Stream-table inner join: a stream record joins the table's value for its key at that moment;
+ * records whose key the table lacks are dropped. Table updates emit nothing. */
+RILL_EXTERN rill_stream_t *rill_stream_table_join(rill_stream_t *stream, rill_table_t *table,
+                                                  rill_joiner_fn joiner, void *ud,
+                                                  const rill_join_opts_t *opts);
+/* Stream-table left join: as the inner join, and a record whose key the table lacks joins a
+ * null right value. */
+RILL_EXTERN rill_stream_t *rill_stream_table_left_join(rill_stream_t *stream, rill_table_t *table,
+                                                       rill_joiner_fn joiner, void *ud,
+                                                       const rill_join_opts_t *opts);
+/* Table-table inner join: a table of the joined rows, updated (and deleted) as either side
+ * changes. m (may be NULL) materializes the result. */
+RILL_EXTERN rill_table_t *rill_table_join(rill_table_t *left, rill_table_t *right,
+                                          rill_joiner_fn joiner, void *ud,
+                                          const rill_materialized_t *m);
+/* Table-table left join: every left row, joined with the right row of its key or null. */
+RILL_EXTERN rill_table_t *rill_table_left_join(rill_table_t *left, rill_table_t *right,
+                                               rill_joiner_fn joiner, void *ud,
+                                               const rill_materialized_t *m);
+/* Table-table outer join: every key of either side, the missing side null. */
+RILL_EXTERN rill_table_t *rill_table_outer_join(rill_table_t *left, rill_table_t *right,
+                                                rill_joiner_fn joiner, void *ud,
+                                                const rill_materialized_t *m);
+
 #ifdef __cplusplus
 }
 #endif
