@@ -1,0 +1,1827 @@
+/*
+ * The joins through the test driver: stream-stream (inner, left, outer) in join windows,
+ * stream-table (inner, left) and table-table (inner, left, outer), as tables of inputs, each
+ * followed by exactly the outputs it must produce, in order.
+ *
+ * The reference is Kafka Streams 4.x. Most tables are the scenarios of its own join tests
+ * (apache/kafka, streams/src/test/java/org/apache/kafka/streams/kstream/internals/), whose inputs
+ * and expected outputs are ported as data: the comment above each table cites the test class and
+ * method. Those tests check the outputs after a batch of inputs; here every output is pinned to
+ * the input that makes it, as Kafka Streams' processors decide (KStreamKStreamJoin.process and
+ * emitNonJoinedOuterRecords, KStreamKTableJoinProcessor, KTableKTable*Join). Integer keys and
+ * Long values of the Java tests are strings here ("0", "11"); MockValueJoiner's "left+right" with
+ * "null" for a missing side is mock_joiner below. The other tables add what those tests miss:
+ * grace boundaries both ways, tombstones and null keys on each side, out-of-order records within
+ * grace, records later than grace, the emit interval, and several partitions.
+ *
+ * What decides each result in Kafka Streams, in short (KStreamKStreamJoin): stream time is one per
+ * task, shared by both sides, advanced by every record (null keys and values too); a record joins
+ * the other side's records of its key in [t - before, t + after] (the right side swaps before and
+ * after), each result stamped max(both timestamps); in left and outer joins an unmatched record is
+ * held in the shared outer store and emitted with a null other side once stream time is strictly
+ * past its t + after (left records) or t + before (right records) plus grace, by the next record
+ * that arrives in order, or at once when it arrived so late that t + after is already behind stream
+ * time. Outer-store entries go out in the order of their key: timestamp, then right before left,
+ * then the key's bytes.
+ */
+#define _GNU_SOURCE /* nftw's FTW_DEPTH | FTW_PHYS */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <rill/dsl.h>
+#include <rill/test_driver.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- tables: inputs, each followed by the outputs it makes ------------------------------- */
+
+typedef enum {
+    IN_LEFT,  /* a record of the left stream or table (topic "left") */
+    IN_RIGHT, /* a record of the right stream or table (topic "right") */
+    IN_CLOCK, /* the wall clock moves forward by ts ms */
+    OUT,      /* a record the last input makes on topic "out" */
+} row_kind_t;
+
+typedef struct {
+    row_kind_t kind;
+    const char *key, *value; /* NULL: null */
+    int64_t ts;
+    int32_t partition; /* OUT rows of tables run with show_partitions */
+} row_t;
+
+// clang-format off
+#define LEFT(k, v, t)       {IN_LEFT, k, v, t, 0}
+#define RIGHT(k, v, t)      {IN_RIGHT, k, v, t, 0}
+#define CLOCK(ms)           {IN_CLOCK, NULL, NULL, ms, 0}
+#define EMIT(k, v, t)       {OUT, k, v, t, 0}
+#define EMIT_P(k, v, t, p)  {OUT, k, v, t, p}
+// clang-format on
+
+// clang-format off
+typedef enum {
+    SS_INNER, SS_LEFT, SS_OUTER, /* stream-stream */
+    ST_INNER, ST_LEFT,           /* stream (left) - table (right) */
+    TT_INNER, TT_LEFT, TT_OUTER, /* table-table */
+} join_kind_t;
+// clang-format on
+
+typedef struct {
+    join_kind_t kind;
+    rill_join_windows_t windows; /* stream-stream joins */
+    const row_t *rows;
+    size_t nrows;
+    int32_t partitions;        /* of "left", "right" and "out"; 0: 1 */
+    bool show_partitions;      /* print and check each output's partition */
+    const char *emit_interval; /* outer.join.emit.interval.ms; NULL: "0"; "": left unset */
+    const char *store;         /* default.dsl.store; NULL: Rill's default */
+} scenario_t;
+
+/* ---- the fixture: what a failing assertion must still free ------------------------------- */
+
+typedef struct {
+    char dir[64]; /* the state directory, a mkdtemp one, removed by the teardown */
+    rill_topology_t *topo;
+    rill_conf_t *conf;
+    rill_test_driver_t *td;
+    char *want, *got;
+    char *text; /* from rill_topology_describe */
+} fixture_t;
+
+static int fixture_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/rill-test-join-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int fixture_teardown(void **state)
+{
+    fixture_t *f = *state;
+    rill_test_driver_destroy(f->td);
+    rill_conf_destroy(f->conf);
+    rill_topology_unref(f->topo);
+    free(f->want);
+    free(f->got);
+    rill_free(f->text);
+    int rc = nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return rc;
+}
+
+/* ---- the joiner and the topologies -------------------------------------------------------- */
+
+/* MockValueJoiner.TOSTRING_JOINER: "left+right", a missing side printed as "null". */
+static int mock_joiner(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t left,
+                       rill_buf_t right, rill_buf_t *out)
+{
+    (void)ud;
+    (void)key;
+    *out = rill_arena_printf(rill_context_arena(ctx), "%.*s+%.*s", left.data ? (int)left.len : 4,
+                             left.data ? (const char *)left.data : "null",
+                             right.data ? (int)right.len : 4,
+                             right.data ? (const char *)right.data : "null");
+    return out->data ? 0 : RILL_ENOMEM;
+}
+
+/* Returns the stream of the join's results; both inputs read "left" and "right". */
+static rill_stream_t *join_of(rill_topology_t *topo, const scenario_t *sc)
+{
+    rill_stream_t *ls = NULL, *rs = NULL;
+    rill_table_t *lt = NULL, *rt = NULL;
+    if (sc->kind <= ST_LEFT)
+        ls = rill_stream_from_topic(topo, "left", NULL);
+    else
+        lt = rill_table_from(topo, "left", NULL, NULL);
+    if (sc->kind <= SS_OUTER)
+        rs = rill_stream_from_topic(topo, "right", NULL);
+    else
+        rt = rill_table_from(topo, "right", NULL, NULL);
+    switch (sc->kind) {
+    case SS_INNER:
+        return rill_stream_join(ls, rs, mock_joiner, NULL, sc->windows, NULL);
+    case SS_LEFT:
+        return rill_stream_left_join(ls, rs, mock_joiner, NULL, sc->windows, NULL);
+    case SS_OUTER:
+        return rill_stream_outer_join(ls, rs, mock_joiner, NULL, sc->windows, NULL);
+    case ST_INNER:
+        return rill_stream_table_join(ls, rt, mock_joiner, NULL, NULL);
+    case ST_LEFT:
+        return rill_stream_table_left_join(ls, rt, mock_joiner, NULL, NULL);
+    case TT_INNER:
+        return rill_table_to_stream(rill_table_join(lt, rt, mock_joiner, NULL, NULL));
+    case TT_LEFT:
+        return rill_table_to_stream(rill_table_left_join(lt, rt, mock_joiner, NULL, NULL));
+    case TT_OUTER:
+        return rill_table_to_stream(rill_table_outer_join(lt, rt, mock_joiner, NULL, NULL));
+    }
+    return NULL;
+}
+
+static void conf_put(rill_conf_t *conf, const char *key, const char *value)
+{
+    char err[256];
+    if (rill_conf_set(conf, key, value, err, sizeof err) != 0)
+        fail_msg("rill_conf_set(%s, %s): %s", key, value, err);
+}
+
+/* Builds the scenario's join and its driver into the fixture. */
+static void start(fixture_t *f, const scenario_t *sc)
+{
+    f->topo = rill_topology_new();
+    assert_non_null(f->topo);
+    assert_int_equal(rill_stream_to(join_of(f->topo, sc), "out", NULL), 0);
+
+    rill_conf_t *conf = f->conf = rill_conf_new();
+    assert_non_null(conf);
+    conf_put(conf, "application.id", "join-test");
+    conf_put(conf, "state.dir", f->dir);
+    conf_put(conf, "default.key.serde", "string");
+    conf_put(conf, "default.value.serde", "string");
+    /* Kafka Streams' join tests set its internal emit interval to 0: every record that may
+     * emit unmatched records does. */
+    if (!sc->emit_interval || sc->emit_interval[0])
+        conf_put(conf, "outer.join.emit.interval.ms", sc->emit_interval ? sc->emit_interval : "0");
+    if (sc->store)
+        conf_put(conf, "default.dsl.store", sc->store);
+    char err[512];
+    f->td = rill_test_driver_new(f->topo, conf, 0, err, sizeof err);
+    rill_conf_destroy(conf);
+    f->conf = NULL;
+    if (!f->td)
+        fail_msg("rill_test_driver_new: %s", err);
+    if (sc->partitions > 1) {
+        assert_int_equal(rill_test_driver_set_partitions(f->td, "left", sc->partitions), 0);
+        assert_int_equal(rill_test_driver_set_partitions(f->td, "right", sc->partitions), 0);
+        assert_int_equal(rill_test_driver_set_partitions(f->td, "out", sc->partitions), 0);
+    }
+}
+
+/* ---- running a table ---------------------------------------------------------------------- */
+
+/* Appends printf output to a growing string. */
+static void put(char **s, const char *fmt, ...)
+{
+    size_t len = *s ? strlen(*s) : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0);
+    char *p = realloc(*s, len + (size_t)n + 1);
+    assert_non_null(p);
+    va_start(ap, fmt);
+    vsnprintf(p + len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *s = p;
+}
+
+#define OR_NULL(s) ((s) ? (s) : "null")
+
+static void put_input(char **s, const row_t *row)
+{
+    if (row->kind == IN_CLOCK)
+        put(s, "wall clock +%lld\n", (long long)row->ts);
+    else
+        put(s, "%s %s = %s @%lld\n", row->kind == IN_LEFT ? "left" : "right", OR_NULL(row->key),
+            OR_NULL(row->value), (long long)row->ts);
+}
+
+static void put_output(char **s, const scenario_t *sc, const char *key, int klen, const char *value,
+                       int vlen, int64_t ts, int32_t partition)
+{
+    put(s, "  => %.*s = %.*s @%lld", klen, key, vlen, value, (long long)ts);
+    if (sc->show_partitions)
+        put(s, " p%d", (int)partition);
+    put(s, "\n");
+}
+
+/* Reads what the last input made on "out". */
+static void put_outputs(fixture_t *f, const scenario_t *sc)
+{
+    rill_test_record_t rec;
+    while (rill_test_driver_read(f->td, "out", &rec) == 0)
+        put_output(&f->got, sc, rec.key.data ? (const char *)rec.key.data : "null",
+                   rec.key.data ? (int)rec.key.len : 4,
+                   rec.value.data ? (const char *)rec.value.data : "null",
+                   rec.value.data ? (int)rec.value.len : 4, rec.timestamp, rec.partition);
+}
+
+/*
+ * Runs the scenario: pipes its inputs one by one and checks that each makes exactly the outputs
+ * that follow it in the table. Both transcripts are printed on a mismatch. The driver stays in
+ * the fixture, for the caller to check metrics or stores.
+ */
+static void run(fixture_t *f, const scenario_t *sc)
+{
+    start(f, sc);
+    put(&f->want, "\n");
+    put(&f->got, "\n");
+    for (size_t i = 0; i < sc->nrows; i++) {
+        const row_t *row = &sc->rows[i];
+        if (row->kind == OUT) {
+            assert_true(i > 0);
+            put_output(&f->want, sc, OR_NULL(row->key), (int)strlen(OR_NULL(row->key)),
+                       OR_NULL(row->value), (int)strlen(OR_NULL(row->value)), row->ts,
+                       row->partition);
+            continue;
+        }
+        put_input(&f->want, row);
+        put_input(&f->got, row);
+        int rc;
+        if (row->kind == IN_CLOCK)
+            rc = rill_test_driver_advance_wall_clock(f->td, row->ts);
+        else
+            rc = rill_test_driver_pipe_str(f->td, row->kind == IN_LEFT ? "left" : "right", row->key,
+                                           row->value, row->ts);
+        if (rc)
+            fail_msg("input #%zu failed: %s: %s", i, rill_strerror(rc),
+                     rill_test_driver_error(f->td));
+        put_outputs(f, sc);
+    }
+    assert_string_equal(f->got, f->want);
+}
+
+/* Returns records-skipped plus late-records-dropped: where Kafka Streams counts a dropped record
+ * in its task's dropped-records sensor, Rill may count it as either. */
+static int64_t dropped(const fixture_t *f)
+{
+    int64_t skipped = rill_test_driver_metric(f->td, "records-skipped");
+    int64_t late = rill_test_driver_metric(f->td, "late-records-dropped");
+    assert_true(skipped >= 0 && late >= 0);
+    return skipped + late;
+}
+
+/* A scenario of kind k and windows w (stream-stream joins) running table; the rest defaults. */
+// clang-format off
+#define SCENARIO(k, w, table) \
+    (scenario_t){.kind = k, .windows = w, .rows = table, .nrows = N(table)}
+// clang-format on
+
+/* ==== stream-stream inner joins ============================================================ */
+
+// clang-format off
+
+/* KStreamKStreamJoinTest#testJoin: ofTimeDifferenceWithNoGrace(100), every record at 0; each
+ * record joins every earlier record of its key on the other side. Also run with 4 partitions
+ * (co-partitioned keys meet in one task) and as the outer join of KStreamKStreamJoinTest
+ * #testOuterJoin (grace 24 h: every record is matched, and none is old enough to expire). */
+static const row_t SS_JOIN[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 0),
+    RIGHT("0", "a0", 0),  EMIT("0", "A0+a0", 0),
+    RIGHT("1", "a1", 0),  EMIT("1", "A1+a1", 0),
+    LEFT("0", "B0", 0),   EMIT("0", "B0+a0", 0),
+    LEFT("1", "B1", 0),   EMIT("1", "B1+a1", 0),
+    LEFT("2", "B2", 0),
+    LEFT("3", "B3", 0),
+    RIGHT("0", "b0", 0),  EMIT("0", "A0+b0", 0), EMIT("0", "B0+b0", 0),
+    RIGHT("1", "b1", 0),  EMIT("1", "A1+b1", 0), EMIT("1", "B1+b1", 0),
+    RIGHT("2", "b2", 0),  EMIT("2", "B2+b2", 0),
+    RIGHT("3", "b3", 0),  EMIT("3", "B3+b3", 0),
+    LEFT("0", "C0", 0),   EMIT("0", "C0+a0", 0), EMIT("0", "C0+b0", 0),
+    LEFT("1", "C1", 0),   EMIT("1", "C1+a1", 0), EMIT("1", "C1+b1", 0),
+    LEFT("2", "C2", 0),   EMIT("2", "C2+b2", 0),
+    LEFT("3", "C3", 0),   EMIT("3", "C3+b3", 0),
+    RIGHT("0", "c0", 0),  EMIT("0", "A0+c0", 0), EMIT("0", "B0+c0", 0), EMIT("0", "C0+c0", 0),
+    RIGHT("1", "c1", 0),  EMIT("1", "A1+c1", 0), EMIT("1", "B1+c1", 0), EMIT("1", "C1+c1", 0),
+};
+
+/* KStreamKStreamJoinTest#testWindowing: ofTimeDifferenceWithNoGrace(100); both window bounds
+ * from each side, inclusive, results stamped max(left, right). */
+static const row_t SS_WINDOWING[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 0),
+    RIGHT("0", "a0", 0),     EMIT("0", "A0+a0", 0),
+    RIGHT("1", "a1", 0),     EMIT("1", "A1+a1", 0),
+    LEFT("0", "B0", 1000),
+    LEFT("1", "B1", 1001),
+    LEFT("2", "B2", 1002),
+    LEFT("3", "B3", 1003),
+    /* the right records after the left ones: upper bound t + 100 */
+    RIGHT("0", "b0", 1100),  EMIT("0", "B0+b0", 1100),
+    RIGHT("1", "b1", 1100),  EMIT("1", "B1+b1", 1100),
+    RIGHT("2", "b2", 1100),  EMIT("2", "B2+b2", 1100),
+    RIGHT("3", "b3", 1100),  EMIT("3", "B3+b3", 1100),
+    RIGHT("0", "c0", 1101),
+    RIGHT("1", "c1", 1101),  EMIT("1", "B1+c1", 1101),
+    RIGHT("2", "c2", 1101),  EMIT("2", "B2+c2", 1101),
+    RIGHT("3", "c3", 1101),  EMIT("3", "B3+c3", 1101),
+    RIGHT("0", "d0", 1102),
+    RIGHT("1", "d1", 1102),
+    RIGHT("2", "d2", 1102),  EMIT("2", "B2+d2", 1102),
+    RIGHT("3", "d3", 1102),  EMIT("3", "B3+d3", 1102),
+    RIGHT("0", "e0", 1103),
+    RIGHT("1", "e1", 1103),
+    RIGHT("2", "e2", 1103),
+    RIGHT("3", "e3", 1103),  EMIT("3", "B3+e3", 1103),
+    RIGHT("0", "f0", 1104),
+    RIGHT("1", "f1", 1104),
+    RIGHT("2", "f2", 1104),
+    RIGHT("3", "f3", 1104),
+    /* the right records before the left ones: lower bound t - 100 */
+    RIGHT("0", "g0", 899),
+    RIGHT("1", "g1", 899),
+    RIGHT("2", "g2", 899),
+    RIGHT("3", "g3", 899),
+    RIGHT("0", "h0", 900),   EMIT("0", "B0+h0", 1000),
+    RIGHT("1", "h1", 900),
+    RIGHT("2", "h2", 900),
+    RIGHT("3", "h3", 900),
+    RIGHT("0", "i0", 901),   EMIT("0", "B0+i0", 1000),
+    RIGHT("1", "i1", 901),   EMIT("1", "B1+i1", 1001),
+    RIGHT("2", "i2", 901),
+    RIGHT("3", "i3", 901),
+    RIGHT("0", "j0", 902),   EMIT("0", "B0+j0", 1000),
+    RIGHT("1", "j1", 902),   EMIT("1", "B1+j1", 1001),
+    RIGHT("2", "j2", 902),   EMIT("2", "B2+j2", 1002),
+    RIGHT("3", "j3", 902),
+    RIGHT("0", "k0", 903),   EMIT("0", "B0+k0", 1000),
+    RIGHT("1", "k1", 903),   EMIT("1", "B1+k1", 1001),
+    RIGHT("2", "k2", 903),   EMIT("2", "B2+k2", 1002),
+    RIGHT("3", "k3", 903),   EMIT("3", "B3+k3", 1003),
+    /* the same from the left side */
+    RIGHT("0", "l0", 2000),
+    RIGHT("1", "l1", 2001),
+    RIGHT("2", "l2", 2002),
+    RIGHT("3", "l3", 2003),
+    LEFT("0", "C0", 2100),   EMIT("0", "C0+l0", 2100),
+    LEFT("1", "C1", 2100),   EMIT("1", "C1+l1", 2100),
+    LEFT("2", "C2", 2100),   EMIT("2", "C2+l2", 2100),
+    LEFT("3", "C3", 2100),   EMIT("3", "C3+l3", 2100),
+    LEFT("0", "D0", 2101),
+    LEFT("1", "D1", 2101),   EMIT("1", "D1+l1", 2101),
+    LEFT("2", "D2", 2101),   EMIT("2", "D2+l2", 2101),
+    LEFT("3", "D3", 2101),   EMIT("3", "D3+l3", 2101),
+    LEFT("0", "E0", 2102),
+    LEFT("1", "E1", 2102),
+    LEFT("2", "E2", 2102),   EMIT("2", "E2+l2", 2102),
+    LEFT("3", "E3", 2102),   EMIT("3", "E3+l3", 2102),
+    LEFT("0", "F0", 2103),
+    LEFT("1", "F1", 2103),
+    LEFT("2", "F2", 2103),
+    LEFT("3", "F3", 2103),   EMIT("3", "F3+l3", 2103),
+    LEFT("0", "G0", 2104),
+    LEFT("1", "G1", 2104),
+    LEFT("2", "G2", 2104),
+    LEFT("3", "G3", 2104),
+    LEFT("0", "H0", 1899),
+    LEFT("1", "H1", 1899),
+    LEFT("2", "H2", 1899),
+    LEFT("3", "H3", 1899),
+    LEFT("0", "I0", 1900),   EMIT("0", "I0+l0", 2000),
+    LEFT("1", "I1", 1900),
+    LEFT("2", "I2", 1900),
+    LEFT("3", "I3", 1900),
+    LEFT("0", "J0", 1901),   EMIT("0", "J0+l0", 2000),
+    LEFT("1", "J1", 1901),   EMIT("1", "J1+l1", 2001),
+    LEFT("2", "J2", 1901),
+    LEFT("3", "J3", 1901),
+    LEFT("0", "K0", 1902),   EMIT("0", "K0+l0", 2000),
+    LEFT("1", "K1", 1902),   EMIT("1", "K1+l1", 2001),
+    LEFT("2", "K2", 1902),   EMIT("2", "K2+l2", 2002),
+    LEFT("3", "K3", 1902),
+    LEFT("0", "L0", 1903),   EMIT("0", "L0+l0", 2000),
+    LEFT("1", "L1", 1903),   EMIT("1", "L1+l1", 2001),
+    LEFT("2", "L2", 1903),   EMIT("2", "L2+l2", 2002),
+    LEFT("3", "L3", 1903),   EMIT("3", "L3+l3", 2003),
+};
+
+/* KStreamKStreamJoinTest#testAsymmetricWindowingAfter: ofTimeDifferenceWithNoGrace(0)
+ * .after(100): a left record at t joins right records in [t, t + 100]. */
+static const row_t SS_ASYMMETRIC_AFTER[] = {
+    LEFT("0", "A0", 1000),
+    LEFT("1", "A1", 1001),
+    LEFT("2", "A2", 1002),
+    LEFT("3", "A3", 1003),
+    RIGHT("0", "a0", 999),
+    RIGHT("1", "a1", 999),
+    RIGHT("2", "a2", 999),
+    RIGHT("3", "a3", 999),
+    RIGHT("0", "b0", 1000),  EMIT("0", "A0+b0", 1000),
+    RIGHT("1", "b1", 1000),
+    RIGHT("2", "b2", 1000),
+    RIGHT("3", "b3", 1000),
+    RIGHT("0", "c0", 1001),  EMIT("0", "A0+c0", 1001),
+    RIGHT("1", "c1", 1001),  EMIT("1", "A1+c1", 1001),
+    RIGHT("2", "c2", 1001),
+    RIGHT("3", "c3", 1001),
+    RIGHT("0", "d0", 1002),  EMIT("0", "A0+d0", 1002),
+    RIGHT("1", "d1", 1002),  EMIT("1", "A1+d1", 1002),
+    RIGHT("2", "d2", 1002),  EMIT("2", "A2+d2", 1002),
+    RIGHT("3", "d3", 1002),
+    RIGHT("0", "e0", 1003),  EMIT("0", "A0+e0", 1003),
+    RIGHT("1", "e1", 1003),  EMIT("1", "A1+e1", 1003),
+    RIGHT("2", "e2", 1003),  EMIT("2", "A2+e2", 1003),
+    RIGHT("3", "e3", 1003),  EMIT("3", "A3+e3", 1003),
+    RIGHT("0", "f0", 1100),  EMIT("0", "A0+f0", 1100),
+    RIGHT("1", "f1", 1100),  EMIT("1", "A1+f1", 1100),
+    RIGHT("2", "f2", 1100),  EMIT("2", "A2+f2", 1100),
+    RIGHT("3", "f3", 1100),  EMIT("3", "A3+f3", 1100),
+    RIGHT("0", "g0", 1101),
+    RIGHT("1", "g1", 1101),  EMIT("1", "A1+g1", 1101),
+    RIGHT("2", "g2", 1101),  EMIT("2", "A2+g2", 1101),
+    RIGHT("3", "g3", 1101),  EMIT("3", "A3+g3", 1101),
+    RIGHT("0", "h0", 1102),
+    RIGHT("1", "h1", 1102),
+    RIGHT("2", "h2", 1102),  EMIT("2", "A2+h2", 1102),
+    RIGHT("3", "h3", 1102),  EMIT("3", "A3+h3", 1102),
+    RIGHT("0", "i0", 1103),
+    RIGHT("1", "i1", 1103),
+    RIGHT("2", "i2", 1103),
+    RIGHT("3", "i3", 1103),  EMIT("3", "A3+i3", 1103),
+    RIGHT("0", "j0", 1104),
+    RIGHT("1", "j1", 1104),
+    RIGHT("2", "j2", 1104),
+    RIGHT("3", "j3", 1104),
+};
+
+/* KStreamKStreamJoinTest#testAsymmetricWindowingBefore: ofTimeDifferenceWithNoGrace(0)
+ * .before(100): a left record at t joins right records in [t - 100, t]. */
+static const row_t SS_ASYMMETRIC_BEFORE[] = {
+    LEFT("0", "A0", 1000),
+    LEFT("1", "A1", 1001),
+    LEFT("2", "A2", 1002),
+    LEFT("3", "A3", 1003),
+    RIGHT("0", "a0", 899),
+    RIGHT("1", "a1", 899),
+    RIGHT("2", "a2", 899),
+    RIGHT("3", "a3", 899),
+    RIGHT("0", "b0", 900),   EMIT("0", "A0+b0", 1000),
+    RIGHT("1", "b1", 900),
+    RIGHT("2", "b2", 900),
+    RIGHT("3", "b3", 900),
+    RIGHT("0", "c0", 901),   EMIT("0", "A0+c0", 1000),
+    RIGHT("1", "c1", 901),   EMIT("1", "A1+c1", 1001),
+    RIGHT("2", "c2", 901),
+    RIGHT("3", "c3", 901),
+    RIGHT("0", "d0", 902),   EMIT("0", "A0+d0", 1000),
+    RIGHT("1", "d1", 902),   EMIT("1", "A1+d1", 1001),
+    RIGHT("2", "d2", 902),   EMIT("2", "A2+d2", 1002),
+    RIGHT("3", "d3", 902),
+    RIGHT("0", "e0", 903),   EMIT("0", "A0+e0", 1000),
+    RIGHT("1", "e1", 903),   EMIT("1", "A1+e1", 1001),
+    RIGHT("2", "e2", 903),   EMIT("2", "A2+e2", 1002),
+    RIGHT("3", "e3", 903),   EMIT("3", "A3+e3", 1003),
+    RIGHT("0", "f0", 1000),  EMIT("0", "A0+f0", 1000),
+    RIGHT("1", "f1", 1000),  EMIT("1", "A1+f1", 1001),
+    RIGHT("2", "f2", 1000),  EMIT("2", "A2+f2", 1002),
+    RIGHT("3", "f3", 1000),  EMIT("3", "A3+f3", 1003),
+    RIGHT("0", "g0", 1001),
+    RIGHT("1", "g1", 1001),  EMIT("1", "A1+g1", 1001),
+    RIGHT("2", "g2", 1001),  EMIT("2", "A2+g2", 1002),
+    RIGHT("3", "g3", 1001),  EMIT("3", "A3+g3", 1003),
+    RIGHT("0", "h0", 1002),
+    RIGHT("1", "h1", 1002),
+    RIGHT("2", "h2", 1002),  EMIT("2", "A2+h2", 1002),
+    RIGHT("3", "h3", 1002),  EMIT("3", "A3+h3", 1003),
+    RIGHT("0", "i0", 1003),
+    RIGHT("1", "i1", 1003),
+    RIGHT("2", "i2", 1003),
+    RIGHT("3", "i3", 1003),  EMIT("3", "A3+i3", 1003),
+    RIGHT("0", "j0", 1004),
+    RIGHT("1", "j1", 1004),
+    RIGHT("2", "j2", 1004),
+    RIGHT("3", "j3", 1004),
+};
+
+/* Not in Kafka Streams' tests: tombstones on either side of a stream-stream join are dropped
+ * and counted (StreamStreamJoinUtil.skipRecord: "record.key() == null || record.value() ==
+ * null"); they delete nothing, so the records before them still join. Null keys are dropped and
+ * counted by an inner join on both sides. */
+static const row_t SS_INNER_NULLS[] = {
+    RIGHT("0", "a0", 0),
+    RIGHT("0", NULL, 1),
+    LEFT("0", "A0", 2),     EMIT("0", "A0+a0", 2),
+    LEFT("0", NULL, 3),
+    RIGHT("0", "b0", 4),    EMIT("0", "A0+b0", 4),
+    LEFT(NULL, "m", 5),
+    RIGHT(NULL, "n", 6),
+};
+
+/* Not in Kafka Streams' tests: records later than grace. ofTimeDifferenceWithNoGrace(100), so
+ * each side's window store keeps before + after + grace = 200 ms behind its own stream time.
+ * Kafka Streams' join processor drops no late record itself; the late record's put into its
+ * store is dropped and counted (the window store's expired-record sensor is the task's
+ * dropped-records), and its fetch finds nothing the other store still holds: left A0 at 0 has
+ * expired (far more than a RocksDB segment of 60 s behind), and so has nothing the late records
+ * could meet. */
+static const row_t SS_INNER_LATE[] = {
+    LEFT("0", "A0", 0),
+    RIGHT("9", "x9", 200000),
+    LEFT("9", "y9", 200000), EMIT("9", "y9+x9", 200000),
+    RIGHT("0", "a0", 50),
+    LEFT("0", "B0", 60),
+};
+
+// clang-format on
+
+static void test_inner_join(void **state)
+{
+    run(*state, &SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_JOIN));
+}
+
+static void test_inner_join_four_partitions(void **state)
+{
+    scenario_t sc = SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_JOIN);
+    sc.partitions = 4;
+    run(*state, &sc);
+}
+
+static void test_outer_join_all_matched(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 24 * 3600 * 1000), SS_JOIN));
+}
+
+static void test_inner_windowing(void **state)
+{
+    run(*state, &SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_WINDOWING));
+}
+
+static void test_inner_asymmetric_after(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 0, .after_ms = 100, .grace_ms = 0};
+    run(*state, &SCENARIO(SS_INNER, w, SS_ASYMMETRIC_AFTER));
+}
+
+static void test_inner_asymmetric_before(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 100, .after_ms = 0, .grace_ms = 0};
+    run(*state, &SCENARIO(SS_INNER, w, SS_ASYMMETRIC_BEFORE));
+}
+
+static void test_inner_tombstones_and_null_keys(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_INNER_NULLS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 4);
+}
+
+static void test_inner_late_records(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_INNER_LATE));
+    assert_int_equal(dropped(f), 2);
+}
+
+/* ==== stream-stream left joins ============================================================= */
+
+// clang-format off
+
+/* KStreamKStreamLeftJoinTest#runLeftJoin (testLeftJoinWithDefaultSuppliers, and
+ * testLeftJoinWithInMemoryCustomSuppliers with in-memory stores): ofTimeDifferenceWithNoGrace
+ * (100), every record at 0 but the last. B2 waits in the outer store until b2 matches it; right
+ * records are never emitted unmatched; the dummy at 1000 finds nothing left to expire. */
+static const row_t SL_RUN[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 0),
+    RIGHT("0", "a0", 0),    EMIT("0", "A0+a0", 0),
+    RIGHT("1", "a1", 0),    EMIT("1", "A1+a1", 0),
+    LEFT("0", "B0", 0),     EMIT("0", "B0+a0", 0),
+    LEFT("1", "B1", 0),     EMIT("1", "B1+a1", 0),
+    LEFT("2", "B2", 0),
+    RIGHT("0", "b0", 0),    EMIT("0", "A0+b0", 0), EMIT("0", "B0+b0", 0),
+    RIGHT("1", "b1", 0),    EMIT("1", "A1+b1", 0), EMIT("1", "B1+b1", 0),
+    RIGHT("2", "b2", 0),    EMIT("2", "B2+b2", 0),
+    RIGHT("3", "b3", 0),
+    LEFT("0", "C0", 0),     EMIT("0", "C0+a0", 0), EMIT("0", "C0+b0", 0),
+    LEFT("1", "C1", 0),     EMIT("1", "C1+a1", 0), EMIT("1", "C1+b1", 0),
+    LEFT("2", "C2", 0),     EMIT("2", "C2+b2", 0),
+    LEFT("3", "C3", 0),     EMIT("3", "C3+b3", 0),
+    LEFT("0", "dummy", 1000),
+};
+
+/* KStreamKStreamLeftJoinTest#testLeftJoinDuplicates: ofTimeDifferenceAndGrace(100, 10). The two
+ * A0 at 0 share one outer-store key; a0 at 111 is past 0 + 100 + 10 and emits both (from the right
+ * processor); a3 at 315 is out of order (stream time 1001), so it emits nothing. */
+static const row_t SL_DUPLICATES[] = {
+    LEFT("0", "A0", 0),
+    LEFT("0", "A0-0", 0),
+    RIGHT("1", "a0", 111),   EMIT("0", "A0+null", 0), EMIT("0", "A0-0+null", 0),
+    RIGHT("2", "dummy", 500),
+    LEFT("2", "A2", 1000),
+    LEFT("2", "A2-0", 1000),
+    RIGHT("2", "a2", 1001),  EMIT("2", "A2+a2", 1001), EMIT("2", "A2-0+a2", 1001),
+    RIGHT("3", "a3", 315),
+};
+
+/* KStreamKStreamLeftJoinTest#testLeftExpiredNonJoinedRecordsAreEmittedByTheLeftProcessor:
+ * ofTimeDifferenceAndGrace(100, 0). */
+static const row_t SL_EXPIRED_BY_LEFT[] = {
+    LEFT("0", "A0", 1),
+    LEFT("1", "A1", 2),
+    LEFT("0", "A0-0", 3),
+    RIGHT("1", "a1", 3),        EMIT("1", "A1+a1", 3),
+    LEFT("2", "dummy", 401),    EMIT("0", "A0+null", 1), EMIT("0", "A0-0+null", 3),
+    RIGHT("2", "dummy", 401),   EMIT("2", "dummy+dummy", 401),
+};
+
+/* KStreamKStreamLeftJoinTest#testLeftExpiredNonJoinedRecordsAreEmittedByTheRightProcessor. */
+static const row_t SL_EXPIRED_BY_RIGHT[] = {
+    LEFT("0", "A0", 1),
+    LEFT("1", "A1", 2),
+    LEFT("0", "A0-0", 3),
+    RIGHT("1", "a1", 3),        EMIT("1", "A1+a1", 3),
+    RIGHT("2", "dummy", 401),   EMIT("0", "A0+null", 1), EMIT("0", "A0-0+null", 3),
+    LEFT("2", "dummy", 402),    EMIT("2", "dummy+dummy", 402),
+};
+
+/* KStreamKStreamLeftJoinTest#testRightNonJoinedRecordsAreNeverEmittedByTheLeftProcessor
+ * (ofTimeDifferenceAndGrace(100, 0)) and ...ByTheRightProcessor (ofTimeDifferenceWithNoGrace(100)),
+ * which differ in the side of the first dummy only. */
+static const row_t SL_RIGHT_NEVER_BY_LEFT[] = {
+    RIGHT("0", "A0", 1),
+    RIGHT("1", "A1", 2),
+    RIGHT("0", "A0-0", 3),
+    LEFT("1", "a1", 3),         EMIT("1", "a1+A1", 3),
+    LEFT("2", "dummy", 401),
+    RIGHT("2", "dummy", 402),   EMIT("2", "dummy+dummy", 402),
+};
+
+static const row_t SL_RIGHT_NEVER_BY_RIGHT[] = {
+    RIGHT("0", "A0", 1),
+    RIGHT("1", "A1", 2),
+    RIGHT("0", "A0-0", 3),
+    LEFT("1", "a1", 3),         EMIT("1", "a1+A1", 3),
+    RIGHT("2", "dummy", 401),
+    LEFT("2", "dummy", 402),    EMIT("2", "dummy+dummy", 402),
+};
+
+/* KStreamKStreamLeftJoinTest#testLeftJoinedRecordsWithZeroAfterAreEmitted:
+ * ofTimeDifferenceWithNoGrace(100).after(0). A left record's window ends at its own timestamp,
+ * so the next left record closes it: A0..A2 go out unmatched, and the late right records still
+ * join them afterwards (Kafka Streams does not retract the unmatched result). */
+static const row_t SL_ZERO_AFTER[] = {
+    LEFT("0", "A0", 1000),
+    LEFT("1", "A1", 1001),   EMIT("0", "A0+null", 1000),
+    LEFT("2", "A2", 1002),   EMIT("1", "A1+null", 1001),
+    LEFT("3", "A3", 1003),   EMIT("2", "A2+null", 1002),
+    RIGHT("0", "a0", 999),   EMIT("0", "A0+a0", 1000),
+    RIGHT("1", "a1", 999),   EMIT("1", "A1+a1", 1001),
+    RIGHT("2", "a2", 999),   EMIT("2", "A2+a2", 1002),
+    RIGHT("3", "a3", 999),   EMIT("3", "A3+a3", 1003),
+    RIGHT("0", "b0", 1000),  EMIT("0", "A0+b0", 1000),
+    RIGHT("1", "b1", 1000),  EMIT("1", "A1+b1", 1001),
+    RIGHT("2", "b2", 1000),  EMIT("2", "A2+b2", 1002),
+    RIGHT("3", "b3", 1000),  EMIT("3", "A3+b3", 1003),
+    RIGHT("0", "c0", 1001),
+    RIGHT("1", "c1", 1001),  EMIT("1", "A1+c1", 1001),
+    RIGHT("2", "c2", 1001),  EMIT("2", "A2+c2", 1002),
+    RIGHT("3", "c3", 1001),  EMIT("3", "A3+c3", 1003),
+    RIGHT("0", "d0", 1002),
+    RIGHT("1", "d1", 1002),
+    RIGHT("2", "d2", 1002),  EMIT("2", "A2+d2", 1002),
+    RIGHT("3", "d3", 1002),  EMIT("3", "A3+d3", 1003),
+    RIGHT("0", "e0", 1003),
+    RIGHT("1", "e1", 1003),
+    RIGHT("2", "e2", 1003),
+    RIGHT("3", "e3", 1003),  EMIT("3", "A3+e3", 1003),
+    RIGHT("0", "f0", 1100),
+    RIGHT("1", "f1", 1100),
+    RIGHT("2", "f2", 1100),
+    RIGHT("3", "f3", 1100),
+};
+
+/* KStreamKStreamLeftJoinTest#testOrdering: ofTimeDifferenceWithNoGrace(100). The expired A0
+ * goes out before a1's own result. */
+static const row_t SL_ORDERING[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 100),
+    RIGHT("1", "a1", 110),   EMIT("0", "A0+null", 0), EMIT("1", "A1+a1", 110),
+};
+
+/* KStreamKStreamLeftJoinTest#testGracePeriod: ofTimeDifferenceAndGrace(100, 10). */
+static const row_t SL_GRACE[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 0),
+    RIGHT("0", "a0", 101),
+    RIGHT("1", "a1", 101),
+    RIGHT("2", "a2", 101),
+    RIGHT("3", "a3", 101),
+    RIGHT("0", "dummy", 1201), EMIT("0", "A0+null", 0), EMIT("1", "A1+null", 0),
+};
+
+/* KStreamKStreamLeftJoinTest#testWindowing with testUpperWindowBound and testLowerWindowBound:
+ * ofTimeDifferenceWithNoGrace(100). In order, unmatched left records wait until the dummy at
+ * 1405 closes their windows (KAFKA-10847: no early "+null" that a later match would contradict);
+ * out of order (G..K, and the last dummy), a record whose window is already behind stream time
+ * goes out unmatched at once. */
+static const row_t SL_WINDOWING[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 0),
+    RIGHT("0", "a0", 0),     EMIT("0", "A0+a0", 0),
+    RIGHT("1", "a1", 0),     EMIT("1", "A1+a1", 0),
+    RIGHT("2", "a2", 0),
+    RIGHT("3", "a3", 0),
+    /* testUpperWindowBound */
+    RIGHT("0", "b0", 1000),
+    RIGHT("1", "b1", 1001),
+    RIGHT("2", "b2", 1002),
+    RIGHT("3", "b3", 1003),
+    LEFT("0", "B0", 1100),   EMIT("0", "B0+b0", 1100),
+    LEFT("1", "B1", 1100),   EMIT("1", "B1+b1", 1100),
+    LEFT("2", "B2", 1100),   EMIT("2", "B2+b2", 1100),
+    LEFT("3", "B3", 1100),   EMIT("3", "B3+b3", 1100),
+    LEFT("0", "C0", 1101),
+    LEFT("1", "C1", 1101),   EMIT("1", "C1+b1", 1101),
+    LEFT("2", "C2", 1101),   EMIT("2", "C2+b2", 1101),
+    LEFT("3", "C3", 1101),   EMIT("3", "C3+b3", 1101),
+    LEFT("0", "D0", 1102),
+    LEFT("1", "D1", 1102),
+    LEFT("2", "D2", 1102),   EMIT("2", "D2+b2", 1102),
+    LEFT("3", "D3", 1102),   EMIT("3", "D3+b3", 1102),
+    LEFT("0", "E0", 1103),
+    LEFT("1", "E1", 1103),
+    LEFT("2", "E2", 1103),
+    LEFT("3", "E3", 1103),   EMIT("3", "E3+b3", 1103),
+    LEFT("0", "F0", 1104),
+    LEFT("1", "F1", 1104),
+    LEFT("2", "F2", 1104),
+    LEFT("3", "F3", 1104),
+    LEFT("0", "dummy", 1405),
+        EMIT("0", "C0+null", 1101),
+        EMIT("0", "D0+null", 1102), EMIT("1", "D1+null", 1102),
+        EMIT("0", "E0+null", 1103), EMIT("1", "E1+null", 1103), EMIT("2", "E2+null", 1103),
+        EMIT("0", "F0+null", 1104), EMIT("1", "F1+null", 1104), EMIT("2", "F2+null", 1104),
+        EMIT("3", "F3+null", 1104),
+    /* testLowerWindowBound */
+    LEFT("0", "G0", 899),    EMIT("0", "G0+null", 899),
+    LEFT("1", "G1", 899),    EMIT("1", "G1+null", 899),
+    LEFT("2", "G2", 899),    EMIT("2", "G2+null", 899),
+    LEFT("3", "G3", 899),    EMIT("3", "G3+null", 899),
+    LEFT("0", "H0", 900),    EMIT("0", "H0+b0", 1000),
+    LEFT("1", "H1", 900),    EMIT("1", "H1+null", 900),
+    LEFT("2", "H2", 900),    EMIT("2", "H2+null", 900),
+    LEFT("3", "H3", 900),    EMIT("3", "H3+null", 900),
+    LEFT("0", "I0", 901),    EMIT("0", "I0+b0", 1000),
+    LEFT("1", "I1", 901),    EMIT("1", "I1+b1", 1001),
+    LEFT("2", "I2", 901),    EMIT("2", "I2+null", 901),
+    LEFT("3", "I3", 901),    EMIT("3", "I3+null", 901),
+    LEFT("0", "J0", 902),    EMIT("0", "J0+b0", 1000),
+    LEFT("1", "J1", 902),    EMIT("1", "J1+b1", 1001),
+    LEFT("2", "J2", 902),    EMIT("2", "J2+b2", 1002),
+    LEFT("3", "J3", 902),    EMIT("3", "J3+null", 902),
+    LEFT("0", "K0", 903),    EMIT("0", "K0+b0", 1000),
+    LEFT("1", "K1", 903),    EMIT("1", "K1+b1", 1001),
+    LEFT("2", "K2", 903),    EMIT("2", "K2+b2", 1002),
+    LEFT("3", "K3", 903),    EMIT("3", "K3+b3", 1003),
+    LEFT("0", "dummy", 1203), EMIT("0", "dummy+null", 1203),
+};
+
+/* KStreamKStreamLeftJoinTest#shouldNotEmitLeftJoinResultForAsymmetricWindow:
+ * ofTimeDifferenceWithNoGrace(100).before(0). A0's window [0, 100] is still open at 100. */
+static const row_t SL_ASYMMETRIC[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 1),
+    RIGHT("0", "a0", 100),   EMIT("0", "A0+a0", 100),
+    RIGHT("1", "a1", 102),   EMIT("1", "A1+null", 1),
+};
+
+/* Not in Kafka Streams' tests: the grace boundary, both ways, from each side. With
+ * ofTimeDifferenceAndGrace(100, 10) A0's window closes only once stream time is strictly past
+ * 0 + 100 + 10 (KStreamKStreamJoin.isOuterJoinWindowOpen: "minTime + lookBack + grace >=
+ * streamTime" keeps it open): 110 does not emit it, from either side; 111 does. */
+static const row_t SL_GRACE_BOUNDARY_RIGHT[] = {
+    LEFT("0", "A0", 0),
+    RIGHT("9", "r9", 110),
+    RIGHT("8", "r8", 111),   EMIT("0", "A0+null", 0),
+};
+
+static const row_t SL_GRACE_BOUNDARY_LEFT[] = {
+    LEFT("0", "A0", 0),
+    LEFT("9", "l9", 110),
+    LEFT("8", "l8", 111),    EMIT("0", "A0+null", 0),
+};
+
+/* Not in Kafka Streams' tests: out-of-order records within grace, ofTimeDifferenceAndGrace(100,
+ * 50). A0 at 90 arrives after stream time 200: its window [0, 190] ends behind stream time, so it
+ * goes out unmatched at once ("timeTo < sharedTimeTracker.streamTime"), though a0 within grace
+ * still joins it. B2 at 150, whose window still reaches stream time, waits in the outer store, and
+ * b2 matches it: no "B2+null" ever. k1 waits until stream time passes 200 + 100 + 50. */
+static const row_t SL_OUT_OF_ORDER[] = {
+    LEFT("1", "k1", 200),
+    LEFT("0", "A0", 90),     EMIT("0", "A0+null", 90),
+    RIGHT("0", "a0", 95),    EMIT("0", "A0+a0", 95),
+    LEFT("2", "B2", 150),
+    RIGHT("2", "b2", 160),   EMIT("2", "B2+b2", 160),
+    RIGHT("9", "z9", 350),
+    RIGHT("9", "z9", 351),   EMIT("1", "k1+null", 200),
+};
+
+/* Not in Kafka Streams' tests: null keys and values in a left join, ofTimeDifferenceWithNoGrace
+ * (100). A left record with a null key goes out at once joined with null (KStreamKStreamJoin:
+ * "outer && record.key() == null && record.value() != null"); a right one is dropped and counted,
+ * as are tombstones on either side. A tombstone still advances stream time (advanceStreamTime
+ * comes before the checks) without emitting, so x8 at 150 arrives out of order and emits nothing;
+ * y7 at 200, in order, closes A0. */
+static const row_t SL_NULLS[] = {
+    LEFT("0", "A0", 0),
+    LEFT("9", NULL, 200),
+    LEFT("8", "x8", 150),
+    RIGHT("7", "y7", 200),   EMIT("0", "A0+null", 0),
+    RIGHT(NULL, "n", 200),
+    LEFT(NULL, "m", 210),    EMIT(NULL, "m+null", 210),
+    RIGHT("8", NULL, 220),
+    LEFT("6", "z6", 400),    EMIT("8", "x8+null", 150),
+};
+
+/* Not in Kafka Streams' tests: records later than grace in a left join, as SS_INNER_LATE. A0 is
+ * closed by x9; the late left B0 is not dropped: its window is behind stream time, so it goes out
+ * unmatched at once; only its store put is dropped (and the late right a0's). */
+static const row_t SL_LATE[] = {
+    LEFT("0", "A0", 0),
+    RIGHT("9", "x9", 200000), EMIT("0", "A0+null", 0),
+    LEFT("9", "y9", 200000),  EMIT("9", "y9+x9", 200000),
+    RIGHT("0", "a0", 50),
+    LEFT("0", "B0", 60),      EMIT("0", "B0+null", 60),
+};
+
+/* Not in Kafka Streams' tests: stream time is a task's, so with 4 partitions (keys "0" and "2"
+ * hash to partition 0, "1" and "3" to 3) B1 at 500 does not close A0's window; C2 does. */
+static const row_t SL_PER_TASK_TIME[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "B1", 500),
+    LEFT("2", "C2", 200),    EMIT_P("0", "A0+null", 0, 0),
+    LEFT("3", "D3", 601),    EMIT_P("1", "B1+null", 500, 3),
+};
+
+// clang-format on
+
+static void test_left_join(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_RUN));
+}
+
+static void test_left_join_in_memory(void **state)
+{
+    scenario_t sc = SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_RUN);
+    sc.store = "in_memory";
+    run(*state, &sc);
+}
+
+static void test_left_duplicates(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 10), SL_DUPLICATES));
+}
+
+static void test_left_expired_by_left(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_EXPIRED_BY_LEFT));
+}
+
+static void test_left_expired_by_right(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_EXPIRED_BY_RIGHT));
+}
+
+static void test_left_right_never_emitted_by_left(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_RIGHT_NEVER_BY_LEFT));
+}
+
+static void test_left_right_never_emitted_by_right(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_RIGHT_NEVER_BY_RIGHT));
+}
+
+static void test_left_zero_after(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 100, .after_ms = 0, .grace_ms = 0};
+    run(*state, &SCENARIO(SS_LEFT, w, SL_ZERO_AFTER));
+}
+
+static void test_left_ordering(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_ORDERING));
+}
+
+static void test_left_grace(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 10), SL_GRACE));
+}
+
+static void test_left_windowing(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_WINDOWING));
+}
+
+static void test_left_asymmetric(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 0, .after_ms = 100, .grace_ms = 0};
+    run(*state, &SCENARIO(SS_LEFT, w, SL_ASYMMETRIC));
+}
+
+static void test_left_grace_boundary_from_right(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 10), SL_GRACE_BOUNDARY_RIGHT));
+}
+
+static void test_left_grace_boundary_from_left(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 10), SL_GRACE_BOUNDARY_LEFT));
+}
+
+static void test_left_out_of_order_within_grace(void **state)
+{
+    run(*state, &SCENARIO(SS_LEFT, rill_join_windows(100, 50), SL_OUT_OF_ORDER));
+}
+
+static void test_left_null_keys_and_values(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_NULLS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 3);
+}
+
+static void test_left_late_records(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_LATE));
+    assert_int_equal(dropped(f), 2);
+}
+
+static void test_left_stream_time_per_task(void **state)
+{
+    scenario_t sc = SCENARIO(SS_LEFT, rill_join_windows(100, 0), SL_PER_TASK_TIME);
+    sc.partitions = 4;
+    sc.show_partitions = true;
+    run(*state, &sc);
+}
+
+/* ==== stream-stream outer joins ============================================================ */
+
+// clang-format off
+
+/* KStreamKStreamOuterJoinTest#runOuterJoin (testOuterJoinWithDefaultSuppliers):
+ * ofTimeDifferenceWithNoGrace(100), every record at 0 but the dummy; the Long right values of the
+ * Java test are strings. Every record finds a match in the end, so the dummy emits nothing. */
+static const row_t SO_RUN[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 0),
+    RIGHT("0", "10", 0),    EMIT("0", "A0+10", 0),
+    RIGHT("1", "11", 0),    EMIT("1", "A1+11", 0),
+    LEFT("0", "B0", 0),     EMIT("0", "B0+10", 0),
+    LEFT("1", "B1", 0),     EMIT("1", "B1+11", 0),
+    LEFT("2", "B2", 0),
+    RIGHT("0", "20", 0),    EMIT("0", "A0+20", 0), EMIT("0", "B0+20", 0),
+    RIGHT("1", "21", 0),    EMIT("1", "A1+21", 0), EMIT("1", "B1+21", 0),
+    RIGHT("2", "22", 0),    EMIT("2", "B2+22", 0),
+    RIGHT("3", "23", 0),
+    LEFT("0", "C0", 0),     EMIT("0", "C0+10", 0), EMIT("0", "C0+20", 0),
+    LEFT("1", "C1", 0),     EMIT("1", "C1+11", 0), EMIT("1", "C1+21", 0),
+    LEFT("2", "C2", 0),     EMIT("2", "C2+22", 0),
+    LEFT("3", "C3", 0),     EMIT("3", "C3+23", 0),
+    LEFT("0", "dummy", 400),
+};
+
+/* KStreamKStreamOuterJoinTest#testOuterJoinDuplicates: ofTimeDifferenceAndGrace(100, 10).
+ * Unmatched records of both sides in one outer store, emitted in its order: timestamp, then
+ * right before left. */
+static const row_t SO_DUPLICATES[] = {
+    LEFT("0", "A0", 0),
+    LEFT("0", "A0-0", 0),
+    RIGHT("1", "11", 0),
+    RIGHT("1", "12", 0),
+    RIGHT("1", "10", 111),
+        EMIT("1", "null+11", 0), EMIT("1", "null+12", 0),
+        EMIT("0", "A0+null", 0), EMIT("0", "A0-0+null", 0),
+    RIGHT("3", "100", 211),
+    LEFT("2", "A2", 200),
+    LEFT("2", "A2-0", 200),
+    RIGHT("2", "13", 201),   EMIT("2", "A2+13", 201), EMIT("2", "A2-0+13", 201),
+    RIGHT("2", "14", 201),   EMIT("2", "A2+14", 201), EMIT("2", "A2-0+14", 201),
+    RIGHT("3", "100", 1500), EMIT("1", "null+10", 111), EMIT("3", "null+100", 211),
+};
+
+/* KStreamKStreamOuterJoinTest#testLeftExpiredNonJoinedRecordsAreEmittedByTheLeftProcessor
+ * (ofTimeDifferenceWithNoGrace(100)). */
+static const row_t SO_LEFT_EXPIRED_BY_LEFT[] = {
+    LEFT("0", "A0", 1),
+    LEFT("1", "A1", 2),
+    LEFT("0", "A0-0", 3),
+    RIGHT("1", "11", 3),      EMIT("1", "A1+11", 3),
+    LEFT("2", "dummy", 401),  EMIT("0", "A0+null", 1), EMIT("0", "A0-0+null", 3),
+    RIGHT("2", "100", 401),   EMIT("2", "dummy+100", 401),
+};
+
+/* KStreamKStreamOuterJoinTest#testLeftExpiredNonJoinedRecordsAreEmittedByTheRightProcessor
+ * (ofTimeDifferenceAndGrace(100, 0)). */
+static const row_t SO_LEFT_EXPIRED_BY_RIGHT[] = {
+    LEFT("0", "A0", 1),
+    LEFT("1", "A1", 2),
+    LEFT("0", "A0-0", 3),
+    RIGHT("1", "11", 3),      EMIT("1", "A1+11", 3),
+    RIGHT("2", "100", 401),   EMIT("0", "A0+null", 1), EMIT("0", "A0-0+null", 3),
+    LEFT("2", "dummy", 402),  EMIT("2", "dummy+100", 402),
+};
+
+/* KStreamKStreamOuterJoinTest#testRightExpiredNonJoinedRecordsAreEmittedByTheLeftProcessor
+ * (ofTimeDifferenceWithNoGrace(100)). */
+static const row_t SO_RIGHT_EXPIRED_BY_LEFT[] = {
+    RIGHT("0", "10", 1),
+    RIGHT("1", "11", 2),
+    RIGHT("0", "12", 3),
+    LEFT("1", "A1", 3),       EMIT("1", "A1+11", 3),
+    LEFT("2", "dummy", 401),  EMIT("0", "null+10", 1), EMIT("0", "null+12", 3),
+    RIGHT("2", "100", 402),   EMIT("2", "dummy+100", 402),
+};
+
+/* KStreamKStreamOuterJoinTest#testRightExpiredNonJoinedRecordsAreEmittedByTheRightProcessor
+ * (ofTimeDifferenceAndGrace(100, 0)). */
+static const row_t SO_RIGHT_EXPIRED_BY_RIGHT[] = {
+    RIGHT("0", "10", 1),
+    RIGHT("1", "11", 2),
+    RIGHT("0", "12", 3),
+    LEFT("1", "A1", 3),       EMIT("1", "A1+11", 3),
+    RIGHT("2", "100", 401),   EMIT("0", "null+10", 1), EMIT("0", "null+12", 3),
+    LEFT("2", "dummy", 402),  EMIT("2", "dummy+100", 402),
+};
+
+/* KStreamKStreamOuterJoinTest#testOrdering: ofTimeDifferenceWithNoGrace(100). */
+static const row_t SO_ORDERING[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 100),
+    RIGHT("1", "11", 110),    EMIT("0", "A0+null", 0), EMIT("1", "A1+11", 110),
+};
+
+/* KStreamKStreamOuterJoinTest#testGracePeriod: ofTimeDifferenceAndGrace(100, 10); the right
+ * record at 0 goes out before the left one at 0. */
+static const row_t SO_GRACE[] = {
+    LEFT("0", "A0", 0),
+    RIGHT("1", "11", 0),
+    LEFT("1", "A1", 101),
+    RIGHT("0", "10", 101),
+    RIGHT("0", "100", 112),   EMIT("1", "null+11", 0), EMIT("0", "A0+null", 0),
+};
+
+/* KStreamKStreamOuterJoinTest#testEmitAllNonJoinedResultsForAsymmetricWindow:
+ * ofTimeDifferenceWithNoGrace(5).after(20): left records close at t + 20, right ones at t + 5,
+ * so the scan of the outer store skips still-open left records to emit closed right ones. */
+static const row_t SO_ASYMMETRIC_EMIT_ALL[] = {
+    LEFT("0", "A0", 29),
+    LEFT("1", "A1", 30),
+    RIGHT("2", "12", 31),
+    RIGHT("3", "13", 36),
+    RIGHT("4", "14", 37),     EMIT("2", "null+12", 31),
+    RIGHT("5", "15", 50),
+        EMIT("0", "A0+null", 29), EMIT("3", "null+13", 36), EMIT("4", "null+14", 37),
+};
+
+/* KStreamKStreamOuterJoinTest#testShouldNotEmitLeftJoinResultForAsymmetricBeforeWindow:
+ * ofTimeDifferenceWithNoGrace(100).before(0). */
+static const row_t SO_ASYMMETRIC_BEFORE[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 1),
+    RIGHT("0", "10", 100),    EMIT("0", "A0+10", 100),
+    RIGHT("1", "11", 102),    EMIT("1", "A1+null", 1),
+    RIGHT("2", "12", 103),    EMIT("1", "null+11", 102),
+    LEFT("2", "A2", 103),     EMIT("2", "A2+12", 103),
+};
+
+/* KStreamKStreamOuterJoinTest#testShouldNotEmitLeftJoinResultForAsymmetricAfterWindow:
+ * ofTimeDifferenceWithNoGrace(100).after(0). */
+static const row_t SO_ASYMMETRIC_AFTER[] = {
+    LEFT("0", "A0", 0),
+    LEFT("1", "A1", 1),       EMIT("0", "A0+null", 0),
+    RIGHT("1", "11", 1),      EMIT("1", "A1+11", 1),
+    RIGHT("2", "12", 101),
+    RIGHT("3", "13", 101),
+    LEFT("2", "A2", 201),     EMIT("2", "A2+12", 201),
+};
+
+/* KStreamKStreamJoinTest#shouldThrottleEmitNonJoinedOuterRecordsEvenWhenClockDrift, through the
+ * DSL instead of a hand-made right-side processor: ofTimeDifferenceWithNoGrace(1000) and the
+ * default emit interval, 1000 ms of wall-clock time between two scans of the outer store (the
+ * next one due at the last scan's wall-clock time plus the interval). At 2500 the scan is not
+ * due, so key2, already closed, waits for the one at 4000. */
+static const row_t SO_THROTTLE[] = {
+    CLOCK(1000),
+    RIGHT("key1", "value1", 10000),
+    CLOCK(1100),
+    RIGHT("key2", "value2", 13000), EMIT("key1", "null+value1", 10000),
+    CLOCK(400),
+    RIGHT("key3", "value3", 15000),
+    CLOCK(1500),
+    RIGHT("key4", "value4", 17000),
+        EMIT("key2", "null+value2", 13000), EMIT("key3", "null+value3", 15000),
+};
+
+/* Not in Kafka Streams' tests: the grace boundary for records of both sides,
+ * ofTimeDifferenceAndGrace(100, 10): at 110 neither A0 nor b1 (both at 0) has closed, from
+ * either side; at 111 both have. */
+static const row_t SO_GRACE_BOUNDARY[] = {
+    LEFT("0", "A0", 0),
+    RIGHT("1", "b1", 0),
+    LEFT("9", "x9", 110),
+    RIGHT("8", "y8", 110),
+    RIGHT("7", "z7", 111),    EMIT("1", "null+b1", 0), EMIT("0", "A0+null", 0),
+};
+
+/* Not in Kafka Streams' tests: asymmetric windows with grace, before 50, after 100, grace 10: a
+ * left record closes once stream time passes t + 110, a right one t + 60. b1 closes at 61. A0 has
+ * closed at 111, yet neither l6 nor r5 at 111 emits it: Kafka Streams scans the outer store only
+ * when "minTime + joinAfterMs + joinGraceMs < streamTime", where minTime is where the last scan
+ * stopped (r9 at 60, past the still-open A0) and joinAfterMs the processor's own: 100 for the left
+ * one, 50 for the right one. r4 at 121 passes that gate and emits both A0 and r9. */
+static const row_t SO_EMISSION_GATE[] = {
+    RIGHT("1", "b1", 0),
+    LEFT("0", "A0", 0),
+    RIGHT("9", "r9", 60),
+    RIGHT("8", "r8", 61),     EMIT("1", "null+b1", 0),
+    LEFT("7", "l7", 110),
+    LEFT("6", "l6", 111),
+    RIGHT("5", "r5", 111),
+    RIGHT("4", "r4", 121),    EMIT("0", "A0+null", 0), EMIT("9", "null+r9", 60),
+};
+
+/* Not in Kafka Streams' tests: null keys in an outer join go out at once from both sides, joined
+ * with null; tombstones are dropped and counted on both sides. */
+static const row_t SO_NULLS[] = {
+    LEFT(NULL, "m", 5),       EMIT(NULL, "m+null", 5),
+    RIGHT(NULL, "n", 6),      EMIT(NULL, "null+n", 6),
+    LEFT(NULL, NULL, 7),
+    RIGHT("0", NULL, 8),
+    LEFT("0", NULL, 9),
+};
+
+// clang-format on
+
+static void test_outer_join(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 0), SO_RUN));
+}
+
+static void test_outer_duplicates(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 10), SO_DUPLICATES));
+}
+
+static void test_outer_left_expired_by_left(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 0), SO_LEFT_EXPIRED_BY_LEFT));
+}
+
+static void test_outer_left_expired_by_right(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 0), SO_LEFT_EXPIRED_BY_RIGHT));
+}
+
+static void test_outer_right_expired_by_left(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 0), SO_RIGHT_EXPIRED_BY_LEFT));
+}
+
+static void test_outer_right_expired_by_right(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 0), SO_RIGHT_EXPIRED_BY_RIGHT));
+}
+
+static void test_outer_ordering(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 0), SO_ORDERING));
+}
+
+static void test_outer_grace(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 10), SO_GRACE));
+}
+
+static void test_outer_asymmetric_emit_all(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 5, .after_ms = 20, .grace_ms = 0};
+    run(*state, &SCENARIO(SS_OUTER, w, SO_ASYMMETRIC_EMIT_ALL));
+}
+
+static void test_outer_asymmetric_before(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 0, .after_ms = 100, .grace_ms = 0};
+    run(*state, &SCENARIO(SS_OUTER, w, SO_ASYMMETRIC_BEFORE));
+}
+
+static void test_outer_asymmetric_after(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 100, .after_ms = 0, .grace_ms = 0};
+    run(*state, &SCENARIO(SS_OUTER, w, SO_ASYMMETRIC_AFTER));
+}
+
+static void test_outer_emit_interval(void **state)
+{
+    scenario_t sc = SCENARIO(SS_OUTER, rill_join_windows(1000, 0), SO_THROTTLE);
+    sc.emit_interval = ""; /* the default, 1000 */
+    run(*state, &sc);
+}
+
+static void test_outer_grace_boundary(void **state)
+{
+    run(*state, &SCENARIO(SS_OUTER, rill_join_windows(100, 10), SO_GRACE_BOUNDARY));
+}
+
+static void test_outer_emission_gate(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 50, .after_ms = 100, .grace_ms = 10};
+    run(*state, &SCENARIO(SS_OUTER, w, SO_EMISSION_GATE));
+}
+
+static void test_outer_null_keys_and_values(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(SS_OUTER, rill_join_windows(100, 0), SO_NULLS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 3);
+}
+
+/* ==== stream-table joins (the stream is "left", the table "right") ========================= */
+
+// clang-format off
+
+/* KStreamKTableJoinTest#shouldNotJoinOnTableUpdates, a stream record at ts i for key i: table
+ * updates emit nothing; a stream record joins the table's value at that moment, stamped with its
+ * own timestamp. The Java test gives table updates random timestamps: a non-versioned table
+ * ignores them, so here they are 100 + i. */
+static const row_t ST_INNER_TABLE_UPDATES[] = {
+    LEFT("0", "X0", 0),
+    LEFT("1", "X1", 1),
+    RIGHT("0", "Y0", 100),
+    RIGHT("1", "Y1", 101),
+    LEFT("0", "X0", 0),      EMIT("0", "X0+Y0", 0),
+    LEFT("1", "X1", 1),      EMIT("1", "X1+Y1", 1),
+    LEFT("2", "X2", 2),
+    LEFT("3", "X3", 3),
+    RIGHT("0", "YY0", 100),
+    RIGHT("1", "YY1", 101),
+    RIGHT("2", "YY2", 102),
+    RIGHT("3", "YY3", 103),
+    LEFT("0", "X0", 0),      EMIT("0", "X0+YY0", 0),
+    LEFT("1", "X1", 1),      EMIT("1", "X1+YY1", 1),
+    LEFT("2", "X2", 2),      EMIT("2", "X2+YY2", 2),
+    LEFT("3", "X3", 3),      EMIT("3", "X3+YY3", 3),
+    RIGHT("0", "YYY0", 100),
+    RIGHT("1", "YYY1", 101),
+    RIGHT("2", "YYY2", 102),
+    RIGHT("3", "YYY3", 103),
+};
+
+/* KStreamKTableJoinTest#shouldClearTableEntryOnNullValueUpdates: a table tombstone (at 0, older
+ * than the row: a non-versioned table deletes anyway) removes the row. */
+static const row_t ST_INNER_TABLE_TOMBSTONES[] = {
+    RIGHT("0", "Y0", 100),
+    RIGHT("1", "Y1", 101),
+    RIGHT("2", "Y2", 102),
+    RIGHT("3", "Y3", 103),
+    LEFT("0", "X0", 0),      EMIT("0", "X0+Y0", 0),
+    LEFT("1", "X1", 1),      EMIT("1", "X1+Y1", 1),
+    LEFT("2", "X2", 2),      EMIT("2", "X2+Y2", 2),
+    LEFT("3", "X3", 3),      EMIT("3", "X3+Y3", 3),
+    RIGHT("0", NULL, 0),
+    RIGHT("1", NULL, 0),
+    LEFT("0", "XX0", 0),
+    LEFT("1", "XX1", 1),
+    LEFT("2", "XX2", 2),     EMIT("2", "XX2+Y2", 2),
+    LEFT("3", "XX3", 3),     EMIT("3", "XX3+Y3", 3),
+};
+
+/* KStreamKTableLeftJoinTest#shouldNotJoinOnTableUpdates (timestamps as above). */
+static const row_t ST_LEFT_TABLE_UPDATES[] = {
+    LEFT("0", "X0", 0),      EMIT("0", "X0+null", 0),
+    LEFT("1", "X1", 1),      EMIT("1", "X1+null", 1),
+    RIGHT("0", "Y0", 100),
+    RIGHT("1", "Y1", 101),
+    LEFT("0", "X0", 0),      EMIT("0", "X0+Y0", 0),
+    LEFT("1", "X1", 1),      EMIT("1", "X1+Y1", 1),
+    LEFT("2", "X2", 2),      EMIT("2", "X2+null", 2),
+    LEFT("3", "X3", 3),      EMIT("3", "X3+null", 3),
+    RIGHT("0", "YY0", 100),
+    RIGHT("1", "YY1", 101),
+    RIGHT("2", "YY2", 102),
+    RIGHT("3", "YY3", 103),
+    LEFT("0", "X0", 0),      EMIT("0", "X0+YY0", 0),
+    LEFT("1", "X1", 1),      EMIT("1", "X1+YY1", 1),
+    LEFT("2", "X2", 2),      EMIT("2", "X2+YY2", 2),
+    LEFT("3", "X3", 3),      EMIT("3", "X3+YY3", 3),
+    RIGHT("0", "YYY0", 100),
+    RIGHT("1", "YYY1", 101),
+    RIGHT("2", "YYY2", 102),
+    RIGHT("3", "YYY3", 103),
+};
+
+/* KStreamKTableLeftJoinTest#shouldClearTableEntryOnNullValueUpdates. */
+static const row_t ST_LEFT_TABLE_TOMBSTONES[] = {
+    RIGHT("0", "Y0", 100),
+    RIGHT("1", "Y1", 101),
+    RIGHT("2", "Y2", 102),
+    RIGHT("3", "Y3", 103),
+    LEFT("0", "X0", 0),      EMIT("0", "X0+Y0", 0),
+    LEFT("1", "X1", 1),      EMIT("1", "X1+Y1", 1),
+    LEFT("2", "X2", 2),      EMIT("2", "X2+Y2", 2),
+    LEFT("3", "X3", 3),      EMIT("3", "X3+Y3", 3),
+    RIGHT("0", NULL, 0),
+    RIGHT("1", NULL, 0),
+    LEFT("0", "XX0", 0),     EMIT("0", "XX0+null", 0),
+    LEFT("1", "XX1", 1),     EMIT("1", "XX1+null", 1),
+    LEFT("2", "XX2", 2),     EMIT("2", "XX2+Y2", 2),
+    LEFT("3", "XX3", 3),     EMIT("3", "XX3+Y3", 3),
+};
+
+/* KStreamKTableJoinTest#shouldLogAndMeterWhenSkippingNullLeftKey and ...NullLeftValue, and a
+ * null-key table record (KTableSource drops and counts it). */
+static const row_t ST_INNER_NULLS[] = {
+    RIGHT("0", "Y0", 0),
+    LEFT(NULL, "X", 1),
+    LEFT("0", NULL, 2),
+    RIGHT(NULL, "Z", 3),
+    LEFT("0", "X0", 4),      EMIT("0", "X0+Y0", 4),
+};
+
+/* Not in Kafka Streams' tests: Kafka Streams 4.x lets a null-key stream record through a left
+ * join, joined with null (KStreamKTableJoinProcessor.maybeDropRecord: "leftJoin && record.key() ==
+ * null && record.value() != null" is not dropped); a null value is still dropped and counted. */
+static const row_t ST_LEFT_NULLS[] = {
+    RIGHT("0", "Y0", 0),
+    LEFT(NULL, "X", 1),      EMIT(NULL, "X+null", 1),
+    LEFT("0", NULL, 2),
+    RIGHT(NULL, "Z", 3),
+    LEFT("0", "X0", 4),      EMIT("0", "X0+Y0", 4),
+};
+
+/* ==== table-table joins ==================================================================== */
+
+/* KTableKTableInnerJoinTest#testJoin (doTestJoin): results stamped max of both rows'
+ * timestamps; a delete of either side retracts the result (a tombstone); null keys are dropped. */
+static const row_t TT_INNER_KS[] = {
+    LEFT("0", "X0", 5),
+    LEFT("1", "X1", 6),
+    LEFT(NULL, "SomeVal", 42),
+    RIGHT("0", "Y0", 0),     EMIT("0", "X0+Y0", 5),
+    RIGHT("1", "Y1", 10),    EMIT("1", "X1+Y1", 10),
+    RIGHT(NULL, "AnotherVal", 73),
+    LEFT("0", "XX0", 7),     EMIT("0", "XX0+Y0", 7),
+    LEFT("1", "XX1", 7),     EMIT("1", "XX1+Y1", 10),
+    LEFT("2", "XX2", 7),
+    LEFT("3", "XX3", 7),
+    RIGHT("0", "YY0", 0),    EMIT("0", "XX0+YY0", 7),
+    RIGHT("1", "YY1", 5),    EMIT("1", "XX1+YY1", 7),
+    RIGHT("2", "YY2", 10),   EMIT("2", "XX2+YY2", 10),
+    RIGHT("3", "YY3", 15),   EMIT("3", "XX3+YY3", 15),
+    LEFT("0", "XXX0", 6),    EMIT("0", "XXX0+YY0", 6),
+    LEFT("1", "XXX1", 6),    EMIT("1", "XXX1+YY1", 6),
+    LEFT("2", "XXX2", 6),    EMIT("2", "XXX2+YY2", 10),
+    LEFT("3", "XXX3", 6),    EMIT("3", "XXX3+YY3", 15),
+    RIGHT("0", NULL, 5),     EMIT("0", NULL, 6),
+    RIGHT("1", NULL, 7),     EMIT("1", NULL, 7),
+    LEFT("0", "XXXX0", 13),
+    LEFT("1", "XXXX1", 13),
+    LEFT("2", "XXXX2", 13),  EMIT("2", "XXXX2+YY2", 13),
+    LEFT("3", "XXXX3", 13),  EMIT("3", "XXXX3+YY3", 15),
+    LEFT("0", NULL, 0),
+    LEFT("1", NULL, 42),
+    LEFT("2", NULL, 5),      EMIT("2", NULL, 10),
+    LEFT("3", NULL, 20),     EMIT("3", NULL, 20),
+};
+
+/* KTableKTableLeftJoinTest#testJoin: a right delete turns the result into "X+null"; a left
+ * delete is a tombstone, stamped with the right row's timestamp when it is later. Also run with 4
+ * partitions. */
+static const row_t TT_LEFT_KS[] = {
+    LEFT("0", "X0", 5),      EMIT("0", "X0+null", 5),
+    LEFT("1", "X1", 6),      EMIT("1", "X1+null", 6),
+    LEFT(NULL, "SomeVal", 42),
+    RIGHT("0", "Y0", 0),     EMIT("0", "X0+Y0", 5),
+    RIGHT("1", "Y1", 10),    EMIT("1", "X1+Y1", 10),
+    RIGHT(NULL, "AnotherVal", 73),
+    LEFT("0", "XX0", 7),     EMIT("0", "XX0+Y0", 7),
+    LEFT("1", "XX1", 7),     EMIT("1", "XX1+Y1", 10),
+    LEFT("2", "XX2", 7),     EMIT("2", "XX2+null", 7),
+    LEFT("3", "XX3", 7),     EMIT("3", "XX3+null", 7),
+    RIGHT("0", "YY0", 0),    EMIT("0", "XX0+YY0", 7),
+    RIGHT("1", "YY1", 5),    EMIT("1", "XX1+YY1", 7),
+    RIGHT("2", "YY2", 10),   EMIT("2", "XX2+YY2", 10),
+    RIGHT("3", "YY3", 15),   EMIT("3", "XX3+YY3", 15),
+    LEFT("0", "XXX0", 6),    EMIT("0", "XXX0+YY0", 6),
+    LEFT("1", "XXX1", 6),    EMIT("1", "XXX1+YY1", 6),
+    LEFT("2", "XXX2", 6),    EMIT("2", "XXX2+YY2", 10),
+    LEFT("3", "XXX3", 6),    EMIT("3", "XXX3+YY3", 15),
+    RIGHT("0", NULL, 5),     EMIT("0", "XXX0+null", 6),
+    RIGHT("1", NULL, 7),     EMIT("1", "XXX1+null", 7),
+    LEFT("0", "XXXX0", 13),  EMIT("0", "XXXX0+null", 13),
+    LEFT("1", "XXXX1", 13),  EMIT("1", "XXXX1+null", 13),
+    LEFT("2", "XXXX2", 13),  EMIT("2", "XXXX2+YY2", 13),
+    LEFT("3", "XXXX3", 13),  EMIT("3", "XXXX3+YY3", 15),
+    LEFT("0", NULL, 0),      EMIT("0", NULL, 0),
+    LEFT("1", NULL, 42),     EMIT("1", NULL, 42),
+    LEFT("2", NULL, 5),      EMIT("2", NULL, 10),
+    LEFT("3", NULL, 20),     EMIT("3", NULL, 20),
+};
+
+/* KTableKTableOuterJoinTest#testJoin: as the left join, and a key whose left row is deleted
+ * while its right row remains becomes "null+Y". */
+static const row_t TT_OUTER_KS[] = {
+    LEFT("0", "X0", 5),      EMIT("0", "X0+null", 5),
+    LEFT("1", "X1", 6),      EMIT("1", "X1+null", 6),
+    LEFT(NULL, "SomeVal", 42),
+    RIGHT("0", "Y0", 0),     EMIT("0", "X0+Y0", 5),
+    RIGHT("1", "Y1", 10),    EMIT("1", "X1+Y1", 10),
+    RIGHT(NULL, "AnotherVal", 73),
+    LEFT("0", "XX0", 7),     EMIT("0", "XX0+Y0", 7),
+    LEFT("1", "XX1", 7),     EMIT("1", "XX1+Y1", 10),
+    LEFT("2", "XX2", 7),     EMIT("2", "XX2+null", 7),
+    LEFT("3", "XX3", 7),     EMIT("3", "XX3+null", 7),
+    RIGHT("0", "YY0", 0),    EMIT("0", "XX0+YY0", 7),
+    RIGHT("1", "YY1", 5),    EMIT("1", "XX1+YY1", 7),
+    RIGHT("2", "YY2", 10),   EMIT("2", "XX2+YY2", 10),
+    RIGHT("3", "YY3", 15),   EMIT("3", "XX3+YY3", 15),
+    LEFT("0", "XXX0", 6),    EMIT("0", "XXX0+YY0", 6),
+    LEFT("1", "XXX1", 6),    EMIT("1", "XXX1+YY1", 6),
+    LEFT("2", "XXX2", 6),    EMIT("2", "XXX2+YY2", 10),
+    LEFT("3", "XXX3", 6),    EMIT("3", "XXX3+YY3", 15),
+    RIGHT("0", NULL, 5),     EMIT("0", "XXX0+null", 6),
+    RIGHT("1", NULL, 7),     EMIT("1", "XXX1+null", 7),
+    LEFT("0", "XXXX0", 13),  EMIT("0", "XXXX0+null", 13),
+    LEFT("1", "XXXX1", 13),  EMIT("1", "XXXX1+null", 13),
+    LEFT("2", "XXXX2", 13),  EMIT("2", "XXXX2+YY2", 13),
+    LEFT("3", "XXXX3", 13),  EMIT("3", "XXXX3+YY3", 15),
+    LEFT("0", NULL, 0),      EMIT("0", NULL, 0),
+    LEFT("1", NULL, 42),     EMIT("1", NULL, 42),
+    LEFT("2", NULL, 5),      EMIT("2", "null+YY2", 10),
+    LEFT("3", NULL, 20),     EMIT("3", "null+YY3", 20),
+};
+
+/* Not in Kafka Streams' tests: rows of one side only, and deletes of each side, in the three
+ * joins (KTableKTable{Inner,Left,Right,Outer}Join.process). Key 8 only ever has a right row. */
+static const row_t TT_INNER_ONE_SIDED[] = {
+    RIGHT("8", "Y8", 1),
+    RIGHT("8", NULL, 2),
+    RIGHT("9", "Y9", 3),
+    LEFT("9", "X9", 5),      EMIT("9", "X9+Y9", 5),
+    RIGHT("9", NULL, 6),     EMIT("9", NULL, 6),
+    LEFT("9", NULL, 7),
+};
+
+static const row_t TT_LEFT_ONE_SIDED[] = {
+    RIGHT("8", "Y8", 1),
+    RIGHT("8", NULL, 2),
+    RIGHT("9", "Y9", 3),
+    LEFT("9", "X9", 5),      EMIT("9", "X9+Y9", 5),
+    RIGHT("9", NULL, 6),     EMIT("9", "X9+null", 6),
+    LEFT("9", NULL, 7),      EMIT("9", NULL, 7),
+};
+
+static const row_t TT_OUTER_ONE_SIDED[] = {
+    RIGHT("8", "Y8", 1),     EMIT("8", "null+Y8", 1),
+    RIGHT("8", NULL, 2),     EMIT("8", NULL, 2),
+    RIGHT("9", "Y9", 3),     EMIT("9", "null+Y9", 3),
+    LEFT("9", "X9", 5),      EMIT("9", "X9+Y9", 5),
+    RIGHT("9", NULL, 6),     EMIT("9", "X9+null", 6),
+    LEFT("9", NULL, 7),      EMIT("9", NULL, 7),
+};
+
+// clang-format on
+
+static void test_stream_table_join(void **state)
+{
+    run(*state, &SCENARIO(ST_INNER, (rill_join_windows_t){0}, ST_INNER_TABLE_UPDATES));
+}
+
+static void test_stream_table_join_table_tombstones(void **state)
+{
+    run(*state, &SCENARIO(ST_INNER, (rill_join_windows_t){0}, ST_INNER_TABLE_TOMBSTONES));
+}
+
+static void test_stream_table_left_join(void **state)
+{
+    run(*state, &SCENARIO(ST_LEFT, (rill_join_windows_t){0}, ST_LEFT_TABLE_UPDATES));
+}
+
+static void test_stream_table_left_join_table_tombstones(void **state)
+{
+    run(*state, &SCENARIO(ST_LEFT, (rill_join_windows_t){0}, ST_LEFT_TABLE_TOMBSTONES));
+}
+
+static void test_stream_table_join_nulls(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(ST_INNER, (rill_join_windows_t){0}, ST_INNER_NULLS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 3);
+}
+
+static void test_stream_table_left_join_nulls(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(ST_LEFT, (rill_join_windows_t){0}, ST_LEFT_NULLS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 2);
+}
+
+static void test_table_join(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(TT_INNER, (rill_join_windows_t){0}, TT_INNER_KS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 2);
+}
+
+static void test_table_left_join(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(TT_LEFT, (rill_join_windows_t){0}, TT_LEFT_KS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 2);
+}
+
+static void test_table_left_join_four_partitions(void **state)
+{
+    scenario_t sc = SCENARIO(TT_LEFT, (rill_join_windows_t){0}, TT_LEFT_KS);
+    sc.partitions = 4;
+    run(*state, &sc);
+}
+
+static void test_table_outer_join(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(TT_OUTER, (rill_join_windows_t){0}, TT_OUTER_KS));
+    assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 2);
+}
+
+static void test_table_join_one_sided(void **state)
+{
+    run(*state, &SCENARIO(TT_INNER, (rill_join_windows_t){0}, TT_INNER_ONE_SIDED));
+}
+
+static void test_table_left_join_one_sided(void **state)
+{
+    run(*state, &SCENARIO(TT_LEFT, (rill_join_windows_t){0}, TT_LEFT_ONE_SIDED));
+}
+
+static void test_table_outer_join_one_sided(void **state)
+{
+    run(*state, &SCENARIO(TT_OUTER, (rill_join_windows_t){0}, TT_OUTER_ONE_SIDED));
+}
+
+/* ==== describe(): the nodes and stores of stream-stream joins ============================== */
+
+/* Builds left-topic1 <join> left-topic2 (no sink, as the Java tests) and checks describe(). */
+static void check_describe(fixture_t *f, join_kind_t kind, const rill_join_opts_t *opts,
+                           const char *expected)
+{
+    char err[256];
+    f->topo = rill_topology_new();
+    assert_non_null(f->topo);
+    rill_stream_t *s1 = rill_stream_from_topic(f->topo, "input-topic1", NULL);
+    rill_stream_t *s2 = rill_stream_from_topic(f->topo, "input-topic2", NULL);
+    rill_join_windows_t w = rill_join_windows(100, 0);
+    rill_stream_t *joined = kind == SS_LEFT
+                                ? rill_stream_left_join(s1, s2, mock_joiner, NULL, w, opts)
+                                : rill_stream_outer_join(s1, s2, mock_joiner, NULL, w, opts);
+    assert_non_null(joined);
+    if (rill_topology_build(f->topo, err, sizeof err) != 0)
+        fail_msg("rill_topology_build: %s", err);
+    f->text = rill_topology_describe(f->topo);
+    assert_non_null(f->text);
+    assert_string_equal(f->text, expected);
+}
+
+/* TopologyTest#streamStreamLeftJoinTopologyWithDefaultStoresNames. */
+static void test_describe_left_join(void **state)
+{
+    check_describe(
+        *state, SS_LEFT, NULL,
+        "Topologies:\n"
+        "   Sub-topology: 0\n"
+        "    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])\n"
+        "      --> KSTREAM-WINDOWED-0000000002\n"
+        "    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])\n"
+        "      --> KSTREAM-WINDOWED-0000000003\n"
+        "    Processor: KSTREAM-WINDOWED-0000000002 (stores: [KSTREAM-JOINTHIS-0000000004-store])\n"
+        "      --> KSTREAM-JOINTHIS-0000000004\n"
+        "      <-- KSTREAM-SOURCE-0000000000\n"
+        "    Processor: KSTREAM-WINDOWED-0000000003 (stores: "
+        "[KSTREAM-OUTEROTHER-0000000005-store])\n"
+        "      --> KSTREAM-OUTEROTHER-0000000005\n"
+        "      <-- KSTREAM-SOURCE-0000000001\n"
+        "    Processor: KSTREAM-JOINTHIS-0000000004 (stores: [KSTREAM-OUTEROTHER-0000000005-store, "
+        "KSTREAM-OUTERSHARED-0000000004-store])\n"
+        "      --> KSTREAM-MERGE-0000000006\n"
+        "      <-- KSTREAM-WINDOWED-0000000002\n"
+        "    Processor: KSTREAM-OUTEROTHER-0000000005 (stores: [KSTREAM-JOINTHIS-0000000004-store, "
+        "KSTREAM-OUTERSHARED-0000000004-store])\n"
+        "      --> KSTREAM-MERGE-0000000006\n"
+        "      <-- KSTREAM-WINDOWED-0000000003\n"
+        "    Processor: KSTREAM-MERGE-0000000006 (stores: [])\n"
+        "      --> none\n"
+        "      <-- KSTREAM-JOINTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005\n\n");
+}
+
+/* TopologyTest#streamStreamLeftJoinTopologyWithCustomStoresNames (StreamJoined.withStoreName). */
+static void test_describe_left_join_store_name(void **state)
+{
+    rill_join_opts_t opts = {.store_name = "custom-name"};
+    check_describe(
+        *state, SS_LEFT, &opts,
+        "Topologies:\n"
+        "   Sub-topology: 0\n"
+        "    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])\n"
+        "      --> KSTREAM-WINDOWED-0000000002\n"
+        "    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])\n"
+        "      --> KSTREAM-WINDOWED-0000000003\n"
+        "    Processor: KSTREAM-WINDOWED-0000000002 (stores: [custom-name-this-join-store])\n"
+        "      --> KSTREAM-JOINTHIS-0000000004\n"
+        "      <-- KSTREAM-SOURCE-0000000000\n"
+        "    Processor: KSTREAM-WINDOWED-0000000003 (stores: "
+        "[custom-name-outer-other-join-store])\n"
+        "      --> KSTREAM-OUTEROTHER-0000000005\n"
+        "      <-- KSTREAM-SOURCE-0000000001\n"
+        "    Processor: KSTREAM-JOINTHIS-0000000004 (stores: [custom-name-outer-other-join-store, "
+        "custom-name-left-shared-join-store])\n"
+        "      --> KSTREAM-MERGE-0000000006\n"
+        "      <-- KSTREAM-WINDOWED-0000000002\n"
+        "    Processor: KSTREAM-OUTEROTHER-0000000005 (stores: [custom-name-this-join-store, "
+        "custom-name-left-shared-join-store])\n"
+        "      --> KSTREAM-MERGE-0000000006\n"
+        "      <-- KSTREAM-WINDOWED-0000000003\n"
+        "    Processor: KSTREAM-MERGE-0000000006 (stores: [])\n"
+        "      --> none\n"
+        "      <-- KSTREAM-JOINTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005\n\n");
+}
+
+/* TopologyTest#streamStreamOuterJoinTopologyWithDefaultStoresNames. */
+static void test_describe_outer_join(void **state)
+{
+    check_describe(*state, SS_OUTER, NULL,
+                   "Topologies:\n"
+                   "   Sub-topology: 0\n"
+                   "    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])\n"
+                   "      --> KSTREAM-WINDOWED-0000000002\n"
+                   "    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])\n"
+                   "      --> KSTREAM-WINDOWED-0000000003\n"
+                   "    Processor: KSTREAM-WINDOWED-0000000002 (stores: "
+                   "[KSTREAM-OUTERTHIS-0000000004-store])\n"
+                   "      --> KSTREAM-OUTERTHIS-0000000004\n"
+                   "      <-- KSTREAM-SOURCE-0000000000\n"
+                   "    Processor: KSTREAM-WINDOWED-0000000003 (stores: "
+                   "[KSTREAM-OUTEROTHER-0000000005-store])\n"
+                   "      --> KSTREAM-OUTEROTHER-0000000005\n"
+                   "      <-- KSTREAM-SOURCE-0000000001\n"
+                   "    Processor: KSTREAM-OUTEROTHER-0000000005 (stores: "
+                   "[KSTREAM-OUTERTHIS-0000000004-store, "
+                   "KSTREAM-OUTERSHARED-0000000004-store])\n"
+                   "      --> KSTREAM-MERGE-0000000006\n"
+                   "      <-- KSTREAM-WINDOWED-0000000003\n"
+                   "    Processor: KSTREAM-OUTERTHIS-0000000004 (stores: "
+                   "[KSTREAM-OUTEROTHER-0000000005-store, "
+                   "KSTREAM-OUTERSHARED-0000000004-store])\n"
+                   "      --> KSTREAM-MERGE-0000000006\n"
+                   "      <-- KSTREAM-WINDOWED-0000000002\n"
+                   "    Processor: KSTREAM-MERGE-0000000006 (stores: [])\n"
+                   "      --> none\n"
+                   "      <-- KSTREAM-OUTERTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005\n\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_inner_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inner_join_four_partitions, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_join_all_matched, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inner_windowing, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inner_asymmetric_after, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inner_asymmetric_before, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inner_tombstones_and_null_keys, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inner_late_records, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_join_in_memory, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_duplicates, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_expired_by_left, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_expired_by_right, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_right_never_emitted_by_left, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_right_never_emitted_by_right, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_zero_after, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_ordering, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_grace, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_windowing, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_asymmetric, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_grace_boundary_from_right, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_grace_boundary_from_left, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_out_of_order_within_grace, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_null_keys_and_values, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_late_records, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_left_stream_time_per_task, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_duplicates, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_left_expired_by_left, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_left_expired_by_right, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_right_expired_by_left, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_right_expired_by_right, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_ordering, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_grace, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_asymmetric_emit_all, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_asymmetric_before, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_asymmetric_after, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_emit_interval, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_grace_boundary, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_emission_gate, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_null_keys_and_values, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_join_table_tombstones, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_left_join, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_left_join_table_tombstones, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_join_nulls, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_left_join_nulls, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_table_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_table_left_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_table_left_join_four_partitions, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_table_outer_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_table_join_one_sided, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_table_left_join_one_sided, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_table_outer_join_one_sided, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_describe_left_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_describe_left_join_store_name, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_describe_outer_join, fixture_setup, fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
