@@ -85,6 +85,9 @@ typedef struct {
     rill_store_env_t *store_env;
     rill_store_backend_t default_store_backend; /* RILL_STORE_DEFAULT means RocksDB */
     size_t cache_max_bytes;
+    /* Stream-stream left and outer joins: the wall-clock interval between scans for unmatched
+     * records whose window closed (0: at every record that advances stream time). */
+    int64_t outer_join_emit_interval_ms;
     /* Exactly-once: the stores are transactional; their writes wait until the driver calls
      * rill__task_commit_stores() after its transaction committed, and they record their
      * changelog offsets themselves (no checkpoint file). */
