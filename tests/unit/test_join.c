@@ -575,6 +575,17 @@ static const row_t SS_INNER_LATE[] = {
     LEFT("0", "B0", 60),
 };
 
+/* Not in Kafka Streams' tests: a record later than grace still joins what the other side's store
+ * still holds. Each window store expires by its own observed time: the right store has seen
+ * nothing after 0, so b0 is still there for A0 at 50, which stream time (200000, from the left)
+ * makes late; A0's own put is dropped and counted, so c0 finds nothing. */
+static const row_t SS_INNER_LATE_JOINS[] = {
+    RIGHT("0", "b0", 0),
+    LEFT("9", "x9", 200000),
+    LEFT("0", "A0", 50),     EMIT("0", "A0+b0", 50),
+    RIGHT("0", "c0", 60),
+};
+
 // clang-format on
 
 static void test_inner_join(void **state)
@@ -623,6 +634,13 @@ static void test_inner_late_records(void **state)
     fixture_t *f = *state;
     run(f, &SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_INNER_LATE));
     assert_int_equal(dropped(f), 2);
+}
+
+static void test_inner_late_record_joins_what_the_other_store_holds(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_INNER_LATE_JOINS));
+    assert_int_equal(dropped(f), 1);
 }
 
 /* ==== stream-stream left joins ============================================================= */
@@ -1195,6 +1213,20 @@ static const row_t SO_EMISSION_GATE[] = {
     RIGHT("4", "r4", 121),    EMIT("0", "A0+null", 0), EMIT("9", "null+r9", 60),
 };
 
+/* Not in Kafka Streams' tests: out-of-order records of both sides with asymmetric windows,
+ * before 10, after 100, grace 50, at stream time 200. A left record's window ends at t + 100, a
+ * right one's at t + 10 (the right processor swaps before and after): r2 at 185 (195 < 200) and
+ * l3 at 99 (199 < 200) go out unmatched at once, r1 at 195 and l4 at 100 (200, not behind stream
+ * time) wait in the outer store until stream time passes 195 + 10 + 50 and 100 + 100 + 50. */
+static const row_t SO_OUT_OF_ORDER[] = {
+    LEFT("0", "k0", 200),
+    RIGHT("1", "r1", 195),
+    RIGHT("2", "r2", 185),    EMIT("2", "null+r2", 185),
+    LEFT("3", "l3", 99),      EMIT("3", "l3+null", 99),
+    LEFT("4", "l4", 100),
+    RIGHT("9", "z9", 256),    EMIT("4", "l4+null", 100), EMIT("1", "null+r1", 195),
+};
+
 /* Not in Kafka Streams' tests: null keys in an outer join go out at once from both sides, joined
  * with null; tombstones are dropped and counted on both sides. */
 static const row_t SO_NULLS[] = {
@@ -1281,6 +1313,12 @@ static void test_outer_emission_gate(void **state)
 {
     rill_join_windows_t w = {.before_ms = 50, .after_ms = 100, .grace_ms = 10};
     run(*state, &SCENARIO(SS_OUTER, w, SO_EMISSION_GATE));
+}
+
+static void test_outer_out_of_order_asymmetric(void **state)
+{
+    rill_join_windows_t w = {.before_ms = 10, .after_ms = 100, .grace_ms = 50};
+    run(*state, &SCENARIO(SS_OUTER, w, SO_OUT_OF_ORDER));
 }
 
 static void test_outer_null_keys_and_values(void **state)
@@ -1748,6 +1786,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inner_tombstones_and_null_keys, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_late_records, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_inner_late_record_joins_what_the_other_store_holds,
+                                        fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_left_join, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_left_join_in_memory, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_left_duplicates, fixture_setup, fixture_teardown),
@@ -1795,6 +1835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outer_emit_interval, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_outer_grace_boundary, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_outer_emission_gate, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_outer_out_of_order_asymmetric, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_outer_null_keys_and_values, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_stream_table_join, fixture_setup, fixture_teardown),
