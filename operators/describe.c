@@ -40,16 +40,61 @@ static void node_list(rill_bytes_t *sb, const rill_topology_t *topo, const int *
         sb_printf(sb, "%s%s", i ? ", " : "", topo->nodes[idx[i]]->name);
 }
 
+/* A node's size as Kafka Streams' InternalTopologyBuilder counts it for describe(): itself plus
+ * its children's sizes (a node below two paths counts twice). Saturates instead of wrapping. */
+static uint64_t subtree_size(const rill_topology_t *topo, int i, uint64_t *memo)
+{
+    if (memo[i])
+        return memo[i];
+    uint64_t size = 1;
+    const node_t *node = topo->nodes[i];
+    for (size_t c = 0; c < node->nchildren; c++) {
+        uint64_t add = subtree_size(topo, node->children[c], memo);
+        size = size > UINT64_MAX - add ? UINT64_MAX : size + add;
+    }
+    return memo[i] = size;
+}
+
+/* Sorts a sub-topology's n nodes as Kafka Streams' NodeComparator does (TopologyDescription):
+ * larger sub-trees first, then by name. The topological order the tasks run in differs where
+ * two nodes of one size are not named in the order they were made (KSTREAM-OUTERTHIS-0000000004
+ * and KSTREAM-OUTEROTHER-0000000005 of an outer join). */
+static void describe_order(const rill_topology_t *topo, int *order, size_t n, uint64_t *memo)
+{
+    for (size_t i = 1; i < n; i++) {
+        int v = order[i];
+        uint64_t sv = subtree_size(topo, v, memo);
+        size_t j = i;
+        for (; j > 0; j--) {
+            int u = order[j - 1];
+            uint64_t su = subtree_size(topo, u, memo);
+            if (su > sv || (su == sv && strcmp(topo->nodes[u]->name, topo->nodes[v]->name) < 0))
+                break;
+            order[j] = u;
+        }
+        order[j] = v;
+    }
+}
+
 char *rill_topology_describe(const rill_topology_t *topo)
 {
     if (!topo || !topo->built)
         return NULL;
+    uint64_t *memo = rill_calloc(topo->n ? topo->n : 1, sizeof *memo);
+    int *order = rill_calloc(topo->n ? topo->n : 1, sizeof *order);
+    if (!memo || !order) {
+        rill_free(memo);
+        rill_free(order);
+        return NULL;
+    }
     rill_bytes_t sb = {0};
     sb_printf(&sb, "Topologies:\n");
     for (int s = 0; s < topo->nsub; s++) {
         sb_printf(&sb, "   Sub-topology: %d\n", s);
+        memcpy(order, topo->sub_order[s], topo->sub_n[s] * sizeof *order);
+        describe_order(topo, order, topo->sub_n[s], memo);
         for (size_t k = 0; k < topo->sub_n[s]; k++) {
-            const node_t *node = topo->nodes[topo->sub_order[s][k]];
+            const node_t *node = topo->nodes[order[k]];
             switch (node->kind) {
             case NODE_SOURCE:
                 if (node->pattern) {
@@ -90,6 +135,8 @@ char *rill_topology_describe(const rill_topology_t *topo)
         }
         sb_printf(&sb, "\n");
     }
+    rill_free(memo);
+    rill_free(order);
     return sb_finish(&sb);
 }
 
