@@ -643,6 +643,15 @@ static void test_inner_late_record_joins_what_the_other_store_holds(void **state
     assert_int_equal(dropped(f), 1);
 }
 
+static void test_inner_late_record_joins_what_the_other_store_holds_in_memory(void **state)
+{
+    fixture_t *f = *state;
+    scenario_t sc = SCENARIO(SS_INNER, rill_join_windows(100, 0), SS_INNER_LATE_JOINS);
+    sc.store = "in_memory";
+    run(f, &sc);
+    assert_int_equal(dropped(f), 1);
+}
+
 /* ==== stream-stream left joins ============================================================= */
 
 // clang-format off
@@ -1788,6 +1797,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inner_late_records, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_late_record_joins_what_the_other_store_holds,
                                         fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_inner_late_record_joins_what_the_other_store_holds_in_memory, fixture_setup,
+            fixture_teardown),
         cmocka_unit_test_setup_teardown(test_left_join, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_left_join_in_memory, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_left_duplicates, fixture_setup, fixture_teardown),
