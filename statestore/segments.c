@@ -513,6 +513,50 @@ int rill__segments_get(rill__segments_t *segs, int64_t ts, rill_buf_t layout, ri
     return rill_store_get(seg->store, layout, value);
 }
 
+int64_t rill__segments_id_of(const rill__segments_t *segs, int64_t ts)
+{
+    return segment_id(segs, ts);
+}
+
+void rill__segments_advance(rill__segments_t *segs, int64_t t)
+{
+    if (t <= rill__segments_observed(segs))
+        return;
+    atomic_store_explicit(&segs->observed, t, memory_order_relaxed);
+    drop_expired(segs);
+}
+
+bool rill__segments_next_id(const rill__segments_t *segs, int64_t *id)
+{
+    size_t i = lower_bound(segs, *id);
+    if (i == segs->count)
+        return false;
+    *id = segs->list[i]->id;
+    return true;
+}
+
+bool rill__segments_empty(const rill__segments_t *segs)
+{
+    return segs->count == 0;
+}
+
+int rill__segments_get_in(rill__segments_t *segs, int64_t id, rill_buf_t layout, rill_buf_t *value)
+{
+    segment_t *seg = find_segment(segs, id);
+    return seg ? rill_store_get(seg->store, layout, value) : RILL_ENOENT;
+}
+
+int rill__segments_put_in(rill__segments_t *segs, int64_t id, rill_buf_t layout, rill_buf_t value)
+{
+    if (id < segment_id(segs, rill__segments_min_live(segs)))
+        return RILL_ENOENT;
+    segment_t *seg;
+    int rc = get_segment(segs, id, value.data != NULL, &seg);
+    if (rc == RILL_ENOENT)
+        return 0; /* a delete in a segment never written to */
+    return rc ? rc : rill_store_put(seg->store, layout, value);
+}
+
 int rill__segments_flush(rill__segments_t *segs)
 {
     int first = 0;

@@ -1,5 +1,6 @@
 /*
- * segments.h — the segmented store under window and session stores (private to statestore/).
+ * segments.h — the segmented store under window, session and versioned stores (private to
+ * statestore/).
  *
  * A segmented store splits its entries by a timestamp carried in each layout key (a window's
  * start, a session's end) into segments segment_ms wide; each live segment is one key-value store
@@ -89,6 +90,24 @@ int64_t rill__segments_committed_offset(rill__segments_t *segs);
 /* Returns a buffer of at least n bytes owned by segs (for building layout keys on the owner
  * thread), valid until the next call; NULL when out of memory. */
 uint8_t *rill__segments_scratch(rill__segments_t *segs, size_t n);
+
+/* ---- By segment id, for stores that choose the segment themselves (versioned.c) ---- */
+
+/* Returns the id of the segment that holds timestamp ts. */
+int64_t rill__segments_id_of(const rill__segments_t *segs, int64_t ts);
+/* Moves the observed time to t if later and drops the segments that this expires. */
+void rill__segments_advance(rill__segments_t *segs, int64_t t);
+/* Sets *id to the smallest live segment id >= *id: true, or false when there is none. */
+bool rill__segments_next_id(const rill__segments_t *segs, int64_t *id);
+/* Whether the store has no live segment. */
+bool rill__segments_empty(const rill__segments_t *segs);
+/* Looks layout up in segment id (not filtered by expiry): 0 with *value borrowed until the next
+ * call on that segment, RILL_ENOENT (no such segment or entry), RILL_EIO. */
+int rill__segments_get_in(rill__segments_t *segs, int64_t id, rill_buf_t layout, rill_buf_t *value);
+/* Writes value (null: deletes) under layout in segment id, opening it for a non-null value; the
+ * observed time does not move. 0; RILL_ENOENT when segment id has expired; RILL_ENOMEM, RILL_EIO.
+ */
+int rill__segments_put_in(rill__segments_t *segs, int64_t id, rill_buf_t layout, rill_buf_t value);
 
 /*
  * Returns an iterator over the entries of the segments that cover [ts_from, ts_to] (ascending,

@@ -1,6 +1,6 @@
 /*
  * statestore.h — the state layer: ordered key-value stores of bytes, with an in-memory backend
- * and a RocksDB backend, and the window and session stores built on them.
+ * and a RocksDB backend, and the window, session and versioned stores built on them.
  *
  * Stores here know nothing of Kafka: changelogs, the record cache and checkpoints belong to the
  * task runtime (processor.h), which wraps these stores. Keys and values are opaque bytes ordered
@@ -255,6 +255,80 @@ RILL_EXTERN size_t rill_session_key(rill_buf_t key, int64_t start, int64_t end, 
 /* Splits a session-store layout key: 0 or RILL_EINVAL when shorter than 16 bytes. */
 RILL_EXTERN int rill_session_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start,
                                        int64_t *end);
+
+/* ---- Versioned key-value stores ------------------------------------------------------- */
+
+/*
+ * A versioned store keeps, for each key, the versions it had over time, as Kafka Streams'
+ * VersionedKeyValueStore (KIP-889) does. A put of (key, value, ts) records a version valid from
+ * ts until the next version's timestamp (puts may come out of order and land in the middle of
+ * the history); a null value (data NULL) is a tombstone: a version that says "no value from ts".
+ * A put at the timestamp of an existing version replaces it. The store's observed time is the
+ * largest timestamp put; versions that ended before observed - history_retention_ms may be
+ * forgotten (whole segments of segment_ms go at once, by the end of their versions), and a put
+ * older than that is refused. The newest version of a key is kept whatever its age. The
+ * changelog of such a store is the puts themselves (key, value or tombstone, record timestamp
+ * ts): replaying them in order rebuilds it. Threads: every call belongs to the owner thread; a
+ * value returned is borrowed until the next call on the store. Reopen a RocksDB store with the
+ * segment_ms it was made with; its observed time is then the start of its newest segment until
+ * a put moves it (a lower bound, which only delays expiry).
+ */
+typedef struct rill_versioned_store rill_versioned_store_t;
+
+/* The valid_to of a version that no later version ends: the key's latest. */
+#define RILL_VERSION_OPEN INT64_MAX
+
+/* Opens a versioned store (RocksDB: the latest values under path/latest, older versions in
+ * segments under path/<segment-id>); NULL with the reason in errstr. */
+RILL_EXTERN rill_versioned_store_t *
+rill_versioned_store_open(rill_store_backend_t backend, rill_store_env_t *env, const char *path,
+                          int64_t history_retention_ms, int64_t segment_ms, char *errstr,
+                          size_t errstr_size);
+/* Closes and frees a versioned store (RocksDB: flushes first). NULL is fine. */
+RILL_EXTERN void rill_versioned_store_close(rill_versioned_store_t *vs);
+/* Records the version (key, value from ts; a null value is a tombstone) and advances the observed
+ * time to ts if later. 0 when applied; RILL_ENOENT, writing nothing, when ts < observed time -
+ * history retention (Kafka Streams' PUT_RETURN_CODE_NOT_PUT); RILL_ENOMEM or RILL_EIO. */
+RILL_EXTERN int rill_versioned_store_put(rill_versioned_store_t *vs, rill_buf_t key,
+                                         rill_buf_t value, int64_t ts);
+/* A tombstone put: rill_versioned_store_put(vs, key, null, ts), with the same results. */
+RILL_EXTERN int rill_versioned_store_delete(rill_versioned_store_t *vs, rill_buf_t key, int64_t ts);
+
+/* One put of a versioned write batch: value.data NULL is a tombstone. */
+typedef struct {
+    rill_buf_t key;
+    rill_buf_t value;
+    int64_t ts;
+} rill_versioned_write_t;
+
+/* Applies n puts as n rill_versioned_store_put() calls in order would (a changelog restore):
+ * applied[i] is false for a put refused as too old. 0, RILL_EINVAL, RILL_ENOMEM or RILL_EIO
+ * (the puts before the failing one stay applied). */
+RILL_EXTERN int rill_versioned_store_write_batch(rill_versioned_store_t *vs,
+                                                 const rill_versioned_write_t *writes, size_t n,
+                                                 bool *applied);
+/* Gets the latest version of key: 0 with *value (borrowed) and *valid_from (either may be NULL),
+ * or RILL_ENOENT when the key has none or its latest is a tombstone. */
+RILL_EXTERN int rill_versioned_store_get(rill_versioned_store_t *vs, rill_buf_t key,
+                                         rill_buf_t *value, int64_t *valid_from);
+/* Gets the version of key valid at as_of_ts (valid_from <= as_of_ts < valid_to; valid_to is
+ * RILL_VERSION_OPEN for the latest): 0 with the out-parameters set (each may be NULL), or
+ * RILL_ENOENT when none is (a tombstone, before the first version, or as_of_ts older than
+ * observed time - history retention and the latest version later than as_of_ts). */
+RILL_EXTERN int rill_versioned_store_get_as_of(rill_versioned_store_t *vs, rill_buf_t key,
+                                               int64_t as_of_ts, rill_buf_t *value,
+                                               int64_t *valid_from, int64_t *valid_to);
+/* Makes every write so far durable (see rill_store_flush). */
+RILL_EXTERN int rill_versioned_store_flush(rill_versioned_store_t *vs);
+/* Makes the store transactional (see rill_store_set_transactional). */
+RILL_EXTERN int rill_versioned_store_set_transactional(rill_versioned_store_t *vs);
+/* Commits the history segments, then the latest values, with changelog_offset (see
+ * rill_store_commit). */
+RILL_EXTERN int rill_versioned_store_commit(rill_versioned_store_t *vs, int64_t changelog_offset);
+/* Returns the smallest offset committed in its stores, -1 when one of them has none. */
+RILL_EXTERN int64_t rill_versioned_store_committed_offset(rill_versioned_store_t *vs);
+/* Returns the store's observed time (largest timestamp put), or INT64_MIN. */
+RILL_EXTERN int64_t rill_versioned_store_observed_time(const rill_versioned_store_t *vs);
 
 #ifdef __cplusplus
 }

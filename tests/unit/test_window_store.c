@@ -1,10 +1,12 @@
 /*
- * Unit tests for the window and session stores of statestore.h: the layouts (round trips at the
- * extremes, byte order following time order), put/get/delete, fetches with inclusive time bounds
- * both ways, keys that are prefixes of one another, key ranges, expiry (refused puts, filtered
- * reads, segments dropped and their directories removed), reopening RocksDB stores, iterators that
- * outlive a dropped segment or the store, a reader thread racing the owner, and out-of-memory
- * paths.
+ * Unit tests for the window, session and versioned stores of statestore.h: the layouts (round trips
+ * at the extremes, byte order following time order), put/get/delete, fetches with inclusive time
+ * bounds both ways, keys that are prefixes of one another, key ranges, expiry (refused puts,
+ * filtered reads, segments dropped and their directories removed), reopening RocksDB stores,
+ * iterators that outlive a dropped segment or the store, a reader thread racing the owner, and
+ * out-of-memory paths. Versioned stores: Kafka Streams' RocksDBVersionedStoreTest scenarios as
+ * tables, puts into the middle of a history against a model, history retention, reopening,
+ * transactions.
  *
  * Every store test runs once per backend (in memory, and RocksDB in a fresh directory under /tmp
  * with its own env), with a counting allocator installed through rill_set_allocator(): the
@@ -53,8 +55,11 @@ static bool should_fail(void)
     return false;
 }
 
+static atomic_long n_mallocs; /* every allocation asked of the hook */
+
 static void *count_malloc(size_t n)
 {
+    atomic_fetch_add(&n_mallocs, 1);
     if (should_fail())
         return NULL;
     void *p = malloc(n);
@@ -65,6 +70,7 @@ static void *count_malloc(size_t n)
 
 static void *count_realloc(void *old, size_t n)
 {
+    atomic_fetch_add(&n_mallocs, 1);
     if (should_fail())
         return NULL;
     void *p = realloc(old, n);
@@ -1168,6 +1174,767 @@ static void test_segment_open_fails(void **state)
     assert_non_null(strstr(err, "session store"));
 }
 
+/* ---- Versioned stores ---- */
+
+static rill_versioned_store_t *open_vs(fixture_t *f, int64_t retention, int64_t segment)
+{
+    char err[256] = "";
+    rill_versioned_store_t *vs =
+        rill_versioned_store_open(f->backend, f->env, f->path, retention, segment, err, sizeof err);
+    if (!vs)
+        fail_msg("rill_versioned_store_open: %s", err);
+    return vs;
+}
+
+/* Whether the scenario running has every value replaced by the empty one (a value still). */
+static bool values_emptied;
+
+/* A value of a step: NULL is a tombstone. */
+static rill_buf_t vstr(const char *s)
+{
+    return s ? str(values_emptied ? "" : s) : view(NULL, 0);
+}
+
+/* One step of a scenario. */
+typedef enum {
+    V_PUT,      /* put value (NULL: tombstone) at ts: applied; a value then reads back [ts, vt) */
+    V_NOT_PUT,  /* put refused as too old (RILL_ENOENT) */
+    V_AT,       /* get_as_of(ts) gives value [vf, vt), or none when value is NULL */
+    V_LATEST,   /* get gives value from vf, or none when value is NULL */
+    V_OBSERVED, /* observed time is ts */
+} vop_t;
+
+typedef struct {
+    vop_t op;
+    const char *key, *value;
+    int64_t ts, vf, vt;
+} vstep_t;
+
+#define OPEN RILL_VERSION_OPEN
+/* clang-format off */
+#define PUT(k, v, ts, vt)    {V_PUT, k, v, ts, ts, vt}
+#define TOMB(k, ts)          {V_PUT, k, NULL, ts, 0, 0}
+#define NOT_PUT(k, v, ts)    {V_NOT_PUT, k, v, ts, 0, 0}
+#define AT(k, ts, v, vf, vt) {V_AT, k, v, ts, vf, vt}
+#define AT_NONE(k, ts)       {V_AT, k, NULL, ts, 0, 0}
+#define LATEST(k, v, vf)     {V_LATEST, k, v, 0, vf, OPEN}
+#define LATEST_NONE(k)       {V_LATEST, k, NULL, 0, 0, 0}
+#define OBSERVED(ts)         {V_OBSERVED, "", NULL, ts, 0, 0}
+/* clang-format on */
+
+static void assert_version(int rc, rill_buf_t value, int64_t vf, int64_t vt, const vstep_t *s,
+                           size_t i)
+{
+    const char *want = s->value && values_emptied ? "" : s->value;
+    if (!want) {
+        if (rc != RILL_ENOENT)
+            fail_msg("step %zu (%s @%" PRId64 "): want none, got %s", i, s->key, s->ts,
+                     rill_err_name(rc));
+        return;
+    }
+    if (rc != 0)
+        fail_msg("step %zu (%s @%" PRId64 "): want %s, got %s", i, s->key, s->ts, want,
+                 rill_err_name(rc));
+    if (value.len != strlen(want) || (value.len && memcmp(value.data, want, value.len)) ||
+        vf != s->vf || vt != s->vt || !value.data)
+        fail_msg("step %zu (%s @%" PRId64 "): want %s [%" PRId64 ",%" PRId64 "), got %.*s [%" PRId64
+                 ",%" PRId64 ")",
+                 i, s->key, s->ts, want, s->vf, s->vt, (int)value.len,
+                 value.data ? (const char *)value.data : "", vf, vt);
+}
+
+/* Runs steps; with batch, the puts go through rill_versioned_store_write_batch, one batch per run
+ * of puts (a changelog restore), and their read-backs are skipped. */
+static void run_steps(rill_versioned_store_t *vs, const vstep_t *steps, size_t n, bool batch)
+{
+    for (size_t i = 0; i < n; i++) {
+        const vstep_t *s = &steps[i];
+        rill_buf_t value = {"junk", 4};
+        int64_t vf = 0, vt = 0;
+        int rc;
+        if (batch && (s->op == V_PUT || s->op == V_NOT_PUT)) {
+            rill_versioned_write_t w[64];
+            bool applied[64];
+            size_t m = 0;
+            while (i + m < n && m < 64 &&
+                   (steps[i + m].op == V_PUT || steps[i + m].op == V_NOT_PUT)) {
+                w[m] = (rill_versioned_write_t){str(steps[i + m].key), vstr(steps[i + m].value),
+                                                steps[i + m].ts};
+                m++;
+            }
+            assert_int_equal(rill_versioned_store_write_batch(vs, w, m, applied), 0);
+            for (size_t j = 0; j < m; j++)
+                if (applied[j] != (steps[i + j].op == V_PUT))
+                    fail_msg("batch step %zu: applied %d", i + j, applied[j]);
+            i += m - 1;
+            continue;
+        }
+        switch (s->op) {
+        case V_PUT:
+            rc = rill_versioned_store_put(vs, str(s->key), vstr(s->value), s->ts);
+            if (rc != 0)
+                fail_msg("step %zu: put %s @%" PRId64 ": %s", i, s->key, s->ts, rill_err_name(rc));
+            if (s->value) {
+                rc = rill_versioned_store_get_as_of(vs, str(s->key), s->ts, &value, &vf, &vt);
+                assert_version(rc, value, vf, vt, s, i);
+            }
+            break;
+        case V_NOT_PUT:
+            rc = rill_versioned_store_put(vs, str(s->key), vstr(s->value), s->ts);
+            if (rc != RILL_ENOENT)
+                fail_msg("step %zu: put %s @%" PRId64 " not refused: %s", i, s->key, s->ts,
+                         rill_err_name(rc));
+            break;
+        case V_AT:
+            rc = rill_versioned_store_get_as_of(vs, str(s->key), s->ts, &value, &vf, &vt);
+            assert_version(rc, value, vf, vt, s, i);
+            break;
+        case V_LATEST:
+            rc = rill_versioned_store_get(vs, str(s->key), &value, &vf);
+            assert_version(rc, value, vf, OPEN, s, i);
+            break;
+        case V_OBSERVED:
+            if (rill_versioned_store_observed_time(vs) != s->ts)
+                fail_msg("step %zu: observed %" PRId64 ", want %" PRId64, i,
+                         rill_versioned_store_observed_time(vs), s->ts);
+            break;
+        }
+    }
+}
+
+/*
+ * Scenarios ported from Kafka Streams' RocksDBVersionedStoreTest (apache/kafka,
+ * streams/src/test/java/org/apache/kafka/streams/state/internals/RocksDBVersionedStoreTest.java):
+ * each table is the test of the same name, with its history retention (300 s), segment interval
+ * (100 s) and base timestamp (10). Where the original checks put()'s returned valid_to, PUT
+ * checks the valid_to the version reads back with right after the put (Rill's put returns 0).
+ */
+#define HR 300000
+#define SI 100000
+#define BT 10
+
+/* shouldPutLatest */
+static const vstep_t put_latest[] = {
+    PUT("k", "v", BT, OPEN),
+    PUT("k", "v2", BT + 1, OPEN),
+    LATEST("k", "v2", BT + 1),
+    AT("k", BT, "v", BT, BT + 1),
+    AT("k", BT + 1, "v2", BT + 1, OPEN),
+    AT("k", BT + 2, "v2", BT + 1, OPEN),
+};
+/* shouldPutNullAsLatest */
+static const vstep_t put_null_as_latest[] = {
+    TOMB("k", BT),    TOMB("k", BT + 1),    LATEST_NONE("k"),
+    AT_NONE("k", BT), AT_NONE("k", BT + 1), AT_NONE("k", BT + 2),
+};
+/* shouldPutOlderWithNonNullLatest */
+static const vstep_t put_older_non_null_latest[] = {
+    PUT("k", "v", BT, OPEN),
+    PUT("k", "v2", BT - 2, BT),
+    PUT("k", "v1", BT - 1, BT),
+    PUT("k", "v4", BT - 4, BT - 2),
+    LATEST("k", "v", BT),
+    AT("k", BT, "v", BT, OPEN),
+    AT("k", BT - 1, "v1", BT - 1, BT),
+    AT("k", BT - 2, "v2", BT - 2, BT - 1),
+    AT("k", BT - 3, "v4", BT - 4, BT - 2),
+};
+/* shouldPutOlderWithNullLatest */
+static const vstep_t put_older_null_latest[] = {
+    TOMB("k", BT),
+    PUT("k", "v2", BT - 2, BT),
+    PUT("k", "v1", BT - 1, BT),
+    PUT("k", "v4", BT - 4, BT - 2),
+    LATEST_NONE("k"),
+    AT_NONE("k", BT),
+    AT("k", BT - 1, "v1", BT - 1, BT),
+    AT("k", BT - 2, "v2", BT - 2, BT - 1),
+    AT("k", BT - 3, "v4", BT - 4, BT - 2),
+};
+/* The history before BT that shouldPutOlderNullWithNonNullLatest and
+ * shouldPutOlderNullWithNullLatest end with. */
+static const vstep_t ends_v3_v5[] = {
+    AT_NONE("k", BT - 1),
+    AT_NONE("k", BT - 2),
+    AT("k", BT - 3, "v3", BT - 3, BT - 2),
+    AT_NONE("k", BT - 4),
+    AT("k", BT - 5, "v5", BT - 5, BT - 4),
+    AT_NONE("k", BT - 6),
+};
+/* shouldPutOlderNullWithNonNullLatest */
+static const vstep_t put_older_null_non_null_latest[] = {
+    PUT("k", "v", BT, OPEN),
+    TOMB("k", BT - 2),
+    TOMB("k", BT - 1),
+    TOMB("k", BT - 4),
+    PUT("k", "v5", BT - 5, BT - 4),
+    PUT("k", "v3", BT - 3, BT - 2),
+    TOMB("k", BT - 6),
+    LATEST("k", "v", BT),
+    AT("k", BT, "v", BT, OPEN),
+};
+/* shouldPutOlderNullWithNullLatest */
+static const vstep_t put_older_null_null_latest[] = {
+    TOMB("k", BT),
+    TOMB("k", BT - 2),
+    TOMB("k", BT - 1),
+    TOMB("k", BT - 4),
+    PUT("k", "v3", BT - 3, BT - 2),
+    PUT("k", "v5", BT - 5, BT - 4),
+    TOMB("k", BT - 6),
+    LATEST_NONE("k"),
+    AT_NONE("k", BT),
+};
+/* shouldPutRepeatTimestampAsLatest */
+static const vstep_t put_repeat_ts_as_latest[] = {
+    PUT("k", "to_be_replaced", BT, OPEN),
+    PUT("k", "b", BT, OPEN),
+    LATEST("k", "b", BT),
+    AT("k", BT, "b", BT, OPEN),
+    AT_NONE("k", BT - 1),
+    TOMB("k", BT),
+    LATEST_NONE("k"),
+    AT_NONE("k", BT),
+    AT_NONE("k", BT - 1),
+    TOMB("k", BT),
+    LATEST_NONE("k"),
+    AT_NONE("k", BT),
+    AT_NONE("k", BT - 1),
+    PUT("k", "b", BT, OPEN),
+    LATEST("k", "b", BT),
+    AT("k", BT, "b", BT, OPEN),
+    AT_NONE("k", BT - 1),
+};
+/* The state that shouldPutRepeatTimestamps, shouldMoveRecordToOlderSegmentWithNullsDuringPut and
+ * shouldDistinguishEmptyAndNull (the latter with every value empty) end in. */
+static const vstep_t ends_vp5_vn5_vn6[] = {
+    LATEST_NONE("k"),
+    AT_NONE("k", SI + 30),
+    AT_NONE("k", SI + 15),
+    AT("k", SI + 6, "vp5", SI + 5, SI + 10),
+    AT_NONE("k", SI + 2),
+    AT_NONE("k", SI),
+    AT_NONE("k", SI - 1),
+    AT("k", SI - 5, "vn5", SI - 5, SI - 1),
+    AT("k", SI - 6, "vn6", SI - 6, SI - 5),
+    AT_NONE("k", SI - 8),
+};
+/* shouldPutRepeatTimestamps (also shouldRestoreWithNullsAndRepeatTimestamps, through a batch) */
+static const vstep_t put_repeat_ts[] = {
+    PUT("k", "to_be_replaced", SI + 20, OPEN),
+    TOMB("k", SI - 10),
+    PUT("k", "to_be_replaced", SI - 10, SI + 20),
+    TOMB("k", SI - 10),
+    PUT("k", "to_be_replaced", SI - 1, SI + 20),
+    PUT("k", "to_be_replaced", SI + 1, SI + 20),
+    TOMB("k", SI - 1),
+    TOMB("k", SI + 1),
+    TOMB("k", SI + 10),
+    TOMB("k", SI + 5),
+    PUT("k", "vp5", SI + 5, SI + 10),
+    PUT("k", "to_be_replaced", SI - 5, SI - 1),
+    PUT("k", "vn5", SI - 5, SI - 1),
+    TOMB("k", SI + 20),
+    TOMB("k", SI + 20),
+    PUT("k", "vn6", SI - 6, SI - 5),
+};
+/* shouldPutIntoMultipleSegments (also shouldRestoreMultipleBatches) */
+static const vstep_t put_multiple_segments[] = {
+    TOMB("k", SI - 20),
+    PUT("k", "vn10", SI - 10, OPEN),
+    TOMB("k", SI - 1),
+    TOMB("k", SI + 1),
+    PUT("k", "vp10", SI + 10, OPEN),
+    TOMB("k", SI + 20),
+    LATEST_NONE("k"),
+    AT_NONE("k", SI + 30),
+    AT("k", SI + 15, "vp10", SI + 10, SI + 20),
+    AT_NONE("k", SI + 5),
+    AT_NONE("k", SI + 2),
+    AT_NONE("k", SI),
+    AT_NONE("k", SI - 1),
+    AT("k", SI - 5, "vn10", SI - 10, SI - 1),
+    AT_NONE("k", SI - 15),
+};
+/* The first puts of shouldMoveRecordToOlderSegmentDuringPut and shouldDelete. */
+static const vstep_t four_versions[] = {
+    PUT("k", "vp20", SI + 20, OPEN),
+    PUT("k", "vp10", SI + 10, SI + 20),
+    PUT("k", "vn10", SI - 10, SI + 10),
+    PUT("k", "vn2", SI - 2, SI + 10),
+};
+/* shouldMoveRecordToOlderSegmentDuringPut (also shouldRestore), after four_versions */
+static const vstep_t move_to_older_segment[] = {
+    PUT("k", "vn1", SI - 1, SI + 10),
+    PUT("k", "vp1", SI + 1, SI + 10),
+    LATEST("k", "vp20", SI + 20),
+    AT("k", SI + 30, "vp20", SI + 20, OPEN),
+    AT("k", SI + 15, "vp10", SI + 10, SI + 20),
+    AT("k", SI + 5, "vp1", SI + 1, SI + 10),
+    AT("k", SI, "vn1", SI - 1, SI + 1),
+    AT("k", SI - 1, "vn1", SI - 1, SI + 1),
+    AT("k", SI - 2, "vn2", SI - 2, SI - 1),
+    AT("k", SI - 5, "vn10", SI - 10, SI - 2),
+};
+/* shouldMoveRecordToOlderSegmentWithNullsDuringPut (also shouldRestoreWithNulls, and with every
+ * value empty shouldDistinguishEmptyAndNull: an empty value is a value, not a tombstone) */
+static const vstep_t move_to_older_segment_nulls[] = {
+    TOMB("k", SI + 20),
+    TOMB("k", SI - 1),
+    TOMB("k", SI + 1),
+    TOMB("k", SI - 10),
+    TOMB("k", SI + 10),
+    PUT("k", "vp5", SI + 5, SI + 10),
+    PUT("k", "vn5", SI - 5, SI - 1),
+    PUT("k", "vn6", SI - 6, SI - 5),
+};
+/* shouldFallThroughToExistingOlderSegmentAsLatestDuringPut */
+static const vstep_t fall_through_older_segment[] = {
+    TOMB("k", SI - 5),
+    PUT("k", "vn6", SI - 6, SI - 5),
+    PUT("k", "vp20", SI + 20, OPEN),
+    TOMB("k", SI + 10),
+    TOMB("k", SI - 1),
+    PUT("k", "vn2", SI - 2, SI - 1),
+    LATEST("k", "vp20", SI + 20),
+    AT("k", SI + 30, "vp20", SI + 20, OPEN),
+    AT_NONE("k", SI + 12),
+    AT_NONE("k", SI),
+    AT_NONE("k", SI - 1),
+    AT("k", SI - 2, "vn2", SI - 2, SI - 1),
+    AT_NONE("k", SI - 5),
+    AT("k", SI - 6, "vn6", SI - 6, SI - 5),
+};
+/* shouldPutNonLatestTombstoneIntoNewSegmentWithValidTo */
+static const vstep_t non_latest_tombstone[] = {
+    PUT("k", "vp30", SI + 30, OPEN),
+    TOMB("k", SI - 10),
+    PUT("k", "vn5", SI - 5, SI + 30),
+    PUT("k", "vn1", SI - 1, SI + 30),
+    TOMB("k", SI - 2),
+    LATEST("k", "vp30", SI + 30),
+    AT("k", SI + 10, "vn1", SI - 1, SI + 30),
+    AT("k", SI - 1, "vn1", SI - 1, SI + 30),
+    AT_NONE("k", SI - 2),
+    AT("k", SI - 5, "vn5", SI - 5, SI - 2),
+    AT_NONE("k", SI - 10),
+};
+/* shouldDelete, after four_versions: Rill's delete returns 0, not the version deleted; the reads
+ * check its effect. */
+static const vstep_t delete_steps[] = {
+    TOMB("k", SI - 5),
+    AT("k", SI - 6, "vn10", SI - 10, SI - 5),
+    AT_NONE("k", SI - 5),
+    AT_NONE("k", SI - 3),
+    TOMB("k", SI + 10),
+    AT_NONE("k", SI + 10),
+    TOMB("k", SI + 10),
+    AT_NONE("k", SI + 15),
+    AT("k", SI + 9, "vn2", SI - 2, SI + 10),
+    TOMB("k", SI + 25),
+    LATEST_NONE("k"),
+    AT("k", SI + 24, "vp20", SI + 20, SI + 25),
+    AT_NONE("k", SI + 25),
+};
+/* shouldNotPutExpired (also shouldNotRestoreExpired) */
+static const vstep_t not_put_expired[] = {
+    PUT("k", "v", HR + 10, OPEN), PUT("k1", "v1", 10, OPEN), /* HR + 10 - grace: grace has not
+                                                                elapsed */
+    LATEST("k1", "v1", 10),       NOT_PUT("k2", "v2", 9),    LATEST_NONE("k2"), OBSERVED(HR + 10),
+};
+/* shouldNotDeleteExpired */
+static const vstep_t not_delete_expired[] = {
+    PUT("k1", "v1", 1, OPEN), PUT("k2", "v2", 1, OPEN), PUT("kother", "vother", HR + 10, OPEN),
+    TOMB("k1", 10), /* grace has not elapsed */
+    LATEST_NONE("k1"),        AT_NONE("k1", 10),        NOT_PUT("k2", NULL, 9),
+    LATEST("k2", "v2", 1),
+};
+/* shouldGetFromOlderSegments */
+static const vstep_t get_from_older_segments[] = {
+    TOMB("ko", SI - 10),
+    TOMB("ko", 2 * SI - 10),
+    TOMB("ko", 3 * SI - 10),
+    AT_NONE("k", SI - 20),
+    PUT("k", "v", SI - 20, OPEN),
+    TOMB("k", SI - 10),
+    AT_NONE("k", SI - 30),
+    AT("k", SI - 15, "v", SI - 20, SI - 10),
+    AT_NONE("k", SI - 5),
+    PUT("k", "v2", 3 * SI - 20, OPEN),
+    TOMB("k", 3 * SI - 10),
+    AT_NONE("k", SI - 30),
+    AT("k", SI - 15, "v", SI - 20, SI - 10),
+    AT_NONE("k", SI - 5),
+};
+/* shouldNotGetExpired */
+static const vstep_t not_get_expired[] = {
+    PUT("k", "v_old", 0, OPEN),
+    PUT("k", "v", SI - 10, OPEN),
+    AT("k", SI - 11, "v_old", 0, SI - 10),
+    PUT("ko", "vo", HR + SI - 11, OPEN),
+    AT("k", SI - 11, "v_old", 0, SI - 10),
+    PUT("ko", "vo2", HR + SI - 10, OPEN),
+    AT_NONE("k", SI - 11),
+};
+/* shouldGetExpiredIfLatestValue */
+static const vstep_t get_expired_if_latest[] = {
+    PUT("k", "v", 1, OPEN),
+    PUT("ko", "vo_old", 1, OPEN),
+    PUT("ko", "vo_new", HR + 12, OPEN),
+    AT("k", 10, "v", 1, OPEN),
+    AT_NONE("ko", 10),
+};
+/* shouldRestoreEvenIfRecordWouldBeExpiredByEndOfBatch */
+static const vstep_t restore_expired_by_end[] = {
+    PUT("k2", "v2", 0, OPEN),
+    PUT("k", "v", HR + 10, OPEN),
+    LATEST("k2", "v2", 0),
+    LATEST("k", "v", HR + 10),
+};
+/* shouldAllowZeroHistoryRetention (retention 0) */
+static const vstep_t zero_retention[] = {
+    PUT("k", "v", BT, OPEN),
+    LATEST("k", "v", BT),
+    AT("k", BT, "v", BT, OPEN),
+    AT("k", BT + 1, "v", BT, OPEN),
+    PUT("k", "updated", BT, OPEN),
+    LATEST("k", "updated", BT),
+    PUT("k", "v2", BT + 2, OPEN),
+    LATEST("k", "v2", BT + 2),
+    AT_NONE("k", BT + 1),
+    TOMB("k", BT + 3),
+    LATEST_NONE("k"),
+    NOT_PUT("k2", "v", BT + 2),
+};
+
+typedef struct {
+    const char *name;
+    /* pre: the puts several scenarios start with; checks: the reads several end with (or NULL) */
+    const vstep_t *pre, *steps, *checks;
+    size_t npre, n, nchecks;
+    int64_t retention;
+    bool batch;   /* also run as a restore: the puts through write batches */
+    bool emptied; /* run with every value empty */
+} vscenario_t;
+
+/* clang-format off */
+#define SCENARIO(steps, retention, batch) \
+    {#steps, NULL, steps, NULL, 0, N_ELEMS(steps), 0, retention, batch, false}
+#define ENDING(steps, checks, batch, emptied) \
+    {#steps, NULL, steps, checks, 0, N_ELEMS(steps), N_ELEMS(checks), HR, batch, emptied}
+#define AFTER(pre, steps, batch) \
+    {#steps, pre, steps, NULL, N_ELEMS(pre), N_ELEMS(steps), 0, HR, batch, false}
+/* clang-format on */
+
+static const vscenario_t ks_scenarios[] = {
+    SCENARIO(put_latest, HR, false),
+    SCENARIO(put_null_as_latest, HR, false),
+    SCENARIO(put_older_non_null_latest, HR, false),
+    SCENARIO(put_older_null_latest, HR, false),
+    ENDING(put_older_null_non_null_latest, ends_v3_v5, false, false),
+    ENDING(put_older_null_null_latest, ends_v3_v5, false, false),
+    SCENARIO(put_repeat_ts_as_latest, HR, false),
+    ENDING(put_repeat_ts, ends_vp5_vn5_vn6, true, false),
+    SCENARIO(put_multiple_segments, HR, true),
+    AFTER(four_versions, move_to_older_segment, true),
+    ENDING(move_to_older_segment_nulls, ends_vp5_vn5_vn6, true, false),
+    ENDING(move_to_older_segment_nulls, ends_vp5_vn5_vn6, false, true),
+    SCENARIO(fall_through_older_segment, HR, false),
+    SCENARIO(non_latest_tombstone, HR, false),
+    AFTER(four_versions, delete_steps, false),
+    SCENARIO(not_put_expired, HR, true),
+    SCENARIO(not_delete_expired, HR, false),
+    SCENARIO(get_from_older_segments, HR, false),
+    SCENARIO(not_get_expired, HR, false),
+    SCENARIO(get_expired_if_latest, HR, false),
+    SCENARIO(restore_expired_by_end, HR, true),
+    SCENARIO(zero_retention, 0, false),
+};
+
+static void test_versioned_kafka_streams_scenarios(void **state)
+{
+    fixture_t *f = *state;
+    for (size_t i = 0; i < N_ELEMS(ks_scenarios); i++) {
+        const vscenario_t *sc = &ks_scenarios[i];
+        for (int batch = 0; batch <= (int)sc->batch; batch++) {
+            print_message("  %s%s%s\n", sc->name, batch ? " (restore)" : "",
+                          sc->emptied ? " (empty values)" : "");
+            values_emptied = sc->emptied;
+            rill_versioned_store_t *vs = open_vs(f, sc->retention, SI);
+            if (sc->pre)
+                run_steps(vs, sc->pre, sc->npre, batch);
+            run_steps(vs, sc->steps, sc->n, batch);
+            if (sc->checks)
+                run_steps(vs, sc->checks, sc->nchecks, false);
+            values_emptied = false;
+            rill_versioned_store_close(vs);
+            if (rocksdb(f))
+                assert_int_equal(rill_store_wipe(f->path), 0);
+        }
+    }
+}
+
+/* Out-of-order puts into the middle of a history that spans several segments, a get as of every
+ * millisecond checked against the model (the event with the largest timestamp <= t). */
+static void test_versioned_middle_of_history(void **state)
+{
+    fixture_t *f = *state;
+    rill_versioned_store_t *vs = open_vs(f, 1000, 10);
+    /* Events (ts, value or tombstone) put in a scrambled order. */
+    static const struct {
+        int64_t ts;
+        const char *v;
+    } ev[] = {
+        {50, "50"}, {5, "5"},   {31, NULL}, {17, "17"},  {44, "44"}, {12, NULL}, {29, "29"},
+        {3, "3"},   {38, "38"}, {21, NULL}, {17, "17b"}, {60, NULL}, {55, "55"}, {31, "31"},
+    };
+    for (size_t i = 0; i < N_ELEMS(ev); i++)
+        assert_int_equal(rill_versioned_store_put(vs, str("k"), vstr(ev[i].v), ev[i].ts), 0);
+    /* The model: the last value put at each ts wins. */
+    for (int64_t t = -2; t < 70; t++) {
+        int64_t best = INT64_MIN, next = OPEN;
+        const char *want = NULL;
+        for (size_t i = 0; i < N_ELEMS(ev); i++) {
+            if (ev[i].ts <= t && ev[i].ts >= best) {
+                best = ev[i].ts;
+                want = ev[i].v;
+            }
+            if (ev[i].ts > t && ev[i].ts < next)
+                next = ev[i].ts;
+        }
+        vstep_t s = AT("k", t, want, best, next);
+        rill_buf_t value;
+        int64_t vf, vt;
+        int rc = rill_versioned_store_get_as_of(vs, str("k"), t, &value, &vf, &vt);
+        assert_version(rc, value, vf, vt, &s, (size_t)t);
+    }
+    rill_buf_t value;
+    assert_int_equal(rill_versioned_store_get(vs, str("k"), &value, NULL), RILL_ENOENT);
+    rill_versioned_store_close(vs);
+}
+
+/* History retention bounds the history: segments whose versions all ended before observed -
+ * retention go (RocksDB: their directories too), reads past retention see the latest only, and
+ * the newest version of a key is kept however old. */
+static void test_versioned_expiry(void **state)
+{
+    fixture_t *f = *state;
+    rill_versioned_store_t *vs = open_vs(f, 100, 50);
+    static const vstep_t steps[] = {
+        PUT("a", "a0", 0, OPEN),
+        PUT("a", "a60", 60, OPEN),   /* a0 [0, 60) goes to segment 1 */
+        PUT("a", "a120", 120, OPEN), /* a60 [60, 120) to segment 2 */
+        PUT("old", "o", 25, OPEN),   /* the latest of its key from now on */
+        AT("a", 20, "a0", 0, 60),    /* observed 120: live from 20 */
+        PUT("b", "b", 170, OPEN),    /* observed 170: live from 70 */
+        AT_NONE("a", 20),            /* a0 ended at 60 < 70: gone */
+        AT("a", 70, "a60", 60, 120),
+        NOT_PUT("a", "late", 69),
+        AT("old", 150, "o", 25, OPEN),
+        AT("old", 30, "o", 25, OPEN), /* past retention, but the latest */
+        AT_NONE("old", 24),
+        PUT("b", "b2", 400, OPEN), /* live from 300: segments 1-5 go */
+        AT_NONE("a", 119),
+        LATEST("a", "a120", 120),
+        AT("a", 350, "a120", 120, OPEN),
+        LATEST("old", "o", 25),
+        AT("b", 399, "b", 170, 400),
+        OBSERVED(400),
+    };
+    run_steps(vs, steps, 4, false);
+    if (rocksdb(f)) {
+        assert_true(segment_dir_exists(f, 1));
+        assert_true(segment_dir_exists(f, 2));
+    }
+    run_steps(vs, steps + 4, N_ELEMS(steps) - 4, false);
+    if (rocksdb(f)) {
+        assert_false(segment_dir_exists(f, 1));
+        assert_false(segment_dir_exists(f, 2));
+        assert_true(segment_dir_exists(f, 8)); /* b [170, 400) */
+    }
+    /* A tombstone as the newest event is forgotten with its segment. */
+    assert_int_equal(rill_versioned_store_delete(vs, str("a"), 410), 0);
+    assert_int_equal(rill_versioned_store_put(vs, str("z"), str("z"), 700), 0);
+    assert_int_equal(rill_versioned_store_get_as_of(vs, str("a"), 650, NULL, NULL, NULL),
+                     RILL_ENOENT);
+    if (rocksdb(f))
+        assert_false(segment_dir_exists(f, 8));
+    rill_versioned_store_close(vs);
+}
+
+/* A RocksDB store keeps its versions across a close and a reopen. */
+static void test_versioned_reopen(void **state)
+{
+    fixture_t *f = *state;
+    rill_versioned_store_t *vs = open_vs(f, 1000, 100);
+    static const vstep_t before[] = {
+        PUT("k", "v1", 50, OPEN), PUT("k", "v3", 350, OPEN), PUT("k", "v2", 150, 350),
+        TOMB("k", 250),           PUT("j", "j", 10, OPEN),
+    };
+    run_steps(vs, before, N_ELEMS(before), false);
+    assert_int_equal(rill_versioned_store_flush(vs), 0);
+    rill_versioned_store_close(vs);
+    vs = open_vs(f, 1000, 100);
+    static const vstep_t after[] = {
+        LATEST("k", "v3", 350), AT("k", 100, "v1", 50, 150),   AT("k", 200, "v2", 150, 250),
+        AT_NONE("k", 300),      AT("k", 400, "v3", 350, OPEN), LATEST("j", "j", 10),
+        PUT("k", "v0", 20, 50), AT("k", 20, "v0", 20, 50),
+    };
+    run_steps(vs, after, N_ELEMS(after), false);
+    /* The observed time is a lower bound after a reopen: the newest segment's start. */
+    assert_true(rill_versioned_store_observed_time(vs) == 300);
+    rill_versioned_store_close(vs);
+}
+
+/* Transactional: writes wait for the commit in both parts; closing without a commit drops
+ * them (RocksDB). The offset is the smaller of the two parts'. */
+static void test_versioned_transactional(void **state)
+{
+    fixture_t *f = *state;
+    rill_versioned_store_t *vs = open_vs(f, 1000, 100);
+    assert_int_equal(rill_versioned_store_committed_offset(vs), -1);
+    assert_int_equal(rill_versioned_store_set_transactional(vs), 0);
+    static const vstep_t committed[] = {
+        PUT("k", "v1", 50, OPEN), PUT("k", "v2", 150, OPEN),
+        AT("k", 60, "v1", 50, 150), /* the owner reads its pending writes */
+    };
+    run_steps(vs, committed, N_ELEMS(committed), false);
+    assert_int_equal(rill_versioned_store_commit(vs, 10), 0);
+    /* Into the segment and the latest store already committed (a segment made after the last
+     * commit has no offset until the next one, as in window stores: a crash before it means a
+     * full restore). */
+    static const vstep_t pending[] = {
+        PUT("k", "v3", 180, OPEN),
+        PUT("k", "vm", 120, 150),
+        PUT("n", "n", 190, OPEN),
+    };
+    run_steps(vs, pending, N_ELEMS(pending), false);
+    rill_versioned_store_close(vs);
+
+    vs = open_vs(f, 1000, 100);
+    if (rocksdb(f)) {
+        assert_int_equal(rill_versioned_store_committed_offset(vs), 10);
+        static const vstep_t after[] = {
+            LATEST("k", "v2", 150),
+            AT("k", 130, "v1", 50, 150),
+            AT_NONE("k", 20),
+            LATEST_NONE("n"),
+        };
+        run_steps(vs, after, N_ELEMS(after), false);
+    } else {
+        /* In memory: a new, empty store, restored in full from the changelog. */
+        assert_int_equal(rill_versioned_store_committed_offset(vs), -1);
+        assert_int_equal(rill_versioned_store_get(vs, str("k"), NULL, NULL), RILL_ENOENT);
+    }
+    assert_int_equal(rill_versioned_store_set_transactional(vs), 0);
+    assert_int_equal(rill_versioned_store_commit(vs, 12), 0);
+    assert_int_equal(rill_versioned_store_committed_offset(vs), rocksdb(f) ? 12 : -1);
+    rill_versioned_store_close(vs);
+}
+
+/* In steady state a put or a get allocates nothing through the hook (the scratch buffers have
+ * grown; RocksDB allocates with its own new, in-memory stores a node per write). */
+static void test_versioned_no_allocation(void **state)
+{
+    fixture_t *f = *state;
+    /* Ten keys, a version each per 10 ms: at most five versions of a key per 50 ms segment. */
+    rill_versioned_store_t *vs = open_vs(f, 100, 50);
+    char key[16], value[32];
+    long before = 0;
+    rill_buf_t v;
+    for (int64_t t = 0; t < 2000; t++) {
+        if (t == 1000)
+            before = atomic_load(&n_mallocs);
+        snprintf(key, sizeof key, "k%" PRId64, t % 10);
+        snprintf(value, sizeof value, "value-%" PRId64, t);
+        assert_int_equal(rill_versioned_store_put(vs, str(key), str(value), t), 0);
+        assert_int_equal(rill_versioned_store_get(vs, str(key), &v, NULL), 0);
+        if (t >= 40)
+            assert_int_equal(rill_versioned_store_get_as_of(vs, str(key), t - 25, &v, NULL, NULL),
+                             0);
+    }
+    /* Segments come and go (RocksDB: every 50 ms one opens), each an allocation or two: count
+     * them out. */
+    long segments = (2000 - 1000) / 50;
+    if (rocksdb(f))
+        assert_true(atomic_load(&n_mallocs) - before <= 4 * segments);
+    rill_versioned_store_close(vs);
+}
+
+/* A put that fails part way (the Nth allocation, for every N) may leave a version in two places,
+ * never in none: reads still answer as before or after it, and doing the put again (what the
+ * changelog replay does) gives exactly the state of a put that never failed. */
+static void test_versioned_failed_put_repaired(void **state)
+{
+    fixture_t *f = *state;
+    rill_set_log_cb(quiet_log, NULL, RILL_LOG_DEBUG);
+    static const vstep_t setup_steps[] = {
+        PUT("k", "v1", 10, OPEN),
+        PUT("k", "v2", 120, OPEN),
+        PUT("k", "v4", 260, OPEN),
+    };
+    static const vstep_t after[] = {
+        LATEST("k", "v5", 300),       AT("k", 300, "v5", 300, OPEN), AT("k", 270, "v4", 260, 300),
+        AT("k", 200, "v3", 150, 260), AT("k", 130, "v2", 120, 150),  AT("k", 50, "v1", 10, 120),
+        PUT("k", "v3b", 155, 260),    AT("k", 150, "v3", 150, 155),  AT("k", 155, "v3b", 155, 260),
+    };
+    for (long n = 1;; n++) {
+        rill_versioned_store_t *vs = open_vs(f, 1000, 100);
+        run_steps(vs, setup_steps, N_ELEMS(setup_steps), false);
+        atomic_store(&n_failed, 0);
+        atomic_store(&fail_countdown, n);
+        int rc1 = rill_versioned_store_put(vs, str("k"), str("v5"), 300);
+        int rc2 = rill_versioned_store_put(vs, str("k"), str("v3"), 150);
+        atomic_store(&fail_countdown, 0);
+        bool failed = atomic_load(&n_failed) > 0;
+        assert_true(rc1 == 0 || rc1 == RILL_ENOMEM);
+        assert_true(rc2 == 0 || rc2 == RILL_ENOMEM);
+        /* v1's version is in no write's way: it reads back whatever failed. */
+        rill_buf_t v;
+        int64_t vf, vt;
+        assert_int_equal(rill_versioned_store_get_as_of(vs, str("k"), 50, &v, &vf, &vt), 0);
+        assert_true(vf == 10 && vt == 120);
+        assert_int_equal(rill_versioned_store_put(vs, str("k"), str("v5"), 300), 0);
+        assert_int_equal(rill_versioned_store_put(vs, str("k"), str("v3"), 150), 0);
+        run_steps(vs, after, N_ELEMS(after), false);
+        rill_versioned_store_close(vs);
+        assert_int_equal(rill_store_wipe(f->path), 0);
+        if (!failed)
+            break;
+        assert_true(n < 1000);
+    }
+}
+
+static void test_versioned_invalid_args(void **state)
+{
+    fixture_t *f = *state;
+    char err[256] = "";
+    assert_null(rill_versioned_store_open(f->backend, f->env, f->path, -1, 10, err, sizeof err));
+    assert_non_null(strstr(err, "versioned store"));
+    assert_null(rill_versioned_store_open(f->backend, f->env, f->path, 10, 0, err, sizeof err));
+    rill_versioned_store_t *vs = open_vs(f, 100, 10);
+    rill_buf_t nokey = {NULL, 0}, bad = {NULL, 3};
+    assert_int_equal(rill_versioned_store_put(NULL, str("k"), str("v"), 1), RILL_EINVAL);
+    assert_int_equal(rill_versioned_store_put(vs, nokey, str("v"), 1), RILL_EINVAL);
+    assert_int_equal(rill_versioned_store_put(vs, str("k"), bad, 1), RILL_EINVAL);
+    assert_int_equal(rill_versioned_store_put(vs, str("k"), str("v"), INT64_MAX), RILL_EINVAL);
+    assert_int_equal(rill_versioned_store_get(vs, nokey, NULL, NULL), RILL_EINVAL);
+    assert_int_equal(rill_versioned_store_get_as_of(NULL, str("k"), 1, NULL, NULL, NULL),
+                     RILL_EINVAL);
+    assert_int_equal(rill_versioned_store_write_batch(vs, NULL, 1, NULL), RILL_EINVAL);
+    assert_int_equal(rill_versioned_store_write_batch(vs, NULL, 0, NULL), 0);
+    /* An empty key is a key, and an empty value a value. */
+    assert_int_equal(rill_versioned_store_put(vs, str(""), str(""), 1), 0);
+    rill_buf_t v = {NULL, 1};
+    assert_int_equal(rill_versioned_store_get(vs, str(""), &v, NULL), 0);
+    assert_non_null(v.data);
+    assert_int_equal(v.len, 0);
+    assert_true(rill_versioned_store_observed_time(NULL) == INT64_MIN);
+    assert_int_equal(rill_versioned_store_committed_offset(NULL), -1);
+    rill_versioned_store_close(vs);
+    rill_versioned_store_close(NULL);
+}
+
 /* ---- Out of memory ---- */
 
 static int ok_or_failed(int rc)
@@ -1227,6 +1994,22 @@ static void oom_scenario(fixture_t *f)
         rill_session_store_close(ss);
     }
     rill_store_wipe(f->path);
+
+    rill_versioned_store_t *vs =
+        rill_versioned_store_open(f->backend, f->env, f->path, 100, 50, err, sizeof err);
+    if (vs) {
+        static const int64_t ts[] = {10, 70, 40, 130, 20, 60, 200, 125};
+        for (size_t i = 0; i < N_ELEMS(ts); i++) {
+            int rc = rill_versioned_store_put(vs, str("key"), i % 3 ? str("value") : view(NULL, 0),
+                                              ts[i]);
+            if (rc != RILL_ENOENT)
+                ok_or_failed(rc);
+        }
+        int rc = rill_versioned_store_get_as_of(vs, str("key"), 150, &value, NULL, NULL);
+        assert_true(rc == 0 || rc == RILL_ENOENT);
+        rill_versioned_store_close(vs);
+    }
+    rill_store_wipe(f->path);
 }
 
 static void test_out_of_memory(void **state)
@@ -1276,6 +2059,14 @@ int main(void)
         T(test_window_reader_thread),
         T_ROCKSDB(test_segment_open_fails),
         T_ROCKSDB(test_window_transactional),
+        T(test_versioned_kafka_streams_scenarios),
+        T(test_versioned_middle_of_history),
+        T(test_versioned_expiry),
+        T_ROCKSDB(test_versioned_reopen),
+        T(test_versioned_transactional),
+        T(test_versioned_no_allocation),
+        T(test_versioned_invalid_args),
+        T_MEMORY(test_versioned_failed_put_repaired),
         /* In memory only: every RocksDB open costs a second under valgrind, and the paths that
          * differ (a segment that cannot be opened) are test_segment_open_fails'. */
         T_MEMORY(test_out_of_memory),
