@@ -260,9 +260,14 @@ static int window_process(rill_context_t *ctx, join_state_t *st, const rill_reco
         return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
     rc = rill_window_handle_put(st->ws, kbytes, rec->timestamp,
                                 (rill_buf_t){st->lb.data, st->lb.len}, rec->timestamp);
-    /* RILL_ENOENT: older than the store's retention; such a record can no longer be joined
-     * by the other side (its look-ups start after it), as Kafka Streams' expired segment. */
-    return rc && rc != RILL_ENOENT ? store_failed(ctx, st->spec->store, rc) : 0;
+    if (rc == RILL_ENOENT) {
+        /* Older than the store's retention: the record joined what the other side holds, but
+         * the other side's later records can no longer find it. Counted as dropped, as Kafka
+         * Streams' window store counts an expired put. */
+        ctx->task->metrics.late_dropped++;
+        return 0;
+    }
+    return rc ? store_failed(ctx, st->spec->store, rc) : 0;
 }
 
 /* The outer store's key: the timestamp (8 bytes, big-endian, sign bit flipped, so keys sort by

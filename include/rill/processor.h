@@ -301,9 +301,10 @@ typedef int (*rill_joiner_fn)(void *ud, rill_context_t *ctx, rill_buf_t key, ril
 
 /* The windows of a stream-stream join: a left record at t joins the right records of its key in
  * [t - before_ms, t + after_ms] (a right record at t the left ones in [t - after_ms,
- * t + before_ms]). A record later than grace_ms behind stream time is dropped as late; a left or
- * outer join emits an unmatched record (with a null other side) once stream time is past its
- * window's end plus grace_ms, never earlier. */
+ * t + before_ms]). A side's store keeps records for before + after + grace_ms of its stream
+ * time: a record older than that still joins what the other side holds, but is not kept (it
+ * counts in late-records-dropped). A left or outer join emits an unmatched record (with a null
+ * other side) once stream time is past its window's end plus grace_ms, never earlier. */
 typedef struct {
     int64_t before_ms;
     int64_t after_ms;
