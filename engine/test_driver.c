@@ -21,6 +21,7 @@ typedef struct {
     char *name;
     int32_t partitions;
     bool internal;
+    bool global; /* a global store's topic: what sinks write to it goes into the store */
     stored_t *recs;
     size_t n, cap;
     size_t read; /* next record rill_test_driver_read() returns */
@@ -87,6 +88,7 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     /* Internal topics get as many partitions as the widest topic known so far. */
     const char *app_id = td->env.application_id;
     t->internal = rill__topic_kind(app_id, name) == RILL_TOPIC_REPARTITION;
+    t->global = rill__global_find_topic(td->global, name) >= 0;
     if (t->internal) {
         /* As the app sizes them: the count the repartition gave, else the widest topic. */
         declared_t d = {name, 0};
@@ -317,7 +319,8 @@ static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_
     return rc;
 }
 
-/* Feeds records written to internal topics to their readers until none is left. */
+/* Feeds records written to internal topics to their readers until none is left, and those
+ * written to a global store's topic to the store (as Kafka Streams' driver does). */
 static int drain_internal(rill_test_driver_t *td)
 {
     bool again = true;
@@ -325,7 +328,8 @@ static int drain_internal(rill_test_driver_t *td)
         again = false;
         for (size_t i = 0; i < td->ntopics; i++) {
             /* td->topics may move while delivering: index it afresh each time. */
-            while (td->topics[i].internal && td->topics[i].fed < td->topics[i].n) {
+            while ((td->topics[i].internal || td->topics[i].global) &&
+                   td->topics[i].fed < td->topics[i].n) {
                 stored_t s = td->topics[i].recs[td->topics[i].fed];
                 int64_t offset = (int64_t)td->topics[i].fed++;
                 char name[512];

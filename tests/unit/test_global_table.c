@@ -233,6 +233,27 @@ static void test_put_refused(void **state)
     rill_topology_unref(topo);
 }
 
+/* What a sink writes to a global table's topic goes into the store too, before the next record
+ * (Kafka Streams' TopologyTestDriver does the same). */
+static void test_sink_feeds_global(void **state)
+{
+    lookup_arg_t arg = {0};
+    rill_topology_t *topo = lookup_topology(NULL, &arg);
+    assert_int_equal(rill_stream_to(rill_stream_from_topic(topo, "signups", NULL), "users", NULL),
+                     0);
+    rill_conf_t *conf = conf_new("in_memory");
+    char err[512];
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    assert_non_null(td);
+    assert_int_equal(rill_test_driver_pipe_str(td, "signups", "erin", "oceania", 1), 0);
+    assert_int_equal(rill_test_driver_pipe_str(td, "views", "home", "erin", 2), 0);
+    expect_out(td, "home", "erin@oceania/0");
+    assert_int_equal(rill_test_driver_unread(td, "users"), 1); /* and it is output as well */
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+}
+
 /* Names and the description, as Kafka Streams 3.9 prints them for
  * builder.globalTable("users"); builder.stream("views").process(...).to("out"): the generated
  * store name comes first, and the global store's sub-topology is numbered among the others. */
@@ -418,9 +439,13 @@ static void test_checkpoint(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lookup_rocksdb), cmocka_unit_test(test_lookup_in_memory),
-        cmocka_unit_test(test_put_refused),    cmocka_unit_test(test_describe),
-        cmocka_unit_test(test_checks),         cmocka_unit_test(test_checkpoint),
+        cmocka_unit_test(test_lookup_rocksdb),
+        cmocka_unit_test(test_lookup_in_memory),
+        cmocka_unit_test(test_put_refused),
+        cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_checkpoint),
+        cmocka_unit_test(test_sink_feeds_global),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
