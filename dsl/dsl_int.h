@@ -23,6 +23,23 @@ struct rill_global_table {
     rill_serde_t *value_serde;
 };
 
+struct rill_table {
+    rill_topology_t *topo;
+    int node;
+    rill_serde_t *key_serde, *value_serde;
+    const char *store; /* borrowed from the topology's store spec; NULL: not materialized */
+    bool windowed;
+    rill_windows_t windows;
+};
+
+/* Returns the name of the store holding t's rows, materializing t first when it is not (a table
+ * source node under it); NULL after failing the topology. */
+const char *rill__table_store(rill_table_t *t);
+/* Adds the node called name that merges a table-table join's two sides (parents): a pass, or
+ * when m names a store, a table source materializing the result there. Returns the table. */
+rill_table_t *rill__table_merge(rill_topology_t *topo, const char *name, const char *const *parents,
+                                rill_serde_t *ks, rill_serde_t *vs, const rill_materialized_t *m);
+
 /* Returns a new stream handle on node (owned by the topology), or NULL after failing the
  * topology when node is an error. */
 rill_stream_t *rill__stream_new(rill_topology_t *topo, int node, rill_serde_t *ks,

@@ -24,15 +24,6 @@ struct rill_windowed_stream {
     rill_windows_t windows;
 };
 
-struct rill_table {
-    rill_topology_t *topo;
-    int node;
-    rill_serde_t *key_serde, *value_serde;
-    const char *store; /* borrowed from the topology's store spec; NULL: not materialized */
-    bool windowed;
-    rill_windows_t windows;
-};
-
 struct rill_grouped_table {
     rill_topology_t *topo;
     int node;
@@ -382,6 +373,57 @@ const char *rill__table_store_name(rill_topology_t *topo, const char *topic,
     rill_topology_next_name(topo, "STATE-STORE", gen, sizeof gen);
     snprintf(buf, size, "%s-%s", topic, gen);
     return buf;
+}
+
+const char *rill__table_store(rill_table_t *t)
+{
+    if (t->store)
+        return t->store;
+    /* Not materialized (a filter or map_values without a store name): a table source node
+     * under it keeps its rows, as the table's value getter does in Kafka Streams. */
+    char node[96], store[160];
+    rill_topology_next_name(t->topo, "KTABLE-SOURCE", node, sizeof node);
+    char gen[96];
+    rill_topology_next_name(t->topo, "STATE-STORE", gen, sizeof gen);
+    snprintf(store, sizeof store, "%s-%s", rill_topology_node_name(t->topo, t->node), gen);
+    rill_sop_spec_t spec = {.op = RILL_SOP_TABLE_SOURCE,
+                            .store = store,
+                            .key_serde = t->key_serde,
+                            .value_serde = t->value_serde};
+    if (add_sop(t->topo, node, &spec, t->node) < 0)
+        return NULL;
+    t->store =
+        add_store(t->topo, store, node, RILL_STORE_KV, NULL, t->key_serde, t->value_serde, 0);
+    return t->store;
+}
+
+rill_table_t *rill__table_merge(rill_topology_t *topo, const char *name, const char *const *parents,
+                                rill_serde_t *ks, rill_serde_t *vs, const rill_materialized_t *m)
+{
+    const char *store = m && m->name ? m->name : NULL;
+    int idx;
+    if (!store) {
+        idx = rill__add_pass(topo, name, parents);
+    } else {
+        if (m->key_serde)
+            ks = m->key_serde;
+        if (m->value_serde)
+            vs = m->value_serde;
+        rill_sop_spec_t spec = {
+            .op = RILL_SOP_TABLE_SOURCE, .store = store, .key_serde = ks, .value_serde = vs};
+        void *arg = rill_sop_arg_new(&spec);
+        if (!arg)
+            return NULL;
+        idx = rill_topology_add_processor(topo, name, rill_sop_ops(), arg, rill_sop_arg_free,
+                                          parents);
+        if (idx < 0) {
+            rill_sop_arg_free(arg);
+            return NULL;
+        }
+        if (!(store = add_store(topo, store, name, RILL_STORE_KV, m, ks, vs, 0)))
+            return NULL;
+    }
+    return table_new(topo, idx, ks, vs, store);
 }
 
 rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,

@@ -5,6 +5,7 @@
  * topics, creates the internal topics, then starts the threads.
  */
 #include "engine_int.h"
+#include "copartition.h"
 #include "global_thread.h"
 #include "internal_topics.h"
 #include "thread_ctx.h"
@@ -443,9 +444,23 @@ static int changelog_config(const rill_app_t *app, rd_kafka_NewTopic_t *nt,
     return 0;
 }
 
+static int32_t known_partitions(void *ud, const char *topic)
+{
+    return rill__app_partitions(ud, topic);
+}
+
+static int size_topic(void *ud, const char *topic, int32_t n)
+{
+    return remember_topic(ud, topic, n);
+}
+
 static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
 {
     int rc;
+    /* A repartition topic feeding a join takes the join's count first (co-partitioning). */
+    copartition_topics_t cp = {known_partitions, size_topic, app};
+    if ((rc = rill__copartition_size(app->topo, app->env.application_id, &cp)))
+        return rc;
     internal_walk_t w = {app, true, false, 0};
     while (w.progress && !w.rc) {
         w.progress = w.pending = false;
@@ -459,6 +474,9 @@ static int create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_s
                  "partition count (give rill_stream_repartition() a partition count)");
         return RILL_ETOPOLOGY;
     }
+    if ((rc =
+             rill__copartition_check(app->topo, app->env.application_id, &cp, errstr, errstr_size)))
+        return rc;
     /* Changelogs: as wide as the sources of their store's sub-topology. */
     for (int k = 0; k < rill_topology_store_count(app->topo); k++) {
         int st;

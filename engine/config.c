@@ -360,6 +360,7 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
                                      ? RILL_STORE_IN_MEMORY
                                      : RILL_STORE_ROCKSDB;
     env->cache_max_bytes = (size_t)RILL_CONF_INT(conf, STATESTORE_CACHE_MAX_BYTES);
+    env->outer_join_emit_interval_ms = RILL_CONF_INT(conf, OUTER_JOIN_EMIT_INTERVAL_MS);
     if (!env->error_handler &&
         strcmp(RILL_CONF_STR(conf, DEFAULT_DESERIALIZATION_EXCEPTION_HANDLER), "continue") == 0)
         env->error_handler = log_and_continue;

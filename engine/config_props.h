@@ -47,6 +47,11 @@
       "The record cache of each task: repeated updates of a key between commits are folded "       \
       "there, so the changelog and downstream nodes see only the latest. 0 turns caching off "     \
       "(every update is forwarded). Per task, unlike Kafka Streams' per-app budget.")              \
+    X(OUTER_JOIN_EMIT_INTERVAL_MS, "outer.join.emit.interval.ms", INT, "1000", "0..",              \
+      "How often (wall clock) a stream-stream left or outer join looks for unmatched records "     \
+      "whose window closed, to emit them: a scan of the join's outer store, throttled. Kafka "     \
+      "Streams' internal __emit.interval.ms.kstreams.outer.join.spurious.results.fix__; its "      \
+      "tests, and Rill's, set 0 (every record that advances stream time looks).")                  \
     X(DEFAULT_KEY_SERDE, "default.key.serde", ENUM, "", "|bytes|string|int32|int64|double|json",   \
       "Key serde of sources and sinks that set none. Empty: every source and sink must set one.")  \
     X(DEFAULT_VALUE_SERDE, "default.value.serde", ENUM, "",                                        \

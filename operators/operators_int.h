@@ -143,8 +143,15 @@ struct rill_task {
     uint64_t writes_since_checkpoint;
     rill_store_write_t *restore_writes; /* a restore batch's writes */
     size_t restore_cap;
-    uint64_t late_logged_at; /* late_dropped when the last late-record line was logged */
+    uint64_t late_logged_at;    /* late_dropped when the last late-record line was logged */
+    struct task_shared *shared; /* blocks nodes of the task share (rill__task_shared) */
 };
+
+/* Returns the zeroed block of size bytes that the nodes of ctx's task share under key (the
+ * first caller makes it; the task frees it when it is destroyed), or NULL when out of memory.
+ * For state two processors of one operator share, such as a join's stream time: call from init,
+ * never per record. */
+void *rill__task_shared(rill_context_t *ctx, const void *key, size_t size);
 
 /* The narrowest default segment of a window or session store (segment_ms 0: max(retention / 2,
  * this)). Kafka Streams' floor is 60 s, which keeps a 10 s window's expired entries in the live
@@ -268,6 +275,14 @@ int rill__checkpoint_read(const char *path,
  * atomically: a temporary file, fsync, rename. 0 or RILL_EIO (why says why). */
 int rill__checkpoint_write(const char *path, int count, const rill_bytes_t *lines, char *why,
                            size_t why_size);
+/* Serializes view with serde into b; *out is the bytes (a null view for a null). 0, or
+ * RILL_ESERDE after rill_context_fail() says what (the name of the serialized thing) failed. */
+int rill__op_ser(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t view, rill_bytes_t *b,
+                 rill_buf_t *out, const char *what);
+/* Decodes bytes into *view (copied to the record's arena first: stores lend bytes only until
+ * their next call); 0 or a code after rill_context_fail(). */
+int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes, rill_buf_t *view,
+                const char *what);
 
 /* The processor every sink node runs. */
 extern const rill_processor_ops rill__sink_ops;

@@ -61,9 +61,8 @@ void rill_sop_arg_free(void *p)
 
 /* ---- helpers ---- */
 
-/* Serializes view with serde into b; *out is the bytes (a null view for a null). */
-static int ser(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t view, rill_bytes_t *b,
-               rill_buf_t *out, const char *what)
+int rill__op_ser(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t view, rill_bytes_t *b,
+                 rill_buf_t *out, const char *what)
 {
     if (!view.data) {
         *out = (rill_buf_t){NULL, 0};
@@ -79,9 +78,8 @@ static int ser(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t view, 
     return 0;
 }
 
-/* Decodes bytes (copied to the arena first: stores lend them only until their next call). */
-static int de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes, rill_buf_t *view,
-              const char *what)
+int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes, rill_buf_t *view,
+                const char *what)
 {
     if (!bytes.data) {
         *view = (rill_buf_t){NULL, 0};
@@ -171,9 +169,9 @@ static int on_flush(rill_context_t *ctx, void *state, rill_buf_t layout, rill_bu
     } else {
         key = layout;
     }
-    if ((rc = de(ctx, st->ks, key, &kview, "key")) ||
-        (rc = de(ctx, st->vs, new_bytes, &nv, "value")) ||
-        (rc = de(ctx, st->vs, old_bytes, &ov, "value")))
+    if ((rc = rill__op_de(ctx, st->ks, key, &kview, "key")) ||
+        (rc = rill__op_de(ctx, st->vs, new_bytes, &nv, "value")) ||
+        (rc = rill__op_de(ctx, st->vs, old_bytes, &ov, "value")))
         return rc;
     if (st->ws || st->ss) {
         kview = rill_arena_windowed(arena, kview, start, end);
@@ -254,7 +252,7 @@ static int read_agg(rill_context_t *ctx, sop_state_t *st, rill_buf_t kbytes, int
     if (rc)
         return rill_context_fail(ctx, rc, "cannot read store '%s': %s", st->spec->store,
                                  rill_strerror(rc));
-    return de(ctx, st->vs, stored, agg, "aggregate");
+    return rill__op_de(ctx, st->vs, stored, agg, "aggregate");
 }
 
 /* Updates one aggregate (of a window starting at start when windowed) with rec. */
@@ -272,7 +270,7 @@ static int update(rill_context_t *ctx, sop_state_t *st, const rill_record_t *rec
         return 0;
     if ((rc = fold(ctx, s, rec->key, value, found, old, subtract, &nv)))
         return rc;
-    if ((rc = ser(ctx, st->vs, nv, &st->vb, &vbytes, "aggregate")))
+    if ((rc = rill__op_ser(ctx, st->vs, nv, &st->vb, &vbytes, "aggregate")))
         return rc;
     int64_t ts = found && old_ts > rec->timestamp ? old_ts : rec->timestamp;
     rc = st->ws ? rill_window_handle_put(st->ws, kbytes, start, vbytes, ts)
@@ -301,7 +299,7 @@ static int put_window(rill_context_t *ctx, sop_state_t *st, const rill_record_t 
                       rill_buf_t old)
 {
     rill_buf_t vbytes;
-    int rc = ser(ctx, st->vs, nv, &st->vb, &vbytes, "aggregate");
+    int rc = rill__op_ser(ctx, st->vs, nv, &st->vb, &vbytes, "aggregate");
     if (rc)
         return rc;
     rc = rill_window_handle_put(st->ws, kbytes, start, vbytes, ts);
@@ -395,7 +393,7 @@ static int sliding(rill_context_t *ctx, sop_state_t *st, const rill_record_t *re
         }
         wins[n].start = start;
         wins[n].a.have = true;
-        rc = de(ctx, st->vs, val, &wins[n].a.agg, "window aggregate");
+        rc = rill__op_de(ctx, st->vs, val, &wins[n].a.agg, "window aggregate");
         n++;
     }
     rill_window_iter_close(it);
@@ -524,7 +522,7 @@ static int session(rill_context_t *ctx, sop_state_t *st, const rill_record_t *re
             rc = rill_context_fail(ctx, RILL_EIO, "a stored session value is too short");
             break;
         }
-        if ((rc = de(ctx, st->vs, val, &view, "session aggregate")))
+        if ((rc = rill__op_de(ctx, st->vs, val, &view, "session aggregate")))
             break;
         merged[n++] = (merged_t){start, end, view, ts};
         mstart = start < mstart ? start : mstart;
@@ -570,7 +568,7 @@ static int session(rill_context_t *ctx, sop_state_t *st, const rill_record_t *re
         nv = s->agg == RILL_AGG_COUNT ? rill_arena_i64(arena, 1) : rec->value;
     else if ((rc = fold(ctx, s, rec->key, rec->value, true, agg, false, &nv)))
         return rc;
-    if ((rc = ser(ctx, st->vs, nv, &st->vb, &vbytes, "session aggregate")))
+    if ((rc = rill__op_ser(ctx, st->vs, nv, &st->vb, &vbytes, "session aggregate")))
         return rc;
     rill_buf_t previous = {NULL, 0};
     for (size_t i = 0; i < n; i++)
@@ -596,7 +594,7 @@ static int aggregate(rill_context_t *ctx, sop_state_t *st, const rill_record_t *
     if (rec->timestamp > st->observed)
         st->observed = rec->timestamp;
     rill_buf_t kbytes;
-    int rc = ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
+    int rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
     if (rc)
         return rc;
     const rill_windows_t *w = &s->windows;
@@ -637,18 +635,18 @@ static int table_source(rill_context_t *ctx, sop_state_t *st, const rill_record_
         return 0;
     }
     rill_buf_t kbytes, vbytes, old = {NULL, 0};
-    int rc = ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
+    int rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
     if (rc)
         return rc;
     if (!st->cached) {
         rill_buf_t stored;
         rc = rill_kv_get(st->kv, kbytes, &stored, NULL);
-        if (rc == 0 && (rc = de(ctx, st->vs, stored, &old, "value")))
+        if (rc == 0 && (rc = rill__op_de(ctx, st->vs, stored, &old, "value")))
             return rc;
         if (rc && rc != RILL_ENOENT)
             return rc;
     }
-    if ((rc = ser(ctx, st->vs, rec->value, &st->vb, &vbytes, "value")))
+    if ((rc = rill__op_ser(ctx, st->vs, rec->value, &st->vb, &vbytes, "value")))
         return rc;
     if ((rc = rill_kv_put(st->kv, kbytes, vbytes, rec->timestamp)))
         return rc;
@@ -666,9 +664,9 @@ static int materialize(rill_context_t *ctx, sop_state_t *st, const rill_record_t
     if (!st->kv)
         return 0;
     rill_buf_t kbytes, vbytes;
-    int rc = ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
+    int rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
     if (!rc)
-        rc = ser(ctx, st->vs, value, &st->vb, &vbytes, "value");
+        rc = rill__op_ser(ctx, st->vs, value, &st->vb, &vbytes, "value");
     if (!rc)
         rc = rill_kv_put(st->kv, kbytes, vbytes, rec->timestamp);
     return rc;
@@ -759,7 +757,7 @@ static int table_aggregate(rill_context_t *ctx, sop_state_t *st, const rill_reco
     if (!c->value.data)
         return 0;
     rill_buf_t kbytes;
-    int rc = ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
+    int rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
     if (rc)
         return rc;
     return update(ctx, st, rec, kbytes, 0, 0, c->subtract, c->value);
@@ -833,8 +831,8 @@ static int emit(rill_context_t *ctx, sop_state_t *st, rill_buf_t ikey)
             e[8] == SUP_PUT ? (rill_buf_t){e + 9, entry.len - 9} : (rill_buf_t){NULL, 0};
         st->buffered--;
         st->buffered_bytes -= kbytes.len + entry.len;
-        if ((rc = de(ctx, st->ks, kbytes, &key, "key")) ||
-            (rc = de(ctx, st->vs, vbytes, &value, "value")))
+        if ((rc = rill__op_de(ctx, st->ks, kbytes, &key, "key")) ||
+            (rc = rill__op_de(ctx, st->vs, vbytes, &value, "value")))
             return rc;
         if ((rc = rill_kv_put(st->kv, kbytes, (rill_buf_t){NULL, 0}, ts)))
             return rc;
@@ -890,8 +888,8 @@ static int suppress(rill_context_t *ctx, sop_state_t *st, const rill_record_t *r
     if (rec->timestamp > st->observed)
         st->observed = rec->timestamp;
     rill_buf_t kbytes, vbytes, ik;
-    if ((rc = ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key")) ||
-        (rc = ser(ctx, st->vs, rec->value, &st->vb, &vbytes, "value")))
+    if ((rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key")) ||
+        (rc = rill__op_ser(ctx, st->vs, rec->value, &st->vb, &vbytes, "value")))
         return rc;
     if (!kbytes.data) {
         skip(ctx, rec, "suppress needs a key");

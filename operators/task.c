@@ -7,6 +7,7 @@
 #include "operators_int.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -363,6 +364,27 @@ oom:
     return NULL;
 }
 
+struct task_shared {
+    const void *key;
+    struct task_shared *next;
+    max_align_t block[];
+};
+
+void *rill__task_shared(rill_context_t *ctx, const void *key, size_t size)
+{
+    rill_task_t *task = ctx->task;
+    for (struct task_shared *s = task->shared; s; s = s->next)
+        if (s->key == key)
+            return s->block;
+    struct task_shared *s = rill_calloc(1, sizeof *s + size);
+    if (!s)
+        return NULL;
+    s->key = key;
+    s->next = task->shared;
+    task->shared = s;
+    return s->block;
+}
+
 void rill__task_destroy(rill_task_t *task)
 {
     if (!task)
@@ -375,6 +397,10 @@ void rill__task_destroy(rill_task_t *task)
         rill_free(inst->children);
     }
     rill__task_close_stores(task);
+    for (struct task_shared *s = task->shared, *next; s; s = next) {
+        next = s->next;
+        rill_free(s);
+    }
     rill_free(task->insts);
     rill_free(task->by_index);
     rill_free(task->punctuators);

@@ -36,6 +36,8 @@ void rill__topology_source_topics(const rill_topology_t *topo, int st, const cha
                                   void (*cb)(void *ud, const char *topic, bool internal,
                                              int32_t partitions),
                                   void *ud);
+/* Returns whether sub-topology st holds a join (a built-in join processor). */
+bool rill__topology_has_join(const rill_topology_t *topo, int st);
 /* Calls cb for every source pattern of sub-topology st. */
 void rill__topology_source_patterns(const rill_topology_t *topo, int st,
                                     void (*cb)(void *ud, const char *pattern), void *ud);
@@ -95,6 +97,9 @@ typedef struct {
     rill_store_env_t *store_env;
     rill_store_backend_t default_store_backend; /* RILL_STORE_DEFAULT means RocksDB */
     size_t cache_max_bytes;
+    /* Stream-stream left and outer joins: the wall-clock interval between scans for unmatched
+     * records whose window closed (0: at every record that advances stream time). */
+    int64_t outer_join_emit_interval_ms;
     /* Exactly-once: the stores are transactional; their writes wait until the driver calls
      * rill__task_commit_stores() after its transaction committed, and they record their
      * changelog offsets themselves (no checkpoint file). */

@@ -824,6 +824,14 @@ void rill__topology_source_topics(const rill_topology_t *topo, int st, const cha
     }
 }
 
+bool rill__topology_has_join(const rill_topology_t *topo, int st)
+{
+    for (size_t k = 0; k < topo->sub_n[st]; k++)
+        if (topo->nodes[topo->sub_order[st][k]]->ops == rill_join_ops())
+            return true;
+    return false;
+}
+
 void rill__topology_source_patterns(const rill_topology_t *topo, int st,
                                     void (*cb)(void *ud, const char *pattern), void *ud)
 {

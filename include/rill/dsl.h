@@ -248,22 +248,6 @@ RILL_EXTERN const char *rill_global_table_store_name(const rill_global_table_t *
  * key and both values; in left and outer joins a missing side is a null view (data NULL).
  */
 
-/* Makes the join result of key's left and right values into *out (a view that outlives the call:
- * the context's arena, or static storage); 0, or a negative code after rill_context_fail(). */
-typedef int (*rill_joiner_fn)(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t left,
-                              rill_buf_t right, rill_buf_t *out);
-
-/* The windows of a stream-stream join: a left record at t joins the right records of its key in
- * [t - before_ms, t + after_ms] (a right record at t the left ones in [t - after_ms,
- * t + before_ms]). A record later than grace_ms behind stream time is dropped as late; a left or
- * outer join emits an unmatched record (with a null other side) once stream time is past its
- * window's end plus grace_ms, never earlier. */
-typedef struct {
-    int64_t before_ms;
-    int64_t after_ms;
-    int64_t grace_ms;
-} rill_join_windows_t;
-
 /* Join windows of time_difference_ms both ways, with grace_ms (JoinWindows.
  * ofTimeDifferenceAndGrace; grace 0 is ofTimeDifferenceWithNoGrace). */
 RILL_EXTERN rill_join_windows_t rill_join_windows(int64_t time_difference_ms, int64_t grace_ms);

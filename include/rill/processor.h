@@ -292,6 +292,58 @@ typedef struct {
  * flag byte (1: subtract). Used on the repartition topic of a table's group_by. */
 RILL_EXTERN rill_serde_t *rill_serde_change(rill_serde_t *inner);
 
+/* ---- The built-in join processors ------------------------------------------------------ */
+
+/* Makes the join result of key's left and right values into *out (a view that outlives the call:
+ * the context's arena, or static storage); 0, or a negative code after rill_context_fail(). */
+typedef int (*rill_joiner_fn)(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t left,
+                              rill_buf_t right, rill_buf_t *out);
+
+/* The windows of a stream-stream join: a left record at t joins the right records of its key in
+ * [t - before_ms, t + after_ms] (a right record at t the left ones in [t - after_ms,
+ * t + before_ms]). A record later than grace_ms behind stream time is dropped as late; a left or
+ * outer join emits an unmatched record (with a null other side) once stream time is past its
+ * window's end plus grace_ms, never earlier. */
+typedef struct {
+    int64_t before_ms;
+    int64_t after_ms;
+    int64_t grace_ms;
+} rill_join_windows_t;
+
+/* What a built-in join processor does (Kafka Streams' KStreamJoinWindow, KStreamKStreamJoin,
+ * KStreamKTableJoinProcessor, KTableKTable*Join). */
+typedef enum {
+    RILL_JOP_WINDOW,        /* a stream-stream join's side: puts each keyed record into the side's
+                             * window store, after forwarding it */
+    RILL_JOP_STREAM_STREAM, /* a stream-stream join's side: joins the other side's window store */
+    RILL_JOP_STREAM_TABLE,  /* a stream joined with the value of its key in a table's store */
+    RILL_JOP_TABLE_TABLE,   /* a table-table join's side: an update joins the other side's store */
+} rill_jop_t;
+
+/* The arguments of a built-in join processor; unused fields stay 0/NULL. Strings are copied and
+ * serdes referenced by rill_join_arg_new(). */
+typedef struct {
+    rill_jop_t op;
+    const char *store;       /* WINDOW: the side's window store; STREAM_STREAM, TABLE_TABLE: the
+                              * other side's store; STREAM_TABLE: the table's store */
+    const char *outer_store; /* STREAM_STREAM of a left or outer join: unmatched records */
+    bool right_side;         /* the processor sees the right side's records */
+    bool outer;              /* its unmatched records are emitted with a null other side */
+    bool other_outer;        /* TABLE_TABLE: the other side's unmatched rows are emitted too */
+    rill_join_windows_t windows;
+    rill_joiner_fn joiner;
+    void *ud;
+    rill_serde_t *key_serde;         /* of the stores' keys; NULL: the default key serde */
+    rill_serde_t *this_value_serde;  /* of this side's stored values; NULL: the default */
+    rill_serde_t *other_value_serde; /* of the other side's stored values; NULL: the default */
+} rill_join_spec_t;
+/* Returns the ops of the built-in join processors (static). */
+RILL_EXTERN const rill_processor_ops *rill_join_ops(void);
+/* Returns a new arg for them, or NULL. */
+RILL_EXTERN void *rill_join_arg_new(const rill_join_spec_t *spec);
+/* Frees an arg made by rill_join_arg_new(). */
+RILL_EXTERN void rill_join_arg_free(void *arg);
+
 /* ---- The topology graph ------------------------------------------------------------------ */
 
 /* A timestamp extractor: returns the timestamp for rec (whose timestamp is the Kafka record's);

@@ -194,6 +194,90 @@ static void test_missing_source_topic_is_an_error(void **state)
     rill_topology_unref(topo);
 }
 
+static int concat(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t left, rill_buf_t right,
+                  rill_buf_t *out)
+{
+    *out = rill_arena_printf(rill_context_arena(ctx), "%.*s+%.*s", (int)left.len,
+                             left.data ? (const char *)left.data : "", (int)right.len,
+                             right.data ? (const char *)right.data : "");
+    return 0;
+}
+
+/* A join's two topics with different partition counts: the start fails, naming both. */
+static void test_join_of_topics_not_copartitioned_fails(void **state)
+{
+    char left[64], right[64], out[64], app_id[64], err[512];
+    topic_name(left, sizeof left, "cp-left");
+    topic_name(right, sizeof right, "cp-right");
+    topic_name(out, sizeof out, "cp-out");
+    topic_name(app_id, sizeof app_id, "cp-app");
+    create_topic(left, 4);
+    create_topic(right, 2);
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *j = rill_stream_join(rill_stream_from_topic(topo, left, NULL),
+                                        rill_stream_from_topic(topo, right, NULL), concat, NULL,
+                                        rill_join_windows(1000, 0), NULL);
+    rill_stream_to(j, out, NULL);
+    rill_conf_t *conf = rill_conf_new();
+    rill_conf_set(conf, "application.id", app_id, err, sizeof err);
+    rill_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rill_conf_set(conf, "default.key.serde", "string", err, sizeof err);
+    rill_conf_set(conf, "default.value.serde", "string", err, sizeof err);
+    rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
+    assert_non_null(app);
+    assert_int_equal(rill_app_start(app), RILL_ETOPOLOGY);
+    char msg[1024], l4[96], r2[96];
+    rill_app_error(app, msg, sizeof msg);
+    snprintf(l4, sizeof l4, "'%s' has 4", left);
+    snprintf(r2, sizeof r2, "'%s' has 2", right);
+    if (!strstr(msg, l4) || !strstr(msg, r2))
+        fail_msg("the error does not name both topics and their counts: %s", msg);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
+/* A side whose key changed is repartitioned to the other side's count (as Kafka Streams'
+ * co-partitioning enforcer does), not to its own upstream's, and the join then finds its
+ * matches. */
+static void test_join_repartition_takes_the_other_sides_count(void **state)
+{
+    char left[64], right[64], out[64], app_id[64], internal[200];
+    topic_name(left, sizeof left, "cpr-left");
+    topic_name(right, sizeof right, "cpr-right");
+    topic_name(out, sizeof out, "cpr-out");
+    topic_name(app_id, sizeof app_id, "cpr-app");
+    create_topic(left, 2);
+    create_topic(right, 6);
+    create_topic(out, 1);
+    produce(left, 0, 500); /* values "<i>" keyed "<i>": re-keyed below by first digit */
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *l =
+        rill_stream_select_key(rill_stream_from_topic(topo, left, NULL), first_char_key, NULL);
+    rill_join_opts_t jo = {.name = "rekeyed"};
+    rill_stream_t *j = rill_stream_join(l, rill_stream_from_topic(topo, right, NULL), concat, NULL,
+                                        rill_join_windows(INT64_C(1) << 40, 0), &jo);
+    rill_stream_to(rill_stream_peek(j, count, NULL), out, NULL);
+    atomic_store(&seen, 0);
+    rill_app_t *app = start_app(topo, app_id);
+    snprintf(internal, sizeof internal, "%s-rekeyed-left-repartition", app_id);
+    assert_int_equal(partition_count(internal), 6);
+    /* Keys "0".."9": each joins every left record whose value starts with its digit. */
+    char err[256];
+    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
+    assert_non_null(p);
+    for (int d = 0; d < 10; d++) {
+        char k[4] = {(char)('0' + d), 0};
+        assert_int_equal(rill_producer_send(p, right, -1, rill_buf_str(k), rill_buf_str("r"), d),
+                         0);
+    }
+    assert_int_equal(rill_producer_flush(p, 30000), 0);
+    rill_producer_destroy(p);
+    wait_seen(500, 60000);
+    rill_app_close(app, 30000);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
 static void test_sigterm_shuts_down_cleanly(void **state)
 {
     char in[64], out[64], app_id[64], log[512];
@@ -252,6 +336,8 @@ int main(void)
         cmocka_unit_test(test_repartition_topic_is_created_and_used),
         cmocka_unit_test(test_missing_source_topic_is_an_error),
         cmocka_unit_test(test_sigterm_shuts_down_cleanly),
+        cmocka_unit_test(test_join_of_topics_not_copartitioned_fails),
+        cmocka_unit_test(test_join_repartition_takes_the_other_sides_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
