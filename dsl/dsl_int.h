@@ -15,6 +15,14 @@ struct rill_stream {
     bool key_changed; /* an operation since the last repartition may have changed the key */
 };
 
+/* A global table: its store, which every task reads by name. */
+struct rill_global_table {
+    rill_topology_t *topo;
+    const char *store;       /* borrowed from the topology's store spec */
+    rill_serde_t *key_serde; /* of the stored keys and values; borrowed: the spec holds them */
+    rill_serde_t *value_serde;
+};
+
 struct rill_table {
     rill_topology_t *topo;
     int node;
@@ -36,6 +44,10 @@ rill_table_t *rill__table_merge(rill_topology_t *topo, const char *name, const c
  * topology when node is an error. */
 rill_stream_t *rill__stream_new(rill_topology_t *topo, int node, rill_serde_t *ks,
                                 rill_serde_t *vs);
+/* Returns the store name of a table of topic: m->name, or "<topic>-STATE-STORE-<n>" (made in buf)
+ * as Kafka Streams names it. */
+const char *rill__table_store_name(rill_topology_t *topo, const char *topic,
+                                   const rill_materialized_t *m, char *buf, size_t size);
 /* Adds a processor that forwards records unchanged. */
 int rill__add_pass(rill_topology_t *topo, const char *name, const char *const *parents);
 

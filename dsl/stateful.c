@@ -364,6 +364,17 @@ rill_table_t *rill_windowed_aggregate(rill_windowed_stream_t *ws, rill_initializ
 
 /* ---- tables ---- */
 
+const char *rill__table_store_name(rill_topology_t *topo, const char *topic,
+                                   const rill_materialized_t *m, char *buf, size_t size)
+{
+    if (m && m->name)
+        return m->name;
+    char gen[96];
+    rill_topology_next_name(topo, "STATE-STORE", gen, sizeof gen);
+    snprintf(buf, size, "%s-%s", topic, gen);
+    return buf;
+}
+
 const char *rill__table_store(rill_table_t *t)
 {
     if (t->store)
@@ -422,13 +433,7 @@ rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,
     if (!src)
         return NULL;
     char store_gen[300], node[96];
-    const char *store = m && m->name ? m->name : NULL;
-    if (!store) {
-        char gen[96];
-        rill_topology_next_name(topo, "STATE-STORE", gen, sizeof gen);
-        snprintf(store_gen, sizeof store_gen, "%s-%s", topic, gen);
-        store = store_gen;
-    }
+    const char *store = rill__table_store_name(topo, topic, m, store_gen, sizeof store_gen);
     rill_topology_next_name(topo, "KTABLE-SOURCE", node, sizeof node);
     rill_serde_t *ks = m && m->key_serde ? m->key_serde : src->key_serde;
     rill_serde_t *vs = m && m->value_serde ? m->value_serde : src->value_serde;

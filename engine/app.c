@@ -6,6 +6,7 @@
  */
 #include "engine_int.h"
 #include "copartition.h"
+#include "global_thread.h"
 #include "internal_topics.h"
 #include "thread_ctx.h"
 
@@ -263,6 +264,7 @@ static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
         rill__topology_source_topics(app->topo, st, app->env.application_id, create_embedded_topic,
                                      &w);
     rill__topology_sink_topics(app->topo, app->env.application_id, create_embedded_sink, &w);
+    rill__topology_global_topics(app->topo, create_embedded_topic, &w);
     rill_log(RILL_LOG_INFO, "app",
              "no bootstrap.servers: started the embedded Kafka cluster (librdkafka's mock "
              "cluster, %d brokers) at %s; its topics live in memory and vanish with the app, "
@@ -762,6 +764,70 @@ void rill_app_set_restore_listener(rill_app_t *app, const rill_restore_listener_
     app->restore_listener = listener ? *listener : (rill_restore_listener_t){0};
 }
 
+/* The context of stream thread index (-1: the global thread). */
+static thread_ctx_t thread_ctx(rill_app_t *app, int index)
+{
+    return (thread_ctx_t){
+        .index = index,
+        .topo = app->topo,
+        .conf = app->conf,
+        .bootstrap = app->bootstrap,
+        .embedded = app->embedded,
+        .eos = rill__conf_eos(app->conf),
+        .process_id = app->process_id,
+        .env = app->env,
+        .query_lock = &app->query_lock,
+        .restore_listener = app->restore_listener,
+        .topics = app->topic_names,
+        .ntopics = app->ntopics,
+        .events = {app, thread_changed, thread_failed, thread_committed, thread_partitions,
+                   thread_exited},
+    };
+}
+
+/* Starts the stream threads' OS threads (made already). */
+static int start_stream_threads(rill_app_t *app)
+{
+    int rc = 0;
+    for (int i = 0; i < app->nthreads && !rc; i++) {
+        rc = rill__thread_start(app->threads[i]);
+        if (!rc) {
+            pthread_mutex_lock(&app->lock);
+            app->started_threads++;
+            pthread_mutex_unlock(&app->lock);
+        }
+    }
+    return rc;
+}
+
+/* The global stores are loaded (on the global thread): the stream threads start, unless the app
+ * is closing or failed meanwhile. Under the lock, so a close either sees them started (and
+ * stops them) or keeps them from starting. */
+static void global_ready(void *ud)
+{
+    rill_app_t *app = ud;
+    int rc = 0;
+    pthread_mutex_lock(&app->lock);
+    for (int i = 0; i < app->nthreads && !rc && app->state == RILL_STATE_REBALANCING; i++)
+        if ((rc = rill__thread_start(app->threads[i])) == 0)
+            app->started_threads++;
+    pthread_mutex_unlock(&app->lock);
+    if (rc)
+        app_fail(app, rc, "cannot start the stream threads");
+}
+
+/* Opens the global stores and starts the thread that loads them; the stream threads start when
+ * it is done (global_ready), as Kafka Streams' start() waits for its global thread. */
+static int start_global_thread(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+    thread_ctx_t ctx = thread_ctx(app, -1); /* only its failed and partitions events are used */
+    global_events_t ev = {app, global_ready, thread_failed};
+    app->global_thread = rill__global_thread_new(&ctx, app->global, &ev, errstr, errstr_size);
+    if (!app->global_thread)
+        return RILL_EKAFKA;
+    return rill__global_thread_start(app->global_thread);
+}
+
 int rill_app_start(rill_app_t *app)
 {
     if (!app)
@@ -783,6 +849,8 @@ int rill_app_start(rill_app_t *app)
     source_walk_t w = {app, md, err, sizeof err, 0};
     for (int st = 0; st < rill__topology_subtopology_count(app->topo) && !w.rc; st++)
         rill__topology_source_topics(app->topo, st, app->env.application_id, check_source, &w);
+    if (!w.rc)
+        rill__topology_global_topics(app->topo, check_source, &w);
     learn_pattern_topics(app, md);
     rd_kafka_metadata_destroy(md);
     int rc = w.rc ? w.rc : create_internal_topics(app, err, sizeof err);
@@ -795,6 +863,16 @@ int rill_app_start(rill_app_t *app)
         app_fail(app, rc, "cannot start: %s", err);
         return rc;
     }
+    if (rill_topology_store_count(app->topo) > 0 &&
+        !(app->global = rill__global_open(app->topo, &app->env, err, sizeof err))) {
+        app_fail(app, RILL_EIO, "cannot start: %s", err);
+        return RILL_EIO;
+    }
+    app->env.global = rill__global_count(app->global) ? app->global : NULL;
+    if (!app->env.global) {
+        rill__global_close(app->global);
+        app->global = NULL;
+    }
     set_state(app, RILL_STATE_REBALANCING);
     app->topic_names = rill_calloc(app->ntopics + 1, sizeof *app->topic_names);
     if (!app->topic_names) {
@@ -804,33 +882,14 @@ int rill_app_start(rill_app_t *app)
     for (size_t i = 0; i < app->ntopics; i++)
         app->topic_names[i] = app->topics[i].name;
     for (int i = 0; i < app->nthreads && !rc; i++) {
-        thread_ctx_t ctx = {
-            .index = i,
-            .topo = app->topo,
-            .conf = app->conf,
-            .bootstrap = app->bootstrap,
-            .embedded = app->embedded,
-            .eos = rill__conf_eos(app->conf),
-            .process_id = app->process_id,
-            .env = app->env,
-            .query_lock = &app->query_lock,
-            .restore_listener = app->restore_listener,
-            .topics = app->topic_names,
-            .ntopics = app->ntopics,
-            .events = {app, thread_changed, thread_failed, thread_committed, thread_partitions,
-                       thread_exited},
-        };
+        thread_ctx_t ctx = thread_ctx(app, i);
         app->threads[i] = rill__thread_new(&ctx, err, sizeof err);
         rc = app->threads[i] ? 0 : RILL_EKAFKA;
     }
-    for (int i = 0; i < app->nthreads && !rc; i++) {
-        rc = rill__thread_start(app->threads[i]);
-        if (!rc) {
-            pthread_mutex_lock(&app->lock);
-            app->started_threads++;
-            pthread_mutex_unlock(&app->lock);
-        }
-    }
+    if (!rc && app->global)
+        rc = start_global_thread(app, err, sizeof err);
+    else if (!rc)
+        rc = start_stream_threads(app);
     if (rc) {
         app_fail(app, rc, "cannot start the stream threads: %s", err);
         return rc;
@@ -913,6 +972,14 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
         pthread_rwlock_unlock(&app->query_lock);
         rill__thread_destroy(t);
     }
+    /* The global thread goes last: tasks read its stores until they close. */
+    if (app->global_thread) {
+        rill__global_thread_stop(app->global_thread);
+        if (rill__global_thread_join(app->global_thread))
+            rc = RILL_EUNKNOWN;
+        rill__global_thread_destroy(app->global_thread);
+        app->global_thread = NULL;
+    }
     set_state(app, RILL_STATE_NOT_RUNNING);
     rill_log(RILL_LOG_INFO, "app", "application '%s' closed", app->env.application_id);
     return rc;
@@ -939,6 +1006,7 @@ void rill_app_destroy(rill_app_t *app)
     rill_free(app->bootstrap);
     rill_conf_destroy(app->conf);
     rill_topology_unref(app->topo);
+    rill__global_close(app->global);
     rill_store_env_destroy(app->store_env);
     if (app->lock_fd > 0)
         close(app->lock_fd); /* releases the lock */

@@ -25,11 +25,13 @@ static const setting_t settings[] = {
     {C | P | R, ALWAYS, true, "metadata.broker.list", NULL,
      "librdkafka's alias of bootstrap.servers"},
     {C | P | R, ALWAYS, false, "client.id", NULL,
-     "`<application.id>-StreamThread-<n>-consumer` (or `-producer`, `-restore-consumer`), as Kafka "
-     "Streams names them"},
+     "`<application.id>-StreamThread-<n>-consumer` (or `-producer`, `-restore-consumer`; the "
+     "global thread's `<application.id>-GlobalStreamThread-global-consumer`), as Kafka Streams "
+     "names them"},
     {C, ALWAYS, true, "group.id", NULL, "the group is application.id"},
     {R, ALWAYS, true, "group.id", NULL,
-     "`<application.id>-restore`, never joined: librdkafka needs a group id to assign"},
+     "`<application.id>-restore`, never joined: librdkafka needs a group id to assign (the "
+     "global thread's consumer has the restore consumer's settings)"},
     {C | R, ALWAYS, true, "enable.auto.commit", "false",
      "Rill commits offsets itself, after the outputs of the records are acknowledged"},
     {C, ALWAYS, true, "enable.auto.offset.store", "false",
@@ -86,7 +88,9 @@ static const char *dynamic_value(const thread_ctx_t *ctx, client_kind_t kind, co
     const char *app_id = ctx->env.application_id;
     if (strcmp(key, "bootstrap.servers") == 0 || strcmp(key, "metadata.broker.list") == 0)
         return ctx->bootstrap;
-    if (strcmp(key, "client.id") == 0)
+    if (strcmp(key, "client.id") == 0 && ctx->index < 0) /* the global thread's */
+        snprintf(buf, size, "%s-GlobalStreamThread-global-consumer", app_id);
+    else if (strcmp(key, "client.id") == 0)
         snprintf(buf, size, "%s-StreamThread-%d-%s", app_id, ctx->index + 1, kind_suffix(kind));
     else if (strcmp(key, "group.id") == 0)
         snprintf(buf, size, "%s%s", app_id, kind == CLIENT_RESTORE ? "-restore" : "");

@@ -99,6 +99,10 @@ struct rill_app {
     pthread_rwlock_t query_lock;
     const char **topic_names; /* the names of topics, for the threads' contexts */
     int exited_threads;       /* threads whose loop ended (rill_app_close waits for them) */
+    /* The global stores and the thread that keeps them (NULL: the topology has none); the
+     * stream threads start once it has loaded them. */
+    rill_global_t *global;
+    struct global_thread *global_thread;
 };
 
 /* Calls fn for every local task whose sub-topology holds store (and, when partition >= 0, whose

@@ -4,6 +4,7 @@
  * query sees alive; the stores themselves allow concurrent readers (statestore.h).
  */
 #include "engine_int.h"
+#include "global_thread.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@ typedef struct {
     const rill_store_spec_t *spec;
     int st;
     int32_t partitions;
+    rill_store_t *global; /* a global store: every instance holds all of it */
 } target_t;
 
 static void widest(void *ud, const char *topic, bool internal, int32_t partitions)
@@ -40,6 +42,14 @@ static int target(rill_app_t *app, const char *store, rill_store_type_t type, ta
         return RILL_ENOENT; /* generated names are not an interface */
     if (out->spec->type != type)
         return RILL_EINVAL;
+    if (rill__topology_store_global(app->topo, i)) {
+        /* Queryable once loaded, as Kafka Streams' global stores are once its global thread
+         * runs. */
+        if (!rill__global_thread_ready(app->global_thread))
+            return RILL_ESTATE;
+        out->global = rill__global_store(app->global, store);
+        return out->global ? 0 : RILL_ENOENT;
+    }
     rill__topology_source_topics(app->topo, out->st, app->env.application_id, widest, out);
     return 0;
 }
@@ -82,6 +92,11 @@ int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key,
         rc = target(app, store, RILL_STORE_SESSION, &t);
     if (rc)
         return rc;
+    if (t.global) { /* as Kafka Streams' queryMetadataForKey: here, and no partition */
+        *partition = -1;
+        *local = true;
+        return 0;
+    }
     *partition = partition_of(&t, key);
     *local = false;
     each_task(&t, *partition, found_task, local);
@@ -98,13 +113,20 @@ typedef struct {
     int rc;
 } get_t;
 
+static void get_from(get_t *g, rill_store_t *s);
+
 static bool get_one(void *ud, rill_task_t *task, int32_t partition)
 {
     get_t *g = ud;
-    rill_store_t *s = rill__task_kv_store(task, g->store);
+    get_from(g, rill__task_kv_store(task, g->store));
+    return false;
+}
+
+static void get_from(get_t *g, rill_store_t *s)
+{
     if (!s) {
         g->rc = RILL_ENOENT;
-        return false;
+        return;
     }
     g->rc = rill_store_get_copy(s, g->key, g->out);
     if (g->rc == 0) {
@@ -112,14 +134,13 @@ static bool get_one(void *ud, rill_task_t *task, int32_t partition)
         int64_t ts;
         if (rill_stored_split((rill_buf_t){g->out->data, g->out->len}, &value, &ts)) {
             g->rc = RILL_EIO;
-            return false;
+            return;
         }
         memmove(g->out->data, value.data, value.len);
         g->out->len = value.len;
         if (g->ts)
             *g->ts = ts;
     }
-    return false;
 }
 
 int rill_app_query_get(rill_app_t *app, const char *store, rill_buf_t key, rill_bytes_t *value,
@@ -130,7 +151,10 @@ int rill_app_query_get(rill_app_t *app, const char *store, rill_buf_t key, rill_
     if (rc || !value)
         return rc ? rc : RILL_EINVAL;
     get_t g = {store, key, value, timestamp, RILL_ENOENT};
-    each_task(&t, partition_of(&t, key), get_one, &g);
+    if (t.global)
+        get_from(&g, t.global);
+    else
+        each_task(&t, partition_of(&t, key), get_one, &g);
     return g.rc;
 }
 
@@ -145,10 +169,16 @@ typedef struct {
     bool stop;
 } range_t;
 
+static bool range_from(range_t *r, rill_store_t *s);
+
 static bool range_one(void *ud, rill_task_t *task, int32_t partition)
 {
     range_t *r = ud;
-    rill_store_t *s = rill__task_kv_store(task, r->store);
+    return range_from(r, rill__task_kv_store(task, r->store));
+}
+
+static bool range_from(range_t *r, rill_store_t *s)
+{
     rill_store_iter_t *it = !s          ? NULL
                             : r->prefix ? rill_store_prefix(s, r->pfx)
                                         : rill_store_range(s, r->from, r->to, false);
@@ -171,7 +201,10 @@ static int range_query(rill_app_t *app, range_t *r)
     int rc = target(app, r->store, RILL_STORE_KV, &t);
     if (rc || !r->fn)
         return rc ? rc : RILL_EINVAL;
-    each_task(&t, -1, range_one, r);
+    if (t.global)
+        range_from(r, t.global);
+    else
+        each_task(&t, -1, range_one, r);
     return r->rc;
 }
 

@@ -21,6 +21,7 @@ typedef struct {
     char *name;
     int32_t partitions;
     bool internal;
+    bool global; /* a global store's topic: what sinks write to it goes into the store */
     stored_t *recs;
     size_t n, cap;
     size_t read; /* next record rill_test_driver_read() returns */
@@ -46,6 +47,7 @@ struct rill_test_driver {
     rill_arena_t *scratch; /* copies of piped headers */
     char *state_dir;       /* a fresh directory of its own, wiped on destroy */
     rill_store_env_t *store_env;
+    rill_global_t *global; /* the global stores: a record piped to their topic goes in at once */
 };
 
 static topic_t *topic_find(const rill_test_driver_t *td, const char *name)
@@ -86,6 +88,7 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     /* Internal topics get as many partitions as the widest topic known so far. */
     const char *app_id = td->env.application_id;
     t->internal = rill__topic_kind(app_id, name) == RILL_TOPIC_REPARTITION;
+    t->global = rill__global_find_topic(td->global, name) >= 0;
     if (t->internal) {
         /* As the app sizes them: the count the repartition gave, else the widest topic. */
         declared_t d = {name, 0};
@@ -225,6 +228,11 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
         }
         td->env.state_dir = td->state_dir;
         td->env.store_env = td->store_env;
+        if (!(td->global = rill__global_open(topo, &td->env, errstr, errstr_size))) {
+            rill_test_driver_destroy(td);
+            return NULL;
+        }
+        td->env.global = td->global;
     }
     return td;
 }
@@ -236,6 +244,7 @@ void rill_test_driver_destroy(rill_test_driver_t *td)
     for (size_t i = 0; i < td->ntasks; i++)
         rill__task_destroy(td->tasks[i].task);
     rill_free(td->tasks);
+    rill__global_close(td->global);
     rill_store_env_destroy(td->store_env);
     if (td->state_dir)
         rill_store_wipe(td->state_dir);
@@ -292,7 +301,13 @@ static rill_task_t *task_for(rill_test_driver_t *td, int st, int32_t partition)
 /* Runs one record through the task reading (topic, partition). */
 static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_t *raw)
 {
-    int st, source;
+    int st, source, g = rill__global_find_topic(td->global, topic);
+    if (g >= 0) {
+        int rc = rill__global_apply(td->global, (size_t)g, raw, 1);
+        if (rc)
+            snprintf(td->error, sizeof td->error, "%s", rill__global_error(td->global));
+        return rc;
+    }
     if (rill__topology_find_source(td->topo, td->env.application_id, topic, &st, &source))
         return 0; /* nobody reads this topic: it is only an output */
     rill_task_t *task = task_for(td, st, raw->partition);
@@ -304,7 +319,8 @@ static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_
     return rc;
 }
 
-/* Feeds records written to internal topics to their readers until none is left. */
+/* Feeds records written to internal topics to their readers until none is left, and those
+ * written to a global store's topic to the store (as Kafka Streams' driver does). */
 static int drain_internal(rill_test_driver_t *td)
 {
     bool again = true;
@@ -312,7 +328,8 @@ static int drain_internal(rill_test_driver_t *td)
         again = false;
         for (size_t i = 0; i < td->ntopics; i++) {
             /* td->topics may move while delivering: index it afresh each time. */
-            while (td->topics[i].internal && td->topics[i].fed < td->topics[i].n) {
+            while ((td->topics[i].internal || td->topics[i].global) &&
+                   td->topics[i].fed < td->topics[i].n) {
                 stored_t s = td->topics[i].recs[td->topics[i].fed];
                 int64_t offset = (int64_t)td->topics[i].fed++;
                 char name[512];
@@ -474,6 +491,9 @@ static rill_task_t *store_task(rill_test_driver_t *td, const char *store, int32_
 rill_store_t *rill_test_driver_kv_store(rill_test_driver_t *td, const char *store,
                                         int32_t partition)
 {
+    rill_store_t *global = td ? rill__global_store(td->global, store) : NULL;
+    if (global)
+        return global; /* one for every partition */
     rill_task_t *task = store_task(td, store, partition);
     return task ? rill__task_kv_store(task, store) : NULL;
 }

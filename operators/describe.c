@@ -90,7 +90,11 @@ char *rill_topology_describe(const rill_topology_t *topo)
     rill_bytes_t sb = {0};
     sb_printf(&sb, "Topologies:\n");
     for (int s = 0; s < topo->nsub; s++) {
-        sb_printf(&sb, "   Sub-topology: %d\n", s);
+        /* A global store's sub-topology is numbered among the others, as Kafka Streams does,
+         * and printed as its TopologyDescription.GlobalStore is (no blank line after it). */
+        bool global = topo->nodes[topo->sub_order[s][0]]->global;
+        sb_printf(&sb, "   Sub-topology: %d%s\n", s,
+                  global ? " for global store (will not generate tasks)" : "");
         memcpy(order, topo->sub_order[s], topo->sub_n[s] * sizeof *order);
         describe_order(topo, order, topo->sub_n[s], memo);
         for (size_t k = 0; k < topo->sub_n[s]; k++) {
@@ -109,9 +113,12 @@ char *rill_topology_describe(const rill_topology_t *topo)
                 break;
             case NODE_PROCESSOR:
                 sb_printf(&sb, "    Processor: %s (stores: [", node->name);
+                /* Other nodes read a global store without connecting to it, in Kafka Streams:
+                 * only its own processor lists it. */
                 for (size_t k = 0, shown = 0; k < topo->nstores; k++)
                     for (size_t p = 0; p < topo->stores[k].nprocessors; p++)
-                        if (strcmp(topo->stores[k].processor_names[p], node->name) == 0)
+                        if (strcmp(topo->stores[k].processor_names[p], node->name) == 0 &&
+                            (!topo->stores[k].global || node->global))
                             sb_printf(&sb, "%s%s", shown++ ? ", " : "", topo->stores[k].spec.name);
                 sb_printf(&sb, "])\n");
                 break;
@@ -133,7 +140,8 @@ char *rill_topology_describe(const rill_topology_t *topo)
                 sb_printf(&sb, "\n");
             }
         }
-        sb_printf(&sb, "\n");
+        if (!global)
+            sb_printf(&sb, "\n");
     }
     rill_free(memo);
     rill_free(order);
@@ -147,7 +155,9 @@ char *rill_topology_to_dot(const rill_topology_t *topo)
     rill_bytes_t sb = {0};
     sb_printf(&sb, "digraph topology {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
     for (int s = 0; s < topo->nsub; s++) {
-        sb_printf(&sb, "  subgraph cluster_%d {\n    label=\"Sub-topology %d\";\n", s, s);
+        bool global = topo->nodes[topo->sub_order[s][0]]->global;
+        sb_printf(&sb, "  subgraph cluster_%d {\n    label=\"Sub-topology %d%s\";\n", s, s,
+                  global ? " (global store)" : "");
         for (size_t k = 0; k < topo->sub_n[s]; k++) {
             const node_t *node = topo->nodes[topo->sub_order[s][k]];
             const char *shape = node->kind == NODE_SOURCE ? "invhouse"
@@ -155,6 +165,14 @@ char *rill_topology_to_dot(const rill_topology_t *topo)
                                                           : "box";
             sb_printf(&sb, "    \"%s\" [shape=%s];\n", node->name, shape);
         }
+        /* A global store is drawn in its sub-topology, as a cylinder. */
+        for (size_t k = 0; global && k < topo->nstores; k++)
+            if (topo->stores[k].global && topo->stores[k].subtopology == s)
+                sb_printf(&sb,
+                          "    \"store:%s\" [shape=cylinder,label=\"%s\"];\n    \"%s\" -> "
+                          "\"store:%s\";\n",
+                          topo->stores[k].spec.name, topo->stores[k].spec.name,
+                          topo->stores[k].processor_names[0], topo->stores[k].spec.name);
         sb_printf(&sb, "  }\n");
     }
     /* Topics are ellipses between the sub-topologies that write and read them. */

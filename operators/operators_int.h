@@ -9,6 +9,7 @@
 #include "task.h"
 
 #include <regex.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdatomic.h>
 
@@ -34,6 +35,7 @@ typedef struct node {
     regex_t regex;
     bool has_regex;
     bool internal;      /* source or sink of a repartition topic */
+    bool global;        /* the source or the processor of a global store */
     int32_t partitions; /* repartition topic partitions; 0 = as the upstream sources */
     rill_serde_t *key_serde;
     rill_serde_t *value_serde;
@@ -52,7 +54,8 @@ typedef struct store_def {
     rill_store_spec_t spec;
     char **processor_names;
     size_t nprocessors;
-    int subtopology; /* after build */
+    int subtopology; /* after build; a global store's is its own (which makes no tasks) */
+    bool global;     /* every instance holds all of topics[0] of processor_names[0]'s source */
 } store_def_t;
 
 typedef struct attachment {
@@ -237,7 +240,8 @@ typedef struct task_store {
     bool flushing;              /* inside flush_cache() */
     node_inst_t *flush_inst;
     rill_store_flush_fn flush_fn;
-    rill_bytes_t scratch; /* stored-value and cache-entry composition */
+    bool global;          /* a global store's handle: kv is the app's, read-only here */
+    rill_bytes_t scratch; /* stored-value and cache-entry composition; a global store's reads */
     rill_bytes_t keybuf;  /* layout keys */
 } task_store_t;
 
@@ -246,6 +250,31 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size);
 /* Closes the task's stores. */
 void rill__task_close_stores(rill_task_t *task);
 
+/* Returns the source node of store k when it is a global store of a built topology, or NULL. */
+const node_t *rill__topology_global_source(const rill_topology_t *topo, size_t k);
+
+/* Makes the write batch of n changelog records in writes (room for n), their stored values
+ * (timestamp, then value) side by side in buf; a record without a key is left out when
+ * skip_null_keys. Returns how many writes it made, or -1 when out of memory. */
+ssize_t rill__stored_batch(rill_bytes_t *buf, rill_store_write_t *writes, const rill_record_t *raw,
+                           size_t n, bool skip_null_keys);
+/* Creates directory path and its parents (mkdir -p): 0, RILL_EINVAL (too long) or RILL_EIO. */
+int rill__make_dirs(const char *path);
+/* Opens and flocks "<dir>/.lock" (its path goes in path) into *fd (-1 when it cannot be opened):
+ * 0, RILL_EBUSY when another descriptor holds it (errno set), RILL_EIO otherwise. The lock
+ * goes when *fd is closed. */
+int rill__dir_lock(const char *dir, int *fd, char *path, size_t path_size);
+/* Reads a checkpoint file (Kafka Streams' .checkpoint: a version line "0", a count line, then
+ * one "<topic> <partition> <offset>" line each), calling entry for each line. Returns 1 when
+ * read, 0 when absent, -1 when corrupt (why says where). */
+int rill__checkpoint_read(const char *path,
+                          void (*entry)(void *ud, const char *topic, int32_t partition,
+                                        int64_t offset),
+                          void *ud, char *why, size_t why_size);
+/* Writes a checkpoint file of count entries (lines: "<topic> <partition> <offset>\n" each)
+ * atomically: a temporary file, fsync, rename. 0 or RILL_EIO (why says why). */
+int rill__checkpoint_write(const char *path, int count, const rill_bytes_t *lines, char *why,
+                           size_t why_size);
 /* Serializes view with serde into b; *out is the bytes (a null view for a null). 0, or
  * RILL_ESERDE after rill_context_fail() says what (the name of the serialized thing) failed. */
 int rill__op_ser(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t view, rill_bytes_t *b,

@@ -86,7 +86,7 @@ static int compose_append(rill_bytes_t *b, int64_t ts, rill_buf_t value)
 
 /* ---- mkdir -p ---- */
 
-static int make_dirs(const char *path)
+int rill__make_dirs(const char *path)
 {
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -103,12 +103,23 @@ static int make_dirs(const char *path)
     return 0;
 }
 
+int rill__dir_lock(const char *dir, int *fd, char *path, size_t path_size)
+{
+    snprintf(path, path_size, "%s/.lock", dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return RILL_EIO;
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    return errno == EWOULDBLOCK ? RILL_EBUSY : RILL_EIO;
+}
+
 /* ---- checkpoint file ---- */
 
-/* Reads "<dir>/.checkpoint" into the stores' checkpoint offsets. Returns 1 when read, 0 when
- * absent, -1 when corrupt (why says where). Format (Kafka Streams' .checkpoint): a version line
- * "0", a count line, then one "<topic> <partition> <offset>" line each. */
-static int read_checkpoint(rill_task_t *task, const char *path, char *why, size_t why_size)
+int rill__checkpoint_read(const char *path,
+                          void (*entry)(void *ud, const char *topic, int32_t partition,
+                                        int64_t offset),
+                          void *ud, char *why, size_t why_size)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -141,9 +152,7 @@ static int read_checkpoint(rill_task_t *task, const char *path, char *why, size_
             rc = -1;
             break;
         }
-        for (size_t i = 0; i < task->nstores; i++)
-            if (partition == task->partition && strcmp(task->stores[i].changelog, topic) == 0)
-                task->stores[i].checkpoint = offset;
+        entry(ud, topic, partition, offset);
     }
     if (rc == 1 && fgets(line, sizeof line, f)) {
         snprintf(why, why_size, "%.400s: more entries than the %ld its header counts", path, count);
@@ -151,6 +160,36 @@ static int read_checkpoint(rill_task_t *task, const char *path, char *why, size_
     }
     fclose(f);
     return rc;
+}
+
+int rill__checkpoint_write(const char *path, int count, const rill_bytes_t *lines, char *why,
+                           size_t why_size)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(why, why_size, "cannot write %.600s: %s", tmp, strerror(errno));
+        return RILL_EIO;
+    }
+    fprintf(f, "0\n%d\n", count);
+    bool ok = lines->len == 0 || fwrite(lines->data, 1, lines->len, f) == lines->len;
+    ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path)) {
+        snprintf(why, why_size, "cannot write %.600s: %s", path, strerror(errno));
+        return RILL_EIO;
+    }
+    return 0;
+}
+
+/* The checkpoint's entries for the task's changelogs (its own partition only). */
+static void checkpoint_entry(void *ud, const char *topic, int32_t partition, int64_t offset)
+{
+    rill_task_t *task = ud;
+    for (size_t i = 0; i < task->nstores; i++)
+        if (partition == task->partition && strcmp(task->stores[i].changelog, topic) == 0)
+            task->stores[i].checkpoint = offset;
 }
 
 static bool persistent(const task_store_t *ts)
@@ -178,29 +217,30 @@ int rill__task_checkpoint(rill_task_t *task, const int64_t *end_offsets)
         if (end_offsets[c] >= 0)
             n++;
     }
-    char path[1100], tmp[1100];
+    char path[1100], line[400];
     snprintf(path, sizeof path, "%s/.checkpoint", task->dir);
-    snprintf(tmp, sizeof tmp, "%s/.checkpoint.tmp", task->dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(task->error, sizeof task->error, "task %s: cannot write %.600s: %s", task->id, tmp,
-                 strerror(errno));
-        return RILL_EIO;
-    }
-    fprintf(f, "0\n%d\n", n);
-    for (size_t c = 0; c < task->nchangelogs; c++) {
+    rill_bytes_t lines = {0};
+    int rc = 0;
+    for (size_t c = 0; c < task->nchangelogs && !rc; c++) {
         task_store_t *ts = &task->stores[task->changelogs[c]];
         if (persistent(ts) && end_offsets[c] >= 0) {
-            fprintf(f, "%s %d %lld\n", ts->changelog, task->partition, (long long)end_offsets[c]);
-            ts->checkpoint = end_offsets[c];
+            int len = snprintf(line, sizeof line, "%s %d %lld\n", ts->changelog, task->partition,
+                               (long long)end_offsets[c]);
+            rc = rill_bytes_append(&lines, line, (size_t)len);
         }
     }
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path)) {
-        snprintf(task->error, sizeof task->error, "task %s: cannot write %.600s: %s", task->id,
-                 path, strerror(errno));
+    char why[800] = "out of memory";
+    if (!rc)
+        rc = rill__checkpoint_write(path, n, &lines, why, sizeof why);
+    rill_bytes_free(&lines);
+    if (rc) {
+        snprintf(task->error, sizeof task->error, "task %s: %s", task->id, why);
         return RILL_EIO;
+    }
+    for (size_t c = 0; c < task->nchangelogs; c++) {
+        task_store_t *ts = &task->stores[task->changelogs[c]];
+        if (persistent(ts) && end_offsets[c] >= 0)
+            ts->checkpoint = end_offsets[c];
     }
     task->writes_since_checkpoint = 0;
     return 0;
@@ -235,7 +275,8 @@ static const char *store_error(task_store_t *ts)
 
 static void close_one(task_store_t *ts)
 {
-    rill_store_close(ts->kv);
+    if (!ts->global)
+        rill_store_close(ts->kv);
     rill_window_store_close(ts->ws);
     rill_session_store_close(ts->ss);
     rill__cache_free(ts->cache);
@@ -310,7 +351,7 @@ static int check_segment_width(rill_task_t *task, task_store_t *ts, const char *
             return RILL_EIO;
         }
     }
-    bool ok = make_dirs(path) == 0 && (f = fopen(marker, "w")) != NULL;
+    bool ok = rill__make_dirs(path) == 0 && (f = fopen(marker, "w")) != NULL;
     if (ok) {
         ok = fprintf(f, "%lld\n", (long long)spec->segment_ms) > 0;
         ok &= fclose(f) == 0;
@@ -377,13 +418,15 @@ static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t
 int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
 {
     const rill_topology_t *topo = task->topo;
-    size_t n = 0;
-    for (size_t k = 0; k < topo->nstores; k++)
-        n += topo->stores[k].subtopology == task->st;
-    if (n == 0)
+    size_t n = 0, nglobal = 0;
+    for (size_t k = 0; k < topo->nstores; k++) {
+        n += topo->stores[k].subtopology == task->st && !topo->stores[k].global;
+        nglobal += topo->stores[k].global && task->env.global;
+    }
+    if (n + nglobal == 0)
         return 0;
-    task->stores = rill_calloc(n, sizeof *task->stores);
-    task->changelogs = rill_calloc(n, sizeof *task->changelogs);
+    task->stores = rill_calloc(n + nglobal, sizeof *task->stores);
+    task->changelogs = rill_calloc(n + 1, sizeof *task->changelogs);
     if (!task->stores || !task->changelogs) {
         snprintf(errstr, errstr_size, "out of memory opening the stores of task %s", task->id);
         return RILL_ENOMEM;
@@ -422,7 +465,7 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
             return RILL_ENOMEM;
         }
         snprintf(task->dir, len, "%s/%s", task->env.state_dir, task->id);
-        if (make_dirs(task->dir)) {
+        if (rill__make_dirs(task->dir)) {
             snprintf(errstr, errstr_size, "task %s: cannot create state directory %s: %s", task->id,
                      task->dir, strerror(errno));
             return RILL_EIO;
@@ -433,18 +476,17 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
          * checkpoint or wipe its stores before it has: the caller retries on RILL_EBUSY. A
          * flock conflicts between two descriptors of one process, unlike RocksDB's own lock,
          * which only the open of the database would find, after the wipe. */
-        snprintf(path, sizeof path, "%s/.lock", task->dir);
-        task->dir_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (task->dir_lock < 0 || flock(task->dir_lock, LOCK_EX | LOCK_NB) != 0) {
-            bool busy = task->dir_lock >= 0 && errno == EWOULDBLOCK;
+        int lrc = rill__dir_lock(task->dir, &task->dir_lock, path, sizeof path);
+        if (lrc) {
             snprintf(errstr, errstr_size, "task %s: %s %s: %s", task->id,
-                     busy ? "its state directory is in use (by another stream thread?):"
-                          : "cannot lock its state directory",
+                     lrc == RILL_EBUSY
+                         ? "its state directory is in use (by another stream thread?):"
+                         : "cannot lock its state directory",
                      path, strerror(errno));
-            return busy ? RILL_EBUSY : RILL_EIO;
+            return lrc;
         }
         snprintf(path, sizeof path, "%s/.checkpoint", task->dir);
-        int r = read_checkpoint(task, path, why, sizeof why);
+        int r = rill__checkpoint_read(path, checkpoint_entry, task, why, sizeof why);
         if (r < 0) {
             rill_log(RILL_LOG_WARN, "state",
                      "task %s: the checkpoint is corrupt (%s): every store is restored from the "
@@ -479,6 +521,18 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
     /* The budget is the task's; each cached store gets an equal share of it. */
     for (size_t i = 0; i < task->nstores; i++)
         task->stores[i].cache_share = task->env.cache_max_bytes / (cached ? cached : 1);
+    /* Handles on the app's global stores, last: nothing above (checkpoints, opening, caches)
+     * concerns them. */
+    for (size_t k = 0; nglobal && k < topo->nstores; k++)
+        if (topo->stores[k].global)
+            task->stores[task->nstores++] = (task_store_t){
+                .def = &topo->stores[k],
+                .task = task,
+                .backend = RILL_STORE_DEFAULT,
+                .checkpoint = -1,
+                .kv = rill__global_store(task->env.global, topo->stores[k].spec.name),
+                .global = true,
+            };
     return 0;
 }
 
@@ -608,6 +662,33 @@ static int restored_to(rill_task_t *task, task_store_t *ts, const rill_record_t 
     return rc;
 }
 
+ssize_t rill__stored_batch(rill_bytes_t *buf, rill_store_write_t *writes, const rill_record_t *raw,
+                           size_t n, bool skip_null_keys)
+{
+    /* Stored values (timestamp, value) side by side in buf; views are set once it stops
+     * moving. The offset of each goes in the write's len until then. */
+    buf->len = 0;
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (skip_null_keys && !raw[k].key.data)
+            continue;
+        size_t at = buf->len;
+        if (raw[k].value.data && compose_append(buf, raw[k].timestamp, raw[k].value))
+            return -1;
+        writes[w++] = (rill_store_write_t){raw[k].key, {NULL, at}};
+    }
+    w = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (skip_null_keys && !raw[k].key.data)
+            continue;
+        rill_store_write_t *wr = &writes[w++];
+        wr->value = raw[k].value.data
+                        ? (rill_buf_t){buf->data + wr->value.len, 8 + raw[k].value.len}
+                        : (rill_buf_t){NULL, 0};
+    }
+    return (ssize_t)w;
+}
+
 int rill__task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *raw, size_t n)
 {
     if (i >= task->nchangelogs)
@@ -631,21 +712,8 @@ int rill__task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *r
         task->restore_writes = w;
         task->restore_cap = n;
     }
-    /* Stored values (timestamp, value) side by side in scratch; views are set once it stops
-     * moving. The offset of each goes in the write's len until then. */
-    ts->scratch.len = 0;
-    for (size_t k = 0; k < n; k++) {
-        size_t at = ts->scratch.len;
-        if (raw[k].value.data && compose_append(&ts->scratch, raw[k].timestamp, raw[k].value))
-            return RILL_ENOMEM;
-        task->restore_writes[k] = (rill_store_write_t){raw[k].key, {NULL, at}};
-    }
-    for (size_t k = 0; k < n; k++) {
-        rill_store_write_t *w = &task->restore_writes[k];
-        size_t at = w->value.len;
-        w->value = raw[k].value.data ? (rill_buf_t){ts->scratch.data + at, 8 + raw[k].value.len}
-                                     : (rill_buf_t){NULL, 0};
-    }
+    if (rill__stored_batch(&ts->scratch, task->restore_writes, raw, n, false) < 0)
+        return RILL_ENOMEM;
     int rc = rill_store_write_batch(ts->kv, task->restore_writes, n);
     if (rc) {
         snprintf(task->error, sizeof task->error,
@@ -665,6 +733,8 @@ int rill__task_commit_stores(rill_task_t *task, const int64_t *end_offsets)
         return 0;
     for (size_t i = 0; i < task->nstores; i++) {
         task_store_t *ts = &task->stores[i];
+        if (ts->global)
+            continue;
         int64_t offset = -1;
         for (size_t c = 0; c < task->nchangelogs; c++)
             if (task->changelogs[c] == i && end_offsets && end_offsets[c] > ts->checkpoint)
@@ -967,6 +1037,10 @@ int rill__task_flush(rill_task_t *task)
  * store does not cache. */
 static int store_put(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
 {
+    if (ts->global)
+        return fail(ts, RILL_EINVAL,
+                    "cannot write: it is a global store, read-only for tasks; it changes only "
+                    "through its topic");
     if (!ts->cache)
         return write_through(ts, layout, value, ts_ms);
     rill_buf_t old = {NULL, 0};
@@ -996,9 +1070,23 @@ static void remember(task_store_t *ts, rill_buf_t layout, const rill_buf_t *valu
     ts->memo_state = value ? RILL__OLD_PRESENT : RILL__OLD_ABSENT;
 }
 
+/* Reads a global store, which another thread writes meanwhile: a copy, in the handle's buffer,
+ * rather than a view the writer could move. */
+static int global_get(task_store_t *ts, rill_buf_t key, rill_buf_t *value, int64_t *ts_ms)
+{
+    if (!ts->kv)
+        return RILL_ENOENT;
+    int rc = rill_store_get_copy(ts->kv, key, &ts->scratch);
+    if (rc == 0 && rill_stored_split((rill_buf_t){ts->scratch.data, ts->scratch.len}, value, ts_ms))
+        return fail(ts, RILL_EIO, "a stored value of %zu bytes is too short", ts->scratch.len);
+    return rc;
+}
+
 /* Reads layout: the cache first, then the store. */
 static int store_get(task_store_t *ts, rill_buf_t layout, rill_buf_t *value, int64_t *ts_ms)
 {
+    if (ts->global)
+        return global_get(ts, layout, value, ts_ms);
     const rill__cache_entry_t *e = ts->cache ? rill__cache_get(ts->cache, layout) : NULL;
     if (e) {
         ts->task->metrics.cache_hits++;
@@ -1027,6 +1115,8 @@ static task_store_t *find_store(rill_context_t *ctx, const char *name, rill_stor
         task_store_t *ts = &task->stores[i];
         if (strcmp(ts->def->spec.name, name) || ts->def->spec.type != type)
             continue;
+        if (ts->global)
+            return ts; /* every node reads a global store, as in Kafka Streams */
         for (size_t p = 0; p < ts->def->nprocessors; p++)
             if (strcmp(ts->def->processor_names[p], ctx->inst->node->name) == 0)
                 return ts;
@@ -1055,7 +1145,7 @@ bool rill_context_on_store_flush(rill_context_t *ctx, const char *name, rill_sto
     rill_task_t *task = ctx->task;
     for (size_t i = 0; name && i < task->nstores; i++) {
         task_store_t *ts = &task->stores[i];
-        if (strcmp(ts->def->spec.name, name) == 0) {
+        if (strcmp(ts->def->spec.name, name) == 0 && !ts->global) {
             ts->flush_inst = ctx->inst;
             ts->flush_fn = fn;
             return ts->cache != NULL;
@@ -1078,6 +1168,8 @@ rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
                                  const rill_buf_t *to, bool reverse)
 {
     task_store_t *ts = (task_store_t *)store;
+    if (ts->global)
+        return ts->kv ? rill_store_range(ts->kv, from, to, reverse) : NULL;
     if (flush_cache(ts))
         return NULL;
     return rill_store_range(ts->kv, from, to, reverse);
@@ -1169,7 +1261,7 @@ static task_store_t *task_find(rill_task_t *task, const char *name, rill_store_t
 {
     for (size_t i = 0; name && i < task->nstores; i++)
         if (strcmp(task->stores[i].def->spec.name, name) == 0 &&
-            task->stores[i].def->spec.type == type)
+            task->stores[i].def->spec.type == type && !task->stores[i].global)
             return &task->stores[i];
     return NULL;
 }

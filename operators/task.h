@@ -18,6 +18,7 @@
 #include <rill/processor.h>
 
 typedef struct rill_task rill_task_t;
+typedef struct rill_global rill_global_t;
 
 /* ---- Facts about a built topology, for drivers ------------------------------------------- */
 
@@ -50,6 +51,15 @@ void rill__topology_sink_topics(const rill_topology_t *topo, const char *app_id,
  * *st and *source and returns 0, or RILL_ENOENT. */
 int rill__topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,
                                int *st, int *source);
+
+/* Calls cb for the topic of every global store (which rill__topology_source_topics and
+ * rill__topology_find_source leave out: no task reads it). */
+void rill__topology_global_topics(const rill_topology_t *topo,
+                                  void (*cb)(void *ud, const char *topic, bool internal,
+                                             int32_t partitions),
+                                  void *ud);
+/* Returns whether store k (rill_topology_store's index) is a global store. */
+bool rill__topology_store_global(const rill_topology_t *topo, int k);
 
 /* ---- The task runtime -------------------------------------------------------------------- */
 
@@ -97,6 +107,8 @@ typedef struct {
     /* Sees every record dropped as late (a dead letter queue plugs in here); NULL: none. */
     void (*late_record)(void *ud, const rill_record_t *rec, const char *reason);
     void *late_record_ud;
+    /* The app's global stores, which every task reads (NULL: the topology has none). */
+    const rill_global_t *global;
 } rill_task_env_t;
 
 /* Counters a task keeps. */
@@ -183,5 +195,49 @@ const char *rill__task_error(const rill_task_t *task);
 const rill_task_metrics_t *rill__task_metrics(const rill_task_t *task);
 /* Returns the task id ("<sub-topology>_<partition>"), borrowed. */
 const char *rill__task_id(const rill_task_t *task);
+
+/* ---- Global stores ----------------------------------------------------------------------
+ *
+ * The global stores of a topology (rill_topology_add_global_store), one set per app instance:
+ * each holds every partition of its topic, the store's changelog, whose records go in as they
+ * are. A driver opens them (reading their checkpoint), reads every partition of each topic from
+ * rill__global_offset() (or the start) to its end through rill__global_apply() before any task
+ * processes, and then keeps applying what arrives; rill__global_checkpoint() records how far the
+ * stores on disk are. One thread writes; tasks on any thread read (statestore.h's concurrent
+ * readers: rill_store_get_copy and iterators).
+ */
+/* Opens every global store of topo: RocksDB ones in "<env->state_dir>/global" (locked against a
+ * second owner, with its .checkpoint). Returns NULL with the reason in errstr (RILL_EBUSY style
+ * words when the directory is in use); a topology without global stores gives an empty set. */
+rill_global_t *rill__global_open(const rill_topology_t *topo, const rill_task_env_t *env,
+                                 char *errstr, size_t errstr_size);
+/* Closes the stores (without a checkpoint) and frees the set. NULL is fine. */
+void rill__global_close(rill_global_t *g);
+/* Returns the number of global stores. */
+size_t rill__global_count(const rill_global_t *g);
+/* Returns global store i's topic, borrowed from the topology. */
+const char *rill__global_topic(const rill_global_t *g, size_t i);
+/* Returns global store i's name, borrowed from the topology. */
+const char *rill__global_name(const rill_global_t *g, size_t i);
+/* Returns the index of the global store whose topic is topic, or -1. */
+int rill__global_find_topic(const rill_global_t *g, const char *topic);
+/* Returns the offset to read partition of global store i's topic from (the one after the last
+ * record the store holds), or -1: from the start. */
+int64_t rill__global_offset(const rill_global_t *g, size_t i, int32_t partition);
+/* Puts n records of global store i's topic (raw bytes; any partitions) into the store in one
+ * write batch, and remembers each partition's next offset. 0 or a code (rill__global_error). */
+int rill__global_apply(rill_global_t *g, size_t i, const rill_record_t *raw, size_t n);
+/* Empties global store i (wiping its files) and forgets its offsets, so it loads from the
+ * start: for a checkpoint outside the topic. 0 or a code (rill__global_error). */
+int rill__global_reset(rill_global_t *g, size_t i);
+/* Returns the records applied since the last checkpoint. */
+uint64_t rill__global_writes(const rill_global_t *g);
+/* Makes the stores durable and writes the checkpoint with every partition's offset. 0 or
+ * RILL_EIO (rill__global_error). */
+int rill__global_checkpoint(rill_global_t *g);
+/* Returns the global store called name, or NULL. @thread any */
+rill_store_t *rill__global_store(const rill_global_t *g, const char *name);
+/* Returns the last error, borrowed ("" when none). */
+const char *rill__global_error(const rill_global_t *g);
 
 #endif

@@ -473,6 +473,43 @@ int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const
         topo, add_repartition_impl(topo, name, source_name, partitions, opts, parents), name);
 }
 
+/* The processor of a global store never runs: every driver puts the records of the store's
+ * topic into the store as they are (rill__global_apply), as Kafka Streams restores a global
+ * store; it is a node so that descriptions show it. */
+static const rill_processor_ops global_ops = {NULL, NULL, NULL};
+
+int rill_topology_add_global_store(rill_topology_t *topo, const rill_store_spec_t *spec,
+                                   const char *source_name, const char *topic,
+                                   const rill_source_opts_t *opts, const char *processor_name)
+{
+    if (!topo)
+        return RILL_EINVAL;
+    if (!spec || !source_name || !topic || !processor_name)
+        return rill_topology_fail(topo, "a global store needs a spec, a source name, a topic and "
+                                        "a processor name");
+    if (spec->type != RILL_STORE_KV)
+        return rill_topology_fail(topo, "global store '%s' must be a key-value store",
+                                  spec->name ? spec->name : "(null)");
+    const char *topics[] = {topic, NULL}, *parents[] = {source_name, NULL};
+    int src = rill_topology_add_source(topo, source_name, topics, NULL, opts);
+    if (src < 0)
+        return src;
+    topo->nodes[src]->global = true;
+    int proc = rill_topology_add_processor(topo, processor_name, &global_ops, NULL, NULL, parents);
+    if (proc < 0)
+        return proc;
+    topo->nodes[proc]->global = true;
+    /* The topic is the store's changelog, and records go in as they come. */
+    rill_store_spec_t gs = *spec;
+    gs.no_logging = true;
+    gs.no_caching = true;
+    const char *procs[] = {processor_name, NULL};
+    int k = rill_topology_add_store(topo, &gs, procs);
+    if (k >= 0)
+        topo->stores[k].global = true;
+    return k;
+}
+
 int rill_topology_rename(rill_topology_t *topo, const char *old_name, const char *new_name)
 {
     if (!topo || !old_name || !new_name || !*new_name)
@@ -601,6 +638,12 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
                                   "invalid topology: node '%s' has sink '%s' as its parent; a "
                                   "sink has no children",
                                   node->name, node->parent_names[p]);
+            if (topo->nodes[parent]->global && !node->global)
+                return build_fail(topo, errstr, errstr_size,
+                                  "invalid topology: node '%s' has '%s', a node of a global "
+                                  "store, as its parent; processors read a global store by its "
+                                  "name instead",
+                                  node->name, node->parent_names[p]);
             node->parents[p] = parent;
         }
     }
@@ -653,14 +696,19 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
         int first = -1;
         for (size_t p = 0; p < sd->nprocessors; p++) {
             int node = find_node(topo, sd->processor_names[p]);
-            if (node < 0 || topo->nodes[node]->kind != NODE_PROCESSOR) {
+            bool global_node = node >= 0 && topo->nodes[node]->global && !sd->global;
+            if (node < 0 || topo->nodes[node]->kind != NODE_PROCESSOR || global_node) {
                 rill_free(colour);
                 rill_free(up);
                 return build_fail(topo, errstr, errstr_size,
-                                  "invalid topology: store '%s' is connected to '%s', which is "
-                                  "not a processor of the topology",
-                                  sd->spec.name, sd->processor_names[p]);
+                                  "invalid topology: store '%s' is connected to '%s', %s",
+                                  sd->spec.name, sd->processor_names[p],
+                                  global_node ? "the processor of a global store"
+                                              : "which is not a processor of the topology");
             }
+            /* A global store is every task's to read: it binds no sub-topologies together. */
+            if (sd->global)
+                continue;
             if (first < 0) {
                 first = node;
                 continue;
@@ -764,7 +812,7 @@ void rill__topology_source_topics(const rill_topology_t *topo, int st, const cha
 {
     for (size_t k = 0; k < topo->sub_n[st]; k++) {
         const node_t *node = topo->nodes[topo->sub_order[st][k]];
-        if (node->kind != NODE_SOURCE)
+        if (node->kind != NODE_SOURCE || node->global)
             continue;
         for (size_t t = 0; t < node->ntopics; t++) {
             char full[512];
@@ -817,7 +865,7 @@ int rill__topology_find_source(const rill_topology_t *topo, const char *app_id, 
     size_t prefix = strlen(app_id);
     for (size_t i = 0; i < topo->n; i++) {
         const node_t *node = topo->nodes[i];
-        if (node->kind != NODE_SOURCE)
+        if (node->kind != NODE_SOURCE || node->global)
             continue;
         bool match = false;
         for (size_t t = 0; !match && t < node->ntopics; t++) {
@@ -836,4 +884,28 @@ int rill__topology_find_source(const rill_topology_t *topo, const char *app_id, 
         }
     }
     return RILL_ENOENT;
+}
+
+const node_t *rill__topology_global_source(const rill_topology_t *topo, size_t k)
+{
+    const store_def_t *sd = &topo->stores[k];
+    int proc = sd->global && topo->built ? find_node(topo, sd->processor_names[0]) : -1;
+    return proc < 0 ? NULL : topo->nodes[topo->nodes[proc]->parents[0]];
+}
+
+void rill__topology_global_topics(const rill_topology_t *topo,
+                                  void (*cb)(void *ud, const char *topic, bool internal,
+                                             int32_t partitions),
+                                  void *ud)
+{
+    for (size_t k = 0; topo && k < topo->nstores; k++) {
+        const node_t *src = rill__topology_global_source(topo, k);
+        if (src)
+            cb(ud, src->topics[0], false, 0);
+    }
+}
+
+bool rill__topology_store_global(const rill_topology_t *topo, int k)
+{
+    return topo && k >= 0 && (size_t)k < topo->nstores && topo->stores[k].global;
 }

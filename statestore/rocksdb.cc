@@ -218,7 +218,18 @@ int rocks_get_copy(rill_store_t *store, rill_buf_t key, rill_bytes_t *out)
 {
     RocksStore *s = of(store);
     try {
-        rocksdb::PinnableSlice v;
+        /* One per thread, reused: a value read from a memtable is copied into the slice's own
+         * buffer, which a fresh slice would allocate on every call (measured: one allocation
+         * per get). Reset after the copy, so it pins no block between calls. A task reading a
+         * global store gets through here once per record. */
+        static thread_local rocksdb::PinnableSlice v;
+        struct Unpin {
+            ~Unpin()
+            {
+                v.Reset();
+            }
+        } unpin;
+        v.Reset();
         rocksdb::Status st =
             through_batch(s)
                 ? s->pending->GetFromBatchAndDB(s->db, rocksdb::ReadOptions(), slice(key), &v)

@@ -122,9 +122,11 @@ RILL_EXTERN const char *rill_app_bootstrap_servers(const rill_app_t *app);
 /* ---- State: restoration and interactive queries ---------------------------------------- */
 
 /* Hears about the restoration of a store from its changelog (a task's store restores before the
- * task processes), when there is anything to restore. end_offset is the partition's high
- * watermark as the first fetch saw it (-1 when unknown): the restore reads to the end of the
- * partition. Any callback may be NULL. @thread any (the restoring stream thread) */
+ * task processes), when there is anything to restore; and about the loading of a global store
+ * from its topic, partition by partition, before the stream threads start. end_offset is the
+ * partition's high watermark as the first fetch saw it (-1 when unknown): the restore reads to
+ * the end of the partition. Any callback may be NULL. @thread any (the restoring stream thread,
+ * or the global thread) */
 typedef struct {
     void (*on_start)(void *ud, const char *store, const char *topic, int32_t partition,
                      int64_t from_offset, int64_t end_offset);
@@ -148,9 +150,11 @@ RILL_EXTERN void rill_app_set_restore_listener(rill_app_t *app,
  * show committed transactions only, whatever the cache), and a task being restored is not
  * visible until it is done. Callbacks run under the app's query lock, so they must not call into
  * the app; return false from one to stop early. Results of several partitions come partition
- * after partition (each in key order). They return 0, RILL_ENOENT (no such store, or the key is
- * not here), RILL_EINVAL (a store of another kind), RILL_ESTATE (the app is not running) or
- * RILL_ENOMEM/RILL_EIO.
+ * after partition (each in key order). A global store (rill_global_table_from) answers on every
+ * instance, for every key, once it has loaded; it reads as of the last record the global thread
+ * put in. They return 0, RILL_ENOENT (no such store, or the key is not here), RILL_EINVAL (a
+ * store of another kind), RILL_ESTATE (the app is not running, or a global store not loaded
+ * yet) or RILL_ENOMEM/RILL_EIO.
  */
 typedef bool (*rill_query_fn)(void *ud, rill_buf_t key, rill_buf_t value, int64_t timestamp);
 /* A window store row: the key, the window's start, its value and timestamp. */
@@ -161,7 +165,8 @@ typedef bool (*rill_session_query_fn)(void *ud, rill_buf_t key, int64_t start, i
                                       rill_buf_t value, int64_t timestamp);
 
 /* Tells which partition of the store holds key (murmur2, as the Java clients partition) and
- * whether this instance has that partition's task now. */
+ * whether this instance has that partition's task now; for a global store, partition -1 and
+ * local (every instance holds all of it). */
 RILL_EXTERN int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key,
                                          int32_t *partition, bool *local);
 /* Gets key's value from a key-value store into value (replacing its contents). */

@@ -218,6 +218,28 @@ typedef struct {
 RILL_EXTERN rill_table_t *rill_table_suppress(rill_table_t *table,
                                               const rill_suppressed_t *suppressed);
 
+/* ---- Global tables ------------------------------------------------------------------------
+ *
+ * A global table (Kafka Streams' GlobalKTable) is a table every instance of the app holds in
+ * full: all partitions of its topic, in one key-value store per instance (not per task), loaded
+ * from the topic before any task processes a record and kept current while the app runs. Its
+ * topic is its changelog; records go into the store as they are (the latest value per key, a
+ * null value deletes, a null key is skipped). Processors of any sub-topology read the store by
+ * name (rill_context_kv_store); nothing writes it but its topic. Its topic need not be
+ * co-partitioned with anything.
+ */
+typedef struct rill_global_table rill_global_table_t;
+
+/* Returns a global table of topic. Its store is m->name or, when m or m->name is NULL,
+ * "<topic>-STATE-STORE-<n>" as Kafka Streams names it; queryable either way. m's serdes (NULL:
+ * opts', else the defaults) describe the stored keys and values; m's no_logging and no_caching
+ * are implied. opts and m may be NULL. The table lives as long as the topology. */
+RILL_EXTERN rill_global_table_t *rill_global_table_from(rill_topology_t *topo, const char *topic,
+                                                        const rill_source_opts_t *opts,
+                                                        const rill_materialized_t *m);
+/* Returns the name of the global table's store, borrowed from the topology. */
+RILL_EXTERN const char *rill_global_table_store_name(const rill_global_table_t *gt);
+
 /* ---- Joins ------------------------------------------------------------------------------
  *
  * Kafka Streams' joins, with its semantics record for record. Both sides must be co-partitioned

@@ -444,6 +444,21 @@ RILL_EXTERN int rill_topology_add_store(rill_topology_t *topo, const rill_store_
 /* Connects the existing store called store to processor too. */
 RILL_EXTERN int rill_topology_connect_store(rill_topology_t *topo, const char *store,
                                             const char *processor);
+/*
+ * Adds a global store (Kafka Streams' addGlobalStore): every instance of the app holds all of
+ * topic, every partition, in the key-value store spec describes, fully loaded before any task
+ * processes and kept current while the app runs. A source node called source_name reads topic
+ * (opts may be NULL) and a processor node called processor_name puts its records into the store
+ * as they are: the latest value per key, a null value deletes, a null key is skipped. The topic
+ * is the store's changelog (spec's no_logging and no_caching are implied); the two nodes form a
+ * sub-topology of their own, which makes no tasks. Processors of every sub-topology read the
+ * store by name (rill_context_kv_store), without connecting to it; writes to it are refused.
+ * Returns the store's index or a negative code.
+ */
+RILL_EXTERN int rill_topology_add_global_store(rill_topology_t *topo, const rill_store_spec_t *spec,
+                                               const char *source_name, const char *topic,
+                                               const rill_source_opts_t *opts,
+                                               const char *processor_name);
 /* Returns the number of stores of a topology. */
 RILL_EXTERN int rill_topology_store_count(const rill_topology_t *topo);
 /* Returns store i's spec (borrowed; name and serdes live as long as the topology) and sets *st

@@ -70,6 +70,9 @@ RILL_EXTERN int64_t rill_test_driver_metric(const rill_test_driver_t *driver, co
  * task writes them: stored values are the 8-byte timestamp then the value (rill_stored_split),
  * keys and values serialized with the store's serdes. Like Kafka Streams' driver, the driver
  * writes every record cache through after each record, so they are up to date between calls.
+ * A global store is one for every partition, and a record piped into its topic, or written to it
+ * by a sink, goes into it at once (before pipe returns), so a join against a global table sees
+ * it from the next record on.
  */
 RILL_EXTERN rill_store_t *rill_test_driver_kv_store(rill_test_driver_t *driver, const char *store,
                                                     int32_t partition);
