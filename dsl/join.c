@@ -363,3 +363,63 @@ rill_table_t *rill_table_outer_join(rill_table_t *left, rill_table_t *right, ril
 {
     return table_table(left, right, joiner, ud, m, true, true);
 }
+
+/* ---- stream-global table ---- */
+
+static rill_stream_t *stream_global(rill_stream_t *stream, rill_global_table_t *gt,
+                                    rill_map_one_fn key_mapper, void *mapper_ud,
+                                    rill_joiner_fn joiner, void *ud, const rill_join_opts_t *opts,
+                                    bool left)
+{
+    if (!stream || !gt || !join_ok(stream->topo, stream->node, gt->topo, joiner))
+        return NULL;
+    rill_topology_t *topo = stream->topo;
+    if (!key_mapper) {
+        rill_topology_fail(topo, "the global table join after '%s' has no key mapper",
+                           rill_topology_node_name(topo, stream->node));
+        return NULL;
+    }
+    const char *name = opts ? opts->name : NULL;
+    char gen[64];
+    const char *node =
+        node_name(topo, name, "", left ? "KSTREAM-LEFTJOIN" : "KSTREAM-JOIN", gen, sizeof gen);
+    rill_serde_t *ks = opts && opts->key_serde ? opts->key_serde : stream->key_serde;
+    rill_join_spec_t js = {
+        .op = RILL_JOP_STREAM_TABLE,
+        .store = gt->store,
+        .outer = left,
+        .joiner = joiner,
+        .ud = ud,
+        .key_mapper = key_mapper,
+        .key_mapper_ud = mapper_ud,
+        .key_serde = gt->key_serde,
+        .this_value_serde =
+            opts && opts->left_value_serde ? opts->left_value_serde : stream->value_serde,
+        .other_value_serde =
+            opts && opts->right_value_serde ? opts->right_value_serde : gt->value_serde,
+    };
+    const char *parents[] = {rill_topology_node_name(topo, stream->node), NULL};
+    int idx = add_join_node(topo, node, &js, parents);
+    if (idx < 0)
+        return NULL;
+    rill_stream_t *out = rill__stream_new(topo, idx, ks, opts ? opts->value_serde : NULL);
+    if (out)
+        out->key_changed = stream->key_changed;
+    return out;
+}
+
+rill_stream_t *rill_stream_global_join(rill_stream_t *stream, rill_global_table_t *gt,
+                                       rill_map_one_fn key_mapper, void *mapper_ud,
+                                       rill_joiner_fn joiner, void *ud,
+                                       const rill_join_opts_t *opts)
+{
+    return stream_global(stream, gt, key_mapper, mapper_ud, joiner, ud, opts, false);
+}
+
+rill_stream_t *rill_stream_global_left_join(rill_stream_t *stream, rill_global_table_t *gt,
+                                            rill_map_one_fn key_mapper, void *mapper_ud,
+                                            rill_joiner_fn joiner, void *ud,
+                                            const rill_join_opts_t *opts)
+{
+    return stream_global(stream, gt, key_mapper, mapper_ud, joiner, ud, opts, true);
+}

@@ -494,16 +494,22 @@ static int other_row(rill_context_t *ctx, join_state_t *st, rill_buf_t kbytes, r
  * join emits a record with a null key at once, joined with null (Kafka Streams 4). */
 static int stream_table_process(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec)
 {
-    bool left = st->spec->outer;
-    if (!rec->value.data || (!rec->key.data && !left)) {
-        skip(ctx, st, rec, rec->key.data ? "a null value cannot join" : "a null key cannot join");
+    const rill_join_spec_t *s = st->spec;
+    bool left = s->outer;
+    rill_buf_t table_key = rec->key, other = {NULL, 0}, kbytes, out;
+    int rc;
+    /* A global table's join maps the record to the key of its row (KStreamGlobalKTableJoin). */
+    if (s->key_mapper && (rc = s->key_mapper(s->key_mapper_ud, ctx, rec, &table_key)))
+        return rc;
+    if (!rec->value.data || (!table_key.data && !(left && !rec->key.data))) {
+        skip(ctx, st, rec,
+             rec->value.data ? "a null join key cannot join" : "a null value cannot join");
         return 0;
     }
-    rill_buf_t other = {NULL, 0}, kbytes, out;
     int64_t ts;
-    int rc;
-    if (rec->key.data && ((rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key")) ||
-                          (rc = other_row(ctx, st, kbytes, &other, &ts))))
+    if (table_key.data &&
+        ((rc = rill__op_ser(ctx, st->ks, table_key, &st->kb, &kbytes, "join key")) ||
+         (rc = other_row(ctx, st, kbytes, &other, &ts))))
         return rc;
     if (!other.data && !left)
         return 0;

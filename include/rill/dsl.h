@@ -290,6 +290,21 @@ RILL_EXTERN rill_stream_t *rill_stream_table_join(rill_stream_t *stream, rill_ta
 RILL_EXTERN rill_stream_t *rill_stream_table_left_join(rill_stream_t *stream, rill_table_t *table,
                                                        rill_joiner_fn joiner, void *ud,
                                                        const rill_join_opts_t *opts);
+/* Stream-global table inner join: key_mapper (with mapper_ud) gives each stream record the key of
+ * the global table's row it joins (a null view: none); records without a row are dropped. The
+ * result keeps the stream record's key. No co-partitioning: every instance holds the whole
+ * global table. */
+RILL_EXTERN rill_stream_t *rill_stream_global_join(rill_stream_t *stream, rill_global_table_t *gt,
+                                                   rill_map_one_fn key_mapper, void *mapper_ud,
+                                                   rill_joiner_fn joiner, void *ud,
+                                                   const rill_join_opts_t *opts);
+/* Stream-global table left join: as the inner join, and a record without a row (or with a null
+ * key) joins a null right value. */
+RILL_EXTERN rill_stream_t *rill_stream_global_left_join(rill_stream_t *stream,
+                                                        rill_global_table_t *gt,
+                                                        rill_map_one_fn key_mapper, void *mapper_ud,
+                                                        rill_joiner_fn joiner, void *ud,
+                                                        const rill_join_opts_t *opts);
 /* Table-table inner join: a table of the joined rows, updated (and deleted) as either side
  * changes. m (may be NULL) materializes the result. */
 RILL_EXTERN rill_table_t *rill_table_join(rill_table_t *left, rill_table_t *right,

@@ -334,6 +334,8 @@ typedef struct {
     rill_join_windows_t windows;
     rill_joiner_fn joiner;
     void *ud;
+    rill_map_one_fn key_mapper; /* STREAM_TABLE: the table key a record joins (NULL: its key) */
+    void *key_mapper_ud;
     rill_serde_t *key_serde;         /* of the stores' keys; NULL: the default key serde */
     rill_serde_t *this_value_serde;  /* of this side's stored values; NULL: the default */
     rill_serde_t *other_value_serde; /* of the other side's stored values; NULL: the default */

@@ -69,6 +69,7 @@ typedef enum {
     SS_INNER, SS_LEFT, SS_OUTER, /* stream-stream */
     ST_INNER, ST_LEFT,           /* stream (left) - table (right) */
     TT_INNER, TT_LEFT, TT_OUTER, /* table-table */
+    GT_INNER, GT_LEFT,           /* stream (left) - global table (right), keyed by a mapper */
 } join_kind_t;
 // clang-format on
 
@@ -145,11 +146,32 @@ static int mock_joiner(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t
     return out->data ? 0 : RILL_ENOMEM;
 }
 
+/* The global table joins' key mapper, as KStreamGlobalKTableJoinTest's: the value's part after
+ * its comma ("X0,FKey0" -> "FKey0"), none without one. */
+static int foreign_key(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    (void)ud;
+    (void)ctx;
+    const char *comma = rec->value.data ? memchr(rec->value.data, ',', rec->value.len) : NULL;
+    *out = comma ? (rill_buf_t){comma + 1, rec->value.len -
+                                               (size_t)(comma + 1 - (const char *)rec->value.data)}
+                 : (rill_buf_t){NULL, 0};
+    return 0;
+}
+
 /* Returns the stream of the join's results; both inputs read "left" and "right". */
 static rill_stream_t *join_of(rill_topology_t *topo, const scenario_t *sc)
 {
     rill_stream_t *ls = NULL, *rs = NULL;
     rill_table_t *lt = NULL, *rt = NULL;
+    if (sc->kind >= GT_INNER) {
+        rill_global_table_t *gt = rill_global_table_from(topo, "right", NULL, NULL);
+        ls = rill_stream_from_topic(topo, "left", NULL);
+        return sc->kind == GT_INNER
+                   ? rill_stream_global_join(ls, gt, foreign_key, NULL, mock_joiner, NULL, NULL)
+                   : rill_stream_global_left_join(ls, gt, foreign_key, NULL, mock_joiner, NULL,
+                                                  NULL);
+    }
     if (sc->kind <= ST_LEFT)
         ls = rill_stream_from_topic(topo, "left", NULL);
     else
@@ -175,6 +197,8 @@ static rill_stream_t *join_of(rill_topology_t *topo, const scenario_t *sc)
         return rill_table_to_stream(rill_table_left_join(lt, rt, mock_joiner, NULL, NULL));
     case TT_OUTER:
         return rill_table_to_stream(rill_table_outer_join(lt, rt, mock_joiner, NULL, NULL));
+    default:
+        break;
     }
     return NULL;
 }
@@ -1779,6 +1803,65 @@ static void test_describe_outer_join(void **state)
                    "      <-- KSTREAM-OUTERTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005\n\n");
 }
 
+/* ==== stream-global table joins ============================================================= */
+
+// clang-format off
+
+/* KStreamGlobalKTableJoinTest#shouldJoinOnlyIfMatchFoundOnStreamUpdates, then
+ * #shouldClearGlobalTableEntryOnNullValueUpdates and #shouldNotJoinOnNullKeyMapperValues: the
+ * record's key mapper picks the global row ("FKey<i>"); the result keeps the record's key; a
+ * global update emits nothing; a global tombstone removes the row; a value with no foreign key
+ * maps to none and is dropped (counted). Every partition of "right" feeds the one global store:
+ * with 4 partitions the stream's tasks all see every row (no co-partitioning). */
+static const row_t GT_INNER_ROWS[] = {
+    RIGHT("FKey0", "Y0", 0),
+    RIGHT("FKey1", "Y1", 1),
+    LEFT("0", "X0,FKey0", 0),  EMIT("0", "X0,FKey0+Y0", 0),
+    LEFT("1", "X1,FKey1", 1),  EMIT("1", "X1,FKey1+Y1", 1),
+    LEFT("2", "X2,FKey2", 2),
+    LEFT("3", "X3,FKey3", 3),
+    RIGHT("FKey2", "YY2", 2),
+    RIGHT("FKey3", "YY3", 3),
+    LEFT("2", "X2,FKey2", 2),  EMIT("2", "X2,FKey2+YY2", 2),
+    RIGHT("FKey0", NULL, 4),
+    LEFT("0", "X0,FKey0", 5),
+    LEFT("3", "XXX3", 6),
+    LEFT("3", "X3,FKey3", 7),  EMIT("3", "X3,FKey3+YY3", 7),
+};
+
+/* KStreamGlobalKTableLeftJoinTest#shouldJoinRegardlessIfMatchFoundOnStreamUpdates, and its null
+ * key mapper values: a left join still drops a record whose mapper gives no key, but a record
+ * with a null key whose mapper finds a row joins it (KStreamKTableJoinProcessor lets a null key
+ * through a left join). */
+static const row_t GT_LEFT_ROWS[] = {
+    RIGHT("FKey0", "Y0", 0),
+    RIGHT("FKey1", "Y1", 1),
+    LEFT("0", "X0,FKey0", 0),  EMIT("0", "X0,FKey0+Y0", 0),
+    LEFT("1", "X1,FKey1", 1),  EMIT("1", "X1,FKey1+Y1", 1),
+    LEFT("2", "X2,FKey2", 2),  EMIT("2", "X2,FKey2+null", 2),
+    LEFT("3", "X3,FKey3", 3),  EMIT("3", "X3,FKey3+null", 3),
+    LEFT("3", "XXX3", 4),
+    LEFT(NULL, "X9,FKey1", 5), EMIT("null", "X9,FKey1+Y1", 5),
+};
+
+// clang-format on
+
+static void test_global_inner_join(void **state)
+{
+    fixture_t *f = *state;
+    scenario_t sc = SCENARIO(GT_INNER, rill_join_windows(0, 0), GT_INNER_ROWS);
+    sc.partitions = 4;
+    run(f, &sc);
+    assert_int_equal(dropped(f), 1);
+}
+
+static void test_global_left_join(void **state)
+{
+    fixture_t *f = *state;
+    run(f, &SCENARIO(GT_LEFT, rill_join_windows(0, 0), GT_LEFT_ROWS));
+    assert_int_equal(dropped(f), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1875,6 +1958,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_describe_left_join, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_describe_left_join_store_name, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_global_inner_join, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_global_left_join, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_describe_outer_join, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
