@@ -8,8 +8,12 @@
  *                                          \-> group by region -> count per 1-minute window
  *                                              -> suppress until the window closes
  *                                              -> pageviews-per-region-per-minute
- * then prints a sample of each branch, the totals and the final count of every closed window,
- * all checked against what it generated.
+ *                          \-> left join users (a table: user -> name, country)
+ *                               -> join countries (a global table: country -> region)
+ *                               -> pageviews-enriched
+ * then prints a sample of each branch, the totals, the final count of every closed window and
+ * the enriched page views, all checked against what it generated. The user profiles and the
+ * countries are written before the page views; the app starts once they are loaded.
  *
  *   rill-demo [--records N] [--bootstrap-servers HOSTS] [--config KEY=VALUE ...] [--verbose]
  */
@@ -50,8 +54,18 @@ typedef struct {
     char text[128]; /* "[eu@start/end] count" */
 } final_t;
 
+/* User profiles ("users", a table keyed by user) and countries ("countries", a global table):
+ * user u<i> is "User <i>" in countries[i % NCOUNTRIES]. */
+#define NUSERS     500
+#define NCOUNTRIES 6
+static const char *countries[NCOUNTRIES] = {"fr", "de", "us", "ca", "jp", "br"};
+static const char *country_regions[NCOUNTRIES] = {"eu", "eu", "us", "us", "apac", "latam"};
+#define ENRICHED_TOPIC "pageviews-enriched"
+
 typedef struct {
     atomic_long consumed;
+    atomic_long enriched, enriched_wrong;
+    char enriched_sample[2][256];
     atomic_long per_region[NREGIONS];
     pthread_mutex_t lock;
     pthread_cond_t progress; /* signalled when consumed reaches target, and on every final */
@@ -155,6 +169,66 @@ static void on_final(void *ud, const rill_record_t *rec)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* A page view joined with its user's profile (left join: a user without one gets nulls). */
+static int with_profile(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t view,
+                        rill_buf_t profile, rill_buf_t *out)
+{
+    const char *name = profile.data ? rill_json_get_string(profile.data, "name") : NULL;
+    const char *country = profile.data ? rill_json_get_string(profile.data, "country") : NULL;
+    *out =
+        rill_json_pack(rill_context_arena(ctx), "{s:s, s:s, s:s?, s:s?}", "user",
+                       rill_json_get_string(view.data, "user"), "page",
+                       rill_json_get_string(view.data, "page"), "name", name, "country", country);
+    return out->data ? 0 : rill_context_fail(ctx, RILL_ENOMEM, "cannot build the JSON output");
+}
+
+/* The key of a page view's row in the countries table: its user's country. */
+static int country_of(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    const char *country = rill_json_get_string(rec->value.data, "country");
+    *out = country ? rill_buf_str(country) : (rill_buf_t){NULL, 0};
+    return 0;
+}
+
+/* ... and with the region of that country. */
+static int with_region(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t view,
+                       rill_buf_t country, rill_buf_t *out)
+{
+    *out = rill_json_pack(rill_context_arena(ctx), "{s:s, s:s, s:s, s:s, s:s}", "user",
+                          rill_json_get_string(view.data, "user"), "page",
+                          rill_json_get_string(view.data, "page"), "name",
+                          rill_json_get_string(view.data, "name"), "country",
+                          rill_json_get_string(view.data, "country"), "home_region",
+                          rill_json_get_string(country.data, "region"));
+    return out->data ? 0 : rill_context_fail(ctx, RILL_ENOMEM, "cannot build the JSON output");
+}
+
+/* Checks every enriched page view against the generated profiles, and keeps two for the report. */
+static void on_enriched(void *ud, const rill_record_t *rec)
+{
+    demo_t *d = ud;
+    const char *user = rill_json_get_string(rec->value.data, "user");
+    const char *name = rill_json_get_string(rec->value.data, "name");
+    const char *country = rill_json_get_string(rec->value.data, "country");
+    const char *region = rill_json_get_string(rec->value.data, "home_region");
+    int u = user && user[0] == 'u' ? atoi(user + 1) : -1;
+    char want[32];
+    snprintf(want, sizeof want, "User %d", u);
+    bool right = u >= 0 && u < NUSERS && name && strcmp(name, want) == 0 && country &&
+                 strcmp(country, countries[u % NCOUNTRIES]) == 0 && region &&
+                 strcmp(region, country_regions[u % NCOUNTRIES]) == 0;
+    if (!right)
+        atomic_fetch_add(&d->enriched_wrong, 1);
+    long n = atomic_fetch_add(&d->enriched, 1);
+    if (n < 2) {
+        char json[200];
+        rill_json_format(rec->value.data, json, sizeof json);
+        pthread_mutex_lock(&d->lock);
+        snprintf(d->enriched_sample[n], sizeof d->enriched_sample[0], "%s", json);
+        pthread_mutex_unlock(&d->lock);
+    }
+}
+
 static rill_topology_t *build(demo_t *d)
 {
     rill_topology_t *topo = rill_topology_new();
@@ -193,7 +267,39 @@ static rill_topology_t *build(demo_t *d)
     rill_stream_to(emitted, WINDOWED_TOPIC,
                    &(rill_sink_opts_t){.key_serde = windowed, .value_serde = rill_serde_int64()});
     rill_serde_unref(windowed);
+
+    /* Each human page view with its user's name and country, then that country's region. */
+    rill_table_t *users =
+        rill_table_from(topo, "users", &in, &(rill_materialized_t){.name = "user-profiles"});
+    rill_global_table_t *countries_table = rill_global_table_from(
+        topo, "countries", &in, &(rill_materialized_t){.name = "country-regions"});
+    rill_join_opts_t as_json = {.value_serde = rill_serde_json()};
+    rill_stream_t *profiled =
+        rill_stream_table_left_join(humans, users, with_profile, NULL, &as_json);
+    rill_stream_t *enriched = rill_stream_global_join(profiled, countries_table, country_of, NULL,
+                                                      with_region, NULL, &as_json);
+    rill_stream_to(rill_stream_peek(enriched, on_enriched, d), ENRICHED_TOPIC, &out);
     return topo;
+}
+
+/* Writes the user profiles and the countries (before any page view), stamped ts. */
+static int produce_reference_data(rill_producer_t *p, int64_t ts)
+{
+    char key[32], value[128];
+    for (int i = 0; i < NCOUNTRIES; i++) {
+        snprintf(value, sizeof value, "{\"region\":\"%s\"}", country_regions[i]);
+        if (rill_producer_send(p, "countries", -1, rill_buf_str(countries[i]), rill_buf_str(value),
+                               ts))
+            return -1;
+    }
+    for (int i = 0; i < NUSERS; i++) {
+        snprintf(key, sizeof key, "u%d", i);
+        snprintf(value, sizeof value, "{\"name\":\"User %d\",\"country\":\"%s\"}", i,
+                 countries[i % NCOUNTRIES]);
+        if (rill_producer_send(p, "users", -1, rill_buf_str(key), rill_buf_str(value), ts))
+            return -1;
+    }
+    return 0;
 }
 
 /* A small deterministic generator (xorshift), so every run prints the same totals. */
@@ -237,7 +343,7 @@ static int produce_one(rill_producer_t *p, generated_t *g, long i)
 {
     int r = (int)(next_rand() % 10);
     int region = r < 4 ? 0 : r < 7 ? 1 : r < 9 ? 2 : 3;
-    bool bot = next_rand() % 8 == 0;
+    bool bot = next_rand() % 8 == 0 || i == 0; /* the first, written before the start, is a bot */
     int64_t offset = (int64_t)((double)i * MINUTES * WINDOW_MS / (double)g->n);
     int64_t ts = g->t0 + offset;
     char user[32], value[256];
@@ -269,7 +375,26 @@ static int produce_one(rill_producer_t *p, generated_t *g, long i)
 static int feed(rill_producer_t *p, generated_t *g, demo_t *d, rill_app_t *app, char *err,
                 size_t err_size)
 {
-    long i = 0;
+    /* The profiles, the countries and one page view (a bot's: it never reaches the join) go
+     * first, so that every topic exists; the app starts, and the page views come once it read
+     * the profiles (the global table is loaded before any task runs). */
+    if (produce_reference_data(p, g->t0) || produce_one(p, g, 0) || rill_producer_flush(p, 30000)) {
+        snprintf(err, err_size, "could not write the user profiles and countries");
+        return -1;
+    }
+    if (rill_app_start(app)) {
+        rill_app_error(app, err, err_size);
+        return -1;
+    }
+    for (int waited = 0; rill_app_metric(app, "records-processed") < NUSERS + 1; waited += 10) {
+        if (waited > 30000 || rill_app_state(app) == RILL_STATE_ERROR) {
+            snprintf(err, err_size, "the app did not read the %d user profiles in 30 s", NUSERS);
+            return -1;
+        }
+        struct timespec pause = {0, 10 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    long i = 1;
     for (int64_t slice_end = SLICE_MS; slice_end <= MINUTES * WINDOW_MS; slice_end += SLICE_MS) {
         for (; i < g->n && (int64_t)((double)i * MINUTES * WINDOW_MS / (double)g->n) < slice_end;
              i++)
@@ -279,10 +404,6 @@ static int feed(rill_producer_t *p, generated_t *g, demo_t *d, rill_app_t *app, 
             }
         if (rill_producer_flush(p, 30000)) {
             snprintf(err, err_size, "could not write the input (flush failed)");
-            return -1;
-        }
-        if (slice_end == SLICE_MS && rill_app_start(app)) {
-            rill_app_error(app, err, err_size);
             return -1;
         }
         if (!wait_consumed(d, app, i)) {
@@ -510,6 +631,16 @@ int main(int argc, char **argv)
     printf("== %s ==\n", ok ? "OK: every page view was counted once, in the right branch"
                             : "MISMATCH: see the totals above");
     ok = check_finals(d, &g) && ok;
+    long humans = n - g.bots, enriched = atomic_load(&d->enriched);
+    long wrong = atomic_load(&d->enriched_wrong);
+    printf("== Page views with their user's profile and region (written to '%s') ==\n",
+           ENRICHED_TOPIC);
+    for (int s = 0; s < 2 && s < enriched; s++)
+        printf("  %s\n", d->enriched_sample[s]);
+    bool joined = enriched == humans && wrong == 0;
+    printf("== %s: %ld of %ld human page views enriched, %ld with a wrong profile or region ==\n",
+           joined ? "OK" : "MISMATCH", enriched, humans, wrong);
+    ok = joined && ok;
     rill_producer_destroy(p);
     rill_app_destroy(app);
     rill_topology_unref(topo);
