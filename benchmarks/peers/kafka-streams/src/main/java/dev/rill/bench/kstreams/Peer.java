@@ -657,6 +657,10 @@ public final class Peer {
         long drainStart = System.nanoTime();
         drain(deadline);
         double drainMs = (System.nanoTime() - drainStart) / 1e6;
+        if (join()) { // a join's work goes on after the N-th record: timed to the drain's end
+            seconds = (System.nanoTime() - tFirstNanos) / 1e9;
+            cpu = (OS.getProcessCpuTime() - cpuFirstNanos) / 1e9;
+        }
         long rssPeakKb = procStatusKb("VmHWM");
         long late = (long) metricSum("stream-task-metrics", "dropped-records-total");
         if (!streams.close(Duration.ofSeconds(30)))
