@@ -99,17 +99,27 @@ typedef enum {
     W_NEXMARK_Q5,     /* windows: Rill and Kafka Streams only */
     W_NEXMARK_Q7,     /* windows: Rill and Kafka Streams only */
     W_WINDOWED_COUNT, /* windows, on bytes: Rill and Kafka Streams only */
+    W_NEXMARK_Q3,     /* joins (table-table): Rill and Kafka Streams only */
+    W_NEXMARK_Q8,     /* joins (stream-stream, windowed): Rill and Kafka Streams only */
+    W_STREAM_JOIN,    /* joins (stream-stream), on bytes: Rill and Kafka Streams only */
 } workload_t;
 
-static const char *const workload_names[] = {"passthrough", "filter-map",    "nexmark-q0",
-                                             "nexmark-q1",  "nexmark-q2",    "nexmark-q5",
-                                             "nexmark-q7",  "windowed-count"};
+static const char *const workload_names[] = {
+    "passthrough", "filter-map",     "nexmark-q0", "nexmark-q1", "nexmark-q2",        "nexmark-q5",
+    "nexmark-q7",  "windowed-count", "nexmark-q3", "nexmark-q8", "stream-stream-join"};
 
-/* Whether a workload keeps state in windows (WORKLOADS.md: "Windowed Nexmark", "Windowed
- * count"), which the raw pipe, a plain consume-transform-produce loop, does not implement. */
+/* Whether a workload joins two inputs (WORKLOADS.md, "Joins"): --input names both, "L,R". */
+static inline bool workload_join(workload_t w)
+{
+    return w == W_NEXMARK_Q3 || w == W_NEXMARK_Q8 || w == W_STREAM_JOIN;
+}
+
+/* Whether a workload keeps state in windows or joins (WORKLOADS.md: "Windowed Nexmark",
+ * "Windowed count", "Joins"), timed as the windowed ones, which the raw pipe, a plain
+ * consume-transform-produce loop, does not implement. */
 static inline bool workload_windowed(workload_t w)
 {
-    return w == W_NEXMARK_Q5 || w == W_NEXMARK_Q7 || w == W_WINDOWED_COUNT;
+    return w == W_NEXMARK_Q5 || w == W_NEXMARK_Q7 || w == W_WINDOWED_COUNT || workload_join(w);
 }
 
 typedef struct {
@@ -130,7 +140,8 @@ static inline void pipe_usage(const char *prog)
     fprintf(stderr,
             "usage: %s --bootstrap B --input T --output O --group G --records N "
             "[--workload passthrough|filter-map|nexmark-q0|nexmark-q1|nexmark-q2|nexmark-q5|"
-            "nexmark-q7|windowed-count] [--warmup N] [--commit-interval MS] "
+            "nexmark-q7|windowed-count|nexmark-q3|nexmark-q8|stream-stream-join] [--warmup N] "
+            "[--commit-interval MS] "
             "[--guarantee at_least_once|exactly_once_v2] [--timeout S] "
             "[--consumer-set K=V]... [--finals FILE]\n",
             prog);
@@ -232,8 +243,8 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
     }
     /* The raw pipe has no windows: q5 and q7 are not applicable to it (WORKLOADS.md). */
     if (workload_windowed(o->workload) && strcmp(prog, "bench-raw-pipe") == 0) {
-        fprintf(stderr, "%s: workload '%s' needs windows, which the raw pipe does not have\n", prog,
-                workload_names[o->workload]);
+        fprintf(stderr, "%s: workload '%s' needs windows or joins, which the raw pipe lacks\n",
+                prog, workload_names[o->workload]);
         exit(2);
     }
 }

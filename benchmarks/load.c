@@ -23,9 +23,11 @@
  * over record time hold the same records in every run (the windowed-count workload). t0 lies in
  * the past, a multiple of 60,000 ms at least N / E seconds before now (records far from now
  * would meet the broker's retention or its timestamp bounds), and the LOAD line prints it.
+ * --base-time T sets t0 instead (milliseconds since the epoch): the stream-stream-join workload
+ * writes its two topics with one t0 and with t0 + 250 (WORKLOADS.md).
  *
  *   bench-load --bootstrap B --topic T [--partitions P] [--records N] [--value-size S]
- *              [--rate R] [--event-rate E] [--log-append-time]
+ *              [--rate R] [--event-rate E] [--base-time T] [--log-append-time]
  *   bench-load --bootstrap B --topic T --delete
  */
 #include <librdkafka/rdkafka.h>
@@ -45,8 +47,9 @@ static int partitions = 4;
 static long long records = 0;
 static long value_size = 100;
 static bool delete_topic = false;
-static long rate = 0;       /* records a second; 0: as fast as possible */
-static long event_rate = 0; /* records a second of record time; 0: the producer's clock */
+static long rate = 0;            /* records a second; 0: as fast as possible */
+static long event_rate = 0;      /* records a second of record time; 0: the producer's clock */
+static long long base_time = -1; /* --event-rate: record 0's timestamp; -1: chosen here */
 static bool log_append_time = false;
 static int delivery_failures = 0;
 static char delivery_error[512];
@@ -67,7 +70,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-load --bootstrap B --topic T [--partitions P] [--records N] "
-                    "[--value-size S] [--rate R] [--event-rate E] [--log-append-time]\n"
+                    "[--value-size S] [--rate R] [--event-rate E] [--base-time T] "
+                    "[--log-append-time]\n"
                     "       bench-load --bootstrap B --topic T --delete\n");
     exit(2);
 }
@@ -75,11 +79,17 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"bootstrap", required_argument, NULL, 'b'},  {"topic", required_argument, NULL, 't'},
-        {"partitions", required_argument, NULL, 'p'}, {"records", required_argument, NULL, 'n'},
-        {"value-size", required_argument, NULL, 's'}, {"delete", no_argument, NULL, 'd'},
-        {"rate", required_argument, NULL, 'r'},       {"log-append-time", no_argument, NULL, 'l'},
-        {"event-rate", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0},
+        {"bootstrap", required_argument, NULL, 'b'},
+        {"topic", required_argument, NULL, 't'},
+        {"partitions", required_argument, NULL, 'p'},
+        {"records", required_argument, NULL, 'n'},
+        {"value-size", required_argument, NULL, 's'},
+        {"delete", no_argument, NULL, 'd'},
+        {"rate", required_argument, NULL, 'r'},
+        {"log-append-time", no_argument, NULL, 'l'},
+        {"event-rate", required_argument, NULL, 'e'},
+        {"base-time", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -111,12 +121,15 @@ int main(int argc, char **argv)
         case 'e':
             event_rate = atol(optarg);
             break;
+        case 'T':
+            base_time = atoll(optarg);
+            break;
         default:
             usage();
         }
     }
     if (!bootstrap || !topic || partitions < 1 || records < 0 || value_size < 1 ||
-        value_size > 1000000 || rate < 0 || event_rate < 0)
+        value_size > 1000000 || rate < 0 || event_rate < 0 || (base_time >= 0 && !event_rate))
         usage();
 
     const char *const kv[][2] = {
@@ -173,6 +186,8 @@ int main(int argc, char **argv)
         int64_t span = records * 1000 / event_rate + 1;
         ts0 = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000 - span - 60000;
         ts0 -= ts0 % 60000;
+        if (base_time >= 0)
+            ts0 = base_time;
     }
     double t0 = now_s();
     for (long long i = 0; i < records; i++) {

@@ -20,8 +20,11 @@
  * included, within minutes of the write. Output topics that keep these timestamps need it too.
  *
  * --events 0 only creates the topics; --delete deletes the three (missing ones are fine).
+ * --no-bids generates the same events but writes only the persons and auctions (the join
+ * workloads nexmark-q3 and nexmark-q8 read nothing else): bids=0 in the line above.
  *
  *   bench-nexmark --bootstrap B --prefix P --events N [--partitions 4] [--rate R] [--seed S]
+ *                 [--no-bids]
  *   bench-nexmark --bootstrap B --prefix P --delete
  */
 #include "nexmark_gen.h"
@@ -64,7 +67,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench-nexmark --bootstrap B --prefix P --events N [--partitions P] "
-                    "[--rate EVENTS_PER_SECOND] [--seed S]\n"
+                    "[--rate EVENTS_PER_SECOND] [--seed S] [--no-bids]\n"
                     "       bench-nexmark --bootstrap B --prefix P --delete\n");
     exit(2);
 }
@@ -83,15 +86,20 @@ static long long parse_num(const char *s, long long min, long long max)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"bootstrap", required_argument, NULL, 'b'}, {"prefix", required_argument, NULL, 'x'},
-        {"events", required_argument, NULL, 'n'},    {"partitions", required_argument, NULL, 'p'},
-        {"rate", required_argument, NULL, 'r'},      {"seed", required_argument, NULL, 's'},
-        {"delete", no_argument, NULL, 'd'},          {NULL, 0, NULL, 0},
+        {"bootstrap", required_argument, NULL, 'b'},
+        {"prefix", required_argument, NULL, 'x'},
+        {"events", required_argument, NULL, 'n'},
+        {"partitions", required_argument, NULL, 'p'},
+        {"rate", required_argument, NULL, 'r'},
+        {"seed", required_argument, NULL, 's'},
+        {"delete", no_argument, NULL, 'd'},
+        {"no-bids", no_argument, NULL, 'B'},
+        {NULL, 0, NULL, 0},
     };
     nexmark_config_t cfg;
     nexmark_config_init(&cfg);
     long long events = -1;
-    bool delete_topics = false;
+    bool delete_topics = false, no_bids = false;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -115,6 +123,9 @@ int main(int argc, char **argv)
             break;
         case 'd':
             delete_topics = true;
+            break;
+        case 'B':
+            no_bids = true;
             break;
         default:
             usage();
@@ -175,6 +186,9 @@ int main(int argc, char **argv)
     char value[NEXMARK_JSON_MAX];
     double t0 = now_s();
     for (long long i = 0; i < events; i++) {
+        if (no_bids &&
+            i % NEXMARK_PROPORTION_DENOM >= NEXMARK_PERSON_PROPORTION + NEXMARK_AUCTION_PROPORTION)
+            continue; /* a bid: the event of number i alone, so skipping changes no other */
         nexmark_event(&cfg, (uint64_t)i, &ev);
         size_t vlen = nexmark_json(&ev, value, sizeof value);
         char key[24];

@@ -47,13 +47,20 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Reducer;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.processor.TimestampExtractor;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.common.utils.Bytes;
 
 /**
  * bench-kstreams: the workloads of benchmarks/WORKLOADS.md as a Kafka Streams 4.4.0 application,
@@ -82,7 +89,8 @@ import org.apache.kafka.streams.processor.TimestampExtractor;
 public final class Peer {
     static final String SYSTEM = "kstreams";
     static final String[] WORKLOADS = {"passthrough", "filter-map", "nexmark-q0", "nexmark-q1",
-        "nexmark-q2", "nexmark-q5", "nexmark-q7", "windowed-count"};
+        "nexmark-q2", "nexmark-q5", "nexmark-q7", "windowed-count", "nexmark-q3", "nexmark-q8",
+        "stream-stream-join"};
 
     // ---------------------------------------------------------------- options ---
 
@@ -171,6 +179,9 @@ public final class Peer {
             usage("--records, --commit-interval, --timeout and --threads must be positive");
         if (warmup < 0 || warmup >= records)
             usage("--warmup must be at least 0 and below --records");
+        if (input.split(",", -1).length != (join() ? 2 : 1) || input.startsWith(",")
+            || input.endsWith(","))
+            usage("--input: a join wants two topics \"L,R\", any other workload one");
     }
 
     // ------------------------------------------------------------ measurement ---
@@ -285,7 +296,18 @@ public final class Peer {
 
     static boolean windowed() {
         return workload.equals("nexmark-q5") || workload.equals("nexmark-q7")
-            || workload.equals("windowed-count");
+            || workload.equals("windowed-count") || join();
+    }
+
+    /** The join workloads read two topics, "--input L,R", and are timed as the windowed ones. */
+    static boolean join() {
+        return workload.equals("nexmark-q3") || workload.equals("nexmark-q8")
+            || workload.equals("stream-stream-join");
+    }
+
+    /** The input topics: --input split at its comma (joins: left, then right). */
+    static String[] inputs() {
+        return input.split(",", -1);
     }
 
     /** Event time: the bid's dateTime (a bid without one fails the app, as in Rill). */
@@ -339,12 +361,15 @@ public final class Peer {
         return higher ? value : agg;
     }
 
-    /** The repartition between the stages: "<application.id>-<name>-repartition"; null for
-     *  windowed-count, which has one stage and no repartition. */
+    /** The repartition topic "<application.id>-<name>-repartition": between the stages of q5
+     *  and q7, of the auctions by seller in q3 and q8; null for windowed-count and
+     *  stream-stream-join, which have none. */
     static String byWindowName() {
         switch (workload) {
         case "nexmark-q5": return "q5-by-window";
         case "nexmark-q7": return "q7-by-window";
+        case "nexmark-q3": return "q3-by-seller";
+        case "nexmark-q8": return "q8-by-seller";
         default: return null;
         }
     }
@@ -360,6 +385,142 @@ public final class Peer {
             firstOutputMillis = System.currentTimeMillis();
         if (key != null && value != null)
             finals.put(key, value);
+        else if (key != null && workload.equals("nexmark-q3"))
+            finals.remove(key); // a delete of the joined table
+    }
+
+    /** q8: every output, "<key> <value>" (a stream-stream join emits each pair once). */
+    static final List<String> lines = new ArrayList<>();
+
+    static void noteLine(String key, String value) {
+        if (outputs.getAndIncrement() == 0)
+            firstOutputMillis = System.currentTimeMillis();
+        lines.add(key + " " + value);
+    }
+
+    /** stream-stream-join: the sum of the FNV-1a hashes of "<key>\n<value>". */
+    static volatile long checksum;
+
+    static void noteSum(byte[] key, byte[] value) {
+        if (outputs.getAndIncrement() == 0)
+            firstOutputMillis = System.currentTimeMillis();
+        long h = 0xcbf29ce484222325L;
+        for (byte x : key)
+            h = (h ^ (x & 0xff)) * 0x100000001b3L;
+        h = (h ^ '\n') * 0x100000001b3L;
+        for (byte x : value)
+            h = (h ^ (x & 0xff)) * 0x100000001b3L;
+        checksum += h; // the stream thread only
+    }
+
+    // ------------------------------------------------ joins: q3, q8, stream-stream ---
+
+    static final long Q8_WINDOW_MS = 10000, Q8_GRACE_MS = 3600000;
+    static final long SSJ_WINDOW_MS = 1000, SSJ_GRACE_MS = 60000;
+
+    static String text(JsonNode v, String name) {
+        JsonNode f = v.get(name);
+        if (f == null || !f.isTextual())
+            throw new IllegalArgumentException("no string '" + name + "' in: " + v);
+        return f.textValue();
+    }
+
+    /** q3's person filter: the states of Beam's q3. */
+    static boolean q3Person(JsonNode p) {
+        if (p == null)
+            return false;
+        String st = text(p, "state");
+        return st.equals("OR") || st.equals("ID") || st.equals("CA");
+    }
+
+    /** q3: the ids of a seller's auctions, ascending and space-separated, with value's id
+     *  inserted in its place. */
+    static String q3AddId(String agg, String value) {
+        long id = Long.parseLong(value);
+        int at = 0;
+        while (at < agg.length()) {
+            int sp = agg.indexOf(' ', at);
+            int end = sp < 0 ? agg.length() : sp;
+            if (Long.parseLong(agg.substring(at, end)) > id)
+                break;
+            at = sp < 0 ? agg.length() : sp + 1;
+        }
+        if (at == agg.length())
+            return agg.isEmpty() ? value : agg + " " + value;
+        return agg.substring(0, at) + value + " " + agg.substring(at);
+    }
+
+    /** q8's joiner: same tumbling window: "<window start>,<name>,<auction id>,<reserve>",
+     *  otherwise null (dropped by the filter after the join). */
+    static String q8Join(JsonNode person, JsonNode auction) {
+        long tp = field(person, "dateTime").longValue(), ta = field(auction, "dateTime").longValue();
+        if (tp / Q8_WINDOW_MS != ta / Q8_WINDOW_MS)
+            return null;
+        return (tp / Q8_WINDOW_MS * Q8_WINDOW_MS) + "," + text(person, "name") + ","
+            + field(auction, "id").longValue() + "," + field(auction, "reserve").longValue();
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = new byte[a.length + b.length];
+        System.arraycopy(a, 0, out, 0, a.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    /** The join workloads (WORKLOADS.md, "Joins"): every record of both inputs is counted by
+     *  the first processor after its source (q3's persons: the table's filter, with the table's
+     *  cache off so that it sees each person as it is read). */
+    static void joinTopology(StreamsBuilder b) {
+        String[] in = inputs();
+        switch (workload) {
+        case "nexmark-q3": {
+            KTable<String, JsonNode> persons = b.table(in[0], Consumed.with(STRING, JSON),
+                    Materialized.<String, JsonNode, KeyValueStore<Bytes, byte[]>>with(STRING, JSON)
+                        .withCachingDisabled())
+                .filter((k, v) -> count(q3Person(v)));
+            KTable<String, String> ids = b.stream(in[1], Consumed.with(STRING, JSON))
+                .filter((k, v) -> count(true))
+                .filter((k, v) -> v != null && field(v, "category").longValue() == 10)
+                .map((k, v) -> KeyValue.pair(Long.toString(field(v, "seller").longValue()),
+                    Long.toString(field(v, "id").longValue())))
+                .groupByKey(Grouped.with(byWindowName(), STRING, STRING))
+                .reduce(Peer::q3AddId);
+            persons.join(ids, (p, l) -> text(p, "name") + "," + text(p, "city") + ","
+                    + text(p, "state") + "," + l)
+                .toStream()
+                .peek(Peer::noteFinal)
+                .to(output, Produced.with(STRING, STRING));
+            break;
+        }
+        case "nexmark-q8": {
+            KStream<String, JsonNode> persons = b.stream(in[0], Consumed.with(STRING, JSON))
+                .peek((k, v) -> count(true));
+            KStream<String, JsonNode> auctions = b.stream(in[1], Consumed.with(STRING, JSON))
+                .peek((k, v) -> count(true))
+                .selectKey((k, v) -> Long.toString(field(v, "seller").longValue()))
+                .repartition(Repartitioned.with(STRING, JSON).withName(byWindowName()));
+            persons.join(auctions, Peer::q8Join,
+                    JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(Q8_WINDOW_MS),
+                        Duration.ofMillis(Q8_GRACE_MS)),
+                    StreamJoined.with(STRING, JSON, JSON))
+                .filter((k, v) -> v != null)
+                .peek(Peer::noteLine)
+                .to(output, Produced.with(STRING, STRING));
+            break;
+        }
+        default: {
+            KStream<byte[], byte[]> left = b.stream(in[0], Consumed.with(BYTES, BYTES))
+                .peek((k, v) -> count(true));
+            KStream<byte[], byte[]> right = b.stream(in[1], Consumed.with(BYTES, BYTES))
+                .peek((k, v) -> count(true));
+            left.join(right, Peer::concat,
+                    JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(SSJ_WINDOW_MS),
+                        Duration.ofMillis(SSJ_GRACE_MS)),
+                    StreamJoined.with(BYTES, BYTES, BYTES))
+                .peek(Peer::noteSum)
+                .to(output, Produced.with(BYTES, BYTES));
+        }
+        }
     }
 
     /** q5 and q7 (WORKLOADS.md): stage 1 per auction and window (bids are keyed by auction
@@ -460,20 +621,20 @@ public final class Peer {
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         String repartition =
             byWindowName() == null ? null : group + "-" + byWindowName() + "-repartition";
+        List<String> topics = new ArrayList<>(List.of(inputs()));
+        if (repartition != null)
+            topics.add(repartition);
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-            boolean inputDone = false;
-            for (;;) {
+            for (int at = 0; at < topics.size();) {
                 if (failure.get() != null)
                     die(failure.get());
-                if (committedToEnd(c, inputDone ? repartition : input)) {
-                    if (inputDone || repartition == null)
-                        return;
-                    inputDone = true;
+                if (committedToEnd(c, topics.get(at))) {
+                    at++;
                     continue;
                 }
                 if (System.nanoTime() > deadline)
                     die("cannot drain: the group's offsets did not reach the end of '"
-                        + (inputDone ? repartition : input) + "' within " + timeoutS + " s");
+                        + topics.get(at) + "' within " + timeoutS + " s");
                 Thread.sleep(20);
             }
         }
@@ -496,6 +657,10 @@ public final class Peer {
         long drainStart = System.nanoTime();
         drain(deadline);
         double drainMs = (System.nanoTime() - drainStart) / 1e6;
+        if (join()) { // a join's work goes on after the N-th record: timed to the drain's end
+            seconds = (System.nanoTime() - tFirstNanos) / 1e9;
+            cpu = (OS.getProcessCpuTime() - cpuFirstNanos) / 1e9;
+        }
         long rssPeakKb = procStatusKb("VmHWM");
         long late = (long) metricSum("stream-task-metrics", "dropped-records-total");
         if (!streams.close(Duration.ofSeconds(30)))
@@ -520,10 +685,23 @@ public final class Peer {
             if (!internal.isEmpty())
                 admin.deleteTopics(internal).all().get(30, TimeUnit.SECONDS);
         }
+        int nfinals = finals.size();
         if (finalsPath != null) {
             StringBuilder sb = new StringBuilder();
-            for (Map.Entry<String, String> e : new TreeMap<>(finals).entrySet())
-                sb.append(e.getKey()).append(' ').append(e.getValue()).append('\n');
+            if (workload.equals("stream-stream-join")) {
+                sb.append(String.format(Locale.ROOT, "outputs=%d checksum=%016x%n",
+                    outputs.get(), checksum));
+                nfinals = 1;
+            } else if (workload.equals("nexmark-q8")) {
+                List<String> sorted = new ArrayList<>(lines);
+                sorted.sort(Comparator.naturalOrder());
+                for (String l : sorted)
+                    sb.append(l).append('\n');
+                nfinals = sorted.size();
+            } else {
+                for (Map.Entry<String, String> e : new TreeMap<>(finals).entrySet())
+                    sb.append(e.getKey()).append(' ').append(e.getValue()).append('\n');
+            }
             Files.writeString(Path.of(finalsPath), sb.toString(), StandardCharsets.UTF_8);
         }
         if (late > 0)
@@ -535,7 +713,7 @@ public final class Peer {
                 + "cpu_seconds=%.3f produced=%d rss_peak_kb=%d rss_steady_kb=%d "
                 + "first_output_ms=%d drain_ms=%.0f finals=%d late=%d commits=%d%n",
             SYSTEM, workload, records, records - warmup, seconds, (records - warmup) / seconds,
-            cpu, produced, rssPeakKb, rssSteadyKbWindowed, firstOutputMs, drainMs, finals.size(),
+            cpu, produced, rssPeakKb, rssSteadyKbWindowed, firstOutputMs, drainMs, nfinals,
             late, (long) (commitsEnd - commitsFirst));
         System.out.flush();
         System.exit(0);
@@ -599,6 +777,11 @@ public final class Peer {
             break;
         case "windowed-count":
             windowedCountTopology(b);
+            break;
+        case "nexmark-q3":
+        case "nexmark-q8":
+        case "stream-stream-join":
+            joinTopology(b);
             break;
         default:
             throw new IllegalStateException(workload);
