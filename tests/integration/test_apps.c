@@ -1,9 +1,10 @@
 /*
  * The example apps end to end, as child processes on the embedded cluster: rill-wordcount (a
- * stateful count with interactive queries) and rill-demo (stateless branches, and a windowed
- * count emitted final with suppress). Each must exit 0 within a time limit and print its checks
- * as passed; the sample text of rill-wordcount is deterministic, so its top words are asserted
- * exactly. Each run gets its own state.dir in a fresh temporary directory, removed afterwards.
+ * stateful count with interactive queries) and rill-demo (stateless branches, a join, and a
+ * windowed count emitted final with suppress). Each must exit 0 within a time limit and print its
+ * checks as passed; the sample text of rill-wordcount is deterministic, so its top words are
+ * asserted exactly. Each run gets its own state.dir in a fresh temporary directory, removed
+ * afterwards.
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
 #include <stdarg.h>
@@ -229,13 +230,16 @@ static void test_demo(void **state)
     char *argv[] = {RILL_BIN_DIR "/rill-demo", "--config", s->config, NULL};
     run_t r = run(argv);
     assert_exit_0(&r);
-    assert_line(&r, "== Wrote 10000 page views to 'pageviews' (1286 from bots) over 6 minutes ==");
-    assert_line(&r, "  pageviews-eu      3561 records (expected 3561)");
+    assert_line(&r, "== Wrote 10000 page views to 'pageviews' (1287 from bots) over 6 minutes ==");
+    assert_line(&r, "  pageviews-eu      3560 records (expected 3560)");
     assert_line(&r, "  pageviews-other    841 records (expected 841)");
     assert_line(&r, "== OK: every page view was counted once, in the right branch ==");
     assert_line(&r, "== Page views per region per minute (final counts written to "
                     "'pageviews-per-region-per-minute') ==");
     assert_line(&r, "== OK: all 20 closed windows emitted once, with the counts generated ==");
+    /* The join: every human page view with its user's profile and its country's region. */
+    assert_line(&r, "== OK: 8713 of 8713 human page views enriched, 0 with a wrong profile or "
+                    "region ==");
     /* Every final count reads "[region@start/end] count", windows of one minute. */
     int windows = 0;
     for (const char *p = r.out; (p = strstr(p, "\n  [")); p++) {
