@@ -193,23 +193,39 @@ txn_result_t rill__producer_commit(stream_producer_t *p, rd_kafka_t *consumer,
 {
     if (rill__producer_begin(p, why, why_size))
         return TXN_FAILED;
+    /* The offsets go into the transaction first, retried while the error is retriable (the
+     * coordinator moving): committing after a failed send would commit the outputs without the
+     * input offsets, and the records would be processed again after the next assignment. */
     rd_kafka_error_t *error = NULL;
-    if (offsets && offsets->cnt) {
+    for (int attempt = 0; offsets && offsets->cnt; attempt++) {
         rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(consumer);
         error = rd_kafka_send_offsets_to_transaction(p->rk, offsets, cgmd, SEND_OFFSETS_TIMEOUT_MS);
         rd_kafka_consumer_group_metadata_destroy(cgmd);
-    }
-    for (int attempt = 0; !error || rd_kafka_error_is_retriable(error); attempt++) {
-        if (error) {
-            if (attempt >= COMMIT_RETRIES)
-                break;
-            rill_log(RILL_LOG_WARN, "thread", "%s: committing the transaction: %s (retrying)",
-                     p->name, rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-        }
-        error = rd_kafka_commit_transaction(p->rk, COMMIT_TIMEOUT_MS);
-        if (!error)
+        if (!error || !rd_kafka_error_is_retriable(error) || attempt >= COMMIT_RETRIES)
             break;
+        rill_log(RILL_LOG_WARN, "thread",
+                 "%s: adding the offsets to the transaction: %s (retrying)", p->name,
+                 rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        error = NULL;
+    }
+    if (error && !rd_kafka_error_is_fatal(error)) {
+        /* The offsets are not in the transaction: it must not commit. */
+        char msg[600];
+        snprintf(msg, sizeof msg, "cannot add the offsets to the transaction: %s",
+                 rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        txn_result_t res = abort_txn(p, msg, true, why, why_size);
+        return res == TXN_OK ? TXN_REWIND : res;
+    }
+    for (int attempt = 0; !error; attempt++) {
+        error = rd_kafka_commit_transaction(p->rk, COMMIT_TIMEOUT_MS);
+        if (!error || !rd_kafka_error_is_retriable(error) || attempt >= COMMIT_RETRIES)
+            break;
+        rill_log(RILL_LOG_WARN, "thread", "%s: committing the transaction: %s (retrying)", p->name,
+                 rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        error = NULL;
     }
     if (!error) {
         p->in_txn = false;

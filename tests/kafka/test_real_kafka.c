@@ -33,9 +33,19 @@ static void topic_name(char *buf, size_t size, const char *base)
     snprintf(buf, size, "%s-%s", base, run_id);
 }
 
+static int32_t partition_count(const char *topic);
+
+/* Creates topic and waits until the broker's metadata shows it (an app started right after the
+ * creation may otherwise find its source topic missing). */
 static void create_topic(const char *topic, int partitions)
 {
     assert_int_equal(kafka_create_topic(bootstrap, topic, partitions), 0);
+    for (int waited = 0; partition_count(topic) != partitions; waited += 100) {
+        if (waited > 10000)
+            fail_msg("topic '%s' did not appear in the metadata within 10 s", topic);
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int32_t partition_count(const char *topic)
