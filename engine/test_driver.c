@@ -15,6 +15,7 @@
 typedef struct {
     rill_test_record_t rec;
     rill_header_t *headers;
+    int64_t offset; /* in its partition */
 } stored_t;
 
 typedef struct {
@@ -24,8 +25,10 @@ typedef struct {
     bool global; /* a global store's topic: what sinks write to it goes into the store */
     stored_t *recs;
     size_t n, cap;
-    size_t read; /* next record rill_test_driver_read() returns */
-    size_t fed;  /* next record fed to downstream tasks (internal topics) */
+    size_t read;   /* next record rill_test_driver_read() returns */
+    size_t fed;    /* next record fed to downstream tasks (internal topics) */
+    int64_t *ends; /* per partition, the offset the next record gets */
+    int32_t nends;
 } topic_t;
 
 typedef struct {
@@ -146,8 +149,17 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
         t->recs = recs;
         t->cap = cap;
     }
+    if (partition >= t->nends) {
+        int64_t *ends = rill_realloc(t->ends, (size_t)(partition + 1) * sizeof *ends);
+        if (!ends)
+            return RILL_ENOMEM;
+        memset(ends + t->nends, 0, (size_t)(partition + 1 - t->nends) * sizeof *ends);
+        t->ends = ends;
+        t->nends = partition + 1;
+    }
     stored_t *s = &t->recs[t->n];
     memset(s, 0, sizeof *s);
+    s->offset = t->ends[partition]++;
     s->rec.key = (rill_buf_t){dup_bytes(key), key ? key->len : 0};
     s->rec.value = (rill_buf_t){dup_bytes(value), value ? value->len : 0};
     s->rec.timestamp = timestamp;
@@ -261,6 +273,7 @@ void rill_test_driver_destroy(rill_test_driver_t *td)
             rill_free(t->recs[r].headers);
         }
         rill_free(t->recs);
+        rill_free(t->ends);
         rill_free(t->name);
     }
     rill_free(td->topics);
@@ -331,7 +344,8 @@ static int drain_internal(rill_test_driver_t *td)
             while ((td->topics[i].internal || td->topics[i].global) &&
                    td->topics[i].fed < td->topics[i].n) {
                 stored_t s = td->topics[i].recs[td->topics[i].fed];
-                int64_t offset = (int64_t)td->topics[i].fed++;
+                int64_t offset = s.offset;
+                td->topics[i].fed++;
                 char name[512];
                 snprintf(name, sizeof name, "%s", td->topics[i].name);
                 rill_headers_t hdrs = {s.rec.headers, s.rec.header_count, NULL};
@@ -387,15 +401,12 @@ int rill_test_driver_pipe_headers(rill_test_driver_t *td, const char *topic, int
         return RILL_EINVAL;
     }
     /* Input records are remembered like any other, so their offsets are real positions. */
-    int64_t offset = 0;
-    for (size_t i = 0; i < t->n; i++)
-        offset += t->recs[i].rec.partition == partition;
     rill_headers_t hdrs = {headers, header_count, NULL};
-    rill_record_t raw = {key, value, timestamp, &hdrs, topic, partition, offset};
     int rc = collector_send(td, topic, partition, &key, &value, timestamp, &hdrs);
     if (rc)
         return rc;
     t = topic_find(td, topic);
+    rill_record_t raw = {key, value, timestamp, &hdrs, topic, partition, t->recs[t->n - 1].offset};
     t->read = t->n; /* piped input is not output */
     t->fed = t->n;
     td->error[0] = 0;
