@@ -102,18 +102,23 @@ typedef struct {
     rill_store_backend_t backend;
     rill_store_env_t *env;
     long live_at_setup;
-    char dir[64];   /* the scratch directory */
-    char path[128]; /* the store's path inside it */
+    char dir[64];             /* the scratch directory */
+    char path[128];           /* the store's path inside it */
+    bool skip_under_valgrind; /* a long RocksDB run, under valgrind (see backend_rocksdb_long) */
 } fixture_t;
 
 static const rill_store_backend_t backend_memory = RILL_STORE_IN_MEMORY;
 static const rill_store_backend_t backend_rocksdb = RILL_STORE_ROCKSDB;
+/* RocksDB for the versioned store's long scenario tests, which valgrind skips (minutes under it;
+ * the in-memory runs and ASan cover the same code). */
+static const rill_store_backend_t backend_rocksdb_long = RILL_STORE_ROCKSDB;
 
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
+    f->skip_under_valgrind = *state == &backend_rocksdb_long && getenv("RILL_UNDER_VALGRIND");
     f->backend = *(const rill_store_backend_t *)*state;
     atomic_store(&fail_countdown, 0);
     snprintf(f->dir, sizeof f->dir, "/tmp/rill-window-XXXXXX");
@@ -1654,6 +1659,8 @@ static const vscenario_t ks_scenarios[] = {
 static void test_versioned_kafka_streams_scenarios(void **state)
 {
     fixture_t *f = *state;
+    if (f->skip_under_valgrind)
+        skip();
     for (size_t i = 0; i < N_ELEMS(ks_scenarios); i++) {
         const vscenario_t *sc = &ks_scenarios[i];
         for (int batch = 0; batch <= (int)sc->batch; batch++) {
@@ -1679,6 +1686,8 @@ static void test_versioned_kafka_streams_scenarios(void **state)
 static void test_versioned_middle_of_history(void **state)
 {
     fixture_t *f = *state;
+    if (f->skip_under_valgrind)
+        skip();
     rill_versioned_store_t *vs = open_vs(f, 1000, 10);
     /* Events (ts, value or tombstone) put in a scrambled order. */
     static const struct {
@@ -1719,6 +1728,8 @@ static void test_versioned_middle_of_history(void **state)
 static void test_versioned_expiry(void **state)
 {
     fixture_t *f = *state;
+    if (f->skip_under_valgrind)
+        skip();
     rill_versioned_store_t *vs = open_vs(f, 100, 50);
     static const vstep_t steps[] = {
         PUT("a", "a0", 0, OPEN),
@@ -2035,6 +2046,7 @@ static void test_out_of_memory(void **state)
 #define T_MEMORY(fn)  ON(fn, backend_memory, "memory")
 #define T_ROCKSDB(fn) ON(fn, backend_rocksdb, "rocksdb")
 #define T(fn)         T_MEMORY(fn), T_ROCKSDB(fn)
+#define T_LONG(fn)    T_MEMORY(fn), ON(fn, backend_rocksdb_long, "rocksdb")
 
 int main(void)
 {
@@ -2059,9 +2071,9 @@ int main(void)
         T(test_window_reader_thread),
         T_ROCKSDB(test_segment_open_fails),
         T_ROCKSDB(test_window_transactional),
-        T(test_versioned_kafka_streams_scenarios),
-        T(test_versioned_middle_of_history),
-        T(test_versioned_expiry),
+        T_LONG(test_versioned_kafka_streams_scenarios),
+        T_LONG(test_versioned_middle_of_history),
+        T_LONG(test_versioned_expiry),
         T_ROCKSDB(test_versioned_reopen),
         T(test_versioned_transactional),
         T(test_versioned_no_allocation),
