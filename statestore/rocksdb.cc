@@ -556,11 +556,6 @@ rocksdb::Options store_options(rill_store_env_t *env)
     o.write_buffer_manager = env->wbm;
     o.write_buffer_size = env->write_buffer_size;
     o.max_write_buffer_number = 2;
-    /* A bloom filter over each memtable's whole keys: a point read of a key the memtable does
-     * not hold (a new key's first aggregate, a join side's list of one key and time) skips
-     * the skiplist search. */
-    o.memtable_whole_key_filtering = true;
-    o.memtable_prefix_bloom_size_ratio = 0.02;
     /* RocksDB's own LOG file: keep it small, it is for debugging. */
     o.keep_log_file_num = 2;
     o.max_log_file_size = 1 << 20;
