@@ -82,6 +82,8 @@ typedef struct {
     bool show_partitions;      /* print and check each output's partition */
     const char *emit_interval; /* outer.join.emit.interval.ms; NULL: "0"; "": left unset */
     const char *store;         /* default.dsl.store; NULL: Rill's default */
+    int64_t history_ms;        /* ST_*: > 0 makes the table versioned with this history */
+    int64_t grace_ms;          /* ST_*: the stream side's grace period (a versioned table) */
 } scenario_t;
 
 /* ---- the fixture: what a failing assertion must still free ------------------------------- */
@@ -92,7 +94,8 @@ typedef struct {
     rill_conf_t *conf;
     rill_test_driver_t *td;
     char *want, *got;
-    char *text; /* from rill_topology_describe */
+    char *text;           /* from rill_topology_describe */
+    const scenario_t *sc; /* test_scenario's */
 } fixture_t;
 
 static int fixture_setup(void **state)
@@ -176,10 +179,13 @@ static rill_stream_t *join_of(rill_topology_t *topo, const scenario_t *sc)
         ls = rill_stream_from_topic(topo, "left", NULL);
     else
         lt = rill_table_from(topo, "left", NULL, NULL);
+    /* Materialized.as(Stores.persistentVersionedKeyValueStore(..., history)) */
+    rill_materialized_t vm = {.versioned = true, .history_retention_ms = sc->history_ms};
+    rill_join_opts_t jo = {.grace_ms = sc->grace_ms};
     if (sc->kind <= SS_OUTER)
         rs = rill_stream_from_topic(topo, "right", NULL);
     else
-        rt = rill_table_from(topo, "right", NULL, NULL);
+        rt = rill_table_from(topo, "right", NULL, sc->history_ms > 0 ? &vm : NULL);
     switch (sc->kind) {
     case SS_INNER:
         return rill_stream_join(ls, rs, mock_joiner, NULL, sc->windows, NULL);
@@ -188,9 +194,9 @@ static rill_stream_t *join_of(rill_topology_t *topo, const scenario_t *sc)
     case SS_OUTER:
         return rill_stream_outer_join(ls, rs, mock_joiner, NULL, sc->windows, NULL);
     case ST_INNER:
-        return rill_stream_table_join(ls, rt, mock_joiner, NULL, NULL);
+        return rill_stream_table_join(ls, rt, mock_joiner, NULL, &jo);
     case ST_LEFT:
-        return rill_stream_table_left_join(ls, rt, mock_joiner, NULL, NULL);
+        return rill_stream_table_left_join(ls, rt, mock_joiner, NULL, &jo);
     case TT_INNER:
         return rill_table_to_stream(rill_table_join(lt, rt, mock_joiner, NULL, NULL));
     case TT_LEFT:
@@ -1646,6 +1652,260 @@ static void test_stream_table_left_join_nulls(void **state)
     assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 2);
 }
 
+/* ==== stream-table joins with a versioned table (KIP-914) and a grace period (KIP-923) ===== */
+
+// clang-format off
+/* AbstractJoinIntegrationTest's input (one key, 0; its valueJoiner's "-" is "+" here), in seven
+ * runs, each ending at a stream record that may make an output: A@3, B@5, C@9, D@6, E@15, F@4,
+ * then the last table update. */
+#define KS_IN_A LEFT("0", NULL, 1), RIGHT("0", NULL, 2), LEFT("0", "A", 3)
+#define KS_IN_B RIGHT("0", "a", 4), LEFT("0", "B", 5)
+#define KS_IN_C RIGHT("0", "b", 6), LEFT("0", NULL, 7), RIGHT("0", NULL, 8), LEFT("0", "C", 9)
+#define KS_IN_D                                                                                    \
+    RIGHT("0", "c", 10), RIGHT("0", NULL, 11), LEFT("0", NULL, 12), RIGHT("0", NULL, 13),          \
+        RIGHT("0", "d", 7), LEFT("0", "D", 6)
+#define KS_IN_E LEFT("0", NULL, 2), RIGHT("0", NULL, 3), RIGHT("0", "e", 14), LEFT("0", "E", 15)
+#define KS_IN_F LEFT("0", NULL, 10), RIGHT("0", NULL, 9), LEFT("0", "F", 4)
+#define KS_IN_END RIGHT("0", "f", 3)
+
+// clang-format off
+/* StreamTableJoinIntegrationTest#testInnerWithVersionedStore: each stream record joins the version
+ * valid at its own timestamp, so out-of-order records and table updates change what they meet
+ * ("d"@7 arrives after null@13 and is only history; D@6 still meets "b", F@4 meets "a"). Null
+ * stream values are dropped. */
+static const row_t ST_INNER_VERSIONED_KS[] = {
+    KS_IN_A,
+    KS_IN_B, EMIT("0", "B+a", 5),
+    KS_IN_C,
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E, EMIT("0", "E+e", 15),
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* StreamTableJoinIntegrationTest#testLeftWithVersionedStore: as the inner join, and the records
+ * that find no version (A@3 before "a", C@9 after null@8) join null. */
+static const row_t ST_LEFT_VERSIONED_KS[] = {
+    KS_IN_A, EMIT("0", "A+null", 3),
+    KS_IN_B, EMIT("0", "B+a", 5),
+    KS_IN_C, EMIT("0", "C+null", 9),
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E, EMIT("0", "E+e", 15),
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* StreamTableJoinWithGraceIntegrationTest#testInnerWithVersionedStore (grace 2 ms): a record waits
+ * until stream time reaches its timestamp + 2 and is released by the next record held (B@5
+ * releases A@3, C@9 releases B@5, E@15 releases C@9); a null value advances stream time but
+ * releases nothing; D@6 and F@4, already older than stream time - grace, join at once. E@15 is
+ * still held at the end. */
+static const row_t ST_INNER_GRACE_KS[] = {
+    KS_IN_A,
+    KS_IN_B,
+    KS_IN_C, EMIT("0", "B+a", 5),
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E,
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* StreamTableJoinWithGraceIntegrationTest#testLeftWithVersionedStore (grace 2 ms). */
+static const row_t ST_LEFT_GRACE_KS[] = {
+    KS_IN_A,
+    KS_IN_B, EMIT("0", "A+null", 3),
+    KS_IN_C, EMIT("0", "B+a", 5),
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E, EMIT("0", "C+null", 9),
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* KStreamKTableJoinTest#shouldDelayJoinByGracePeriod (grace 2 ms, history 5 min): table rows at
+ * time 0 (a later push at the same time replaces the version), stream records 0..3 at times 0..3.
+ * Two records of one key and time (2@2 twice) come out in arrival order. */
+static const row_t ST_DELAY_BY_GRACE_KS[] = {
+    RIGHT("0", "Y0", 0),  RIGHT("1", "Y1", 0),   RIGHT("2", "Y2", 0),   RIGHT("3", "Y3", 0),
+    LEFT("0", "X0", 0),   LEFT("1", "X1", 1),
+    LEFT("2", "X2", 2),   EMIT("0", "X0+Y0", 0),
+    LEFT("3", "X3", 3),   EMIT("1", "X1+Y1", 1),
+    RIGHT("0", "YY0", 0), RIGHT("1", "YY1", 0),  RIGHT("2", "YY2", 0),  RIGHT("3", "YY3", 0),
+    LEFT("0", "X0", 0),   EMIT("0", "X0+YY0", 0),
+    LEFT("1", "X1", 1),   EMIT("1", "X1+YY1", 1),
+    LEFT("2", "X2", 2),   LEFT("3", "X3", 3),
+    LEFT("5", "test", 7),
+    EMIT("2", "X2+YY2", 2), EMIT("2", "X2+YY2", 2), EMIT("3", "X3+YY3", 3), EMIT("3", "X3+YY3", 3),
+    RIGHT("0", "YYY0", 0), RIGHT("1", "YYY1", 0), RIGHT("2", "YYY2", 0), RIGHT("3", "YYY3", 0),
+};
+
+/* KStreamKTableJoinTest#shouldHandleLateJoinsWithGracePeriod: a record older than stream time -
+ * grace joins at once and releases nothing. */
+static const row_t ST_LATE_WITH_GRACE_KS[] = {
+    RIGHT("0", "Y0", 0),  RIGHT("1", "Y1", 0),   RIGHT("2", "Y2", 0),   RIGHT("3", "Y3", 0),
+    LEFT("0", "X0", 0),   LEFT("1", "X1", 1),
+    LEFT("2", "X2", 2),   EMIT("0", "X0+Y0", 0),
+    LEFT("3", "X3", 3),   EMIT("1", "X1+Y1", 1),
+    LEFT("0", "X0", 0),   EMIT("0", "X0+Y0", 0),
+};
+
+/* Not in Kafka Streams' tests: the grace boundary both ways. A record is released once stream time
+ * reaches exactly its timestamp + grace (evictWhile takes timestamps <= stream time - grace), not
+ * one ms before; one exactly at stream time - grace is held and released at once. A table update
+ * that arrives within grace, older than the held record, is what it joins. */
+static const row_t ST_GRACE_BOUNDARY[] = {
+    RIGHT("k", "v1", 0),
+    LEFT("k", "A", 10),
+    LEFT("j", "x", 14),
+    RIGHT("k", "v2", 9),
+    LEFT("j", "x", 15),   EMIT("k", "A+v2", 10),
+    LEFT("k", "B", 10),   EMIT("k", "B+v2", 10),
+    LEFT("k", "C", 9),    EMIT("k", "C+v2", 9),
+};
+// clang-format on
+
+#define VERSIONED(k, table, history, grace)                                                        \
+    (scenario_t)                                                                                   \
+    {                                                                                              \
+        .kind = k, .rows = table, .nrows = N(table), .history_ms = history, .grace_ms = grace      \
+    }
+
+/* The versioned scenarios, each a test of its own (cmocka's prestate is the scenario); history
+ * 5 min as the Kafka Streams tests', grace as theirs. */
+#define VERSIONED_SCENARIO(name, k, table, grace, backend)                                         \
+    static const scenario_t name = {.kind = k,                                                     \
+                                    .rows = table,                                                 \
+                                    .nrows = N(table),                                             \
+                                    .history_ms = 300000,                                          \
+                                    .grace_ms = grace,                                             \
+                                    .store = backend}
+VERSIONED_SCENARIO(st_inner_versioned, ST_INNER, ST_INNER_VERSIONED_KS, 0, NULL);
+VERSIONED_SCENARIO(st_left_versioned, ST_LEFT, ST_LEFT_VERSIONED_KS, 0, NULL);
+VERSIONED_SCENARIO(st_inner_versioned_in_memory, ST_INNER, ST_INNER_VERSIONED_KS, 0, "in_memory");
+VERSIONED_SCENARIO(st_inner_grace, ST_INNER, ST_INNER_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_left_grace, ST_LEFT, ST_LEFT_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_left_grace_in_memory, ST_LEFT, ST_LEFT_GRACE_KS, 2, "in_memory");
+VERSIONED_SCENARIO(st_delay_by_grace, ST_INNER, ST_DELAY_BY_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_late_with_grace, ST_INNER, ST_LATE_WITH_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_grace_boundary, ST_INNER, ST_GRACE_BOUNDARY, 5, NULL);
+
+/* A test of the scenario sc, named after it. */
+#define SCENARIO_TEST(sc)                                                                          \
+    {                                                                                              \
+        "test_" #sc, test_scenario, scenario_setup, fixture_teardown, (void *)&sc                  \
+    }
+
+/* Runs the scenario given as the test's prestate. */
+static int scenario_setup(void **state)
+{
+    const scenario_t *sc = *state;
+    if (fixture_setup(state))
+        return -1;
+    ((fixture_t *)*state)->sc = sc;
+    return 0;
+}
+
+static void test_scenario(void **state)
+{
+    fixture_t *f = *state;
+    run(f, f->sc);
+}
+
+/* Builds the scenario's topology and returns rill_topology_build's result, its error in err. */
+static int build_only(fixture_t *f, const scenario_t *sc, char *err, size_t size)
+{
+    f->topo = rill_topology_new();
+    assert_non_null(f->topo);
+    rill_stream_t *out = join_of(f->topo, sc);
+    if (out)
+        rill_stream_to(out, "out", NULL);
+    return rill_topology_build(f->topo, err, size);
+}
+
+/* KStreamKTableJoinTest#shouldFailIfTableIsNotVersioned: a grace period needs a versioned table;
+ * the error names the join. */
+static void test_stream_table_grace_needs_versioned_table(void **state)
+{
+    char err[512] = "";
+    scenario_t sc = VERSIONED(ST_INNER, ST_LATE_WITH_GRACE_KS, 0, 6);
+    assert_int_equal(build_only(*state, &sc, err, sizeof err), RILL_ETOPOLOGY);
+    assert_non_null(strstr(err, "KSTREAM-JOIN-"));
+    assert_non_null(strstr(err, "needs a versioned table"));
+}
+
+/* KStreamKTableJoinTest#shouldFailIfGracePeriodIsLongerThanHistoryRetention. */
+static void test_stream_table_grace_longer_than_history(void **state)
+{
+    char err[512] = "";
+    scenario_t sc = VERSIONED(ST_INNER, ST_LATE_WITH_GRACE_KS, 300000, 360000);
+    assert_int_equal(build_only(*state, &sc, err, sizeof err), RILL_ETOPOLOGY);
+    assert_non_null(strstr(err, "longer than the history retention"));
+}
+
+/* Reads every record of the changelog of the store whose name starts with prefix (its one store of
+ * that kind) into a transcript "key-suffix = value @ts" lines; keys of the grace buffer print their
+ * timestamp, then the key. */
+static void put_changelog(fixture_t *f, const char *prefix, const char *suffix, char **s)
+{
+    char topic[300] = "";
+    for (int i = 0; i < rill_topology_store_count(f->topo); i++) {
+        const rill_store_spec_t *spec = rill_topology_store(f->topo, i, NULL);
+        size_t n = strlen(spec->name), m = strlen(suffix);
+        if (strncmp(spec->name, prefix, strlen(prefix)) == 0 && n >= m &&
+            strcmp(spec->name + n - m, suffix) == 0)
+            snprintf(topic, sizeof topic, "join-test-%s-changelog", spec->name);
+    }
+    assert_true(topic[0]);
+    rill_test_record_t rec;
+    while (rill_test_driver_read(f->td, topic, &rec) == 0) {
+        const uint8_t *k = rec.key.data;
+        if (strcmp(suffix, "-Buffer") == 0) {
+            assert_true(rec.key.len > 8);
+            int64_t t = 0;
+            for (int i = 0; i < 8; i++)
+                t = t << 8 | k[i];
+            t ^= INT64_MIN;
+            put(s, "%lld|%.*s", (long long)t, (int)rec.key.len - 8, (const char *)k + 8);
+        } else {
+            put(s, "%.*s", (int)rec.key.len, (const char *)k);
+        }
+        /* A buffer value is a list: 4-byte length, then the bytes, per record. */
+        size_t skip = strcmp(suffix, "-Buffer") == 0 && rec.value.data ? 4 : 0;
+        if (rec.value.data)
+            put(s, " = %.*s @%lld\n", (int)(rec.value.len - skip),
+                (const char *)rec.value.data + skip, (long long)rec.timestamp);
+        else
+            put(s, " = null @%lld\n", (long long)rec.timestamp);
+    }
+}
+
+/* What the versioned table and the grace buffer log (history 5 ms, grace 5 ms). The table logs
+ * each version with its own timestamp, an out-of-order one too ("v0"@3, into the history), but
+ * not one older than the history ("vx"@10 once observed time is 20: not put, not logged, not
+ * joined). The buffer logs each held record and a tombstone when it is released, so a task
+ * restored from it holds what was held, and only that. A@18 joins "v1", valid in [5, 20). */
+static void test_stream_table_grace_changelogs(void **state)
+{
+    fixture_t *f = *state;
+    // clang-format off
+    static const row_t rows[] = {
+        RIGHT("k", "v1", 5),
+        RIGHT("k", "v0", 3),
+        RIGHT("k", "v2", 20),
+        RIGHT("k", "vx", 10),
+        LEFT("k", "A", 18),
+        LEFT("j", "x", 23),   EMIT("k", "A+v1", 18),
+    };
+    // clang-format on
+    run(f, &VERSIONED(ST_INNER, rows, 5, 5));
+    char *table = NULL, *buffer = NULL;
+    put_changelog(f, "right-STATE-STORE-", "", &table);
+    put_changelog(f, "KSTREAM-JOIN-", "-Buffer", &buffer);
+    assert_string_equal(table, "k = v1 @5\nk = v0 @3\nk = v2 @20\n");
+    assert_string_equal(buffer, "18|k = A @18\n23|j = x @23\n18|k = null @18\n");
+    free(table);
+    free(buffer);
+}
+
 static void test_table_join(void **state)
 {
     fixture_t *f = *state;
@@ -1870,6 +2130,21 @@ static void test_global_left_join(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        SCENARIO_TEST(st_inner_versioned),
+        SCENARIO_TEST(st_left_versioned),
+        SCENARIO_TEST(st_inner_versioned_in_memory),
+        SCENARIO_TEST(st_inner_grace),
+        SCENARIO_TEST(st_left_grace),
+        SCENARIO_TEST(st_left_grace_in_memory),
+        SCENARIO_TEST(st_delay_by_grace),
+        SCENARIO_TEST(st_late_with_grace),
+        SCENARIO_TEST(st_grace_boundary),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_needs_versioned_table,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_longer_than_history, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_changelogs, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_join, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_join_four_partitions, fixture_setup,
                                         fixture_teardown),
