@@ -53,6 +53,7 @@ typedef struct {
     int64_t before, after; /* this side's look-back and look-ahead */
     int64_t retention;     /* of the window stores: before + after + grace */
     rill_bytes_t kb, vb, lb, ob;
+    rill_bytes_t hb; /* STREAM_TABLE with grace: the held records being released */
     uint64_t skipped_logged;
 } join_state_t;
 
@@ -264,6 +265,7 @@ static void join_close(rill_context_t *ctx, void *state)
     rill_bytes_free(&st->vb);
     rill_bytes_free(&st->lb);
     rill_bytes_free(&st->ob);
+    rill_bytes_free(&st->hb);
     rill_free(st);
 }
 
@@ -594,32 +596,37 @@ static int release_held(rill_context_t *ctx, join_state_t *st, const rill_record
     rill_store_iter_t *it = rill_kv_range(st->outer, NULL, &to, false);
     if (!it)
         return store_failed(ctx, st->spec->outer_store, RILL_EIO);
+    /* What is due is copied out (key, then its value list, each a list element) before any of it
+     * is deleted: a transactional RocksDB store's iterator reads its pending batch, which a
+     * write under it would change. */
     rill_buf_t hk, stored, list, v;
     int rc = 0;
+    st->hb.len = 0;
     while (!rc && rill_store_iter_next(it, &hk, &stored)) {
-        if (hk.len < 8 || rill_stored_split(stored, &list, NULL)) {
+        if (hk.len < 8 || rill_stored_split(stored, &list, NULL))
             rc = store_failed(ctx, st->spec->outer_store, RILL_EIO);
+        else if (held_ts(hk.data) > limit)
             break;
-        }
-        int64_t ts = held_ts(hk.data);
-        if (ts > limit)
-            break;
+        else if (list_append(&st->hb, hk) || list_append(&st->hb, list))
+            rc = rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    }
+    rill_store_iter_close(it);
+    rill_buf_t due = {st->hb.data, st->hb.len};
+    for (size_t at = 0; !rc && list_next(due, &at, &hk) && list_next(due, &at, &list);) {
         rill_record_t held = *rec;
-        held.timestamp = ts;
+        held.timestamp = held_ts(hk.data);
         held.headers = NULL; /* not kept in the buffer */
         held.topic = NULL;
         held.offset = -1;
         rill_buf_t kb = {(const uint8_t *)hk.data + 8, hk.len - 8};
         if ((rc = rill__op_de(ctx, st->ks, kb, &held.key, "held key")))
             break;
-        for (size_t at = 0; !rc && list_next(list, &at, &v);)
+        for (size_t vat = 0; !rc && list_next(list, &vat, &v);)
             if (!(rc = rill__op_de(ctx, st->this_vs, v, &held.value, "held value")))
                 rc = stream_table_join(ctx, st, &held, held.key);
-        /* The key's bytes stay valid: the iterator owns them, not the store's next call. */
-        if (!rc && (rc = rill_kv_put(st->outer, hk, (rill_buf_t){NULL, 0}, ts)))
+        if (!rc && (rc = rill_kv_put(st->outer, hk, (rill_buf_t){NULL, 0}, held.timestamp)))
             rc = store_failed(ctx, st->spec->outer_store, rc);
     }
-    rill_store_iter_close(it);
     if (!rc)
         st->held_min = limit + 1;
     return rc;
