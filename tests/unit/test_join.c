@@ -1861,10 +1861,10 @@ static void put_changelog(fixture_t *f, const char *prefix, const char *suffix, 
         const uint8_t *k = rec.key.data;
         if (strcmp(suffix, "-Buffer") == 0) {
             assert_true(rec.key.len > 8);
-            int64_t t = 0;
+            uint64_t u = 0;
             for (int i = 0; i < 8; i++)
-                t = t << 8 | k[i];
-            t ^= INT64_MIN;
+                u = u << 8 | k[i];
+            int64_t t = (int64_t)(u ^ (1ULL << 63));
             put(s, "%lld|%.*s", (long long)t, (int)rec.key.len - 8, (const char *)k + 8);
         } else {
             put(s, "%.*s", (int)rec.key.len, (const char *)k);
