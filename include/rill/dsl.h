@@ -271,8 +271,8 @@ typedef struct {
     bool no_logging;                 /* no changelog for the join's stores */
     /* Stream-table joins with a versioned table only (Joined.withGracePeriod, KIP-923): stream
      * records wait in a buffer (the key-value store "<join node>-Buffer", logged) until stream
-     * time passes their timestamp plus grace_ms, then join in timestamp order, so table updates
-     * up to grace_ms late still meet them. 0: none (they join at once). */
+     * time reaches their timestamp plus grace_ms, then join in timestamp order, so table updates
+     * up to grace_ms late still meet them (a held record keeps no headers). 0: none. */
     int64_t grace_ms;
 } rill_join_opts_t;
 
