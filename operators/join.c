@@ -580,6 +580,65 @@ static int64_t held_ts(const uint8_t *p)
     return (int64_t)(u ^ (1ULL << 63));
 }
 
+/* Makes a held record's element of its buffer entry in st->hb: a list of its value, then each
+ * header's name and value (a flag byte, 1 when the value is not null, then its bytes): Kafka
+ * Streams keeps a held record's headers with it. */
+static int held_element(join_state_t *st, rill_buf_t vbytes, const rill_headers_t *headers)
+{
+    st->hb.len = 0;
+    if (list_append(&st->hb, vbytes))
+        return RILL_ENOMEM;
+    size_t n = rill_headers_count(headers);
+    for (size_t i = 0; i < n; i++) {
+        const rill_header_t *h = rill_headers_at(headers, i);
+        uint8_t len[4], flag = h->value.data != NULL;
+        put_u32(len, (uint32_t)(1 + h->value.len));
+        if (list_append(&st->hb, rill_buf_str(h->name)) || rill_bytes_append(&st->hb, len, 4) ||
+            rill_bytes_append(&st->hb, &flag, 1) ||
+            rill_bytes_append(&st->hb, h->value.len ? h->value.data : "", h->value.len))
+            return RILL_ENOMEM;
+    }
+    return 0;
+}
+
+/* Splits a held element into its value's bytes and its headers (made in the record's arena;
+ * their values are views into elem). 0, RILL_EIO for a torn element, or RILL_ENOMEM. */
+static int held_split(rill_context_t *ctx, rill_buf_t elem, rill_buf_t *vbytes,
+                      const rill_headers_t **headers)
+{
+    size_t at = 0, n = 0;
+    rill_buf_t name, v;
+    *headers = NULL;
+    if (!list_next(elem, &at, vbytes))
+        return RILL_EIO;
+    const size_t first = at;
+    while (list_next(elem, &at, &name) && list_next(elem, &at, &v))
+        n++;
+    if (n == 0)
+        return 0;
+    rill_arena_t *arena = rill_context_arena(ctx);
+    rill_header_t *items = rill_arena_alloc(arena, n * sizeof *items);
+    if (!items)
+        return RILL_ENOMEM;
+    at = first;
+    for (size_t i = 0; i < n; i++) {
+        list_next(elem, &at, &name);
+        list_next(elem, &at, &v);
+        char *copy = rill_arena_alloc(arena, name.len + 1);
+        if (!copy)
+            return RILL_ENOMEM;
+        if (v.len < 1)
+            return RILL_EIO;
+        memcpy(copy, name.len ? name.data : "", name.len);
+        copy[name.len] = 0;
+        const uint8_t *p = v.data;
+        items[i] =
+            (rill_header_t){copy, p[0] ? (rill_buf_t){p + 1, v.len - 1} : (rill_buf_t){NULL, 0}};
+    }
+    *headers = rill_arena_headers(arena, items, n);
+    return *headers ? 0 : RILL_ENOMEM;
+}
+
 /* Joins, oldest first, every held record whose timestamp is at or before stream time minus
  * grace, and removes it from the buffer (RocksDBTimeOrderedKeyValueBuffer.evictWhile). The range
  * ends at the first key of limit + 1 (inclusive: only a held record of that time with an empty
@@ -615,15 +674,19 @@ static int release_held(rill_context_t *ctx, join_state_t *st, const rill_record
     for (size_t at = 0; !rc && list_next(due, &at, &hk) && list_next(due, &at, &list);) {
         rill_record_t held = *rec;
         held.timestamp = held_ts(hk.data);
-        held.headers = NULL; /* not kept in the buffer */
         held.topic = NULL;
         held.offset = -1;
         rill_buf_t kb = {(const uint8_t *)hk.data + 8, hk.len - 8};
         if ((rc = rill__op_de(ctx, st->ks, kb, &held.key, "held key")))
             break;
-        for (size_t vat = 0; !rc && list_next(list, &vat, &v);)
-            if (!(rc = rill__op_de(ctx, st->this_vs, v, &held.value, "held value")))
+        for (size_t vat = 0; !rc && list_next(list, &vat, &v);) {
+            rill_buf_t vbytes;
+            if ((rc = held_split(ctx, v, &vbytes, &held.headers)))
+                rc = rc == RILL_ENOMEM ? rill_context_fail(ctx, rc, "out of memory")
+                                       : store_failed(ctx, st->spec->outer_store, rc);
+            else if (!(rc = rill__op_de(ctx, st->this_vs, vbytes, &held.value, "held value")))
                 rc = stream_table_join(ctx, st, &held, held.key);
+        }
         if (!rc && (rc = rill_kv_put(st->outer, hk, (rill_buf_t){NULL, 0}, held.timestamp)))
             rc = store_failed(ctx, st->spec->outer_store, rc);
     }
@@ -643,8 +706,11 @@ static int hold(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec)
     rill_buf_t hk = held_key(&st->kb, rec->timestamp, kbytes);
     if (!hk.data)
         return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    if (held_element(st, vbytes, rec->headers))
+        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
     rc = rill_kv_get(st->outer, hk, &old, NULL);
-    if ((rc = list_extend(ctx, st, rc, old, vbytes, st->spec->outer_store)))
+    if ((rc = list_extend(ctx, st, rc, old, (rill_buf_t){st->hb.data, st->hb.len},
+                          st->spec->outer_store)))
         return rc;
     if ((rc = rill_kv_put(st->outer, hk, (rill_buf_t){st->lb.data, st->lb.len}, rec->timestamp)))
         return store_failed(ctx, st->spec->outer_store, rc);

@@ -272,7 +272,7 @@ typedef struct {
     /* Stream-table joins with a versioned table only (Joined.withGracePeriod, KIP-923): stream
      * records wait in a buffer (the key-value store "<join node>-Buffer", logged) until stream
      * time reaches their timestamp plus grace_ms, then join in timestamp order, so table updates
-     * up to grace_ms late still meet them (a held record keeps no headers). 0: none. */
+     * up to grace_ms late still meet them (a held record keeps its headers). 0: none. */
     int64_t grace_ms;
 } rill_join_opts_t;
 

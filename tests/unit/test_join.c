@@ -1869,8 +1869,9 @@ static void put_changelog(fixture_t *f, const char *prefix, const char *suffix, 
         } else {
             put(s, "%.*s", (int)rec.key.len, (const char *)k);
         }
-        /* A buffer value is a list: 4-byte length, then the bytes, per record. */
-        size_t skip = strcmp(suffix, "-Buffer") == 0 && rec.value.data ? 4 : 0;
+        /* A buffer value is a list (4-byte length, then the bytes) of one element per record,
+         * itself a list of the value and the headers (none here). */
+        size_t skip = strcmp(suffix, "-Buffer") == 0 && rec.value.data ? 8 : 0;
         if (rec.value.data)
             put(s, " = %.*s @%lld\n", (int)(rec.value.len - skip),
                 (const char *)rec.value.data + skip, (long long)rec.timestamp);
@@ -1905,6 +1906,31 @@ static void test_stream_table_grace_changelogs(void **state)
     assert_string_equal(buffer, "18|k = A @18\n23|j = x @23\n18|k = null @18\n");
     free(table);
     free(buffer);
+}
+
+/* A held record keeps its headers (Kafka Streams' buffer keeps the record context): the result of
+ * its join, released later, carries them, a null-valued header too. */
+static void test_stream_table_grace_keeps_headers(void **state)
+{
+    fixture_t *f = *state;
+    static const row_t none[] = {RIGHT("k", "v", 0)};
+    run(f, &VERSIONED(ST_INNER, none, 300000, 5));
+    const rill_header_t hs[] = {{"trace", {"t-1", 3}}, {"empty", {NULL, 0}}};
+    assert_int_equal(rill_test_driver_pipe_headers(f->td, "left", -1, rill_buf_str("k"),
+                                                   rill_buf_str("A"), 10, hs, N(hs)),
+                     0);
+    assert_int_equal(rill_test_driver_unread(f->td, "out"), 0);
+    assert_int_equal(rill_test_driver_pipe_str(f->td, "left", "j", "x", 15), 0);
+    rill_test_record_t rec;
+    assert_int_equal(rill_test_driver_read(f->td, "out", &rec), 0);
+    assert_memory_equal(rec.value.data, "A+v", 3);
+    assert_int_equal(rec.timestamp, 10);
+    assert_int_equal(rec.header_count, 2);
+    assert_string_equal(rec.headers[0].name, "trace");
+    assert_int_equal(rec.headers[0].value.len, 3);
+    assert_memory_equal(rec.headers[0].value.data, "t-1", 3);
+    assert_string_equal(rec.headers[1].name, "empty");
+    assert_null(rec.headers[1].value.data);
 }
 
 /* ---- a restart through the task runtime: what the versioned table and the grace buffer restore */
@@ -2334,6 +2360,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_table_grace_changelogs, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_stream_table_grace_restores, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_keeps_headers, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_join, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_join_four_partitions, fixture_setup,
