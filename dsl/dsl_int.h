@@ -30,6 +30,7 @@ struct rill_table {
     const char *store; /* borrowed from the topology's store spec; NULL: not materialized */
     bool windowed;
     rill_windows_t windows;
+    bool versioned; /* its store is a versioned store (rill_table_from with m->versioned) */
 };
 
 /* Returns the name of the store holding t's rows, materializing t first when it is not (a table

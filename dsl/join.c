@@ -267,9 +267,32 @@ static rill_stream_t *stream_table(rill_stream_t *stream, rill_table_t *table,
     const char *store = rill__table_store(table);
     if (parent < 0 || !store)
         return NULL;
+    int64_t grace = opts ? opts->grace_ms : 0;
+    char buffer[160];
+    snprintf(buffer, sizeof buffer, "%s-Buffer", node);
+    if (grace < 0 || (grace > 0 && !table->versioned)) {
+        rill_topology_fail(topo,
+                           grace < 0 ? "join '%s': a negative grace period"
+                                     : "join '%s': a grace period needs a versioned table (its "
+                                       "table's store '%s' is not)",
+                           node, store);
+        return NULL;
+    }
+    int si = rill_topology_find_store(topo, store);
+    int64_t history = si >= 0 ? rill_topology_store(topo, si, NULL)->retention_ms : 0;
+    if (grace > history && table->versioned) {
+        /* As Kafka Streams: a held record must still find the versions it joins. */
+        rill_topology_fail(topo,
+                           "join '%s': its grace period (%lld ms) is longer than the history "
+                           "retention of its versioned table's store '%s' (%lld ms)",
+                           node, (long long)grace, store, (long long)history);
+        return NULL;
+    }
     rill_join_spec_t js = {
         .op = RILL_JOP_STREAM_TABLE,
         .store = store,
+        .outer_store = grace > 0 ? buffer : NULL,
+        .windows = {.grace_ms = grace},
         .outer = left,
         .joiner = joiner,
         .ud = ud,
@@ -280,6 +303,9 @@ static rill_stream_t *stream_table(rill_stream_t *stream, rill_table_t *table,
     const char *parents[] = {rill_topology_node_name(topo, parent), NULL};
     int idx = add_join_node(topo, node, &js, parents);
     if (idx < 0 || rill_topology_connect_store(topo, store, node) < 0)
+        return NULL;
+    const char *users[] = {node, NULL};
+    if (grace > 0 && add_join_store(topo, buffer, RILL_STORE_KV, 0, opts, ks, svs, users) < 0)
         return NULL;
     return rill__stream_new(topo, idx, ks, opts ? opts->value_serde : NULL);
 }

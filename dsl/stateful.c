@@ -102,7 +102,7 @@ static rill_table_t *table_new(rill_topology_t *topo, int node, rill_serde_t *ks
         return NULL;
     rill_table_t *t = handle(topo, sizeof *t);
     if (t)
-        *t = (rill_table_t){topo, node, ks, vs, store, false, {0}};
+        *t = (rill_table_t){topo, node, ks, vs, store, false, {0}, false};
     return t;
 }
 
@@ -439,11 +439,24 @@ rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,
     rill_serde_t *vs = m && m->value_serde ? m->value_serde : src->value_serde;
     rill_sop_spec_t spec = {
         .op = RILL_SOP_TABLE_SOURCE, .store = store, .key_serde = ks, .value_serde = vs};
+    bool versioned = m && m->versioned;
+    if (versioned && m->history_retention_ms <= 0) {
+        rill_topology_fail(topo,
+                           "table '%s' of topic '%s' is versioned: it needs a positive "
+                           "history_retention_ms",
+                           node, topic);
+        return NULL;
+    }
     int idx = add_sop(topo, node, &spec, src->node);
     if (idx < 0)
         return NULL;
-    const char *sname = add_store(topo, store, node, RILL_STORE_KV, m, ks, vs, 0);
-    return sname ? table_new(topo, idx, ks, vs, sname) : NULL;
+    const char *sname =
+        add_store(topo, store, node, versioned ? RILL_STORE_VERSIONED : RILL_STORE_KV, m, ks, vs,
+                  versioned ? m->history_retention_ms : 0);
+    rill_table_t *t = sname ? table_new(topo, idx, ks, vs, sname) : NULL;
+    if (t)
+        t->versioned = versioned;
+    return t;
 }
 
 /* A table operation that may be materialized (m with a name). */
@@ -459,6 +472,11 @@ static rill_table_t *table_op(rill_table_t *t, const char *prefix, rill_sop_spec
     spec.store = store;
     spec.key_serde = ks;
     spec.value_serde = vs;
+    if (m && m->versioned) {
+        rill_topology_fail(t->topo, "'%s': only rill_table_from materializes a versioned table",
+                           node);
+        return NULL;
+    }
     int idx = add_sop(t->topo, node, &spec, t->node);
     if (idx < 0)
         return NULL;

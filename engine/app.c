@@ -435,6 +435,14 @@ static int changelog_config(const rill_app_t *app, rd_kafka_NewTopic_t *nt,
     if (spec->type == RILL_STORE_KV)
         return rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ? RILL_ECONFIG : 0;
     char ms[32];
+    if (spec->type == RILL_STORE_VERSIONED) {
+        /* As Kafka Streams: compaction keeps every version still within the history retention. */
+        snprintf(ms, sizeof ms, "%lld", (long long)(spec->retention_ms + 24 * 3600 * 1000LL));
+        return rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") ||
+                       rd_kafka_NewTopic_set_config(nt, "min.compaction.lag.ms", ms)
+                   ? RILL_ECONFIG
+                   : 0;
+    }
     snprintf(ms, sizeof ms, "%lld",
              (long long)(spec->retention_ms +
                          RILL_CONF_INT(app->conf, WINDOWSTORE_CHANGELOG_ADDITIONAL_RETENTION_MS)));

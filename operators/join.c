@@ -42,12 +42,18 @@ typedef struct {
     rill_window_handle_t *ws; /* WINDOW: this side's; STREAM_STREAM: the other side's */
     task_store_t *other;      /* STREAM_STREAM: the other side's store (its observed time) */
     rill_kv_store_t *kv;      /* STREAM_TABLE, TABLE_TABLE: the other side's table */
-    rill_kv_store_t *outer;   /* STREAM_STREAM, left and outer joins: unmatched records */
+    rill_kv_store_t *outer;   /* STREAM_STREAM, left and outer joins: unmatched records;
+                               * STREAM_TABLE with grace: the stream records held back */
+    bool versioned;           /* STREAM_TABLE: kv is versioned (joins as of the record's time) */
+    int64_t observed;         /* STREAM_TABLE: the largest timestamp the processor has seen */
+    int64_t held_min;         /* STREAM_TABLE with grace: no held record is older (INT64_MIN:
+                               * not known) */
     join_time_t *time;
     join_time_t own_time;  /* an inner join's (stream time is not used there) */
     int64_t before, after; /* this side's look-back and look-ahead */
     int64_t retention;     /* of the window stores: before + after + grace */
     rill_bytes_t kb, vb, lb, ob;
+    rill_bytes_t hb; /* STREAM_TABLE with grace: the held records being released */
     uint64_t skipped_logged;
 } join_state_t;
 
@@ -161,6 +167,20 @@ static int store_failed(rill_context_t *ctx, const char *store, int rc)
     return rill_context_fail(ctx, rc, "cannot use store '%s': %s", store, rill_strerror(rc));
 }
 
+/* Makes st->lb the value list old (what a read that returned read_rc found) with vbytes appended;
+ * 0, or a code after rill_context_fail(). */
+static int list_extend(rill_context_t *ctx, join_state_t *st, int read_rc, rill_buf_t old,
+                       rill_buf_t vbytes, const char *store)
+{
+    st->lb.len = 0;
+    if (read_rc && read_rc != RILL_ENOENT)
+        return store_failed(ctx, store, read_rc);
+    if ((read_rc == 0 && rill_bytes_append(&st->lb, old.len ? old.data : "", old.len)) ||
+        list_append(&st->lb, vbytes))
+        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* ---- init and close ---- */
 
 static int join_init(rill_context_t *ctx, void *arg, void **state)
@@ -217,6 +237,19 @@ static int join_init(rill_context_t *ctx, void *arg, void **state)
         if (!st->kv)
             return rill_context_fail(ctx, RILL_ETOPOLOGY, "store '%s' is not connected to it",
                                      s->store ? s->store : "(none)");
+        st->versioned = rill_kv_is_versioned(st->kv);
+        st->observed = INT64_MIN;
+        st->held_min = INT64_MIN; /* what a restored buffer holds is not known yet */
+        if (s->op != RILL_JOP_STREAM_TABLE || s->windows.grace_ms <= 0)
+            break;
+        if (!st->versioned)
+            return rill_context_fail(ctx, RILL_ETOPOLOGY,
+                                     "a grace period needs a versioned table; store '%s' is not",
+                                     s->store ? s->store : "(none)");
+        st->outer = s->outer_store ? rill_context_kv_store(ctx, s->outer_store) : NULL;
+        if (!st->outer)
+            return rill_context_fail(ctx, RILL_ETOPOLOGY, "store '%s' is not connected to it",
+                                     s->outer_store ? s->outer_store : "(none)");
         break;
     }
     return 0;
@@ -232,6 +265,7 @@ static void join_close(rill_context_t *ctx, void *state)
     rill_bytes_free(&st->vb);
     rill_bytes_free(&st->lb);
     rill_bytes_free(&st->ob);
+    rill_bytes_free(&st->hb);
     rill_free(st);
 }
 
@@ -250,14 +284,9 @@ static int window_process(rill_context_t *ctx, join_state_t *st, const rill_reco
         return rc;
     if (!kbytes.data || !vbytes.data)
         return 0;
-    st->lb.len = 0;
     rc = rill_window_handle_get(st->ws, kbytes, rec->timestamp, &old, NULL);
-    if (rc == 0 && rill_bytes_append(&st->lb, old.len ? old.data : "", old.len))
-        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
-    if (rc && rc != RILL_ENOENT)
-        return store_failed(ctx, st->spec->store, rc);
-    if (list_append(&st->lb, vbytes))
-        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    if ((rc = list_extend(ctx, st, rc, old, vbytes, st->spec->store)))
+        return rc;
     rc = rill_window_handle_put(st->ws, kbytes, rec->timestamp,
                                 (rill_buf_t){st->lb.data, st->lb.len}, rec->timestamp);
     if (rc == RILL_ENOENT) {
@@ -461,14 +490,9 @@ static int stream_stream_process(rill_context_t *ctx, join_state_t *st, const ri
         return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
     if ((rc = rill__op_ser(ctx, st->this_vs, rec->value, &st->vb, &vbytes, "value")))
         return rc;
-    st->lb.len = 0;
     rc = rill_kv_get(st->outer, ok, &old, NULL);
-    if (rc == 0 && rill_bytes_append(&st->lb, old.len ? old.data : "", old.len))
-        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
-    if (rc && rc != RILL_ENOENT)
-        return store_failed(ctx, s->outer_store, rc);
-    if (list_append(&st->lb, vbytes))
-        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    if ((rc = list_extend(ctx, st, rc, old, vbytes, s->outer_store)))
+        return rc;
     rc = rill_kv_put(st->outer, ok, (rill_buf_t){st->lb.data, st->lb.len}, ts);
     return rc ? store_failed(ctx, s->outer_store, rc) : 0;
 }
@@ -490,14 +514,224 @@ static int other_row(rill_context_t *ctx, join_state_t *st, rill_buf_t kbytes, r
     return rill__op_de(ctx, st->other_vs, stored, value, "table value");
 }
 
-/* RILL_JOP_STREAM_TABLE: a stream record joins its key's row of the table as it is now. A left
- * join emits a record with a null key at once, joined with null (Kafka Streams 4). */
+/* Reads the version of a versioned table's row valid at as_of (KIP-914), as other_row. */
+static int other_row_as_of(rill_context_t *ctx, join_state_t *st, rill_buf_t kbytes, int64_t as_of,
+                           rill_buf_t *value)
+{
+    rill_buf_t stored;
+    *value = (rill_buf_t){NULL, 0};
+    int rc = rill_kv_get_as_of(st->kv, kbytes, as_of, &stored, NULL);
+    if (rc == RILL_ENOENT)
+        return 0;
+    if (rc)
+        return store_failed(ctx, st->spec->store, rc);
+    return rill__op_de(ctx, st->other_vs, stored, value, "table value");
+}
+
+/* Joins a stream record with the table (its key mapped first, for a global table): the row as
+ * it is now, or for a versioned table the version valid at the record's timestamp
+ * (KStreamKTableJoinProcessor.doJoin). table_key is the row's key, a null view for a left join's
+ * null-key record (which joins null). */
+static int stream_table_join(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec,
+                             rill_buf_t table_key)
+{
+    rill_buf_t other = {NULL, 0}, kbytes, out;
+    int rc;
+    int64_t ts;
+    if (table_key.data &&
+        ((rc = rill__op_ser(ctx, st->ks, table_key, &st->kb, &kbytes, "join key")) ||
+         (rc = st->versioned ? other_row_as_of(ctx, st, kbytes, rec->timestamp, &other)
+                             : other_row(ctx, st, kbytes, &other, &ts))))
+        return rc;
+    if (!other.data && !st->spec->outer)
+        return 0;
+    if ((rc = join_values(ctx, st, rec->key, rec->value, other, &out)))
+        return rc;
+    return forward(ctx, rec, rec->key, out, rec->timestamp);
+}
+
+/* A held record's key in the grace buffer: its timestamp (big-endian, sign bit flipped so the
+ * byte order is the time order) then the serialized key, Kafka Streams' time-first layout.
+ * Records of one key and timestamp share an entry: a value list, in arrival order (Kafka Streams
+ * tells them apart by a sequence number that ends the key). */
+static void held_time(uint8_t *t, int64_t ts)
+{
+    uint64_t u = (uint64_t)ts ^ (1ULL << 63);
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        t[i] = (uint8_t)u;
+}
+
+static rill_buf_t held_key(rill_bytes_t *b, int64_t ts, rill_buf_t kbytes)
+{
+    uint8_t t[8];
+    held_time(t, ts);
+    b->len = 0;
+    if (rill_bytes_append(b, t, 8) ||
+        rill_bytes_append(b, kbytes.len ? kbytes.data : "", kbytes.len))
+        return (rill_buf_t){NULL, 0};
+    return (rill_buf_t){b->data, b->len};
+}
+
+static int64_t held_ts(const uint8_t *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = u << 8 | p[i];
+    return (int64_t)(u ^ (1ULL << 63));
+}
+
+/* Makes a held record's element of its buffer entry in st->hb: a list of its value, then each
+ * header's name and value (a flag byte, 1 when the value is not null, then its bytes): Kafka
+ * Streams keeps a held record's headers with it. */
+static int held_element(join_state_t *st, rill_buf_t vbytes, const rill_headers_t *headers)
+{
+    st->hb.len = 0;
+    if (list_append(&st->hb, vbytes))
+        return RILL_ENOMEM;
+    size_t n = rill_headers_count(headers);
+    for (size_t i = 0; i < n; i++) {
+        const rill_header_t *h = rill_headers_at(headers, i);
+        uint8_t len[4], flag = h->value.data != NULL;
+        put_u32(len, (uint32_t)(1 + h->value.len));
+        if (list_append(&st->hb, rill_buf_str(h->name)) || rill_bytes_append(&st->hb, len, 4) ||
+            rill_bytes_append(&st->hb, &flag, 1) ||
+            rill_bytes_append(&st->hb, h->value.len ? h->value.data : "", h->value.len))
+            return RILL_ENOMEM;
+    }
+    return 0;
+}
+
+/* Splits a held element into its value's bytes and its headers (made in the record's arena;
+ * their values are views into elem). 0, RILL_EIO for a torn element, or RILL_ENOMEM. */
+static int held_split(rill_context_t *ctx, rill_buf_t elem, rill_buf_t *vbytes,
+                      const rill_headers_t **headers)
+{
+    size_t at = 0, n = 0;
+    rill_buf_t name, v;
+    *headers = NULL;
+    if (!list_next(elem, &at, vbytes))
+        return RILL_EIO;
+    const size_t first = at;
+    while (list_next(elem, &at, &name) && list_next(elem, &at, &v))
+        n++;
+    if (n == 0)
+        return 0;
+    rill_arena_t *arena = rill_context_arena(ctx);
+    rill_header_t *items = rill_arena_alloc(arena, n * sizeof *items);
+    if (!items)
+        return RILL_ENOMEM;
+    at = first;
+    for (size_t i = 0; i < n; i++) {
+        list_next(elem, &at, &name);
+        list_next(elem, &at, &v);
+        char *copy = rill_arena_alloc(arena, name.len + 1);
+        if (!copy)
+            return RILL_ENOMEM;
+        if (v.len < 1)
+            return RILL_EIO;
+        memcpy(copy, name.len ? name.data : "", name.len);
+        copy[name.len] = 0;
+        const uint8_t *p = v.data;
+        items[i] =
+            (rill_header_t){copy, p[0] ? (rill_buf_t){p + 1, v.len - 1} : (rill_buf_t){NULL, 0}};
+    }
+    *headers = rill_arena_headers(arena, items, n);
+    return *headers ? 0 : RILL_ENOMEM;
+}
+
+/* Joins, oldest first, every held record whose timestamp is at or before stream time minus
+ * grace, and removes it from the buffer (RocksDBTimeOrderedKeyValueBuffer.evictWhile). The range
+ * ends at the first key of limit + 1 (inclusive: only a held record of that time with an empty
+ * key matches it, and is skipped), so the scan reads only what it releases; held_min skips the
+ * scan while nothing held can be due. */
+static int release_held(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec)
+{
+    const int64_t limit = st->observed - st->spec->windows.grace_ms;
+    if (st->held_min > limit)
+        return 0;
+    uint8_t end[8];
+    held_time(end, limit + 1);
+    rill_buf_t to = {end, sizeof end};
+    rill_store_iter_t *it = rill_kv_range(st->outer, NULL, &to, false);
+    if (!it)
+        return store_failed(ctx, st->spec->outer_store, RILL_EIO);
+    /* What is due is copied out (key, then its value list, each a list element) before any of it
+     * is deleted: a transactional RocksDB store's iterator reads its pending batch, which a
+     * write under it would change. */
+    rill_buf_t hk, stored, list, v;
+    int rc = 0;
+    st->hb.len = 0;
+    while (!rc && rill_store_iter_next(it, &hk, &stored)) {
+        if (hk.len < 8 || rill_stored_split(stored, &list, NULL))
+            rc = store_failed(ctx, st->spec->outer_store, RILL_EIO);
+        else if (held_ts(hk.data) > limit)
+            break;
+        else if (list_append(&st->hb, hk) || list_append(&st->hb, list))
+            rc = rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    }
+    rill_store_iter_close(it);
+    rill_buf_t due = {st->hb.data, st->hb.len};
+    for (size_t at = 0; !rc && list_next(due, &at, &hk) && list_next(due, &at, &list);) {
+        rill_record_t held = *rec;
+        held.timestamp = held_ts(hk.data);
+        held.topic = NULL;
+        held.offset = -1;
+        rill_buf_t kb = {(const uint8_t *)hk.data + 8, hk.len - 8};
+        if ((rc = rill__op_de(ctx, st->ks, kb, &held.key, "held key")))
+            break;
+        for (size_t vat = 0; !rc && list_next(list, &vat, &v);) {
+            rill_buf_t vbytes;
+            if ((rc = held_split(ctx, v, &vbytes, &held.headers)))
+                rc = rc == RILL_ENOMEM ? rill_context_fail(ctx, rc, "out of memory")
+                                       : store_failed(ctx, st->spec->outer_store, rc);
+            else if (!(rc = rill__op_de(ctx, st->this_vs, vbytes, &held.value, "held value")))
+                rc = stream_table_join(ctx, st, &held, held.key);
+        }
+        if (!rc && (rc = rill_kv_put(st->outer, hk, (rill_buf_t){NULL, 0}, held.timestamp)))
+            rc = store_failed(ctx, st->spec->outer_store, rc);
+    }
+    if (!rc)
+        st->held_min = limit + 1;
+    return rc;
+}
+
+/* Holds a record in the grace buffer: appends its value to its key and timestamp's list. */
+static int hold(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec)
+{
+    rill_buf_t kbytes, vbytes, old;
+    int rc;
+    if ((rc = rill__op_ser(ctx, st->ks, rec->key, &st->ob, &kbytes, "key")) ||
+        (rc = rill__op_ser(ctx, st->this_vs, rec->value, &st->vb, &vbytes, "value")))
+        return rc;
+    rill_buf_t hk = held_key(&st->kb, rec->timestamp, kbytes);
+    if (!hk.data)
+        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    if (held_element(st, vbytes, rec->headers))
+        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+    rc = rill_kv_get(st->outer, hk, &old, NULL);
+    if ((rc = list_extend(ctx, st, rc, old, (rill_buf_t){st->hb.data, st->hb.len},
+                          st->spec->outer_store)))
+        return rc;
+    if ((rc = rill_kv_put(st->outer, hk, (rill_buf_t){st->lb.data, st->lb.len}, rec->timestamp)))
+        return store_failed(ctx, st->spec->outer_store, rc);
+    if (rec->timestamp < st->held_min)
+        st->held_min = rec->timestamp;
+    return 0;
+}
+
+/* RILL_JOP_STREAM_TABLE: a stream record joins its key's row of the table as it is now (a
+ * versioned table's: as it was at the record's timestamp). A left join emits a record with a
+ * null key at once, joined with null (Kafka Streams 4). With a grace period (KIP-923) a record
+ * waits in the buffer until stream time reaches its timestamp plus grace, so table updates that
+ * arrive late still meet it; one already older than that joins at once. */
 static int stream_table_process(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec)
 {
     const rill_join_spec_t *s = st->spec;
     bool left = s->outer;
-    rill_buf_t table_key = rec->key, other = {NULL, 0}, kbytes, out;
+    rill_buf_t table_key = rec->key;
     int rc;
+    if (rec->timestamp > st->observed)
+        st->observed = rec->timestamp; /* before any drop, as Kafka Streams */
     /* A global table's join maps the record to the key of its row (KStreamGlobalKTableJoin). */
     if (s->key_mapper && (rc = s->key_mapper(s->key_mapper_ud, ctx, rec, &table_key)))
         return rc;
@@ -506,16 +740,13 @@ static int stream_table_process(rill_context_t *ctx, join_state_t *st, const ril
              rec->value.data ? "a null join key cannot join" : "a null value cannot join");
         return 0;
     }
-    int64_t ts;
-    if (table_key.data &&
-        ((rc = rill__op_ser(ctx, st->ks, table_key, &st->kb, &kbytes, "join key")) ||
-         (rc = other_row(ctx, st, kbytes, &other, &ts))))
+    /* A null-key record of a left join cannot be held (nor can it be in Kafka Streams, whose
+     * buffer refuses null keys): it joins null at once. */
+    if (!st->outer || !rec->key.data || rec->timestamp < st->observed - s->windows.grace_ms)
+        return stream_table_join(ctx, st, rec, table_key);
+    if ((rc = hold(ctx, st, rec)))
         return rc;
-    if (!other.data && !left)
-        return 0;
-    if ((rc = join_values(ctx, st, rec->key, rec->value, other, &out)))
-        return rc;
-    return forward(ctx, rec, rec->key, out, rec->timestamp);
+    return release_held(ctx, st, rec);
 }
 
 /* ---- table-table ---- */

@@ -223,6 +223,7 @@ typedef struct task_store {
     rill_store_t *kv;
     rill_window_store_t *ws;
     rill_session_store_t *ss;
+    rill_versioned_store_t *vstore;
     rill__cache_t *cache; /* dirty entries; NULL: the store does not cache */
     rill__cache_t *spare; /* the cache last written through, emptied, for the next swap */
     size_t cache_share;   /* this store's part of the task's budget, in bytes */

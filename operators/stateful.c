@@ -638,9 +638,10 @@ static int table_source(rill_context_t *ctx, sop_state_t *st, const rill_record_
     int rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key");
     if (rc)
         return rc;
+    int64_t latest = INT64_MIN;
     if (!st->cached) {
         rill_buf_t stored;
-        rc = rill_kv_get(st->kv, kbytes, &stored, NULL);
+        rc = rill_kv_get(st->kv, kbytes, &stored, &latest);
         if (rc == 0 && (rc = rill__op_de(ctx, st->vs, stored, &old, "value")))
             return rc;
         if (rc && rc != RILL_ENOENT)
@@ -648,7 +649,28 @@ static int table_source(rill_context_t *ctx, sop_state_t *st, const rill_record_
     }
     if ((rc = rill__op_ser(ctx, st->vs, rec->value, &st->vb, &vbytes, "value")))
         return rc;
-    if ((rc = rill_kv_put(st->kv, kbytes, vbytes, rec->timestamp)))
+    rc = rill_kv_put(st->kv, kbytes, vbytes, rec->timestamp);
+    if (rill_kv_is_versioned(st->kv)) {
+        /* A versioned table (KIP-914): an update older than the history is not put, and one
+         * older than its key's latest version goes into the history only; neither is forwarded
+         * (Kafka Streams forwards the latter marked not-latest, which its downstream table
+         * operations then drop). Behind a tombstone (no latest value), reading the latest
+         * again tells whether the put became it. */
+        if (rc == RILL_ENOENT)
+            return 0;
+        if (!rc && old.data && rec->timestamp < latest)
+            return 0;
+        if (!rc && !old.data && rec->value.data) {
+            rill_buf_t now;
+            int64_t now_ts;
+            int grc = rill_kv_get(st->kv, kbytes, &now, &now_ts);
+            if (grc == RILL_ENOENT || (grc == 0 && now_ts != rec->timestamp))
+                return 0;
+            if (grc)
+                return grc;
+        }
+    }
+    if (rc)
         return rc;
     if (st->cached)
         return 0;

@@ -32,7 +32,10 @@
 
 static const char *type_name(rill_store_type_t t)
 {
-    return t == RILL_STORE_KV ? "key-value" : t == RILL_STORE_WINDOW ? "window" : "session";
+    return t == RILL_STORE_KV          ? "key-value"
+           : t == RILL_STORE_WINDOW    ? "window"
+           : t == RILL_STORE_VERSIONED ? "versioned"
+                                       : "session";
 }
 
 static void put_be64(uint8_t *out, int64_t v)
@@ -206,9 +209,10 @@ int rill__task_checkpoint(rill_task_t *task, const int64_t *end_offsets)
         task_store_t *ts = &task->stores[task->changelogs[c]];
         if (!persistent(ts))
             continue;
-        int rc = ts->kv   ? rill_store_flush(ts->kv)
-                 : ts->ws ? rill_window_store_flush(ts->ws)
-                          : rill_session_store_flush(ts->ss);
+        int rc = ts->kv       ? rill_store_flush(ts->kv)
+                 : ts->ws     ? rill_window_store_flush(ts->ws)
+                 : ts->vstore ? rill_versioned_store_flush(ts->vstore)
+                              : rill_session_store_flush(ts->ss);
         if (rc) {
             snprintf(task->error, sizeof task->error, "task %s: cannot flush store '%s': %s",
                      task->id, ts->def->spec.name, rill_strerror(rc));
@@ -255,16 +259,18 @@ uint64_t rill__task_changelog_writes(const rill_task_t *task)
 
 static int64_t committed_offset(task_store_t *ts)
 {
-    return ts->kv   ? rill_store_committed_offset(ts->kv)
-           : ts->ws ? rill_window_store_committed_offset(ts->ws)
-                    : rill_session_store_committed_offset(ts->ss);
+    return ts->kv       ? rill_store_committed_offset(ts->kv)
+           : ts->ws     ? rill_window_store_committed_offset(ts->ws)
+           : ts->vstore ? rill_versioned_store_committed_offset(ts->vstore)
+                        : rill_session_store_committed_offset(ts->ss);
 }
 
 static int commit_store(task_store_t *ts, int64_t offset)
 {
-    return ts->kv   ? rill_store_commit(ts->kv, offset)
-           : ts->ws ? rill_window_store_commit(ts->ws, offset)
-                    : rill_session_store_commit(ts->ss, offset);
+    return ts->kv       ? rill_store_commit(ts->kv, offset)
+           : ts->ws     ? rill_window_store_commit(ts->ws, offset)
+           : ts->vstore ? rill_versioned_store_commit(ts->vstore, offset)
+                        : rill_session_store_commit(ts->ss, offset);
 }
 
 static const char *store_error(task_store_t *ts)
@@ -279,11 +285,13 @@ static void close_one(task_store_t *ts)
         rill_store_close(ts->kv);
     rill_window_store_close(ts->ws);
     rill_session_store_close(ts->ss);
+    rill_versioned_store_close(ts->vstore);
     rill__cache_free(ts->cache);
     rill__cache_free(ts->spare);
     ts->kv = NULL;
     ts->ws = NULL;
     ts->ss = NULL;
+    ts->vstore = NULL;
     ts->cache = NULL;
     ts->spare = NULL;
     ts->memo_state = RILL__OLD_UNKNOWN;
@@ -382,28 +390,34 @@ static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t
     char why[512] = "";
     if (spec->type == RILL_STORE_KV)
         ts->kv = rill_store_open(ts->backend, task->env.store_env, path, why, sizeof why);
+    else if (spec->type == RILL_STORE_VERSIONED)
+        ts->vstore =
+            rill_versioned_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
+                                      spec->segment_ms, why, sizeof why);
     else if (spec->type == RILL_STORE_WINDOW)
         ts->ws = rill_window_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
                                         spec->segment_ms, why, sizeof why);
     else
         ts->ss = rill_session_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
                                          spec->segment_ms, why, sizeof why);
-    if (!ts->kv && !ts->ws && !ts->ss) {
+    if (!ts->kv && !ts->ws && !ts->ss && !ts->vstore) {
         snprintf(errstr, errstr_size, "task %s: cannot open %s store '%s': %s", task->id,
                  type_name(spec->type), spec->name, why[0] ? why : "out of memory");
         return RILL_EIO;
     }
     if (task->env.exactly_once) {
-        int rc = ts->kv   ? rill_store_set_transactional(ts->kv)
-                 : ts->ws ? rill_window_store_set_transactional(ts->ws)
-                          : rill_session_store_set_transactional(ts->ss);
+        int rc = ts->kv       ? rill_store_set_transactional(ts->kv)
+                 : ts->ws     ? rill_window_store_set_transactional(ts->ws)
+                 : ts->vstore ? rill_versioned_store_set_transactional(ts->vstore)
+                              : rill_session_store_set_transactional(ts->ss);
         if (rc) {
             snprintf(errstr, errstr_size, "task %s: cannot make store '%s' transactional: %s",
                      task->id, spec->name, rill_strerror(rc));
             return rc;
         }
     }
-    if (!spec->no_caching && task->env.cache_max_bytes > 0) {
+    /* A versioned store never caches (nor do Kafka Streams'): folding puts would lose versions. */
+    if (!spec->no_caching && task->env.cache_max_bytes > 0 && !ts->vstore) {
         ts->cache = rill__cache_new();
         ts->spare = rill__cache_new();
         if (!ts->cache || !ts->spare) {
@@ -597,6 +611,9 @@ int64_t rill__task_changelog_offset(const rill_task_t *task, size_t i)
  * Window and session stores return RILL_ENOENT for an expired window. */
 static int store_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
 {
+    /* A versioned store keeps each version's timestamp itself: it takes the plain value. */
+    if (ts->vstore)
+        return rill_versioned_store_put(ts->vstore, layout, value, ts_ms);
     rill_buf_t stored = {NULL, 0};
     if (value.data) {
         if (compose(&ts->scratch, NULL, 0, ts_ms, value))
@@ -627,7 +644,7 @@ int rill__task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
     ts->memo_state = RILL__OLD_UNKNOWN; /* the store changes under any memo */
     int rc = store_write(ts, raw->key, raw->value, raw->timestamp);
     if (rc == RILL_ENOENT)
-        rc = 0; /* a window that has expired since it was logged */
+        rc = 0; /* a window, or a version, that has expired since it was logged */
     if (rc == RILL_EINVAL) {
         snprintf(task->error, sizeof task->error,
                  "task %s: changelog %s partition %d offset %lld has a key of %zu bytes, too "
@@ -807,8 +824,8 @@ static int log_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int6
 static int write_through(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
 {
     int rc = store_write(ts, layout, value, ts_ms);
-    if (rc == RILL_ENOENT)
-        return 0; /* the window has expired */
+    if (rc == RILL_ENOENT) /* the window has expired; a version older than the history keeps */
+        return ts->vstore ? RILL_ENOENT : 0;
     if (rc)
         return fail(ts, rc, "cannot write: %s", rill_strerror(rc));
     return log_write(ts, layout, value, ts_ms);
@@ -1087,6 +1104,8 @@ static int store_get(task_store_t *ts, rill_buf_t layout, rill_buf_t *value, int
 {
     if (ts->global)
         return global_get(ts, layout, value, ts_ms);
+    if (ts->vstore)
+        return rill_versioned_store_get(ts->vstore, layout, value, ts_ms);
     const rill__cache_entry_t *e = ts->cache ? rill__cache_get(ts->cache, layout) : NULL;
     if (e) {
         ts->task->metrics.cache_hits++;
@@ -1113,7 +1132,9 @@ static task_store_t *find_store(rill_context_t *ctx, const char *name, rill_stor
     rill_task_t *task = ctx->task;
     for (size_t i = 0; name && i < task->nstores; i++) {
         task_store_t *ts = &task->stores[i];
-        if (strcmp(ts->def->spec.name, name) || ts->def->spec.type != type)
+        rill_store_type_t t = ts->def->spec.type;
+        if (strcmp(ts->def->spec.name, name) ||
+            (t != type && !(t == RILL_STORE_VERSIONED && type == RILL_STORE_KV)))
             continue;
         if (ts->global)
             return ts; /* every node reads a global store, as in Kafka Streams */
@@ -1164,10 +1185,26 @@ int rill_kv_put(rill_kv_store_t *store, rill_buf_t key, rill_buf_t value, int64_
     return store_put((task_store_t *)store, key, value, ts);
 }
 
+int rill_kv_get_as_of(rill_kv_store_t *store, rill_buf_t key, int64_t as_of, rill_buf_t *value,
+                      int64_t *ts)
+{
+    task_store_t *s = (task_store_t *)store;
+    if (!s || !s->vstore)
+        return RILL_EINVAL;
+    return rill_versioned_store_get_as_of(s->vstore, key, as_of, value, ts, NULL);
+}
+
+bool rill_kv_is_versioned(const rill_kv_store_t *store)
+{
+    return store && ((const task_store_t *)store)->def->spec.type == RILL_STORE_VERSIONED;
+}
+
 rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
                                  const rill_buf_t *to, bool reverse)
 {
     task_store_t *ts = (task_store_t *)store;
+    if (ts->vstore)
+        return NULL;
     if (ts->global)
         return ts->kv ? rill_store_range(ts->kv, from, to, reverse) : NULL;
     if (flush_cache(ts))

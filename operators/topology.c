@@ -131,7 +131,7 @@ int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec
     if (rill_topology_find_store(topo, spec->name) >= 0)
         return rill_topology_fail(topo, "a state store called '%s' already exists", spec->name);
     if (spec->type != RILL_STORE_KV && spec->type != RILL_STORE_WINDOW &&
-        spec->type != RILL_STORE_SESSION)
+        spec->type != RILL_STORE_SESSION && spec->type != RILL_STORE_VERSIONED)
         return rill_topology_fail(topo, "store '%s' has an unknown type %d", spec->name,
                                   (int)spec->type);
     if (spec->backend != RILL_STORE_DEFAULT && spec->backend != RILL_STORE_ROCKSDB &&
@@ -139,8 +139,9 @@ int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec
         return rill_topology_fail(topo, "store '%s' has an unknown backend %d", spec->name,
                                   spec->backend);
     if (spec->type != RILL_STORE_KV && spec->retention_ms <= 0)
-        return rill_topology_fail(topo, "window or session store '%s' needs a positive retention",
-                                  spec->name);
+        return rill_topology_fail(
+            topo, "%s store '%s' needs a positive retention",
+            spec->type == RILL_STORE_VERSIONED ? "versioned" : "window or session", spec->name);
     store_def_t *v = rill_realloc(topo->stores, (topo->nstores + 1) * sizeof *v);
     if (!v)
         return rill_topology_fail(topo, "out of memory adding store '%s'", spec->name);

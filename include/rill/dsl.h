@@ -109,6 +109,13 @@ typedef struct {
     rill_serde_t *key_serde; /* of the stored keys; NULL: the stream's, else the default */
     rill_serde_t *value_serde; /* of the stored values; NULL: as the operation implies */
     int64_t retention_ms;      /* windowed stores; 0: the window's size plus grace */
+    /* rill_table_from only: a versioned store (Kafka Streams' Materialized.as(
+     * Stores.persistentVersionedKeyValueStore)) keeping each key's versions for
+     * history_retention_ms (> 0) of stream time. A stream-table join then joins each record with
+     * the version valid at its timestamp. An update older than its key's latest version goes into
+     * the history and is not forwarded downstream; one older than the history is dropped. */
+    bool versioned;
+    int64_t history_retention_ms;
 } rill_materialized_t;
 
 /* How records are grouped; every field may be 0/NULL. */
@@ -167,7 +174,7 @@ RILL_EXTERN rill_table_t *rill_windowed_aggregate(rill_windowed_stream_t *ws,
                                                   void *ud, const rill_materialized_t *m);
 
 /* Returns a table of topic: the latest value per key (a null value deletes the key). opts and m
- * may be NULL. */
+ * may be NULL; m->versioned keeps the versions too. */
 RILL_EXTERN rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,
                                           const rill_source_opts_t *opts,
                                           const rill_materialized_t *m);
@@ -262,6 +269,11 @@ typedef struct {
     rill_serde_t *value_serde;       /* of the results; NULL: the default, at the sink */
     rill_store_backend_t backend;    /* of the join's stores; RILL_STORE_DEFAULT: the app's */
     bool no_logging;                 /* no changelog for the join's stores */
+    /* Stream-table joins with a versioned table only (Joined.withGracePeriod, KIP-923): stream
+     * records wait in a buffer (the key-value store "<join node>-Buffer", logged) until stream
+     * time reaches their timestamp plus grace_ms, then join in timestamp order, so table updates
+     * up to grace_ms late still meet them (a held record keeps its headers). 0: none. */
+    int64_t grace_ms;
 } rill_join_opts_t;
 
 /* Stream-stream inner join: each pair of left and right records of a key within the windows. */
@@ -280,8 +292,9 @@ RILL_EXTERN rill_stream_t *rill_stream_outer_join(rill_stream_t *left, rill_stre
                                                   rill_joiner_fn joiner, void *ud,
                                                   rill_join_windows_t windows,
                                                   const rill_join_opts_t *opts);
-/* Stream-table inner join: a stream record joins the table's value for its key at that moment;
- * records whose key the table lacks are dropped. Table updates emit nothing. */
+/* Stream-table inner join: a stream record joins the table's value for its key at that moment
+ * (a versioned table's: the version valid at the record's timestamp); records whose key the
+ * table lacks are dropped. Table updates emit nothing. */
 RILL_EXTERN rill_stream_t *rill_stream_table_join(rill_stream_t *stream, rill_table_t *table,
                                                   rill_joiner_fn joiner, void *ud,
                                                   const rill_join_opts_t *opts);

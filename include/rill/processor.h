@@ -104,12 +104,24 @@ RILL_EXTERN rill_session_handle_t *rill_context_session_store(rill_context_t *ct
 RILL_EXTERN bool rill_context_on_store_flush(rill_context_t *ctx, const char *name,
                                              rill_store_flush_fn fn);
 
-/* Gets key's value and timestamp (ts may be NULL): 0 or RILL_ENOENT, RILL_EIO. */
+/* Gets key's value and timestamp (ts may be NULL): 0 or RILL_ENOENT, RILL_EIO. A versioned store
+ * gives its latest version and the version's timestamp. */
 RILL_EXTERN int rill_kv_get(rill_kv_store_t *store, rill_buf_t key, rill_buf_t *value, int64_t *ts);
-/* Puts key = value (null deletes) written at timestamp ts: 0 or a negative code. */
+/* Puts key = value (null deletes) written at timestamp ts: 0 or a negative code. On a versioned
+ * store this records a version valid from ts (an out-of-order one goes into the history), or
+ * returns RILL_ENOENT, writing and logging nothing, when ts is older than the store's observed
+ * time minus its history retention. */
 RILL_EXTERN int rill_kv_put(rill_kv_store_t *store, rill_buf_t key, rill_buf_t value, int64_t ts);
+/* Gets the version of key valid at as_of of a versioned store: its value (borrowed until the next
+ * call on the store) and timestamp (ts may be NULL). 0, RILL_ENOENT when none was (see
+ * rill_versioned_store_get_as_of), RILL_EINVAL when the store is not versioned, or RILL_EIO. */
+RILL_EXTERN int rill_kv_get_as_of(rill_kv_store_t *store, rill_buf_t key, int64_t as_of,
+                                  rill_buf_t *value, int64_t *ts);
+/* Returns whether a store a processor reached with rill_context_kv_store() is versioned. */
+RILL_EXTERN bool rill_kv_is_versioned(const rill_kv_store_t *store);
 /* Returns an iterator over [from, to] (NULL: unbounded) of the store; the task's cached writes
- * of this store are written through first. Values come as stored: see rill_stored_split(). */
+ * of this store are written through first. Values come as stored: see rill_stored_split(). NULL
+ * for a versioned store, which has no range reads. */
 RILL_EXTERN rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
                                              const rill_buf_t *to, bool reverse);
 
@@ -325,13 +337,15 @@ typedef enum {
  * serdes referenced by rill_join_arg_new(). */
 typedef struct {
     rill_jop_t op;
-    const char *store;       /* WINDOW: the side's window store; STREAM_STREAM, TABLE_TABLE: the
-                              * other side's store; STREAM_TABLE: the table's store */
-    const char *outer_store; /* STREAM_STREAM of a left or outer join: unmatched records */
-    bool right_side;         /* the processor sees the right side's records */
-    bool outer;              /* its unmatched records are emitted with a null other side */
-    bool other_outer;        /* TABLE_TABLE: the other side's unmatched rows are emitted too */
-    rill_join_windows_t windows;
+    const char *store;           /* WINDOW: the side's window store; STREAM_STREAM, TABLE_TABLE: the
+                                  * other side's store; STREAM_TABLE: the table's store */
+    const char *outer_store;     /* STREAM_STREAM of a left or outer join: unmatched records;
+                                  * STREAM_TABLE with windows.grace_ms > 0: the grace buffer */
+    bool right_side;             /* the processor sees the right side's records */
+    bool outer;                  /* its unmatched records are emitted with a null other side */
+    bool other_outer;            /* TABLE_TABLE: the other side's unmatched rows are emitted too */
+    rill_join_windows_t windows; /* STREAM_TABLE: only grace_ms, the stream side's grace period
+                                  * (a versioned table's store only; 0: none) */
     rill_joiner_fn joiner;
     void *ud;
     rill_map_one_fn key_mapper; /* STREAM_TABLE: the table key a record joins (NULL: its key) */
@@ -421,8 +435,17 @@ RILL_EXTERN int rill_topology_fail(rill_topology_t *topo, const char *fmt, ...)
 /* Ties p's lifetime to the topology: free_fn(p) runs when the topology is freed. */
 RILL_EXTERN int rill_topology_attach(rill_topology_t *topo, void *p, void (*free_fn)(void *));
 
-/* The kinds of state store. */
-typedef enum { RILL_STORE_KV, RILL_STORE_WINDOW, RILL_STORE_SESSION } rill_store_type_t;
+/* The kinds of state store. A versioned store (Kafka Streams' VersionedKeyValueStore, KIP-889)
+ * keeps each key's versions for retention_ms of history (in segments of segment_ms); processors
+ * reach it as a key-value store (rill_context_kv_store): rill_kv_get reads the latest version,
+ * rill_kv_get_as_of an older one. It never caches; its changelog is compacted with
+ * min.compaction.lag.ms = retention_ms + 1 day. */
+typedef enum {
+    RILL_STORE_KV,
+    RILL_STORE_WINDOW,
+    RILL_STORE_SESSION,
+    RILL_STORE_VERSIONED,
+} rill_store_type_t;
 
 /* What a state store is; every field but name and type may be 0/NULL. */
 typedef struct {
@@ -431,11 +454,12 @@ typedef struct {
     rill_store_backend_t backend; /* RILL_STORE_DEFAULT: the app's default.dsl.store */
     bool no_logging;              /* true: no changelog (state is lost with the disk, or process) */
     bool no_caching;              /* true: writes go straight through */
-    int64_t retention_ms;         /* window and session stores: how long windows are kept */
-    int64_t segment_ms;           /* window and session stores; 0: max(retention / 2, 1 s) */
-    rill_serde_t *key_serde;      /* for interactive queries (referenced); may be NULL */
-    rill_serde_t *value_serde;    /* idem */
-    bool internal;                /* generated by the DSL: not queryable by name */
+    int64_t retention_ms;         /* window and session stores: how long windows are kept; versioned
+                                   * stores: the history retention */
+    int64_t segment_ms;        /* window, session, versioned stores; 0: max(retention / 2, 1 s) */
+    rill_serde_t *key_serde;   /* for interactive queries (referenced); may be NULL */
+    rill_serde_t *value_serde; /* idem */
+    bool internal;             /* generated by the DSL: not queryable by name */
 } rill_store_spec_t;
 
 /* Adds a state store and connects it to the processors named in the NULL-terminated list

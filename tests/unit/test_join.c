@@ -32,6 +32,7 @@
 
 #include <rill/dsl.h>
 #include <rill/test_driver.h>
+#include "operators/task.h" /* the task runtime, for a restart: not API, linked from librill.a */
 
 #include <ftw.h>
 #include <stdio.h>
@@ -82,6 +83,8 @@ typedef struct {
     bool show_partitions;      /* print and check each output's partition */
     const char *emit_interval; /* outer.join.emit.interval.ms; NULL: "0"; "": left unset */
     const char *store;         /* default.dsl.store; NULL: Rill's default */
+    int64_t history_ms;        /* ST_*: > 0 makes the table versioned with this history */
+    int64_t grace_ms;          /* ST_*: the stream side's grace period (a versioned table) */
 } scenario_t;
 
 /* ---- the fixture: what a failing assertion must still free ------------------------------- */
@@ -92,7 +95,8 @@ typedef struct {
     rill_conf_t *conf;
     rill_test_driver_t *td;
     char *want, *got;
-    char *text; /* from rill_topology_describe */
+    char *text;           /* from rill_topology_describe */
+    const scenario_t *sc; /* test_scenario's */
 } fixture_t;
 
 static int fixture_setup(void **state)
@@ -176,10 +180,13 @@ static rill_stream_t *join_of(rill_topology_t *topo, const scenario_t *sc)
         ls = rill_stream_from_topic(topo, "left", NULL);
     else
         lt = rill_table_from(topo, "left", NULL, NULL);
+    /* Materialized.as(Stores.persistentVersionedKeyValueStore(..., history)) */
+    rill_materialized_t vm = {.versioned = true, .history_retention_ms = sc->history_ms};
+    rill_join_opts_t jo = {.grace_ms = sc->grace_ms};
     if (sc->kind <= SS_OUTER)
         rs = rill_stream_from_topic(topo, "right", NULL);
     else
-        rt = rill_table_from(topo, "right", NULL, NULL);
+        rt = rill_table_from(topo, "right", NULL, sc->history_ms > 0 ? &vm : NULL);
     switch (sc->kind) {
     case SS_INNER:
         return rill_stream_join(ls, rs, mock_joiner, NULL, sc->windows, NULL);
@@ -188,9 +195,9 @@ static rill_stream_t *join_of(rill_topology_t *topo, const scenario_t *sc)
     case SS_OUTER:
         return rill_stream_outer_join(ls, rs, mock_joiner, NULL, sc->windows, NULL);
     case ST_INNER:
-        return rill_stream_table_join(ls, rt, mock_joiner, NULL, NULL);
+        return rill_stream_table_join(ls, rt, mock_joiner, NULL, &jo);
     case ST_LEFT:
-        return rill_stream_table_left_join(ls, rt, mock_joiner, NULL, NULL);
+        return rill_stream_table_left_join(ls, rt, mock_joiner, NULL, &jo);
     case TT_INNER:
         return rill_table_to_stream(rill_table_join(lt, rt, mock_joiner, NULL, NULL));
     case TT_LEFT:
@@ -1646,6 +1653,473 @@ static void test_stream_table_left_join_nulls(void **state)
     assert_int_equal(rill_test_driver_metric(f->td, "records-skipped"), 2);
 }
 
+/* ==== stream-table joins with a versioned table (KIP-914) and a grace period (KIP-923) ===== */
+
+// clang-format off
+/* AbstractJoinIntegrationTest's input (one key, 0; its valueJoiner's "-" is "+" here), in seven
+ * runs, each ending at a stream record that may make an output: A@3, B@5, C@9, D@6, E@15, F@4,
+ * then the last table update. */
+#define KS_IN_A LEFT("0", NULL, 1), RIGHT("0", NULL, 2), LEFT("0", "A", 3)
+#define KS_IN_B RIGHT("0", "a", 4), LEFT("0", "B", 5)
+#define KS_IN_C RIGHT("0", "b", 6), LEFT("0", NULL, 7), RIGHT("0", NULL, 8), LEFT("0", "C", 9)
+#define KS_IN_D                                                                                    \
+    RIGHT("0", "c", 10), RIGHT("0", NULL, 11), LEFT("0", NULL, 12), RIGHT("0", NULL, 13),          \
+        RIGHT("0", "d", 7), LEFT("0", "D", 6)
+#define KS_IN_E LEFT("0", NULL, 2), RIGHT("0", NULL, 3), RIGHT("0", "e", 14), LEFT("0", "E", 15)
+#define KS_IN_F LEFT("0", NULL, 10), RIGHT("0", NULL, 9), LEFT("0", "F", 4)
+#define KS_IN_END RIGHT("0", "f", 3)
+
+// clang-format off
+/* StreamTableJoinIntegrationTest#testInnerWithVersionedStore: each stream record joins the version
+ * valid at its own timestamp, so out-of-order records and table updates change what they meet
+ * ("d"@7 arrives after null@13 and is only history; D@6 still meets "b", F@4 meets "a"). Null
+ * stream values are dropped. */
+static const row_t ST_INNER_VERSIONED_KS[] = {
+    KS_IN_A,
+    KS_IN_B, EMIT("0", "B+a", 5),
+    KS_IN_C,
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E, EMIT("0", "E+e", 15),
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* StreamTableJoinIntegrationTest#testLeftWithVersionedStore: as the inner join, and the records
+ * that find no version (A@3 before "a", C@9 after null@8) join null. */
+static const row_t ST_LEFT_VERSIONED_KS[] = {
+    KS_IN_A, EMIT("0", "A+null", 3),
+    KS_IN_B, EMIT("0", "B+a", 5),
+    KS_IN_C, EMIT("0", "C+null", 9),
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E, EMIT("0", "E+e", 15),
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* StreamTableJoinWithGraceIntegrationTest#testInnerWithVersionedStore (grace 2 ms): a record waits
+ * until stream time reaches its timestamp + 2 and is released by the next record held (B@5
+ * releases A@3, C@9 releases B@5, E@15 releases C@9); a null value advances stream time but
+ * releases nothing; D@6 and F@4, already older than stream time - grace, join at once. E@15 is
+ * still held at the end. */
+static const row_t ST_INNER_GRACE_KS[] = {
+    KS_IN_A,
+    KS_IN_B,
+    KS_IN_C, EMIT("0", "B+a", 5),
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E,
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* StreamTableJoinWithGraceIntegrationTest#testLeftWithVersionedStore (grace 2 ms). */
+static const row_t ST_LEFT_GRACE_KS[] = {
+    KS_IN_A,
+    KS_IN_B, EMIT("0", "A+null", 3),
+    KS_IN_C, EMIT("0", "B+a", 5),
+    KS_IN_D, EMIT("0", "D+b", 6),
+    KS_IN_E, EMIT("0", "C+null", 9),
+    KS_IN_F, EMIT("0", "F+a", 4),
+    KS_IN_END,
+};
+
+/* KStreamKTableJoinTest#shouldDelayJoinByGracePeriod (grace 2 ms, history 5 min): table rows at
+ * time 0 (a later push at the same time replaces the version), stream records 0..3 at times 0..3.
+ * Two records of one key and time (2@2 twice) come out in arrival order. */
+static const row_t ST_DELAY_BY_GRACE_KS[] = {
+    RIGHT("0", "Y0", 0),  RIGHT("1", "Y1", 0),   RIGHT("2", "Y2", 0),   RIGHT("3", "Y3", 0),
+    LEFT("0", "X0", 0),   LEFT("1", "X1", 1),
+    LEFT("2", "X2", 2),   EMIT("0", "X0+Y0", 0),
+    LEFT("3", "X3", 3),   EMIT("1", "X1+Y1", 1),
+    RIGHT("0", "YY0", 0), RIGHT("1", "YY1", 0),  RIGHT("2", "YY2", 0),  RIGHT("3", "YY3", 0),
+    LEFT("0", "X0", 0),   EMIT("0", "X0+YY0", 0),
+    LEFT("1", "X1", 1),   EMIT("1", "X1+YY1", 1),
+    LEFT("2", "X2", 2),   LEFT("3", "X3", 3),
+    LEFT("5", "test", 7),
+    EMIT("2", "X2+YY2", 2), EMIT("2", "X2+YY2", 2), EMIT("3", "X3+YY3", 3), EMIT("3", "X3+YY3", 3),
+    RIGHT("0", "YYY0", 0), RIGHT("1", "YYY1", 0), RIGHT("2", "YYY2", 0), RIGHT("3", "YYY3", 0),
+};
+
+/* KStreamKTableJoinTest#shouldHandleLateJoinsWithGracePeriod: a record older than stream time -
+ * grace joins at once and releases nothing. */
+static const row_t ST_LATE_WITH_GRACE_KS[] = {
+    RIGHT("0", "Y0", 0),  RIGHT("1", "Y1", 0),   RIGHT("2", "Y2", 0),   RIGHT("3", "Y3", 0),
+    LEFT("0", "X0", 0),   LEFT("1", "X1", 1),
+    LEFT("2", "X2", 2),   EMIT("0", "X0+Y0", 0),
+    LEFT("3", "X3", 3),   EMIT("1", "X1+Y1", 1),
+    LEFT("0", "X0", 0),   EMIT("0", "X0+Y0", 0),
+};
+
+/* Not in Kafka Streams' tests: the grace boundary both ways. A record is released once stream time
+ * reaches exactly its timestamp + grace (evictWhile takes timestamps <= stream time - grace), not
+ * one ms before; one exactly at stream time - grace is held and released at once. A table update
+ * that arrives within grace, older than the held record, is what it joins. */
+static const row_t ST_GRACE_BOUNDARY[] = {
+    RIGHT("k", "v1", 0),
+    LEFT("k", "A", 10),
+    LEFT("j", "x", 14),
+    RIGHT("k", "v2", 9),
+    LEFT("j", "x", 15),   EMIT("k", "A+v2", 10),
+    LEFT("k", "B", 10),   EMIT("k", "B+v2", 10),
+    LEFT("k", "C", 9),    EMIT("k", "C+v2", 9),
+};
+// clang-format on
+
+#define VERSIONED(k, table, history, grace)                                                        \
+    (scenario_t)                                                                                   \
+    {                                                                                              \
+        .kind = k, .rows = table, .nrows = N(table), .history_ms = history, .grace_ms = grace      \
+    }
+
+/* The versioned scenarios, each a test of its own (cmocka's prestate is the scenario); history
+ * 5 min as the Kafka Streams tests', grace as theirs. */
+#define VERSIONED_SCENARIO(name, k, table, grace, backend)                                         \
+    static const scenario_t name = {.kind = k,                                                     \
+                                    .rows = table,                                                 \
+                                    .nrows = N(table),                                             \
+                                    .history_ms = 300000,                                          \
+                                    .grace_ms = grace,                                             \
+                                    .store = backend}
+VERSIONED_SCENARIO(st_inner_versioned, ST_INNER, ST_INNER_VERSIONED_KS, 0, NULL);
+VERSIONED_SCENARIO(st_left_versioned, ST_LEFT, ST_LEFT_VERSIONED_KS, 0, NULL);
+VERSIONED_SCENARIO(st_inner_versioned_in_memory, ST_INNER, ST_INNER_VERSIONED_KS, 0, "in_memory");
+VERSIONED_SCENARIO(st_inner_grace, ST_INNER, ST_INNER_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_left_grace, ST_LEFT, ST_LEFT_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_left_grace_in_memory, ST_LEFT, ST_LEFT_GRACE_KS, 2, "in_memory");
+VERSIONED_SCENARIO(st_delay_by_grace, ST_INNER, ST_DELAY_BY_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_late_with_grace, ST_INNER, ST_LATE_WITH_GRACE_KS, 2, NULL);
+VERSIONED_SCENARIO(st_grace_boundary, ST_INNER, ST_GRACE_BOUNDARY, 5, NULL);
+
+/* A test of the scenario sc, named after it. */
+#define SCENARIO_TEST(sc)                                                                          \
+    {                                                                                              \
+        "test_" #sc, test_scenario, scenario_setup, fixture_teardown, (void *)&sc                  \
+    }
+
+/* Runs the scenario given as the test's prestate. */
+static int scenario_setup(void **state)
+{
+    const scenario_t *sc = *state;
+    if (fixture_setup(state))
+        return -1;
+    ((fixture_t *)*state)->sc = sc;
+    return 0;
+}
+
+static void test_scenario(void **state)
+{
+    fixture_t *f = *state;
+    run(f, f->sc);
+}
+
+/* Builds the scenario's topology and returns rill_topology_build's result, its error in err. */
+static int build_only(fixture_t *f, const scenario_t *sc, char *err, size_t size)
+{
+    f->topo = rill_topology_new();
+    assert_non_null(f->topo);
+    rill_stream_t *out = join_of(f->topo, sc);
+    if (out)
+        rill_stream_to(out, "out", NULL);
+    return rill_topology_build(f->topo, err, size);
+}
+
+/* KStreamKTableJoinTest#shouldFailIfTableIsNotVersioned: a grace period needs a versioned table;
+ * the error names the join. */
+static void test_stream_table_grace_needs_versioned_table(void **state)
+{
+    char err[512] = "";
+    scenario_t sc = VERSIONED(ST_INNER, ST_LATE_WITH_GRACE_KS, 0, 6);
+    assert_int_equal(build_only(*state, &sc, err, sizeof err), RILL_ETOPOLOGY);
+    assert_non_null(strstr(err, "KSTREAM-JOIN-"));
+    assert_non_null(strstr(err, "needs a versioned table"));
+}
+
+/* KStreamKTableJoinTest#shouldFailIfGracePeriodIsLongerThanHistoryRetention. */
+static void test_stream_table_grace_longer_than_history(void **state)
+{
+    char err[512] = "";
+    scenario_t sc = VERSIONED(ST_INNER, ST_LATE_WITH_GRACE_KS, 300000, 360000);
+    assert_int_equal(build_only(*state, &sc, err, sizeof err), RILL_ETOPOLOGY);
+    assert_non_null(strstr(err, "longer than the history retention"));
+}
+
+/* Reads every record of the changelog of the store whose name starts with prefix (its one store of
+ * that kind) into a transcript "key-suffix = value @ts" lines; keys of the grace buffer print their
+ * timestamp, then the key. */
+static void put_changelog(fixture_t *f, const char *prefix, const char *suffix, char **s)
+{
+    char topic[300] = "";
+    for (int i = 0; i < rill_topology_store_count(f->topo); i++) {
+        const rill_store_spec_t *spec = rill_topology_store(f->topo, i, NULL);
+        size_t n = strlen(spec->name), m = strlen(suffix);
+        if (strncmp(spec->name, prefix, strlen(prefix)) == 0 && n >= m &&
+            strcmp(spec->name + n - m, suffix) == 0)
+            snprintf(topic, sizeof topic, "join-test-%s-changelog", spec->name);
+    }
+    assert_true(topic[0]);
+    rill_test_record_t rec;
+    while (rill_test_driver_read(f->td, topic, &rec) == 0) {
+        const uint8_t *k = rec.key.data;
+        if (strcmp(suffix, "-Buffer") == 0) {
+            assert_true(rec.key.len > 8);
+            uint64_t u = 0;
+            for (int i = 0; i < 8; i++)
+                u = u << 8 | k[i];
+            int64_t t = (int64_t)(u ^ (1ULL << 63));
+            put(s, "%lld|%.*s", (long long)t, (int)rec.key.len - 8, (const char *)k + 8);
+        } else {
+            put(s, "%.*s", (int)rec.key.len, (const char *)k);
+        }
+        /* A buffer value is a list (4-byte length, then the bytes) of one element per record,
+         * itself a list of the value and the headers (none here). */
+        size_t skip = strcmp(suffix, "-Buffer") == 0 && rec.value.data ? 8 : 0;
+        if (rec.value.data)
+            put(s, " = %.*s @%lld\n", (int)(rec.value.len - skip),
+                (const char *)rec.value.data + skip, (long long)rec.timestamp);
+        else
+            put(s, " = null @%lld\n", (long long)rec.timestamp);
+    }
+}
+
+/* What the versioned table and the grace buffer log (history 5 ms, grace 5 ms). The table logs
+ * each version with its own timestamp, an out-of-order one too ("v0"@3, into the history), but
+ * not one older than the history ("vx"@10 once observed time is 20: not put, not logged, not
+ * joined). The buffer logs each held record and a tombstone when it is released, so a task
+ * restored from it holds what was held, and only that. A@18 joins "v1", valid in [5, 20). */
+static void test_stream_table_grace_changelogs(void **state)
+{
+    fixture_t *f = *state;
+    // clang-format off
+    static const row_t rows[] = {
+        RIGHT("k", "v1", 5),
+        RIGHT("k", "v0", 3),
+        RIGHT("k", "v2", 20),
+        RIGHT("k", "vx", 10),
+        LEFT("k", "A", 18),
+        LEFT("j", "x", 23),   EMIT("k", "A+v1", 18),
+    };
+    // clang-format on
+    run(f, &VERSIONED(ST_INNER, rows, 5, 5));
+    char *table = NULL, *buffer = NULL;
+    put_changelog(f, "right-STATE-STORE-", "", &table);
+    put_changelog(f, "KSTREAM-JOIN-", "-Buffer", &buffer);
+    assert_string_equal(table, "k = v1 @5\nk = v0 @3\nk = v2 @20\n");
+    assert_string_equal(buffer, "18|k = A @18\n23|j = x @23\n18|k = null @18\n");
+    free(table);
+    free(buffer);
+}
+
+/* A held record keeps its headers (Kafka Streams' buffer keeps the record context): the result of
+ * its join, released later, carries them, a null-valued header too. */
+static void test_stream_table_grace_keeps_headers(void **state)
+{
+    fixture_t *f = *state;
+    static const row_t none[] = {RIGHT("k", "v", 0)};
+    run(f, &VERSIONED(ST_INNER, none, 300000, 5));
+    const rill_header_t hs[] = {{"trace", {"t-1", 3}}, {"empty", {NULL, 0}}};
+    assert_int_equal(rill_test_driver_pipe_headers(f->td, "left", -1, rill_buf_str("k"),
+                                                   rill_buf_str("A"), 10, hs, N(hs)),
+                     0);
+    assert_int_equal(rill_test_driver_unread(f->td, "out"), 0);
+    assert_int_equal(rill_test_driver_pipe_str(f->td, "left", "j", "x", 15), 0);
+    rill_test_record_t rec;
+    assert_int_equal(rill_test_driver_read(f->td, "out", &rec), 0);
+    assert_memory_equal(rec.value.data, "A+v", 3);
+    assert_int_equal(rec.timestamp, 10);
+    assert_int_equal(rec.header_count, 2);
+    assert_string_equal(rec.headers[0].name, "trace");
+    assert_int_equal(rec.headers[0].value.len, 3);
+    assert_memory_equal(rec.headers[0].value.data, "t-1", 3);
+    assert_string_equal(rec.headers[1].name, "empty");
+    assert_null(rec.headers[1].value.data);
+}
+
+/* ---- a restart through the task runtime: what the versioned table and the grace buffer restore */
+
+/* What a task sent, as a driver's transaction holds it: committed records, then pending ones. */
+typedef struct {
+    struct sent {
+        char topic[160], key[32], value[32]; /* bytes (a held record's key is binary) */
+        size_t klen, vlen;
+        bool null_value;
+        int64_t ts;
+    } r[64];
+    int n, committed;
+} sent_t;
+
+static int capture_send(void *opaque, const char *topic, int32_t partition, const rill_buf_t *key,
+                        const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
+{
+    (void)partition;
+    (void)headers;
+    sent_t *s = opaque;
+    assert_true(s->n < (int)N(s->r));
+    struct sent *r = &s->r[s->n++];
+    snprintf(r->topic, sizeof r->topic, "%s", topic);
+    assert_true(key->len < sizeof r->key && (!value || value->len < sizeof r->value));
+    memcpy(r->key, key->data, r->klen = key->len);
+    r->key[key->len] = 0;
+    r->null_value = !value;
+    if (value) {
+        memcpy(r->value, value->data, r->vlen = value->len);
+        r->value[value->len] = 0;
+    }
+    r->ts = timestamp;
+    return 0;
+}
+
+static int32_t one_partition(void *opaque, const char *topic)
+{
+    (void)opaque;
+    (void)topic;
+    return 1;
+}
+
+static void task_pipe(rill_task_t *task, const rill_topology_t *topo, const char *topic,
+                      const char *key, const char *value, int64_t ts)
+{
+    int st, source;
+    assert_int_equal(rill__topology_find_source(topo, "vt", topic, &st, &source), 0);
+    rill_record_t rec = {rill_buf_str(key), rill_buf_str(value), ts, NULL, topic, 0, 0};
+    if (rill__task_process(task, source, &rec))
+        fail_msg("%s", rill__task_error(task));
+}
+
+/* Commits what the task sent (the driver's transaction), then its stores with the changelogs'
+ * end offsets, as a stream thread does under exactly-once. */
+static void task_commit(rill_task_t *task, sent_t *s)
+{
+    assert_int_equal(rill__task_flush(task), 0);
+    s->committed = s->n;
+    int64_t ends[8];
+    size_t nc = rill__task_changelog_count(task);
+    assert_true(nc <= N(ends));
+    for (size_t i = 0; i < nc; i++) {
+        ends[i] = 0;
+        for (int k = 0; k < s->committed; k++)
+            ends[i] += strcmp(s->r[k].topic, rill__task_changelog_topic(task, i)) == 0;
+    }
+    assert_int_equal(rill__task_commit_stores(task, ends), 0);
+}
+
+/* Feeds a new task every committed changelog record, as the changelog reader does. */
+static void task_restore(rill_task_t *task, const sent_t *s)
+{
+    for (size_t i = 0; i < rill__task_changelog_count(task); i++) {
+        assert_int_equal(rill__task_changelog_offset(task, i), -1);
+        rill_record_t recs[64];
+        size_t n = 0;
+        for (int k = 0; k < s->committed; k++)
+            if (strcmp(s->r[k].topic, rill__task_changelog_topic(task, i)) == 0) {
+                const struct sent *r = &s->r[k];
+                rill_buf_t key = {r->key, r->klen}, value = {r->value, r->vlen};
+                recs[n] = (rill_record_t){key,       r->null_value ? (rill_buf_t){NULL, 0} : value,
+                                          r->ts,     NULL,
+                                          r->topic,  0,
+                                          (int64_t)n};
+                n++;
+            }
+        if (n && rill__task_restore_batch(task, i, recs, n))
+            fail_msg("%s", rill__task_error(task));
+    }
+}
+
+/* The outputs on "out" from index from on, as "key=value@ts;" */
+static void outputs_since(const sent_t *s, int from, char *buf, size_t size)
+{
+    buf[0] = 0;
+    for (int k = from; k < s->n; k++)
+        if (strcmp(s->r[k].topic, "out") == 0)
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s=%s@%lld;", s->r[k].key,
+                     s->r[k].value, (long long)s->r[k].ts);
+}
+
+/*
+ * Under exactly-once on RocksDB, a task crashes after a commit with a record held in the grace
+ * buffer and a table version in the history; reopened on the same state directory its stores
+ * hold what was committed, and a task on another machine (an empty state directory) restores
+ * both from the committed changelog records. The held record is released
+ * once, joining the history's version valid at its time; a record that was held only in the
+ * aborted transaction is gone with it (the input would be read again from the committed offset).
+ */
+static void test_stream_table_grace_restores(void **state)
+{
+    fixture_t *f = *state;
+    f->topo = rill_topology_new();
+    rill_materialized_t vm = {.versioned = true, .history_retention_ms = 300000};
+    rill_join_opts_t jo = {.grace_ms = 5};
+    rill_stream_t *ls = rill_stream_from_topic(f->topo, "left", NULL);
+    rill_table_t *rt = rill_table_from(f->topo, "right", NULL, &vm);
+    assert_int_equal(
+        rill_stream_to(rill_stream_table_join(ls, rt, mock_joiner, NULL, &jo), "out", NULL), 0);
+    char err[512];
+    assert_int_equal(rill_topology_build(f->topo, err, sizeof err), 0);
+    rill_store_env_t *env = rill_store_env_new(8 << 20, err, sizeof err);
+    assert_non_null(env);
+    sent_t *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    char dir1[128], dir2[128];
+    snprintf(dir1, sizeof dir1, "%s/one", f->dir);
+    snprintf(dir2, sizeof dir2, "%s/two", f->dir);
+    rill_task_env_t tenv = {
+        .application_id = "vt",
+        .collector = {capture_send, one_partition, s, NULL, NULL},
+        .default_key_serde = rill_serde_string(),
+        .default_value_serde = rill_serde_string(),
+        .state_dir = dir1,
+        .store_env = env,
+        .exactly_once = true,
+    };
+    rill_task_t *task = rill__task_new(f->topo, 0, 0, &tenv, err, sizeof err);
+    if (!task)
+        fail_msg("%s", err);
+    task_pipe(task, f->topo, "right", "k", "v1", 0);
+    task_pipe(task, f->topo, "left", "k", "A", 10); /* held until stream time 15 */
+    task_pipe(task, f->topo, "right", "k", "v3", 12);
+    task_pipe(task, f->topo, "right", "k", "v2", 9); /* out of order: history, v2 in [9, 12) */
+    task_commit(task, s);
+    task_pipe(task, f->topo, "left", "k", "B", 11); /* held, in a transaction that aborts */
+    rill__task_destroy(task);
+    s->n = s->committed;
+    char out[512];
+    outputs_since(s, 0, out, sizeof out);
+    assert_string_equal(out, "");
+
+    /* The same machine: the stores say which changelog offsets they hold (the commit's), so
+     * nothing is restored, and the held record comes out as it will on the other machine. */
+    task = rill__task_new(f->topo, 0, 0, &tenv, err, sizeof err);
+    if (!task)
+        fail_msg("%s", err);
+    for (size_t i = 0; i < rill__task_changelog_count(task); i++) {
+        int64_t end = 0;
+        for (int k = 0; k < s->committed; k++)
+            end += strcmp(s->r[k].topic, rill__task_changelog_topic(task, i)) == 0;
+        assert_int_equal(rill__task_changelog_offset(task, i), end);
+    }
+    task_pipe(task, f->topo, "left", "j", "x", 15);
+    outputs_since(s, s->committed, out, sizeof out);
+    assert_string_equal(out, "k=A+v2@10;");
+    rill__task_destroy(task); /* crashes again: that output's transaction aborts */
+    s->n = s->committed;
+
+    tenv.state_dir = dir2;
+    task = rill__task_new(f->topo, 0, 0, &tenv, err, sizeof err);
+    if (!task)
+        fail_msg("%s", err);
+    task_restore(task, s);
+    task_commit(task, s);
+    int from = s->n;
+    task_pipe(task, f->topo, "left", "j", "x", 15);
+    outputs_since(s, from, out, sizeof out);
+    assert_string_equal(out, "k=A+v2@10;");
+    task_pipe(task, f->topo, "left", "j", "y", 30);
+    outputs_since(s, from, out, sizeof out);
+    assert_string_equal(out, "k=A+v2@10;");
+    assert_true(rill__task_metrics(task)->restored > 0);
+    rill__task_destroy(task);
+    rill_store_env_destroy(env);
+    free(s);
+}
+
 static void test_table_join(void **state)
 {
     fixture_t *f = *state;
@@ -1870,6 +2344,25 @@ static void test_global_left_join(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        SCENARIO_TEST(st_inner_versioned),
+        SCENARIO_TEST(st_left_versioned),
+        SCENARIO_TEST(st_inner_versioned_in_memory),
+        SCENARIO_TEST(st_inner_grace),
+        SCENARIO_TEST(st_left_grace),
+        SCENARIO_TEST(st_left_grace_in_memory),
+        SCENARIO_TEST(st_delay_by_grace),
+        SCENARIO_TEST(st_late_with_grace),
+        SCENARIO_TEST(st_grace_boundary),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_needs_versioned_table,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_longer_than_history, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_changelogs, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_restores, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_table_grace_keeps_headers, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_join, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_inner_join_four_partitions, fixture_setup,
                                         fixture_teardown),

@@ -1357,6 +1357,59 @@ static void test_table_source(void **state)
 }
 
 /*
+ * A versioned table (KIP-914; KTableSource with a versioned store, KTableSourceTest): an update
+ * older than its key's latest version goes into the history and is not forwarded (k3 = v5 @2),
+ * nor is one behind a newer tombstone (k2 = v6 @3, older than k2's delete @4); one older than
+ * observed time minus the history retention (6 - 5) is not even put (k1 = v0 @0). In-order
+ * updates are forwarded as from any table, with their old values.
+ */
+static void test_table_source_versioned(void **state)
+{
+    const in_t in[] = {{"k1", "v1", 1}, {"k2", "v2", 2}, {"k1", "v3", 3}, {"k2", NULL, 4},
+                       {NULL, "x", 5},  {"k3", "v4", 6}, {"k3", "v5", 2}, {"k1", "v0", 0},
+                       {"k2", "v6", 3}, {"k2", "v7", 7}, {"k3", "v8", 8}};
+    const out_t exp[] = {{0, "k1", "v1", 1}, {1, "k2", "v2", 2}, {2, "k1", "v3", 3},
+                         {3, "k2", NULL, 4}, {5, "k3", "v4", 6}, {9, "k2", "v7", 7},
+                         {10, "k3", "v8", 8}};
+    rill_topology_t *topo = topo_new();
+    rill_source_opts_t so = {.key_serde = rill_serde_string(), .value_serde = rill_serde_string()};
+    rill_materialized_t m = {.name = "versions", .versioned = true, .history_retention_ms = 5};
+    rill_table_t *t = rill_table_from(topo, "in", &so, &m);
+    to_out(t);
+    rill_test_driver_t *td = driver_new(topo);
+    pipe_and_check(td, "in", in, N(in), "out", &STR_STR, exp, N(exp));
+    assert_int_equal(rill_test_driver_metric(td, "records-skipped"), 1);
+    release(td);
+    release(topo);
+}
+
+static bool keep_all(void *ud, const rill_record_t *rec)
+{
+    (void)ud;
+    (void)rec;
+    return true;
+}
+
+/* A versioned table needs a positive history retention, and only a table source is one. */
+static void test_table_versioned_errors(void **state)
+{
+    char err[512] = "";
+    rill_topology_t *topo = topo_new();
+    rill_materialized_t m = {.versioned = true};
+    assert_null(rill_table_from(topo, "in", NULL, &m));
+    assert_int_equal(rill_topology_build(topo, err, sizeof err), RILL_ETOPOLOGY);
+    assert_non_null(strstr(err, "positive history_retention_ms"));
+    release(topo);
+    topo = topo_new();
+    m.history_retention_ms = 1000;
+    rill_table_t *t = rill_table_from(topo, "in", NULL, NULL);
+    assert_null(rill_table_filter(t, keep_all, NULL, &m));
+    assert_int_equal(rill_topology_build(topo, err, sizeof err), RILL_ETOPOLOGY);
+    assert_non_null(strstr(err, "only rill_table_from materializes a versioned table"));
+    release(topo);
+}
+
+/*
  * Deleting a key the table does not hold changes nothing, so nothing is forwarded (Kafka's
  * CachingKeyValueStore skips a flush whose new and old values are both null; caching is on by
  * default).
@@ -1744,6 +1797,8 @@ int main(void)
         cmocka_unit_test_teardown(test_suppress_bounded_shut_down, release_all),
         cmocka_unit_test_teardown(test_table_source, release_all),
         cmocka_unit_test_teardown(test_table_source_delete_of_absent_key, release_all),
+        cmocka_unit_test_teardown(test_table_source_versioned, release_all),
+        cmocka_unit_test_teardown(test_table_versioned_errors, release_all),
         cmocka_unit_test_teardown(test_table_filter, release_all),
         cmocka_unit_test_teardown(test_table_filter_not, release_all),
         cmocka_unit_test_teardown(test_table_filter_materialized, release_all),
