@@ -10,8 +10,9 @@
  * value hash, stale responses); the comment above each table cites it. Those tests check a map of
  * the final results; the outputs here were pinned record by record by running the same inputs
  * through Kafka Streams 4.4.0's TopologyTestDriver (with its record caches off, as Rill's driver
- * writes through after each record). The value "lhsValue1|rhs1" names the right row "rhs1" (the
- * tests' value.split("\\|")[1]); the joiner makes "(left,right)", a missing side printed "null".
+ * writes through after each record; tests/oracle/fk_join/run does it again). The value
+ * "lhsValue1|rhs1" names the right row "rhs1" (the tests' value.split("\\|")[1]); the joiner makes
+ * "(left,right)", a missing side printed "null".
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH | FTW_PHYS */
 #include <stdarg.h>
