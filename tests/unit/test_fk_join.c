@@ -710,6 +710,35 @@ static void test_describe(void **state)
     assert_string_equal(f->text, describe_want);
 }
 
+/* A join without an extractor or a joiner, or of tables of two topologies, fails the build,
+ * naming what is missing and where. */
+static void test_build_errors(void **state)
+{
+    fk_fixture_t *f = *state;
+    char err[512];
+    for (int which = 0; which < 3; which++) {
+        rill_topology_t *topo = rill_topology_new(), *other = rill_topology_new();
+        rill_table_t *left = rill_table_from(topo, "left", NULL, NULL);
+        rill_table_t *right = rill_table_from(which == 2 ? other : topo, "right", NULL, NULL);
+        rill_table_t *joined =
+            which == 0 ? rill_table_fk_join(left, right, NULL, NULL, paren_joiner, NULL, NULL)
+            : which == 1
+                ? rill_table_fk_left_join(left, right, after_bar, NULL, NULL, NULL, NULL)
+                : rill_table_fk_join(left, right, after_bar, NULL, paren_joiner, NULL, NULL);
+        assert_null(joined);
+        assert_int_equal(rill_topology_build(topo, err, sizeof err), RILL_ETOPOLOGY);
+        const char *want[] = {"has no foreign key extractor", "has no joiner",
+                              "tables of different topologies"};
+        if (!strstr(err, want[which]))
+            fail_msg("'%s' does not say '%s'", err, want[which]);
+        if (which < 2 && !strstr(err, "KTABLE-SOURCE-0000000002"))
+            fail_msg("'%s' does not name the left table's node", err);
+        rill_topology_unref(topo);
+        rill_topology_unref(other);
+    }
+    (void)f;
+}
+
 #define SCENARIO_ENTRIES(name)                                                                     \
     cmocka_unit_test_setup_teardown(test_##name##_inner, setup, teardown),                         \
         cmocka_unit_test_setup_teardown(test_##name##_left, setup, teardown),                      \
@@ -731,6 +760,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wire_format_inner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_responses_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_build_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
