@@ -51,9 +51,10 @@ typedef struct {
     bool left_join;
     const row_t *rows;
     size_t nrows;
-    int32_t partitions;  /* of "left", "right" and "out"; 0: 1 */
-    const char *backend; /* default.dsl.store; NULL: Rill's default */
-    const char *store;   /* materializes the result under this name */
+    int32_t partitions;       /* of "left", "right" and "out"; 0: 1 */
+    const char *backend;      /* default.dsl.store; NULL: Rill's default */
+    const char *store;        /* materializes the result under this name */
+    int32_t right_partitions; /* of "right"; 0: as partitions */
 } scenario_t;
 
 typedef struct {
@@ -178,6 +179,8 @@ static void start(fk_fixture_t *f, const scenario_t *sc)
     const char *topics[] = {"left", "right", "out"};
     for (size_t i = 0; sc->partitions > 1 && i < 3; i++)
         assert_int_equal(rill_test_driver_set_partitions(f->td, topics[i], sc->partitions), 0);
+    if (sc->right_partitions)
+        assert_int_equal(rill_test_driver_set_partitions(f->td, "right", sc->right_partitions), 0);
 }
 
 /* The partition of 4 that murmur2 gives each key of the scenarios (as Kafka's clients do). */
@@ -470,19 +473,19 @@ static const char wire_edges_inner[] =
 #define SCENARIO_TESTS(name)                                                                       \
     static void test_##name##_inner(void **state)                                                  \
     {                                                                                              \
-        run(*state, &(scenario_t){false, ROWS(name), 0, NULL, NULL});                              \
+        run(*state, &(scenario_t){false, ROWS(name), 0, NULL, NULL, 0});                           \
     }                                                                                              \
     static void test_##name##_left(void **state)                                                   \
     {                                                                                              \
-        run(*state, &(scenario_t){true, ROWS(name), 0, NULL, NULL});                               \
+        run(*state, &(scenario_t){true, ROWS(name), 0, NULL, NULL, 0});                            \
     }                                                                                              \
     static void test_##name##_inner_in_memory(void **state)                                        \
     {                                                                                              \
-        run(*state, &(scenario_t){false, ROWS(name), 0, "in_memory", NULL});                       \
+        run(*state, &(scenario_t){false, ROWS(name), 0, "in_memory", NULL, 0});                    \
     }                                                                                              \
     static void test_##name##_left_in_memory(void **state)                                         \
     {                                                                                              \
-        run(*state, &(scenario_t){true, ROWS(name), 0, "in_memory", NULL});                        \
+        run(*state, &(scenario_t){true, ROWS(name), 0, "in_memory", NULL, 0});                     \
     }
 
 SCENARIO_TESTS(left_then_delete_left)
@@ -505,7 +508,7 @@ static void test_four_partitions(void **state)
     fk_fixture_t *f = *state;
     for (size_t t = 0; t < 4; t++) {
         for (int left_join = 0; left_join < 2; left_join++) {
-            run(f, &(scenario_t){left_join, tables[t], sizes[t], 4, NULL, NULL});
+            run(f, &(scenario_t){left_join, tables[t], sizes[t], 4, NULL, NULL, 0});
             /* Every subscription went to its foreign key's partition (a null one anywhere),
              * every response to its left key's. */
             rill_test_record_t rec;
@@ -530,11 +533,28 @@ static void test_four_partitions(void **state)
     }
 }
 
+/* The two tables need not be co-partitioned: with 4 left partitions and 2 right ones, the
+ * subscription topic gets the right table's 2 and the response topic the left table's 4, as the
+ * app sizes them, and the results are the same. */
+static void test_unequal_partitions(void **state)
+{
+    fk_fixture_t *f = *state;
+    run(f, &(scenario_t){true, ROWS(right_then_delete_right), 4, NULL, NULL, 2});
+    rill_test_record_t rec;
+    assert_int_equal(rill_test_driver_read(f->td, SUBSCRIPTIONS, &rec), 0);
+    assert_true(rec.partition < 2);
+    while (rill_test_driver_read(f->td, RESPONSES, &rec) == 0) {
+        char key[16];
+        snprintf(key, sizeof key, "%.*s", SHOW(rec.key));
+        assert_int_equal(rec.partition, partition_of(key));
+    }
+}
+
 /* The result materialized: the store holds the joined rows, the deleted ones gone. */
 static void test_materialized(void **state)
 {
     fk_fixture_t *f = *state;
-    run(f, &(scenario_t){false, ROWS(left_then_delete_left), 0, NULL, "joined"});
+    run(f, &(scenario_t){false, ROWS(left_then_delete_left), 0, NULL, "joined", 0});
     rill_store_t *store = rill_test_driver_kv_store(f->td, "joined", 0);
     assert_non_null(store);
     rill_buf_t stored, value;
@@ -561,7 +581,7 @@ static void put_internal(char **s, rill_test_driver_t *td, const char *topic, co
  * writes them for the same inputs: the instructions, hashes and partitions it would read. */
 static void run_wire(fk_fixture_t *f, bool left_join, const row_t *rows, size_t n, const char *want)
 {
-    start(f, &(scenario_t){left_join, rows, n, 0, NULL, NULL});
+    start(f, &(scenario_t){left_join, rows, n, 0, NULL, NULL, 0});
     for (size_t i = 0; i < n; i++) {
         if (is_output(&rows[i]))
             continue;
@@ -617,7 +637,7 @@ static void test_stale_responses_dropped(void **state)
         LEFT("lhs1", "lhsValue1|rhs1", 1),
         OUT("lhs1", "(lhsValue1|rhs1,rhsValue1)", 1),
     };
-    run(f, &(scenario_t){false, ROWS(rows), 0, NULL, NULL});
+    run(f, &(scenario_t){false, ROWS(rows), 0, NULL, NULL, 0});
     int64_t skipped = rill_test_driver_metric(f->td, "records-skipped");
     rill_test_record_t out;
     /* The answer to the row's earlier value, and one without a hash (to a deleted row). */
@@ -702,7 +722,7 @@ static const char describe_want[] =
 static void test_describe(void **state)
 {
     fk_fixture_t *f = *state;
-    build(f, &(scenario_t){false, NULL, 0, 0, NULL, NULL});
+    build(f, &(scenario_t){false, NULL, 0, 0, NULL, NULL, 0});
     char err[256];
     assert_int_equal(rill_topology_build(f->topo, err, sizeof err), 0);
     f->text = rill_topology_describe(f->topo);
@@ -755,6 +775,7 @@ int main(void)
         SCENARIO_ENTRIES(non_matching_fk),
         SCENARIO_ENTRIES(edges),
         cmocka_unit_test_setup_teardown(test_four_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unequal_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_materialized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wire_format_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wire_format_inner, setup, teardown),
