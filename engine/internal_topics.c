@@ -9,6 +9,11 @@
 
 #define CHANGELOG_SUFFIX   "-changelog"
 #define REPARTITION_SUFFIX "-repartition"
+/* A foreign-key join's subscription and response topics (KTableImpl.doJoinOnForeignKey):
+ * "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-<n>-topic", "...-SUBSCRIPTION-RESPONSE-<n>-topic".
+ * Kafka Streams treats them as repartition topics. */
+#define FK_JOIN_PREFIX "KTABLE-FK-JOIN-SUBSCRIPTION-"
+#define FK_JOIN_SUFFIX "-topic"
 
 static bool ends_with(const char *name, size_t n, const char *suffix, size_t suffix_len)
 {
@@ -29,6 +34,9 @@ rill_topic_kind_t rill__topic_kind(const char *application_id, const char *name)
     const char *rest = name + app_len + 1;
     size_t rest_len = n - app_len - 1;
     if (ends_with(rest, rest_len, REPARTITION_SUFFIX, sizeof REPARTITION_SUFFIX - 1))
+        return RILL_TOPIC_REPARTITION;
+    if (strncmp(rest, FK_JOIN_PREFIX, sizeof FK_JOIN_PREFIX - 1) == 0 &&
+        ends_with(rest, rest_len, FK_JOIN_SUFFIX, sizeof FK_JOIN_SUFFIX - 1))
         return RILL_TOPIC_REPARTITION;
     if (ends_with(rest, rest_len, CHANGELOG_SUFFIX, sizeof CHANGELOG_SUFFIX - 1))
         return RILL_TOPIC_CHANGELOG;

@@ -11,7 +11,8 @@
 typedef enum {
     RILL_TOPIC_USER,        /* not one of the app's internal topics */
     RILL_TOPIC_CHANGELOG,   /* <application.id>-<store>-changelog */
-    RILL_TOPIC_REPARTITION, /* <application.id>-<name>-repartition */
+    RILL_TOPIC_REPARTITION, /* <application.id>-<name>-repartition, and a foreign-key join's
+                             * <application.id>-KTABLE-FK-JOIN-SUBSCRIPTION-...-topic */
 } rill_topic_kind_t;
 
 /* Writes the changelog topic of store into buf; returns the name's length (as snprintf). */

@@ -74,6 +74,43 @@ static void find_declared(void *ud, const char *topic, bool internal, int st, in
         d->partitions = partitions;
 }
 
+/* The widest user topic of a join's sub-topology that reads the internal topic called name (0:
+ * none reads it), which is the count the app gives it (engine/copartition.c): a foreign-key
+ * join's subscription topic takes the right table's, its response topic the left table's. */
+typedef struct {
+    const rill_test_driver_t *td;
+    const char *name;
+    bool reads;
+    int32_t widest;
+} join_width_t;
+
+static void join_source(void *ud, const char *topic, bool internal, int32_t partitions)
+{
+    (void)partitions;
+    join_width_t *w = ud;
+    if (internal) {
+        w->reads = w->reads || strcmp(topic, w->name) == 0;
+        return;
+    }
+    const topic_t *t = topic_find(w->td, topic);
+    int32_t n = t ? t->partitions : 1;
+    if (n > w->widest)
+        w->widest = n;
+}
+
+static int32_t join_width(const rill_test_driver_t *td, const char *name)
+{
+    for (int st = 0; st < rill__topology_subtopology_count(td->topo); st++) {
+        if (!rill__topology_has_join(td->topo, st))
+            continue;
+        join_width_t w = {td, name, false, 0};
+        rill__topology_source_topics(td->topo, st, td->env.application_id, join_source, &w);
+        if (w.reads && w.widest > 0)
+            return w.widest;
+    }
+    return 0;
+}
+
 static topic_t *topic_get(rill_test_driver_t *td, const char *name)
 {
     topic_t *t = topic_find(td, name);
@@ -99,8 +136,9 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
         for (size_t i = 0; !d.partitions && i < td->ntopics; i++)
             if (topics[i].partitions > t->partitions)
                 t->partitions = topics[i].partitions;
-        if (d.partitions)
-            t->partitions = d.partitions;
+        int32_t joined = d.partitions ? 0 : join_width(td, name);
+        if (d.partitions || joined)
+            t->partitions = d.partitions ? d.partitions : joined;
     }
     td->ntopics++;
     return t;

@@ -285,6 +285,12 @@ int rill__op_ser(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t view
 int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes, rill_buf_t *view,
                 const char *what);
 
+/* Counts a record a processor cannot use (why says why) in records-skipped, and logs it with
+ * its topic, partition and offset once per 1,000 (*logged_at: the count at the last line, 0 at
+ * first). */
+void rill__op_skip(rill_context_t *ctx, const rill_record_t *rec, const char *why,
+                   uint64_t *logged_at);
+
 /* The processor every sink node runs. */
 extern const rill_processor_ops rill__sink_ops;
 

@@ -90,6 +90,20 @@ int rill_context_fail(rill_context_t *ctx, int code, const char *fmt, ...)
     return code ? code : RILL_EPROCESS;
 }
 
+void rill__op_skip(rill_context_t *ctx, const rill_record_t *rec, const char *why,
+                   uint64_t *logged_at)
+{
+    uint64_t n = ++ctx->task->metrics.skipped;
+    if (*logged_at && n - *logged_at < 1000)
+        return;
+    *logged_at = n;
+    rill_log(RILL_LOG_WARN, "task",
+             "task %s, node '%s': skipped the record at topic '%s' partition %d offset %lld: %s "
+             "(records-skipped counts them; this line comes once per 1,000)",
+             ctx->task->id, ctx->inst->node->name, rec->topic ? rec->topic : "(none)",
+             rec->partition, (long long)rec->offset, why);
+}
+
 rill_arena_t *rill_context_arena(rill_context_t *ctx)
 {
     return ctx->task->arena;

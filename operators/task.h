@@ -36,7 +36,7 @@ void rill__topology_source_topics(const rill_topology_t *topo, int st, const cha
                                   void (*cb)(void *ud, const char *topic, bool internal,
                                              int32_t partitions),
                                   void *ud);
-/* Returns whether sub-topology st holds a join (a built-in join processor). */
+/* Returns whether sub-topology st holds a join (a built-in join or foreign-key join processor). */
 bool rill__topology_has_join(const rill_topology_t *topo, int st);
 /* Calls cb for every source pattern of sub-topology st. */
 void rill__topology_source_patterns(const rill_topology_t *topo, int st,

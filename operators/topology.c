@@ -399,16 +399,12 @@ static int add_sink_impl(rill_topology_t *topo, const char *name, const char *to
     return add_node(topo, node, name, parents, true);
 }
 
-static int add_repartition_impl(rill_topology_t *topo, const char *name, const char *source_name,
-                                int32_t partitions, const rill_sink_opts_t *opts,
-                                const char *const *parents)
+/* A sink called sink_name writing to the internal topic suffix and a source called source_name
+ * reading it; returns the source's index. */
+static int add_internal_impl(rill_topology_t *topo, const char *suffix, const char *sink_name,
+                             const char *source_name, int32_t partitions,
+                             const rill_sink_opts_t *opts, const char *const *parents)
 {
-    if (!topo || !name || !source_name || partitions < 0)
-        return topo ? rill_topology_fail(topo, "repartition needs a name, a source name and "
-                                               "a partition count >= 0")
-                    : RILL_EINVAL;
-    char suffix[300];
-    snprintf(suffix, sizeof suffix, "%s-repartition", name);
     node_t *sink = node_new(NODE_SINK);
     if (!sink)
         return RILL_ENOMEM;
@@ -417,8 +413,6 @@ static int add_repartition_impl(rill_topology_t *topo, const char *name, const c
     sink->internal = true;
     sink->partitions = partitions;
     set_sink_opts(sink, opts);
-    char sink_name[320];
-    snprintf(sink_name, sizeof sink_name, "%s-sink", name);
     int rc = add_node(topo, sink, sink_name, parents, true);
     if (rc < 0)
         return rc;
@@ -434,6 +428,20 @@ static int add_repartition_impl(rill_topology_t *topo, const char *name, const c
         topo->nodes[rc]->partitions = partitions;
     }
     return rc;
+}
+
+static int add_repartition_impl(rill_topology_t *topo, const char *name, const char *source_name,
+                                int32_t partitions, const rill_sink_opts_t *opts,
+                                const char *const *parents)
+{
+    if (!topo || !name || !source_name || partitions < 0)
+        return topo ? rill_topology_fail(topo, "repartition needs a name, a source name and "
+                                               "a partition count >= 0")
+                    : RILL_EINVAL;
+    char suffix[300], sink_name[320];
+    snprintf(suffix, sizeof suffix, "%s-repartition", name);
+    snprintf(sink_name, sizeof sink_name, "%s-sink", name);
+    return add_internal_impl(topo, suffix, sink_name, source_name, partitions, opts, parents);
 }
 
 /* The public add functions: out of memory anywhere becomes the topology's error too, so a
@@ -472,6 +480,20 @@ int rill_topology_add_repartition(rill_topology_t *topo, const char *name, const
 {
     return remember_oom(
         topo, add_repartition_impl(topo, name, source_name, partitions, opts, parents), name);
+}
+
+int rill_topology_add_internal_topic(rill_topology_t *topo, const char *topic,
+                                     const char *sink_name, const char *source_name,
+                                     int32_t partitions, const rill_sink_opts_t *opts,
+                                     const char *const *parents)
+{
+    if (!topo || !topic || !sink_name || !source_name || partitions < 0)
+        return topo ? rill_topology_fail(topo, "an internal topic needs a name, a sink name, a "
+                                               "source name and a partition count >= 0")
+                    : RILL_EINVAL;
+    return remember_oom(
+        topo, add_internal_impl(topo, topic, sink_name, source_name, partitions, opts, parents),
+        sink_name);
 }
 
 /* The processor of a global store never runs: every driver puts the records of the store's
@@ -828,7 +850,8 @@ void rill__topology_source_topics(const rill_topology_t *topo, int st, const cha
 bool rill__topology_has_join(const rill_topology_t *topo, int st)
 {
     for (size_t k = 0; k < topo->sub_n[st]; k++)
-        if (topo->nodes[topo->sub_order[st][k]]->ops == rill_join_ops())
+        if (topo->nodes[topo->sub_order[st][k]]->ops == rill_join_ops() ||
+            topo->nodes[topo->sub_order[st][k]]->ops == rill_fk_join_ops())
             return true;
     return false;
 }

@@ -332,6 +332,23 @@ RILL_EXTERN rill_table_t *rill_table_outer_join(rill_table_t *left, rill_table_t
                                                 rill_joiner_fn joiner, void *ud,
                                                 const rill_materialized_t *m);
 
+/* Foreign-key table-table inner join (Kafka Streams' KIP-213): foreign_key (with fk_ud) gives a
+ * left row's value the key of the right row it joins (a null view: none, and the row is
+ * skipped); the result, keyed by the left key, is updated (and deleted) as the left row or the
+ * right row it names changes. The two sides need not be co-partitioned: subscriptions and
+ * responses travel through the internal topics "<application.id>-KTABLE-FK-JOIN-SUBSCRIPTION-
+ * REGISTRATION-<n>-topic" and "...-SUBSCRIPTION-RESPONSE-<n>-topic", and an answer to a left
+ * value the row no longer has is dropped (by its murmur3 hash). m (may be NULL) materializes it. */
+RILL_EXTERN rill_table_t *rill_table_fk_join(rill_table_t *left, rill_table_t *right,
+                                             rill_map_one_fn foreign_key, void *fk_ud,
+                                             rill_joiner_fn joiner, void *ud,
+                                             const rill_materialized_t *m);
+/* Foreign-key table-table left join: as the inner join, and every left row has a result, joined
+ * with null while its foreign key is null or names no right row. */
+RILL_EXTERN rill_table_t *rill_table_fk_left_join(rill_table_t *left, rill_table_t *right,
+                                                  rill_map_one_fn foreign_key, void *fk_ud,
+                                                  rill_joiner_fn joiner, void *ud,
+                                                  const rill_materialized_t *m);
 #ifdef __cplusplus
 }
 #endif

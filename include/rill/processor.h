@@ -361,6 +361,57 @@ RILL_EXTERN void *rill_join_arg_new(const rill_join_spec_t *spec);
 /* Frees an arg made by rill_join_arg_new(). */
 RILL_EXTERN void rill_join_arg_free(void *arg);
 
+/* ---- The built-in foreign-key join processors ------------------------------------------ */
+
+/*
+ * What a processor of a foreign-key table-table join does (Kafka Streams' KIP-213 processors).
+ * The left table's updates subscribe their row's key to the right row their foreign key names,
+ * through the subscription topic (partitioned by the foreign key, like the right table); the
+ * right side answers through the response topic (partitioned as the left table) with the right
+ * value and the murmur3 hash of the left value that asked, and the left side drops an answer
+ * whose hash is no longer that of its row. The topics carry Kafka Streams' wire formats
+ * (SubscriptionWrapper version 1, SubscriptionResponseWrapper version 0) as bytes.
+ */
+typedef enum {
+    RILL_FKOP_SUBSCRIBE,    /* under the left table: its updates as subscriptions (the sink's
+                             * key is the foreign key's bytes) */
+    RILL_FKOP_RECEIVE,      /* under the subscription topic's source: keeps the subscriptions in
+                             * store, keyed by (foreign key, left key) */
+    RILL_FKOP_SUBSCRIPTION, /* after RECEIVE: answers a subscription with the right row in store */
+    RILL_FKOP_FOREIGN,      /* under the right table: answers every subscription of its key */
+    RILL_FKOP_RESOLVE,      /* under the response topic's source: joins the answers still current
+                             * with the left row in store */
+} rill_fkop_t;
+
+/* The arguments of a foreign-key join processor; unused fields stay 0/NULL. Strings are copied
+ * and serdes referenced by rill_fk_join_arg_new(). */
+typedef struct {
+    rill_fkop_t op;
+    const char *store;           /* RECEIVE, FOREIGN: the subscription store; SUBSCRIPTION: the
+                                  * right table's store; RESOLVE: the left table's store */
+    bool left_join;              /* SUBSCRIBE, RESOLVE: a left join */
+    rill_map_one_fn foreign_key; /* SUBSCRIBE: the right table's key of a left row's value */
+    void *foreign_key_ud;
+    rill_joiner_fn joiner; /* RESOLVE */
+    void *ud;
+    rill_serde_t *key_serde;           /* the left table's keys; NULL: the default key serde */
+    rill_serde_t *value_serde;         /* the left table's values (hashed); NULL: the default */
+    rill_serde_t *foreign_key_serde;   /* the right table's keys; NULL: the default key serde */
+    rill_serde_t *foreign_value_serde; /* the right table's values; NULL: the default */
+} rill_fk_join_spec_t;
+/* Returns the ops of the foreign-key join processors (static). */
+RILL_EXTERN const rill_processor_ops *rill_fk_join_ops(void);
+/* Returns a new arg for them, or NULL. */
+RILL_EXTERN void *rill_fk_join_arg_new(const rill_fk_join_spec_t *spec);
+/* Frees an arg made by rill_fk_join_arg_new(). */
+RILL_EXTERN void rill_fk_join_arg_free(void *arg);
+/* The response topic's partitioner: the partition of the left row that subscribed, which
+ * SUBSCRIPTION and FOREIGN put in the partition of the records they forward (as Kafka Streams'
+ * response wrapper carries it beside its wire form); -1 (key hashing) when it is unknown. */
+RILL_EXTERN int32_t rill_fk_join_response_partition(void *ud, const char *topic,
+                                                    const rill_record_t *rec,
+                                                    int32_t partition_count);
+
 /* ---- The topology graph ------------------------------------------------------------------ */
 
 /* A timestamp extractor: returns the timestamp for rec (whose timestamp is the Kafka record's);
@@ -426,6 +477,13 @@ RILL_EXTERN int rill_topology_add_repartition(rill_topology_t *topo, const char 
                                               const char *source_name, int32_t partitions,
                                               const rill_sink_opts_t *opts,
                                               const char *const *parents);
+/* Like rill_topology_add_repartition(), for an internal topic the caller names in full: a sink
+ * called sink_name writing to "<application.id>-<topic>" and a source called source_name reading
+ * it (a new sub-topology). Returns the source's index or a negative code. */
+RILL_EXTERN int rill_topology_add_internal_topic(rill_topology_t *topo, const char *topic,
+                                                 const char *sink_name, const char *source_name,
+                                                 int32_t partitions, const rill_sink_opts_t *opts,
+                                                 const char *const *parents);
 /* Returns the name of node index (as returned by the add functions), borrowed, or NULL. */
 RILL_EXTERN const char *rill_topology_node_name(const rill_topology_t *topo, int index);
 /* Remembers an error found while building (the first one wins); rill_topology_build() reports

@@ -159,6 +159,42 @@ static int drive_global(rill_test_driver_t *td)
     return rc;
 }
 
+/* A foreign-key join: the right table's key after the value's '|'. */
+static int after_bar(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    const char *bar = rec->value.data ? memchr(rec->value.data, '|', rec->value.len) : NULL;
+    *out = bar ? (rill_buf_t){bar + 1, rec->value.len - (size_t)(bar + 1 - (char *)rec->value.data)}
+               : (rill_buf_t){NULL, 0};
+    return 0;
+}
+
+static int right_only(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t left,
+                      rill_buf_t right, rill_buf_t *out)
+{
+    *out = right;
+    return 0;
+}
+
+static void build_fk_join(rill_topology_t *topo)
+{
+    rill_table_t *left = rill_table_from(topo, "left", NULL, NULL);
+    rill_table_t *right = rill_table_from(topo, "right", NULL, NULL);
+    rill_table_t *joined = rill_table_fk_join(left, right, after_bar, NULL, right_only, NULL, NULL);
+    rill_stream_to(rill_table_to_stream(joined), "out", NULL);
+}
+
+static int drive_fk_join(rill_test_driver_t *td)
+{
+    int rc = rill_test_driver_pipe_str(td, "right", "r1", "eu", 0);
+    if (!rc)
+        rc = rill_test_driver_pipe_str(td, "left", "a", "x|r1", 1);
+    if (!rc)
+        rc = rill_test_driver_pipe_str(td, "right", "r1", "us", 2);
+    if (rc == 0 && rill_test_driver_unread(td, "out") != 2)
+        fail_msg("a run that reported success lost records");
+    return rc;
+}
+
 static void run_failing(const scenario_t *sc)
 {
     rill_set_allocator(oom_malloc, oom_realloc, free);
@@ -190,11 +226,17 @@ static void test_every_allocation_may_fail_global(void **state)
     run_failing(&(scenario_t){"oom-global", "in_memory", build_global, drive_global});
 }
 
+static void test_every_allocation_may_fail_fk_join(void **state)
+{
+    run_failing(&(scenario_t){"oom-fk", "in_memory", build_fk_join, drive_fk_join});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_may_fail),
         cmocka_unit_test(test_every_allocation_may_fail_global),
+        cmocka_unit_test(test_every_allocation_may_fail_fk_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
