@@ -151,15 +151,7 @@ static int forward(rill_context_t *ctx, const rill_record_t *in, rill_buf_t key,
 /* A record the join cannot use (a null key or value): counted, and logged now and then. */
 static void skip(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec, const char *why)
 {
-    uint64_t n = ++ctx->task->metrics.skipped;
-    if (st->skipped_logged && n - st->skipped_logged < 1000)
-        return;
-    st->skipped_logged = n;
-    rill_log(RILL_LOG_WARN, "join",
-             "task %s, node '%s': skipped the record at topic '%s' partition %d offset %lld: %s "
-             "(records-skipped counts them; this line comes once per 1,000)",
-             ctx->task->id, ctx->inst->node->name, rec->topic ? rec->topic : "(none)",
-             rec->partition, (long long)rec->offset, why);
+    rill__op_skip(ctx, rec, why, &st->skipped_logged);
 }
 
 static int store_failed(rill_context_t *ctx, const char *store, int rc)
