@@ -52,6 +52,9 @@ static const setting_t settings[] = {
      "group that is up: Kafka's smallest session timeout makes rebalances take 5 s"},
     {R, ALWAYS, true, "enable.partition.eof", "true",
      "a restore ends at the end-of-partition event (see ARCHITECTURE.md, Restoration)"},
+    {C, ALWAYS, true, "enable.partition.eof", "true",
+     "a task fed by several partitions waits for an empty one until the consumer reports its "
+     "end (max.task.idle.ms)"},
     {R, ALWAYS, true, "auto.offset.reset", "error",
      "a checkpoint outside the changelog is reported, and the store wiped and restored"},
     {R, ALWAYS, false, "fetch.wait.max.ms", "10",

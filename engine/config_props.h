@@ -72,6 +72,16 @@
       "creates. -1: 3 when the cluster has at least 3 brokers, else the broker's default.")        \
     X(POLL_BATCH_SIZE, "poll.batch.size", INT, "1000", "1..100000",                                \
       "Records taken from librdkafka's queue in one batch.")                                       \
+    X(MAX_TASK_IDLE_MS, "max.task.idle.ms", INT, "0", "-1..",                                      \
+      "How long a task fed by several partitions (a join, a merge) waits for one that has no "     \
+      "record buffered, so it can process their records in timestamp order, as Kafka Streams. "    \
+      "0: it waits while the partition may hold records on the broker (the consumer has not "      \
+      "reached its end), not for records yet to be produced. > 0: also this long once at the "     \
+      "end. -1: never (records in the order they are fetched, lowest timestamp first among the "   \
+      "buffered ones).")                                                                           \
+    X(BUFFERED_RECORDS_PER_PARTITION, "buffered.records.per.partition", INT, "1000", "1..",        \
+      "Records a partition of a task fed by several partitions may buffer while they wait for "    \
+      "their turn; past it the partition is paused until half of them are processed.")             \
     X(EMBEDDED_BROKERS, "embedded.brokers", INT, "3", "1..16",                                     \
       "Brokers of the embedded mock cluster.")                                                     \
     X(EMBEDDED_PARTITIONS, "embedded.partitions", INT, "4", "1..1024",                             \

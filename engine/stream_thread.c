@@ -232,30 +232,15 @@ static int load_headers(rill_headers_t *self)
     return 0;
 }
 
-/* Processes one consumed message; returns whether a task took it. */
-static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
+/* Processes the record of a slot whose task runs; counts it when a task took it. */
+static void process_record(stream_thread_t *t, slot_t *slot, rd_kafka_message_t *msg)
 {
-    if (msg->err) {
-        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            return false;
-        if (rd_kafka_fatal_error(t->consumer, NULL, 0)) {
-            rill__thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s",
-                              rd_kafka_message_errstr(msg));
-            return false;
-        }
-        rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
-                 rd_kafka_message_errstr(msg));
-        return false;
-    }
-    slot_t *slot = rill__tm_slot_for(t->tm, msg);
-    if (!slot)
-        return false; /* from a partition revoked a moment ago */
     if (!slot->active || t->rewound) {
         /* Delivered before its partition's pause took effect, or fetched before a rewind in
          * the middle of this batch: fetched again at the resume. */
         if (slot->dropped_from < 0 || msg->offset < slot->dropped_from)
             slot->dropped_from = msg->offset;
-        return false;
+        return;
     }
     rill_record_t raw = {
         .key = {msg->key, msg->key_len},
@@ -273,13 +258,98 @@ static bool process_message(stream_thread_t *t, rd_kafka_message_t *msg)
     int rc = rill__task_process(slot->task, slot->source, &raw);
     if (rc) {
         rill__thread_fail(t, rc, "%s", rill__task_error(slot->task));
-        return false;
+        return;
     }
     if (slot->first_offset < 0)
         slot->first_offset = msg->offset;
     slot->next_offset = msg->offset + 1;
     t->dirty = true;
+    t->nprocessed++;
+}
+
+/* Takes one consumed message: an event (a partition's end, an error), a record processed at once
+ * (its task has no other partition), or a record queued for its turn. Returns whether the
+ * message was queued (the queue owns it); else the caller destroys it. */
+static bool take_message(stream_thread_t *t, rd_kafka_message_t *msg)
+{
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        slot_t *slot = rill__tm_slot_for(t->tm, msg);
+        if (slot)
+            slot->pg.at_end = true;
+        return false;
+    }
+    if (msg->err) {
+        if (rd_kafka_fatal_error(t->consumer, NULL, 0))
+            rill__thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s",
+                              rd_kafka_message_errstr(msg));
+        else
+            rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
+                     rd_kafka_message_errstr(msg));
+        return false;
+    }
+    slot_t *slot = rill__tm_slot_for(t->tm, msg);
+    if (!slot)
+        return false; /* from a partition revoked a moment ago */
+    if (!slot->grouped || !slot->active || t->rewound) {
+        process_record(t, slot, msg);
+        return false;
+    }
+    if (rill__rq_push(&slot->pg.queue, msg)) {
+        rill__thread_fail(t, RILL_ENOMEM, "out of memory queuing a record of '%s' [%d]",
+                          slot->topic, slot->partition);
+        return false;
+    }
+    slot->pg.at_end = false;
+    slot->queued_next = msg->offset + 1;
+    t->queued = true;
+    if (!slot->full && slot->pg.queue.len >= t->max_buffered)
+        rill__tm_set_full(t->tm, slot, true);
     return true;
+}
+
+static void idle_timer_cb(uv_timer_t *h);
+
+/* Processes the queued records of every task, each in timestamp order across its partitions,
+ * until it must wait for one of them (see partition_group.h). */
+static void drain(stream_thread_t *t)
+{
+    if (!t->queued)
+        return;
+    size_t n;
+    slot_t *slots = rill__tm_slots(t->tm, &n);
+    if (n > t->group_cap) {
+        pg_partition_t **g = rill_realloc(t->group, n * sizeof *g);
+        if (g)
+            t->group = g;
+        slot_t **gs = g ? rill_realloc(t->group_slots, n * sizeof *gs) : NULL;
+        if (!gs) {
+            rill__thread_fail(t, RILL_ENOMEM, "out of memory ordering records");
+            return;
+        }
+        t->group_slots = gs;
+        t->group_cap = n;
+    }
+    int64_t now = rill__monotonic_ms(), wake = INT64_MAX;
+    bool left = false;
+    for (size_t i = 0; i < n && !t->failed; i++) {
+        if (!slots[i].pg.queue.len)
+            continue;
+        size_t k = rill__tm_group(t->tm, &slots[i], t->group, t->group_slots);
+        int j;
+        while (!t->failed &&
+               (j = rill__pg_next(t->group, k, t->max_task_idle_ms, now, &wake)) >= 0) {
+            slot_t *from = t->group_slots[j];
+            rd_kafka_message_t *msg = rill__rq_pop(&from->pg.queue);
+            process_record(t, from, msg);
+            rd_kafka_message_destroy(msg);
+            if (from->full && from->pg.queue.len <= t->max_buffered / 2)
+                rill__tm_set_full(t->tm, from, false);
+        }
+        left = left || slots[i].pg.queue.len;
+    }
+    t->queued = left;
+    if (wake != INT64_MAX)
+        uv_timer_start(&t->idle_timer, idle_timer_cb, (uint64_t)(wake - now), 0);
 }
 
 /* Phase: a step of restoration, and of tasks waiting for their stores. Returns whether more
@@ -307,13 +377,12 @@ static bool process_batches(stream_thread_t *t)
         if (n <= 0)
             break;
         t->rewound = false;
-        int_fast64_t ok = 0;
-        for (ssize_t i = 0; i < n; i++) {
-            if (!t->failed && process_message(t, t->batch[i]))
-                ok++;
-            rd_kafka_message_destroy(t->batch[i]);
-        }
-        atomic_fetch_add_explicit(&t->m_processed, ok, memory_order_relaxed);
+        t->nprocessed = 0;
+        for (ssize_t i = 0; i < n; i++)
+            if (t->failed || !take_message(t, t->batch[i]))
+                rd_kafka_message_destroy(t->batch[i]);
+        drain(t);
+        atomic_fetch_add_explicit(&t->m_processed, t->nprocessed, memory_order_relaxed);
         more = (size_t)n == t->batch_size;
     }
     return more;
@@ -354,6 +423,11 @@ static void more_cb(uv_idle_t *h)
 }
 
 static void step_cb(uv_timer_t *h)
+{
+    serve(h->data);
+}
+
+static void idle_timer_cb(uv_timer_t *h)
 {
     serve(h->data);
 }
@@ -431,6 +505,7 @@ static void close_handles(stream_thread_t *t)
     close_handle((uv_handle_t *)&t->punct_timer);
     close_handle((uv_handle_t *)&t->keepalive_timer);
     close_handle((uv_handle_t *)&t->step_timer);
+    close_handle((uv_handle_t *)&t->idle_timer);
     close_handle((uv_handle_t *)&t->more);
 }
 
@@ -445,9 +520,12 @@ static void shutdown_thread(stream_thread_t *t)
     uv_timer_stop(&t->punct_timer);
     uv_timer_stop(&t->keepalive_timer);
     uv_timer_stop(&t->step_timer);
+    uv_timer_stop(&t->idle_timer);
     update_running(t);
     rill__thread_commit(t, true);
     t->ctx.events.committed(t->ctx.events.ud, t->close_deadline);
+    /* Queued records hold librdkafka's buffers: they go before the consumer does. */
+    rill__tm_drop_queued(t->tm);
     /* Leaving the group revokes the partitions through rebalance_cb, which closes the tasks. */
     rd_kafka_consumer_close(t->consumer);
     rill__tm_revoke(t->tm, NULL, false);
@@ -528,6 +606,8 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
     snprintf(t->name, sizeof t->name, "%s-StreamThread-%d", ctx->env.application_id,
              ctx->index + 1);
     t->batch_size = (size_t)RILL_CONF_INT(ctx->conf, POLL_BATCH_SIZE);
+    t->max_task_idle_ms = RILL_CONF_INT(ctx->conf, MAX_TASK_IDLE_MS);
+    t->max_buffered = (uint32_t)RILL_CONF_INT(ctx->conf, BUFFERED_RECORDS_PER_PARTITION);
     t->batch = rill_calloc(t->batch_size, sizeof *t->batch);
     if (!t->batch || pipe(t->pipefd) != 0) {
         snprintf(errstr, errstr_size, "cannot set up %s: %s", t->name, strerror(errno));
@@ -542,11 +622,12 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
     uv_timer_init(&t->loop, &t->punct_timer);
     uv_timer_init(&t->loop, &t->keepalive_timer);
     uv_timer_init(&t->loop, &t->step_timer);
+    uv_timer_init(&t->loop, &t->idle_timer);
     uv_idle_init(&t->loop, &t->more);
     uv_async_init(&t->loop, &t->stop_async, stop_cb);
     uv_unref((uv_handle_t *)&t->stop_async); /* the loop ends when the other handles close */
     t->poll.data = t->commit_timer.data = t->punct_timer.data = t->more.data =
-        t->keepalive_timer.data = t->step_timer.data = t->stop_async.data = t;
+        t->keepalive_timer.data = t->step_timer.data = t->idle_timer.data = t->stop_async.data = t;
     t->env = t->ctx.env;
     reader_events_t rev = {NULL, rill__tm_restored};
     client_callbacks_t ccb = {t, rebalance_cb, offset_commit_cb, NULL};
@@ -640,6 +721,8 @@ void rill__thread_destroy(stream_thread_t *t)
         if (t->consumer)
             rd_kafka_consumer_close(t->consumer);
     }
+    if (t->tm)
+        rill__tm_drop_queued(t->tm); /* they hold the consumer's buffers */
     if (t->cq)
         rd_kafka_queue_destroy(t->cq);
     if (t->consumer)
@@ -654,6 +737,8 @@ void rill__thread_destroy(stream_thread_t *t)
     rill__collector_destroy(t->collector);
     rill_free(t->batch);
     rill_free(t->hdrs);
+    rill_free(t->group);
+    rill_free(t->group_slots);
     if (t->pipefd[0] >= 0)
         close(t->pipefd[0]);
     if (t->pipefd[1] >= 0)

@@ -22,7 +22,8 @@ struct stream_thread {
     uv_loop_t loop;
     uv_poll_t poll;
     uv_timer_t commit_timer, punct_timer, keepalive_timer, step_timer;
-    uv_idle_t more; /* keeps serving while librdkafka's queues are not empty */
+    uv_timer_t idle_timer; /* a task waits out max.task.idle.ms for an empty partition */
+    uv_idle_t more;        /* keeps serving while librdkafka's queues are not empty */
     uv_async_t stop_async;
     int pipefd[2];
     rd_kafka_t *consumer;
@@ -42,8 +43,16 @@ struct stream_thread {
         struct stream_thread *thread;
         rd_kafka_message_t *msg;
     } lazy;
-    bool assigned;      /* the group gave this thread its partitions */
-    bool dirty;         /* processed records since the last commit */
+    /* Timestamp order across a task's partitions (partition_group.h). */
+    int64_t max_task_idle_ms;
+    uint32_t max_buffered;  /* buffered.records.per.partition */
+    bool queued;            /* some slot has queued records */
+    pg_partition_t **group; /* scratch: the partitions of the task being drained */
+    slot_t **group_slots;   /* and their slots */
+    size_t group_cap;
+    int_fast64_t nprocessed; /* records processed in the current batch */
+    bool assigned;           /* the group gave this thread its partitions */
+    bool dirty;              /* processed records since the last commit */
     bool rewound;       /* the current batch is stale: an aborted transaction rewound the tasks */
     int64_t last_purge; /* when repartition topics were last purged (monotonic ms) */
     bool stopping, failed;

@@ -74,6 +74,74 @@ void rill__tm_bind(task_manager_t *tm, changelog_reader_t *reader, rd_kafka_t *c
     tm->closing_ud = ud;
 }
 
+/* Marks the slots that share their task with another slot: their records are ordered by
+ * timestamp across the task's partitions (see partition_group.h). */
+static void find_groups(task_manager_t *tm)
+{
+    for (size_t i = 0; i < tm->nslots; i++) {
+        slot_t *a = &tm->slots[i];
+        a->grouped = false;
+        for (size_t j = 0; j < tm->nslots && !a->grouped; j++)
+            a->grouped =
+                j != i && tm->slots[j].st == a->st && tm->slots[j].partition == a->partition;
+    }
+}
+
+/* Drops a slot's queued records: whoever takes the partition next fetches them again. */
+static void drop_queued(slot_t *s)
+{
+    rill__rq_clear(&s->pg.queue);
+    s->full = false;
+    s->queued_next = -1;
+}
+
+slot_t *rill__tm_slots(task_manager_t *tm, size_t *n)
+{
+    *n = tm->nslots;
+    return tm->slots;
+}
+
+size_t rill__tm_group(task_manager_t *tm, const slot_t *s, pg_partition_t **group, slot_t **slots)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < tm->nslots; i++)
+        if (tm->slots[i].st == s->st && tm->slots[i].partition == s->partition) {
+            group[k] = &tm->slots[i].pg;
+            slots[k++] = &tm->slots[i];
+        }
+    return k;
+}
+
+void rill__tm_set_full(task_manager_t *tm, slot_t *s, bool full)
+{
+    s->full = full;
+    if (!tm->consumer)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, s->topic, s->partition);
+    rd_kafka_resp_err_t err = full ? rd_kafka_pause_partitions(tm->consumer, list)
+                                   : rd_kafka_resume_partitions(tm->consumer, list);
+    if (err)
+        rill_log(RILL_LOG_WARN, "thread", "%s: cannot %s '%s' [%d]: %s", tm->name,
+                 full ? "pause" : "resume", s->topic, s->partition, rd_kafka_err2str(err));
+    if (!full && s->queued_next >= 0) {
+        list->elems[0].offset = s->queued_next;
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(tm->consumer, list, 0);
+        if (error) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: cannot seek '%s' [%d]: %s", tm->name, s->topic,
+                     s->partition, rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+void rill__tm_drop_queued(task_manager_t *tm)
+{
+    for (size_t i = 0; i < tm->nslots; i++)
+        drop_queued(&tm->slots[i]);
+}
+
 static void set_active(task_manager_t *tm, rill_task_t *task, bool active)
 {
     for (size_t s = 0; s < tm->nslots; s++)
@@ -100,6 +168,7 @@ static void pause_resume(task_manager_t *tm, rill_task_t *task, bool resume)
         if (resume && to >= 0)
             rd_kafka_topic_partition_list_add(seek, sl->topic, sl->partition)->offset = to;
         sl->dropped_from = -1;
+        sl->pg.at_end = false; /* reported again after the resume */
     }
     if (list->cnt) {
         rd_kafka_resp_err_t err = resume ? rd_kafka_resume_partitions(tm->consumer, list)
@@ -318,6 +387,8 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
             .next_offset = -1,
             .committed = -1,
             .dropped_from = -1,
+            .pg = {.idle_since = -1},
+            .queued_next = -1,
         };
         if (!slots[tm->nslots].topic) {
             snprintf(why, why_size, "out of memory taking '%s' [%d]", p->topic, p->partition);
@@ -326,6 +397,7 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
         tm->nslots++;
     }
     tm->by_partition_rkt = NULL; /* the slots moved */
+    find_groups(tm);
     /* Suspended tasks the assignment did not give back go now: their stores' locks may be
      * wanted by another thread of the instance. */
     close_unused(tm, UNUSED_SUSPENDED);
@@ -359,14 +431,16 @@ void rill__tm_revoke(task_manager_t *tm, const rd_kafka_topic_partition_list_t *
         for (int i = 0; parts && i < parts->cnt && !revoked; i++)
             revoked = parts->elems[i].partition == tm->slots[s].partition &&
                       strcmp(parts->elems[i].topic, tm->slots[s].topic) == 0;
-        if (revoked)
+        if (revoked) {
             rill_free(tm->slots[s].topic);
-        else
+            rill__rq_free(&tm->slots[s].pg.queue);
+        } else
             tm->slots[keep++] = tm->slots[s];
     }
     tm->nslots = keep;
     tm->last_slot = 0;
     tm->by_partition_rkt = NULL;
+    find_groups(tm);
     if (suspend) {
         pthread_rwlock_wrlock(tm->ctx->query_lock);
         for (size_t i = 0; i < tm->ntasks; i++)
@@ -586,10 +660,13 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
         const rd_kafka_topic_partition_t *g =
             err ? NULL : rd_kafka_topic_partition_list_find(group, s->topic, s->partition);
         int64_t to = rewind_target(s, g);
-        if (to >= 0)
+        if (to >= 0) {
             rd_kafka_topic_partition_list_add(seek, s->topic, s->partition)->offset = to;
+            s->pg.at_end = false; /* the consumer reports the end again after a seek */
+        }
         s->next_offset = s->committed = to;
         s->dropped_from = -1;
+        drop_queued(s);
     }
     rd_kafka_topic_partition_list_destroy(group);
     if (seek->cnt) {

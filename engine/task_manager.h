@@ -11,6 +11,7 @@
 #define RILL_ENGINE_TASK_MANAGER_H
 
 #include "changelog_reader.h"
+#include "partition_group.h"
 
 typedef struct task_manager task_manager_t;
 
@@ -27,6 +28,11 @@ typedef struct {
     int64_t next_offset;  /* after the last processed record; -1: none yet */
     int64_t committed;    /* what this thread committed (or rewound to); -1: none */
     int64_t dropped_from; /* the first record dropped while inactive (sought back to) */
+    /* Where the records wait for their turn when the task has other partitions (grouped). */
+    pg_partition_t pg;
+    bool grouped;        /* the task has other partitions: records go through pg.queue */
+    bool full;           /* paused: pg.queue reached buffered.records.per.partition */
+    int64_t queued_next; /* after the last record queued (where a full slot resumes) */
 } slot_t;
 
 /* Returns a new task manager; env (borrowed, with the thread's collector) is given to every
@@ -61,6 +67,16 @@ int rill__tm_step(task_manager_t *tm, char *why, size_t why_size);
 bool rill__tm_all_running(const task_manager_t *tm);
 /* Returns whether some task waits to be made (the thread retries it on a timer). */
 bool rill__tm_waiting(const task_manager_t *tm);
+
+/* Returns the slots (*n of them): valid until the next assignment or revocation. */
+slot_t *rill__tm_slots(task_manager_t *tm, size_t *n);
+/* Fills group (room for every slot) with the slots of s's task, s among them; returns how many. */
+size_t rill__tm_group(task_manager_t *tm, const slot_t *s, pg_partition_t **group, slot_t **slots);
+/* Pauses (full) or resumes a slot whose queue of records reached, or came back under, its
+ * bound; a resumed slot goes on from after the last record it queued. */
+void rill__tm_set_full(task_manager_t *tm, slot_t *s, bool full);
+/* Drops every slot's queued records (before the consumer goes; they are fetched again). */
+void rill__tm_drop_queued(task_manager_t *tm);
 
 /* Returns the slot of a consumed message, or NULL (a partition revoked a moment ago). */
 slot_t *rill__tm_slot_for(task_manager_t *tm, const rd_kafka_message_t *msg);

@@ -15,7 +15,6 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "../common/kafka_util.h"
+#include "../common/temp_dir.h"
 
 #define REGIONS 500
 
@@ -307,21 +307,15 @@ static void test_restart_reads_the_tail(void **state)
     rill_topology_unref(host_topo);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 int main(void)
 {
-    snprintf(state_dir, sizeof state_dir, "/tmp/rill-global-it-XXXXXX");
-    if (!mkdtemp(state_dir))
+    if (temp_dir_make(state_dir, "global-it"))
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loaded_first_then_kept_current),
         cmocka_unit_test(test_restart_reads_the_tail),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    nftw(state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    temp_dir_remove(state_dir);
     return rc;
 }
