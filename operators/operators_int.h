@@ -251,6 +251,8 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size);
 /* Closes the task's stores. */
 void rill__task_close_stores(rill_task_t *task);
 
+/* Returns the index of topo's node called name, or -1 (topology.c). */
+int rill__topology_find_node(const rill_topology_t *topo, const char *name);
 /* Returns the source node of store k when it is a global store of a built topology, or NULL. */
 const node_t *rill__topology_global_source(const rill_topology_t *topo, size_t k);
 
