@@ -129,6 +129,12 @@ bool rill__thread_running(stream_thread_t *t);
 
 /* Returns the known partition count of topic, or -1. @thread any (read-only after start) */
 int32_t rill__app_partitions(const rill_app_t *app, const char *topic);
+/* Sets the partition count of topic among the app's known topics (adding it when new); 0 or
+ * RILL_ENOMEM. */
+int rill__app_remember_topic(rill_app_t *app, const char *name, int32_t partitions);
+/* Sizes the app's internal topics, creates those missing and waits for them in the metadata
+ * (internal_topics_create.c); 0 or a code with errstr set. */
+int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size);
 /* Routes librdkafka's log lines into Rill's log. */
 void rill__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 

@@ -251,6 +251,8 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size);
 /* Closes the task's stores. */
 void rill__task_close_stores(rill_task_t *task);
 
+/* Returns the index of topo's node called name, or -1 (topology.c). */
+int rill__topology_find_node(const rill_topology_t *topo, const char *name);
 /* Returns the source node of store k when it is a global store of a built topology, or NULL. */
 const node_t *rill__topology_global_source(const rill_topology_t *topo, size_t k);
 
@@ -290,6 +292,31 @@ int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes
  * first). */
 void rill__op_skip(rill_context_t *ctx, const rill_record_t *rec, const char *why,
                    uint64_t *logged_at);
+
+/* ---- The built-in stateful processors (stateful.c; suppress in suppress.c) ---- */
+
+/* A stateful processor node's state: its spec, serdes and store, and suppress's buffer. */
+typedef struct {
+    const rill_sop_spec_t *spec;
+    const rill_serde_t *ks, *vs;
+    rill_kv_store_t *kv;
+    rill_window_handle_t *ws;
+    rill_session_handle_t *ss;
+    bool cached;
+    int64_t observed; /* the largest timestamp this node has seen */
+    rill_bytes_t kb, vb, ib;
+    /* suppress */
+    rill_store_t *index; /* (buffer time, key) -> nothing, in time order */
+    bool indexed;
+    uint64_t buffered, buffered_bytes;
+} sop_state_t;
+
+/* Counts a record an aggregation or a table cannot use (why says why) in records-skipped, and
+ * logs it at debug level with its topic, partition and offset. */
+void rill__sop_skip(rill_context_t *ctx, const rill_record_t *rec, const char *why);
+/* Processes a record at a suppress node: buffers the update, then emits those due (their time
+ * limit passed, their window closed, or the buffer full). 0 or a code after rill_context_fail(). */
+int rill__sop_suppress(rill_context_t *ctx, sop_state_t *st, const rill_record_t *rec);
 
 /* The processor every sink node runs. */
 extern const rill_processor_ops rill__sink_ops;

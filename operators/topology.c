@@ -2,7 +2,8 @@
  * The processor graph: nodes added by name, then validated and split into sub-topologies by
  * rill_topology_build(). Sub-topologies are the connected components of the graph where edges
  * are parent/child links (a topic between a sink and a source does not connect them), numbered
- * in the order of their first node, as Kafka Streams numbers them.
+ * in the order of their first node, as Kafka Streams numbers them. What drivers read of a built
+ * topology is in topology_facts.c.
  */
 #include "operators_int.h"
 
@@ -217,7 +218,7 @@ const char *rill_topology_node_name(const rill_topology_t *topo, int index)
     return topo->nodes[index]->name;
 }
 
-static int find_node(const rill_topology_t *topo, const char *name)
+int rill__topology_find_node(const rill_topology_t *topo, const char *name)
 {
     for (size_t i = 0; i < topo->n; i++)
         if (strcmp(topo->nodes[i]->name, name) == 0)
@@ -253,7 +254,7 @@ static int add_node(rill_topology_t *topo, node_t *node, const char *name,
                                 name ? name : "(null)");
     else if (!name || !*name)
         rc = rill_topology_fail(topo, "a node needs a non-empty name");
-    else if (find_node(topo, name) >= 0)
+    else if (rill__topology_find_node(topo, name) >= 0)
         rc = rill_topology_fail(topo, "duplicate node name '%s'", name);
     else if (need_parents && (!parents || !parents[0]))
         rc = rill_topology_fail(topo, "node '%s' is dangling: it has no parent", name);
@@ -539,12 +540,12 @@ int rill_topology_rename(rill_topology_t *topo, const char *old_name, const char
         return RILL_EINVAL;
     if (topo->built)
         return rill_topology_fail(topo, "cannot rename '%s': the topology is built", old_name);
-    int idx = find_node(topo, old_name);
+    int idx = rill__topology_find_node(topo, old_name);
     if (idx < 0)
         return RILL_ENOENT;
     if (strcmp(old_name, new_name) == 0)
         return 0;
-    if (find_node(topo, new_name) >= 0)
+    if (rill__topology_find_node(topo, new_name) >= 0)
         return rill_topology_fail(topo, "duplicate node name '%s'", new_name);
     char *copy = rill_strdup(new_name);
     if (!copy)
@@ -650,7 +651,7 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
         if (!node->parents)
             return RILL_ENOMEM;
         for (size_t p = 0; p < node->nparents; p++) {
-            int parent = find_node(topo, node->parent_names[p]);
+            int parent = rill__topology_find_node(topo, node->parent_names[p]);
             if (parent < 0)
                 return build_fail(topo, errstr, errstr_size,
                                   "invalid topology: node '%s' is dangling: its parent '%s' "
@@ -718,7 +719,7 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
         store_def_t *sd = &topo->stores[k];
         int first = -1;
         for (size_t p = 0; p < sd->nprocessors; p++) {
-            int node = find_node(topo, sd->processor_names[p]);
+            int node = rill__topology_find_node(topo, sd->processor_names[p]);
             bool global_node = node >= 0 && topo->nodes[node]->global && !sd->global;
             if (node < 0 || topo->nodes[node]->kind != NODE_PROCESSOR || global_node) {
                 rill_free(colour);
@@ -782,9 +783,10 @@ int rill_topology_build(rill_topology_t *topo, char *errstr, size_t errstr_size)
     }
     for (size_t k = 0; k < topo->nstores; k++) {
         store_def_t *sd = &topo->stores[k];
-        sd->subtopology = sd->nprocessors
-                              ? topo->nodes[find_node(topo, sd->processor_names[0])]->subtopology
-                              : -1;
+        sd->subtopology =
+            sd->nprocessors
+                ? topo->nodes[rill__topology_find_node(topo, sd->processor_names[0])]->subtopology
+                : -1;
         if (sd->subtopology < 0)
             return build_fail(topo, errstr, errstr_size,
                               "invalid topology: store '%s' is connected to no processor",
@@ -812,124 +814,4 @@ int rill__topology_check_serdes(const rill_topology_t *topo, const rill_serde_t 
                               node->name);
     }
     return 0;
-}
-
-/* ---- facts for drivers ---- */
-
-int rill__topology_subtopology_count(const rill_topology_t *topo)
-{
-    return topo && topo->built ? topo->nsub : 0;
-}
-
-const char *rill__internal_topic(const char *app_id, const char *suffix, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s-%s", app_id, suffix);
-    return buf;
-}
-
-/* The partition count of an internal topic: its own, else -1 ("as the upstream sources"). */
-void rill__topology_source_topics(const rill_topology_t *topo, int st, const char *app_id,
-                                  void (*cb)(void *ud, const char *topic, bool internal,
-                                             int32_t partitions),
-                                  void *ud)
-{
-    for (size_t k = 0; k < topo->sub_n[st]; k++) {
-        const node_t *node = topo->nodes[topo->sub_order[st][k]];
-        if (node->kind != NODE_SOURCE || node->global)
-            continue;
-        for (size_t t = 0; t < node->ntopics; t++) {
-            char full[512];
-            const char *name =
-                node->internal ? rill__internal_topic(app_id, node->topics[t], full, sizeof full)
-                               : node->topics[t];
-            cb(ud, name, node->internal, node->partitions);
-        }
-    }
-}
-
-bool rill__topology_has_join(const rill_topology_t *topo, int st)
-{
-    for (size_t k = 0; k < topo->sub_n[st]; k++)
-        if (topo->nodes[topo->sub_order[st][k]]->ops == rill_join_ops() ||
-            topo->nodes[topo->sub_order[st][k]]->ops == rill_fk_join_ops())
-            return true;
-    return false;
-}
-
-void rill__topology_source_patterns(const rill_topology_t *topo, int st,
-                                    void (*cb)(void *ud, const char *pattern), void *ud)
-{
-    for (size_t k = 0; k < topo->sub_n[st]; k++) {
-        const node_t *node = topo->nodes[topo->sub_order[st][k]];
-        if (node->kind == NODE_SOURCE && node->pattern)
-            cb(ud, node->pattern);
-    }
-}
-
-void rill__topology_sink_topics(const rill_topology_t *topo, const char *app_id,
-                                void (*cb)(void *ud, const char *topic, bool internal, int st,
-                                           int32_t partitions),
-                                void *ud)
-{
-    for (size_t i = 0; i < topo->n; i++) {
-        const node_t *node = topo->nodes[i];
-        if (node->kind != NODE_SINK || !node->topic)
-            continue;
-        char full[512];
-        cb(ud,
-           node->internal ? rill__internal_topic(app_id, node->topic, full, sizeof full)
-                          : node->topic,
-           node->internal, node->subtopology, node->partitions);
-    }
-}
-
-int rill__topology_find_source(const rill_topology_t *topo, const char *app_id, const char *topic,
-                               int *st, int *source)
-{
-    size_t prefix = strlen(app_id);
-    for (size_t i = 0; i < topo->n; i++) {
-        const node_t *node = topo->nodes[i];
-        if (node->kind != NODE_SOURCE || node->global)
-            continue;
-        bool match = false;
-        for (size_t t = 0; !match && t < node->ntopics; t++) {
-            if (node->internal)
-                match = strncmp(topic, app_id, prefix) == 0 && topic[prefix] == '-' &&
-                        strcmp(topic + prefix + 1, node->topics[t]) == 0;
-            else
-                match = strcmp(topic, node->topics[t]) == 0;
-        }
-        if (!match && node->has_regex)
-            match = regexec(&node->regex, topic, 0, NULL, 0) == 0;
-        if (match) {
-            *st = node->subtopology;
-            *source = (int)i;
-            return 0;
-        }
-    }
-    return RILL_ENOENT;
-}
-
-const node_t *rill__topology_global_source(const rill_topology_t *topo, size_t k)
-{
-    const store_def_t *sd = &topo->stores[k];
-    int proc = sd->global && topo->built ? find_node(topo, sd->processor_names[0]) : -1;
-    return proc < 0 ? NULL : topo->nodes[topo->nodes[proc]->parents[0]];
-}
-
-void rill__topology_global_topics(const rill_topology_t *topo,
-                                  void (*cb)(void *ud, const char *topic, bool internal,
-                                             int32_t partitions),
-                                  void *ud)
-{
-    for (size_t k = 0; topo && k < topo->nstores; k++) {
-        const node_t *src = rill__topology_global_source(topo, k);
-        if (src)
-            cb(ud, src->topics[0], false, 0);
-    }
-}
-
-bool rill__topology_store_global(const rill_topology_t *topo, int k)
-{
-    return topo && k >= 0 && (size_t)k < topo->nstores && topo->stores[k].global;
 }
