@@ -118,6 +118,8 @@ rill_conf_t *rill_conf_dup(const rill_conf_t *conf)
     copy->timestamp_ud = conf->timestamp_ud;
     copy->error_handler = conf->error_handler;
     copy->error_handler_ud = conf->error_handler_ud;
+    memcpy(copy->handlers, conf->handlers, sizeof copy->handlers);
+    memcpy(copy->handler_ud, conf->handler_ud, sizeof copy->handler_ud);
     return copy;
 fail:
     rill_conf_destroy(copy);
@@ -316,6 +318,15 @@ void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_timestamp_fn fn, 
     conf->timestamp_ud = ud;
 }
 
+void rill_conf_set_exception_handler(rill_conf_t *conf, rill_error_kind_t kind,
+                                     rill_exception_handler_fn fn, void *ud)
+{
+    if (!conf || kind < 0 || kind >= RILL_ERROR_KINDS)
+        return;
+    conf->handlers[kind] = fn;
+    conf->handler_ud[kind] = ud;
+}
+
 void rill_conf_set_record_error_handler(rill_conf_t *conf, rill_record_error_handler_fn fn,
                                         void *ud)
 {
@@ -328,14 +339,6 @@ static int64_t wallclock_extractor(void *ud, const rill_record_t *rec, int64_t p
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The "continue" handler: one log line per record, counted by the task as skipped. */
-static rill_handler_result_t log_and_continue(void *ud, const rill_record_t *raw, int err,
-                                              const char *reason)
-{
-    rill_log(RILL_LOG_WARN, "handler", "skipping a record: %s", reason);
-    return RILL_HANDLER_CONTINUE;
 }
 
 int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *errstr,
@@ -356,14 +359,23 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
         env->timestamp_fn = wallclock_extractor;
     env->error_handler = conf->error_handler;
     env->error_handler_ud = conf->error_handler_ud;
+    const char *deser = RILL_CONF_STR(conf, DESERIALIZATION_EXCEPTION_HANDLER);
+    if (!*deser)
+        deser = RILL_CONF_STR(conf, DEFAULT_DESERIALIZATION_EXCEPTION_HANDLER);
+    env->continue_on[RILL_ERROR_DESERIALIZATION] = strcmp(deser, "continue") == 0;
+    env->continue_on[RILL_ERROR_PROCESSING] =
+        strcmp(RILL_CONF_STR(conf, PROCESSING_EXCEPTION_HANDLER), "continue") == 0;
+    for (int k = 0; k < RILL_ERROR_KINDS; k++) {
+        env->handler[k] = conf->handlers[k];
+        env->handler_ud[k] = conf->handler_ud[k];
+    }
+    const char *dlq = RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME);
+    env->dlq_topic = *dlq ? dlq : NULL;
     env->default_store_backend = strcmp(RILL_CONF_STR(conf, DEFAULT_DSL_STORE), "in_memory") == 0
                                      ? RILL_STORE_IN_MEMORY
                                      : RILL_STORE_ROCKSDB;
     env->cache_max_bytes = (size_t)RILL_CONF_INT(conf, STATESTORE_CACHE_MAX_BYTES);
     env->outer_join_emit_interval_ms = RILL_CONF_INT(conf, OUTER_JOIN_EMIT_INTERVAL_MS);
-    if (!env->error_handler &&
-        strcmp(RILL_CONF_STR(conf, DEFAULT_DESERIALIZATION_EXCEPTION_HANDLER), "continue") == 0)
-        env->error_handler = log_and_continue;
     return 0;
 }
 

@@ -65,6 +65,24 @@
       "What happens to a record that cannot be deserialized or has a negative timestamp. fail: "   \
       "the app stops in ERROR naming topic, partition and offset; continue: one log line, the "    \
       "records-skipped metric counts it, processing goes on.")                                     \
+    X(DESERIALIZATION_EXCEPTION_HANDLER, "deserialization.exception.handler", ENUM, "",            \
+      "|fail|continue",                                                                            \
+      "Kafka Streams 4's name of default.deserialization.exception.handler, which it overrides "   \
+      "when set.")                                                                                 \
+    X(PROCESSING_EXCEPTION_HANDLER, "processing.exception.handler", ENUM, "fail", "fail|continue", \
+      "What happens to a record a processor fails (a user function of map, filter, aggregate, "    \
+      "join, process... returns an error; KIP-1033). fail: the app stops in ERROR naming the "     \
+      "node, topic, partition and offset; continue: the record is skipped (one log line per "      \
+      "1,000, records-skipped counts them). What the failing node forwarded before it failed "     \
+      "stays.")                                                                                    \
+    X(ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME, "errors.dead.letter.queue.topic.name", STRING, "",      \
+      "a topic name",                                                                              \
+      "A record that fails deserialization or processing is also written here (KIP-1034), "        \
+      "whatever the handler decides: its key and value bytes unchanged, its headers, and the "     \
+      "headers __streams.errors.exception, .message, .topic, .partition, .offset (Kafka "          \
+      "Streams') and .timestamp, .processor.node.id, .task.id, .application.id. Under "            \
+      "exactly_once_v2 it is in the transaction of the record's offset. The app creates the "      \
+      "topic when it is missing. Empty: no dead letter queue.")                                    \
     X(CLUSTER_CONNECT_TIMEOUT_MS, "cluster.connect.timeout.ms", INT, "30000", "100..",             \
       "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR.")   \
     X(REPLICATION_FACTOR, "replication.factor", INT, "-1", "-1..",                                 \

@@ -31,6 +31,8 @@ struct rill_conf {
     void *timestamp_ud;
     rill_record_error_handler_fn error_handler;
     void *error_handler_ud;
+    rill_exception_handler_fn handlers[RILL_ERROR_KINDS];
+    void *handler_ud[RILL_ERROR_KINDS];
 };
 
 /* Returns the value of property id (the default when unset), borrowed; use RILL_CONF_STR. */

@@ -107,9 +107,28 @@ static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr
 }
 
 /* Returns whether name is an internal topic of the app (a repartition topic or a changelog). */
+/* Returns whether the app makes topic name when it is missing: its internal topics and its
+ * dead letter queue. */
 static bool is_internal(const rill_app_t *app, const char *name)
 {
-    return rill__topic_kind(app->env.application_id, name) != RILL_TOPIC_USER;
+    return rill__topic_kind(app->env.application_id, name) != RILL_TOPIC_USER ||
+           (app->env.dlq_topic && strcmp(name, app->env.dlq_topic) == 0);
+}
+
+/* The dead letter queue, when one is named and missing: as wide as the widest source topic. */
+static int size_dead_letter_queue(rill_app_t *app)
+{
+    const char *dlq = app->env.dlq_topic;
+    if (!dlq || rill__app_partitions(app, dlq) > 0)
+        return 0;
+    int32_t widest = 1;
+    for (int st = 0; st < rill__topology_subtopology_count(app->topo); st++) {
+        width_walk_t ww = {app, st, 0, false};
+        rill__topology_source_topics(app->topo, st, app->env.application_id, widest_source, &ww);
+        if (ww.max > widest)
+            widest = ww.max;
+    }
+    return rill__app_remember_topic(app, dlq, widest);
 }
 
 /* Returns the store whose changelog name is, or NULL. */
@@ -204,6 +223,8 @@ int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errst
         if ((rc = rill__app_remember_topic(app, name, ww.max)))
             return rc;
     }
+    if ((rc = size_dead_letter_queue(app)))
+        return rc;
     /* Create them: on the mock cluster directly, on a real one with CreateTopics. */
     size_t app_len = strlen(app->env.application_id);
     rd_kafka_NewTopic_t **nts = rill_calloc(app->ntopics + 1, sizeof *nts);
@@ -244,8 +265,10 @@ int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errst
         /* Repartition topics keep records whatever their timestamps (a replay of old events
          * must not lose them to the broker's time retention); the app deletes what it has
          * committed instead (purge_repartitions). */
-        bool bad = spec ? changelog_config(app, nts[nnt], spec) != 0
-                        : nts[nnt] && rd_kafka_NewTopic_set_config(nts[nnt], "retention.ms", "-1");
+        bool dlq = app->env.dlq_topic && strcmp(name, app->env.dlq_topic) == 0;
+        bool bad = spec  ? changelog_config(app, nts[nnt], spec) != 0
+                   : dlq ? false /* the broker's defaults */
+                         : nts[nnt] && rd_kafka_NewTopic_set_config(nts[nnt], "retention.ms", "-1");
         if (nts[nnt] && bad) {
             snprintf(kerr, sizeof kerr, "cannot set its configuration");
             rd_kafka_NewTopic_destroy(nts[nnt]);

@@ -62,7 +62,7 @@ struct stream_thread {
     int64_t close_deadline;    /* monotonic ms the close must end by */
     bool loop_done;
     bool joined;
-    atomic_int_fast64_t m_processed, m_skipped, m_commits, m_rebalances, m_tasks, m_late;
+    atomic_int_fast64_t m_processed, m_skipped, m_commits, m_rebalances, m_tasks, m_late, m_dead;
 };
 
 /* Fails the thread (once): the app hears why, and the thread stops processing. */

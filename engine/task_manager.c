@@ -49,7 +49,7 @@ struct task_manager {
     int32_t by_partition_n, by_partition_cap;
     task_ref_t *tasks;
     size_t ntasks;
-    uint64_t closed_skipped, closed_late; /* of tasks already closed */
+    uint64_t closed_skipped, closed_late, closed_dead; /* of tasks already closed */
 };
 
 task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const rill_task_env_t *env)
@@ -345,6 +345,7 @@ static void close_unused(task_manager_t *tm, which_t which)
                      rill__task_id(ref->task));
             tm->closed_skipped += rill__task_metrics(ref->task)->skipped;
             tm->closed_late += rill__task_metrics(ref->task)->late_dropped;
+            tm->closed_dead += rill__task_metrics(ref->task)->dead_letters;
             rill__task_destroy(ref->task);
         }
     }
@@ -702,6 +703,7 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
         pthread_rwlock_wrlock(tm->ctx->query_lock);
         tm->closed_skipped += rill__task_metrics(old)->skipped;
         tm->closed_late += rill__task_metrics(old)->late_dropped;
+        tm->closed_dead += rill__task_metrics(old)->dead_letters;
         rill__task_destroy(old);
         ref->task = NULL;
         ref->state = T_WAITING;
@@ -738,9 +740,10 @@ int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
     return seen;
 }
 
-void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *late, size_t *tasks)
+void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *late, uint64_t *dead,
+                      size_t *tasks)
 {
-    uint64_t sk = tm->closed_skipped, la = tm->closed_late;
+    uint64_t sk = tm->closed_skipped, la = tm->closed_late, de = tm->closed_dead;
     size_t up = 0;
     for (size_t i = 0; i < tm->ntasks; i++)
         if (tm->tasks[i].task) {
@@ -749,9 +752,11 @@ void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *lat
             const rill_task_metrics_t *m = rill__task_metrics(tm->tasks[i].task);
             sk += m->skipped;
             la += m->late_dropped;
+            de += m->dead_letters;
         }
     *skipped = sk;
     *late = la;
+    *dead = de;
     *tasks = up;
 }
 

@@ -519,6 +519,8 @@ int64_t rill_test_driver_metric(const rill_test_driver_t *td, const char *name)
             sum += (int64_t)m->cache_flushed;
         else if (strcmp(name, "cache-hits") == 0)
             sum += (int64_t)m->cache_hits;
+        else if (strcmp(name, "dead-letters") == 0)
+            sum += (int64_t)m->dead_letters;
         else
             return -1;
     }

@@ -144,6 +144,9 @@ struct rill_task {
     rill_store_write_t *restore_writes; /* a restore batch's writes */
     size_t restore_cap;
     uint64_t late_logged_at;    /* late_dropped when the last late-record line was logged */
+    const char *failed_node;    /* the node whose rill_context_fail the record's error is */
+    char failed_why[768];       /* and what it said */
+    uint64_t failed_logged_at;  /* skipped when the last skipped-record line was logged */
     struct task_shared *shared; /* blocks nodes of the task share (rill__task_shared) */
 };
 
@@ -286,6 +289,14 @@ int rill__op_ser(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t view
  * their next call); 0 or a code after rill_context_fail(). */
 int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes, rill_buf_t *view,
                 const char *what);
+
+/* A record that failed (operators/errors.c): the handler of kind decides, and the dead letter
+ * queue (when set) gets the record raw as read. node is the failing node (NULL: unknown), err
+ * its code, what and why what failed ("cannot deserialize the value", the serde's reason).
+ * Returns 0 when the record is skipped, else err with task->error set; a dead letter that
+ * cannot be sent fails the task whatever the handler said. */
+int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
+                      const char *node, int err, const char *what, const char *why);
 
 /* Counts a record a processor cannot use (why says why) in records-skipped, and logs it with
  * its topic, partition and offset once per 1,000 (*logged_at: the count at the last line, 0 at

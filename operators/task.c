@@ -87,6 +87,10 @@ int rill_context_fail(rill_context_t *ctx, int code, const char *fmt, ...)
     va_end(ap);
     snprintf(task->error, sizeof task->error, "task %s, node '%s': %s", task->id,
              ctx->inst->node->name, msg);
+    if (!task->failed_node) { /* the first failure of the record is its cause */
+        task->failed_node = ctx->inst->node->name;
+        snprintf(task->failed_why, sizeof task->failed_why, "%s", msg);
+    }
     return code ? code : RILL_EPROCESS;
 }
 
@@ -444,22 +448,12 @@ static inline int decode(const rill_serde_t *serde, rill_buf_t bytes, rill_arena
     return rill_serde_deserialize(serde, bytes, arena, value, why, why_size);
 }
 
-/* Sends a record that cannot be processed to the error handler; returns 0 when it is skipped. */
-static int record_error(rill_task_t *task, const rill_record_t *raw, int err, const char *what,
-                        const char *why)
+/* Returns whether a processor's error code is the record's fault (the processing handler
+ * decides), not the task's: out of memory, a store or the cluster failing stop the task. */
+static bool processing_error(int rc)
 {
-    char reason[900];
-    snprintf(reason, sizeof reason, "%s of the record at topic '%s' partition %d offset %lld: %s",
-             what, raw->topic ? raw->topic : "(none)", raw->partition, (long long)raw->offset, why);
-    rill_handler_result_t r = RILL_HANDLER_FAIL;
-    if (task->env.error_handler)
-        r = task->env.error_handler(task->env.error_handler_ud, raw, err, reason);
-    if (r == RILL_HANDLER_CONTINUE) {
-        task->metrics.skipped++;
-        return 0;
-    }
-    snprintf(task->error, sizeof task->error, "task %s: %s", task->id, reason);
-    return err;
+    return rc != RILL_ENOMEM && rc != RILL_EIO && rc != RILL_EKAFKA && rc != RILL_ETIMEDOUT &&
+           rc != RILL_ECLOSED && rc != RILL_EBUSY && rc != RILL_ESTATE;
 }
 
 static int run_punctuator(rill_task_t *task, punctuator_t *p, int64_t now)
@@ -493,7 +487,8 @@ int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw)
         return rc;
     }
     if (rc)
-        return record_error(task, raw, RILL_ESERDE, what, why);
+        return rill__task_failed(task, raw, RILL_ERROR_DESERIALIZATION, node->name, RILL_ESERDE,
+                                 what, why);
     rill_timestamp_fn tsfn = node->timestamp_fn ? node->timestamp_fn : task->env.timestamp_fn;
     if (tsfn) {
         void *ud = node->timestamp_fn ? node->timestamp_ud : task->env.timestamp_ud;
@@ -502,19 +497,31 @@ int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw)
     }
     if (rec.timestamp < 0) {
         snprintf(why, sizeof why, "the timestamp %lld is negative", (long long)rec.timestamp);
-        return record_error(task, raw, RILL_EINVAL, "invalid timestamp", why);
+        return rill__task_failed(task, raw, RILL_ERROR_DESERIALIZATION, node->name, RILL_EINVAL,
+                                 "invalid timestamp", why);
     }
     if (rec.timestamp > task->stream_time)
         task->stream_time = rec.timestamp;
     task->metrics.processed++;
     task->sink_rc = 0;
+    task->failed_node = NULL;
+    task->error[0] = '\0';
     task->processing = true;
     rc = rill_context_forward(&inst->ctx, &rec);
     if (!rc)
         rc = task->sink_rc;
     if (rc) {
         task->processing = false;
-        return rc;
+        if (task->sink_rc || !processing_error(rc))
+            return rc;
+        /* A node said why with rill_context_fail, or a store into the task's error, or none. */
+        char why2[sizeof task->error];
+        snprintf(why2, sizeof why2, "%s",
+                 task->failed_node ? task->failed_why
+                 : task->error[0]  ? task->error
+                                   : rill_strerror(rc));
+        return rill__task_failed(task, raw, RILL_ERROR_PROCESSING, task->failed_node, rc, NULL,
+                                 why2);
     }
     /* Stream-time punctuators fire once per advance past their next due time. */
     for (size_t i = 0; i < task->npunct; i++) {

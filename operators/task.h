@@ -86,8 +86,16 @@ typedef struct {
     const rill_serde_t *default_value_serde;
     rill_timestamp_fn timestamp_fn; /* NULL: the record's own timestamp */
     void *timestamp_ud;
-    rill_record_error_handler_fn error_handler; /* NULL: fail */
+    /* Failed records (operators/errors.c): the handler of each kind (NULL: continue_on says
+     * whether the record is skipped or the task fails), the record error handler of
+     * rill_conf_set_record_error_handler (deserialization, when no handler is set), and the
+     * dead letter queue (NULL: none). */
+    rill_exception_handler_fn handler[RILL_ERROR_KINDS];
+    void *handler_ud[RILL_ERROR_KINDS];
+    bool continue_on[RILL_ERROR_KINDS];
+    rill_record_error_handler_fn error_handler;
     void *error_handler_ud;
+    const char *dlq_topic;
     int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
     void *wall_clock_ud;
     /* State: where stores live ("<state.dir>/<application.id>"; each task has a folder in it),
@@ -113,8 +121,9 @@ typedef struct {
 
 /* Counters a task keeps. */
 typedef struct {
-    uint64_t processed; /* records that went through a source */
-    uint64_t skipped;   /* records the error handler skipped */
+    uint64_t processed;    /* records that went through a source */
+    uint64_t skipped;      /* records the error handler skipped */
+    uint64_t dead_letters; /* records written to the dead letter queue */
     uint64_t punctuations;
     uint64_t late_dropped;     /* records that came after their window closed */
     uint64_t restored;         /* changelog records restored */

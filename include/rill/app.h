@@ -54,9 +54,13 @@ RILL_EXTERN int rill_conf_load_file(rill_conf_t *conf, const char *path, char *e
 RILL_EXTERN void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_timestamp_fn fn,
                                                    void *ud);
 /* Sets a record error handler (deserialization, invalid timestamps), replacing the one chosen
- * by default.record.error.handler. */
+ * by deserialization.exception.handler. */
 RILL_EXTERN void rill_conf_set_record_error_handler(rill_conf_t *conf,
                                                     rill_record_error_handler_fn fn, void *ud);
+/* Sets the exception handler of kind (replacing the one its property chooses; for
+ * deserialization, also a record error handler); fn NULL goes back to the property. */
+RILL_EXTERN void rill_conf_set_exception_handler(rill_conf_t *conf, rill_error_kind_t kind,
+                                                 rill_exception_handler_fn fn, void *ud);
 /* Returns the property table (borrowed, static) and its length in *count. */
 RILL_EXTERN const rill_conf_property_t *rill_conf_properties(size_t *count);
 /* Returns a new string (free with rill_free): docs/CONFIGURATION.md made from the table. */
@@ -190,7 +194,7 @@ RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill
 
 /* Returns a counter summed over the stream threads: "records-processed", "records-produced",
  * "records-skipped", "commits", "rebalances", "tasks", "records-restored",
- * "late-records-dropped". -1 for an unknown name. @thread any */
+ * "late-records-dropped", "dead-letters". -1 for an unknown name. @thread any */
 RILL_EXTERN int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */

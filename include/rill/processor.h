@@ -579,9 +579,39 @@ RILL_EXTERN char *rill_topology_to_dot(const rill_topology_t *topo);
 typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE } rill_handler_result_t;
 
 /* Called when a record cannot be deserialized or has an invalid timestamp; raw is the record as
- * read (bytes), reason says what and where. A dead letter queue plugs in here. */
+ * read (bytes), reason says what and where. (rill_conf_set_exception_handler is the general form.)
+ */
 typedef rill_handler_result_t (*rill_record_error_handler_fn)(void *ud, const rill_record_t *raw,
                                                               int err, const char *reason);
+
+/* What failed (Kafka Streams' three exception handlers). */
+typedef enum {
+    RILL_ERROR_DESERIALIZATION, /* a source's serde refused the bytes, or the timestamp is bad */
+    RILL_ERROR_PROCESSING, /* a processor (a user function of any operator) failed the record */
+    RILL_ERROR_KINDS
+} rill_error_kind_t;
+
+/* Everything known of a record that failed, for an exception handler (borrowed for the call). */
+typedef struct {
+    rill_error_kind_t kind;
+    const char *topic; /* where the input record was read: topic, partition, offset, timestamp */
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp;
+    const rill_headers_t *headers; /* the input record's headers */
+    rill_buf_t key, value;         /* the input record's bytes, as read */
+    const char *node;              /* the processor node that failed (the source, for serdes) */
+    const char *task_id;           /* "<sub-topology>_<partition>" */
+    const char *application_id;
+    int error;           /* the code (RILL_ESERDE, RILL_EPROCESS, ...) */
+    const char *message; /* what failed and why, naming the node and the record */
+} rill_error_context_t;
+
+/* An exception handler: decides whether the app fails or goes on past the record. When
+ * errors.dead.letter.queue.topic.name is set, the record goes to the dead letter queue either
+ * way, before the handler's decision takes effect. */
+typedef rill_handler_result_t (*rill_exception_handler_fn)(void *ud,
+                                                           const rill_error_context_t *ctx);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* A client for admin requests and metadata (a producer that sends nothing); NULL on error. */
@@ -73,8 +74,8 @@ static inline void kafka_delete_topics(const char *bootstrap, const char *const 
 
 /* Reads topic from the start in a fresh group until expect records came or 20 s passed without
  * one; copies up to expect values into values (may be NULL). Returns how many it read. */
-static inline int kafka_read_all(const char *bootstrap, const char *topic, int expect,
-                                 char values[][32])
+/* Returns a consumer of a new group subscribed to topic from its start (close and destroy it). */
+static inline rd_kafka_t *kafka_reader(const char *bootstrap, const char *topic)
 {
     char err[256], group[128];
     snprintf(group, sizeof group, "verifier-%d-%d", (int)time(NULL), rand());
@@ -88,6 +89,30 @@ static inline int kafka_read_all(const char *bootstrap, const char *topic, int e
     rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
+    return rk;
+}
+
+/* Returns the partition count of topic as the cluster's metadata says, or -1. */
+static inline int kafka_partition_count(const char *bootstrap, const char *topic)
+{
+    rd_kafka_t *admin = kafka_admin(bootstrap);
+    const rd_kafka_metadata_t *md = NULL;
+    int n = -1;
+    if (admin && rd_kafka_metadata(admin, 1, NULL, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int t = 0; t < md->topic_cnt; t++)
+            if (strcmp(md->topics[t].topic, topic) == 0)
+                n = md->topics[t].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (admin)
+        rd_kafka_destroy(admin);
+    return n;
+}
+
+static inline int kafka_read_all(const char *bootstrap, const char *topic, int expect,
+                                 char values[][32])
+{
+    rd_kafka_t *rk = kafka_reader(bootstrap, topic);
     int n = 0;
     for (int idle = 0; n < expect && idle < 200; idle++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);

@@ -1,0 +1,137 @@
+/*
+ * Failed records: what a task does with a record its source cannot deserialize or a processor
+ * fails. The handler of the error's kind decides (a user's exception handler, else the
+ * deserialization.exception.handler / processing.exception.handler property: fail or
+ * continue); before the decision takes effect the record goes to the dead letter queue when
+ * errors.dead.letter.queue.topic.name is set, as Kafka Streams' built-in handlers do since
+ * KIP-1034 (ExceptionHandlerUtils in apache/kafka streams/.../errors builds the same record):
+ * the input's key and value bytes unchanged, its timestamp, its headers, and headers saying
+ * what failed where. The dead letter goes through the task's collector, so under exactly-once
+ * it is in the transaction of the record's offset.
+ */
+#include "operators_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const kind_names[RILL_ERROR_KINDS] = {
+    [RILL_ERROR_DESERIALIZATION] = "deserialization",
+    [RILL_ERROR_PROCESSING] = "processing",
+};
+
+/* The exception class the dead letter names: a stable string to group failures by. */
+static const char *const kind_classes[RILL_ERROR_KINDS] = {
+    [RILL_ERROR_DESERIALIZATION] = "rill.DeserializationError",
+    [RILL_ERROR_PROCESSING] = "rill.ProcessingError",
+};
+
+enum { ERROR_HEADERS = 9 };
+
+/* Writes the dead letter of c; 0 or a code with why. */
+static int send_dead_letter(rill_task_t *task, const rill_error_context_t *c, char *why,
+                            size_t why_size)
+{
+    rill_arena_t *a = task->arena;
+    size_t n = rill_headers_count(c->headers);
+    rill_header_t *h = rill_arena_alloc(a, (n + ERROR_HEADERS) * sizeof *h);
+    rill_buf_t exception =
+        rill_arena_printf(a, "%s(%s)", kind_classes[c->kind], rill_err_name(c->error));
+    rill_buf_t partition = rill_arena_printf(a, "%d", c->partition);
+    rill_buf_t offset = rill_arena_printf(a, "%lld", (long long)c->offset);
+    rill_buf_t timestamp = rill_arena_printf(a, "%lld", (long long)c->timestamp);
+    if (!h || !exception.data || !partition.data || !offset.data || !timestamp.data) {
+        snprintf(why, why_size, "out of memory");
+        return RILL_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        h[i] = *rill_headers_at(c->headers, i);
+    const rill_header_t errors[ERROR_HEADERS] = {
+        {"__streams.errors.exception", exception},
+        {"__streams.errors.message", rill_buf_str(c->message)},
+        {"__streams.errors.topic", rill_buf_str(c->topic ? c->topic : "")},
+        {"__streams.errors.partition", partition},
+        {"__streams.errors.offset", offset},
+        {"__streams.errors.timestamp", timestamp},
+        {"__streams.errors.processor.node.id", rill_buf_str(c->node ? c->node : "")},
+        {"__streams.errors.task.id", rill_buf_str(c->task_id)},
+        {"__streams.errors.application.id", rill_buf_str(c->application_id)},
+    };
+    memcpy(h + n, errors, sizeof errors);
+    const rill_headers_t *headers = rill_arena_headers(a, h, n + ERROR_HEADERS);
+    if (!headers) {
+        snprintf(why, why_size, "out of memory");
+        return RILL_ENOMEM;
+    }
+    const rill_collector_t *col = &task->env.collector;
+    int rc = col->send(col->opaque, task->env.dlq_topic, -1, c->key.data ? &c->key : NULL,
+                       c->value.data ? &c->value : NULL, c->timestamp, headers);
+    if (rc)
+        snprintf(why, why_size, "%s", rill_strerror(rc));
+    return rc;
+}
+
+int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
+                      const char *node, int err, const char *what, const char *why)
+{
+    char message[900];
+    const char *topic = raw->topic ? raw->topic : "(none)";
+    if (kind == RILL_ERROR_PROCESSING)
+        snprintf(message, sizeof message,
+                 "node '%s': %s (the record at topic '%s' partition %d offset %lld)",
+                 node ? node : "(unknown)", why, topic, raw->partition, (long long)raw->offset);
+    else
+        snprintf(message, sizeof message,
+                 "%s of the record at topic '%s' partition %d offset %lld: %s (node '%s')", what,
+                 topic, raw->partition, (long long)raw->offset, why, node ? node : "(unknown)");
+    const rill_error_context_t c = {
+        .kind = kind,
+        .topic = raw->topic,
+        .partition = raw->partition,
+        .offset = raw->offset,
+        .timestamp = raw->timestamp,
+        .headers = raw->headers,
+        .key = raw->key,
+        .value = raw->value,
+        .node = node,
+        .task_id = task->id,
+        .application_id = task->env.application_id ? task->env.application_id : "",
+        .error = err,
+        .message = message,
+    };
+    const rill_task_env_t *env = &task->env;
+    rill_handler_result_t r = env->continue_on[kind] ? RILL_HANDLER_CONTINUE : RILL_HANDLER_FAIL;
+    if (env->handler[kind])
+        r = env->handler[kind](env->handler_ud[kind], &c);
+    else if (kind == RILL_ERROR_DESERIALIZATION && env->error_handler)
+        r = env->error_handler(env->error_handler_ud, raw, err, message);
+    if (env->dlq_topic) {
+        char sent[256];
+        int rc = send_dead_letter(task, &c, sent, sizeof sent);
+        if (rc) {
+            /* Truncated if it must: the message leads. */
+            int len = snprintf(task->error, sizeof task->error, "task %s: %s", task->id, message);
+            if (len >= 0 && (size_t)len < sizeof task->error)
+                snprintf(task->error + len, sizeof task->error - (size_t)len,
+                         "; and it cannot go to the dead letter queue '%.200s': %.200s",
+                         env->dlq_topic, sent);
+            return rc;
+        }
+        task->metrics.dead_letters++;
+    }
+    if (r == RILL_HANDLER_CONTINUE) {
+        uint64_t n = ++task->metrics.skipped;
+        if (!task->failed_logged_at || n - task->failed_logged_at >= 1000) {
+            task->failed_logged_at = n;
+            rill_log(RILL_LOG_WARN, "task",
+                     "task %s: skipped (%s.exception.handler): %s%s%s (records-skipped counts "
+                     "them; this line comes once per 1,000)",
+                     task->id, kind_names[kind], message,
+                     env->dlq_topic ? "; in the dead letter queue " : "",
+                     env->dlq_topic ? env->dlq_topic : "");
+        }
+        return 0;
+    }
+    snprintf(task->error, sizeof task->error, "task %s%s%s", task->id,
+             kind == RILL_ERROR_PROCESSING ? ", " : ": ", message);
+    return err;
+}
