@@ -682,7 +682,8 @@ static int store_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, in
  * before the last 4 encode it in the new layout, the last 8 in the former. Both at once would
  * take a sequence number with its top bit set, which puts never give, when start >= 0. A
  * former record's values become entries numbered FORMER_SEQ + their index: a later record of
- * the same window (its list, longer) writes them again, and adds the new ones.
+ * the same window (its list, longer) writes them again, and adds the new ones. The task's puts
+ * go on numbering after the last record restored, so they meet no number the store holds.
  */
 static int restore_duplicates(task_store_t *ts, const rill_record_t *raw)
 {
@@ -695,8 +696,10 @@ static int restore_duplicates(task_store_t *ts, const rill_record_t *raw)
                rill_window_dup_key_split(key, NULL, NULL, &seq) == 0 && !(seq & FORMER_SEQ);
     if (!raw->value.data)
         return 0; /* never logged: a store of duplicates has nothing to delete */
-    if (now)
+    if (now) {
+        ts->seq = seq; /* the changelog's order is the puts': the task's next put follows it */
         return store_write(ts, key, raw->value, raw->timestamp);
+    }
     if (key.len < 8 || memcmp(k + key.len - 8, enc, 8) != 0)
         return RILL_EINVAL;
     rill_buf_t user = {key.data, key.len - 8}, list = raw->value;

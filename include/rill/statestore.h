@@ -193,9 +193,11 @@ RILL_EXTERN int64_t rill_window_store_observed_time(const rill_window_store_t *w
 /*
  * Makes ws keep every value put (Kafka Streams' retainDuplicates, for the stream-stream join's
  * stores): from then on its layouts are rill_window_dup_key()'s, (key, start, sequence number),
- * a put adds an entry under the store's next sequence number and replaces or deletes nothing, a
- * write batch writes the layouts it is given, get answers RILL_EINVAL, and iterators give each
- * entry of a window in sequence order. Call it before the first write; 0 or RILL_EINVAL.
+ * a put adds an entry under the store's next sequence number (from 1 at each open, so a reopened
+ * store's puts may meet numbers it holds: give the layouts yourself, through write batches, to
+ * number across opens) and replaces or deletes nothing, a write batch writes the layouts it is
+ * given, get answers RILL_EINVAL, and iterators give each entry of a window in sequence order.
+ * Call it before the first write; 0 or RILL_EINVAL.
  */
 RILL_EXTERN int rill_window_store_retain_duplicates(rill_window_store_t *ws);
 

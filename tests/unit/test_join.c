@@ -2236,6 +2236,15 @@ static void test_stream_stream_restores_duplicates(void **state)
     task_pipe(task, f->topo, "right", "j", "y", 35);
     outputs_since(s, from, out, sizeof out);
     assert_string_equal(out, "k=A+x@15;k=B+x@15;k=A+x@15;k=C+x@20;j=D+y@35;j=E+y@35;j=F+y@40;");
+    /* Puts go on numbering after the restored records: the next is the fifth. */
+    task_pipe(task, f->topo, "left", "k", "G", 10);
+    const struct sent *g = &s->r[s->n - 1];
+    assert_string_equal(g->topic, topic);
+    assert_memory_equal(g->key + g->klen - 4, "\0\0\0\5", 4);
+    from = s->n;
+    task_pipe(task, f->topo, "right", "k", "z", 16);
+    outputs_since(s, from, out, sizeof out);
+    assert_string_equal(out, "k=A+z@16;k=B+z@16;k=A+z@16;k=G+z@16;k=C+z@20;");
     rill__task_destroy(task);
 
     /* The first state directory, as the former layout left it: its marker says only the width. */
