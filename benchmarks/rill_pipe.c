@@ -36,6 +36,7 @@
 
 #include "bench_admin.h"
 #include "bench_common.h"
+#include "join_ops.h"
 #include "nexmark_ops.h"
 
 #include <ftw.h>
@@ -510,10 +511,8 @@ static rill_stream_t *windowed(rill_stream_t *bids)
 
 /* ---- Joins: nexmark-q3, nexmark-q8, stream-stream-join ---------------------------------- */
 
-#define Q8_WINDOW_MS  10000   /* q8's tumbling windows, and the join's time difference */
-#define Q8_GRACE_MS   3600000 /* q8: no record is late whatever order the two sides come in */
-#define SSJ_WINDOW_MS 1000    /* stream-stream-join's time difference */
-#define SSJ_GRACE_MS  60000   /* stream-stream-join: more than one side runs ahead of the other */
+#define Q8_WINDOW_MS 10000   /* q8's tumbling windows, and the join's time difference */
+#define Q8_GRACE_MS  3600000 /* q8: no record is late whatever order the two sides come in */
 
 static bool is_state(rill_buf_t s, const char *two)
 {
@@ -643,19 +642,6 @@ static int q8_join(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t per
 static bool has_value(void *ud, const rill_record_t *rec)
 {
     return rec->value.data != NULL;
-}
-
-/* stream-stream-join's joiner: the left value, then the right one. */
-static int ssj_concat(void *ud, rill_context_t *ctx, rill_buf_t key, rill_buf_t left,
-                      rill_buf_t right, rill_buf_t *out)
-{
-    char *p = rill_arena_alloc(rill_context_arena(ctx), left.len + right.len);
-    if (!p)
-        return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
-    memcpy(p, left.data, left.len);
-    memcpy(p + left.len, right.data, right.len);
-    *out = (rill_buf_t){p, left.len + right.len};
-    return 0;
 }
 
 /* The join workloads (WORKLOADS.md, "Joins"): inputs[0] is the left side, inputs[1] the right;

@@ -50,6 +50,7 @@ static int add_join_store(rill_topology_t *topo, const char *name, rill_store_ty
         .key_serde = ks,
         .value_serde = vs,
         .internal = true,
+        .retain_duplicates = type == RILL_STORE_WINDOW,
     };
     int i = rill_topology_add_store(topo, &spec, procs);
     return i < 0 ? i : 0;

@@ -3,9 +3,9 @@
  *
  * - Stream-stream (KStreamJoinWindow, KStreamKStreamJoin): each side's records go into the side's
  *   window store (RILL_JOP_WINDOW, after being forwarded), and each side's join processor
- *   (RILL_JOP_STREAM_STREAM) looks its record up in the other side's store. A window store here
- *   holds, under (key, timestamp), the list of every value of that key and timestamp (Kafka
- *   Streams keeps duplicates with a sequence number in the key; a list is one read and one write).
+ *   (RILL_JOP_STREAM_STREAM) looks its record up in the other side's store. The window stores
+ *   retain duplicates (as Kafka Streams': a sequence number after the timestamp in the key), so
+ *   a put is one blind write and the values of one key and timestamp join in the order they came.
  *   Left and outer joins keep unmatched records in a shared key-value store ordered by
  *   (timestamp, side, key) and emit them, joined with null, once stream time passes their
  *   window's end plus grace (the fix of KAFKA-10847: no early (left, null) later followed by the
@@ -263,24 +263,21 @@ static void join_close(rill_context_t *ctx, void *state)
 
 /* ---- stream-stream ---- */
 
-/* RILL_JOP_WINDOW: forwards the record, then adds its value to the list of its key and timestamp
- * in this side's window store (a null key never joins; a null value is never kept). */
+/* RILL_JOP_WINDOW: forwards the record, then adds its value under its key and timestamp to this
+ * side's window store, beside any others there (a null key never joins; a null value is never
+ * kept). */
 static int window_process(rill_context_t *ctx, join_state_t *st, const rill_record_t *rec)
 {
     int rc = rill_context_forward(ctx, rec);
     if (rc || !rec->key.data || !rec->value.data)
         return rc;
-    rill_buf_t kbytes, vbytes, old;
+    rill_buf_t kbytes, vbytes;
     if ((rc = rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key")) ||
         (rc = rill__op_ser(ctx, st->this_vs, rec->value, &st->vb, &vbytes, "value")))
         return rc;
     if (!kbytes.data || !vbytes.data)
         return 0;
-    rc = rill_window_handle_get(st->ws, kbytes, rec->timestamp, &old, NULL);
-    if ((rc = list_extend(ctx, st, rc, old, vbytes, st->spec->store)))
-        return rc;
-    rc = rill_window_handle_put(st->ws, kbytes, rec->timestamp,
-                                (rill_buf_t){st->lb.data, st->lb.len}, rec->timestamp);
+    rc = rill_window_handle_put(st->ws, kbytes, rec->timestamp, vbytes, rec->timestamp);
     if (rc == RILL_ENOENT) {
         /* Older than the store's retention: the record joined what the other side holds, but
          * the other side's later records can no longer find it. Counted as dropped, as Kafka
@@ -431,10 +428,10 @@ static int stream_stream_process(rill_context_t *ctx, join_state_t *st, const ri
         rill_window_iter_t *it = rill_window_handle_fetch(st->ws, kbytes, from, to);
         if (!it)
             return store_failed(ctx, s->store, RILL_EIO);
-        rill_buf_t wkey, stored, list, v, vview;
+        rill_buf_t wkey, stored, v, vview;
         int64_t start;
         while (!rc && rill_window_iter_next(it, &wkey, &start, &stored)) {
-            if (rill_stored_split(stored, &list, NULL)) {
+            if (rill_stored_split(stored, &v, NULL)) {
                 rc = store_failed(ctx, s->store, RILL_EIO);
                 break;
             }
@@ -456,12 +453,10 @@ static int stream_stream_process(rill_context_t *ctx, join_state_t *st, const ri
                     break;
                 }
             }
-            for (size_t at = 0; !rc && list_next(list, &at, &v);) {
-                if ((rc = rill__op_de(ctx, st->other_vs, v, &vview, "value")) ||
-                    (rc = join_values(ctx, st, rec->key, rec->value, vview, &out)))
-                    break;
-                rc = forward(ctx, rec, rec->key, out, start > ts ? start : ts);
-            }
+            if ((rc = rill__op_de(ctx, st->other_vs, v, &vview, "value")) ||
+                (rc = join_values(ctx, st, rec->key, rec->value, vview, &out)))
+                break;
+            rc = forward(ctx, rec, rec->key, out, start > ts ? start : ts);
         }
         rill_window_iter_close(it);
         if (rc)

@@ -247,6 +247,7 @@ typedef struct task_store {
     bool global;          /* a global store's handle: kv is the app's, read-only here */
     rill_bytes_t scratch; /* stored-value and cache-entry composition; a global store's reads */
     rill_bytes_t keybuf;  /* layout keys */
+    uint32_t seq;         /* a store that retains duplicates: the last sequence number put */
 } task_store_t;
 
 /* Opens the stores of task's sub-topology and reads its checkpoint; 0 or a code (errstr set). */

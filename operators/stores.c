@@ -13,6 +13,11 @@
  * the store (one write batch per store, or per segment), the changelog and, through the flush
  * listener, the downstream nodes.
  *
+ * A window store that retains duplicates (a stream-stream join's) keys its entries and changelog
+ * records by (key, start, sequence number) and writes blind, never reading first. Its changelog
+ * may also hold records of the layout Rill used before, one value list per (key, start); restore
+ * reads both (restore_duplicates()).
+ *
  * Under exactly-once the stores are transactional (rill_store_set_transactional): what reaches
  * them waits in their pending batches until the driver's transaction has committed, and then
  * rill__task_commit_stores() writes it with the changelog offsets it reaches. The offsets live in
@@ -84,6 +89,19 @@ static int compose_append(rill_bytes_t *b, int64_t ts, rill_buf_t value)
     put_be64(t, ts);
     if (rill_bytes_append(b, t, 8) || rill_bytes_append(b, value.data ? value.data : "", value.len))
         return RILL_ENOMEM;
+    return 0;
+}
+
+/* Grows b to hold at least n bytes. */
+static int reserve(rill_bytes_t *b, size_t n)
+{
+    if (b->cap >= n)
+        return 0;
+    uint8_t *p = rill_realloc(b->data, n);
+    if (!p)
+        return RILL_ENOMEM;
+    b->data = p;
+    b->cap = n;
     return 0;
 }
 
@@ -334,23 +352,29 @@ static int check_segment_width(rill_task_t *task, task_store_t *ts, const char *
     char marker[1200];
     snprintf(marker, sizeof marker, "%s/segment-ms", path);
     long long width = -1;
+    /* A store that retains duplicates says so after the width: one written before its layout
+     * had sequence numbers (or for another spec) holds entries this one cannot read. */
+    char layout[16] = "";
+    const char *want = spec->retain_duplicates ? "duplicates" : "";
     FILE *f = fopen(marker, "r");
     if (f) {
         if (fscanf(f, "%lld", &width) != 1)
             width = -1;
+        else if (fscanf(f, "%15s", layout) != 1)
+            layout[0] = '\0';
         fclose(f);
     }
-    if (width == spec->segment_ms)
+    if (width == spec->segment_ms && strcmp(layout, want) == 0)
         return 0;
     struct stat st;
     if (stat(path, &st) == 0) {
-        char was[40] = "an unrecorded width";
+        char was[60] = "an unrecorded width";
         if (width >= 0)
-            snprintf(was, sizeof was, "%lld ms", width);
+            snprintf(was, sizeof was, "%lld ms%s%s", width, layout[0] ? " " : "", layout);
         rill_log(RILL_LOG_INFO, "state",
-                 "task %s: store '%s' holds segments of %s, not %lld ms: it is restored from the "
-                 "start of %s",
-                 task->id, spec->name, was, (long long)spec->segment_ms,
+                 "task %s: store '%s' holds segments of %s, not %lld ms%s%s: it is restored from "
+                 "the start of %s",
+                 task->id, spec->name, was, (long long)spec->segment_ms, want[0] ? " " : "", want,
                  ts->changelog[0] ? ts->changelog : "nothing (it has no changelog)");
         ts->checkpoint = -1;
         if (rill_store_wipe(path)) {
@@ -361,7 +385,7 @@ static int check_segment_width(rill_task_t *task, task_store_t *ts, const char *
     }
     bool ok = rill__make_dirs(path) == 0 && (f = fopen(marker, "w")) != NULL;
     if (ok) {
-        ok = fprintf(f, "%lld\n", (long long)spec->segment_ms) > 0;
+        ok = fprintf(f, "%lld%s%s\n", (long long)spec->segment_ms, want[0] ? " " : "", want) > 0;
         ok &= fclose(f) == 0;
     }
     if (!ok) {
@@ -394,10 +418,12 @@ static int open_one_at(rill_task_t *task, task_store_t *ts, char *errstr, size_t
         ts->vstore =
             rill_versioned_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
                                       spec->segment_ms, why, sizeof why);
-    else if (spec->type == RILL_STORE_WINDOW)
+    else if (spec->type == RILL_STORE_WINDOW) {
         ts->ws = rill_window_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
                                         spec->segment_ms, why, sizeof why);
-    else
+        if (ts->ws && spec->retain_duplicates)
+            rill_window_store_retain_duplicates(ts->ws);
+    } else
         ts->ss = rill_session_store_open(ts->backend, task->env.store_env, path, spec->retention_ms,
                                          spec->segment_ms, why, sizeof why);
     if (!ts->kv && !ts->ws && !ts->ss && !ts->vstore) {
@@ -622,6 +648,13 @@ static int store_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, in
     }
     if (ts->kv)
         return rill_store_put(ts->kv, layout, stored);
+    if (ts->ws && ts->def->spec.retain_duplicates) {
+        /* The layout holds the sequence number already: written as it is. */
+        rill_store_write_t w = {layout, stored};
+        bool written;
+        int rc = rill_window_store_write_batch(ts->ws, &w, 1, &written);
+        return rc ? rc : written ? 0 : RILL_ENOENT;
+    }
     if (ts->ws) {
         rill_buf_t key;
         int64_t start;
@@ -636,13 +669,69 @@ static int store_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, in
     return rill_session_store_put(ts->ss, key, start, end, stored);
 }
 
+/* The sequence numbers a restore gives the values of a record of the former layout: the top
+ * bit set, which the sequence numbers of puts never have, so that they meet none of them. */
+#define FORMER_SEQ UINT32_C(0x80000000)
+
+/*
+ * Restores a changelog record of a store that retains duplicates. Rill writes its records keyed
+ * (key, start, sequence number) with the plain value; before, it wrote one record per (key,
+ * start), a value list (each value after its 4-byte big-endian length) that grew with each
+ * duplicate. A changelog may hold both. The record's timestamp is the window start in both
+ * layouts (a join stores each record at its own time), which tells them apart: the 8 bytes
+ * before the last 4 encode it in the new layout, the last 8 in the former. Both at once would
+ * take a sequence number with its top bit set, which puts never give, when start >= 0. A
+ * former record's values become entries numbered FORMER_SEQ + their index: a later record of
+ * the same window (its list, longer) writes them again, and adds the new ones. The task's puts
+ * go on numbering after the last record restored, so they meet no number the store holds.
+ */
+static int restore_duplicates(task_store_t *ts, const rill_record_t *raw)
+{
+    uint8_t enc[8];
+    rill_buf_t key = raw->key;
+    rill_window_key((rill_buf_t){NULL, 0}, raw->timestamp, enc);
+    const uint8_t *k = key.data;
+    uint32_t seq = 0;
+    bool now = key.len >= 12 && memcmp(k + key.len - 12, enc, 8) == 0 &&
+               rill_window_dup_key_split(key, NULL, NULL, &seq) == 0 && !(seq & FORMER_SEQ);
+    if (!raw->value.data)
+        return 0; /* never logged: a store of duplicates has nothing to delete */
+    if (now) {
+        ts->seq = seq; /* the changelog's order is the puts': the task's next put follows it */
+        return store_write(ts, key, raw->value, raw->timestamp);
+    }
+    if (key.len < 8 || memcmp(k + key.len - 8, enc, 8) != 0)
+        return RILL_EINVAL;
+    rill_buf_t user = {key.data, key.len - 8}, list = raw->value;
+    if (reserve(&ts->keybuf, key.len + 4))
+        return RILL_ENOMEM;
+    for (size_t at = 0, i = 0; at < list.len; i++) {
+        const uint8_t *p = (const uint8_t *)list.data + at;
+        if (list.len - at < 4)
+            return RILL_EINVAL; /* not a value list */
+        size_t n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        if (n > list.len - at - 4)
+            return RILL_EINVAL;
+        size_t len =
+            rill_window_dup_key(user, raw->timestamp, FORMER_SEQ + (uint32_t)i, ts->keybuf.data);
+        int rc = store_write(ts, (rill_buf_t){ts->keybuf.data, len}, (rill_buf_t){p + 4, n},
+                             raw->timestamp);
+        if (rc)
+            return rc;
+        at += 4 + n;
+    }
+    return 0;
+}
+
 int rill__task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
 {
     if (i >= task->nchangelogs)
         return RILL_EINVAL;
     task_store_t *ts = &task->stores[task->changelogs[i]];
     ts->memo_state = RILL__OLD_UNKNOWN; /* the store changes under any memo */
-    int rc = store_write(ts, raw->key, raw->value, raw->timestamp);
+    int rc = ts->ws && ts->def->spec.retain_duplicates
+                 ? restore_duplicates(ts, raw)
+                 : store_write(ts, raw->key, raw->value, raw->timestamp);
     if (rc == RILL_ENOENT)
         rc = 0; /* a window, or a version, that has expired since it was logged */
     if (rc == RILL_EINVAL) {
@@ -1212,25 +1301,17 @@ rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
     return rill_store_range(ts->kv, from, to, reverse);
 }
 
-/* Grows b to hold at least n bytes. */
-static int reserve(rill_bytes_t *b, size_t n)
-{
-    if (b->cap >= n)
-        return 0;
-    uint8_t *p = rill_realloc(b->data, n);
-    if (!p)
-        return RILL_ENOMEM;
-    b->data = p;
-    b->cap = n;
-    return 0;
-}
-
-/* Makes the layout key of a window in the store's key buffer (a null view when out of memory). */
+/* Makes the layout key of a window in the store's key buffer (a null view when out of memory).
+ * A store that retains duplicates gets the next sequence number; they wrap within 31 bits (as
+ * Kafka Streams' do), the top bit being restore_duplicates()'s. */
 static rill_buf_t window_layout(task_store_t *ts, rill_buf_t key, int64_t start)
 {
-    if (reserve(&ts->keybuf, key.len + 8))
+    if (reserve(&ts->keybuf, key.len + 12))
         return (rill_buf_t){NULL, 0};
-    return (rill_buf_t){ts->keybuf.data, rill_window_key(key, start, ts->keybuf.data)};
+    if (!ts->def->spec.retain_duplicates)
+        return (rill_buf_t){ts->keybuf.data, rill_window_key(key, start, ts->keybuf.data)};
+    ts->seq = (ts->seq + 1) & ~FORMER_SEQ;
+    return (rill_buf_t){ts->keybuf.data, rill_window_dup_key(key, start, ts->seq, ts->keybuf.data)};
 }
 
 /* Makes the layout key of a session in the store's key buffer. */
@@ -1245,6 +1326,8 @@ int rill_window_handle_get(rill_window_handle_t *ws, rill_buf_t key, int64_t sta
                            rill_buf_t *value, int64_t *ts)
 {
     task_store_t *s = (task_store_t *)ws;
+    if (s->def->spec.retain_duplicates)
+        return RILL_EINVAL; /* a window holds any number of values */
     rill_buf_t layout = window_layout(s, key, start);
     if (!layout.data)
         return RILL_ENOMEM;

@@ -24,6 +24,13 @@
  * reads through the batch (GetFromBatchAndDB, NewIteratorWithBase); other threads (interactive
  * queries) read the DB, that is, committed data only. The offset lives in a column family of its
  * own ("rill-meta"), so it is in no iteration over the data.
+ *
+ * Iterators are reused: a closed one (not reading through a batch) is parked in its store, and
+ * the next range with bounds of the same kinds takes it, rewrites its bound keys and refreshes
+ * it to the DB's current state, which is what a new iterator would read. That skips the making
+ * and deleting of a RocksDB iterator (its arena, its super-version reference): a stream-stream
+ * join makes one per record. The parked one pins what it read (memtables, files) until it is
+ * taken again or the store flushes or closes.
  */
 #include "statestore_int.h"
 
@@ -56,6 +63,8 @@ namespace
 
 /* refs counts the store's handle and its open iterators: a RocksDB iterator must be deleted
  * before its DB, so the DB closes when the last of them goes. */
+struct RocksIter;
+
 struct RocksStore {
     rill_store_t base;
     rocksdb::DB *db;
@@ -69,16 +78,19 @@ struct RocksStore {
     rocksdb::WriteBatchWithIndex *pending;
     pthread_t owner;
     long batch_iters;
+    std::atomic<RocksIter *> spare; /* a closed iterator, for the next range to take */
 };
 
-/* One allocation holds the struct and, after it, the bound keys the Slices point at. The
- * iterator sees the DB as of its creation: a RocksDB iterator reads at the sequence number
- * current when it was made (an implicit snapshot), and pins the memtables and files it needs. */
+/* One allocation holds the struct and, after it, the bound keys the Slices point at (lower_cap,
+ * then upper_cap bytes). The iterator sees the DB as of its creation, or of its refresh when a
+ * range took it parked: a RocksDB iterator reads at the sequence number current then (an
+ * implicit snapshot), and pins the memtables and files it needs. */
 struct RocksIter {
     rill_store_iter_t base;
     RocksStore *store;
     rocksdb::Iterator *it;
-    rocksdb::Slice lower, upper;
+    rocksdb::Slice lower, upper; /* the ReadOptions point at these */
+    size_t lower_cap, upper_cap; /* the room for each bound's bytes */
     bool has_lower, has_upper, reverse, started, through_batch;
 };
 
@@ -137,9 +149,25 @@ bool through_batch(const RocksStore *s)
     return s->pending && pthread_equal(s->owner, pthread_self());
 }
 
+void free_iter(RocksIter *it)
+{
+    delete it->it;
+    it->~RocksIter();
+    rill_free(it);
+}
+
+/* Frees the parked iterator, if any. */
+void drop_spare(RocksStore *s)
+{
+    RocksIter *it = s->spare.exchange(nullptr);
+    if (it)
+        free_iter(it);
+}
+
 /* Closes the DB and frees the store: the last reference is gone. Also undoes a failed open. */
 void destroy(RocksStore *s)
 {
+    drop_spare(s); /* before the DB: its iterator reads it */
     if (s->db) {
         try {
             if (s->meta)
@@ -293,6 +321,42 @@ int rocks_write_batch(rill_store_t *store, const rill_store_write_t *writes, siz
     }
 }
 
+/* Copies the bounds into it's room and points its Slices at them (to is exclusive once this is
+ * done: an inclusive bound gets its "\0"). */
+void set_bounds(RocksIter *it, const rill_buf_t *from, const rill_buf_t *to, bool to_exclusive)
+{
+    char *bytes = reinterpret_cast<char *>(it + 1);
+    if (from) {
+        if (from->len)
+            memcpy(bytes, from->data, from->len);
+        it->lower = rocksdb::Slice(bytes, from->len);
+    }
+    if (to) {
+        char *up = bytes + it->lower_cap;
+        if (to->len)
+            memcpy(up, to->data, to->len);
+        if (!to_exclusive)
+            up[to->len] = '\0';
+        it->upper = rocksdb::Slice(up, to->len + !to_exclusive);
+    }
+}
+
+/* Takes the store's parked iterator for a range of these bounds, refreshed; NULL when there is
+ * none that fits (it is freed then). */
+RocksIter *take_spare(RocksStore *s, const rill_buf_t *from, const rill_buf_t *to, size_t lower_len,
+                      size_t upper_len)
+{
+    RocksIter *it = s->spare.exchange(nullptr);
+    if (!it)
+        return nullptr;
+    if (it->has_lower != (from != NULL) || it->has_upper != (to != NULL) ||
+        lower_len > it->lower_cap || upper_len > it->upper_cap || !it->it->Refresh().ok()) {
+        free_iter(it);
+        return nullptr;
+    }
+    return it;
+}
+
 /*
  * RocksDB's upper bound is exclusive. An inclusive bound `to` becomes to + "\0": in bytewise
  * order no key lies between to and to + "\0", so the two bounds select the same keys.
@@ -303,42 +367,49 @@ rill_store_iter_t *rocks_range(rill_store_t *store, const rill_buf_t *from, cons
     RocksStore *s = of(store);
     size_t lower_len = from ? from->len : 0;
     size_t upper_len = to ? to->len + !to_exclusive : 0;
-    if (lower_len > SIZE_MAX / 2 - sizeof(RocksIter) || upper_len > SIZE_MAX / 2) {
+    if (lower_len > SIZE_MAX / 2 - sizeof(RocksIter) - 64 || upper_len > SIZE_MAX / 2 - 64) {
         nomem(s);
         return NULL;
     }
-    void *mem = rill_malloc(sizeof(RocksIter) + lower_len + upper_len);
+    bool batch = through_batch(s);
+    RocksIter *it = NULL;
+    try {
+        if (!batch)
+            it = take_spare(s, from, to, lower_len, upper_len);
+    } catch (const std::exception &) {
+        it = NULL; /* a new one, below */
+    }
+    if (it) {
+        set_bounds(it, from, to, to_exclusive);
+        it->reverse = reverse;
+        it->started = false;
+        s->refs.fetch_add(1);
+        return &it->base;
+    }
+    /* Room for bounds of a typical key, so that the iterator can serve the next range. */
+    size_t lower_cap = from ? (lower_len > 64 ? lower_len : 64) : 0;
+    size_t upper_cap = to ? (upper_len > 64 ? upper_len : 64) : 0;
+    void *mem = rill_malloc(sizeof(RocksIter) + lower_cap + upper_cap);
     if (!mem) {
         nomem(s);
         return NULL;
     }
-    RocksIter *it = new (mem) RocksIter();
-    char *bytes = static_cast<char *>(mem) + sizeof(RocksIter);
+    it = new (mem) RocksIter();
     it->base.ops = &rocks_ops;
     it->store = s;
     it->it = nullptr;
+    it->lower_cap = lower_cap;
+    it->upper_cap = upper_cap;
     it->has_lower = from != NULL;
     it->has_upper = to != NULL;
     it->reverse = reverse;
     it->started = false;
-    if (from) {
-        if (from->len)
-            memcpy(bytes, from->data, from->len);
-        it->lower = rocksdb::Slice(bytes, from->len);
-    }
-    if (to) {
-        char *up = bytes + lower_len;
-        if (to->len)
-            memcpy(up, to->data, to->len);
-        if (!to_exclusive)
-            up[to->len] = '\0';
-        it->upper = rocksdb::Slice(up, upper_len);
-    }
+    set_bounds(it, from, to, to_exclusive);
     try {
         rocksdb::ReadOptions ro;
         ro.iterate_lower_bound = it->has_lower ? &it->lower : nullptr;
         ro.iterate_upper_bound = it->has_upper ? &it->upper : nullptr;
-        if (through_batch(s)) {
+        if (batch) {
             /* The batch's side honours no bounds: rocks_iter_next checks them. */
             it->through_batch = true;
             it->it = s->pending->NewIteratorWithBase(s->db->DefaultColumnFamily(),
@@ -416,17 +487,20 @@ void rocks_iter_close(rill_store_iter_t *iter)
 {
     RocksIter *it = reinterpret_cast<RocksIter *>(iter);
     RocksStore *s = it->store;
+    RocksIter *none = nullptr;
     if (it->through_batch)
         s->batch_iters--;
-    delete it->it;
-    it->~RocksIter();
-    rill_free(it);
+    else if (it->it->status().ok() && s->spare.compare_exchange_strong(none, it))
+        it = nullptr; /* parked; destroy() frees it if this was the store's last reference */
+    if (it)
+        free_iter(it);
     unref(s);
 }
 
 int rocks_flush(rill_store_t *store)
 {
     RocksStore *s = of(store);
+    drop_spare(s); /* it would pin the memtables this flush writes out */
     try {
         rocksdb::FlushOptions fo;
         fo.wait = true;

@@ -8,6 +8,11 @@
  * segment's entries come in layout order, which is key order only among keys of one length. Keys
  * may be empty but not null, as in the key-value stores.
  *
+ * Duplicates (rill_window_store_retain_duplicates): the layout gets a 4-byte big-endian sequence
+ * number after the start, so a put never meets an entry to replace and needs no read first (the
+ * stream-stream join's stores, as Kafka Streams' retainDuplicates); a window's entries come in
+ * sequence order. seq_len says which layout the store uses, for splitting and bounds.
+ *
  * Expiry: a window whose start is older than observed - retention is expired; put refuses it and
  * iterators clamp their time bounds to observed - retention (taken when they are made), so they do
  * not return windows of a segment that is still alive but partly expired.
@@ -17,8 +22,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#define SEQ_LEN 4
+
 struct rill_window_store {
     rill__segments_t *segs;
+    size_t seq_len; /* 0, or SEQ_LEN when the store retains duplicates */
+    uint32_t seq;   /* the last sequence number a put gave (duplicates) */
 };
 
 /* What an iterator keeps of the entries a segment range gives it. */
@@ -30,6 +39,7 @@ typedef enum {
 
 struct rill_window_iter {
     rill__segments_iter_t *segs;
+    size_t seq_len; /* the store's */
     match_t match;
     bool has_from, has_to;
     rill_buf_t key_from, key_to; /* copies, after the struct */
@@ -58,6 +68,33 @@ int rill_window_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start)
     return 0;
 }
 
+size_t rill_window_dup_key(rill_buf_t key, int64_t start, uint32_t seq, uint8_t *out)
+{
+    size_t n = rill_window_key(key, start, out);
+    out[n] = (uint8_t)(seq >> 24);
+    out[n + 1] = (uint8_t)(seq >> 16);
+    out[n + 2] = (uint8_t)(seq >> 8);
+    out[n + 3] = (uint8_t)seq;
+    return n + SEQ_LEN;
+}
+
+int rill_window_dup_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start, uint32_t *seq)
+{
+    if (layout.len < RILL__TIME_LEN + SEQ_LEN || !layout.data)
+        return RILL_EINVAL;
+    const uint8_t *p = (const uint8_t *)layout.data + layout.len - SEQ_LEN;
+    if (seq)
+        *seq = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    return rill_window_key_split((rill_buf_t){layout.data, layout.len - SEQ_LEN}, key, start);
+}
+
+/* Splits a layout of ws's kind. */
+static int layout_split(size_t seq_len, rill_buf_t layout, rill_buf_t *key, int64_t *start)
+{
+    return seq_len ? rill_window_dup_key_split(layout, key, start, NULL)
+                   : rill_window_key_split(layout, key, start);
+}
+
 /* ---- Store ---- */
 
 rill_window_store_t *rill_window_store_open(rill_store_backend_t backend, rill_store_env_t *env,
@@ -69,7 +106,7 @@ rill_window_store_t *rill_window_store_open(rill_store_backend_t backend, rill_s
         errstr = dummy;
         errstr_size = sizeof dummy;
     }
-    rill_window_store_t *ws = rill_malloc(sizeof *ws);
+    rill_window_store_t *ws = rill_calloc(1, sizeof *ws);
     if (!ws) {
         snprintf(errstr, errstr_size, "window store: out of memory");
         return NULL;
@@ -91,14 +128,26 @@ void rill_window_store_close(rill_window_store_t *ws)
     rill_free(ws);
 }
 
+int rill_window_store_retain_duplicates(rill_window_store_t *ws)
+{
+    if (!ws)
+        return RILL_EINVAL;
+    ws->seq_len = SEQ_LEN;
+    return 0;
+}
+
 int rill_window_store_put(rill_window_store_t *ws, rill_buf_t key, int64_t start, rill_buf_t value)
 {
-    if (!ws || !rill__key_ok(key) || !rill__value_ok(value) || key.len > SIZE_MAX - RILL__TIME_LEN)
+    if (!ws || !rill__key_ok(key) || !rill__value_ok(value) ||
+        key.len > SIZE_MAX - RILL__TIME_LEN - SEQ_LEN)
         return RILL_EINVAL;
-    uint8_t *layout = rill__segments_scratch(ws->segs, key.len + RILL__TIME_LEN);
+    if (ws->seq_len && !value.data)
+        return 0; /* a duplicate is never replaced, so a null value has nothing to delete */
+    uint8_t *layout = rill__segments_scratch(ws->segs, key.len + RILL__TIME_LEN + ws->seq_len);
     if (!layout)
         return RILL_ENOMEM;
-    size_t n = rill_window_key(key, start, layout);
+    size_t n = ws->seq_len ? rill_window_dup_key(key, start, ++ws->seq, layout)
+                           : rill_window_key(key, start, layout);
     return rill__segments_put(ws->segs, start, (rill_buf_t){layout, n}, value);
 }
 
@@ -108,21 +157,28 @@ static int64_t window_ts(rill_buf_t layout)
     return rill__time_decode((const uint8_t *)layout.data + layout.len - RILL__TIME_LEN);
 }
 
+/* The same for a layout with a sequence number. */
+static int64_t dup_window_ts(rill_buf_t layout)
+{
+    return rill__time_decode((const uint8_t *)layout.data + layout.len - RILL__TIME_LEN - SEQ_LEN);
+}
+
 int rill_window_store_write_batch(rill_window_store_t *ws, const rill_store_write_t *writes,
                                   size_t n, bool *written)
 {
     if (!ws || (n && (!writes || !written)))
         return RILL_EINVAL;
     for (size_t i = 0; i < n; i++)
-        if (!writes[i].key.data || writes[i].key.len < RILL__TIME_LEN ||
+        if (!writes[i].key.data || writes[i].key.len < RILL__TIME_LEN + ws->seq_len ||
             !rill__value_ok(writes[i].value))
             return RILL_EINVAL;
-    return rill__segments_write_batch(ws->segs, writes, n, window_ts, written);
+    return rill__segments_write_batch(ws->segs, writes, n, ws->seq_len ? dup_window_ts : window_ts,
+                                      written);
 }
 
 int rill_window_store_get(rill_window_store_t *ws, rill_buf_t key, int64_t start, rill_buf_t *value)
 {
-    if (!ws || !rill__key_ok(key) || !value || key.len > SIZE_MAX - RILL__TIME_LEN)
+    if (!ws || ws->seq_len || !rill__key_ok(key) || !value || key.len > SIZE_MAX - RILL__TIME_LEN)
         return RILL_EINVAL;
     uint8_t *layout = rill__segments_scratch(ws->segs, key.len + RILL__TIME_LEN);
     if (!layout)
@@ -184,22 +240,25 @@ static int64_t live_from(rill_window_store_t *ws, int64_t from)
 rill_window_iter_t *rill_window_store_fetch(rill_window_store_t *ws, rill_buf_t key, int64_t from,
                                             int64_t to, bool reverse)
 {
-    if (!ws || !rill__key_ok(key) || key.len > (SIZE_MAX - 2 * RILL__TIME_LEN) / 3)
+    if (!ws || !rill__key_ok(key) || key.len > (SIZE_MAX - 2 * RILL__TIME_LEN - 2 * SEQ_LEN) / 3)
         return NULL;
-    size_t blen = key.len + RILL__TIME_LEN;
+    size_t blen = key.len + RILL__TIME_LEN + ws->seq_len;
     rill_window_iter_t *it = iter_alloc(key.len + 2 * blen);
     if (!it)
         return NULL;
     uint8_t *bytes = iter_bytes(it), *lo = bytes + key.len, *hi = lo + blen;
     if (key.len)
         memcpy(bytes, key.data, key.len);
+    it->seq_len = ws->seq_len;
     it->match = MATCH_KEY;
     it->key_from = (rill_buf_t){bytes, key.len};
     it->from = live_from(ws, from);
     it->to = to;
-    /* Every entry of the key's length inside [key+from, key+to] is one of key's windows. */
+    /* Every entry of the key's length inside [key+from, key+to] is one of key's windows (with
+     * duplicates: [key+from, key+to+the largest sequence number]). */
     rill_buf_t blo = {lo, rill_window_key(key, it->from, lo)};
-    rill_buf_t bhi = {hi, rill_window_key(key, to, hi)};
+    rill_buf_t bhi = {hi, ws->seq_len ? rill_window_dup_key(key, to, UINT32_MAX, hi)
+                                      : rill_window_key(key, to, hi)};
     it->segs = rill__segments_iter_new(ws->segs, it->from, to, &blo, &bhi, reverse);
     if (!it->segs) {
         rill_free(it);
@@ -218,10 +277,11 @@ rill_window_iter_t *rill_window_store_fetch_range(rill_window_store_t *ws,
     size_t flen = key_from ? key_from->len : 0, tlen = key_to ? key_to->len : 0;
     if (flen > SIZE_MAX / 4 || tlen > SIZE_MAX / 4)
         return NULL;
-    rill_window_iter_t *it = iter_alloc(flen + 2 * tlen + RILL__TIME_LEN);
+    rill_window_iter_t *it = iter_alloc(flen + 2 * tlen + RILL__TIME_LEN + SEQ_LEN);
     if (!it)
         return NULL;
     uint8_t *bytes = iter_bytes(it), *hi = bytes + flen + tlen;
+    it->seq_len = ws->seq_len;
     it->match = MATCH_RANGE;
     it->from = live_from(ws, from);
     it->to = to;
@@ -247,8 +307,8 @@ rill_window_iter_t *rill_window_store_fetch_range(rill_window_store_t *ws,
         size_t n = 0;
         while (n < tlen && ((const uint8_t *)key_to->data)[n] == 0xff)
             n++;
-        memset(hi, 0xff, n + RILL__TIME_LEN);
-        bhi.len = n + RILL__TIME_LEN;
+        memset(hi, 0xff, n + RILL__TIME_LEN + SEQ_LEN);
+        bhi.len = n + RILL__TIME_LEN + ws->seq_len;
     }
     int64_t ts_from = it->from, ts_to = to;
     if (key_from && key_to && rill__bytes_cmp(*key_from, *key_to) > 0)
@@ -269,6 +329,7 @@ rill_window_iter_t *rill_window_store_all(rill_window_store_t *ws)
     rill_window_iter_t *it = iter_alloc(0);
     if (!it)
         return NULL;
+    it->seq_len = ws->seq_len;
     it->match = MATCH_ALL;
     it->from = rill__segments_min_live(ws->segs);
     it->to = INT64_MAX;
@@ -304,7 +365,7 @@ bool rill_window_iter_next(rill_window_iter_t *it, rill_buf_t *key, int64_t *sta
     rill_buf_t layout, v, k;
     int64_t s;
     while (rill__segments_iter_next(it->segs, &layout, &v)) {
-        if (rill_window_key_split(layout, &k, &s) != 0 || !iter_keeps(it, k, s))
+        if (layout_split(it->seq_len, layout, &k, &s) != 0 || !iter_keeps(it, k, s))
             continue;
         if (key)
             *key = k;

@@ -190,12 +190,30 @@ RILL_EXTERN int64_t rill_window_store_committed_offset(rill_window_store_t *ws);
 /* Returns the store's observed stream time (largest start put), or INT64_MIN. */
 RILL_EXTERN int64_t rill_window_store_observed_time(const rill_window_store_t *ws);
 
+/*
+ * Makes ws keep every value put (Kafka Streams' retainDuplicates, for the stream-stream join's
+ * stores): from then on its layouts are rill_window_dup_key()'s, (key, start, sequence number),
+ * a put adds an entry under the store's next sequence number (from 1 at each open, so a reopened
+ * store's puts may meet numbers it holds: give the layouts yourself, through write batches, to
+ * number across opens) and replaces or deletes nothing, a write batch writes the layouts it is
+ * given, get answers RILL_EINVAL, and iterators give each entry of a window in sequence order.
+ * Call it before the first write; 0 or RILL_EINVAL.
+ */
+RILL_EXTERN int rill_window_store_retain_duplicates(rill_window_store_t *ws);
+
 /* Writes the window-store layout of (key, start) into out (key bytes then start as 8 bytes
  * big-endian with the sign bit flipped, so negative starts sort first); returns the length,
  * key.len + 8. out must hold that much. */
 RILL_EXTERN size_t rill_window_key(rill_buf_t key, int64_t start, uint8_t *out);
 /* Splits a window-store layout key back: 0, or RILL_EINVAL when shorter than 8 bytes. */
 RILL_EXTERN int rill_window_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start);
+/* Writes the layout of a store that retains duplicates: rill_window_key()'s, then seq (4 bytes
+ * big-endian); returns the length, key.len + 12. out must hold that much. */
+RILL_EXTERN size_t rill_window_dup_key(rill_buf_t key, int64_t start, uint32_t seq, uint8_t *out);
+/* Splits such a layout back (any of key, start, seq may be NULL): 0, or RILL_EINVAL when shorter
+ * than 12 bytes. */
+RILL_EXTERN int rill_window_dup_key_split(rill_buf_t layout, rill_buf_t *key, int64_t *start,
+                                          uint32_t *seq);
 
 /* ---- Session stores -------------------------------------------------------------------- */
 

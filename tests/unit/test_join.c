@@ -2033,6 +2033,54 @@ static void outputs_since(const sent_t *s, int from, char *buf, size_t size)
                      s->r[k].value, (long long)s->r[k].ts);
 }
 
+/* What a restart test keeps: what its tasks sent and the env they run in, on one of two state
+ * directories (dir[0], a machine's; dir[1], another's). */
+typedef struct {
+    rill_store_env_t *env;
+    sent_t *s;
+    char dir[2][128];
+    rill_task_env_t tenv;
+} restart_t;
+
+/* Builds f's topology and the restart test's env (under exactly-once or not), on dir[0]. */
+static void restart_setup(fixture_t *f, restart_t *r, bool exactly_once)
+{
+    char err[512];
+    assert_int_equal(rill_topology_build(f->topo, err, sizeof err), 0);
+    r->env = rill_store_env_new(8 << 20, err, sizeof err);
+    assert_non_null(r->env);
+    r->s = calloc(1, sizeof *r->s);
+    assert_non_null(r->s);
+    snprintf(r->dir[0], sizeof r->dir[0], "%s/one", f->dir);
+    snprintf(r->dir[1], sizeof r->dir[1], "%s/two", f->dir);
+    r->tenv = (rill_task_env_t){
+        .application_id = "vt",
+        .collector = {capture_send, one_partition, r->s, NULL, NULL},
+        .default_key_serde = rill_serde_string(),
+        .default_value_serde = rill_serde_string(),
+        .state_dir = r->dir[0],
+        .store_env = r->env,
+        .exactly_once = exactly_once,
+    };
+}
+
+/* A new task of f's topology on state directory dir[machine]. */
+static rill_task_t *restart_task(fixture_t *f, restart_t *r, int machine)
+{
+    char err[512];
+    r->tenv.state_dir = r->dir[machine];
+    rill_task_t *task = rill__task_new(f->topo, 0, 0, &r->tenv, err, sizeof err);
+    if (!task)
+        fail_msg("%s", err);
+    return task;
+}
+
+static void restart_teardown(restart_t *r)
+{
+    rill_store_env_destroy(r->env);
+    free(r->s);
+}
+
 /*
  * Under exactly-once on RocksDB, a task crashes after a commit with a record held in the grace
  * buffer and a table version in the history; reopened on the same state directory its stores
@@ -2051,27 +2099,10 @@ static void test_stream_table_grace_restores(void **state)
     rill_table_t *rt = rill_table_from(f->topo, "right", NULL, &vm);
     assert_int_equal(
         rill_stream_to(rill_stream_table_join(ls, rt, mock_joiner, NULL, &jo), "out", NULL), 0);
-    char err[512];
-    assert_int_equal(rill_topology_build(f->topo, err, sizeof err), 0);
-    rill_store_env_t *env = rill_store_env_new(8 << 20, err, sizeof err);
-    assert_non_null(env);
-    sent_t *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    char dir1[128], dir2[128];
-    snprintf(dir1, sizeof dir1, "%s/one", f->dir);
-    snprintf(dir2, sizeof dir2, "%s/two", f->dir);
-    rill_task_env_t tenv = {
-        .application_id = "vt",
-        .collector = {capture_send, one_partition, s, NULL, NULL},
-        .default_key_serde = rill_serde_string(),
-        .default_value_serde = rill_serde_string(),
-        .state_dir = dir1,
-        .store_env = env,
-        .exactly_once = true,
-    };
-    rill_task_t *task = rill__task_new(f->topo, 0, 0, &tenv, err, sizeof err);
-    if (!task)
-        fail_msg("%s", err);
+    restart_t r;
+    restart_setup(f, &r, true);
+    sent_t *s = r.s;
+    rill_task_t *task = restart_task(f, &r, 0);
     task_pipe(task, f->topo, "right", "k", "v1", 0);
     task_pipe(task, f->topo, "left", "k", "A", 10); /* held until stream time 15 */
     task_pipe(task, f->topo, "right", "k", "v3", 12);
@@ -2086,9 +2117,7 @@ static void test_stream_table_grace_restores(void **state)
 
     /* The same machine: the stores say which changelog offsets they hold (the commit's), so
      * nothing is restored, and the held record comes out as it will on the other machine. */
-    task = rill__task_new(f->topo, 0, 0, &tenv, err, sizeof err);
-    if (!task)
-        fail_msg("%s", err);
+    task = restart_task(f, &r, 0);
     for (size_t i = 0; i < rill__task_changelog_count(task); i++) {
         int64_t end = 0;
         for (int k = 0; k < s->committed; k++)
@@ -2101,10 +2130,7 @@ static void test_stream_table_grace_restores(void **state)
     rill__task_destroy(task); /* crashes again: that output's transaction aborts */
     s->n = s->committed;
 
-    tenv.state_dir = dir2;
-    task = rill__task_new(f->topo, 0, 0, &tenv, err, sizeof err);
-    if (!task)
-        fail_msg("%s", err);
+    task = restart_task(f, &r, 1);
     task_restore(task, s);
     task_commit(task, s);
     int from = s->n;
@@ -2116,8 +2142,128 @@ static void test_stream_table_grace_restores(void **state)
     assert_string_equal(out, "k=A+v2@10;");
     assert_true(rill__task_metrics(task)->restored > 0);
     rill__task_destroy(task);
-    rill_store_env_destroy(env);
-    free(s);
+    restart_teardown(&r);
+}
+
+/* The index of the changelog of the store whose name starts with prefix. */
+static size_t changelog_of(rill_task_t *task, const char *prefix)
+{
+    for (size_t i = 0; i < rill__task_changelog_count(task); i++)
+        if (strncmp(rill__task_changelog_store(task, i), prefix, strlen(prefix)) == 0)
+            return i;
+    fail_msg("no store called %s...", prefix);
+    return 0;
+}
+
+/* Adds a record of the layout the join's window stores had before they kept sequence numbers:
+ * key bytes and start as the key, the list of values (each after its 4-byte length). */
+static void add_former_record(sent_t *s, const char *topic, const char *key, int64_t start,
+                              const char *const *values)
+{
+    struct sent *r = &s->r[s->n++];
+    snprintf(r->topic, sizeof r->topic, "%s", topic);
+    r->klen = rill_window_key(rill_buf_str(key), start, (uint8_t *)r->key);
+    r->vlen = 0;
+    for (; *values; values++) {
+        size_t n = strlen(*values);
+        uint8_t len[4] = {0, 0, 0, (uint8_t)n};
+        memcpy(r->value + r->vlen, len, 4);
+        memcpy(r->value + r->vlen + 4, *values, n);
+        r->vlen += 4 + n;
+    }
+    r->null_value = false;
+    r->ts = start;
+}
+
+/*
+ * A stream-stream join's window stores keep duplicates under (key, start, sequence number) and
+ * log them so. A task restored from a changelog holding both those records and ones of the
+ * former layout (a value list per key and start, logged again as it grew) holds each value
+ * once: duplicates join in the order they came, former ones too. A store left on disk by the
+ * former layout (its marker without "duplicates") is wiped and restored from the start.
+ */
+static void test_stream_stream_restores_duplicates(void **state)
+{
+    fixture_t *f = *state;
+    f->topo = rill_topology_new();
+    rill_stream_t *ls = rill_stream_from_topic(f->topo, "left", NULL);
+    rill_stream_t *rs = rill_stream_from_topic(f->topo, "right", NULL);
+    rill_stream_t *j =
+        rill_stream_join(ls, rs, mock_joiner, NULL, rill_join_windows(100, 1000), NULL);
+    assert_int_equal(rill_stream_to(j, "out", NULL), 0);
+    restart_t r;
+    restart_setup(f, &r, false);
+    sent_t *s = r.s;
+    rill_task_t *task = restart_task(f, &r, 0);
+    task_pipe(task, f->topo, "left", "k", "A", 10);
+    task_pipe(task, f->topo, "left", "k", "B", 10); /* a duplicate: its own entry */
+    task_pipe(task, f->topo, "left", "k", "A", 10); /* the same value again: one more */
+    task_pipe(task, f->topo, "left", "k", "C", 20);
+    size_t left = changelog_of(task, "KSTREAM-JOINTHIS-");
+    char topic[300];
+    snprintf(topic, sizeof topic, "%s", rill__task_changelog_topic(task, left));
+    int logged = 0;
+    for (int k = 0; k < s->n; k++)
+        if (strcmp(s->r[k].topic, topic) == 0) {
+            assert_int_equal(s->r[k].klen, 1 + 8 + 4); /* key, start, sequence number */
+            assert_int_equal(s->r[k].vlen, 1);         /* the plain value */
+            logged++;
+        }
+    assert_int_equal(logged, 4);
+    task_commit(task, s);
+    int64_t ends[8] = {0};
+    for (size_t i = 0; i < rill__task_changelog_count(task); i++)
+        for (int k = 0; k < s->n; k++)
+            ends[i] += strcmp(s->r[k].topic, rill__task_changelog_topic(task, i)) == 0;
+    assert_int_equal(rill__task_checkpoint(task, ends), 0);
+    char marker[600];
+    snprintf(marker, sizeof marker, "%s/0_0/%s/segment-ms", r.dir[0],
+             rill__task_changelog_store(task, left));
+    rill__task_destroy(task);
+
+    /* The former layout's records, as its changelog would have them before compaction. */
+    add_former_record(s, topic, "j", 30, (const char *const[]){"D", NULL});
+    add_former_record(s, topic, "j", 30, (const char *const[]){"D", "E", NULL});
+    add_former_record(s, topic, "j", 40, (const char *const[]){"F", NULL});
+    s->committed = s->n;
+
+    task = restart_task(f, &r, 1);
+    task_restore(task, s);
+    assert_int_equal(rill__task_metrics(task)->restored, 7);
+    int from = s->n;
+    char out[512];
+    task_pipe(task, f->topo, "right", "k", "x", 15);
+    task_pipe(task, f->topo, "right", "j", "y", 35);
+    outputs_since(s, from, out, sizeof out);
+    assert_string_equal(out, "k=A+x@15;k=B+x@15;k=A+x@15;k=C+x@20;j=D+y@35;j=E+y@35;j=F+y@40;");
+    /* Puts go on numbering after the restored records: the next is the fifth. */
+    task_pipe(task, f->topo, "left", "k", "G", 10);
+    const struct sent *g = &s->r[s->n - 1];
+    assert_string_equal(g->topic, topic);
+    assert_memory_equal(g->key + g->klen - 4, "\0\0\0\5", 4);
+    from = s->n;
+    task_pipe(task, f->topo, "right", "k", "z", 16);
+    outputs_since(s, from, out, sizeof out);
+    assert_string_equal(out, "k=A+z@16;k=B+z@16;k=A+z@16;k=G+z@16;k=C+z@20;");
+    rill__task_destroy(task);
+
+    /* The first state directory, as the former layout left it: its marker says only the width. */
+    FILE *m = fopen(marker, "r");
+    assert_non_null(m);
+    long long width = 0;
+    char layout[32] = "";
+    assert_int_equal(fscanf(m, "%lld %31s", &width, layout), 2);
+    fclose(m);
+    assert_string_equal(layout, "duplicates");
+    m = fopen(marker, "w");
+    assert_non_null(m);
+    fprintf(m, "%lld\n", width);
+    fclose(m);
+    task = restart_task(f, &r, 0);
+    for (size_t i = 0; i < rill__task_changelog_count(task); i++)
+        assert_int_equal(rill__task_changelog_offset(task, i), i == left ? -1 : ends[i]);
+    rill__task_destroy(task);
+    restart_teardown(&r);
 }
 
 static void test_table_join(void **state)
@@ -2360,6 +2506,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_table_grace_changelogs, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_stream_table_grace_restores, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stream_stream_restores_duplicates, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_stream_table_grace_keeps_headers, fixture_setup,
                                         fixture_teardown),

@@ -605,6 +605,66 @@ static void test_window_prefix_keys(void **state)
     rill_window_store_close(ws);
 }
 
+/* A store that retains duplicates (Kafka Streams' retainDuplicates, the stream-stream join's):
+ * every put adds an entry, a window's entries come in put order, keys that start with another
+ * stay apart, a write batch writes the layouts given, and get is refused. */
+static void test_window_duplicates(void **state)
+{
+    fixture_t *f = *state;
+    rill_window_store_t *ws = open_ws(f, 10000, 100);
+    assert_int_equal(rill_window_store_retain_duplicates(ws), 0);
+    const rill_buf_t a = view("a", 1), a0x = view("a\0x", 3), aff = view("a\xff", 2);
+    put_ok(ws, a, 10, "x");
+    put_ok(ws, a, 10, "x"); /* the same value twice: two entries */
+    put_ok(ws, a, 10, "y");
+    put_ok(ws, a, 5, "early");
+    put_ok(ws, a0x, 10, "p");
+    put_ok(ws, aff, 10, "q");
+    put_ok(ws, a, 150, "late");
+    assert_int_equal(rill_window_store_put(ws, a, 10, (rill_buf_t){NULL, 0}), 0); /* no delete */
+    assert_string_equal(windows_of(rill_window_store_fetch(ws, a, 0, 200, false)),
+                        "a@5=early a@10=x a@10=x a@10=y a@150=late");
+    assert_string_equal(windows_of(rill_window_store_fetch(ws, a, 10, 10, false)),
+                        "a@10=x a@10=x a@10=y");
+    assert_string_equal(windows_of(rill_window_store_fetch(ws, a, 0, 200, true)),
+                        "a@150=late a@10=y a@10=x a@10=x a@5=early");
+    assert_string_equal(windows_of(rill_window_store_fetch(ws, aff, 0, 200, false)), "a\\xff@10=q");
+    assert_string_equal(windows_of(rill_window_store_fetch_range(ws, &a0x, &aff, 0, 200)),
+                        "a\\x00x@10=p a\\xff@10=q");
+    assert_string_equal(windows_of(rill_window_store_fetch_range(ws, NULL, &a, 10, 10)),
+                        "a@10=x a@10=x a@10=y");
+    rill_buf_t v;
+    assert_int_equal(rill_window_store_get(ws, a, 10, &v), RILL_EINVAL);
+
+    /* A batch writes the layouts it is given: a sequence number already there is replaced. */
+    uint8_t l1[16], l2[16];
+    rill_buf_t k;
+    int64_t start;
+    uint32_t seq;
+    size_t n1 = rill_window_dup_key(a, 20, 7, l1), n2 = rill_window_dup_key(a, 20, 3, l2);
+    assert_int_equal(n1, 13);
+    assert_int_equal(rill_window_dup_key_split(view(l1, n1), &k, &start, &seq), 0);
+    assert_int_equal(k.len, 1);
+    assert_int_equal(start, 20);
+    assert_int_equal(seq, 7);
+    assert_int_equal(rill_window_dup_key_split(view(l1, 11), &k, &start, &seq), RILL_EINVAL);
+    rill_store_write_t w[] = {
+        {view(l1, n1), str("s7")}, {view(l2, n2), str("s3")}, {view(l1, n1), str("s7b")}};
+    bool written[3];
+    assert_int_equal(rill_window_store_write_batch(ws, w, 3, written), 0);
+    assert_true(written[0] && written[1] && written[2]);
+    assert_string_equal(windows_of(rill_window_store_fetch(ws, a, 20, 20, false)),
+                        "a@20=s3 a@20=s7b");
+    rill_store_write_t shorter = {view(l1, 10), str("z")}; /* key, start, no sequence number */
+    assert_int_equal(rill_window_store_write_batch(ws, &shorter, 1, written), RILL_EINVAL);
+
+    /* Expiry as in any window store. */
+    put_ok(ws, a, 10200, "new");
+    assert_int_equal(rill_window_store_put(ws, a, 10, str("gone")), RILL_ENOENT);
+    assert_string_equal(windows_of(rill_window_store_all(ws)), "a@10200=new");
+    rill_window_store_close(ws);
+}
+
 static void test_window_fetch_range(void **state)
 {
     fixture_t *f = *state;
@@ -2059,6 +2119,7 @@ int main(void)
         T(test_window_negative_times),
         T(test_window_prefix_keys),
         T(test_window_fetch_range),
+        T(test_window_duplicates),
         T(test_window_all),
         T(test_window_expiry),
         T(test_window_write_batch),
