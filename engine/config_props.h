@@ -98,8 +98,9 @@
       "end. -1: never (records in the order they are fetched, lowest timestamp first among the "   \
       "buffered ones).")                                                                           \
     X(BUFFERED_RECORDS_PER_PARTITION, "buffered.records.per.partition", INT, "1000", "1..",        \
-      "Records a partition of a task fed by several partitions may buffer while they wait for "    \
-      "their turn; past it the partition is paused until half of them are processed.")             \
+      "Records a task fed by several partitions takes from one partition's queue at a time, "      \
+      "to order them by timestamp with the other partitions'; the rest wait in librdkafka's "      \
+      "prefetch, bounded by its queued.max.messages.kbytes (no partition is paused).")             \
     X(EMBEDDED_BROKERS, "embedded.brokers", INT, "3", "1..16",                                     \
       "Brokers of the embedded mock cluster.")                                                     \
     X(EMBEDDED_PARTITIONS, "embedded.partitions", INT, "4", "1..1024",                             \

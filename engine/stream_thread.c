@@ -301,21 +301,48 @@ static bool take_message(stream_thread_t *t, rd_kafka_message_t *msg)
         return false;
     }
     slot->pg.at_end = false;
-    slot->queued_next = msg->offset + 1;
-    t->queued = true;
-    if (!slot->full && slot->pg.queue.len >= t->max_buffered)
-        rill__tm_set_full(t->tm, slot, true);
     return true;
+}
+
+/* Takes up to buffered.records.per.partition messages of a grouped slot's partition queue into
+ * its ring (an empty one: the order stays the partition's). Returns how many were messages of
+ * the partition's; events (its end, errors) are handled here. */
+static size_t refill(stream_thread_t *t, slot_t *s)
+{
+    if (!s->pq)
+        return 0;
+    size_t want = t->max_buffered < t->batch_size ? t->max_buffered : t->batch_size;
+    ssize_t n = rd_kafka_consume_batch_queue(s->pq, 0, t->batch, want);
+    size_t taken = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *msg = t->batch[i];
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            s->pg.at_end = true;
+        } else if (msg->err) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
+                     rd_kafka_message_errstr(msg));
+        } else if (!s->active || t->rewound) {
+            process_record(t, s, msg); /* dropped, fetched again at the resume */
+        } else if (rill__rq_push(&s->pg.queue, msg) == 0) {
+            s->pg.at_end = false;
+            taken++;
+            continue; /* the ring owns it */
+        } else {
+            rill__thread_fail(t, RILL_ENOMEM, "out of memory queuing a record of '%s' [%d]",
+                              s->topic, s->partition);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    return taken;
 }
 
 static void idle_timer_cb(uv_timer_t *h);
 
-/* Processes the queued records of every task, each in timestamp order across its partitions,
- * until it must wait for one of them (see partition_group.h). */
-static void drain(stream_thread_t *t)
+/* Processes the records of every task fed by several partitions, each in timestamp order across
+ * its partitions, until it must wait for one of them (see partition_group.h) or the turn's budget
+ * is spent. Returns whether records may be left for the next turn. */
+static bool drain(stream_thread_t *t)
 {
-    if (!t->queued)
-        return;
     size_t n;
     slot_t *slots = rill__tm_slots(t->tm, &n);
     if (n > t->group_cap) {
@@ -325,32 +352,42 @@ static void drain(stream_thread_t *t)
         slot_t **gs = g ? rill_realloc(t->group_slots, n * sizeof *gs) : NULL;
         if (!gs) {
             rill__thread_fail(t, RILL_ENOMEM, "out of memory ordering records");
-            return;
+            return false;
         }
         t->group_slots = gs;
         t->group_cap = n;
     }
     int64_t now = rill__monotonic_ms(), wake = INT64_MAX;
-    bool left = false;
-    for (size_t i = 0; i < n && !t->failed; i++) {
-        if (!slots[i].pg.queue.len)
+    size_t budget = BATCHES_PER_TURN * t->batch_size;
+    bool more = false;
+    t->nprocessed = 0;
+    for (size_t i = 0; i < n && !t->failed && !more; i++) {
+        if (!slots[i].grouped || !slots[i].active)
             continue;
         size_t k = rill__tm_group(t->tm, &slots[i], t->group, t->group_slots);
-        int j;
-        while (!t->failed &&
-               (j = rill__pg_next(t->group, k, t->max_task_idle_ms, now, &wake)) >= 0) {
+        if (t->group_slots[0] != &slots[i])
+            continue; /* the group was drained from its first slot */
+        for (;;) {
+            for (size_t m = 0; m < k; m++)
+                if (!t->group[m]->queue.len)
+                    refill(t, t->group_slots[m]);
+            int j = rill__pg_next(t->group, k, t->max_task_idle_ms, now, &wake);
+            if (j < 0 || t->failed)
+                break;
             slot_t *from = t->group_slots[j];
             rd_kafka_message_t *msg = rill__rq_pop(&from->pg.queue);
             process_record(t, from, msg);
             rd_kafka_message_destroy(msg);
-            if (from->full && from->pg.queue.len <= t->max_buffered / 2)
-                rill__tm_set_full(t->tm, from, false);
+            if (--budget == 0) {
+                more = true;
+                break;
+            }
         }
-        left = left || slots[i].pg.queue.len;
     }
-    t->queued = left;
+    atomic_fetch_add_explicit(&t->m_processed, t->nprocessed, memory_order_relaxed);
     if (wake != INT64_MAX)
         uv_timer_start(&t->idle_timer, idle_timer_cb, (uint64_t)(wake - now), 0);
+    return more;
 }
 
 /* Phase: a step of restoration, and of tasks waiting for their stores. Returns whether more
@@ -382,7 +419,6 @@ static bool process_batches(stream_thread_t *t)
         for (ssize_t i = 0; i < n; i++)
             if (t->failed || !take_message(t, t->batch[i]))
                 rd_kafka_message_destroy(t->batch[i]);
-        drain(t);
         atomic_fetch_add_explicit(&t->m_processed, t->nprocessed, memory_order_relaxed);
         more = (size_t)n == t->batch_size;
     }
@@ -403,6 +439,8 @@ static void serve(stream_thread_t *t)
     rill__producer_poll(t->producer);
     bool more = restore_step(t);
     more = process_batches(t) || more;
+    if (!t->stopping && !t->failed)
+        more = drain(t) || more;
     update_metrics(t);
     update_running(t);
     if (more && !t->stopping)
@@ -669,6 +707,7 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
     rd_kafka_poll_set_consumer(t->consumer);
     t->cq = rd_kafka_queue_get_consumer(t->consumer);
     rd_kafka_queue_io_event_enable(t->cq, t->pipefd[1], "c", 1);
+    rill__tm_set_queues(t->tm, t->cq, t->pipefd[1]);
     return t;
 }
 

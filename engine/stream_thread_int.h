@@ -46,7 +46,6 @@ struct stream_thread {
     /* Timestamp order across a task's partitions (partition_group.h). */
     int64_t max_task_idle_ms;
     uint32_t max_buffered;  /* buffered.records.per.partition */
-    bool queued;            /* some slot has queued records */
     pg_partition_t **group; /* scratch: the partitions of the task being drained */
     slot_t **group_slots;   /* and their slots */
     size_t group_cap;

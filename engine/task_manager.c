@@ -37,6 +37,8 @@ struct task_manager {
     const rill_task_env_t *env;
     changelog_reader_t *reader;
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *cq; /* the consumer's queue (what revoked partition queues go back to) */
+    int wake_fd;
     void (*closing)(void *ud, rill_task_t *task, int32_t partition);
     int64_t *(*ends)(void *ud, rill_task_t *task, int32_t partition);
     void *closing_ud;
@@ -56,6 +58,7 @@ task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const ri
 {
     task_manager_t *tm = rill_calloc(1, sizeof *tm);
     if (tm) {
+        tm->wake_fd = -1;
         tm->ctx = ctx;
         tm->name = name;
         tm->env = env;
@@ -80,19 +83,49 @@ static void find_groups(task_manager_t *tm)
 {
     for (size_t i = 0; i < tm->nslots; i++) {
         slot_t *a = &tm->slots[i];
-        a->grouped = false;
+        a->grouped = a->pq != NULL; /* a slot keeps the queue it was given */
         for (size_t j = 0; j < tm->nslots && !a->grouped; j++)
             a->grouped =
                 j != i && tm->slots[j].st == a->st && tm->slots[j].partition == a->partition;
     }
 }
 
-/* Drops a slot's queued records: whoever takes the partition next fetches them again. */
+/* Drops a slot's queued records: whoever takes the partition next fetches them again (what its
+ * partition queue still holds is dropped by librdkafka at the seek or pause that follows). */
 static void drop_queued(slot_t *s)
 {
     rill__rq_clear(&s->pg.queue);
-    s->full = false;
-    s->queued_next = -1;
+}
+
+/* Gives a grouped slot its partition's own queue, taken out of the consumer's (before the
+ * assignment starts fetching: librdkafka then never forwards it), waking the loop. */
+static void take_partition_queue(task_manager_t *tm, slot_t *s)
+{
+    if (!s->grouped || s->pq || !tm->consumer)
+        return;
+    s->pq = rd_kafka_queue_get_partition(tm->consumer, s->topic, s->partition);
+    if (!s->pq)
+        return; /* unknown partition: its records come through the consumer's queue */
+    rd_kafka_queue_forward(s->pq, NULL);
+    if (tm->wake_fd >= 0)
+        rd_kafka_queue_io_event_enable(s->pq, tm->wake_fd, "p", 1);
+}
+
+/* Hands a revoked slot's partition queue back to the consumer's queue. */
+static void give_back_partition_queue(task_manager_t *tm, slot_t *s)
+{
+    if (!s->pq)
+        return;
+    rd_kafka_queue_io_event_enable(s->pq, -1, NULL, 0);
+    rd_kafka_queue_forward(s->pq, tm->cq);
+    rd_kafka_queue_destroy(s->pq);
+    s->pq = NULL;
+}
+
+void rill__tm_set_queues(task_manager_t *tm, rd_kafka_queue_t *cq, int wake_fd)
+{
+    tm->cq = cq;
+    tm->wake_fd = wake_fd;
 }
 
 slot_t *rill__tm_slots(task_manager_t *tm, size_t *n)
@@ -112,34 +145,12 @@ size_t rill__tm_group(task_manager_t *tm, const slot_t *s, pg_partition_t **grou
     return k;
 }
 
-void rill__tm_set_full(task_manager_t *tm, slot_t *s, bool full)
-{
-    s->full = full;
-    if (!tm->consumer)
-        return;
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, s->topic, s->partition);
-    rd_kafka_resp_err_t err = full ? rd_kafka_pause_partitions(tm->consumer, list)
-                                   : rd_kafka_resume_partitions(tm->consumer, list);
-    if (err)
-        rill_log(RILL_LOG_WARN, "thread", "%s: cannot %s '%s' [%d]: %s", tm->name,
-                 full ? "pause" : "resume", s->topic, s->partition, rd_kafka_err2str(err));
-    if (!full && s->queued_next >= 0) {
-        list->elems[0].offset = s->queued_next;
-        rd_kafka_error_t *error = rd_kafka_seek_partitions(tm->consumer, list, 0);
-        if (error) {
-            rill_log(RILL_LOG_WARN, "thread", "%s: cannot seek '%s' [%d]: %s", tm->name, s->topic,
-                     s->partition, rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
 void rill__tm_drop_queued(task_manager_t *tm)
 {
-    for (size_t i = 0; i < tm->nslots; i++)
+    for (size_t i = 0; i < tm->nslots; i++) {
         drop_queued(&tm->slots[i]);
+        give_back_partition_queue(tm, &tm->slots[i]);
+    }
 }
 
 static void set_active(task_manager_t *tm, rill_task_t *task, bool active)
@@ -389,7 +400,6 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
             .committed = -1,
             .dropped_from = -1,
             .pg = {.idle_since = -1},
-            .queued_next = -1,
         };
         if (!slots[tm->nslots].topic) {
             snprintf(why, why_size, "out of memory taking '%s' [%d]", p->topic, p->partition);
@@ -399,6 +409,8 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
     }
     tm->by_partition_rkt = NULL; /* the slots moved */
     find_groups(tm);
+    for (size_t i = 0; i < tm->nslots; i++)
+        take_partition_queue(tm, &tm->slots[i]);
     /* Suspended tasks the assignment did not give back go now: their stores' locks may be
      * wanted by another thread of the instance. */
     close_unused(tm, UNUSED_SUSPENDED);
@@ -433,6 +445,7 @@ void rill__tm_revoke(task_manager_t *tm, const rd_kafka_topic_partition_list_t *
             revoked = parts->elems[i].partition == tm->slots[s].partition &&
                       strcmp(parts->elems[i].topic, tm->slots[s].topic) == 0;
         if (revoked) {
+            give_back_partition_queue(tm, &tm->slots[s]);
             rill_free(tm->slots[s].topic);
             rill__rq_free(&tm->slots[s].pg.queue);
         } else

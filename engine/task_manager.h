@@ -28,11 +28,12 @@ typedef struct {
     int64_t next_offset;  /* after the last processed record; -1: none yet */
     int64_t committed;    /* what this thread committed (or rewound to); -1: none */
     int64_t dropped_from; /* the first record dropped while inactive (sought back to) */
-    /* Where the records wait for their turn when the task has other partitions (grouped). */
+    /* When the task has other partitions (grouped), its records wait for their turn: in the
+     * partition's own librdkafka queue (pq, not forwarded to the consumer's: librdkafka's
+     * prefetch bounds it, with no pause), then a batch at a time in pg.queue. */
     pg_partition_t pg;
-    bool grouped;        /* the task has other partitions: records go through pg.queue */
-    bool full;           /* paused: pg.queue reached buffered.records.per.partition */
-    int64_t queued_next; /* after the last record queued (where a full slot resumes) */
+    bool grouped;
+    rd_kafka_queue_t *pq; /* grouped slots only */
 } slot_t;
 
 /* Returns a new task manager; env (borrowed, with the thread's collector) is given to every
@@ -45,6 +46,10 @@ task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const ri
 void rill__tm_bind(task_manager_t *tm, changelog_reader_t *reader, rd_kafka_t *consumer,
                    void (*closing)(void *ud, rill_task_t *task, int32_t partition),
                    int64_t *(*ends)(void *ud, rill_task_t *task, int32_t partition), void *ud);
+/* Sets the consumer's queue and the fd that wakes the thread's loop: a grouped slot's partition
+ * queue writes to wake_fd when it goes from empty to not, and goes back to forwarding to cq when
+ * the partition is revoked. */
+void rill__tm_set_queues(task_manager_t *tm, rd_kafka_queue_t *cq, int wake_fd);
 /* Closes every task and frees the table; accepts NULL. */
 void rill__tm_destroy(task_manager_t *tm);
 /* The reader's restored() event. */
@@ -72,10 +77,8 @@ bool rill__tm_waiting(const task_manager_t *tm);
 slot_t *rill__tm_slots(task_manager_t *tm, size_t *n);
 /* Fills group (room for every slot) with the slots of s's task, s among them; returns how many. */
 size_t rill__tm_group(task_manager_t *tm, const slot_t *s, pg_partition_t **group, slot_t **slots);
-/* Pauses (full) or resumes a slot whose queue of records reached, or came back under, its
- * bound; a resumed slot goes on from after the last record it queued. */
-void rill__tm_set_full(task_manager_t *tm, slot_t *s, bool full);
-/* Drops every slot's queued records (before the consumer goes; they are fetched again). */
+/* Drops every slot's queued records and gives its partition queue back (before the consumer
+ * goes; the records are fetched again). */
 void rill__tm_drop_queued(task_manager_t *tm);
 
 /* Returns the slot of a consumed message, or NULL (a partition revoked a moment ago). */

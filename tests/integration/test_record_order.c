@@ -6,8 +6,8 @@
  *   fetches each topic in runs (in fetch order most would meet the last row, or none);
  * - a partition that is empty holds its task back only until the consumer reaches its end: a
  *   stream left-joined to an empty table gives every record, joined to null;
- * - a tiny buffered.records.per.partition makes the table's partition pause and resume many
- *   times, and no record is lost or repeated.
+ * - a tiny buffered.records.per.partition (16 records taken from a partition's queue at a
+ *   time) and no record is lost or repeated.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH | FTW_PHYS */
 #include <stdarg.h>
