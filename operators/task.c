@@ -306,9 +306,18 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
                  : col->send(col->opaque, topic, partition, key.data ? &key : NULL,
                              value.data ? &value : NULL, rec->timestamp, rec->headers);
     if (rc)
-        return rill_context_fail(ctx, rc, "cannot send to topic '%s': %s", topic,
-                                 rill_strerror(rc));
+        return rill_context_fail(ctx, rc,
+                                 "cannot send the record at topic '%s' partition %d offset %lld to "
+                                 "topic '%s': %s",
+                                 rec->topic ? rec->topic : "(none)", rec->partition,
+                                 (long long)rec->offset, topic, rill__collector_why(col, rc));
     return 0;
+}
+
+const char *rill__collector_why(const rill_collector_t *col, int rc)
+{
+    const char *why = col->send_error ? col->send_error(col->opaque) : NULL;
+    return why && why[0] ? why : rill_strerror(rc);
 }
 
 static void sink_close(rill_context_t *ctx, void *state)
