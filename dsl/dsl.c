@@ -253,15 +253,61 @@ rill_stream_t *rill_split_default(rill_split_t *split, const char *name)
     return split_add(split, name ? name : "0", NULL, NULL);
 }
 
-/* A sink's serdes: the ones given, else the stream's. */
-static rill_sink_opts_t sink_opts(const rill_stream_t *stream, const rill_sink_opts_t *opts)
+/* What a serde's values are in memory (see serde.h): raw bytes (bytes, string), a native number
+ * (int32, int64, double), a JSON value or a windowed key; NULL for a custom serde, whose values
+ * only it knows, so a custom serde is never refused. */
+static const char *serde_form(const rill_serde_t *serde)
 {
-    rill_sink_opts_t o = opts ? *opts : (rill_sink_opts_t){0};
-    if (!o.key_serde)
-        o.key_serde = stream->key_serde;
-    if (!o.value_serde)
-        o.value_serde = stream->value_serde;
-    return o;
+    if (!serde)
+        return NULL;
+    if (serde == rill_serde_bytes() || serde == rill_serde_string())
+        return "raw bytes";
+    if (serde == rill_serde_int32() || serde == rill_serde_int64() || serde == rill_serde_double())
+        return rill_serde_name(serde);
+    if (serde == rill_serde_json())
+        return "JSON values";
+    const char *name = rill_serde_name(serde);
+    if (!strncmp(name, "time-windowed(", 14) || !strncmp(name, "session-windowed(", 17))
+        return "windowed keys";
+    return NULL;
+}
+
+/* Fails the topology when the serde given to the sink called node cannot encode what the stream
+ * carries: the string serde given a count's native int64 would write its 8 little-endian bytes
+ * as text, silently. Rill refuses rather than converts (Kafka Streams fails such a record with a
+ * ClassCastException at run time); the user converts with rill_stream_map_values. */
+static int check_sink_serde(const rill_stream_t *stream, const char *node, const char *topic,
+                            const char *what, const rill_serde_t *carried,
+                            const rill_serde_t *given)
+{
+    const char *from = serde_form(carried), *to = serde_form(given);
+    if (!from || !to || !strcmp(from, to))
+        return 0;
+    return rill_topology_fail(stream->topo,
+                              "sink '%s'%s%s%s: its %s serde '%s' cannot encode the stream's %ss, "
+                              "which are %s (made by the '%s' serde); give the sink a serde of the "
+                              "same kind, or convert the %ss first (rill_stream_map_values)",
+                              node, topic ? " (topic '" : "", topic ? topic : "", topic ? "')" : "",
+                              what, rill_serde_name(given), what, from, rill_serde_name(carried),
+                              what);
+}
+
+/* A sink's serdes: the ones given, else the stream's. Fails the topology (see check_sink_serde)
+ * and returns RILL_ETOPOLOGY when a given serde cannot encode the stream's keys or values. */
+static int sink_opts(const rill_stream_t *stream, const char *node, const char *topic,
+                     const rill_sink_opts_t *opts, rill_sink_opts_t *o)
+{
+    *o = opts ? *opts : (rill_sink_opts_t){0};
+    int rc = 0;
+    if (!o->key_serde)
+        o->key_serde = stream->key_serde;
+    else
+        rc = check_sink_serde(stream, node, topic, "key", stream->key_serde, o->key_serde);
+    if (!o->value_serde)
+        o->value_serde = stream->value_serde;
+    else if (!rc)
+        rc = check_sink_serde(stream, node, topic, "value", stream->value_serde, o->value_serde);
+    return rc;
 }
 
 int rill_stream_to(rill_stream_t *stream, const char *topic, const rill_sink_opts_t *opts)
@@ -272,7 +318,10 @@ int rill_stream_to(rill_stream_t *stream, const char *topic, const rill_sink_opt
     char name[64];
     rill_topology_next_name(stream->topo, "KSTREAM-SINK", name, sizeof name);
     const char *parents[] = {rill_topology_node_name(stream->topo, stream->node), NULL};
-    rill_sink_opts_t o = sink_opts(stream, opts);
+    rill_sink_opts_t o;
+    int rc = sink_opts(stream, name, topic, opts, &o);
+    if (rc)
+        return rc;
     int idx = rill_topology_add_sink(stream->topo, name, topic, NULL, NULL, &o, parents);
     return idx < 0 ? idx : 0;
 }
@@ -286,7 +335,10 @@ int rill_stream_to_dynamic(rill_stream_t *stream, rill_topic_extractor_fn extrac
     char name[64];
     rill_topology_next_name(stream->topo, "KSTREAM-SINK", name, sizeof name);
     const char *parents[] = {rill_topology_node_name(stream->topo, stream->node), NULL};
-    rill_sink_opts_t o = sink_opts(stream, opts);
+    rill_sink_opts_t o;
+    int rc = sink_opts(stream, name, NULL, opts, &o);
+    if (rc)
+        return rc;
     int idx = rill_topology_add_sink(stream->topo, name, NULL, extractor, ud, &o, parents);
     return idx < 0 ? idx : 0;
 }
@@ -301,7 +353,9 @@ rill_stream_t *rill_stream_repartition(rill_stream_t *stream, const char *name, 
         name = rill_topology_next_name(stream->topo, "KSTREAM-REPARTITION", gen, sizeof gen);
     snprintf(source, sizeof source, "%s-source", name);
     const char *parents[] = {rill_topology_node_name(stream->topo, stream->node), NULL};
-    rill_sink_opts_t o = sink_opts(stream, opts);
+    rill_sink_opts_t o;
+    if (sink_opts(stream, name, NULL, opts, &o))
+        return NULL;
     int idx = rill_topology_add_repartition(stream->topo, name, source, partitions, &o, parents);
     return rill__stream_new(stream->topo, idx, o.key_serde, o.value_serde);
 }

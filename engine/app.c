@@ -304,6 +304,58 @@ static void check_source(void *ud, const char *topic, bool internal, int32_t par
     w->rc = RILL_ENOENT;
 }
 
+/* Asks the cluster for topic by name: 0 when it exists, else the topic's error. */
+static rd_kafka_resp_err_t named_topic(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt)
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (!kerr) {
+        kerr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    /* Just created by the broker, the topic has no leader yet: it exists. */
+    return kerr == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ? 0 : kerr;
+}
+
+/* A sink topic missing from the metadata is asked for by name. The admin client is a producer
+ * handle, whose metadata request for a named topic lets the broker create it: a cluster with
+ * auto.create.topics.enable creates it now, as the first record would have. A KRaft broker
+ * answers UNKNOWN_TOPIC_OR_PARTITION while it creates the topic (Kafka 4.4), so the request is
+ * repeated for up to 3 s. A cluster that does not create it makes the app fail at start, naming
+ * the topic, instead of at the first record, 30 s (the producer's metadata propagation wait)
+ * later. */
+static void check_sink(void *ud, const char *topic, bool internal, int st, int32_t partitions)
+{
+    source_walk_t *w = ud;
+    if (internal || w->rc)
+        return;
+    for (int i = 0; i < w->md->topic_cnt; i++)
+        if (strcmp(w->md->topics[i].topic, topic) == 0 && !w->md->topics[i].err)
+            return;
+    rd_kafka_resp_err_t kerr = named_topic(w->app->admin, topic);
+    for (int tries = 0; kerr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && tries < 15; tries++) {
+        struct timespec pause = {0, 200 * 1000000};
+        nanosleep(&pause, NULL);
+        kerr = named_topic(w->app->admin, topic);
+    }
+    if (!kerr)
+        return;
+    if (kerr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        snprintf(w->errstr, w->errstr_size,
+                 "sink topic '%s' does not exist on the cluster at %s, which does not create "
+                 "topics on demand (auto.create.topics.enable=false); create it before starting "
+                 "the app",
+                 topic, w->app->bootstrap);
+    else
+        snprintf(w->errstr, w->errstr_size, "cannot learn sink topic '%s' on the cluster at %s: %s",
+                 topic, w->app->bootstrap, rd_kafka_err2str(kerr));
+    w->rc = RILL_ENOENT;
+}
+
 /* Remembers every topic of the metadata matching a source pattern. */
 static void learn_pattern_topics(rill_app_t *app, const rd_kafka_metadata_t *md)
 {
@@ -576,6 +628,9 @@ int rill_app_start(rill_app_t *app)
         rill__topology_source_topics(app->topo, st, app->env.application_id, check_source, &w);
     if (!w.rc)
         rill__topology_global_topics(app->topo, check_source, &w);
+    /* The embedded cluster's sink topics were made with it (start_embedded). */
+    if (!w.rc && !app->embedded)
+        rill__topology_sink_topics(app->topo, app->env.application_id, check_sink, &w);
     learn_pattern_topics(app, md);
     rd_kafka_metadata_destroy(md);
     int rc = w.rc ? w.rc : rill__app_create_internal_topics(app, err, sizeof err);

@@ -34,6 +34,7 @@ struct collector {
     void *before_send_ud;
     bool sent;
     char error[512];
+    char send_error[256]; /* why the last send failed, for the sink's message */
     atomic_int_fast64_t produced;
 };
 
@@ -132,11 +133,14 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
 static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const rill_buf_t *key,
                     const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
 {
-    const char *topic = o->name;
-    if (!o->rkt)
-        return RILL_ESTATE; /* no producer bound */
-    if (c->before_send && c->before_send(c->before_send_ud))
+    if (!o->rkt) {
+        snprintf(c->send_error, sizeof c->send_error, "the thread has no producer at the moment");
+        return RILL_ESTATE;
+    }
+    if (c->before_send && c->before_send(c->before_send_ud)) {
+        snprintf(c->send_error, sizeof c->send_error, "the producer's transaction did not begin");
         return RILL_EKAFKA;
+    }
     rd_kafka_headers_t *hdrs = NULL;
     size_t header_count = rill_headers_count(headers);
     if (header_count) {
@@ -162,8 +166,7 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
-            rill_log(RILL_LOG_ERROR, "thread", "%s: cannot produce to '%s': %s", c->name, topic,
-                     rd_kafka_err2str(err));
+            snprintf(c->send_error, sizeof c->send_error, "%s", rd_kafka_err2str(err));
             return RILL_EKAFKA;
         }
         /* The producer's queue is full: serve delivery reports until it drains. A task cannot
@@ -175,10 +178,10 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
         if (now - full_since >= limit) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
-            rill_log(RILL_LOG_ERROR, "thread",
-                     "%s: the producer's queue stayed full for %lld ms sending to '%s' (is the "
-                     "cluster reachable? send.queue.full.timeout.ms)",
-                     c->name, (long long)limit, topic);
+            snprintf(c->send_error, sizeof c->send_error,
+                     "the producer's queue stayed full for %lld ms (is the cluster reachable? "
+                     "send.queue.full.timeout.ms)",
+                     (long long)limit);
             return RILL_ETIMEDOUT;
         }
         rd_kafka_poll(c->producer, QUEUE_FULL_POLL_MS);
@@ -190,9 +193,17 @@ static int collector_send(void *opaque, const char *topic, int32_t partition, co
 {
     collector_t *c = opaque;
     out_topic_t *o = out_topic(c, topic);
-    if (!o)
+    if (!o) {
+        snprintf(c->send_error, sizeof c->send_error, "out of memory");
         return RILL_ENOMEM;
+    }
     return send_out(c, o, partition, key, value, timestamp, headers);
+}
+
+static const char *collector_send_error(void *opaque)
+{
+    const collector_t *c = opaque;
+    return c->send_error;
 }
 
 static int32_t collector_resolve(void *opaque, const char *topic)
@@ -233,8 +244,8 @@ static int32_t partition_count(void *opaque, const char *topic)
 
 rill_collector_t rill__collector_iface(collector_t *c)
 {
-    return (rill_collector_t){collector_send, partition_count, c, collector_resolve,
-                              collector_send_to};
+    return (rill_collector_t){collector_send,    partition_count,   c,
+                              collector_resolve, collector_send_to, collector_send_error};
 }
 
 void rill__collector_delivered(collector_t *c, const rd_kafka_message_t *msg)

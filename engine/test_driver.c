@@ -250,7 +250,8 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
         rill_test_driver_destroy(td);
         return NULL;
     }
-    td->env.collector = (rill_collector_t){collector_send, collector_partitions, td, NULL, NULL};
+    td->env.collector =
+        (rill_collector_t){collector_send, collector_partitions, td, NULL, NULL, NULL};
     td->env.wall_clock = driver_clock;
     td->env.wall_clock_ud = td;
     /* Stores live in a fresh directory under state.dir, so drivers never share state. */
@@ -332,17 +333,22 @@ int rill_test_driver_set_partitions(rill_test_driver_t *td, const char *topic, i
     return 0;
 }
 
-static rill_task_t *task_for(rill_test_driver_t *td, int st, int32_t partition)
+/* Returns the task of (st, partition), made on first use; NULL with *rc set (RILL_ENOMEM, or the
+ * task's code: RILL_EPROCESS for a processor whose init failed) and td->error saying why. */
+static rill_task_t *task_for(rill_test_driver_t *td, int st, int32_t partition, int *rc)
 {
     for (size_t i = 0; i < td->ntasks; i++)
         if (td->tasks[i].st == st && td->tasks[i].partition == partition)
             return td->tasks[i].task;
+    *rc = RILL_ENOMEM;
     task_slot_t *tasks = rill_realloc(td->tasks, (td->ntasks + 1) * sizeof *tasks);
-    if (!tasks)
+    if (!tasks) {
+        snprintf(td->error, sizeof td->error, "out of memory creating task %d_%d", st, partition);
         return NULL;
+    }
     td->tasks = tasks;
     rill_task_t *task =
-        rill__task_new(td->topo, st, partition, &td->env, td->error, sizeof td->error);
+        rill__task_open(td->topo, st, partition, &td->env, rc, td->error, sizeof td->error);
     if (!task)
         return NULL;
     tasks[td->ntasks++] = (task_slot_t){st, partition, task};
@@ -361,10 +367,11 @@ static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_
     }
     if (rill__topology_find_source(td->topo, td->env.application_id, topic, &st, &source))
         return 0; /* nobody reads this topic: it is only an output */
-    rill_task_t *task = task_for(td, st, raw->partition);
+    int rc;
+    rill_task_t *task = task_for(td, st, raw->partition, &rc);
     if (!task)
-        return RILL_ENOMEM;
-    int rc = rill__task_process(task, source, raw);
+        return rc;
+    rc = rill__task_process(task, source, raw);
     if (rc)
         snprintf(td->error, sizeof td->error, "%s", rill__task_error(task));
     return rc;

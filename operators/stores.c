@@ -902,7 +902,8 @@ static int log_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int6
     if (rc) {
         if (!ts->task->sink_rc)
             ts->task->sink_rc = rc;
-        return fail(ts, rc, "cannot write to changelog '%s': %s", ts->changelog, rill_strerror(rc));
+        return fail(ts, rc, "cannot write to changelog '%s': %s", ts->changelog,
+                    rill__collector_why(col, rc));
     }
     ts->task->metrics.changelog_writes++;
     ts->task->writes_since_checkpoint++;

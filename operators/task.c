@@ -21,12 +21,38 @@ static int64_t real_clock_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Explains a failure that inst's code (what: "process", "init", a punctuator) returned without
+ * rill_context_fail: it names the node, the code and, when rec is given, the record, so an app
+ * never fails with an empty message. A reason given by rill_context_fail is kept. Returns rc.
+ * Cold and out of line, so rill__forward_one stays small enough to inline on the record path. */
+__attribute__((cold, noinline)) static int unexplained(node_inst_t *inst, int rc, const char *what,
+                                                       const rill_record_t *rec)
+{
+    rill_task_t *task = inst->ctx.task;
+    if (task->error[0])
+        return rc;
+    char where[400] = "";
+    if (rec)
+        snprintf(where, sizeof where, " at the record at topic '%s' partition %d offset %lld",
+                 rec->topic ? rec->topic : "(none)", rec->partition, (long long)rec->offset);
+    snprintf(task->failed_why, sizeof task->failed_why,
+             "%s returned %d (%s, %s)%s without calling rill_context_fail, so it gave no reason",
+             what, rc, rill_err_name(rc), rill_strerror(rc), where);
+    snprintf(task->error, sizeof task->error, "task %s, node '%s': %s", task->id, inst->node->name,
+             task->failed_why);
+    if (!task->failed_node) /* the first failure of the record is its cause */
+        task->failed_node = inst->node->name;
+    return rc;
+}
+
 int rill__forward_one(node_inst_t *child, const rill_record_t *rec)
 {
     const rill_processor_ops *ops = child->node->ops;
-    if (ops && ops->process)
-        return ops->process(&child->ctx, child->state, rec);
-    return rill_context_forward(&child->ctx, rec);
+    if (!ops || !ops->process)
+        return rill_context_forward(&child->ctx, rec);
+    int rc = ops->process(&child->ctx, child->state, rec);
+    /* The deepest node that fails explains first; the nodes above find the error set. */
+    return rc ? unexplained(child, rc, "its function", rec) : 0;
 }
 
 int rill_context_forward(rill_context_t *ctx, const rill_record_t *rec)
@@ -280,9 +306,18 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
                  : col->send(col->opaque, topic, partition, key.data ? &key : NULL,
                              value.data ? &value : NULL, rec->timestamp, rec->headers);
     if (rc)
-        return rill_context_fail(ctx, rc, "cannot send to topic '%s': %s", topic,
-                                 rill_strerror(rc));
+        return rill_context_fail(ctx, rc,
+                                 "cannot send the record at topic '%s' partition %d offset %lld to "
+                                 "topic '%s': %s",
+                                 rec->topic ? rec->topic : "(none)", rec->partition,
+                                 (long long)rec->offset, topic, rill__collector_why(col, rc));
     return 0;
+}
+
+const char *rill__collector_why(const rill_collector_t *col, int rc)
+{
+    const char *why = col->send_error ? col->send_error(col->opaque) : NULL;
+    return why && why[0] ? why : rill_strerror(rc);
 }
 
 static void sink_close(rill_context_t *ctx, void *state)
@@ -364,9 +399,7 @@ rill_task_t *rill__task_open(const rill_topology_t *topo, int st, int32_t partit
         const rill_processor_ops *ops = inst->node->ops;
         int rc = ops && ops->init ? ops->init(&inst->ctx, inst->node->arg, &inst->state) : 0;
         if (rc) {
-            if (!task->error[0])
-                snprintf(task->error, sizeof task->error, "task %s, node '%s': init failed: %s",
-                         task->id, inst->node->name, rill_strerror(rc));
+            unexplained(inst, rc, "init", NULL);
             snprintf(errstr, errstr_size, "%s", task->error);
             task->initialising = false;
             rill__task_destroy(task);
@@ -377,6 +410,8 @@ rill_task_t *rill__task_open(const rill_topology_t *topo, int st, int32_t partit
     task->initialising = false;
     return task;
 oom:
+    if (rc)
+        *rc = RILL_ENOMEM;
     snprintf(errstr, errstr_size, "out of memory creating task %d_%d", st, partition);
     rill__task_destroy(task);
     return NULL;
@@ -459,7 +494,9 @@ static bool processing_error(int rc)
 static int run_punctuator(rill_task_t *task, punctuator_t *p, int64_t now)
 {
     task->metrics.punctuations++;
-    return p->cb(&p->inst->ctx, p->inst->state, now);
+    task->error[0] = '\0';
+    int rc = p->cb(&p->inst->ctx, p->inst->state, now);
+    return rc ? unexplained(p->inst, rc, "its punctuator", NULL) : 0;
 }
 
 int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw)
@@ -505,7 +542,7 @@ int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw)
     task->metrics.processed++;
     task->sink_rc = 0;
     task->failed_node = NULL;
-    task->error[0] = '\0';
+    task->error[0] = '\0'; /* so a failure below without a reason is told from one with */
     task->processing = true;
     rc = rill_context_forward(&inst->ctx, &rec);
     if (!rc)

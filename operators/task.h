@@ -76,7 +76,13 @@ typedef struct {
     int32_t (*resolve)(void *opaque, const char *topic);
     int (*send_to)(void *opaque, int32_t handle, int32_t partition, const rill_buf_t *key,
                    const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers);
+    /* Optional: the cause of the last failed send in words ("Broker: Message size too large"),
+     * borrowed, "" when unknown; NULL: the code's rill_strerror() says it. */
+    const char *(*send_error)(void *opaque);
 } rill_collector_t;
+
+/* Returns why send or send_to failed with rc: the collector's words, else rill_strerror(rc). */
+const char *rill__collector_why(const rill_collector_t *col, int rc);
 
 /* What a driver gives a task. Borrowed; must outlive the task. */
 typedef struct {

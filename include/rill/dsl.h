@@ -10,6 +10,12 @@
  * User functions receive records whose key and value are views as the stream's serdes decoded
  * them (see serde.h). Values a function makes must outlive the call: put them in the arena of the
  * context (rill_context_arena) or in static storage.
+ *
+ * A sink (or repartition) given a serde writes with it what the stream carries; it never converts.
+ * When the stream's values (or keys) come from a built-in serde and the one given to the sink
+ * makes another kind of value (a count's native int64 written with the string serde, a windowed
+ * key with the string serde), the build fails naming the sink: convert with map_values first.
+ * bytes and string are one kind (raw bytes); a custom serde is never refused.
  */
 #ifndef RILL_DSL_H
 #define RILL_DSL_H
@@ -76,7 +82,8 @@ RILL_EXTERN rill_stream_t *rill_split_branch(rill_split_t *split, const char *na
 /* Adds the default branch (records no predicate took); returns its stream. */
 RILL_EXTERN rill_stream_t *rill_split_default(rill_split_t *split, const char *name);
 
-/* Writes the stream to topic; opts (serdes, partitioner) may be NULL. Returns 0 or RILL_EINVAL. */
+/* Writes the stream to topic; opts (serdes, partitioner) may be NULL. Returns 0, or RILL_EINVAL,
+ * or RILL_ETOPOLOGY when a given serde cannot encode the stream's keys or values (see above). */
 RILL_EXTERN int rill_stream_to(rill_stream_t *stream, const char *topic,
                                const rill_sink_opts_t *opts);
 /* Writes each record to the topic extractor names for it. */

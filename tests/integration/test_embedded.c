@@ -13,6 +13,7 @@
 #include <rill/dsl.h>
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "../common/kafka_util.h"
+#include "../common/oversize.h"
 
 static rill_conf_t *conf_for(const char *app_id)
 {
@@ -170,6 +172,22 @@ static void test_processing_error_goes_to_error_state(void **state)
     rill_topology_unref(topo);
 }
 
+/* Asserts that an app of topo and conf (taken) fails to start with code, in ERROR, its error
+ * holding needle. */
+static void expect_start_error(rill_topology_t *topo, rill_conf_t *conf, int code,
+                               const char *needle)
+{
+    char err[512], msg[1024];
+    rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
+    assert_non_null(app);
+    assert_int_equal(rill_app_start(app), code);
+    assert_int_equal(rill_app_state(app), RILL_STATE_ERROR);
+    rill_app_error(app, msg, sizeof msg);
+    if (!strstr(msg, needle))
+        fail_msg("expected '%s' in '%s'", needle, msg);
+    rill_app_destroy(app);
+}
+
 static void test_unreachable_cluster_errors_in_time(void **state)
 {
     char err[512];
@@ -179,14 +197,7 @@ static void test_unreachable_cluster_errors_in_time(void **state)
     /* Port 1 on loopback: nothing listens, connections are refused. */
     assert_int_equal(rill_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", err, sizeof err), 0);
     assert_int_equal(rill_conf_set(conf, "cluster.connect.timeout.ms", "1500", err, sizeof err), 0);
-    rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
-    assert_non_null(app);
-    assert_int_equal(rill_app_start(app), RILL_ETIMEDOUT);
-    assert_int_equal(rill_app_state(app), RILL_STATE_ERROR);
-    char msg[512];
-    rill_app_error(app, msg, sizeof msg);
-    assert_non_null(strstr(msg, "bootstrap.servers=127.0.0.1:1 within 1500 ms"));
-    rill_app_destroy(app);
+    expect_start_error(topo, conf, RILL_ETIMEDOUT, "bootstrap.servers=127.0.0.1:1 within 1500 ms");
     rill_topology_unref(topo);
 }
 
@@ -575,6 +586,61 @@ static void test_close_honours_its_timeout(void **state)
     rill_topology_unref(topo);
 }
 
+/* ---- sink topics and produce errors ---- */
+
+/* A cluster that is not the app's embedded one, so the app treats it as a real cluster: a mock
+ * cluster of one broker in a bare handle, with topic "in" and "missing-out" unknown to it (the
+ * mock creates topics on demand; the error makes it answer as a cluster that does not). */
+static void test_missing_sink_topic_fails_at_start(void **state)
+{
+    char err[512];
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, err, sizeof err);
+    assert_non_null(owner);
+    rd_kafka_mock_cluster_t *mock = rd_kafka_mock_cluster_new(owner, 1);
+    assert_non_null(mock);
+    assert_int_equal(rd_kafka_mock_topic_create(mock, "in", 1, 1), 0);
+    rd_kafka_mock_topic_set_error(mock, "missing-out", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(rill_stream_from_topic(topo, "in", NULL), "missing-out", NULL);
+    rill_conf_t *conf = conf_for("missing-sink");
+    assert_int_equal(rill_conf_set(conf, "bootstrap.servers",
+                                   rd_kafka_mock_cluster_bootstraps(mock), err, sizeof err),
+                     0);
+    expect_start_error(topo, conf, RILL_ENOENT, "sink topic 'missing-out' does not exist");
+    rill_topology_unref(topo);
+    rd_kafka_mock_cluster_destroy(mock);
+    rd_kafka_destroy(owner);
+}
+
+static void test_produce_error_names_cause_and_record(void **state)
+{
+    char err[512];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(
+        rill_stream_map_values(rill_stream_from_topic(topo, "big-in", NULL), oversize_value, NULL),
+        "big-out", &(rill_sink_opts_t){.value_serde = rill_serde_bytes()});
+    rill_app_t *app = rill_app_new(topo, conf_for("too-large"), err, sizeof err);
+    assert_non_null(app);
+    rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(app), err, sizeof err);
+    assert_int_equal(rill_producer_send(p, "big-in", 0, rill_buf_str("k"), rill_buf_str("v"), 1),
+                     0);
+    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    assert_int_equal(rill_app_start(app), 0);
+    assert_int_equal(rill_app_wait_state(app, RILL_STATE_ERROR, 30000), 0);
+    char msg[1024];
+    rill_app_error(app, msg, sizeof msg);
+    if (!strstr(msg, "Message size too large") ||
+        !strstr(msg, "record at topic 'big-in' partition 0 offset 0") ||
+        !strstr(msg, "to topic 'big-out'"))
+        fail_msg("unexpected error: %s", msg);
+    rill_app_close(app, 10000);
+    rill_producer_destroy(p);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     rill_set_allocator(counting_malloc, counting_realloc, free);
@@ -592,6 +658,8 @@ int main(void)
         cmocka_unit_test(test_start_after_close_is_refused),
         cmocka_unit_test(test_idle_app_stays_in_the_group),
         cmocka_unit_test(test_close_honours_its_timeout),
+        cmocka_unit_test(test_missing_sink_topic_fails_at_start),
+        cmocka_unit_test(test_produce_error_names_cause_and_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../common/kafka_util.h"
+#include "../common/oversize.h"
 
 static const char *bootstrap;
 static char run_id[32];
@@ -330,6 +331,36 @@ static void test_sigterm_shuts_down_cleanly(void **state)
     assert_true(said);
 }
 
+/* A sink topic is looked for at start, not at the first record: this broker creates topics on
+ * demand (auto.create.topics.enable=true), so the missing one exists once start returns, before
+ * any record; a record too large to send fails the app naming the cause and the input record. */
+static void test_sink_topic_at_start_and_send_errors(void **state)
+{
+    char in[64], out[64], app_id[64];
+    topic_name(in, sizeof in, "big-in");
+    topic_name(out, sizeof out, "big-out");
+    topic_name(app_id, sizeof app_id, "too-large");
+    create_topic(in, 1);
+    assert_int_equal(partition_count(out), -1);
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(
+        rill_stream_map_values(rill_stream_from_topic(topo, in, NULL), oversize_value, NULL), out,
+        &(rill_sink_opts_t){.value_serde = rill_serde_bytes()});
+    rill_app_t *app = start_app(topo, app_id);
+    assert_true(partition_count(out) > 0);
+    produce(in, 0, 1);
+    assert_int_equal(rill_app_wait_state(app, RILL_STATE_ERROR, 30000), 0);
+    char msg[1024], want[256];
+    rill_app_error(app, msg, sizeof msg);
+    snprintf(want, sizeof want, "the record at topic '%s' partition 0 offset 0 to topic '%s'", in,
+             out);
+    if (!strstr(msg, "Message size too large") || !strstr(msg, want))
+        fail_msg("unexpected error: %s", msg);
+    rill_app_close(app, 10000);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     bootstrap = getenv("RILL_TEST_BOOTSTRAP");
@@ -345,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_restart_resumes_from_committed_offsets),
         cmocka_unit_test(test_repartition_topic_is_created_and_used),
         cmocka_unit_test(test_missing_source_topic_is_an_error),
+        cmocka_unit_test(test_sink_topic_at_start_and_send_errors),
         cmocka_unit_test(test_sigterm_shuts_down_cleanly),
         cmocka_unit_test(test_join_of_topics_not_copartitioned_fails),
         cmocka_unit_test(test_join_repartition_takes_the_other_sides_count),

@@ -888,6 +888,92 @@ static void test_timestamp_extractors(void **state)
     rill_topology_unref(topo);
 }
 
+/* A user function, an init or a punctuator that returns an error without rill_context_fail
+ * fails naming its node, the code and (for a record) the record; a reason given is kept. */
+static int fail_quietly(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    return rec->offset == 1 ? -1 : 0;
+}
+static int init_quietly(rill_context_t *ctx, void *arg, void **state)
+{
+    return -1;
+}
+static int init_loudly(rill_context_t *ctx, void *arg, void **state)
+{
+    return rill_context_fail(ctx, RILL_ECONFIG, "no lookup table at /nowhere");
+}
+static int punctuate_quietly(rill_context_t *ctx, void *state, int64_t now)
+{
+    return now >= 10 ? RILL_EIO : 0;
+}
+static int init_punctuator(rill_context_t *ctx, void *arg, void **state)
+{
+    return rill_context_schedule(ctx, 10, RILL_PUNCTUATE_STREAM_TIME, punctuate_quietly);
+}
+static const rill_processor_ops init_quietly_ops = {init_quietly, NULL, NULL};
+static const rill_processor_ops init_loudly_ops = {init_loudly, NULL, NULL};
+static const rill_processor_ops punctuate_quietly_ops = {init_punctuator, NULL, NULL};
+
+/* Pipes two records through topo and returns the code of the first that failed; the driver's
+ * error is copied into err. */
+static int pipe_two(rill_topology_t *topo, char *err, size_t size)
+{
+    rill_conf_t *conf = string_conf();
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, size);
+    assert_non_null(td);
+    int rc = rill_test_driver_pipe_str(td, "in", "k", "v", 1);
+    if (!rc)
+        rc = rill_test_driver_pipe_str(td, "in", "k", "v", 20);
+    snprintf(err, size, "%s", rill_test_driver_error(td));
+    rill_test_driver_destroy(td);
+    rill_conf_destroy(conf);
+    rill_topology_unref(topo);
+    return rc;
+}
+
+static void expect_in(const char *err, const char *const *needles)
+{
+    for (; *needles; needles++)
+        if (!strstr(err, *needles))
+            fail_msg("expected '%s' in '%s'", *needles, err);
+}
+
+static void test_unexplained_failures_name_the_node(void **state)
+{
+    char err[1024];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *in = rill_stream_from_topic(topo, "in", NULL);
+    rill_stream_to(rill_stream_as(rill_stream_map_values(in, fail_quietly, NULL), "enrich"), "out",
+                   NULL);
+    assert_int_equal(pipe_two(topo, err, sizeof err), -1);
+    expect_in(err, (const char *[]){"node 'enrich'", "returned -1 (RILL_EINVAL",
+                                    "without calling rill_context_fail",
+                                    "topic 'in' partition 0 offset 1", NULL});
+
+    /* An init that fails is a processor's error, not an out-of-memory, and says which one. */
+    topo = rill_topology_new();
+    rill_stream_as(rill_stream_process(rill_stream_from_topic(topo, "in", NULL), &init_quietly_ops,
+                                       NULL, NULL),
+                   "lookup");
+    assert_int_equal(pipe_two(topo, err, sizeof err), RILL_EPROCESS);
+    expect_in(err, (const char *[]){"node 'lookup'", "init returned -1 (RILL_EINVAL", NULL});
+
+    topo = rill_topology_new();
+    rill_stream_as(
+        rill_stream_process(rill_stream_from_topic(topo, "in", NULL), &init_loudly_ops, NULL, NULL),
+        "lookup");
+    assert_int_equal(pipe_two(topo, err, sizeof err), RILL_EPROCESS);
+    expect_in(err, (const char *[]){"node 'lookup': no lookup table at /nowhere", NULL});
+
+    topo = rill_topology_new();
+    rill_stream_as(rill_stream_process(rill_stream_from_topic(topo, "in", NULL),
+                                       &punctuate_quietly_ops, NULL, NULL),
+                   "ticker");
+    assert_int_equal(pipe_two(topo, err, sizeof err), RILL_EIO);
+    expect_in(err,
+              (const char *[]){"node 'ticker'", "its punctuator returned -12 (RILL_EIO", NULL});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -913,6 +999,7 @@ int main(void)
         cmocka_unit_test(test_ignored_send_failure_still_fails),
         cmocka_unit_test(test_punctuator_jump_is_one_step),
         cmocka_unit_test(test_driver_repartition_partitions),
+        cmocka_unit_test(test_unexplained_failures_name_the_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

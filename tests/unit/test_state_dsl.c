@@ -1758,6 +1758,95 @@ static int group_teardown(void **state)
     return nftw(state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ---- sink serdes must encode what the stream carries ---- */
+
+static int opaque_serialize(void *st, rill_buf_t value, rill_bytes_t *out, bool *is_null,
+                            char *errstr, size_t errstr_size)
+{
+    (void)st, (void)errstr, (void)errstr_size;
+    *is_null = !value.data;
+    return value.data ? rill_bytes_append(out, value.data, value.len) : 0;
+}
+
+static int opaque_deserialize(void *st, rill_buf_t bytes, rill_arena_t *arena, rill_buf_t *value,
+                              char *errstr, size_t errstr_size)
+{
+    (void)st, (void)arena, (void)errstr, (void)errstr_size;
+    *value = bytes;
+    return 0;
+}
+
+static const rill_serde_ops opaque_ops = {"opaque", opaque_serialize, opaque_deserialize, NULL};
+
+/* Asserts that topo fails to build with an error holding each of the NULL-terminated needles. */
+static void expect_refused(rill_topology_t *topo, const char *const *needles)
+{
+    char err[512] = "";
+    assert_int_equal(rill_topology_build(topo, err, sizeof err), RILL_ETOPOLOGY);
+    for (; *needles; needles++)
+        if (!strstr(err, *needles))
+            fail_msg("expected '%s' in '%s'", *needles, err);
+}
+
+static rill_stream_t *counts_of(rill_topology_t *topo)
+{
+    return rill_table_to_stream(
+        rill_grouped_count(rill_stream_group_by_key(source(topo), NULL), NULL));
+}
+
+static void test_sink_serde_must_encode_values(void **state)
+{
+    (void)state;
+    char err[512];
+    /* A count's values are native int64s: the string serde would write their 8 little-endian
+     * bytes as if they were text, so the build refuses and names the sink and its topic. */
+    rill_topology_t *topo = topo_new();
+    rill_sink_opts_t as_text = {.value_serde = rill_serde_string()};
+    assert_int_equal(rill_stream_to(counts_of(topo), "counted", &as_text), RILL_ETOPOLOGY);
+    expect_refused(topo, (const char *[]){"sink 'KSTREAM-SINK-", "(topic 'counted')",
+                                          "value serde 'string'", "int64", NULL});
+    release(topo);
+
+    /* So does a windowed serde given native numbers. */
+    topo = topo_new();
+    rill_serde_t *windowed = rill_serde_time_windowed(rill_serde_string(), 10);
+    rill_sink_opts_t as_windowed = {.value_serde = windowed};
+    assert_int_equal(rill_stream_to(counts_of(topo), "odd", &as_windowed), RILL_ETOPOLOGY);
+    rill_serde_unref(windowed);
+    expect_refused(topo, (const char *[]){"(topic 'odd')", "'time-windowed(string)'", NULL});
+    release(topo);
+
+    /* A windowed count's keys are windowed: the string serde cannot write them, and a
+     * repartition is named as the sink it is. */
+    topo = topo_new();
+    rill_stream_t *wcounts = rill_table_to_stream(
+        rill_windowed_count(rill_grouped_windowed_by(rill_stream_group_by_key(source(topo), NULL),
+                                                     rill_windows_tumbling(10, 0)),
+                            NULL));
+    rill_sink_opts_t key_as_text = {.key_serde = rill_serde_string()};
+    assert_null(rill_stream_repartition(wcounts, "rekey", 0, &key_as_text));
+    expect_refused(topo, (const char *[]){"sink 'rekey'", "key serde 'string'", "windowed", NULL});
+    release(topo);
+
+    /* The int64 serde, bytes for strings, and a custom serde (whose values only it knows) build. */
+    topo = topo_new();
+    rill_serde_t *opaque = rill_serde_new(&opaque_ops, NULL);
+    assert_non_null(opaque);
+    rill_sink_opts_t as_long = {.value_serde = rill_serde_int64()};
+    rill_sink_opts_t as_bytes = {.key_serde = rill_serde_bytes(),
+                                 .value_serde = rill_serde_bytes()};
+    rill_sink_opts_t as_opaque = {.value_serde = opaque};
+    rill_stream_t *counts = counts_of(topo);
+    assert_int_equal(rill_stream_to(counts, "counted", &as_long), 0);
+    assert_int_equal(rill_stream_to(counts, "opaque", &as_opaque), 0);
+    rill_source_opts_t so = {.key_serde = rill_serde_string(), .value_serde = rill_serde_string()};
+    rill_stream_t *text = rill_stream_from_topic(topo, "text", &so);
+    assert_int_equal(rill_stream_to(text, "copied", &as_bytes), 0);
+    rill_serde_unref(opaque);
+    assert_int_equal(rill_topology_build(topo, err, sizeof err), 0);
+    release(topo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1812,6 +1901,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sliding_and_session_stores_agree, release_all),
         cmocka_unit_test_teardown(test_default_backend_in_memory, release_all),
         cmocka_unit_test_teardown(test_changelog_and_no_logging, release_all),
+        cmocka_unit_test_teardown(test_sink_serde_must_encode_values, release_all),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
