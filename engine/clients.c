@@ -53,11 +53,12 @@ static const setting_t settings[] = {
     {R, ALWAYS, true, "enable.partition.eof", "true",
      "a restore ends at the end-of-partition event (see ARCHITECTURE.md, Restoration)"},
     {C, JOINS_ONLY, false, "queued.max.messages.kbytes", "8192",
-     "a task fed by several partitions (a join) reads each from its own librdkafka queue, and "
+     "a task fed by several partitions (a join, a merge) reads each from its own "
+     "librdkafka queue, and "
      "librdkafka bounds each such queue by this, not the consumer's whole queue: 8 MB a "
      "partition. Measured (benchmarks/run, 1M records a side, 4 partitions): the "
      "stream-stream join's peak RSS 888 -> 356 MB and CPU 11.8 -> 10.7 s, Nexmark q8's "
-     "890 -> 367 MB and 15.8 -> 14.6 s; an app without joins keeps librdkafka's 64 MB, which "
+     "890 -> 367 MB and 15.8 -> 14.6 s; an app without such tasks keeps librdkafka's 64 MB, which "
      "its consumer's one queue shares (8 MB there stalls the fetcher: filter-map 0.42 -> 3.9 s)"},
     {C, ALWAYS, true, "enable.partition.eof", "true",
      "a task fed by several partitions waits for an empty one until the consumer reports its "
@@ -111,12 +112,30 @@ static const char *dynamic_value(const thread_ctx_t *ctx, client_kind_t kind, co
     return buf;
 }
 
-/* Returns whether some sub-topology of the app holds a join. */
-static bool has_join(const thread_ctx_t *ctx)
+static void count_source(void *ud, const char *topic, bool internal, int32_t partitions)
 {
-    for (int st = 0; st < rill__topology_subtopology_count(ctx->topo); st++)
-        if (rill__topology_has_join(ctx->topo, st))
+    (void)topic, (void)internal, (void)partitions;
+    (*(int *)ud)++;
+}
+
+static void count_pattern(void *ud, const char *pattern)
+{
+    (void)pattern;
+    (*(int *)ud)++; /* as one: a pattern matching several topics keeps the shared 64 MB */
+}
+
+/* Returns whether some sub-topology reads several topics or patterns (a join, a merge): its
+ * tasks' partitions are read from queues of their own (see the setting's reason). */
+static bool has_grouped_tasks(const thread_ctx_t *ctx)
+{
+    const char *app_id = ctx->env.application_id;
+    for (int st = 0; st < rill__topology_subtopology_count(ctx->topo); st++) {
+        int n = 0;
+        rill__topology_source_topics(ctx->topo, st, app_id, count_source, &n);
+        rill__topology_source_patterns(ctx->topo, st, count_pattern, &n);
+        if (n > 1)
             return true;
+    }
     return false;
 }
 
@@ -125,7 +144,8 @@ static bool applies(const setting_t *s, const thread_ctx_t *ctx, client_kind_t k
     if (!(s->clients & (1 << kind)))
         return false;
     return s->when == ALWAYS || (s->when == EOS_ONLY && ctx->eos) ||
-           (s->when == EMBEDDED_ONLY && ctx->embedded) || (s->when == JOINS_ONLY && has_join(ctx));
+           (s->when == EMBEDDED_ONLY && ctx->embedded) ||
+           (s->when == JOINS_ONLY && has_grouped_tasks(ctx));
 }
 
 static int apply(rd_kafka_conf_t *kconf, const thread_ctx_t *ctx, client_kind_t kind, bool forced,
@@ -205,8 +225,9 @@ void rill__client_settings(void (*fn)(void *ud, const char *clients, const char 
         snprintf(reason, sizeof reason, "%s%s",
                  s->when == EOS_ONLY        ? "(exactly-once) "
                  : s->when == EMBEDDED_ONLY ? "(embedded cluster) "
-                 : s->when == JOINS_ONLY    ? "(apps with joins) "
-                                            : "",
+                 : s->when == JOINS_ONLY
+                     ? "(apps with a sub-topology of several sources: joins, merges) "
+                     : "",
                  s->reason);
         fn(ud, names[s->clients - 1], s->key, s->value ? s->value : "(computed)", s->forced,
            reason);

@@ -46,6 +46,7 @@ typedef struct {
     record_queue_t queue;
     bool at_end;        /* the consumer reported the partition's end, and no record came since */
     int64_t idle_since; /* monotonic ms it was first found empty at its end; -1: it was not */
+    bool dry;           /* its librdkafka queue was found empty in this drain (the driver's) */
 } pg_partition_t;
 
 /* Returns the index among parts (the partitions of one task) of the partition whose oldest

@@ -268,6 +268,16 @@ static void process_record(stream_thread_t *t, slot_t *slot, rd_kafka_message_t 
     t->nprocessed++;
 }
 
+/* A consumer's error event: fatal ones fail the thread, the others are logged. */
+static void consumer_error(stream_thread_t *t, const rd_kafka_message_t *msg)
+{
+    if (rd_kafka_fatal_error(t->consumer, NULL, 0))
+        rill__thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s", rd_kafka_message_errstr(msg));
+    else
+        rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
+                 rd_kafka_message_errstr(msg));
+}
+
 /* Takes one consumed message: an event (a partition's end, an error), a record processed at once
  * (its task has no other partition), or a record queued for its turn. Returns whether the
  * message was queued (the queue owns it); else the caller destroys it. */
@@ -280,12 +290,7 @@ static bool take_message(stream_thread_t *t, rd_kafka_message_t *msg)
         return false;
     }
     if (msg->err) {
-        if (rd_kafka_fatal_error(t->consumer, NULL, 0))
-            rill__thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s",
-                              rd_kafka_message_errstr(msg));
-        else
-            rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
-                     rd_kafka_message_errstr(msg));
+        consumer_error(t, msg);
         return false;
     }
     slot_t *slot = rill__tm_slot_for(t->tm, msg);
@@ -319,9 +324,8 @@ static size_t refill(stream_thread_t *t, slot_t *s)
         if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             s->pg.at_end = true;
         } else if (msg->err) {
-            rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
-                     rd_kafka_message_errstr(msg));
-        } else if (!s->active || t->rewound) {
+            consumer_error(t, msg);
+        } else if (!s->active) {
             process_record(t, s, msg); /* dropped, fetched again at the resume */
         } else if (rill__rq_push(&s->pg.queue, msg) == 0) {
             s->pg.at_end = false;
@@ -361,16 +365,26 @@ static bool drain(stream_thread_t *t)
     size_t budget = BATCHES_PER_TURN * t->batch_size;
     bool more = false;
     t->nprocessed = 0;
-    for (size_t i = 0; i < n && !t->failed && !more; i++) {
+    /* The partition queues hold nothing fetched before a rewind (its seek is librdkafka's
+     * version barrier), and the rings were emptied: what comes now is current. */
+    t->rewound = false;
+    /* Tasks take turns at the budget: each turn starts where the last one stopped. */
+    size_t start = t->drain_from < n ? t->drain_from : 0;
+    for (size_t c = 0; c < n && !t->failed && !more; c++) {
+        size_t i = (start + c) % n;
         if (!slots[i].grouped || !slots[i].active)
             continue;
         size_t k = rill__tm_group(t->tm, &slots[i], t->group, t->group_slots);
         if (t->group_slots[0] != &slots[i])
-            continue; /* the group was drained from its first slot */
+            continue; /* the group is drained from its first slot */
+        for (size_t m = 0; m < k; m++)
+            t->group[m]->dry = false;
         for (;;) {
+            /* A partition queue found empty is asked again on the next turn (its next record
+             * wakes the loop), not before every record of the others. */
             for (size_t m = 0; m < k; m++)
-                if (!t->group[m]->queue.len)
-                    refill(t, t->group_slots[m]);
+                if (!t->group[m]->queue.len && !t->group[m]->dry)
+                    t->group[m]->dry = refill(t, t->group_slots[m]) == 0;
             int j = rill__pg_next(t->group, k, t->max_task_idle_ms, now, &wake);
             if (j < 0 || t->failed)
                 break;
@@ -380,6 +394,7 @@ static bool drain(stream_thread_t *t)
             rd_kafka_message_destroy(msg);
             if (--budget == 0) {
                 more = true;
+                t->drain_from = i + 1;
                 break;
             }
         }

@@ -49,6 +49,7 @@ struct stream_thread {
     pg_partition_t **group; /* scratch: the partitions of the task being drained */
     slot_t **group_slots;   /* and their slots */
     size_t group_cap;
+    size_t drain_from;       /* the slot the next drain starts at (tasks take turns) */
     int_fast64_t nprocessed; /* records processed in the current batch */
     bool assigned;           /* the group gave this thread its partitions */
     bool dirty;              /* processed records since the last commit */

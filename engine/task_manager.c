@@ -674,6 +674,8 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
         const rd_kafka_topic_partition_t *g =
             err ? NULL : rd_kafka_topic_partition_list_find(group, s->topic, s->partition);
         int64_t to = rewind_target(s, g);
+        if (to < 0)
+            to = rill__rq_head_offset(&s->pg.queue); /* queued, never processed: again */
         if (to >= 0) {
             rd_kafka_topic_partition_list_add(seek, s->topic, s->partition)->offset = to;
             s->pg.at_end = false; /* the consumer reports the end again after a seek */

@@ -29,8 +29,19 @@ __attribute__((cold, noinline)) static int unexplained(node_inst_t *inst, int rc
                                                        const rill_record_t *rec)
 {
     rill_task_t *task = inst->ctx.task;
-    if (task->error[0])
+    if (task->error[0]) {
+        /* A store said why (into the task's error): this node is where it failed. */
+        if (!task->failed_node) {
+            const char *why = task->error;
+            size_t id_len = strlen(task->id);
+            if (strncmp(why, "task ", 5) == 0 && strncmp(why + 5, task->id, id_len) == 0 &&
+                (why[5 + id_len] == ',' || why[5 + id_len] == ':') && why[6 + id_len] == ' ')
+                why += 7 + id_len;
+            task->failed_node = inst->node->name;
+            snprintf(task->failed_why, sizeof task->failed_why, "%.700s", why);
+        }
         return rc;
+    }
     char where[400] = "";
     if (rec)
         snprintf(where, sizeof where, " at the record at topic '%s' partition %d offset %lld",

@@ -585,7 +585,8 @@ typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE } rill_handler_result_t;
 typedef rill_handler_result_t (*rill_record_error_handler_fn)(void *ud, const rill_record_t *raw,
                                                               int err, const char *reason);
 
-/* What failed (Kafka Streams' three exception handlers). */
+/* What failed: the kinds of Kafka Streams' exception handlers Rill has (its production handler
+ * is not one yet). */
 typedef enum {
     RILL_ERROR_DESERIALIZATION, /* a source's serde refused the bytes, or the timestamp is bad */
     RILL_ERROR_PROCESSING, /* a processor (a user function of any operator) failed the record */

@@ -131,6 +131,16 @@ static void test_bad_records_go_to_the_dead_letter_queue(void **state)
     assert_int_equal(kafka_partition_count(bootstrap, "dl-dlq"), 4);
 
     assert_int_equal(rill_app_close(app, 10000), 0);
+    /* Nothing more than those (a dead letter written twice would be there). */
+    rd_kafka_t *admin = kafka_admin(bootstrap);
+    int64_t total = 0, lo, hi;
+    for (int32_t part = 0; part < 4; part++) {
+        assert_int_equal(rd_kafka_query_watermark_offsets(admin, "dl-dlq", part, &lo, &hi, 10000),
+                         0);
+        total += hi;
+    }
+    assert_int_equal(total, BAD);
+    rd_kafka_destroy(admin);
     rill_producer_destroy(p);
     rill_app_destroy(app);
     rill_topology_unref(topo);
