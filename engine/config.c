@@ -371,6 +371,8 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
     }
     const char *dlq = RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME);
     env->dlq_topic = *dlq ? dlq : NULL;
+    env->dlq_late_records =
+        strcmp(RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_LATE_RECORDS), "true") == 0;
     env->default_store_backend = strcmp(RILL_CONF_STR(conf, DEFAULT_DSL_STORE), "in_memory") == 0
                                      ? RILL_STORE_IN_MEMORY
                                      : RILL_STORE_ROCKSDB;

@@ -83,6 +83,11 @@
       "Streams') and .timestamp, .processor.node.id, .task.id, .application.id. Under "            \
       "exactly_once_v2 it is in the transaction of the record's offset. The app creates the "      \
       "topic when it is missing. Empty: no dead letter queue.")                                    \
+    X(ERRORS_DEAD_LETTER_QUEUE_LATE_RECORDS, "errors.dead.letter.queue.late.records", ENUM,        \
+      "false", "false|true",                                                                       \
+      "true: a record a window drops as late (its window closed: late-records-dropped) also goes " \
+      "to the dead letter queue, as the input record the task read, with the exception "           \
+      "rill.LateRecord (as KIP-1328 proposes for records the DSL drops).")                         \
     X(CLUSTER_CONNECT_TIMEOUT_MS, "cluster.connect.timeout.ms", INT, "30000", "100..",             \
       "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR.")   \
     X(REPLICATION_FACTOR, "replication.factor", INT, "-1", "-1..",                                 \

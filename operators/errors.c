@@ -27,15 +27,14 @@ static const char *const kind_classes[RILL_ERROR_KINDS] = {
 
 enum { ERROR_HEADERS = 9 };
 
-/* Writes the dead letter of c; 0 or a code with why. */
-static int send_dead_letter(rill_task_t *task, const rill_error_context_t *c, char *why,
-                            size_t why_size)
+/* Writes the dead letter of c, naming the exception class; 0 or a code with why. */
+static int send_dead_letter(rill_task_t *task, const rill_error_context_t *c, const char *class,
+                            char *why, size_t why_size)
 {
     rill_arena_t *a = task->arena;
     size_t n = rill_headers_count(c->headers);
     rill_header_t *h = rill_arena_alloc(a, (n + ERROR_HEADERS) * sizeof *h);
-    rill_buf_t exception =
-        rill_arena_printf(a, "%s(%s)", kind_classes[c->kind], rill_err_name(c->error));
+    rill_buf_t exception = rill_arena_printf(a, "%s(%s)", class, rill_err_name(c->error));
     rill_buf_t partition = rill_arena_printf(a, "%d", c->partition);
     rill_buf_t offset = rill_arena_printf(a, "%lld", (long long)c->offset);
     rill_buf_t timestamp = rill_arena_printf(a, "%lld", (long long)c->timestamp);
@@ -70,20 +69,12 @@ static int send_dead_letter(rill_task_t *task, const rill_error_context_t *c, ch
     return rc;
 }
 
-int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
-                      const char *node, int err, const char *what, const char *why)
+/* The error context of raw, which node of task failed with err and message. */
+static rill_error_context_t error_context(const rill_task_t *task, const rill_record_t *raw,
+                                          rill_error_kind_t kind, const char *node, int err,
+                                          const char *message)
 {
-    char message[900];
-    const char *topic = raw->topic ? raw->topic : "(none)";
-    if (kind == RILL_ERROR_PROCESSING)
-        snprintf(message, sizeof message,
-                 "node '%s': %s (the record at topic '%s' partition %d offset %lld)",
-                 node ? node : "(unknown)", why, topic, raw->partition, (long long)raw->offset);
-    else
-        snprintf(message, sizeof message,
-                 "%s of the record at topic '%s' partition %d offset %lld: %s (node '%s')", what,
-                 topic, raw->partition, (long long)raw->offset, why, node ? node : "(unknown)");
-    const rill_error_context_t c = {
+    return (rill_error_context_t){
         .kind = kind,
         .topic = raw->topic,
         .partition = raw->partition,
@@ -98,6 +89,22 @@ int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_ki
         .error = err,
         .message = message,
     };
+}
+
+int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
+                      const char *node, int err, const char *what, const char *why)
+{
+    char message[900];
+    const char *topic = raw->topic ? raw->topic : "(none)";
+    if (kind == RILL_ERROR_PROCESSING)
+        snprintf(message, sizeof message,
+                 "node '%s': %s (the record at topic '%s' partition %d offset %lld)",
+                 node ? node : "(unknown)", why, topic, raw->partition, (long long)raw->offset);
+    else
+        snprintf(message, sizeof message,
+                 "%s of the record at topic '%s' partition %d offset %lld: %s (node '%s')", what,
+                 topic, raw->partition, (long long)raw->offset, why, node ? node : "(unknown)");
+    const rill_error_context_t c = error_context(task, raw, kind, node, err, message);
     const rill_task_env_t *env = &task->env;
     rill_handler_result_t r = env->continue_on[kind] ? RILL_HANDLER_CONTINUE : RILL_HANDLER_FAIL;
     if (env->handler[kind])
@@ -106,7 +113,7 @@ int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_ki
         r = env->error_handler(env->error_handler_ud, raw, err, message);
     if (env->dlq_topic) {
         char sent[256];
-        int rc = send_dead_letter(task, &c, sent, sizeof sent);
+        int rc = send_dead_letter(task, &c, kind_classes[kind], sent, sizeof sent);
         if (rc) {
             /* Truncated if it must: the message leads. */
             int len = snprintf(task->error, sizeof task->error, "task %s: %s", task->id, message);
@@ -134,4 +141,23 @@ int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_ki
     snprintf(task->error, sizeof task->error, "task %s%s%s", task->id,
              kind == RILL_ERROR_PROCESSING ? ", " : ": ", message);
     return err;
+}
+
+int rill__task_late_dead_letter(rill_task_t *task, const char *node, const char *reason)
+{
+    const rill_record_t *raw = task->raw_in;
+    if (!task->env.dlq_topic || !task->env.dlq_late_records || !raw)
+        return 0;
+    const rill_error_context_t c =
+        error_context(task, raw, RILL_ERROR_PROCESSING, node, RILL_EINVAL, reason);
+    char sent[256];
+    int rc = send_dead_letter(task, &c, "rill.LateRecord", sent, sizeof sent);
+    if (rc) {
+        snprintf(task->error, sizeof task->error,
+                 "task %s: a late record cannot go to the dead letter queue '%.200s': %.200s",
+                 task->id, task->env.dlq_topic, sent);
+        return rc;
+    }
+    task->metrics.dead_letters++;
+    return 0;
 }

@@ -143,11 +143,12 @@ struct rill_task {
     uint64_t writes_since_checkpoint;
     rill_store_write_t *restore_writes; /* a restore batch's writes */
     size_t restore_cap;
-    uint64_t late_logged_at;    /* late_dropped when the last late-record line was logged */
-    const char *failed_node;    /* the node whose rill_context_fail the record's error is */
-    char failed_why[768];       /* and what it said */
-    uint64_t failed_logged_at;  /* skipped when the last skipped-record line was logged */
-    struct task_shared *shared; /* blocks nodes of the task share (rill__task_shared) */
+    uint64_t late_logged_at;     /* late_dropped when the last late-record line was logged */
+    const rill_record_t *raw_in; /* the input record being processed, as read (NULL: none) */
+    const char *failed_node;     /* the node whose rill_context_fail the record's error is */
+    char failed_why[768];        /* and what it said */
+    uint64_t failed_logged_at;   /* skipped when the last skipped-record line was logged */
+    struct task_shared *shared;  /* blocks nodes of the task share (rill__task_shared) */
 };
 
 /* Returns the zeroed block of size bytes that the nodes of ctx's task share under key (the
@@ -298,6 +299,11 @@ int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes
  * cannot be sent fails the task whatever the handler said. */
 int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
                       const char *node, int err, const char *what, const char *why);
+
+/* Writes the input record being processed to the dead letter queue as a late record dropped
+ * by node (errors.dead.letter.queue.late.records); 0 (also when off) or a code with the task's
+ * error set. */
+int rill__task_late_dead_letter(rill_task_t *task, const char *node, const char *reason);
 
 /* Counts a record a processor cannot use (why says why) in records-skipped, and logs it with
  * its topic, partition and offset once per 1,000 (*logged_at: the count at the last line, 0 at

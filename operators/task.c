@@ -217,6 +217,9 @@ void rill_context_drop_late(rill_context_t *ctx, const rill_record_t *rec, int64
     }
     if (task->env.late_record)
         task->env.late_record(task->env.late_record_ud, rec, reason);
+    int rc = rill__task_late_dead_letter(task, ctx->inst->node->name, reason);
+    if (rc && !task->sink_rc)
+        task->sink_rc = rc; /* reported for the record, as a sink's failure */
 }
 
 /* ---- the sink processor ---- */
@@ -510,7 +513,17 @@ static int run_punctuator(rill_task_t *task, punctuator_t *p, int64_t now)
     return rc ? unexplained(p->inst, rc, "its punctuator", NULL) : 0;
 }
 
+static int process_raw(rill_task_t *task, int source, const rill_record_t *raw);
+
 int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw)
+{
+    task->raw_in = raw; /* for the dead letter of a late record; on the caller's stack */
+    int rc = process_raw(task, source, raw);
+    task->raw_in = NULL;
+    return rc;
+}
+
+static int process_raw(rill_task_t *task, int source, const rill_record_t *raw)
 {
     rill_arena_reset(task->arena);
     node_inst_t *inst = inst_of(task, source);

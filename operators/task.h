@@ -102,6 +102,7 @@ typedef struct {
     rill_record_error_handler_fn error_handler;
     void *error_handler_ud;
     const char *dlq_topic;
+    bool dlq_late_records;           /* late records dropped by windows go there too */
     int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
     void *wall_clock_ud;
     /* State: where stores live ("<state.dir>/<application.id>"; each task has a folder in it),

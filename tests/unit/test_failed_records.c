@@ -260,13 +260,48 @@ static void test_handler_property_names(void **state)
     rill_topology_unref(topo);
 }
 
+/* errors.dead.letter.queue.late.records: a record a window drops as late goes to the dead letter
+ * queue as it was read; without it, only the metric counts it. */
+static void test_late_records(void **state)
+{
+    (void)state;
+    rill_topology_t *topo = rill_topology_new();
+    rill_source_opts_t in = {.key_serde = rill_serde_string(), .value_serde = rill_serde_string()};
+    rill_grouped_t *g = rill_stream_group_by_key(rill_stream_from_topic(topo, "in", &in), NULL);
+    rill_table_t *counts =
+        rill_windowed_count(rill_grouped_windowed_by(g, rill_windows_tumbling(10000, 0)), NULL);
+    assert_int_equal(rill_stream_to(rill_table_to_stream(counts), "out", NULL), 0);
+    for (int late = 0; late < 2; late++) {
+        const char *const kv[] = {"errors.dead.letter.queue.topic.name", "dlq",
+                                  "errors.dead.letter.queue.late.records", late ? "true" : "false",
+                                  NULL};
+        rill_test_driver_t *td = driver(topo, kv);
+        assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "now", 25000), 0);
+        assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "too late", 1000), 0);
+        assert_int_equal(rill_test_driver_metric(td, "late-records-dropped"), 1);
+        assert_int_equal(rill_test_driver_unread(td, "dlq"), (size_t)late);
+        if (late) {
+            rill_test_record_t r;
+            assert_int_equal(rill_test_driver_read(td, "dlq", &r), 0);
+            assert_int_equal(r.value.len, 8);
+            assert_memory_equal(r.value.data, "too late", 8);
+            assert_int_equal(r.timestamp, 1000);
+            assert_header(&r, "__streams.errors.exception", "rill.LateRecord(RILL_EINVAL)");
+            assert_header_has(&r, "__streams.errors.message", "dropped a late record");
+            assert_header(&r, "__streams.errors.offset", "1");
+            assert_int_equal(rill_test_driver_metric(td, "dead-letters"), 1);
+        }
+        rill_test_driver_destroy(td);
+    }
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dead_letters_continue),
-        cmocka_unit_test(test_fail_names_the_record),
-        cmocka_unit_test(test_user_handler),
-        cmocka_unit_test(test_handler_property_names),
+        cmocka_unit_test(test_dead_letters_continue), cmocka_unit_test(test_fail_names_the_record),
+        cmocka_unit_test(test_user_handler),          cmocka_unit_test(test_handler_property_names),
+        cmocka_unit_test(test_late_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
