@@ -505,7 +505,7 @@ static int open_state(rill_app_t *app, char *errstr, size_t errstr_size)
     if (!(app->state_dir = rill_malloc(len)))
         return RILL_ENOMEM;
     snprintf(app->state_dir, len, "%s/%s", root, app->env.application_id);
-    if (rill__mkdirs(app->state_dir)) {
+    if (rill__make_dirs(app->state_dir)) {
         snprintf(errstr, errstr_size, "cannot create the state directory %s (state.dir): %s",
                  app->state_dir, strerror(errno));
         return RILL_EIO;

@@ -461,23 +461,6 @@ char *rill_conf_markdown(void)
     return (char *)sb.data;
 }
 
-int rill__mkdirs(const char *path)
-{
-    char buf[1024];
-    if (!path || snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return RILL_EINVAL;
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0755) && errno != EEXIST)
-                return RILL_EIO;
-            *p = '/';
-        }
-    if (mkdir(buf, 0755) && errno != EEXIST)
-        return RILL_EIO;
-    return 0;
-}
-
 bool rill__conf_eos(const rill_conf_t *conf)
 {
     return strcmp(RILL_CONF_STR(conf, PROCESSING_GUARANTEE), "exactly_once_v2") == 0;

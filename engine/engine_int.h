@@ -43,8 +43,6 @@ int64_t rill__conf_int_at(const rill_conf_t *conf, rill_conf_id_t id);
 bool rill__conf_eos(const rill_conf_t *conf);
 /* Returns commit.interval.ms, resolving -1 by the processing guarantee. */
 int64_t rill__conf_commit_interval(const rill_conf_t *conf);
-/* Creates directory path and its parents (like mkdir -p); 0 or RILL_EIO with errno set. */
-int rill__mkdirs(const char *path);
 /* Fills the parts of a task environment the configuration decides (serdes, extractor,
  * error handler). Returns 0 or RILL_ECONFIG naming the property. */
 int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *errstr,

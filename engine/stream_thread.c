@@ -13,7 +13,8 @@
  *
  * The jobs live in their own files: the record collector (collector.c), the producer and its
  * transactions (stream_producer.c), restoration (changelog_reader.c), the partition -> task
- * table (task_manager.c), the commit sequence (commit.c), the clients' settings (clients.c).
+ * table (task_manager.c), the commit sequence (commit.c), the clients' settings (clients.c), the
+ * record phases of a turn (processing.c).
  */
 #include "stream_thread_int.h"
 
@@ -28,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Batches of records served per loop turn before timers and the stop request get their turn. */
-#define BATCHES_PER_TURN 8
 /* While a task waits for its stores or a restore runs: how often the loop looks again (for
  * stalls, lock retries and progress), whatever else wakes it. */
 #define STEP_INTERVAL_MS 100
@@ -205,205 +204,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     update_running(t);
 }
 
-/* ---- processing ---- */
-
-static int load_headers(rill_headers_t *self)
-{
-    struct lazy_headers *lazy = (struct lazy_headers *)self;
-    stream_thread_t *t = lazy->thread;
-    rd_kafka_headers_t *hdrs;
-    if (rd_kafka_message_headers(lazy->msg, &hdrs) != 0)
-        return 0; /* none */
-    size_t n = rd_kafka_header_cnt(hdrs);
-    if (n > t->hdrs_cap) {
-        rill_header_t *h = rill_realloc(t->hdrs, n * sizeof *h);
-        if (!h)
-            return RILL_ENOMEM;
-        t->hdrs = h;
-        t->hdrs_cap = n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const void *v;
-        size_t len;
-        rd_kafka_header_get_all(hdrs, i, &t->hdrs[i].name, &v, &len);
-        t->hdrs[i].value = (rill_buf_t){v, len};
-    }
-    self->items = t->hdrs;
-    self->count = n;
-    return 0;
-}
-
-/* Processes the record of a slot whose task runs; counts it when a task took it. */
-static void process_record(stream_thread_t *t, slot_t *slot, rd_kafka_message_t *msg)
-{
-    if (!slot->active || t->rewound) {
-        /* Delivered before its partition's pause took effect, or fetched before a rewind in
-         * the middle of this batch: fetched again at the resume. */
-        if (slot->dropped_from < 0 || msg->offset < slot->dropped_from)
-            slot->dropped_from = msg->offset;
-        return;
-    }
-    rill_record_t raw = {
-        .key = {msg->key, msg->key_len},
-        .value = {msg->payload, msg->len},
-        .timestamp = rd_kafka_message_timestamp(msg, NULL),
-        .topic = slot->topic,
-        .partition = msg->partition,
-        .offset = msg->offset,
-    };
-    /* librdkafka allocates to parse a record's headers, even none: leave it to the first
-     * reader, so records the topology drops never pay for it. */
-    t->lazy.headers = (rill_headers_t){NULL, 0, load_headers};
-    t->lazy.msg = msg;
-    raw.headers = &t->lazy.headers;
-    int rc = rill__task_process(slot->task, slot->source, &raw);
-    if (rc) {
-        rill__thread_fail(t, rc, "%s", rill__task_error(slot->task));
-        return;
-    }
-    if (slot->first_offset < 0)
-        slot->first_offset = msg->offset;
-    slot->next_offset = msg->offset + 1;
-    t->dirty = true;
-    t->nprocessed++;
-}
-
-/* A consumer's error event: fatal ones fail the thread, the others are logged. */
-static void consumer_error(stream_thread_t *t, const rd_kafka_message_t *msg)
-{
-    if (rd_kafka_fatal_error(t->consumer, NULL, 0))
-        rill__thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s", rd_kafka_message_errstr(msg));
-    else
-        rill_log(RILL_LOG_WARN, "thread", "%s: consumer: %s", t->name,
-                 rd_kafka_message_errstr(msg));
-}
-
-/* Takes one consumed message: an event (a partition's end, an error), a record processed at once
- * (its task has no other partition), or a record queued for its turn. Returns whether the
- * message was queued (the queue owns it); else the caller destroys it. */
-static bool take_message(stream_thread_t *t, rd_kafka_message_t *msg)
-{
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        slot_t *slot = rill__tm_slot_for(t->tm, msg);
-        if (slot)
-            slot->pg.at_end = true;
-        return false;
-    }
-    if (msg->err) {
-        consumer_error(t, msg);
-        return false;
-    }
-    slot_t *slot = rill__tm_slot_for(t->tm, msg);
-    if (!slot)
-        return false; /* from a partition revoked a moment ago */
-    if (!slot->grouped || !slot->active || t->rewound) {
-        process_record(t, slot, msg);
-        return false;
-    }
-    if (rill__rq_push(&slot->pg.queue, msg)) {
-        rill__thread_fail(t, RILL_ENOMEM, "out of memory queuing a record of '%s' [%d]",
-                          slot->topic, slot->partition);
-        return false;
-    }
-    slot->pg.at_end = false;
-    return true;
-}
-
-/* Takes up to buffered.records.per.partition messages of a grouped slot's partition queue into
- * its ring (an empty one: the order stays the partition's). Returns how many were messages of
- * the partition's; events (its end, errors) are handled here. */
-static size_t refill(stream_thread_t *t, slot_t *s)
-{
-    if (!s->pq)
-        return 0;
-    size_t want = t->max_buffered < t->batch_size ? t->max_buffered : t->batch_size;
-    ssize_t n = rd_kafka_consume_batch_queue(s->pq, 0, t->batch, want);
-    size_t taken = 0;
-    for (ssize_t i = 0; i < n; i++) {
-        rd_kafka_message_t *msg = t->batch[i];
-        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            s->pg.at_end = true;
-        } else if (msg->err) {
-            consumer_error(t, msg);
-        } else if (!s->active) {
-            process_record(t, s, msg); /* dropped, fetched again at the resume */
-        } else if (rill__rq_push(&s->pg.queue, msg) == 0) {
-            s->pg.at_end = false;
-            taken++;
-            continue; /* the ring owns it */
-        } else {
-            rill__thread_fail(t, RILL_ENOMEM, "out of memory queuing a record of '%s' [%d]",
-                              s->topic, s->partition);
-        }
-        rd_kafka_message_destroy(msg);
-    }
-    return taken;
-}
-
-static void idle_timer_cb(uv_timer_t *h);
-
-/* Processes the records of every task fed by several partitions, each in timestamp order across
- * its partitions, until it must wait for one of them (see partition_group.h) or the turn's budget
- * is spent. Returns whether records may be left for the next turn. */
-static bool drain(stream_thread_t *t)
-{
-    size_t n;
-    slot_t *slots = rill__tm_slots(t->tm, &n);
-    if (n > t->group_cap) {
-        pg_partition_t **g = rill_realloc(t->group, n * sizeof *g);
-        if (g)
-            t->group = g;
-        slot_t **gs = g ? rill_realloc(t->group_slots, n * sizeof *gs) : NULL;
-        if (!gs) {
-            rill__thread_fail(t, RILL_ENOMEM, "out of memory ordering records");
-            return false;
-        }
-        t->group_slots = gs;
-        t->group_cap = n;
-    }
-    int64_t now = rill__monotonic_ms(), wake = INT64_MAX;
-    size_t budget = BATCHES_PER_TURN * t->batch_size;
-    bool more = false;
-    t->nprocessed = 0;
-    /* The partition queues hold nothing fetched before a rewind (its seek is librdkafka's
-     * version barrier), and the rings were emptied: what comes now is current. */
-    t->rewound = false;
-    /* Tasks take turns at the budget: each turn starts where the last one stopped. */
-    size_t start = t->drain_from < n ? t->drain_from : 0;
-    for (size_t c = 0; c < n && !t->failed && !more; c++) {
-        size_t i = (start + c) % n;
-        if (!slots[i].grouped || !slots[i].active)
-            continue;
-        size_t k = rill__tm_group(t->tm, &slots[i], t->group, t->group_slots);
-        if (t->group_slots[0] != &slots[i])
-            continue; /* the group is drained from its first slot */
-        for (size_t m = 0; m < k; m++)
-            t->group[m]->dry = false;
-        for (;;) {
-            /* A partition queue found empty is asked again on the next turn (its next record
-             * wakes the loop), not before every record of the others. */
-            for (size_t m = 0; m < k; m++)
-                if (!t->group[m]->queue.len && !t->group[m]->dry)
-                    t->group[m]->dry = refill(t, t->group_slots[m]) == 0;
-            int j = rill__pg_next(t->group, k, t->max_task_idle_ms, now, &wake);
-            if (j < 0 || t->failed)
-                break;
-            slot_t *from = t->group_slots[j];
-            rd_kafka_message_t *msg = rill__rq_pop(&from->pg.queue);
-            process_record(t, from, msg);
-            rd_kafka_message_destroy(msg);
-            if (--budget == 0) {
-                more = true;
-                t->drain_from = i + 1;
-                break;
-            }
-        }
-    }
-    atomic_fetch_add_explicit(&t->m_processed, t->nprocessed, memory_order_relaxed);
-    if (wake != INT64_MAX)
-        uv_timer_start(&t->idle_timer, idle_timer_cb, (uint64_t)(wake - now), 0);
-    return more;
-}
+/* ---- the loop ---- */
 
 /* Phase: a step of restoration, and of tasks waiting for their stores. Returns whether more
  * restore records may wait. */
@@ -421,26 +222,8 @@ static bool restore_step(stream_thread_t *t)
     return n > 0;
 }
 
-/* Phase: up to BATCHES_PER_TURN batches of records. Returns whether more may wait. */
-static bool process_batches(stream_thread_t *t)
-{
-    bool more = false;
-    for (int b = 0; b < BATCHES_PER_TURN && !t->stopping && !t->failed; b++) {
-        ssize_t n = rd_kafka_consume_batch_queue(t->cq, 0, t->batch, t->batch_size);
-        if (n <= 0)
-            break;
-        t->rewound = false;
-        t->nprocessed = 0;
-        for (ssize_t i = 0; i < n; i++)
-            if (t->failed || !take_message(t, t->batch[i]))
-                rd_kafka_message_destroy(t->batch[i]);
-        atomic_fetch_add_explicit(&t->m_processed, t->nprocessed, memory_order_relaxed);
-        more = (size_t)n == t->batch_size;
-    }
-    return more;
-}
-
 static void rearm_punctuation(stream_thread_t *t);
+static void idle_timer_cb(uv_timer_t *h);
 static void more_cb(uv_idle_t *h);
 static void step_cb(uv_timer_t *h);
 
@@ -453,9 +236,12 @@ static void serve(stream_thread_t *t)
         return;
     rill__producer_poll(t->producer);
     bool more = restore_step(t);
-    more = process_batches(t) || more;
+    more = rill__thread_process_batches(t) || more;
+    int64_t idle_wait = -1;
     if (!t->stopping && !t->failed)
-        more = drain(t) || more;
+        more = rill__thread_drain(t, &idle_wait) || more;
+    if (idle_wait >= 0)
+        uv_timer_start(&t->idle_timer, idle_timer_cb, (uint64_t)idle_wait, 0);
     update_metrics(t);
     update_running(t);
     if (more && !t->stopping)
@@ -792,8 +578,6 @@ void rill__thread_destroy(stream_thread_t *t)
     rill__collector_destroy(t->collector);
     rill_free(t->batch);
     rill_free(t->hdrs);
-    rill_free(t->group);
-    rill_free(t->group_slots);
     if (t->pipefd[0] >= 0)
         close(t->pipefd[0]);
     if (t->pipefd[1] >= 0)

@@ -45,10 +45,7 @@ struct stream_thread {
     } lazy;
     /* Timestamp order across a task's partitions (partition_group.h). */
     int64_t max_task_idle_ms;
-    uint32_t max_buffered;  /* buffered.records.per.partition */
-    pg_partition_t **group; /* scratch: the partitions of the task being drained */
-    slot_t **group_slots;   /* and their slots */
-    size_t group_cap;
+    uint32_t max_buffered;   /* buffered.records.per.partition */
     size_t drain_from;       /* the slot the next drain starts at (tasks take turns) */
     int_fast64_t nprocessed; /* records processed in the current batch */
     bool assigned;           /* the group gave this thread its partitions */
@@ -65,6 +62,16 @@ struct stream_thread {
     atomic_int_fast64_t m_processed, m_skipped, m_commits, m_rebalances, m_tasks, m_late, m_dead;
 };
 
+/* Batches of records served per loop turn before timers and the stop request get their turn. */
+#define BATCHES_PER_TURN 8
+
+/* The record phases of a turn (processing.c). Up to BATCHES_PER_TURN batches of the consumer's
+ * queue; returns whether more may wait. */
+bool rill__thread_process_batches(stream_thread_t *t);
+/* The tasks fed by several partitions, each in timestamp order across them, until each must wait
+ * (see partition_group.h) or the turn's budget is spent. Returns whether records may be left;
+ * *idle_wait_ms is how long until a task's max.task.idle.ms wait ends (-1: none). */
+bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms);
 /* Fails the thread (once): the app hears why, and the thread stops processing. */
 void rill__thread_fail(stream_thread_t *t, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

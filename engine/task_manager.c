@@ -23,6 +23,11 @@
 
 typedef enum { T_WAITING, T_RESTORING, T_RUNNING, T_SUSPENDED } task_state_t;
 
+/* The grouped slots of one task: group_pg/group_slots[start .. start + n). */
+typedef struct {
+    size_t start, n;
+} group_t;
+
 typedef struct {
     int st;
     int32_t partition;
@@ -44,6 +49,11 @@ struct task_manager {
     void *closing_ud;
     slot_t *slots;
     size_t nslots, last_slot;
+    /* The tasks fed by several slots (find_groups): rebuilt when the slots change. */
+    pg_partition_t **group_pg;
+    slot_t **group_slots;
+    group_t *groups;
+    size_t ngroups, group_cap;
     /* The slots of one topic (the last one seen) by partition: most apps read one topic, or
      * runs of one, so most records find their slot in one load. Rebuilt when the slots change. */
     const rd_kafka_topic_t *by_partition_rkt;
@@ -77,10 +87,28 @@ void rill__tm_bind(task_manager_t *tm, changelog_reader_t *reader, rd_kafka_t *c
     tm->closing_ud = ud;
 }
 
-/* Marks the slots that share their task with another slot: their records are ordered by
- * timestamp across the task's partitions (see partition_group.h). */
-static void find_groups(task_manager_t *tm)
+/* Marks the slots that share their task with another slot (their records are ordered by
+ * timestamp across the task's partitions, see partition_group.h) and lists them by task, once
+ * per change of the slots, for the drain. Room for the lists grows only with an assignment
+ * (a revocation has fewer slots); returns 0 or RILL_ENOMEM. */
+static int find_groups(task_manager_t *tm)
 {
+    if (tm->nslots > tm->group_cap) {
+        pg_partition_t **pg = rill_realloc(tm->group_pg, tm->nslots * sizeof *pg);
+        if (pg)
+            tm->group_pg = pg;
+        slot_t **gs = pg ? rill_realloc(tm->group_slots, tm->nslots * sizeof *gs) : NULL;
+        group_t *g = gs ? rill_realloc(tm->groups, tm->nslots * sizeof *g) : NULL;
+        if (gs)
+            tm->group_slots = gs;
+        if (g)
+            tm->groups = g;
+        if (!g) {
+            tm->ngroups = 0;
+            return RILL_ENOMEM;
+        }
+        tm->group_cap = tm->nslots;
+    }
     for (size_t i = 0; i < tm->nslots; i++) {
         slot_t *a = &tm->slots[i];
         a->grouped = a->pq != NULL; /* a slot keeps the queue it was given */
@@ -88,6 +116,26 @@ static void find_groups(task_manager_t *tm)
             a->grouped =
                 j != i && tm->slots[j].st == a->st && tm->slots[j].partition == a->partition;
     }
+    /* Each group from its first slot: its members in slot order. */
+    size_t at = 0;
+    tm->ngroups = 0;
+    for (size_t i = 0; i < tm->nslots; i++) {
+        const slot_t *a = &tm->slots[i];
+        bool first = a->grouped;
+        for (size_t j = 0; j < i && first; j++)
+            first = !(tm->slots[j].st == a->st && tm->slots[j].partition == a->partition);
+        if (!first)
+            continue;
+        group_t *g = &tm->groups[tm->ngroups++];
+        g->start = at;
+        for (size_t j = i; j < tm->nslots; j++)
+            if (tm->slots[j].st == a->st && tm->slots[j].partition == a->partition) {
+                tm->group_pg[at] = &tm->slots[j].pg;
+                tm->group_slots[at++] = &tm->slots[j];
+            }
+        g->n = at - g->start;
+    }
+    return 0;
 }
 
 /* Drops a slot's queued records: whoever takes the partition next fetches them again (what its
@@ -134,15 +182,16 @@ slot_t *rill__tm_slots(task_manager_t *tm, size_t *n)
     return tm->slots;
 }
 
-size_t rill__tm_group(task_manager_t *tm, const slot_t *s, pg_partition_t **group, slot_t **slots)
+size_t rill__tm_group_count(const task_manager_t *tm)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < tm->nslots; i++)
-        if (tm->slots[i].st == s->st && tm->slots[i].partition == s->partition) {
-            group[k] = &tm->slots[i].pg;
-            slots[k++] = &tm->slots[i];
-        }
-    return k;
+    return tm->ngroups;
+}
+
+size_t rill__tm_group(task_manager_t *tm, size_t g, pg_partition_t ***parts, slot_t ***slots)
+{
+    *parts = tm->group_pg + tm->groups[g].start;
+    *slots = tm->group_slots + tm->groups[g].start;
+    return tm->groups[g].n;
 }
 
 void rill__tm_drop_queued(task_manager_t *tm)
@@ -408,7 +457,10 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
         tm->nslots++;
     }
     tm->by_partition_rkt = NULL; /* the slots moved */
-    find_groups(tm);
+    if (find_groups(tm)) {
+        snprintf(why, why_size, "out of memory grouping the partitions of the tasks");
+        return RILL_ENOMEM;
+    }
     for (size_t i = 0; i < tm->nslots; i++)
         take_partition_queue(tm, &tm->slots[i]);
     /* Suspended tasks the assignment did not give back go now: their stores' locks may be
@@ -454,7 +506,7 @@ void rill__tm_revoke(task_manager_t *tm, const rd_kafka_topic_partition_list_t *
     tm->nslots = keep;
     tm->last_slot = 0;
     tm->by_partition_rkt = NULL;
-    find_groups(tm);
+    find_groups(tm); /* fewer slots: no allocation */
     if (suspend) {
         pthread_rwlock_wrlock(tm->ctx->query_lock);
         for (size_t i = 0; i < tm->ntasks; i++)
@@ -782,6 +834,9 @@ void rill__tm_destroy(task_manager_t *tm)
     rill__tm_revoke(tm, NULL, false);
     rill_free(tm->slots);
     rill_free(tm->by_partition);
+    rill_free(tm->group_pg);
+    rill_free(tm->group_slots);
+    rill_free(tm->groups);
     rill_free(tm->tasks);
     rill_free(tm);
 }

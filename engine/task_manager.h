@@ -73,10 +73,11 @@ bool rill__tm_all_running(const task_manager_t *tm);
 /* Returns whether some task waits to be made (the thread retries it on a timer). */
 bool rill__tm_waiting(const task_manager_t *tm);
 
-/* Returns the slots (*n of them): valid until the next assignment or revocation. */
-slot_t *rill__tm_slots(task_manager_t *tm, size_t *n);
-/* Fills group (room for every slot) with the slots of s's task, s among them; returns how many. */
-size_t rill__tm_group(task_manager_t *tm, const slot_t *s, pg_partition_t **group, slot_t **slots);
+/* Returns how many tasks are fed by several slots (their records are ordered, see
+ * partition_group.h); valid until the next assignment or revocation. */
+size_t rill__tm_group_count(const task_manager_t *tm);
+/* Points *parts and *slots at the partitions and slots of the g-th such task; returns how many. */
+size_t rill__tm_group(task_manager_t *tm, size_t g, pg_partition_t ***parts, slot_t ***slots);
 /* Drops every slot's queued records and gives its partition queue back (before the consumer
  * goes; the records are fetched again). */
 void rill__tm_drop_queued(task_manager_t *tm);

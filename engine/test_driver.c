@@ -261,7 +261,7 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
         td->state_dir = rill_malloc(len);
         if (td->state_dir) {
             snprintf(td->state_dir, len, "%s/test-driver-XXXXXX", root);
-            rill__mkdirs(root);
+            rill__make_dirs(root);
         }
         if (!td->state_dir || !mkdtemp(td->state_dir)) {
             snprintf(errstr, errstr_size, "cannot create a state directory under %s (state.dir)",

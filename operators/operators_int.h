@@ -266,8 +266,6 @@ const node_t *rill__topology_global_source(const rill_topology_t *topo, size_t k
  * skip_null_keys. Returns how many writes it made, or -1 when out of memory. */
 ssize_t rill__stored_batch(rill_bytes_t *buf, rill_store_write_t *writes, const rill_record_t *raw,
                            size_t n, bool skip_null_keys);
-/* Creates directory path and its parents (mkdir -p): 0, RILL_EINVAL (too long) or RILL_EIO. */
-int rill__make_dirs(const char *path);
 /* Opens and flocks "<dir>/.lock" (its path goes in path) into *fd (-1 when it cannot be opened):
  * 0, RILL_EBUSY when another descriptor holds it (errno set), RILL_EIO otherwise. The lock
  * goes when *fd is closed. */

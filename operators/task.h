@@ -139,6 +139,10 @@ typedef struct {
     uint64_t cache_flushed;    /* entries written through from the record cache */
 } rill_task_metrics_t;
 
+/* Creates directory path and its parents (mkdir -p; state_files.c): 0, RILL_EINVAL (NULL or too
+ * long) or RILL_EIO. */
+int rill__make_dirs(const char *path);
+
 /* Returns a new task running sub-topology st of a built topology for partition, with every
  * processor initialised, or NULL with the reason in errstr. */
 rill_task_t *rill__task_new(const rill_topology_t *topo, int st, int32_t partition,

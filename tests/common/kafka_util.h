@@ -109,8 +109,11 @@ static inline int kafka_partition_count(const char *bootstrap, const char *topic
     return n;
 }
 
-static inline int kafka_read_all(const char *bootstrap, const char *topic, int expect,
-                                 char values[][32])
+/* Reads topic from its start, calling each(ud, message, n) for the n-th record (from 0), until
+ * expect records came or none came for 20 s; returns how many came. */
+static inline int kafka_read_each(const char *bootstrap, const char *topic, int expect,
+                                  void (*each)(void *ud, const rd_kafka_message_t *m, int n),
+                                  void *ud)
 {
     rd_kafka_t *rk = kafka_reader(bootstrap, topic);
     int n = 0;
@@ -119,8 +122,8 @@ static inline int kafka_read_all(const char *bootstrap, const char *topic, int e
         if (!m)
             continue;
         if (!m->err) {
-            if (values)
-                snprintf(values[n], 32, "%.*s", (int)m->len, (const char *)m->payload);
+            if (each)
+                each(ud, m, n);
             n++;
             idle = 0;
         }
@@ -129,6 +132,17 @@ static inline int kafka_read_all(const char *bootstrap, const char *topic, int e
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return n;
+}
+
+static inline void kafka_value_into(void *ud, const rd_kafka_message_t *m, int n)
+{
+    snprintf(((char(*)[32])ud)[n], 32, "%.*s", (int)m->len, (const char *)m->payload);
+}
+
+static inline int kafka_read_all(const char *bootstrap, const char *topic, int expect,
+                                 char values[][32])
+{
+    return kafka_read_each(bootstrap, topic, expect, values ? kafka_value_into : NULL, values);
 }
 
 /* Returns whether group has committed, for every partition of topic, the partition's end; sets

@@ -24,6 +24,7 @@
 #include "../common/embedded_app.h"
 #include "../common/kafka_util.h"
 #include "../common/temp_dir.h"
+#include "../common/unlucky.h"
 
 #define TOTAL 400
 #define BAD   80 /* every 10th record has 3 bytes, every 10th from the 5th is a 13 */
@@ -31,48 +32,29 @@
 
 static char state_dir[64];
 
-/* Writes the int32 value as text; fails 13. */
-static int describe(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
-{
-    (void)ud;
-    int32_t v = *(const int32_t *)rec->value.data;
-    if (v == 13)
-        return rill_context_fail(ctx, RILL_EPROCESS, "13 is unlucky");
-    *out = rill_arena_printf(rill_context_arena(ctx), "n=%d", v);
-    return out->data ? 0 : RILL_ENOMEM;
-}
+/* Where each dead letter says its record came from ("<topic>/<partition>/<offset>" of its error
+ * headers), and its value's length. */
+typedef struct {
+    char where[BAD][64];
+    size_t lens[BAD];
+} dead_letters_t;
 
-/* Reads every record of topic into (value, "<topic>/<partition>/<offset>" of its error headers)
- * pairs; returns how many. */
-static int read_dead_letters(const char *bootstrap, const char *topic, int expect, char where[][64],
-                             size_t *lens)
+static void note_dead_letter(void *ud, const rd_kafka_message_t *m, int n)
 {
-    rd_kafka_t *rk = kafka_reader(bootstrap, topic);
-    int n = 0;
-    for (int idle = 0; n < expect && idle < 200; idle++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m)
-            continue;
-        if (!m->err) {
-            rd_kafka_headers_t *h = NULL;
-            const void *t = NULL, *p = NULL, *o = NULL;
-            size_t tl = 0, pl = 0, ol = 0;
-            if (rd_kafka_message_headers(m, &h) == 0) {
-                rd_kafka_header_get_last(h, "__streams.errors.topic", &t, &tl);
-                rd_kafka_header_get_last(h, "__streams.errors.partition", &p, &pl);
-                rd_kafka_header_get_last(h, "__streams.errors.offset", &o, &ol);
-            }
-            snprintf(where[n], 64, "%.*s/%.*s/%.*s", (int)tl, (const char *)t, (int)pl,
-                     (const char *)p, (int)ol, (const char *)o);
-            lens[n] = m->len;
-            n++;
-            idle = 0;
-        }
-        rd_kafka_message_destroy(m);
+    dead_letters_t *d = ud;
+    rd_kafka_headers_t *h = NULL;
+    const void *t = NULL, *p = NULL, *o = NULL;
+    size_t tl = 0, pl = 0, ol = 0;
+    if (n >= BAD)
+        return;
+    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &h) == 0) {
+        rd_kafka_header_get_last(h, "__streams.errors.topic", &t, &tl);
+        rd_kafka_header_get_last(h, "__streams.errors.partition", &p, &pl);
+        rd_kafka_header_get_last(h, "__streams.errors.offset", &o, &ol);
     }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return n;
+    snprintf(d->where[n], 64, "%.*s/%.*s/%.*s", (int)tl, (const char *)t, (int)pl, (const char *)p,
+             (int)ol, (const char *)o);
+    d->lens[n] = m->len;
 }
 
 static void test_bad_records_go_to_the_dead_letter_queue(void **state)
@@ -81,7 +63,8 @@ static void test_bad_records_go_to_the_dead_letter_queue(void **state)
     rill_topology_t *topo = rill_topology_new();
     rill_source_opts_t in = {.value_serde = rill_serde_int32()};
     rill_stream_t *s = rill_stream_from_topic(topo, "dl-in", &in);
-    assert_int_equal(rill_stream_to(rill_stream_map_values(s, describe, NULL), "dl-out", NULL), 0);
+    assert_int_equal(
+        rill_stream_to(rill_stream_map_values(s, unlucky_describe, NULL), "dl-out", NULL), 0);
     const char *const extra[] = {"deserialization.exception.handler",
                                  "continue",
                                  "processing.exception.handler",
@@ -99,8 +82,8 @@ static void test_bad_records_go_to_the_dead_letter_queue(void **state)
         char key[16];
         snprintf(key, sizeof key, "k%d", i);
         int32_t v = i % 10 == 5 ? 13 : i + 100;
-        uint8_t b[4] = {(uint8_t)((uint32_t)v >> 24), (uint8_t)((uint32_t)v >> 16),
-                        (uint8_t)((uint32_t)v >> 8), (uint8_t)v};
+        uint8_t b[4];
+        unlucky_be32(b, v);
         size_t len = i % 10 == 0 ? 3 : 4;
         bad += len == 3 || v == 13;
         assert_int_equal(
@@ -113,9 +96,10 @@ static void test_bad_records_go_to_the_dead_letter_queue(void **state)
     assert_int_equal(rill_app_wait_state(app, RILL_STATE_RUNNING, 30000), 0);
 
     assert_int_equal(kafka_read_all(bootstrap, "dl-out", GOOD, NULL), GOOD);
-    static char where[BAD][64];
-    static size_t lens[BAD];
-    assert_int_equal(read_dead_letters(bootstrap, "dl-dlq", bad, where, lens), bad);
+    static dead_letters_t dl;
+    assert_int_equal(kafka_read_each(bootstrap, "dl-dlq", bad, note_dead_letter, &dl), bad);
+    char(*where)[64] = dl.where;
+    size_t *lens = dl.lens;
     /* Each bad record once: its input partition and offset are distinct, its bytes unchanged. */
     for (int i = 0; i < bad; i++) {
         assert_true(lens[i] == 3 || lens[i] == 4);

@@ -17,16 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Writes the int32 value as text; fails 13 (the marker of a bad record). */
-static int describe(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
-{
-    (void)ud;
-    int32_t v = *(const int32_t *)rec->value.data;
-    if (v == 13)
-        return rill_context_fail(ctx, RILL_EPROCESS, "13 is unlucky");
-    *out = rill_arena_printf(rill_context_arena(ctx), "n=%d", v);
-    return out->data ? 0 : RILL_ENOMEM;
-}
+#include "../common/unlucky.h"
 
 /* int32 in -> describe -> string out: a value of the wrong size fails at the source, 13 at the
  * map. */
@@ -35,7 +26,8 @@ static rill_topology_t *topology(void)
     rill_topology_t *topo = rill_topology_new();
     rill_source_opts_t in = {.value_serde = rill_serde_int32()};
     rill_stream_t *s = rill_stream_from_topic(topo, "in", &in);
-    rill_stream_t *m = rill_stream_as(rill_stream_map_values(s, describe, NULL), "describe");
+    rill_stream_t *m =
+        rill_stream_as(rill_stream_map_values(s, unlucky_describe, NULL), "describe");
     assert_int_equal(rill_stream_to(m, "out", NULL), 0);
     return topo;
 }
@@ -43,8 +35,8 @@ static rill_topology_t *topology(void)
 /* Pipes the int32 v (big-endian, as Kafka's IntegerSerializer writes it). */
 static int pipe_int(rill_test_driver_t *td, const char *key, int32_t v, int64_t ts)
 {
-    uint8_t b[4] = {(uint8_t)((uint32_t)v >> 24), (uint8_t)((uint32_t)v >> 16),
-                    (uint8_t)((uint32_t)v >> 8), (uint8_t)v};
+    uint8_t b[4];
+    unlucky_be32(b, v);
     return rill_test_driver_pipe(td, "in", -1, rill_buf_str(key), (rill_buf_t){b, 4}, ts);
 }
 
