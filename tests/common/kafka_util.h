@@ -15,6 +15,21 @@
 #include <string.h>
 #include <time.h>
 
+/* The real broker's address from RILL_TEST_BOOTSTRAP; NULL after saying that test is skipped.
+ * Skipped, not failed: scripts/check also runs every test binary under valgrind, without a
+ * broker. */
+static inline const char *kafka_test_bootstrap(const char *test)
+{
+    const char *b = getenv("RILL_TEST_BOOTSTRAP");
+    if (b && *b)
+        return b;
+    fprintf(stderr,
+            "%s: skipped: set RILL_TEST_BOOTSTRAP to a real broker's address "
+            "(scripts/kafka up prints it); `make check` does this for you\n",
+            test);
+    return NULL;
+}
+
 /* A client for admin requests and metadata (a producer that sends nothing); NULL on error. */
 static inline rd_kafka_t *kafka_admin(const char *bootstrap)
 {
@@ -90,6 +105,39 @@ static inline rd_kafka_t *kafka_reader(const char *bootstrap, const char *topic)
     rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     return rk;
+}
+
+/* A consumer handle that never joins group, to read its committed offsets (destroy it). */
+static inline rd_kafka_t *kafka_offsets_reader(const char *bootstrap, const char *group)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!rk)
+        rd_kafka_conf_destroy(kc);
+    return rk;
+}
+
+/* The sum of the committed offsets of rk's group on partitions 0..partitions-1 of each of the n
+ * topics (-1 when they cannot be read). */
+static inline int64_t kafka_committed_sum(rd_kafka_t *rk, const char *const *topics, int n,
+                                          int partitions)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n * partitions);
+    for (int t = 0; t < n; t++)
+        for (int p = 0; p < partitions; p++)
+            rd_kafka_topic_partition_list_add(list, topics[t], p);
+    int64_t sum = -1;
+    if (rd_kafka_committed(rk, list, 10000) == 0) {
+        sum = 0;
+        for (int i = 0; i < list->cnt; i++)
+            if (list->elems[i].offset > 0)
+                sum += list->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return sum;
 }
 
 /* Returns the partition count of topic as the cluster's metadata says, or -1. */
