@@ -16,8 +16,8 @@
  * sum over its good orders, and every bad record in the dead letter queue once, with its key
  * and value bytes, its timestamp, and headers naming its topic, class and application.
  *
- * The checker reads every partition to its end (read_committed, librdkafka's default), so a
- * record written twice, or one of an aborted transaction shown, would be counted. Header-only;
+ * The checker reads every partition to its end (read_committed), so a record written twice, or
+ * one of an aborted transaction shown, would be counted. Header-only;
  * include after cmocka.h and the Rill headers.
  */
 #ifndef RILL_TESTS_POISON_H
@@ -27,6 +27,8 @@
 #include <rill/dsl.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "kafka_util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -279,49 +281,6 @@ static inline const char *const *poison_settings(const poison_t *p)
 
 /* ---- the check ---- */
 
-/* Calls each(ud, m) for every committed record of topic, reading each partition from its start
- * to its end; returns how many, or -1 if a partition's end was not reached within 60 s. */
-static inline int poison_read(const char *bootstrap, const char *topic,
-                              void (*each)(void *ud, const rd_kafka_message_t *m), void *ud)
-{
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", "poison-checker", err, sizeof err);
-    rd_kafka_conf_set(kc, "enable.partition.eof", "true", err, sizeof err);
-    rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_conf_set(kc, "isolation.level", "read_committed", err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    assert_non_null(rk);
-    rd_kafka_poll_set_consumer(rk);
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(POISON_PARTITIONS);
-    for (int i = 0; i < POISON_PARTITIONS; i++)
-        rd_kafka_topic_partition_list_add(list, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, list), 0);
-    rd_kafka_topic_partition_list_destroy(list);
-    int n = 0, at_end = 0;
-    bool ended[POISON_PARTITIONS] = {0};
-    for (int idle = 0; at_end < POISON_PARTITIONS && idle < 600; idle++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m)
-            continue;
-        idle = 0;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->partition >= 0 && m->partition < POISON_PARTITIONS && !ended[m->partition]) {
-                ended[m->partition] = true;
-                at_end++;
-            }
-        } else if (!m->err) {
-            each(ud, m);
-            n++;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return at_end == POISON_PARTITIONS ? n : -1;
-}
-
 typedef struct {
     poison_t *p;
     int bad_headers; /* dead letters whose headers were wrong */
@@ -463,10 +422,14 @@ static inline void poison_check(poison_t *p, const char *bootstrap, const char *
     poison_check_t c = {.p = p, .app_id = p->app_id};
     for (int i = 0; i < p->n; i++)
         p->recs[i].seen = 0;
-    int dead = poison_read(bootstrap, p->dlq, poison_dead_letter, &c);
-    int amounts = poison_read(bootstrap, p->amounts, poison_amount_out, &c);
-    int nums = poison_read(bootstrap, p->nums_out, poison_num_out, &c);
-    int sums = poison_read(bootstrap, p->sums, poison_sum, &c);
+    int dead = kafka_read_to_end(bootstrap, "read_committed", POISON_PARTITIONS, p->dlq,
+                                 poison_dead_letter, &c);
+    int amounts = kafka_read_to_end(bootstrap, "read_committed", POISON_PARTITIONS, p->amounts,
+                                    poison_amount_out, &c);
+    int nums = kafka_read_to_end(bootstrap, "read_committed", POISON_PARTITIONS, p->nums_out,
+                                 poison_num_out, &c);
+    int sums =
+        kafka_read_to_end(bootstrap, "read_committed", POISON_PARTITIONS, p->sums, poison_sum, &c);
     int kinds[POISON_KINDS] = {0}, twice = 0, missing = 0;
     for (int i = 0; i < p->n; i++) {
         poison_record_t *r = &p->recs[i];
