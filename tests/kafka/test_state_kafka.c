@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/child.h"
+
 #include "../common/kafka_util.h"
 
 #define PARTITIONS 4
@@ -610,8 +612,7 @@ typedef struct {
 /* The child that runs now, for the teardown to kill when a test fails half way. */
 static pid_t live_child;
 
-/* Starts this binary as a child app. Between fork and exec only async-signal-safe calls: the
- * parent has other threads (librdkafka's, the feeder). */
+/* Starts this binary as a child app (tests/common/child.h). */
 static child_t spawn_child(const char *app_id, const char *input, const char *state_dir,
                            const char *cache, const char *label)
 {
@@ -621,19 +622,12 @@ static child_t spawn_child(const char *app_id, const char *input, const char *st
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        close(fds[0]);
-        execl("/proc/self/exe", "test_state_kafka", "--state-child", bootstrap, app_id, input,
-              state_dir, label, fd_arg, cache, (char *)NULL);
-        _exit(127);
-    }
-    assert_true(pid > 0);
+    char *const argv[] = {"test_state_kafka", "--state-child",
+                          (char *)bootstrap,  (char *)app_id,
+                          (char *)input,      (char *)state_dir,
+                          (char *)label,      fd_arg,
+                          (char *)cache,      NULL};
+    pid_t pid = child_spawn(log, fds[0], "/proc/self/exe", argv);
     live_child = pid;
     close(fds[1]);
     return (child_t){pid, fds[0]};
