@@ -528,6 +528,8 @@ int64_t rill_test_driver_metric(const rill_test_driver_t *td, const char *name)
             sum += (int64_t)m->cache_hits;
         else if (strcmp(name, "dead-letters") == 0)
             sum += (int64_t)m->dead_letters;
+        else if (strcmp(name, "duplicates-dropped") == 0)
+            sum += (int64_t)m->duplicates_dropped;
         else
             return -1;
     }

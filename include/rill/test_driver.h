@@ -61,8 +61,8 @@ RILL_EXTERN size_t rill_test_driver_unread(const rill_test_driver_t *driver, con
 /* Returns the last processing error, borrowed ("" when none). */
 RILL_EXTERN const char *rill_test_driver_error(const rill_test_driver_t *driver);
 /* Returns a counter summed over tasks: "records-processed", "records-skipped", "punctuations",
- * "late-records-dropped", "changelog-writes", "cache-flushed", "cache-hits", "dead-letters"; -1
- * for others. */
+ * "late-records-dropped", "changelog-writes", "cache-flushed", "cache-hits", "dead-letters",
+ * "duplicates-dropped"; -1 for others. */
 RILL_EXTERN int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *name);
 
 /*
