@@ -39,8 +39,10 @@ rill_admin_t *rill_admin_new(const char *bootstrap, char *errstr, size_t errstr_
         goto fail;
     }
     admin->timeout_ms = 15000;
+    /* librdkafka's own lines (a refused connection, brokers down) stay quiet: each failure
+     * comes back from the call that met it, in words. */
     if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, kerr, sizeof kerr) ||
-        rd_kafka_conf_set(kc, "log_level", "3", kerr, sizeof kerr)) {
+        rd_kafka_conf_set(kc, "log_level", "2", kerr, sizeof kerr)) {
         rill__admin_fail(RILL_ECONFIG, errstr, errstr_size, "bootstrap servers '%s': %s", bootstrap,
                          kerr);
         goto fail;
@@ -433,7 +435,7 @@ int rill__admin_read_ranges(rill_admin_t *admin, const rill__admin_range_t *rang
     rd_kafka_conf_set(kc, "enable.auto.commit", "false", kerr, sizeof kerr);
     rd_kafka_conf_set(kc, "enable.partition.eof", "true", kerr, sizeof kerr);
     rd_kafka_conf_set(kc, "isolation.level", "read_committed", kerr, sizeof kerr);
-    rd_kafka_conf_set(kc, "log_level", "3", kerr, sizeof kerr);
+    rd_kafka_conf_set(kc, "log_level", "2", kerr, sizeof kerr);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof kerr);
     if (!rk) {
         rd_kafka_conf_destroy(kc);
@@ -506,7 +508,7 @@ rd_kafka_t *rill__admin_producer(rill_admin_t *admin, rill__admin_delivery_t *de
     rd_kafka_conf_set(kc, "bootstrap.servers", admin->bootstrap, kerr, sizeof kerr);
     rd_kafka_conf_set(kc, "enable.idempotence", "true", kerr, sizeof kerr);
     rd_kafka_conf_set(kc, "linger.ms", "5", kerr, sizeof kerr);
-    rd_kafka_conf_set(kc, "log_level", "3", kerr, sizeof kerr);
+    rd_kafka_conf_set(kc, "log_level", "2", kerr, sizeof kerr);
     rd_kafka_conf_set_opaque(kc, delivery);
     rd_kafka_conf_set_dr_msg_cb(kc, delivered);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof kerr);

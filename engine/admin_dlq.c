@@ -281,7 +281,8 @@ static void put_bytes(rill__admin_text_t *t, rill_buf_t b)
         else
             rill__admin_put(t, &s[i], 1);
     }
-    rill__admin_putf(t, "\" (%zu bytes%s)", b.len, utf8 ? "" : ", not UTF-8");
+    rill__admin_putf(t, "\" (%zu byte%s%s)", b.len, b.len == 1 ? "" : "s",
+                     utf8 ? "" : ", not UTF-8");
 }
 
 static void put_payload(rill__admin_text_t *t, const char *what, rill_buf_t b)

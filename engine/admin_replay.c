@@ -143,6 +143,11 @@ static int find_inputs(rill_admin_t *admin, const char *app, char ***topics, siz
                               app);
     else if (rc == RILL_ENOMEM)
         rill__admin_fail(rc, errstr, errstr_size, "out of memory");
+    if (rc) {
+        rill__admin_names_free(*topics, *count);
+        *topics = NULL;
+        *count = 0;
+    }
     return rc;
 }
 

@@ -181,6 +181,16 @@ static void test_dlq_list_show_replay(void **state)
     for (int i = 0; i < TOTAL; i++)
         assert_int_equal(seen[i], 1);
 
+    /* On a terminal (script(1) gives it one), the progress is a bar redrawn in place. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "script -qec '" RILL_BIN_DIR "/rill dlq list --bootstrap-servers %s --topic cli-dlq' "
+             "/dev/null",
+             bootstrap);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\rreading [##############################] 100% 40/40"));
+    assert_null(strstr(out, "reading: 40/40"));
+
     /* reset: the embedded cluster cannot say whether the group has members: refused. */
     assert_int_equal(run_rill(out, sizeof out,
                               "reset --bootstrap-servers %s --application-id cli-it "

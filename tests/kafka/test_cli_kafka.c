@@ -203,6 +203,41 @@ static void first_run(char in[64], char out[64], const char *what, const char *a
     run_app(app, in, out);
 }
 
+/* The dry runs of the other modes, over app's offsets at the end of in: each plan's target of
+ * partition 0, whose end is end. */
+static void reset_modes_planned(const char *app, const char *in)
+{
+    int64_t end[PARTITIONS];
+    end_offsets(in, end);
+    char file[128], out[16384], want[128];
+    snprintf(file, sizeof file, "%s/offsets.csv", state_dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "# topic,partition,offset\n%s,0,5\n", in);
+    fclose(f);
+    const struct {
+        const char *mode;
+        int64_t to; /* of partition 0; -1: its end */
+    } modes[] = {
+        {"--to-earliest", 0},      {"--to-offset 3", 3},       {"--to-offset 100000", -1},
+        {"--by-duration PT2H", 0}, {"--by-duration PT1M", -1}, {"--from-file", 5},
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        bool from_file = strcmp(modes[i].mode, "--from-file") == 0;
+        assert_int_equal(run_rill(out, sizeof out,
+                                  "reset --bootstrap-servers %s --application-id %s "
+                                  "--input-topics %s %s%s%s --dry-run",
+                                  bootstrap, app, in, modes[i].mode, from_file ? " " : "",
+                                  from_file ? file : ""),
+                         0);
+        snprintf(want, sizeof want, "    %s-0: %lld -> %lld\n", in, (long long)end[0],
+                 (long long)(modes[i].to < 0 ? end[0] : modes[i].to));
+        if (!strstr(out, want))
+            fail_msg("%s: no \"%s\" in:\n%s", modes[i].mode, want, out);
+    }
+    kafka_assert_committed_at_end(bootstrap, app, in, PARTITIONS);
+}
+
 static void test_reset_then_rerun_reproduces_the_results(void **state)
 {
     if (!bootstrap)
@@ -275,6 +310,7 @@ static void test_reset_then_rerun_reproduces_the_results(void **state)
         assert_true(second.seen[g]);
         assert_memory_equal(second.bytes[g], first.bytes[g], 8);
     }
+    reset_modes_planned(app, in);
     const char *const topics[] = {in, out_topic, changelog, repartition};
     kafka_delete_topics(bootstrap, topics, 4);
 }
