@@ -419,7 +419,7 @@ static int dlq_replay(rill_admin_t *admin, const args_t *a)
     if (rc)
         return failed(rc, "dlq replay", err);
     printf("%s: %lld selected (offsets %lld..%lld), %lld %s to their source topics, %lld refused "
-           "(replayed %d times already), %lld without a source topic.\n",
+           "(at --max-replays %d), %lld without a source topic.\n",
            a->dry_run ? "Dry run" : "Replayed", (long long)r.selected, (long long)r.first_offset,
            (long long)r.last_offset, (long long)r.replayed, a->dry_run ? "would be sent" : "sent",
            (long long)r.refused, a->max_replays, (long long)r.unknown);
