@@ -397,6 +397,40 @@ int rill__admin_live_members(rill_admin_t *admin, const char *group, char *who, 
     return rc;
 }
 
+int rill__admin_groups(rill_admin_t *admin, char ***names, size_t *count, char *errstr,
+                       size_t errstr_size)
+{
+    rd_kafka_AdminOptions_t *o = admin_options(admin);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(admin->rk);
+    rd_kafka_ListConsumerGroups(admin->rk, o, q);
+    rd_kafka_event_t *ev =
+        admin_result(admin, q, "listing the consumer groups", errstr, errstr_size);
+    int rc = ev ? 0 : RILL_EKAFKA;
+    *names = NULL;
+    *count = 0;
+    if (ev) {
+        size_t n;
+        const rd_kafka_ConsumerGroupListing_t **g = rd_kafka_ListConsumerGroups_result_valid(
+            rd_kafka_event_ListConsumerGroups_result(ev), &n);
+        *names = rill_calloc(n + 1, sizeof **names);
+        for (size_t i = 0; *names && i < n; i++) {
+            if (!((*names)[i] = rill_strdup(rd_kafka_ConsumerGroupListing_group_id(g[i]))))
+                break;
+            ++*count;
+        }
+        if (!*names || *count < n) {
+            rill__admin_names_free(*names, *count);
+            *names = NULL;
+            *count = 0;
+            rc = rill__admin_fail(RILL_ENOMEM, errstr, errstr_size, "out of memory");
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(o);
+    return rc;
+}
+
 /* ---- reading ranges ---- */
 
 int rill__admin_read_ranges(rill_admin_t *admin, const rill__admin_range_t *ranges, size_t count,

@@ -51,6 +51,9 @@ rd_kafka_topic_partition_list_t *rill__admin_committed(rill_admin_t *admin, cons
  * into who; a negative code with why when the cluster cannot tell (the embedded cluster). */
 int rill__admin_live_members(rill_admin_t *admin, const char *group, char *who, size_t who_size,
                              char *errstr, size_t errstr_size);
+/* Sets *names to a new array of the cluster's consumer groups (rill__admin_names_free). */
+int rill__admin_groups(rill_admin_t *admin, char ***names, size_t *count, char *errstr,
+                       size_t errstr_size);
 /* Reads the records of ranges (read_committed), calling each; 0 or the first failure. */
 int rill__admin_read_ranges(rill_admin_t *admin, const rill__admin_range_t *ranges, size_t count,
                             rill__admin_message_cb each, void *ud, rill_admin_progress_cb progress,

@@ -38,6 +38,8 @@ struct rill_reset_plan {
     size_t internal_count;
     char **missing; /* input topics the cluster does not have: skipped */
     size_t missing_count;
+    char **kept; /* named as A's internal topics, but another group's ("<kept> (<group>)") */
+    size_t kept_count;
     char *state_path; /* <state dir>/<application id>, NULL when not wiped */
 };
 
@@ -50,6 +52,7 @@ void rill_reset_plan_destroy(rill_reset_plan_t *plan)
     rill_free(plan->offsets);
     rill__admin_names_free(plan->internal, plan->internal_count);
     rill__admin_names_free(plan->missing, plan->missing_count);
+    rill__admin_names_free(plan->kept, plan->kept_count);
     rill_free(plan->application_id);
     rill_free(plan->target);
     rill_free(plan->state_path);
@@ -179,6 +182,44 @@ static int check_state_dir(const char *path, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* Returns the group of groups, other than app, whose internal topic topic is ("orders-v2" for
+ * "orders-v2-counts-changelog" when app is "orders"), or NULL. */
+static const char *other_owner(const char *app, const char *topic, char **groups, size_t count)
+{
+    size_t len = strlen(app);
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(groups[i], app, len) == 0 && groups[i][len] == '-' &&
+            rill__topic_kind(groups[i], topic) != RILL_TOPIC_USER)
+            return groups[i];
+    return NULL;
+}
+
+/* Adds to the plan the topics named as the app's internal topics, but for those that are, by
+ * name, the internal topics of another group whose id extends the app's. */
+static int find_internal_topics(rill_admin_t *admin, rill_reset_plan_t *plan, char *errstr,
+                                size_t errstr_size)
+{
+    char **topics = NULL, **groups = NULL;
+    size_t topic_count = 0, group_count = 0;
+    int rc = rill__admin_topics(admin, &topics, &topic_count, errstr, errstr_size);
+    if (!rc)
+        rc = rill__admin_groups(admin, &groups, &group_count, errstr, errstr_size);
+    for (size_t i = 0; !rc && i < topic_count; i++) {
+        if (rill__topic_kind(plan->application_id, topics[i]) == RILL_TOPIC_USER)
+            continue;
+        const char *owner = other_owner(plan->application_id, topics[i], groups, group_count);
+        char kept[600];
+        snprintf(kept, sizeof kept, "%s (group '%s')", topics[i], owner ? owner : "");
+        rc = owner ? add_name(&plan->kept, &plan->kept_count, kept)
+                   : add_name(&plan->internal, &plan->internal_count, topics[i]);
+        if (rc)
+            rill__admin_fail(rc, errstr, errstr_size, "out of memory");
+    }
+    rill__admin_names_free(topics, topic_count);
+    rill__admin_names_free(groups, group_count);
+    return rc;
+}
+
 rill_reset_plan_t *rill_reset_plan_new(rill_admin_t *admin, const rill_reset_options_t *o, int *err,
                                        char *errstr, size_t errstr_size)
 {
@@ -236,15 +277,7 @@ rill_reset_plan_t *rill_reset_plan_new(rill_admin_t *admin, const rill_reset_opt
         if ((*err = check_state_dir(plan->state_path, errstr, errstr_size)))
             goto fail;
     }
-    char **topics = NULL;
-    size_t topic_count = 0;
-    if ((*err = rill__admin_topics(admin, &topics, &topic_count, errstr, errstr_size)))
-        goto fail;
-    int rc = 0;
-    for (size_t i = 0; !rc && i < topic_count; i++)
-        if (rill__topic_kind(o->application_id, topics[i]) != RILL_TOPIC_USER)
-            rc = add_name(&plan->internal, &plan->internal_count, topics[i]);
-    rill__admin_names_free(topics, topic_count);
+    int rc = find_internal_topics(admin, plan, errstr, errstr_size);
     if (o->mode == RILL_RESET_FROM_FILE) {
         if (!rc)
             rc = read_offsets_file(plan, o, errstr, errstr_size);
@@ -309,6 +342,8 @@ char *rill_reset_plan_text(const rill_reset_plan_t *plan)
     rill__admin_putf(&t, "  internal topics to delete (%zu):\n", plan->internal_count);
     for (size_t i = 0; i < plan->internal_count; i++)
         rill__admin_putf(&t, "    %s\n", plan->internal[i]);
+    for (size_t i = 0; i < plan->kept_count; i++)
+        rill__admin_putf(&t, "  kept, another application's: %s\n", plan->kept[i]);
     if (plan->state_path)
         rill__admin_putf(&t, "  local state to wipe: %s\n", plan->state_path);
     else

@@ -6,7 +6,8 @@
  * - reset refuses while the app runs (a live member), a dry run prints the plan and changes
  *   nothing (offsets, internal topics, state folder), and a reset --to-datetime of the first
  *   record's time moves every input offset to 0, deletes the changelog and repartition topics and
- *   wipes the state folder: the rerun's final counts are those of the first run, byte for byte.
+ *   wipes the state folder, but keeps the changelog of another app whose id extends this one's:
+ *   the rerun's final counts are those of the first run, byte for byte.
  * - replay copies the records of [from, to) of A's inputs (found from A's committed offsets) into
  *   "<B>.<topic>"; the same program run as B on that topic counts exactly those records, beside
  *   A, whose offsets stay where they were; a second replay into B is refused.
@@ -192,6 +193,21 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* Makes group exist (as an app that ran does): it commits offset 0 of topic's partition 0. */
+static void commit_group(const char *group, const char *topic)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = 0;
+    assert_int_equal(rd_kafka_commit(rk, l, 0), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+}
+
 /* Names in and out after what and the run, creates them, fills in, and runs app over it. */
 static void first_run(char in[64], char out[64], const char *what, const char *app)
 {
@@ -259,6 +275,12 @@ static void test_reset_then_rerun_reproduces_the_results(void **state)
     assert_int_equal(kafka_partition_count(bootstrap, changelog), PARTITIONS);
     assert_int_equal(kafka_partition_count(bootstrap, repartition), PARTITIONS);
     assert_true(exists(app_dir));
+    /* Another application whose id extends this one's: its changelog is named like ours. */
+    char other[128], other_changelog[160];
+    snprintf(other, sizeof other, "%s-v2", app);
+    snprintf(other_changelog, sizeof other_changelog, "%s-counts-changelog", other);
+    assert_int_equal(kafka_create_topic(bootstrap, other_changelog, 1), 0);
+    commit_group(other, in);
 
     char when[64], out[16384];
     iso(base_ms, when, sizeof when);
@@ -268,7 +290,7 @@ static void test_reset_then_rerun_reproduces_the_results(void **state)
                               "--to-datetime %s --state-dir %s --dry-run",
                               bootstrap, app, in, when, state_dir),
                      0);
-    char line[256];
+    char line[512];
     snprintf(line, sizeof line, "input offsets, to the first records at or after %.19s.000Z", when);
     assert_non_null(strstr(out, line));
     /* Every partition from its end (the committed offset) to 0. */
@@ -283,6 +305,10 @@ static void test_reset_then_rerun_reproduces_the_results(void **state)
     assert_non_null(strstr(out, repartition));
     assert_non_null(strstr(out, "local state to wipe: "));
     assert_non_null(strstr(out, "Dry run: nothing was changed."));
+    snprintf(line, sizeof line, "  kept, another application's: %s (group '%s')\n", other_changelog,
+             other);
+    if (!strstr(out, line))
+        fail_msg("no \"%s\" in:\n%s", line, out);
     kafka_assert_committed_at_end(bootstrap, app, in, PARTITIONS);
     assert_int_equal(kafka_partition_count(bootstrap, changelog), PARTITIONS);
     assert_int_equal(kafka_partition_count(bootstrap, repartition), PARTITIONS);
@@ -301,6 +327,7 @@ static void test_reset_then_rerun_reproduces_the_results(void **state)
     assert_int_equal(kafka_partition_count(bootstrap, changelog), -1);
     assert_int_equal(kafka_partition_count(bootstrap, repartition), -1);
     assert_false(exists(app_dir));
+    assert_int_equal(kafka_partition_count(bootstrap, other_changelog), 1);
 
     /* The rerun: the same final counts, byte for byte. */
     run_app(app, in, out_topic);
@@ -311,8 +338,8 @@ static void test_reset_then_rerun_reproduces_the_results(void **state)
         assert_memory_equal(second.bytes[g], first.bytes[g], 8);
     }
     reset_modes_planned(app, in);
-    const char *const topics[] = {in, out_topic, changelog, repartition};
-    kafka_delete_topics(bootstrap, topics, 4);
+    const char *const topics[] = {in, out_topic, changelog, repartition, other_changelog};
+    kafka_delete_topics(bootstrap, topics, 5);
 }
 
 static void test_replay_side_by_side(void **state)
