@@ -87,7 +87,7 @@ static int add_name(char ***names, size_t *count, const char *name)
 }
 
 /* Reads "topic,partition,offset" lines of path (blank lines and # comments skipped) into the
- * plan; each named topic must be one of the inputs. */
+ * plan; a partition the cluster does not have fails the plan when its offsets are read. */
 static int read_offsets_file(rill_reset_plan_t *plan, const rill_reset_options_t *o, char *errstr,
                              size_t errstr_size)
 {
