@@ -435,11 +435,11 @@ static void progress(sink_t *s, bool final)
     if (final) {
         double secs = (double)(now - s->t0) / 1000.0;
         rill_log(RILL_LOG_INFO, COMPONENT,
-                 "stopped after %" PRId64 " records in %" PRId64 " transactions (%.1f s, %.0f "
+                 "stopped after %" PRId64 " records in %" PRId64 " transaction%s (%.1f s, %.0f "
                  "records/s): %" PRId64 " rows written, %" PRId64
                  " already there (duplicate event ids)",
-                 s->records, s->transactions, secs, secs > 0 ? (double)s->records / secs : 0.0,
-                 s->inserted, s->skipped);
+                 s->records, s->transactions, s->transactions == 1 ? "" : "s", secs,
+                 secs > 0 ? (double)s->records / secs : 0.0, s->inserted, s->skipped);
         return;
     }
     int64_t lag = 0;
@@ -455,10 +455,10 @@ static void progress(sink_t *s, bool final)
         return;
     double secs = (double)(now - s->last_log) / 1000.0;
     rill_log(RILL_LOG_INFO, COMPONENT,
-             "%" PRId64 " records in %" PRId64 " transactions: %" PRId64 " rows written, %" PRId64
+             "%" PRId64 " records in %" PRId64 " transaction%s: %" PRId64 " rows written, %" PRId64
              " already there (duplicate event ids); %.0f records/s; lag %" PRId64
              " on %d partition(s)",
-             s->records, s->transactions, s->inserted, s->skipped,
+             s->records, s->transactions, s->transactions == 1 ? "" : "s", s->inserted, s->skipped,
              secs > 0 ? (double)(s->records - s->last_records) / secs : 0.0, lag, s->nparts);
     s->last_log = now;
     s->last_records = s->records;
