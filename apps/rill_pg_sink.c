@@ -108,6 +108,13 @@ static int set_id(pg_sink_opts_t *o, const char *arg)
 
 int main(int argc, char **argv)
 {
+    /* First of all: a SIGTERM that comes early (a supervisor changing its mind) still stops the
+     * sink cleanly. */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     static const struct option longopts[] = {
         {"bootstrap-servers", required_argument, NULL, 'b'},
         {"group", required_argument, NULL, 'g'},
@@ -242,11 +249,6 @@ int main(int argc, char **argv)
         goto out;
     }
     rill_set_log_cb(NULL, NULL, verbose ? RILL_LOG_DEBUG : RILL_LOG_INFO);
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     status = pg_sink_run(&o);
 out:
     free(topics);

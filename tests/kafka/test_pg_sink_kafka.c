@@ -6,7 +6,9 @@
  *   partitions), and the offsets table holds every partition's end offset;
  * - a record PostgreSQL refuses (a value that is not JSON, for a jsonb column) stops the sink,
  *   whose error names the record's topic, partition and offset and PostgreSQL's message, and
- *   nothing of its batch is written.
+ *   nothing of its batch is written;
+ * - an offset moved by another writer under a running sink: its next transaction commits
+ *   nothing, and it goes on from the offsets table.
  * The sink runs as a child process (bin/rill-pg-sink); the test watches its progress in the
  * offsets table, never by sleeping and hoping.
  */
@@ -251,6 +253,36 @@ static void produce_events(const char *topic, int64_t *distinct, int64_t *amount
     rill_producer_destroy(p);
 }
 
+/* How many lines of file path contain text. */
+static int count_lines(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, text) != NULL;
+    fclose(f);
+    return n;
+}
+
+static bool file_has(const char *path, const char *text)
+{
+    return count_lines(path, text) > 0;
+}
+
+/* Waits until the sinks started on r have logged `runs` assignments: the last one runs (its
+ * signal handlers are in place; a SIGTERM before them would kill it). */
+static void wait_running(const sink_run_t *r, int runs)
+{
+    for (int64_t deadline = now_ms() + 30000; count_lines(r->log, "] assigned ") < runs;
+         sleep_ms(10))
+        if (now_ms() > deadline)
+            fail_msg("the sink (run %d) was not assigned its partitions within 30 s; see %s", runs,
+                     r->log);
+}
+
 static void drop_tables(PGconn *conn, const sink_run_t *r)
 {
     char sql[512];
@@ -275,6 +307,7 @@ static void test_sigkills_leave_one_row_per_event(void **state)
         int64_t at = EVENTS * (k - 1) / (KILLS + 1) + rand() % (EVENTS / (KILLS + 1));
         int64_t base = stored_sum(conn, &r) + 1 + rand() % 600;
         at = at > base ? at : base;
+        at = at < EVENTS - 1000 ? at : EVENTS - 1000; /* before the end: mid-run */
         int64_t seen = wait_stored(conn, &r, pid, at, 30000);
         sleep_ms(rand() % 20);
         if (k == 3) {
@@ -294,6 +327,7 @@ static void test_sigkills_leave_one_row_per_event(void **state)
         pid = spawn_sink(&r);
     }
     wait_stored(conn, &r, pid, EVENTS, 60000);
+    wait_running(&r, KILLS + 2);
     assert_int_equal(kill(pid, SIGTERM), 0);
     int status = wait_exit(pid, 30000);
     assert_true(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -338,18 +372,21 @@ static void test_sigkills_leave_one_row_per_event(void **state)
     kafka_delete_topics(bootstrap, topics, 1);
 }
 
-/* Whether file path contains text. */
-static bool file_has(const char *path, const char *text)
+/* Produces records first..last (keys id-<i>, values {"n":i}) to partition 0 of topic. */
+static void produce_numbered(const char *topic, int first, int last)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
-    fclose(f);
-    return found;
+    char err[256];
+    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
+    assert_non_null(p);
+    for (int i = first; i <= last; i++) {
+        char key[16], value[32];
+        snprintf(key, sizeof key, "id-%d", i);
+        snprintf(value, sizeof value, "{\"n\":%d}", i);
+        assert_int_equal(
+            rill_producer_send(p, topic, 0, rill_buf_str(key), rill_buf_str(value), -1), 0);
+    }
+    assert_int_equal(rill_producer_flush(p, 30000), 0);
+    rill_producer_destroy(p);
 }
 
 static void test_a_refused_record_is_named(void **state)
@@ -357,18 +394,15 @@ static void test_a_refused_record_is_named(void **state)
     sink_run_t r;
     sink_run_init(&r, "bad", "key", "10");
     assert_int_equal(kafka_create_topic(bootstrap, r.topic, 1), 0);
+    produce_numbered(r.topic, 0, 1);
     char err[256];
     rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
     assert_non_null(p);
-    const char *values[] = {"{\"n\":0}", "{\"n\":1}", "not json", "{\"n\":3}"};
-    for (int i = 0; i < 4; i++) {
-        char key[16];
-        snprintf(key, sizeof key, "id-%d", i);
-        assert_int_equal(
-            rill_producer_send(p, r.topic, 0, rill_buf_str(key), rill_buf_str(values[i]), -1), 0);
-    }
+    assert_int_equal(
+        rill_producer_send(p, r.topic, 0, rill_buf_str("id-2"), rill_buf_str("not json"), -1), 0);
     assert_int_equal(rill_producer_flush(p, 30000), 0);
     rill_producer_destroy(p);
+    produce_numbered(r.topic, 3, 3);
 
     pid_t pid = spawn_sink(&r);
     int status = wait_exit(pid, 60000);
@@ -383,6 +417,33 @@ static void test_a_refused_record_is_named(void **state)
     assert_int_equal(pg_int(conn, "SELECT count(*) FROM %s", r.table), 0);
     assert_int_equal(pg_int(conn, "SELECT count(*) FROM %s", r.offsets), 0);
     printf("  refused: %s\n", want);
+    drop_tables(conn, &r);
+    PQfinish(conn);
+    const char *topics[] = {r.topic};
+    kafka_delete_topics(bootstrap, topics, 1);
+}
+
+/* Another writer moves an offset under a running sink (as an instance that took the partition
+ * over would): the sink's next transaction commits nothing, and it goes on from the table. */
+static void test_a_moved_offset_is_followed(void **state)
+{
+    sink_run_t r;
+    sink_run_init(&r, "moved", "key", "10");
+    assert_int_equal(kafka_create_topic(bootstrap, r.topic, 1), 0);
+    produce_numbered(r.topic, 0, 2);
+    PGconn *conn = pg_connect();
+    pid_t pid = spawn_sink(&r);
+    wait_stored(conn, &r, pid, 3, 30000);
+    pg_int(conn, "UPDATE %s SET next_offset = 1 WHERE group_id = '%s'", r.offsets, r.group);
+    produce_numbered(r.topic, 3, 4);
+    wait_stored(conn, &r, pid, 5, 30000);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int status = wait_exit(pid, 30000);
+    assert_true(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(pg_int(conn, "SELECT count(*) FROM %s", r.table), 5);
+    assert_int_equal(pg_int(conn, "SELECT count(DISTINCT event_id) FROM %s", r.table), 5);
+    if (!file_has(r.log, "another writer moved it"))
+        fail_msg("the sink's log (%s) does not say that its offset moved", r.log);
     drop_tables(conn, &r);
     PQfinish(conn);
     const char *topics[] = {r.topic};
@@ -406,6 +467,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_sigkills_leave_one_row_per_event, teardown),
         cmocka_unit_test_teardown(test_a_refused_record_is_named, teardown),
+        cmocka_unit_test_teardown(test_a_moved_offset_is_followed, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
