@@ -338,6 +338,11 @@ static void test_sigkills_leave_one_row_per_event(void **state)
     /* Each row points at a record of its event: the id in its payload is its own. */
     int64_t mismatched =
         pg_int(conn, "SELECT count(*) FROM %s WHERE payload->>'id' <> event_id", r.table);
+    /* The timestamp column holds the record's timestamp, to the millisecond. */
+    int64_t bad_times = pg_int(conn,
+                               "SELECT count(*) FROM %s WHERE \"timestamp\" IS DISTINCT FROM "
+                               "to_timestamp((1700000000000 + (payload->>'seq')::bigint) / 1000.0)",
+                               r.table);
     printf("  %d events (%lld distinct ids, amounts %lld), %d SIGKILLs + %d SIGTERM: %lld rows, "
            "sum %lld, %.1f s\n",
            EVENTS, (long long)distinct, (long long)amount_sum, kills, terms, (long long)rows,
@@ -346,6 +351,7 @@ static void test_sigkills_leave_one_row_per_event(void **state)
     assert_int_equal(ids, distinct);
     assert_int_equal(sum, amount_sum);
     assert_int_equal(mismatched, 0);
+    assert_int_equal(bad_times, 0);
 
     /* The offsets table holds each partition's end, and nothing else. */
     rd_kafka_t *admin = kafka_admin(bootstrap);
