@@ -52,6 +52,7 @@ typedef struct {
     uint64_t total, turn;        /* records loaded; in this turn */
     bool beginning;              /* offset 0 was out of range: read from the log's start */
     bool started, done;          /* loading */
+    int64_t stale_at; /* an out-of-range error at this offset is from before a wipe (-1: none) */
 } part_t;
 
 struct global_thread {
@@ -136,7 +137,8 @@ static int make_parts(global_thread_t *t)
                           .partition = k,
                           .from = from,
                           .pos = from,
-                          .stop_at = INT64_MAX};
+                          .stop_at = INT64_MAX,
+                          .stale_at = -1};
             if (t->ctx.embedded)
                 embedded_end(t, p);
         }
@@ -222,20 +224,21 @@ static void loaded(global_thread_t *t)
 static int reset(global_thread_t *t, part_t *p, const rd_kafka_message_t *m)
 {
     const char *store = rill__global_name(t->g, p->store);
-    /* An error about an offset this assignment did not ask for is about an earlier one: when the
-     * first partition of a store wipes it, the others' errors may still be queued (librdkafka
-     * does not version them). Acting on one would assign again while the last assignment's fetch
-     * stops are pending, which librdkafka 2.0.2 asserts on (its issue #5573). */
-    int64_t asked = p->pos >= 0 ? p->pos : p->beginning ? RD_KAFKA_OFFSET_BEGINNING : 0;
-    if (m->offset != asked) {
+    /* When the first partition of a store wipes it, the others' errors about their checkpoints
+     * may still be queued (librdkafka does not version them): each names the offset its
+     * partition was at before the wipe, and is ignored once. Acting on one would assign again
+     * while the last assignment's fetch stops are pending, which librdkafka 2.0.2 asserts on
+     * (its issue #5573). */
+    if (p->stale_at >= 0 && m->offset == p->stale_at) {
+        p->stale_at = -1;
         rill_log(RILL_LOG_DEBUG, "state",
-                 "%s: %s [%d]: ignoring a stale out-of-range error (offset %lld)", t->name,
-                 p->topic, p->partition, (long long)m->offset);
+                 "%s: %s [%d]: ignoring an out-of-range error from before the wipe (offset %lld)",
+                 t->name, p->topic, p->partition, (long long)m->offset);
         return 0;
     }
     if (atomic_load(&t->ready) || (p->from < 0 && p->beginning) || p->total) {
         fail(t, RILL_EKAFKA, "global store '%s': cannot read %s [%d] at offset %lld: %s", store,
-             p->topic, p->partition, (long long)p->pos, rd_kafka_message_errstr(m));
+             p->topic, p->partition, (long long)m->offset, rd_kafka_message_errstr(m));
         return RILL_EKAFKA;
     }
     t->reassign = true;
@@ -251,6 +254,8 @@ static int reset(global_thread_t *t, part_t *p, const rd_kafka_message_t *m)
         fail(t, RILL_EIO, "%s", rill__global_error(t->g));
         return RILL_EIO;
     }
+    /* Every partition of the store from the log's start (BEGINNING, not offset 0: a second
+     * out-of-range error would mean a second assign soon after this one). */
     for (size_t k = 0; k < t->nparts; k++) {
         part_t *q = &t->parts[k];
         if (q->store == p->store)
@@ -260,7 +265,9 @@ static int reset(global_thread_t *t, part_t *p, const rd_kafka_message_t *m)
                           .rkt = q->rkt,
                           .from = -1,
                           .pos = -1,
-                          .stop_at = INT64_MAX};
+                          .stop_at = INT64_MAX,
+                          .beginning = true,
+                          .stale_at = q == p ? -1 : q->pos};
     }
     return 0;
 }

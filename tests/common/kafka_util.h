@@ -209,18 +209,20 @@ static inline int kafka_read_to_end(const char *bootstrap, const char *isolation
     rd_kafka_topic_partition_list_destroy(list);
     int n = 0, at_end = 0;
     bool ended[256] = {0};
+    /* Only records and ends count as progress: a repeating error ends the read after 60 s. */
     for (int idle = 0; at_end < partitions && idle < 600; idle++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
-        idle = 0;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            idle = 0;
             if (m->partition >= 0 && m->partition < partitions && m->partition < 256 &&
                 !ended[m->partition]) {
                 ended[m->partition] = true;
                 at_end++;
             }
         } else if (!m->err) {
+            idle = 0;
             each(ud, m);
             n++;
         }
@@ -229,6 +231,64 @@ static inline int kafka_read_to_end(const char *bootstrap, const char *isolation
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return at_end == partitions ? n : -1;
+}
+
+/* A consumer that only assigns, to ask for watermarks as a reader with isolation sees them. */
+static inline rd_kafka_t *kafka_isolated_client(const char *bootstrap, const char *isolation)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", "verifier-watermarks", err, sizeof err);
+    rd_kafka_conf_set(kc, "isolation.level", isolation, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!rk)
+        rd_kafka_conf_destroy(kc);
+    return rk;
+}
+
+/* Returns 1 when a transaction is open on some partition 0..partitions-1 of topic (its last
+ * stable offset, the end read_committed readers see, is below its high watermark), 0 when none
+ * is, -1 when the offsets cannot be read; why says where. */
+static inline int kafka_open_transaction(rd_kafka_t *committed, rd_kafka_t *uncommitted,
+                                         const char *topic, int partitions, char *why,
+                                         size_t why_size)
+{
+    for (int p = 0; p < partitions; p++) {
+        int64_t lo, lso, hw;
+        if (rd_kafka_query_watermark_offsets(committed, topic, p, &lo, &lso, 10000) ||
+            rd_kafka_query_watermark_offsets(uncommitted, topic, p, &lo, &hw, 10000)) {
+            snprintf(why, why_size, "%s [%d]: cannot read its offsets", topic, p);
+            return -1;
+        }
+        if (lso != hw) {
+            snprintf(
+                why, why_size,
+                "%s [%d]: last stable offset %lld, high watermark %lld (a transaction is open)",
+                topic, p, (long long)lso, (long long)hw);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Waits (bounded) until no transaction is open on topic: a killed producer's open transaction
+ * is aborted by the broker after its transaction.timeout.ms. */
+static inline void kafka_wait_no_open_transaction(const char *bootstrap, const char *topic,
+                                                  int partitions, int timeout_ms)
+{
+    rd_kafka_t *c = kafka_isolated_client(bootstrap, "read_committed");
+    rd_kafka_t *u = kafka_isolated_client(bootstrap, "read_uncommitted");
+    char why[256] = "";
+    for (int waited = 0; kafka_open_transaction(c, u, topic, partitions, why, sizeof why) != 0;
+         waited += 100) {
+        if (waited > timeout_ms)
+            fail_msg("within %d ms: %s", timeout_ms, why);
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    rd_kafka_destroy(c);
+    rd_kafka_destroy(u);
 }
 
 static inline void kafka_value_into(void *ud, const rd_kafka_message_t *m, int n)

@@ -1,6 +1,7 @@
 /*
- * The poison corpus of the failed-records tests: good orders mixed with every kind of bad record
- * the failed-events issue names, the app that reads them, and the check of what came out.
+ * The poison corpus of the failed-records tests: good orders mixed with bad records of the kinds
+ * the failed-events issue names that a source or a user function refuses, the app that reads
+ * them, and the check of what came out.
  *
  * Two input topics:
  * - "<prefix>-orders": string keys, JSON values {"id":i,"amount":a}. Record i is of kind
@@ -87,8 +88,10 @@ typedef struct {
     char value[64];
     size_t value_len;
     int64_t timestamp;
-    int64_t amount; /* good orders */
-    int seen;       /* dead letters (bad) or outputs (good) that named it */
+    int64_t amount;    /* good orders */
+    int seen;          /* dead letters (bad) or outputs (good) that named it */
+    int32_t partition; /* where it was written (poison_check reads the inputs back) */
+    int64_t offset;
 } poison_record_t;
 
 /* The corpus and the names of its topics. */
@@ -184,18 +187,28 @@ static inline void poison_free(poison_t *p)
     p->recs = NULL;
 }
 
-/* Sends records [from, to) of the corpus (in corpus order: orders, then numbers); 0 or a code. */
-static inline int poison_send(const poison_t *p, rill_producer_t *prod, int from, int to)
+/* Sends records [from, to) of the corpus (in corpus order: orders, then numbers) with prod (a
+ * librdkafka producer, such as kafka_admin()'s), each with a header "corpus" = its index, which
+ * a dead letter must carry on; 0 or a librdkafka error. */
+static inline int poison_send(const poison_t *p, rd_kafka_t *prod, int from, int to)
 {
     for (int i = from; i < to; i++) {
         const poison_record_t *r = &p->recs[i];
-        int rc = rill_producer_send(prod, r->topic ? p->nums : p->orders, -1,
-                                    (rill_buf_t){r->key, r->key_len},
-                                    (rill_buf_t){r->value, r->value_len}, r->timestamp);
-        if (rc)
-            return rc;
+        char index[16];
+        int len = snprintf(index, sizeof index, "%d", i);
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(r->topic ? p->nums : p->orders),
+                                        RD_KAFKA_V_KEY(r->key, r->key_len),
+                                        RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+                                        RD_KAFKA_V_TIMESTAMP(r->timestamp),
+                                        RD_KAFKA_V_HEADER("corpus", index, len),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                        RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(prod, 10);
+        if (err)
+            return (int)err;
     }
-    return rill_producer_flush(prod, 30000);
+    return (int)rd_kafka_flush(prod, 30000);
 }
 
 /* ---- the app ---- */
@@ -316,6 +329,22 @@ static inline const char *poison_header(const rd_kafka_message_t *m, const char 
     return buf;
 }
 
+/* An input record: where its corpus record went (its "corpus" header). */
+static inline void poison_input(void *ud, const rd_kafka_message_t *m)
+{
+    poison_check_t *c = ud;
+    char b[16];
+    int i = atoi(poison_header(m, "corpus", b, sizeof b));
+    if (!b[0] || i < 0 || i >= c->p->n) {
+        c->unknown++;
+        poison_problem(c, "an input record without a corpus index (partition %d offset %lld)",
+                       (int)m->partition, (long long)m->offset);
+        return;
+    }
+    c->p->recs[i].partition = m->partition;
+    c->p->recs[i].offset = m->offset;
+}
+
 /* A dead letter: find its record by the bytes, check the headers. */
 static inline void poison_dead_letter(void *ud, const rd_kafka_message_t *m)
 {
@@ -349,8 +378,22 @@ static inline void poison_dead_letter(void *ud, const rd_kafka_message_t *m)
          strcmp(poison_header(m, "__streams.errors.application.id", b, sizeof b), c->app_id) == 0;
     snprintf(want, sizeof want, "%" PRId64, r->timestamp);
     ok = ok && strcmp(poison_header(m, "__streams.errors.timestamp", b, sizeof b), want) == 0;
-    ok = ok && poison_header(m, "__streams.errors.partition", b, sizeof b)[0];
-    ok = ok && poison_header(m, "__streams.errors.offset", b, sizeof b)[0];
+    snprintf(want, sizeof want, "%d", (int)r->partition);
+    ok = ok && strcmp(poison_header(m, "__streams.errors.partition", b, sizeof b), want) == 0;
+    snprintf(want, sizeof want, "%" PRId64, r->offset);
+    ok = ok && strcmp(poison_header(m, "__streams.errors.offset", b, sizeof b), want) == 0;
+    /* The failing node: the source for a deserialization error, the map for the others. */
+    const char *node =
+        poison_kind_is_deserialization(r->kind) ? "KSTREAM-SOURCE-" : "KSTREAM-MAPVALUES-";
+    ok = ok && strncmp(poison_header(m, "__streams.errors.processor.node.id", b, sizeof b), node,
+                       strlen(node)) == 0;
+    /* The task: "<sub-topology>_<partition>". */
+    const char *task = poison_header(m, "__streams.errors.task.id", b, sizeof b);
+    const char *under = strchr(task, '_');
+    ok = ok && under && atoi(under + 1) == r->partition;
+    /* The record's own headers come along. */
+    snprintf(want, sizeof want, "%d", found);
+    ok = ok && strcmp(poison_header(m, "corpus", b, sizeof b), want) == 0;
     ok = ok && rd_kafka_message_timestamp(m, NULL) == r->timestamp;
     if (!ok) {
         c->bad_headers++;
@@ -420,8 +463,15 @@ static inline void poison_sum(void *ud, const rd_kafka_message_t *m)
 static inline void poison_check(poison_t *p, const char *bootstrap, const char *label)
 {
     poison_check_t c = {.p = p, .app_id = p->app_id};
-    for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n; i++) {
         p->recs[i].seen = 0;
+        p->recs[i].partition = -1;
+    }
+    int in = kafka_read_to_end(bootstrap, "read_uncommitted", POISON_PARTITIONS, p->orders,
+                               poison_input, &c);
+    in += kafka_read_to_end(bootstrap, "read_uncommitted", POISON_PARTITIONS, p->nums, poison_input,
+                            &c);
+    assert_int_equal(in, p->n);
     int dead = kafka_read_to_end(bootstrap, "read_committed", POISON_PARTITIONS, p->dlq,
                                  poison_dead_letter, &c);
     int amounts = kafka_read_to_end(bootstrap, "read_committed", POISON_PARTITIONS, p->amounts,

@@ -297,39 +297,6 @@ static rd_kafka_t *reader(const char *isolation)
     return rk;
 }
 
-/* Waits until no transaction is open on topic: on every partition the last stable offset (the
- * end a read_committed reader sees) is the high watermark. */
-static void wait_no_open_transaction(const char *topic, int timeout_ms)
-{
-    rd_kafka_t *committed = reader("read_committed"), *uncommitted = reader("read_uncommitted");
-    double deadline = now_s() + timeout_ms / 1000.0;
-    for (;;) {
-        bool stable = true;
-        char why[256] = "";
-        for (int p = 0; p < PARTITIONS && stable; p++) {
-            int64_t lo, lso, hw;
-            if (rd_kafka_query_watermark_offsets(committed, topic, p, &lo, &lso, 10000) ||
-                rd_kafka_query_watermark_offsets(uncommitted, topic, p, &lo, &hw, 10000)) {
-                snprintf(why, sizeof why, "%s [%d]: cannot read its offsets", topic, p);
-                stable = false;
-            } else if (lso != hw) {
-                snprintf(why, sizeof why,
-                         "%s [%d]: last stable offset %lld, high watermark %lld (a transaction "
-                         "is open)",
-                         topic, p, (long long)lso, (long long)hw);
-                stable = false;
-            }
-        }
-        if (stable)
-            break;
-        if (now_s() > deadline)
-            fail_msg("within %d ms: %s", timeout_ms, why);
-        sleep_ms(100);
-    }
-    rd_kafka_destroy(committed);
-    rd_kafka_destroy(uncommitted);
-}
-
 /* What a reader saw in the output and counts topics. */
 typedef struct {
     int copies[TOTAL];   /* records of each id */
@@ -606,7 +573,7 @@ static void zombie_scenario(bool timeout_first)
     if (timeout_first) {
         /* The coordinator aborts a transaction older than its timeout (10 s) at its next
          * check (every 10 s by default). */
-        wait_no_open_transaction(fx.out, 40000);
+        kafka_wait_no_open_transaction(bootstrap, fx.out, PARTITIONS, 40000);
         step("the broker aborted A's held transaction (transaction.timeout.ms)");
     }
 
@@ -662,8 +629,8 @@ static void zombie_scenario(bool timeout_first)
     }
 
     /* 5. What readers see, once no transaction is open. */
-    wait_no_open_transaction(fx.out, 60000);
-    wait_no_open_transaction(fx.counts, 60000);
+    kafka_wait_no_open_transaction(bootstrap, fx.out, PARTITIONS, 60000);
+    kafka_wait_no_open_transaction(bootstrap, fx.counts, PARTITIONS, 60000);
     step("no transaction is open on the output topics");
     int64_t in_records = kafka_assert_committed_at_end(bootstrap, app_id, fx.in, PARTITIONS);
     assert_int_equal(in_records, TOTAL);

@@ -94,8 +94,7 @@ static void *feed(void *arg)
 {
     feeder_t *f = arg;
     const poison_t *p = f->p;
-    char err[256];
-    rill_producer_t *prod = rill_producer_new(bootstrap, err, sizeof err);
+    rd_kafka_t *prod = kafka_admin(bootstrap); /* a producer client */
     if (!prod) {
         f->rc = -1;
         return NULL;
@@ -109,8 +108,13 @@ static void *feed(void *arg)
         atomic_store(&f->sent, o1 + n1);
         sleep_ms(250);
     }
-    rill_producer_destroy(prod);
+    rd_kafka_destroy(prod);
     return NULL;
+}
+
+static void poison_count(void *ud, const rd_kafka_message_t *m)
+{
+    (void)ud, (void)m;
 }
 
 static void test_poison_corpus_with_kills(void **state)
@@ -137,6 +141,9 @@ static void test_poison_corpus_with_kills(void **state)
     rd_kafka_t *reader = kafka_offsets_reader(bootstrap, p.app_id);
     assert_non_null(reader);
     const char *inputs[] = {p.orders, p.nums};
+    rd_kafka_t *committed = kafka_isolated_client(bootstrap, "read_committed");
+    rd_kafka_t *uncommitted = kafka_isolated_client(bootstrap, "read_uncommitted");
+    assert_true(committed && uncommitted);
     const char *args[] = {bootstrap, prefix, state_dir, ts0, NULL};
     int64_t last = 0;
     for (int k = 0; k < KILLS; k++) {
@@ -155,10 +162,21 @@ static void test_poison_corpus_with_kills(void **state)
                          (long long)now, (long long)last + 300);
             sleep_ms(20);
         }
-        sleep_ms(20 + rand() % 150);
+        /* ... and then in a transaction with amounts in it, not committed yet (the first kill's
+         * for sure; later ones may see the open transaction of the run killed before, which the
+         * broker aborts after transaction.timeout.ms). */
+        char why[256];
+        for (int waited = 0; kafka_open_transaction(committed, uncommitted, p.amounts,
+                                                    POISON_PARTITIONS, why, sizeof why) != 1;
+             waited += 5) {
+            if (waited > 60000)
+                fail_msg("run %d opened no transaction with records within 60 s", k + 1);
+            sleep_ms(5);
+        }
         child_app_kill(&c);
-        printf("  SIGKILL run %d: %lld offsets committed shortly before, %d of %d records sent\n",
-               k + 1, (long long)now, atomic_load(&f.sent), p.n);
+        printf("  SIGKILL run %d: %lld offsets committed shortly before, %d of %d records sent; "
+               "%s\n",
+               k + 1, (long long)now, atomic_load(&f.sent), p.n, why);
         last = now;
     }
     pthread_join(feeder, NULL);
@@ -172,8 +190,21 @@ static void test_poison_corpus_with_kills(void **state)
     kafka_wait_committed_at_end(bootstrap, p.app_id, p.nums, POISON_PARTITIONS, 90000);
     child_app_stop(&c);
     rd_kafka_destroy(reader);
+    rd_kafka_destroy(committed);
+    rd_kafka_destroy(uncommitted);
 
+    /* The killed runs' transactions are aborted once their timeout passes. */
+    const char *outputs[] = {p.amounts, p.sums, p.nums_out, p.dlq};
+    for (int i = 0; i < 4; i++)
+        kafka_wait_no_open_transaction(bootstrap, outputs[i], POISON_PARTITIONS, 60000);
     poison_check(&p, bootstrap, "real broker, exactly_once_v2, 3 SIGKILLs");
+    /* A kill did land in a transaction with records: the log holds more than read_committed
+     * shows. */
+    int all_amounts = kafka_read_to_end(bootstrap, "read_uncommitted", POISON_PARTITIONS, p.amounts,
+                                        poison_count, NULL);
+    printf("  amounts in the log: %d, of which %d aborted\n", all_amounts,
+           all_amounts - p.good_orders);
+    assert_true(all_amounts > p.good_orders);
     printf("  (%.1f s)\n", now_s() - t0);
     const char *all[] = {p.orders, p.nums, p.amounts, p.sums, p.nums_out, p.dlq};
     kafka_delete_topics(bootstrap, all, 6);
