@@ -423,7 +423,8 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
     app->conf = conf;
     if (rill__conf_task_env(conf, &app->env, errstr, errstr_size) ||
         rill__topology_check_serdes(topo, app->env.default_key_serde, app->env.default_value_serde,
-                                    errstr, errstr_size)) {
+                                    errstr, errstr_size) ||
+        rill__topology_check_names(topo, app->env.application_id, errstr, errstr_size)) {
         app->conf = NULL; /* ownership moves only on success */
         rill_app_destroy(app);
         return NULL;
