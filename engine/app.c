@@ -263,7 +263,8 @@ static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
                                      &w);
     rill__topology_sink_topics(app->topo, app->env.application_id, create_embedded_sink, &w);
     rill__topology_global_topics(app->topo, create_embedded_topic, &w);
-    rill_log(RILL_LOG_INFO, "app",
+    /* At NOTICE: even an app that logs only warnings says where its data goes. */
+    rill_log(RILL_LOG_NOTICE, "app",
              "no bootstrap.servers: started the embedded Kafka cluster (librdkafka's mock "
              "cluster, %d brokers) at %s; its topics live in memory and vanish with the app, "
              "and it does not hide aborted transactions from read_committed readers. Set "
