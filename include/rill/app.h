@@ -192,10 +192,12 @@ RILL_EXTERN int rill_app_query_windows(rill_app_t *app, const char *store, rill_
 RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill_buf_t key,
                                         rill_session_query_fn fn, void *ud);
 
-/* Returns a counter summed over the stream threads: "records-processed", "records-produced",
- * "records-skipped", "commits", "rebalances", "tasks", "records-restored",
- * "late-records-dropped", "dead-letters", "duplicates-dropped". -1 for an unknown name.
- * @thread any */
+/* Returns a counter summed over the stream threads: the tasks' ("records-processed",
+ * "records-skipped", "late-records-dropped", "dead-letters", "duplicates-dropped",
+ * "punctuations", "changelog-writes", "cache-hits", "cache-flushed", as rill_test_driver_metric()
+ * counts them) and the threads' ("records-produced", "commits", "rebalances", "tasks" (a gauge),
+ * "records-restored"); see docs/operations.md, Monitoring. Counters keep their values after
+ * rill_app_close(). Returns -1 for an unknown name (or NULL), in every state. @thread any */
 RILL_EXTERN int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */
