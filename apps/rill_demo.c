@@ -556,8 +556,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    /* The demo's own report is the output; Rill's log lines only with --verbose. */
-    rill_set_log_cb(NULL, NULL, verbose ? RILL_LOG_INFO : RILL_LOG_WARN);
+    /* The demo's own report is the output; Rill's log lines only with --verbose, but for its
+     * warnings and notices (the embedded cluster it runs on, and that cluster's limits). */
+    rill_set_log_cb(NULL, NULL, verbose ? RILL_LOG_INFO : RILL_LOG_NOTICE);
 
     /* The embedded cluster lives in memory: local state from an earlier run would refer to
      * changelogs that no longer exist, so unless state.dir was chosen the run gets a fresh one,

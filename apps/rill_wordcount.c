@@ -545,8 +545,8 @@ int main(int argc, char **argv)
     }
     free(rest);
     /* The app's report is the output, line by line even into a pipe; Rill's log lines only
-     * with --verbose. */
+     * with --verbose, but for its warnings and notices (the embedded cluster). */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    rill_set_log_cb(NULL, NULL, verbose ? RILL_LOG_INFO : RILL_LOG_WARN);
+    rill_set_log_cb(NULL, NULL, verbose ? RILL_LOG_INFO : RILL_LOG_NOTICE);
     return run_embedded(&args, conf);
 }

@@ -168,6 +168,8 @@ static const char *level_name(rill_log_level_t level)
         return "ERROR";
     case RILL_LOG_WARN:
         return "WARN";
+    case RILL_LOG_NOTICE:
+        return "NOTICE";
     case RILL_LOG_INFO:
         return "INFO";
     default:
@@ -194,7 +196,7 @@ void rill_log(rill_log_level_t level, const char *component, const char *fmt, ..
     gmtime_r(&ts.tv_sec, &tm);
     /* One fprintf per line under a lock, so lines from several threads never interleave. */
     pthread_mutex_lock(&log_lock);
-    fprintf(stderr, "%02d:%02d:%02d.%03ld %-5s [%s] %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+    fprintf(stderr, "%02d:%02d:%02d.%03ld %-6s [%s] %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
             ts.tv_nsec / 1000000, level_name(level), component, msg);
     pthread_mutex_unlock(&log_lock);
 }

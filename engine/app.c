@@ -263,7 +263,8 @@ static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
                                      &w);
     rill__topology_sink_topics(app->topo, app->env.application_id, create_embedded_sink, &w);
     rill__topology_global_topics(app->topo, create_embedded_topic, &w);
-    rill_log(RILL_LOG_INFO, "app",
+    /* At NOTICE: even an app that logs only warnings says where its data goes. */
+    rill_log(RILL_LOG_NOTICE, "app",
              "no bootstrap.servers: started the embedded Kafka cluster (librdkafka's mock "
              "cluster, %d brokers) at %s; its topics live in memory and vanish with the app, "
              "and it does not hide aborted transactions from read_committed readers. Set "
@@ -423,7 +424,8 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
     app->conf = conf;
     if (rill__conf_task_env(conf, &app->env, errstr, errstr_size) ||
         rill__topology_check_serdes(topo, app->env.default_key_serde, app->env.default_value_serde,
-                                    errstr, errstr_size)) {
+                                    errstr, errstr_size) ||
+        rill__topology_check_names(topo, app->env.application_id, errstr, errstr_size)) {
         app->conf = NULL; /* ownership moves only on success */
         rill_app_destroy(app);
         return NULL;
@@ -747,6 +749,10 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
         /* Queries read the slots under the query lock, the metrics under the app lock. */
         pthread_rwlock_wrlock(&app->query_lock);
         pthread_mutex_lock(&app->lock);
+        /* Its counters stay in the app's (a gauge, "tasks", is 0 once it is gone). */
+        for (int m = 0; m < RILL__METRICS; m++)
+            if (m != RILL__METRIC_TASKS)
+                app->closed_metrics[m] += rill__thread_metric(t, m);
         app->threads[i] = NULL;
         pthread_mutex_unlock(&app->lock);
         pthread_rwlock_unlock(&app->query_lock);
@@ -820,18 +826,14 @@ const char *rill_app_bootstrap_servers(const rill_app_t *app)
 
 int64_t rill_app_metric(rill_app_t *app, const char *name)
 {
-    int64_t sum = 0;
+    int index = app ? rill__metric_index(name) : -1;
+    if (index < 0)
+        return -1;
     pthread_mutex_lock(&app->lock);
-    for (int i = 0; i < app->nthreads; i++) {
-        if (!app->threads[i])
-            continue;
-        int64_t v = rill__thread_metric(app->threads[i], name);
-        if (v < 0) {
-            sum = -1;
-            break;
-        }
-        sum += v;
-    }
+    int64_t sum = app->closed_metrics[index];
+    for (int i = 0; i < app->nthreads; i++)
+        if (app->threads[i])
+            sum += rill__thread_metric(app->threads[i], index);
     pthread_mutex_unlock(&app->lock);
     return sum;
 }

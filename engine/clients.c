@@ -21,7 +21,9 @@ typedef struct {
 } setting_t;
 
 static const setting_t settings[] = {
-    {C | P | R, ALWAYS, true, "bootstrap.servers", NULL, "from Rill's bootstrap.servers"},
+    {C | P | R, ALWAYS, true, "bootstrap.servers", NULL,
+     "the value of Rill's own bootstrap.servers property, which you set (or the embedded "
+     "cluster's address when it is empty)"},
     {C | P | R, ALWAYS, true, "metadata.broker.list", NULL,
      "librdkafka's alias of bootstrap.servers"},
     {C | P | R, ALWAYS, false, "client.id", NULL,

@@ -7,7 +7,6 @@
 #include "engine_int.h"
 #include "clients.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <time.h>
@@ -139,19 +138,38 @@ static int conf_error(char *errstr, size_t size, const char *fmt, ...)
     return RILL_ECONFIG;
 }
 
-/* Checks value against the property's type and range. */
+/* Whether v is in an INT property's range: alternatives "lo..hi", "lo.." or "n", split by '|'
+ * ("-1|1..32767": -1, or 1 to 32767). */
+static bool in_range(long long v, const char *range)
+{
+    for (const char *r = range; r && *r;) {
+        char *end;
+        long long lo = strtoll(r, &end, 10), hi = lo;
+        if (end[0] == '.' && end[1] == '.') {
+            end += 2;
+            hi = *end && *end != '|' ? strtoll(end, &end, 10) : LLONG_MAX;
+        }
+        if (v >= lo && v <= hi)
+            return true;
+        r = strchr(end, '|');
+        r = r ? r + 1 : NULL;
+    }
+    return false;
+}
+
+/* Checks value against the property's type and range, and the rules of the properties that
+ * have their own: names Kafka must accept, a state directory that is not empty. */
 static int validate(const rill_conf_property_t *p, const char *value, char *errstr, size_t size)
 {
+    char why[300];
+    rill_conf_id_t id = (rill_conf_id_t)(p - props);
     if (strcmp(p->type, "int") == 0) {
         char *end;
         errno = 0;
         long long v = strtoll(value, &end, 10);
         if (!*value || *end || errno)
             return conf_error(errstr, size, "%s: '%s' is not an integer", p->name, value);
-        long long lo = strtoll(p->range, &end, 10), hi = LLONG_MAX;
-        if (end[0] == '.' && end[1] == '.' && end[2])
-            hi = strtoll(end + 2, NULL, 10);
-        if (v < lo || v > hi)
+        if (!in_range(v, p->range))
             return conf_error(errstr, size, "%s: %lld is out of range (%s)", p->name, v, p->range);
     } else if (strcmp(p->type, "enum") == 0) {
         size_t n = strlen(value);
@@ -165,25 +183,47 @@ static int validate(const rill_conf_property_t *p, const char *value, char *errs
         }
         if (!ok)
             return conf_error(errstr, size, "%s: '%s' is not one of %s", p->name, value, p->range);
-    } else if (strcmp(p->name, "application.id") == 0) {
+    } else if (id == RILL_CONF_APPLICATION_ID) {
         if (!*value)
             return conf_error(errstr, size, "application.id must not be empty");
-        for (const char *c = value; *c; c++)
-            if (!(*c == '.' || *c == '_' || *c == '-' || (*c >= '0' && *c <= '9') ||
-                  (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
-                return conf_error(errstr, size,
-                                  "application.id: character '%c' at position %d is not allowed "
-                                  "(use letters, digits, '.', '_' and '-')",
-                                  *c, (int)(c - value));
+        if (rill__check_name(value, why, sizeof why))
+            return conf_error(errstr, size, "application.id: %s", why);
+    } else if (id == RILL_CONF_ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME) {
+        if (*value && rill__check_name(value, why, sizeof why))
+            return conf_error(errstr, size, "%s: %s", p->name, why);
+    } else if (id == RILL_CONF_STATE_DIR && !*value) {
+        return conf_error(errstr, size,
+                          "state.dir must not be empty (it is the directory of the local stores)");
     }
     return 0;
 }
 
-int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *errstr,
-                  size_t errstr_size)
+/* Whitespace around a key or a value is dropped, as Kafka's configuration does (ConfigDef
+ * trims every value, java.util.Properties the keys): "num.stream.threads= 4" sets 4. */
+static bool is_blank(char c)
 {
-    if (!conf || !key || !value)
-        return conf_error(errstr, errstr_size, "rill_conf_set: NULL argument");
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+/* Returns a new copy of s without its leading and trailing whitespace, or NULL. */
+static char *trimmed(const char *s)
+{
+    while (is_blank(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && is_blank(s[n - 1]))
+        n--;
+    char *copy = rill_malloc(n + 1);
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = 0;
+    }
+    return copy;
+}
+
+static int conf_set_trimmed(rill_conf_t *conf, const char *key, const char *value, char *errstr,
+                            size_t errstr_size)
+{
     int i = prop_index(key);
     if (i >= 0) {
         int rc = validate(&props[i], value, errstr, errstr_size);
@@ -258,6 +298,18 @@ int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *e
     return 0;
 }
 
+int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *errstr,
+                  size_t errstr_size)
+{
+    if (!conf || !key || !value)
+        return conf_error(errstr, errstr_size, "rill_conf_set: NULL argument");
+    char *k = trimmed(key), *v = trimmed(value);
+    int rc = k && v ? conf_set_trimmed(conf, k, v, errstr, errstr_size) : RILL_ENOMEM;
+    rill_free(k);
+    rill_free(v);
+    return rc;
+}
+
 const char *rill_conf_get(const rill_conf_t *conf, const char *key)
 {
     int i = conf && key ? prop_index(key) : -1;
@@ -280,6 +332,13 @@ int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr, size_
     if (!f)
         return conf_error(errstr, errstr_size, "cannot open config file '%s': %s", path,
                           strerror(errno));
+    /* fopen() opens a directory for reading, and the first read fails: say so rather than
+     * load nothing. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return conf_error(errstr, errstr_size, "config file '%s' is a directory", path);
+    }
     char line[4096], err[512];
     int lineno = 0, rc = 0;
     while (!rc && fgets(line, sizeof line, f)) {
@@ -308,6 +367,9 @@ int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr, size_
         if ((rc = rill_conf_set(conf, k, v, err, sizeof err)))
             conf_error(errstr, errstr_size, "%s:%d: %s", path, lineno, err);
     }
+    if (!rc && ferror(f))
+        rc = conf_error(errstr, errstr_size, "cannot read config file '%s': %s", path,
+                        strerror(errno));
     fclose(f);
     return rc;
 }
@@ -421,8 +483,10 @@ char *rill_conf_markdown(void)
         "Set properties with `rill_conf_set(conf, key, value, errstr, size)`, `--config "
         "key=value` or `--config-file FILE` (one `key=value` a line). Any other key is "
         "librdkafka's: it is checked against librdkafka and passed to both clients, or to one "
-        "behind `consumer.` or `producer.` (for example `consumer.fetch.min.bytes=1`). What Rill "
-        "gives librdkafka's clients itself is in the second table.\n\n"
+        "behind `consumer.` or `producer.` (for example `consumer.fetch.min.bytes=1`). "
+        "Whitespace around a key or a value is dropped, for every key (as Kafka's "
+        "configuration does): `num.stream.threads= 4` sets 4. What Rill gives librdkafka's "
+        "clients itself is in the second table.\n\n"
         "| Property | Type | Default | Range | Description |\n"
         "|---|---|---|---|---|\n";
     int rc = rill_bytes_append(&sb, head, strlen(head));
@@ -447,8 +511,9 @@ char *rill_conf_markdown(void)
         "\n## What Rill gives librdkafka's clients\n\n"
         "Generated from the table in engine/clients.c. A *default* is set before your "
         "pass-through properties, which may change it; a *forced* one after them, and "
-        "`rill_conf_set` refuses its key (settings marked exactly-once are forced only under "
-        "`exactly_once_v2`).\n\n"
+        "`rill_conf_set` refuses its key as a pass-through (settings marked exactly-once are "
+        "forced only under `exactly_once_v2`). `bootstrap.servers` is Rill's own property "
+        "(first table): you set it, and Rill gives its value to every client.\n\n"
         "| Clients | librdkafka property | Value | Kind | Why |\n"
         "|---|---|---|---|---|\n";
     client_rows_t cr = {&sb, rc ? rc : rill_bytes_append(&sb, clients, strlen(clients))};

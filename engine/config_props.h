@@ -12,10 +12,14 @@
 #define RILL_CONF_PROPS(X)                                                                         \
     X(APPLICATION_ID, "application.id", STRING, "", "non-empty; [A-Za-z0-9._-]",                   \
       "Names the application: the consumer group, the prefix of internal topics and the state "    \
-      "directory. Required.")                                                                      \
+      "directory. Required (rill_main() sets the app's name by default). It must leave every "     \
+      "internal topic name (<application.id>-<store>-changelog, <application.id>-<name>-"          \
+      "repartition, a foreign-key join's subscription topics) within Kafka's 249 characters: "     \
+      "rill_app_new() names the topic that is too long.")                                          \
     X(BOOTSTRAP_SERVERS, "bootstrap.servers", STRING, "", "host:port[,host:port...]",              \
-      "The Kafka cluster. Empty: start librdkafka's mock cluster in-process (the embedded "        \
-      "default: in memory, no isolation of aborted transactions).")                                \
+      "The Kafka cluster; set it here (Rill gives its value to every client it makes). Empty: "    \
+      "start librdkafka's mock cluster in-process (the embedded default: in memory, no "           \
+      "isolation of aborted transactions).")                                                       \
     X(NUM_STREAM_THREADS, "num.stream.threads", INT, "1", "1..256",                                \
       "Stream threads, each with its own event loop, consumer and producer.")                      \
     X(COMMIT_INTERVAL_MS, "commit.interval.ms", INT, "-1", "-1..",                                 \
@@ -31,10 +35,13 @@
       "affects the committed results exactly once. Needs a real cluster of at least 3 brokers "    \
       "for Kafka's default transaction log settings; the embedded cluster does not isolate "       \
       "aborted transactions.")                                                                     \
-    X(STATE_DIR, "state.dir", STRING, "/tmp/rill", "a writable directory",                         \
+    X(STATE_DIR, "state.dir", STRING, "/tmp/rill", "a writable directory, not empty",              \
       "Where stateful tasks keep their local stores: "                                             \
-      "<state.dir>/<application.id>/<task>/<store>, with a .checkpoint file of changelog offsets " \
-      "per task.")                                                                                 \
+      "<state.dir>/<application.id>/<task>/<store>. Under at_least_once a task records its "       \
+      "changelogs' offsets in a .checkpoint file beside its stores (written every 10,000 "         \
+      "changelog records and at close); under exactly_once_v2 there is no .checkpoint: each "      \
+      "RocksDB store records its changelog offset itself, in the write that commits its "          \
+      "transaction's data (in-memory stores restore in full).")                                    \
     X(DEFAULT_DSL_STORE, "default.dsl.store", ENUM, "rocksdb", "rocksdb|in_memory",                \
       "Backend of the stores the DSL makes when the materialized options choose none. rocksdb "    \
       "stores survive restarts on disk; in_memory ones are rebuilt from their changelog.")         \
@@ -53,9 +60,15 @@
       "Streams' internal __emit.interval.ms.kstreams.outer.join.spurious.results.fix__; its "      \
       "tests, and Rill's, set 0 (every record that advances stream time looks).")                  \
     X(DEFAULT_KEY_SERDE, "default.key.serde", ENUM, "", "|bytes|string|int32|int64|double|json",   \
-      "Key serde of sources and sinks that set none. Empty: every source and sink must set one.")  \
+      "Key serde of sources that set none, and of sinks that set none and have none from their "   \
+      "stream (a DSL sink takes its stream's: the serde of the source, grouping, store or "        \
+      "repartition upstream, unless an operation since changed that part of the record: "          \
+      "map_values keeps the key's, map keeps neither). Empty: such a source or sink is an error "  \
+      "of rill_app_new() naming it.")                                                              \
     X(DEFAULT_VALUE_SERDE, "default.value.serde", ENUM, "",                                        \
-      "|bytes|string|int32|int64|double|json", "Value serde of sources and sinks that set none.")  \
+      "|bytes|string|int32|int64|double|json",                                                     \
+      "Value serde of sources that set none, and of sinks that set none and have none from their " \
+      "stream, as default.key.serde.")                                                             \
     X(DEFAULT_TIMESTAMP_EXTRACTOR, "default.timestamp.extractor", ENUM, "record",                  \
       "record|wallclock",                                                                          \
       "record: the Kafka record's timestamp; wallclock: the time of processing. A function can "   \
@@ -76,7 +89,7 @@
       "1,000, records-skipped counts them). What the failing node forwarded before it failed "     \
       "stays.")                                                                                    \
     X(ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME, "errors.dead.letter.queue.topic.name", STRING, "",      \
-      "a topic name",                                                                              \
+      "a topic name: [A-Za-z0-9._-], at most 249",                                                 \
       "A record that fails deserialization or processing is also written here (KIP-1034), "        \
       "whatever the handler decides: its key and value bytes unchanged, its headers, and the "     \
       "headers __streams.errors.exception, .message, .topic, .partition, .offset (Kafka "          \
@@ -90,7 +103,7 @@
       "rill.LateRecord (as KIP-1328 proposes for records the DSL drops).")                         \
     X(CLUSTER_CONNECT_TIMEOUT_MS, "cluster.connect.timeout.ms", INT, "30000", "100..",             \
       "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR.")   \
-    X(REPLICATION_FACTOR, "replication.factor", INT, "-1", "-1..",                                 \
+    X(REPLICATION_FACTOR, "replication.factor", INT, "-1", "-1|1..32767",                          \
       "Replication factor of the internal topics (repartition topics, changelogs) the app "        \
       "creates. -1: 3 when the cluster has at least 3 brokers, else the broker's default.")        \
     X(POLL_BATCH_SIZE, "poll.batch.size", INT, "1000", "1..100000",                                \

@@ -51,6 +51,58 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
 int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope_t scope,
                      char *errstr, size_t errstr_size);
 
+/* ---- metrics ---- */
+
+/*
+ * The metrics of rill_app_metric() and rill_test_driver_metric(), defined once (metrics.c and
+ * docs/operations.md). The first ones are counters every task keeps (rill_task_metrics_t): the
+ * test driver reports exactly these, the app sums them over its threads' tasks, closed ones
+ * included. "records-processed" has Kafka Streams' meaning (process-total): records a task took
+ * from a source topic and gave to the topology, deserialized and with a valid timestamp,
+ * whatever the topology then did with them (filtered, dropped as late or for a null key,
+ * skipped by the processing handler); a record skipped at deserialization counts in
+ * "records-skipped" only (Kafka Streams' dropped-records). The others are kept by the stream
+ * threads and reported by the app only.
+ */
+#define RILL_TASK_COUNTERS(X)                                                                      \
+    X("records-processed", processed)                                                              \
+    X("records-skipped", skipped)                                                                  \
+    X("late-records-dropped", late_dropped)                                                        \
+    X("dead-letters", dead_letters)                                                                \
+    X("duplicates-dropped", duplicates_dropped)                                                    \
+    X("punctuations", punctuations)                                                                \
+    X("changelog-writes", changelog_writes)                                                        \
+    X("cache-hits", cache_hits)                                                                    \
+    X("cache-flushed", cache_flushed)
+#define RILL_THREAD_METRICS(X)                                                                     \
+    X("records-produced", PRODUCED)                                                                \
+    X("commits", COMMITS)                                                                          \
+    X("rebalances", REBALANCES)                                                                    \
+    X("tasks", TASKS)                                                                              \
+    X("records-restored", RESTORED)
+
+#define RILL__COUNT_ONE(name, field) +1
+enum {
+    RILL__TASK_COUNTERS = 0 RILL_TASK_COUNTERS(RILL__COUNT_ONE),
+    RILL__METRICS = RILL__TASK_COUNTERS RILL_THREAD_METRICS(RILL__COUNT_ONE),
+};
+/* The thread metrics' indexes, after the task counters'. */
+enum {
+    RILL__METRIC_BEFORE_THREAD = RILL__TASK_COUNTERS - 1,
+#define RILL__THREAD_METRIC_ID(name, id) RILL__METRIC_##id,
+    RILL_THREAD_METRICS(RILL__THREAD_METRIC_ID)
+#undef RILL__THREAD_METRIC_ID
+};
+
+/* Returns the index of metric name (task counters first, then thread metrics), or -1. */
+int rill__metric_index(const char *name);
+/* Returns the name of metric index (static). */
+const char *rill__metric_name(int index);
+/* Returns task counter index (< RILL__TASK_COUNTERS) of m. */
+uint64_t rill__task_counter(const rill_task_metrics_t *m, int index);
+/* Adds every counter of m to sum. */
+void rill__task_metrics_add(rill_task_metrics_t *sum, const rill_task_metrics_t *m);
+
 /* ---- app and stream threads ---- */
 
 #include <pthread.h>
@@ -103,6 +155,9 @@ struct rill_app {
      * stream threads start once it has loaded them. */
     rill_global_t *global;
     struct global_thread *global_thread;
+    /* The counters of the threads closed already, so metrics keep their values after a close
+     * (under the lock). */
+    int64_t closed_metrics[RILL__METRICS];
 };
 
 /* Calls fn for every local task whose sub-topology holds store (and, when partition >= 0, whose
@@ -121,8 +176,8 @@ void rill__thread_stop(stream_thread_t *t, int64_t deadline_ms);
 int rill__thread_join(stream_thread_t *t);
 /* Frees a joined (or never started) thread. */
 void rill__thread_destroy(stream_thread_t *t);
-/* Returns a counter of the thread (see rill_app_metric), or -1. @thread any */
-int64_t rill__thread_metric(stream_thread_t *t, const char *name);
+/* Returns metric index (rill__metric_index) of the thread. @thread any */
+int64_t rill__thread_metric(stream_thread_t *t, int index);
 /* Returns whether the thread has its assignment, every task restored, and processes.
  * @thread any */
 bool rill__thread_running(stream_thread_t *t);

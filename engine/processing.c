@@ -66,12 +66,26 @@ static void process_record(stream_thread_t *t, slot_t *slot, rd_kafka_message_t 
         slot->first_offset = msg->offset;
     slot->next_offset = msg->offset + 1;
     t->dirty = true;
-    t->nprocessed++;
 }
 
 /* A consumer's error event: fatal ones fail the thread, the others are logged. */
 static void consumer_error(stream_thread_t *t, const rd_kafka_message_t *msg)
 {
+    /* A subscription of patterns only, none of which matches a topic yet: librdkafka does not
+     * join the group (so no rebalance callback comes) and says so once. Kafka Streams runs
+     * with no task then, and so does the thread: a topic that appears is picked up at the
+     * consumer's next metadata refresh, which joins the group. */
+    const char *topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "";
+    if (msg->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && topic[0] == '^' &&
+        t->subscribed_topics == 0 && !t->assigned) {
+        rill_log(RILL_LOG_INFO, "thread",
+                 "%s: no topic matches the source pattern %s yet: running with no task; a "
+                 "matching topic is picked up when the consumer next refreshes its metadata "
+                 "(topic.metadata.refresh.interval.ms)",
+                 t->name, topic);
+        t->assigned = true;
+        return;
+    }
     if (rd_kafka_fatal_error(t->consumer, NULL, 0))
         rill__thread_fail(t, RILL_EKAFKA, "fatal consumer error: %s", rd_kafka_message_errstr(msg));
     else
@@ -147,7 +161,6 @@ bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
     int64_t now = rill__monotonic_ms(), wake = INT64_MAX;
     size_t budget = BATCHES_PER_TURN * t->batch_size;
     bool more = false;
-    t->nprocessed = 0;
     /* The partition queues hold nothing fetched before a rewind (its seek is librdkafka's
      * version barrier), and the rings were emptied: what comes now is current. */
     t->rewound = false;
@@ -182,7 +195,6 @@ bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
             }
         }
     }
-    atomic_fetch_add_explicit(&t->m_processed, t->nprocessed, memory_order_relaxed);
     *idle_wait_ms = wake == INT64_MAX ? -1 : wake - now;
     return more;
 }
@@ -195,11 +207,9 @@ bool rill__thread_process_batches(stream_thread_t *t)
         if (n <= 0)
             break;
         t->rewound = false;
-        t->nprocessed = 0;
         for (ssize_t i = 0; i < n; i++)
             if (t->failed || !take_message(t, t->batch[i]))
                 rd_kafka_message_destroy(t->batch[i]);
-        atomic_fetch_add_explicit(&t->m_processed, t->nprocessed, memory_order_relaxed);
         more = (size_t)n == t->batch_size;
     }
     return more;

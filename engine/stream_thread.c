@@ -127,10 +127,9 @@ static void update_metrics(stream_thread_t *t)
     rill_task_metrics_t sum;
     size_t tasks;
     rill__tm_metrics(t->tm, &sum, &tasks);
-    atomic_store_explicit(&t->m_skipped, (int_fast64_t)sum.skipped, memory_order_relaxed);
-    atomic_store_explicit(&t->m_late, (int_fast64_t)sum.late_dropped, memory_order_relaxed);
-    atomic_store_explicit(&t->m_dead, (int_fast64_t)sum.dead_letters, memory_order_relaxed);
-    atomic_store_explicit(&t->m_dup, (int_fast64_t)sum.duplicates_dropped, memory_order_relaxed);
+    for (int i = 0; i < RILL__TASK_COUNTERS; i++)
+        atomic_store_explicit(&t->m_task[i], (int_fast64_t)rill__task_counter(&sum, i),
+                              memory_order_relaxed);
     atomic_store_explicit(&t->m_tasks, (int_fast64_t)tasks, memory_order_relaxed);
 }
 
@@ -399,6 +398,7 @@ static void thread_main(void *arg)
                                        &source) == 0)
             rd_kafka_topic_partition_list_add(sub, t->ctx.topics[i], RD_KAFKA_PARTITION_UA);
     }
+    t->subscribed_topics = (size_t)sub->cnt;
     for (int st = 0; st < rill__topology_subtopology_count(t->ctx.topo); st++)
         rill__topology_source_patterns(t->ctx.topo, st, add_pattern, sub);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, sub);
@@ -592,29 +592,24 @@ bool rill__thread_running(stream_thread_t *t)
     return t && atomic_load(&t->running);
 }
 
-int64_t rill__thread_metric(stream_thread_t *t, const char *name)
+int64_t rill__thread_metric(stream_thread_t *t, int index)
 {
-    if (strcmp(name, "records-processed") == 0)
-        return atomic_load_explicit(&t->m_processed, memory_order_relaxed);
-    if (strcmp(name, "records-produced") == 0)
+    if (index >= 0 && index < RILL__TASK_COUNTERS)
+        return atomic_load_explicit(&t->m_task[index], memory_order_relaxed);
+    switch (index) {
+    case RILL__METRIC_PRODUCED:
         return t->collector ? rill__collector_produced(t->collector) : 0;
-    if (strcmp(name, "records-skipped") == 0)
-        return atomic_load_explicit(&t->m_skipped, memory_order_relaxed);
-    if (strcmp(name, "commits") == 0)
+    case RILL__METRIC_COMMITS:
         return atomic_load(&t->m_commits);
-    if (strcmp(name, "rebalances") == 0)
+    case RILL__METRIC_REBALANCES:
         return atomic_load(&t->m_rebalances);
-    if (strcmp(name, "tasks") == 0)
+    case RILL__METRIC_TASKS:
         return atomic_load(&t->m_tasks);
-    if (strcmp(name, "records-restored") == 0)
+    case RILL__METRIC_RESTORED:
         return t->reader ? rill__reader_restored(t->reader) : 0;
-    if (strcmp(name, "late-records-dropped") == 0)
-        return atomic_load_explicit(&t->m_late, memory_order_relaxed);
-    if (strcmp(name, "dead-letters") == 0)
-        return atomic_load_explicit(&t->m_dead, memory_order_relaxed);
-    if (strcmp(name, "duplicates-dropped") == 0)
-        return atomic_load_explicit(&t->m_dup, memory_order_relaxed);
-    return -1;
+    default:
+        return -1;
+    }
 }
 
 int rill__thread_tasks(stream_thread_t *t, int st, int32_t partition,

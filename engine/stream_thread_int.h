@@ -45,11 +45,11 @@ struct stream_thread {
     } lazy;
     /* Timestamp order across a task's partitions (partition_group.h). */
     int64_t max_task_idle_ms;
-    uint32_t max_buffered;   /* buffered.records.per.partition */
-    size_t drain_from;       /* the slot the next drain starts at (tasks take turns) */
-    int_fast64_t nprocessed; /* records processed in the current batch */
-    bool assigned;           /* the group gave this thread its partitions */
-    bool dirty;              /* processed records since the last commit */
+    uint32_t max_buffered;    /* buffered.records.per.partition */
+    size_t drain_from;        /* the slot the next drain starts at (tasks take turns) */
+    bool assigned;            /* the group gave this thread its partitions (maybe none) */
+    size_t subscribed_topics; /* topics subscribed by name (not by pattern) */
+    bool dirty;               /* processed records since the last commit */
     bool rewound;       /* the current batch is stale: an aborted transaction rewound the tasks */
     int64_t last_purge; /* when repartition topics were last purged (monotonic ms) */
     bool stopping, failed;
@@ -59,8 +59,9 @@ struct stream_thread {
     int64_t close_deadline;    /* monotonic ms the close must end by */
     bool loop_done;
     bool joined;
-    atomic_int_fast64_t m_processed, m_skipped, m_commits, m_rebalances, m_tasks, m_late, m_dead,
-        m_dup;
+    /* The tasks' counters as the loop last summed them (each turn), for other threads. */
+    atomic_int_fast64_t m_task[RILL__TASK_COUNTERS];
+    atomic_int_fast64_t m_commits, m_rebalances, m_tasks;
 };
 
 /* Batches of records served per loop turn before timers and the stop request get their turn. */

@@ -64,15 +64,6 @@ struct task_manager {
     rill_task_metrics_t closed; /* the counters of tasks already closed */
 };
 
-/* Adds the counters a thread reports of its tasks (see rill__tm_metrics) from m into to. */
-static void add_metrics(rill_task_metrics_t *to, const rill_task_metrics_t *m)
-{
-    to->skipped += m->skipped;
-    to->late_dropped += m->late_dropped;
-    to->dead_letters += m->dead_letters;
-    to->duplicates_dropped += m->duplicates_dropped;
-}
-
 task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const rill_task_env_t *env)
 {
     task_manager_t *tm = rill_calloc(1, sizeof *tm);
@@ -412,7 +403,7 @@ static void close_unused(task_manager_t *tm, which_t which)
         if (ref->task) {
             rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", tm->name,
                      rill__task_id(ref->task));
-            add_metrics(&tm->closed, rill__task_metrics(ref->task));
+            rill__task_metrics_add(&tm->closed, rill__task_metrics(ref->task));
             rill__task_destroy(ref->task);
         }
     }
@@ -775,7 +766,7 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
             rill__reader_remove(tm->reader, ref->task);
         rill_task_t *old = ref->task;
         pthread_rwlock_wrlock(tm->ctx->query_lock);
-        add_metrics(&tm->closed, rill__task_metrics(old));
+        rill__task_metrics_add(&tm->closed, rill__task_metrics(old));
         rill__task_destroy(old);
         ref->task = NULL;
         ref->state = T_WAITING;
@@ -820,7 +811,7 @@ void rill__tm_metrics(const task_manager_t *tm, rill_task_metrics_t *sum, size_t
         if (tm->tasks[i].task) {
             /* "tasks" counts the tasks that are up: restored (running or suspended). */
             up += tm->tasks[i].state == T_RUNNING || tm->tasks[i].state == T_SUSPENDED;
-            add_metrics(sum, rill__task_metrics(tm->tasks[i].task));
+            rill__task_metrics_add(sum, rill__task_metrics(tm->tasks[i].task));
         }
     *tasks = up;
 }

@@ -143,12 +143,13 @@ struct rill_task {
     uint64_t writes_since_checkpoint;
     rill_store_write_t *restore_writes; /* a restore batch's writes */
     size_t restore_cap;
-    uint64_t late_logged_at;     /* late_dropped when the last late-record line was logged */
-    const rill_record_t *raw_in; /* the input record being processed, as read (NULL: none) */
-    const char *failed_node;     /* the node whose rill_context_fail the record's error is */
-    char failed_why[768];        /* and what it said */
-    uint64_t failed_logged_at;   /* skipped when the last skipped-record line was logged */
-    struct task_shared *shared;  /* blocks nodes of the task share (rill__task_shared) */
+    uint64_t late_logged_at;          /* late_dropped when the last late-record line was logged */
+    uint64_t stateful_skip_logged_at; /* skipped when an aggregation last logged a skip */
+    const rill_record_t *raw_in;      /* the input record being processed, as read (NULL: none) */
+    const char *failed_node;          /* the node whose rill_context_fail the record's error is */
+    char failed_why[768];             /* and what it said */
+    uint64_t failed_logged_at;        /* skipped when the last skipped-record line was logged */
+    struct task_shared *shared;       /* blocks nodes of the task share (rill__task_shared) */
 };
 
 /* Returns the zeroed block of size bytes that the nodes of ctx's task share under key (the
@@ -345,8 +346,9 @@ typedef struct {
     uint64_t buffered, buffered_bytes;
 } sop_state_t;
 
-/* Counts a record an aggregation or a table cannot use (why says why) in records-skipped, and
- * logs it at debug level with its topic, partition and offset. */
+/* Counts a record an aggregation or a table cannot use (why says why: a null key...) in
+ * records-skipped, and logs the task's first such record, then one in 1,000, with its topic,
+ * partition and offset. */
 void rill__sop_skip(rill_context_t *ctx, const rill_record_t *rec, const char *why);
 /* Processes a record at a suppress node: buffers the update, then emits those due (their time
  * limit passed, their window closed, or the buffer full). 0 or a code after rill_context_fail(). */

@@ -92,13 +92,11 @@ static int forward_change(rill_context_t *ctx, const rill_record_t *in, rill_buf
     return rill_context_forward_change(ctx, &out, old);
 }
 
+/* The first record an aggregation skips is logged, then one in 1,000 (as late records are):
+ * enough to see that null keys arrive, not a line per record. */
 void rill__sop_skip(rill_context_t *ctx, const rill_record_t *rec, const char *why)
 {
-    ctx->task->metrics.skipped++;
-    rill_log(RILL_LOG_DEBUG, "aggregate",
-             "task %s, node '%s': skipped the record at topic '%s' partition %d offset %lld: %s",
-             ctx->task->id, ctx->inst->node->name, rec->topic ? rec->topic : "(none)",
-             rec->partition, (long long)rec->offset, why);
+    rill__op_skip(ctx, rec, why, &ctx->task->stateful_skip_logged_at);
 }
 
 /* Folds value into the aggregate found (or not) for key; result in *out. */

@@ -27,6 +27,17 @@ typedef struct rill_global rill_global_t;
 int rill__topology_check_serdes(const rill_topology_t *topo, const rill_serde_t *default_key,
                                 const rill_serde_t *default_value, char *errstr,
                                 size_t errstr_size);
+/* Kafka's longest topic name, and Kafka Streams' longest store name. */
+#define RILL__MAX_NAME_LEN 249
+/* Checks name (a topic's, a store's) against Kafka's rules: 1 to 249 characters of
+ * [a-zA-Z0-9._-], not "." or "..". Returns 0, or RILL_EINVAL with the culprit (the character or
+ * byte and its position, or the length) in why. */
+int rill__check_name(const char *name, char *why, size_t size);
+/* Checks that app_id keeps every internal topic of topo (repartition, foreign-key join and
+ * changelog topics: "<app_id>-...") within 249 characters. Returns 0 or RILL_ETOPOLOGY naming
+ * the topic. */
+int rill__topology_check_names(const rill_topology_t *topo, const char *app_id, char *errstr,
+                               size_t errstr_size);
 /* Strings are borrowed from the topology. */
 /* Returns the number of sub-topologies. */
 int rill__topology_subtopology_count(const rill_topology_t *topo);

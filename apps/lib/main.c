@@ -1,5 +1,7 @@
 /*
- * rill_main(): the command line every compiled app gets. SIGINT and SIGTERM are blocked in every
+ * rill_main() and rill_main_run(): the command line every compiled app gets, and the hooks a
+ * program sets on its app (listeners, handlers, before start, after stop). SIGINT and SIGTERM are
+ * blocked in every
  * thread (the mask is set before the app makes any) and taken by sigwait() on the main thread,
  * which then closes the app cleanly; the state listener wakes the same sigwait() with SIGUSR1
  * when the app fails, so nothing polls.
@@ -13,12 +15,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pthread_t main_thread;
+/* What the state listener needs: the thread to wake, and the user's listener. */
+typedef struct {
+    pthread_t main_thread;
+    const rill_main_opts_t *opts;
+} main_ctx_t;
 
 static void on_state(void *ud, rill_state_t to, rill_state_t from)
 {
+    main_ctx_t *ctx = ud;
     if (to == RILL_STATE_ERROR)
-        pthread_kill(main_thread, SIGUSR1);
+        pthread_kill(ctx->main_thread, SIGUSR1);
+    if (ctx->opts->state_listener)
+        ctx->opts->state_listener(ctx->opts->ud, to, from);
+}
+
+/* Sets the listeners and handlers opts asks for on app. */
+static void set_hooks(rill_app_t *app, main_ctx_t *ctx)
+{
+    const rill_main_opts_t *opts = ctx->opts;
+    rill_app_set_state_listener(app, on_state, ctx);
+    if (opts->error_handler)
+        rill_app_set_error_handler(app, opts->error_handler, opts->ud);
+    const rill_restore_listener_t *rl = &opts->restore_listener;
+    if (rl->on_start || rl->on_batch || rl->on_end)
+        rill_app_set_restore_listener(app, rl);
 }
 
 /* Takes the signals of set still pending (the failure wake-up, a late SIGTERM), then gives the
@@ -37,7 +58,7 @@ static void usage(FILE *out, const char *app_name)
             "Usage: %s [options]\n"
             "Runs the %s stream-processing app until SIGINT or SIGTERM.\n\n"
             "  --bootstrap-servers HOSTS  Kafka cluster (default: the embedded in-process one)\n"
-            "  --application-id ID        application.id (default: %s)\n"
+            "  --application-id ID        application.id (default: %s, the app's name)\n"
             "  --config KEY=VALUE         any property of docs/CONFIGURATION.md or librdkafka;\n"
             "                             repeatable\n"
             "  --config-file FILE         KEY=VALUE lines\n"
@@ -112,6 +133,15 @@ int rill_main_parse(int argc, char **argv, rill_conf_t *conf, rill_main_args_t *
 
 int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_fn, void *ud)
 {
+    return rill_main_run(argc, argv, app_name, &(rill_main_opts_t){.build = build_fn, .ud = ud});
+}
+
+int rill_main_run(int argc, char **argv, const char *app_name, const rill_main_opts_t *opts)
+{
+    if (!app_name || !opts || !opts->build) {
+        fprintf(stderr, "rill_main_run: an app name and a build function are required\n");
+        return 2;
+    }
     char err[1024];
     rill_conf_t *conf = rill_conf_new();
     if (!conf || rill_conf_set(conf, "application.id", app_name, err, sizeof err)) {
@@ -131,7 +161,11 @@ int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_f
     bool describe = args.describe, dot = args.dot;
     rill_topology_t *topo = rill_topology_new();
     err[0] = 0;
-    if (!topo || build_fn(topo, conf, ud, err, sizeof err) ||
+    for (int k = 0; k < RILL_ERROR_KINDS; k++)
+        if (opts->exception_handlers[k])
+            rill_conf_set_exception_handler(conf, (rill_error_kind_t)k, opts->exception_handlers[k],
+                                            opts->ud);
+    if (!topo || opts->build(topo, conf, opts->ud, err, sizeof err) ||
         rill_topology_build(topo, err, sizeof err)) {
         fprintf(stderr, "%s: cannot build the topology: %s\n", app_name, err);
         rill_topology_unref(topo);
@@ -154,7 +188,7 @@ int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_f
     sigaddset(&set, SIGUSR1);
     sigset_t old_mask;
     pthread_sigmask(SIG_BLOCK, &set, &old_mask);
-    main_thread = pthread_self();
+    main_ctx_t ctx = {pthread_self(), opts};
     rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
     if (!app) {
         fprintf(stderr, "%s: %s\n", app_name, err);
@@ -163,8 +197,15 @@ int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_f
         restore_signals(&set, &old_mask);
         return 1;
     }
-    rill_app_set_state_listener(app, on_state, NULL);
+    set_hooks(app, &ctx);
     int status = 0;
+    if (opts->before_start && opts->before_start(opts->ud, app)) {
+        fprintf(stderr, "%s: not started: the before_start hook failed\n", app_name);
+        rill_app_destroy(app);
+        rill_topology_unref(topo);
+        restore_signals(&set, &old_mask);
+        return 1;
+    }
     if (rill_app_start(app) == 0) {
         int sig = 0;
         sigwait(&set, &sig);
@@ -178,6 +219,8 @@ int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_f
     } else {
         rill_log(RILL_LOG_INFO, "main", "%s stopped", app_name);
     }
+    if (opts->after_stop)
+        opts->after_stop(opts->ud, app);
     rill_app_destroy(app);
     rill_topology_unref(topo);
     restore_signals(&set, &old_mask);

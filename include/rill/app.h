@@ -40,14 +40,17 @@ RILL_EXTERN void rill_conf_destroy(rill_conf_t *conf);
 RILL_EXTERN rill_conf_t *rill_conf_dup(const rill_conf_t *conf);
 /*
  * Sets key to value. Keys are Rill's (see docs/CONFIGURATION.md) or librdkafka's, passed to both
- * clients, or librdkafka's behind "consumer." or "producer." for one client only. Returns 0, or
- * RILL_ECONFIG with the key and the reason in errstr (unknown key, bad number, out of range).
+ * clients, or librdkafka's behind "consumer." or "producer." for one client only. Whitespace
+ * around the key and the value is dropped, for every key ("num.stream.threads", " 4" sets 4).
+ * Returns 0, or RILL_ECONFIG with the key and the reason in errstr (unknown key, bad number, out
+ * of range, a name Kafka would refuse).
  */
 RILL_EXTERN int rill_conf_set(rill_conf_t *conf, const char *key, const char *value, char *errstr,
                               size_t errstr_size);
 /* Returns the value of key (a Rill property), borrowed, or NULL when unknown. */
 RILL_EXTERN const char *rill_conf_get(const rill_conf_t *conf, const char *key);
-/* Reads "key=value" lines (# comments, blank lines) from path; errors name the file and line. */
+/* Reads "key=value" lines (# comments, blank lines) from path; errors name the file and line (a
+ * path that is a directory, or that cannot be read, is an error too). */
 RILL_EXTERN int rill_conf_load_file(rill_conf_t *conf, const char *path, char *errstr,
                                     size_t errstr_size);
 /* Sets a user timestamp extractor used by sources without their own. */
@@ -192,10 +195,12 @@ RILL_EXTERN int rill_app_query_windows(rill_app_t *app, const char *store, rill_
 RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill_buf_t key,
                                         rill_session_query_fn fn, void *ud);
 
-/* Returns a counter summed over the stream threads: "records-processed", "records-produced",
- * "records-skipped", "commits", "rebalances", "tasks", "records-restored",
- * "late-records-dropped", "dead-letters", "duplicates-dropped". -1 for an unknown name.
- * @thread any */
+/* Returns a counter summed over the stream threads: the tasks' ("records-processed",
+ * "records-skipped", "late-records-dropped", "dead-letters", "duplicates-dropped",
+ * "punctuations", "changelog-writes", "cache-hits", "cache-flushed", as rill_test_driver_metric()
+ * counts them) and the threads' ("records-produced", "commits", "rebalances", "tasks" (a gauge),
+ * "records-restored"); see docs/operations.md, Monitoring. Counters keep their values after
+ * rill_app_close(). Returns -1 for an unknown name (or NULL), in every state. @thread any */
 RILL_EXTERN int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */

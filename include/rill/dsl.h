@@ -34,7 +34,11 @@ RILL_EXTERN rill_stream_t *rill_stream_from(rill_topology_t *topo, const char *c
 /* Returns a stream of one topic; opts may be NULL. */
 RILL_EXTERN rill_stream_t *rill_stream_from_topic(rill_topology_t *topo, const char *topic,
                                                   const rill_source_opts_t *opts);
-/* Returns a stream of every topic matching the POSIX extended regular expression pattern. */
+/* Returns a stream of every topic matching the POSIX extended regular expression pattern. While
+ * no topic matches, the app runs with no task for it (RUNNING, as Kafka Streams); a topic that
+ * appears is picked up at the consumer's next metadata refresh (librdkafka's
+ * topic.metadata.refresh.interval.ms, 5 minutes by default: set consumer.topic.metadata.
+ * refresh.interval.ms lower to see new topics sooner). */
 RILL_EXTERN rill_stream_t *rill_stream_from_pattern(rill_topology_t *topo, const char *pattern,
                                                     const rill_source_opts_t *opts);
 

@@ -4,7 +4,10 @@
  * rill_main() parses --bootstrap-servers, --application-id, --config key=value (repeatable),
  * --config-file, --threads, --describe, --dot and --help, builds the topology with build_fn, runs
  * the app until SIGINT or SIGTERM (a clean shutdown) or an error, and returns the process's exit
- * status. Call it from main() on the main thread.
+ * status. The app's name is its default application.id (--application-id or --config
+ * application.id=... change it). rill_main_run() does the same with hooks: the app's listeners
+ * and handlers, and a look at the app before it starts and after it stopped (its metrics). Call
+ * either from main() on the main thread.
  */
 #ifndef RILL_MAIN_H
 #define RILL_MAIN_H
@@ -33,9 +36,39 @@ typedef struct {
 RILL_EXTERN int rill_main_parse(int argc, char **argv, rill_conf_t *conf, rill_main_args_t *args,
                                 char *errstr, size_t errstr_size);
 
-/* Runs a compiled app; returns 0 after a clean shutdown, 1 on an error, 2 on bad usage. */
+/* Runs a compiled app named app_name (its default application.id); returns 0 after a clean
+ * shutdown, 1 on an error, 2 on bad usage. rill_main_run() with only build_fn and ud. */
 RILL_EXTERN int rill_main(int argc, char **argv, const char *app_name, rill_build_fn build_fn,
                           void *ud);
+
+/* What rill_main_run() does besides rill_main()'s work. Every field but build may be 0/NULL; ud
+ * is given to build and to every hook and listener below (the restore listener has its own). */
+typedef struct {
+    rill_build_fn build; /* builds the topology (required) */
+    void *ud;
+    /* rill_app_set_state_listener(); rill_main's own listener (which wakes it when the app
+     * fails) runs first. @thread any */
+    rill_state_listener_fn state_listener;
+    /* rill_app_set_error_handler(): the message that put the app in ERROR. @thread any */
+    rill_error_handler_fn error_handler;
+    /* rill_app_set_restore_listener() (used when one of its callbacks is set). */
+    rill_restore_listener_t restore_listener;
+    /* rill_conf_set_exception_handler() for each kind whose entry is set (deserialization,
+     * processing...), replacing the handler its property chooses. */
+    rill_exception_handler_fn exception_handlers[RILL_ERROR_KINDS];
+    /* Called with the app made, before it starts: keep app to read rill_app_metric() from any
+     * thread while it runs (until after_stop returns). Returning non-zero ends the program with
+     * status 1 before the app starts. */
+    int (*before_start)(void *ud, rill_app_t *app);
+    /* Called once the app has stopped (closed, or in ERROR), before it is freed: its metrics
+     * keep their final values there. */
+    void (*after_stop)(void *ud, rill_app_t *app);
+} rill_main_opts_t;
+
+/* Runs a compiled app named app_name (its default application.id) with opts (borrowed); returns
+ * as rill_main(). */
+RILL_EXTERN int rill_main_run(int argc, char **argv, const char *app_name,
+                              const rill_main_opts_t *opts);
 
 #ifdef __cplusplus
 }

@@ -167,10 +167,12 @@ RILL_EXTERN rill_buf_t rill_arena_i64(rill_arena_t *arena, int64_t v);
 /* Returns a view of a native double holding v, as the double serde represents values. */
 RILL_EXTERN rill_buf_t rill_arena_double(rill_arena_t *arena, double v);
 
-/* Log levels, syslog-like. */
+/* Log levels, syslog-like. NOTICE is for the few lines a user must see even when only warnings
+ * are wanted (that the app runs on the embedded, in-memory cluster). */
 typedef enum {
     RILL_LOG_ERROR = 3,
     RILL_LOG_WARN = 4,
+    RILL_LOG_NOTICE = 5,
     RILL_LOG_INFO = 6,
     RILL_LOG_DEBUG = 7,
 } rill_log_level_t;

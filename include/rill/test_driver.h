@@ -60,9 +60,10 @@ RILL_EXTERN int rill_test_driver_read(rill_test_driver_t *driver, const char *to
 RILL_EXTERN size_t rill_test_driver_unread(const rill_test_driver_t *driver, const char *topic);
 /* Returns the last processing error, borrowed ("" when none). */
 RILL_EXTERN const char *rill_test_driver_error(const rill_test_driver_t *driver);
-/* Returns a counter summed over tasks: "records-processed", "records-skipped", "punctuations",
- * "late-records-dropped", "changelog-writes", "cache-flushed", "cache-hits", "dead-letters",
- * "duplicates-dropped"; -1 for others. */
+/* Returns a counter summed over tasks: "records-processed", "records-skipped",
+ * "late-records-dropped", "dead-letters", "duplicates-dropped", "punctuations",
+ * "changelog-writes", "cache-hits", "cache-flushed", defined as rill_app_metric() defines them; -1
+ * for others. */
 RILL_EXTERN int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *name);
 
 /*

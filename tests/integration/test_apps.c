@@ -225,6 +225,10 @@ static void test_demo(void **state)
     char *argv[] = {RILL_BIN_DIR "/rill-demo", "--config", s->config, NULL};
     run_t r = run(argv);
     assert_exit_0(&r);
+    /* A default run (no --verbose) says that it runs on the embedded cluster, and its limits. */
+    if (!strstr(r.out, "NOTICE [app] no bootstrap.servers: started the embedded Kafka cluster") ||
+        !strstr(r.out, "its topics live in memory and vanish with the app"))
+        fail_msg("no notice of the embedded cluster in the output:\n%s", r.out);
     assert_line(&r, "== Wrote 10000 page views to 'pageviews' (1287 from bots) over 6 minutes ==");
     assert_line(&r, "  pageviews-eu      3560 records (expected 3560)");
     assert_line(&r, "  pageviews-other    841 records (expected 841)");

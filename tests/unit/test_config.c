@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <rill/app.h>
+#include <rill/main.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,78 @@ static void test_config_file_errors_name_file_and_line(void **state)
     rill_conf_destroy(conf);
 }
 
+/* Whitespace around keys and values is dropped for every key, Rill's and librdkafka's, as
+ * Kafka's configuration does: "num.stream.threads= 4" is 4, not " 4". */
+static void test_whitespace_is_trimmed(void **state)
+{
+    rill_conf_t *conf = rill_conf_new();
+    char err[512];
+    assert_int_equal(rill_conf_set(conf, "num.stream.threads", " 4", err, sizeof err), 0);
+    assert_string_equal(rill_conf_get(conf, "num.stream.threads"), "4");
+    assert_int_equal(rill_conf_set(conf, " commit.interval.ms\t", "250 \n", err, sizeof err), 0);
+    assert_string_equal(rill_conf_get(conf, "commit.interval.ms"), "250");
+    assert_int_equal(rill_conf_set(conf, "application.id", " orders ", err, sizeof err), 0);
+    assert_string_equal(rill_conf_get(conf, "application.id"), "orders");
+    /* librdkafka's keys too: "linger.ms" with a trailing space would be a bad integer there. */
+    assert_int_equal(rill_conf_set(conf, " producer.linger.ms ", " 20 ", err, sizeof err), 0);
+    /* --config "num.stream.threads= 4", as rill_main() splits it. */
+    rill_main_args_t args;
+    char opt[] = "--config", kv[] = "num.stream.threads= 3", *argv[] = {"app", opt, kv, NULL};
+    assert_int_equal(rill_main_parse(3, argv, conf, &args, err, sizeof err), 0);
+    assert_string_equal(rill_conf_get(conf, "num.stream.threads"), "3");
+    /* Blank is empty: */
+    expect_error(conf, "num.stream.threads", "  ", "num.stream.threads: '' is not an integer");
+    rill_conf_destroy(conf);
+}
+
+/* The properties with rules of their own: a replication factor of 0, an empty state.dir and a
+ * dead letter topic Kafka would refuse are errors naming the key. */
+static void test_property_rules(void **state)
+{
+    rill_conf_t *conf = rill_conf_new();
+    char err[512];
+    expect_error(conf, "replication.factor", "0",
+                 "replication.factor: 0 is out of range (-1|1..32767)");
+    expect_error(conf, "replication.factor", "-2", "replication.factor: -2 is out of range");
+    expect_error(conf, "replication.factor", "40000", "out of range");
+    assert_int_equal(rill_conf_set(conf, "replication.factor", "-1", err, sizeof err), 0);
+    assert_int_equal(rill_conf_set(conf, "replication.factor", "3", err, sizeof err), 0);
+    assert_string_equal(rill_conf_get(conf, "replication.factor"), "3");
+    expect_error(conf, "state.dir", "", "state.dir must not be empty");
+    expect_error(conf, "state.dir", " ", "state.dir must not be empty");
+    assert_string_equal(rill_conf_get(conf, "state.dir"), "/tmp/rill");
+    expect_error(conf, "errors.dead.letter.queue.topic.name", "dead letters",
+                 "errors.dead.letter.queue.topic.name: character ' ' at position 4");
+    expect_error(conf, "errors.dead.letter.queue.topic.name", "dl\xc3\xa9",
+                 "byte 0xc3 at position 2");
+    char longname[300];
+    memset(longname, 'd', 250);
+    longname[250] = 0;
+    expect_error(conf, "errors.dead.letter.queue.topic.name", longname,
+                 "it is 250 characters long, more than Kafka's 249");
+    expect_error(conf, "application.id", "..", "application.id: '..' is not allowed");
+    assert_int_equal(
+        rill_conf_set(conf, "errors.dead.letter.queue.topic.name", "orders.dlq", err, sizeof err),
+        0);
+    assert_int_equal(
+        rill_conf_set(conf, "errors.dead.letter.queue.topic.name", "", err, sizeof err), 0);
+    rill_conf_destroy(conf);
+}
+
+/* A directory opens for reading and loads nothing: that is an error, not 0. */
+static void test_config_file_that_is_a_directory(void **state)
+{
+    rill_conf_t *conf = rill_conf_new();
+    char err[512] = "";
+    char dir[] = "/tmp/rill-conf-dir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(rill_conf_load_file(conf, dir, err, sizeof err), RILL_ECONFIG);
+    assert_non_null(strstr(err, "is a directory"));
+    assert_non_null(strstr(err, dir));
+    rmdir(dir);
+    rill_conf_destroy(conf);
+}
+
 static void test_markdown_lists_every_property(void **state)
 {
     char *md = rill_conf_markdown();
@@ -152,6 +225,9 @@ int main(void)
         cmocka_unit_test(test_bad_values_name_the_key),
         cmocka_unit_test(test_good_values_and_pass_through),
         cmocka_unit_test(test_config_file_errors_name_file_and_line),
+        cmocka_unit_test(test_whitespace_is_trimmed),
+        cmocka_unit_test(test_property_rules),
+        cmocka_unit_test(test_config_file_that_is_a_directory),
         cmocka_unit_test(test_markdown_lists_every_property),
         cmocka_unit_test(test_error_names),
     };
