@@ -1,14 +1,12 @@
 /*
- * The application: owns the configuration, the topology, the embedded cluster (when there is
- * no bootstrap.servers) and the stream threads, and folds the threads' states into the app's.
- * Start connects within cluster.connect.timeout.ms, learns the partition counts of the source
- * topics, creates the internal topics (internal_topics_create.c), then starts the threads.
+ * The application: owns the configuration, the topology and the stream threads, and folds the
+ * threads' states into the app's. Start learns the cluster's topics (app_topics.c, which also
+ * holds the embedded cluster), creates the internal topics (internal_topics_create.c), opens
+ * the state, then starts the threads.
  */
 #include "engine_int.h"
 #include "global_thread.h"
 #include "thread_ctx.h"
-
-#include <librdkafka/rdkafka_mock.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,220 +172,7 @@ static int32_t thread_partitions(void *ud, const char *topic)
     return rill__app_partitions(ud, topic);
 }
 
-int32_t rill__app_partitions(const rill_app_t *app, const char *topic)
-{
-    for (size_t i = 0; i < app->ntopics; i++)
-        if (strcmp(app->topics[i].name, topic) == 0)
-            return app->topics[i].partitions;
-    return -1;
-}
-
-int rill__app_remember_topic(rill_app_t *app, const char *name, int32_t partitions)
-{
-    for (size_t i = 0; i < app->ntopics; i++)
-        if (strcmp(app->topics[i].name, name) == 0) {
-            app->topics[i].partitions = partitions;
-            return 0;
-        }
-    topic_info_t *t = rill_realloc(app->topics, (app->ntopics + 1) * sizeof *t);
-    if (!t)
-        return RILL_ENOMEM;
-    app->topics = t;
-    if (!(t[app->ntopics].name = rill_strdup(name)))
-        return RILL_ENOMEM;
-    t[app->ntopics++].partitions = partitions;
-    return 0;
-}
-
-/* ---- topics ---- */
-
-typedef struct {
-    rill_app_t *app;
-    int32_t partitions;
-    int rc;
-} topic_walk_t;
-
-static void create_embedded_topic(void *ud, const char *topic, bool internal, int32_t partitions)
-{
-    topic_walk_t *w = ud;
-    if (internal || rill__app_partitions(w->app, topic) > 0)
-        return;
-    rd_kafka_mock_topic_create(w->app->mock, topic, w->partitions, 1);
-    if (!w->rc)
-        w->rc = rill__app_remember_topic(w->app, topic, w->partitions);
-}
-
-static void create_embedded_sink(void *ud, const char *topic, bool internal, int st,
-                                 int32_t partitions)
-{
-    if (!internal)
-        create_embedded_topic(ud, topic, false, partitions);
-}
-
-static rd_kafka_t *admin_client(const char *bootstrap, const rill_conf_t *conf, char *errstr,
-                                size_t errstr_size);
-
-/* The bare handle that hosts the mock cluster has no bootstrap.servers by design: drop
- * librdkafka's warning about that, keep the rest. */
-static void mock_owner_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    if (strcmp(fac, "CONFWARN") != 0)
-        rill__kafka_log_cb(rk, level, fac, buf);
-}
-
-static int start_embedded(rill_app_t *app, char *errstr, size_t errstr_size)
-{
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(kconf, mock_owner_log_cb);
-    char kerr[256];
-    app->mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof kerr);
-    if (!app->mock_owner) {
-        rd_kafka_conf_destroy(kconf);
-        snprintf(errstr, errstr_size, "cannot start the embedded cluster: %s", kerr);
-        return RILL_EKAFKA;
-    }
-    int brokers = (int)RILL_CONF_INT(app->conf, EMBEDDED_BROKERS);
-    app->mock = rd_kafka_mock_cluster_new(app->mock_owner, brokers);
-    if (!app->mock) {
-        snprintf(errstr, errstr_size, "cannot start the embedded cluster (librdkafka mock)");
-        return RILL_EKAFKA;
-    }
-    app->bootstrap = rill_strdup(rd_kafka_mock_cluster_bootstraps(app->mock));
-    if (!app->bootstrap)
-        return RILL_ENOMEM;
-    if (!(app->admin = admin_client(app->bootstrap, app->conf, errstr, errstr_size)))
-        return RILL_EKAFKA;
-    topic_walk_t w = {app, (int32_t)RILL_CONF_INT(app->conf, EMBEDDED_PARTITIONS), 0};
-    for (int st = 0; st < rill__topology_subtopology_count(app->topo); st++)
-        rill__topology_source_topics(app->topo, st, app->env.application_id, create_embedded_topic,
-                                     &w);
-    rill__topology_sink_topics(app->topo, app->env.application_id, create_embedded_sink, &w);
-    rill__topology_global_topics(app->topo, create_embedded_topic, &w);
-    /* At NOTICE: even an app that logs only warnings says where its data goes. */
-    rill_log(RILL_LOG_NOTICE, "app",
-             "no bootstrap.servers: started the embedded Kafka cluster (librdkafka's mock "
-             "cluster, %d brokers) at %s; its topics live in memory and vanish with the app, "
-             "and it does not hide aborted transactions from read_committed readers. Set "
-             "bootstrap.servers to use a real cluster.",
-             brokers, app->bootstrap);
-    if (rill__conf_eos(app->conf))
-        rill_log(RILL_LOG_WARN, "app",
-                 "processing.guarantee=exactly_once_v2 on the embedded cluster: transactions "
-                 "run, but the mock cluster neither hides aborted records from read_committed "
-                 "readers nor keeps the offsets committed in transactions, so nothing here is "
-                 "exactly once. Use a real cluster (bootstrap.servers) for exactly-once.");
-    return w.rc;
-}
-
-/* Learns the partition count of every source topic; a missing one is an error. */
-typedef struct {
-    rill_app_t *app;
-    const rd_kafka_metadata_t *md;
-    char *errstr;
-    size_t errstr_size;
-    int rc;
-} source_walk_t;
-
-static void check_source(void *ud, const char *topic, bool internal, int32_t partitions)
-{
-    source_walk_t *w = ud;
-    if (internal || w->rc)
-        return;
-    for (int i = 0; i < w->md->topic_cnt; i++)
-        if (strcmp(w->md->topics[i].topic, topic) == 0 && !w->md->topics[i].err) {
-            w->rc = rill__app_remember_topic(w->app, topic, w->md->topics[i].partition_cnt);
-            return;
-        }
-    snprintf(w->errstr, w->errstr_size,
-             "source topic '%s' does not exist on the cluster at %s; create it before starting "
-             "the app",
-             topic, w->app->bootstrap);
-    w->rc = RILL_ENOENT;
-}
-
-/* Asks the cluster for topic by name: 0 when it exists, else the topic's error. */
-static rd_kafka_resp_err_t named_topic(rd_kafka_t *rk, const char *topic)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (!rkt)
-        return RD_KAFKA_RESP_ERR__INVALID_ARG;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-    if (!kerr) {
-        kerr = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    /* Just created by the broker, the topic has no leader yet: it exists. */
-    return kerr == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ? 0 : kerr;
-}
-
-/* A sink topic missing from the metadata is asked for by name. The admin client is a producer
- * handle, whose metadata request for a named topic lets the broker create it: a cluster with
- * auto.create.topics.enable creates it now, as the first record would have. A KRaft broker
- * answers UNKNOWN_TOPIC_OR_PARTITION while it creates the topic (Kafka 4.4), so the request is
- * repeated for up to 3 s. A cluster that does not create it makes the app fail at start, naming
- * the topic, instead of at the first record, 30 s (the producer's metadata propagation wait)
- * later. */
-static void check_sink(void *ud, const char *topic, bool internal, int st, int32_t partitions)
-{
-    source_walk_t *w = ud;
-    if (internal || w->rc)
-        return;
-    for (int i = 0; i < w->md->topic_cnt; i++)
-        if (strcmp(w->md->topics[i].topic, topic) == 0 && !w->md->topics[i].err)
-            return;
-    rd_kafka_resp_err_t kerr = named_topic(w->app->admin, topic);
-    for (int tries = 0; kerr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && tries < 15; tries++) {
-        struct timespec pause = {0, 200 * 1000000};
-        nanosleep(&pause, NULL);
-        kerr = named_topic(w->app->admin, topic);
-    }
-    if (!kerr)
-        return;
-    if (kerr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-        snprintf(w->errstr, w->errstr_size,
-                 "sink topic '%s' does not exist on the cluster at %s, which does not create "
-                 "topics on demand (auto.create.topics.enable=false); create it before starting "
-                 "the app",
-                 topic, w->app->bootstrap);
-    else
-        snprintf(w->errstr, w->errstr_size, "cannot learn sink topic '%s' on the cluster at %s: %s",
-                 topic, w->app->bootstrap, rd_kafka_err2str(kerr));
-    w->rc = RILL_ENOENT;
-}
-
-/* Remembers every topic of the metadata matching a source pattern. */
-static void learn_pattern_topics(rill_app_t *app, const rd_kafka_metadata_t *md)
-{
-    for (int i = 0; i < md->topic_cnt; i++) {
-        int st, source;
-        if (!md->topics[i].err &&
-            rill__topology_find_source(app->topo, app->env.application_id, md->topics[i].topic, &st,
-                                       &source) == 0)
-            rill__app_remember_topic(app, md->topics[i].topic, md->topics[i].partition_cnt);
-    }
-}
-
 /* ---- lifecycle ---- */
-
-static rd_kafka_t *admin_client(const char *bootstrap, const rill_conf_t *conf, char *errstr,
-                                size_t errstr_size)
-{
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(kconf, rill__kafka_log_cb);
-    char kerr[256];
-    rd_kafka_t *rk = NULL;
-    if (rd_kafka_conf_set(kconf, "bootstrap.servers", bootstrap, kerr, sizeof kerr))
-        snprintf(errstr, errstr_size, "bootstrap.servers: %s", kerr);
-    else if (rill__conf_apply(conf, kconf, SCOPE_PRODUCER, kerr, sizeof kerr))
-        snprintf(errstr, errstr_size, "%s", kerr); /* librdkafka's message names the property */
-    else if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof kerr)))
-        snprintf(errstr, errstr_size, "cannot create the admin client: %s", kerr);
-    if (!rk)
-        rd_kafka_conf_destroy(kconf);
-    return rk;
-}
 
 rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_t errstr_size)
 {
@@ -431,16 +216,7 @@ rill_app_t *rill_app_new(rill_topology_t *topo, rill_conf_t *conf, char *errstr,
         return NULL;
     }
     app->topo = rill_topology_ref(topo);
-    const char *bootstrap = RILL_CONF_STR(conf, BOOTSTRAP_SERVERS);
-    app->embedded = !*bootstrap;
-    int rc = 0;
-    if (app->embedded) {
-        rc = start_embedded(app, errstr, errstr_size);
-    } else {
-        app->bootstrap = rill_strdup(bootstrap);
-        if (!(app->admin = admin_client(bootstrap, conf, errstr, errstr_size)))
-            rc = RILL_ECONFIG;
-    }
+    int rc = rill__app_connect(app, errstr, errstr_size);
     app->nthreads = (int)RILL_CONF_INT(conf, NUM_STREAM_THREADS);
     app->threads = rill_calloc((size_t)app->nthreads, sizeof *app->threads);
     if (!rc && !app->threads)
@@ -615,27 +391,13 @@ int rill_app_start(rill_app_t *app)
         return RILL_ESTATE; /* an app runs once: make a new one to run again */
     app->started = true;
     char err[1024] = "";
-    int timeout = (int)RILL_CONF_INT(app->conf, CLUSTER_CONNECT_TIMEOUT_MS);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t kerr = rd_kafka_metadata(app->admin, 1, NULL, &md, timeout);
-    if (kerr) {
-        app_fail(app, RILL_ETIMEDOUT,
-                 "cannot reach the Kafka cluster at bootstrap.servers=%s within %d ms "
-                 "(cluster.connect.timeout.ms): %s",
-                 app->bootstrap, timeout, rd_kafka_err2str(kerr));
-        return RILL_ETIMEDOUT;
+    int rc = rill__app_learn_topics(app, err, sizeof err);
+    if (rc == RILL_ETIMEDOUT) {
+        app_fail(app, rc, "%s", err);
+        return rc;
     }
-    source_walk_t w = {app, md, err, sizeof err, 0};
-    for (int st = 0; st < rill__topology_subtopology_count(app->topo) && !w.rc; st++)
-        rill__topology_source_topics(app->topo, st, app->env.application_id, check_source, &w);
-    if (!w.rc)
-        rill__topology_global_topics(app->topo, check_source, &w);
-    /* The embedded cluster's sink topics were made with it (start_embedded). */
-    if (!w.rc && !app->embedded)
-        rill__topology_sink_topics(app->topo, app->env.application_id, check_sink, &w);
-    learn_pattern_topics(app, md);
-    rd_kafka_metadata_destroy(md);
-    int rc = w.rc ? w.rc : rill__app_create_internal_topics(app, err, sizeof err);
+    if (!rc)
+        rc = rill__app_create_internal_topics(app, err, sizeof err);
     if (rc) {
         app_fail(app, rc, "cannot start: %s", err);
         return rc;
@@ -779,17 +541,7 @@ void rill_app_destroy(rill_app_t *app)
     while (app->started && rill_app_close(app, CLOSE_DEFAULT_MS) == RILL_ETIMEDOUT)
         ;
     rill_free(app->threads);
-    for (size_t i = 0; i < app->ntopics; i++)
-        rill_free(app->topics[i].name);
-    rill_free(app->topics);
-    rill_free(app->topic_names);
-    if (app->admin)
-        rd_kafka_destroy(app->admin);
-    if (app->mock)
-        rd_kafka_mock_cluster_destroy(app->mock);
-    if (app->mock_owner)
-        rd_kafka_destroy(app->mock_owner);
-    rill_free(app->bootstrap);
+    rill__app_disconnect(app);
     rill_conf_destroy(app->conf);
     rill_topology_unref(app->topo);
     rill__global_close(app->global);

@@ -182,6 +182,15 @@ int64_t rill__thread_metric(stream_thread_t *t, int index);
  * @thread any */
 bool rill__thread_running(stream_thread_t *t);
 
+/* Makes the app's client of the cluster (app_topics.c): the embedded cluster when
+ * bootstrap.servers is empty, then the admin client; 0 or a code with errstr set. */
+int rill__app_connect(rill_app_t *app, char *errstr, size_t errstr_size);
+/* Learns the partition counts of the source and global topics and checks the sink topics
+ * (app_topics.c): 0, RILL_ETIMEDOUT when the cluster does not answer, or a code; errstr says
+ * why. */
+int rill__app_learn_topics(rill_app_t *app, char *errstr, size_t errstr_size);
+/* Frees what rill__app_connect() and the topic table hold (app_topics.c). */
+void rill__app_disconnect(rill_app_t *app);
 /* Returns the known partition count of topic, or -1. @thread any (read-only after start) */
 int32_t rill__app_partitions(const rill_app_t *app, const char *topic);
 /* Sets the partition count of topic among the app's known topics (adding it when new); 0 or
