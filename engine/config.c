@@ -373,6 +373,11 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
     env->dlq_topic = *dlq ? dlq : NULL;
     env->dlq_late_records =
         strcmp(RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_LATE_RECORDS), "true") == 0;
+    const char *prod = RILL_CONF_STR(conf, PRODUCTION_EXCEPTION_HANDLER);
+    env->continue_on[RILL_ERROR_PRODUCTION] = strcmp(prod, "continue") == 0;
+    env->retry_production = strcmp(prod, "retry") == 0;
+    env->production_retries = (int)RILL_CONF_INT(conf, PRODUCTION_EXCEPTION_HANDLER_RETRIES);
+    env->production_backoff_ms = RILL_CONF_INT(conf, PRODUCTION_EXCEPTION_HANDLER_RETRY_BACKOFF_MS);
     env->default_store_backend = strcmp(RILL_CONF_STR(conf, DEFAULT_DSL_STORE), "in_memory") == 0
                                      ? RILL_STORE_IN_MEMORY
                                      : RILL_STORE_ROCKSDB;

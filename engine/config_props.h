@@ -88,6 +88,25 @@
       "true: a record a window drops as late (its window closed: late-records-dropped) also goes " \
       "to the dead letter queue, as the input record the task read, with the exception "           \
       "rill.LateRecord (as KIP-1328 proposes for records the DSL drops).")                         \
+    X(PRODUCTION_EXCEPTION_HANDLER, "production.exception.handler", ENUM, "fail",                  \
+      "fail|continue|retry",                                                                       \
+      "What happens to an output a sink cannot serialize or send (too large for the topic, a "     \
+      "topic that does not exist, a timeout). fail: the app stops in ERROR naming the sink, the "  \
+      "input record (topic, partition, offset) and the cause; continue: the output is dropped "    \
+      "(one log line per 1,000, records-skipped counts them), the rest of the record's effects "   \
+      "stay; retry: a retriable cause is retried (production.exception.handler.retries), the "     \
+      "others fail. Fencing, authorization and changelog writes always fail. See docs/retries.md " \
+      "for exactly_once_v2.")                                                                      \
+    X(PRODUCTION_EXCEPTION_HANDLER_RETRIES, "production.exception.handler.retries", INT, "3",      \
+      "0..100",                                                                                    \
+      "How many times a retriable production error is retried (the handler answers retry) "        \
+      "before the output fails.")                                                                  \
+    X(PRODUCTION_EXCEPTION_HANDLER_RETRY_BACKOFF_MS,                                               \
+      "production.exception.handler.retry.backoff.ms", INT, "100", "0..60000",                     \
+      "The wait before the first retry of a production error, doubled at each further one. A "     \
+      "send refused at once is retried inside the sink (the thread serves delivery reports "       \
+      "meanwhile); the retries of one output wait at most "                                        \
+      "backoff * (2^retries - 1) in all.")                                                         \
     X(CLUSTER_CONNECT_TIMEOUT_MS, "cluster.connect.timeout.ms", INT, "30000", "100..",             \
       "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR.")   \
     X(REPLICATION_FACTOR, "replication.factor", INT, "-1", "-1..",                                 \

@@ -597,8 +597,11 @@ int64_t rill__thread_metric(stream_thread_t *t, const char *name)
         return atomic_load_explicit(&t->m_processed, memory_order_relaxed);
     if (strcmp(name, "records-produced") == 0)
         return t->collector ? rill__collector_produced(t->collector) : 0;
+    int64_t dropped = 0, dead = 0; /* outputs the production handler dropped from reports */
+    if (t->collector)
+        dropped = rill__collector_skipped(t->collector, &dead);
     if (strcmp(name, "records-skipped") == 0)
-        return atomic_load_explicit(&t->m_skipped, memory_order_relaxed);
+        return atomic_load_explicit(&t->m_skipped, memory_order_relaxed) + dropped;
     if (strcmp(name, "commits") == 0)
         return atomic_load(&t->m_commits);
     if (strcmp(name, "rebalances") == 0)
@@ -610,7 +613,7 @@ int64_t rill__thread_metric(stream_thread_t *t, const char *name)
     if (strcmp(name, "late-records-dropped") == 0)
         return atomic_load_explicit(&t->m_late, memory_order_relaxed);
     if (strcmp(name, "dead-letters") == 0)
-        return atomic_load_explicit(&t->m_dead, memory_order_relaxed);
+        return atomic_load_explicit(&t->m_dead, memory_order_relaxed) + dead;
     return -1;
 }
 

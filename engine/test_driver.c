@@ -251,7 +251,7 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
         return NULL;
     }
     td->env.collector =
-        (rill_collector_t){collector_send, collector_partitions, td, NULL, NULL, NULL};
+        (rill_collector_t){collector_send, collector_partitions, td, NULL, NULL, NULL, NULL, NULL};
     td->env.wall_clock = driver_clock;
     td->env.wall_clock_ud = td;
     /* Stores live in a fresh directory under state.dir, so drivers never share state. */

@@ -17,12 +17,14 @@
 static const char *const kind_names[RILL_ERROR_KINDS] = {
     [RILL_ERROR_DESERIALIZATION] = "deserialization",
     [RILL_ERROR_PROCESSING] = "processing",
+    [RILL_ERROR_PRODUCTION] = "production",
 };
 
 /* The exception class the dead letter names: a stable string to group failures by. */
 static const char *const kind_classes[RILL_ERROR_KINDS] = {
     [RILL_ERROR_DESERIALIZATION] = "rill.DeserializationError",
     [RILL_ERROR_PROCESSING] = "rill.ProcessingError",
+    [RILL_ERROR_PRODUCTION] = "rill.ProductionError",
 };
 
 enum { ERROR_HEADERS = 9 };
@@ -69,11 +71,15 @@ static int send_dead_letter(rill_task_t *task, const rill_error_context_t *c, co
     return rc;
 }
 
-/* The error context of raw, which node of task failed with err and message. */
+/* The error context of raw (NULL: no input record, as in a punctuator), which node of task
+ * failed with err and message. */
 static rill_error_context_t error_context(const rill_task_t *task, const rill_record_t *raw,
                                           rill_error_kind_t kind, const char *node, int err,
                                           const char *message)
 {
+    static const rill_record_t none = {.partition = -1, .offset = -1, .timestamp = -1};
+    if (!raw)
+        raw = &none;
     return (rill_error_context_t){
         .kind = kind,
         .topic = raw->topic,
@@ -88,7 +94,47 @@ static rill_error_context_t error_context(const rill_task_t *task, const rill_re
         .application_id = task->env.application_id ? task->env.application_id : "",
         .error = err,
         .message = message,
+        .output_partition = -1,
     };
+}
+
+/* What follows a handler's decision r on c: the dead letter (when set), then for continue the
+ * skip (counted, logged once per 1,000). Returns 0 (skipped), or c->error (fail) with the
+ * task's error set when the dead letter could not be sent; for fail, the caller says why. */
+static int after_decision(rill_task_t *task, const rill_error_context_t *c, rill_handler_result_t r,
+                          bool *dlq_failed)
+{
+    *dlq_failed = false;
+    const rill_task_env_t *env = &task->env;
+    if (env->dlq_topic) {
+        char sent[256];
+        int rc = send_dead_letter(task, c, kind_classes[c->kind], sent, sizeof sent);
+        if (rc) {
+            /* Truncated if it must: the message leads. */
+            int len =
+                snprintf(task->error, sizeof task->error, "task %s: %s", task->id, c->message);
+            if (len >= 0 && (size_t)len < sizeof task->error)
+                snprintf(task->error + len, sizeof task->error - (size_t)len,
+                         "; and it cannot go to the dead letter queue '%.200s': %.200s",
+                         env->dlq_topic, sent);
+            *dlq_failed = true;
+            return rc;
+        }
+        task->metrics.dead_letters++;
+    }
+    if (r != RILL_HANDLER_CONTINUE)
+        return c->error;
+    uint64_t n = ++task->metrics.skipped;
+    if (!task->failed_logged_at || n - task->failed_logged_at >= 1000) {
+        task->failed_logged_at = n;
+        rill_log(RILL_LOG_WARN, "task",
+                 "task %s: skipped (%s.exception.handler): %s%s%s (records-skipped counts "
+                 "them; this line comes once per 1,000)",
+                 task->id, kind_names[c->kind], c->message,
+                 env->dlq_topic ? "; in the dead letter queue " : "",
+                 env->dlq_topic ? env->dlq_topic : "");
+    }
+    return 0;
 }
 
 int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
@@ -111,36 +157,78 @@ int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_ki
         r = env->handler[kind](env->handler_ud[kind], &c);
     else if (kind == RILL_ERROR_DESERIALIZATION && env->error_handler)
         r = env->error_handler(env->error_handler_ud, raw, err, message);
-    if (env->dlq_topic) {
-        char sent[256];
-        int rc = send_dead_letter(task, &c, kind_classes[kind], sent, sizeof sent);
-        if (rc) {
-            /* Truncated if it must: the message leads. */
-            int len = snprintf(task->error, sizeof task->error, "task %s: %s", task->id, message);
-            if (len >= 0 && (size_t)len < sizeof task->error)
-                snprintf(task->error + len, sizeof task->error - (size_t)len,
-                         "; and it cannot go to the dead letter queue '%.200s': %.200s",
-                         env->dlq_topic, sent);
-            return rc;
-        }
-        task->metrics.dead_letters++;
+    bool dlq_failed;
+    int rc =
+        after_decision(task, &c, r == RILL_HANDLER_CONTINUE ? r : RILL_HANDLER_FAIL, &dlq_failed);
+    if (rc && !dlq_failed)
+        snprintf(task->error, sizeof task->error, "task %s%s%s", task->id,
+                 kind == RILL_ERROR_PROCESSING ? ", " : ": ", message);
+    return rc;
+}
+
+/* Whether the error is one no handler may pass over (Kafka Streams' fatal ones: security,
+ * fencing, a producer gone), whatever the collector said: the app's state would be wrong. */
+static bool always_fatal(const rill_production_failure_t *f)
+{
+    return f->fatal || f->error == RILL_ENOMEM || f->error == RILL_ESTATE;
+}
+
+/* Says in the task's error, as rill_context_fail does, that node failed with message (which
+ * starts with "node '<node>': "); returns err. */
+static int production_fail(rill_task_t *task, const char *node, int err, const char *message)
+{
+    snprintf(task->error, sizeof task->error, "task %s, %s", task->id, message);
+    if (!task->failed_node) {
+        task->failed_node = node;
+        const char *why = strstr(message, "': ");
+        snprintf(task->failed_why, sizeof task->failed_why, "%s", why ? why + 3 : message);
     }
-    if (r == RILL_HANDLER_CONTINUE) {
-        uint64_t n = ++task->metrics.skipped;
-        if (!task->failed_logged_at || n - task->failed_logged_at >= 1000) {
-            task->failed_logged_at = n;
-            rill_log(RILL_LOG_WARN, "task",
-                     "task %s: skipped (%s.exception.handler): %s%s%s (records-skipped counts "
-                     "them; this line comes once per 1,000)",
-                     task->id, kind_names[kind], message,
-                     env->dlq_topic ? "; in the dead letter queue " : "",
-                     env->dlq_topic ? env->dlq_topic : "");
-        }
-        return 0;
-    }
-    snprintf(task->error, sizeof task->error, "task %s%s%s", task->id,
-             kind == RILL_ERROR_PROCESSING ? ", " : ": ", message);
     return err;
+}
+
+int rill__task_production_failed(rill_task_t *task, const char *node, const char *what,
+                                 const rill_production_failure_t *f, const char *why)
+{
+    const rill_task_env_t *env = &task->env;
+    const rill_record_t *raw = task->raw_in;
+    char message[900];
+    snprintf(message, sizeof message,
+             "node '%s': cannot %s the record at topic '%s' partition %d offset %lld to topic "
+             "'%s': %s",
+             node ? node : "(unknown)", what, raw && raw->topic ? raw->topic : "(none)",
+             raw ? raw->partition : -1, raw ? (long long)raw->offset : -1LL, f->topic, why);
+    if (always_fatal(f))
+        return production_fail(task, node, f->error, message);
+    rill_error_context_t c =
+        error_context(task, raw, RILL_ERROR_PRODUCTION, node, f->error, message);
+    c.output_topic = f->topic;
+    c.output_partition = f->partition;
+    c.output_key = f->key;
+    c.output_value = f->value;
+    c.retriable = f->retriable;
+    rill_handler_result_t r = env->continue_on[RILL_ERROR_PRODUCTION] ? RILL_HANDLER_CONTINUE
+                              : env->retry_production                 ? RILL_HANDLER_RETRY
+                                                                      : RILL_HANDLER_FAIL;
+    if (env->handler[RILL_ERROR_PRODUCTION])
+        r = env->handler[RILL_ERROR_PRODUCTION](env->handler_ud[RILL_ERROR_PRODUCTION], &c);
+    if (r == RILL_HANDLER_RETRY) {
+        if (f->retriable && f->attempt < env->production_retries) {
+            int64_t wait = env->production_backoff_ms << (f->attempt < 20 ? f->attempt : 20);
+            rill_log(RILL_LOG_WARN, "task", "task %s: retrying in %lld ms (retry %d of %d): %s",
+                     task->id, (long long)wait, f->attempt + 1, env->production_retries, message);
+            const rill_collector_t *col = &env->collector;
+            if (col->backoff && wait > 0)
+                col->backoff(col->opaque, wait);
+            return RILL_PRODUCTION_RETRY;
+        }
+        rill_log(RILL_LOG_WARN, "task", "task %s: %s: failing (%s)", task->id, message,
+                 f->retriable ? "out of retries: production.exception.handler.retries"
+                              : "the handler said retry, but the cause is not retriable");
+        r = RILL_HANDLER_FAIL;
+    }
+    bool dlq_failed;
+    int rc = after_decision(task, &c, r, &dlq_failed);
+    return rc && !dlq_failed ? production_fail(task, node, rc, message) : rc;
 }
 
 int rill__task_late_dead_letter(rill_task_t *task, const char *node, const char *reason)

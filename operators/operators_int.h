@@ -298,6 +298,27 @@ int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes
 int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
                       const char *node, int err, const char *what, const char *why);
 
+/* An output a sink could not serialize or send (operators/errors.c). */
+typedef struct {
+    const char *topic;     /* the output topic */
+    int32_t partition;     /* -1: not chosen */
+    rill_buf_t key, value; /* serialized (empty for a serialization error) */
+    int error;             /* the code of the failure */
+    bool retriable;        /* the collector says its cause may pass (a timeout, a leader moving) */
+    bool fatal;            /* no handler may pass over it (fencing, authorization) */
+    int attempt;           /* retries made so far */
+} rill_production_failure_t;
+
+/* rill__task_production_failed's answer: send the output again now (the backoff was waited). */
+#define RILL_PRODUCTION_RETRY 1
+
+/* An output of the record being processed (task->raw_in; NULL in a punctuator) that node could
+ * not produce ("cannot <what> the record at ..."), for why: the production handler decides.
+ * Returns 0 (dropped: continue, after the dead letter), RILL_PRODUCTION_RETRY, or a negative
+ * code with the task's error set, naming the node, the input record, the topic and why. */
+int rill__task_production_failed(rill_task_t *task, const char *node, const char *what,
+                                 const rill_production_failure_t *f, const char *why);
+
 /* Writes the input record being processed to the dead letter queue as a late record dropped
  * by node (errors.dead.letter.queue.late.records); 0 (also when off) or a code with the task's
  * error set. */

@@ -79,7 +79,13 @@ typedef struct {
     /* Optional: the cause of the last failed send in words ("Broker: Message size too large"),
      * borrowed, "" when unknown; NULL: the code's rill_strerror() says it. */
     const char *(*send_error)(void *opaque);
+    /* Optional: what the last failed send's cause is, RILL_SEND_RETRIABLE or RILL_SEND_FATAL
+     * (0: neither); and a wait of ms that serves the producer meanwhile (production retries). */
+    int (*send_class)(void *opaque);
+    void (*backoff)(void *opaque, int64_t ms);
 } rill_collector_t;
+
+enum { RILL_SEND_RETRIABLE = 1, RILL_SEND_FATAL = 2 };
 
 /* Returns why send or send_to failed with rc: the collector's words, else rill_strerror(rc). */
 const char *rill__collector_why(const rill_collector_t *col, int rc);
@@ -102,7 +108,11 @@ typedef struct {
     rill_record_error_handler_fn error_handler;
     void *error_handler_ud;
     const char *dlq_topic;
-    bool dlq_late_records;           /* late records dropped by windows go there too */
+    bool dlq_late_records; /* late records dropped by windows go there too */
+    /* production.exception.handler=retry, and its bound and first backoff. */
+    bool retry_production;
+    int production_retries;
+    int64_t production_backoff_ms;
     int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
     void *wall_clock_ud;
     /* State: where stores live ("<state.dir>/<application.id>"; each task has a folder in it),

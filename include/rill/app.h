@@ -58,7 +58,8 @@ RILL_EXTERN void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_times
 RILL_EXTERN void rill_conf_set_record_error_handler(rill_conf_t *conf,
                                                     rill_record_error_handler_fn fn, void *ud);
 /* Sets the exception handler of kind (replacing the one its property chooses; for
- * deserialization, also a record error handler); fn NULL goes back to the property. */
+ * deserialization, also a record error handler; for production, production.exception.handler);
+ * fn NULL goes back to the property. */
 RILL_EXTERN void rill_conf_set_exception_handler(rill_conf_t *conf, rill_error_kind_t kind,
                                                  rill_exception_handler_fn fn, void *ud);
 /* Returns the property table (borrowed, static) and its length in *count. */
@@ -193,8 +194,9 @@ RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill
                                         rill_session_query_fn fn, void *ud);
 
 /* Returns a counter summed over the stream threads: "records-processed", "records-produced",
- * "records-skipped", "commits", "rebalances", "tasks", "records-restored",
- * "late-records-dropped", "dead-letters". -1 for an unknown name. @thread any */
+ * "records-skipped" (input records the handlers skipped, and outputs the production handler
+ * dropped), "commits", "rebalances", "tasks", "records-restored", "late-records-dropped",
+ * "dead-letters". -1 for an unknown name. @thread any */
 RILL_EXTERN int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */
