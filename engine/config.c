@@ -373,6 +373,13 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
     env->dlq_topic = *dlq ? dlq : NULL;
     env->dlq_late_records =
         strcmp(RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_LATE_RECORDS), "true") == 0;
+    int nd =
+        rill__retry_delays_parse(RILL_CONF_STR(conf, ERRORS_RETRY_TOPICS_DELAYS_MS),
+                                 env->retry_delays, RILL_RETRY_TOPICS_MAX, errstr, errstr_size);
+    if (nd < 0)
+        return nd;
+    env->nretry_delays = nd;
+    env->retry_all = strcmp(RILL_CONF_STR(conf, ERRORS_RETRY_TOPICS_PROCESSING), "all") == 0;
     const char *prod = RILL_CONF_STR(conf, PRODUCTION_EXCEPTION_HANDLER);
     env->continue_on[RILL_ERROR_PRODUCTION] = strcmp(prod, "continue") == 0;
     env->retry_production = strcmp(prod, "retry") == 0;

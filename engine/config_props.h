@@ -88,6 +88,18 @@
       "true: a record a window drops as late (its window closed: late-records-dropped) also goes " \
       "to the dead letter queue, as the input record the task read, with the exception "           \
       "rill.LateRecord (as KIP-1328 proposes for records the DSL drops).")                         \
+    X(ERRORS_RETRY_TOPICS_DELAYS_MS, "errors.retry.topics.delays.ms", STRING, "",                  \
+      "comma-separated delays in ms, at most 8",                                                   \
+      "Non-blocking retries (as Spring Kafka's retryable topics): a record whose processing "      \
+      "failed with an error the processing handler answers retry goes, as read, to "               \
+      "<application.id>-retry-<delay> for the first delay, then the next, then to the dead "       \
+      "letter queue; the app reads those topics and processes each record again once its delay "   \
+      "has passed, without holding up other records. The app creates them. Empty: none.")          \
+    X(ERRORS_RETRY_TOPICS_PROCESSING, "errors.retry.topics.processing", ENUM, "callback",          \
+      "callback|all",                                                                              \
+      "Which processing errors go to the retry topics: those an exception handler "                \
+      "(rill_conf_set_exception_handler) answers RILL_HANDLER_RETRY, or all of them (when no "     \
+      "handler is set).")                                                                          \
     X(PRODUCTION_EXCEPTION_HANDLER, "production.exception.handler", ENUM, "fail",                  \
       "fail|continue|retry",                                                                       \
       "What happens to an output a sink cannot serialize or send (too large for the topic, a "     \

@@ -225,6 +225,12 @@ int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errst
     }
     if ((rc = size_dead_letter_queue(app)))
         return rc;
+    if (app->env.nretry_delays) {
+        snprintf(errstr, errstr_size,
+                 "errors.retry.topics.delays.ms: a running app does not read retry topics yet "
+                 "(the topology test driver does); unset it");
+        return RILL_ECONFIG;
+    }
     /* Create them: on the mock cluster directly, on a real one with CreateTopics. */
     size_t app_len = strlen(app->env.application_id);
     rd_kafka_NewTopic_t **nts = rill_calloc(app->ntopics + 1, sizeof *nts);

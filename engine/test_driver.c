@@ -23,6 +23,7 @@ typedef struct {
     int32_t partitions;
     bool internal;
     bool global; /* a global store's topic: what sinks write to it goes into the store */
+    bool retry;  /* a retry topic: its records go back to their task once due */
     stored_t *recs;
     size_t n, cap;
     size_t read;   /* next record rill_test_driver_read() returns */
@@ -129,6 +130,10 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     const char *app_id = td->env.application_id;
     t->internal = rill__topic_kind(app_id, name) == RILL_TOPIC_REPARTITION;
     t->global = rill__global_find_topic(td->global, name) >= 0;
+    t->retry = rill__retry_topic_is(&td->env, name);
+    for (size_t i = 0; t->retry && i < td->ntopics; i++) /* as wide as the widest, as the app */
+        if (topics[i].partitions > t->partitions)
+            t->partitions = topics[i].partitions;
     if (t->internal) {
         /* As the app sizes them: the count the repartition gave, else the widest topic. */
         declared_t d = {name, 0};
@@ -377,13 +382,68 @@ static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_
     return rc;
 }
 
+/* Runs a record of a retry topic through the task that first read it, when it is due by the
+ * driver's wall clock; *fed says whether it was (a record not due yet holds up its topic only:
+ * every record there has the same delay, so the later ones are not due either). */
+static int deliver_retry(rill_test_driver_t *td, const rill_record_t *raw, bool *fed)
+{
+    int source, rc, st = rill__retry_subtopology(td->topo, td->env.application_id, raw, &source);
+    *fed = false;
+    if (st < 0) {
+        snprintf(td->error, sizeof td->error,
+                 "the record at topic '%s' partition %d offset %lld of a retry topic names no "
+                 "topic of the topology",
+                 raw->topic, raw->partition, (long long)raw->offset);
+        return RILL_EINVAL;
+    }
+    rill_task_t *task = task_for(td, st, raw->partition, &rc);
+    if (!task)
+        return rc;
+    int64_t due;
+    rc = rill__task_process_retry(task, raw, td->now, &due);
+    if (rc == RILL_RETRY_NOT_DUE)
+        return 0;
+    *fed = true;
+    if (rc)
+        snprintf(td->error, sizeof td->error, "%s", rill__task_error(task));
+    return rc;
+}
+
+/* Feeds the records of retry topics that are due to their tasks. */
+static int drain_retries(rill_test_driver_t *td, bool *again)
+{
+    for (size_t i = 0; i < td->ntopics; i++) {
+        bool fed = true;
+        while (fed && td->topics[i].retry && td->topics[i].fed < td->topics[i].n) {
+            stored_t s = td->topics[i].recs[td->topics[i].fed];
+            char name[512];
+            snprintf(name, sizeof name, "%s", td->topics[i].name);
+            rill_headers_t hdrs = {s.rec.headers, s.rec.header_count, NULL};
+            rill_record_t raw = {s.rec.key, s.rec.value,     s.rec.timestamp, &hdrs,
+                                 name,      s.rec.partition, s.offset};
+            int rc = deliver_retry(td, &raw, &fed);
+            if (rc)
+                return rc;
+            if (fed) {
+                td->topics[i].fed++;
+                *again = true;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Feeds records written to internal topics to their readers until none is left, and those
- * written to a global store's topic to the store (as Kafka Streams' driver does). */
+ * written to a global store's topic to the store (as Kafka Streams' driver does); and the due
+ * records of retry topics. */
 static int drain_internal(rill_test_driver_t *td)
 {
     bool again = true;
     while (again) {
         again = false;
+        int rc = drain_retries(td, &again);
+        if (rc)
+            return rc;
         for (size_t i = 0; i < td->ntopics; i++) {
             /* td->topics may move while delivering: index it afresh each time. */
             while ((td->topics[i].internal || td->topics[i].global) &&
@@ -528,6 +588,8 @@ int64_t rill_test_driver_metric(const rill_test_driver_t *td, const char *name)
             sum += (int64_t)m->cache_hits;
         else if (strcmp(name, "dead-letters") == 0)
             sum += (int64_t)m->dead_letters;
+        else if (strcmp(name, "records-retried") == 0)
+            sum += (int64_t)m->retried;
         else
             return -1;
     }

@@ -29,46 +29,70 @@ static const char *const kind_classes[RILL_ERROR_KINDS] = {
 
 enum { ERROR_HEADERS = 9 };
 
-/* Writes the dead letter of c, naming the exception class; 0 or a code with why. */
-static int send_dead_letter(rill_task_t *task, const rill_error_context_t *c, const char *class,
-                            char *why, size_t why_size)
+int rill__task_send_failed_record(rill_task_t *task, const rill_error_context_t *c,
+                                  const char *topic, int32_t partition, const char *class,
+                                  const rill_header_t *extra, size_t nextra, char *why,
+                                  size_t why_size)
 {
     rill_arena_t *a = task->arena;
-    size_t n = rill_headers_count(c->headers);
-    rill_header_t *h = rill_arena_alloc(a, (n + ERROR_HEADERS) * sizeof *h);
+    size_t n = rill_headers_count(c->headers), k = 0;
+    rill_header_t *h = rill_arena_alloc(a, (n + nextra + ERROR_HEADERS) * sizeof *h);
     rill_buf_t exception = rill_arena_printf(a, "%s(%s)", class, rill_err_name(c->error));
-    rill_buf_t partition = rill_arena_printf(a, "%d", c->partition);
+    rill_buf_t part = rill_arena_printf(a, "%d", c->partition);
     rill_buf_t offset = rill_arena_printf(a, "%lld", (long long)c->offset);
     rill_buf_t timestamp = rill_arena_printf(a, "%lld", (long long)c->timestamp);
-    if (!h || !exception.data || !partition.data || !offset.data || !timestamp.data) {
+    if (!h || !exception.data || !part.data || !offset.data || !timestamp.data) {
         snprintf(why, why_size, "out of memory");
         return RILL_ENOMEM;
     }
+    /* The record's own headers, less those an earlier failure added (a record sent on from a
+     * retry topic, or replayed from a dead letter queue), so they do not pile up. */
     for (size_t i = 0; i < n; i++)
-        h[i] = *rill_headers_at(c->headers, i);
+        if (!rill__retry_header(rill_headers_at(c->headers, i)->name))
+            h[k++] = *rill_headers_at(c->headers, i);
+    for (size_t i = 0; i < nextra; i++)
+        h[k++] = extra[i];
     const rill_header_t errors[ERROR_HEADERS] = {
         {"__streams.errors.exception", exception},
         {"__streams.errors.message", rill_buf_str(c->message)},
         {"__streams.errors.topic", rill_buf_str(c->topic ? c->topic : "")},
-        {"__streams.errors.partition", partition},
+        {"__streams.errors.partition", part},
         {"__streams.errors.offset", offset},
         {"__streams.errors.timestamp", timestamp},
         {"__streams.errors.processor.node.id", rill_buf_str(c->node ? c->node : "")},
         {"__streams.errors.task.id", rill_buf_str(c->task_id)},
         {"__streams.errors.application.id", rill_buf_str(c->application_id)},
     };
-    memcpy(h + n, errors, sizeof errors);
-    const rill_headers_t *headers = rill_arena_headers(a, h, n + ERROR_HEADERS);
+    memcpy(h + k, errors, sizeof errors);
+    const rill_headers_t *headers = rill_arena_headers(a, h, k + ERROR_HEADERS);
     if (!headers) {
         snprintf(why, why_size, "out of memory");
         return RILL_ENOMEM;
     }
     const rill_collector_t *col = &task->env.collector;
-    int rc = col->send(col->opaque, task->env.dlq_topic, -1, c->key.data ? &c->key : NULL,
+    int rc = col->send(col->opaque, topic, partition, c->key.data ? &c->key : NULL,
                        c->value.data ? &c->value : NULL, c->timestamp, headers);
     if (rc)
-        snprintf(why, why_size, "%s", rill_strerror(rc));
+        snprintf(why, why_size, "%s", rill__collector_why(col, rc));
     return rc;
+}
+
+/* Writes the dead letter of c, naming the exception class (and, for a record retried through
+ * retry topics, how many times it failed); 0 or a code with why. */
+static int send_dead_letter(rill_task_t *task, const rill_error_context_t *c, const char *class,
+                            char *why, size_t why_size)
+{
+    if (!task->retry_attempt)
+        return rill__task_send_failed_record(task, c, task->env.dlq_topic, -1, class, NULL, 0, why,
+                                             why_size);
+    rill_buf_t attempts = rill_arena_printf(task->arena, "%d", task->retry_attempt + 1);
+    if (!attempts.data) {
+        snprintf(why, why_size, "out of memory");
+        return RILL_ENOMEM;
+    }
+    const rill_header_t extra = {rill__retry_attempt_header, attempts};
+    return rill__task_send_failed_record(task, c, task->env.dlq_topic, -1, class, &extra, 1, why,
+                                         why_size);
 }
 
 /* The error context of raw (NULL: no input record, as in a punctuator), which node of task
@@ -157,6 +181,22 @@ int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_ki
         r = env->handler[kind](env->handler_ud[kind], &c);
     else if (kind == RILL_ERROR_DESERIALIZATION && env->error_handler)
         r = env->error_handler(env->error_handler_ud, raw, err, message);
+    if (kind == RILL_ERROR_PROCESSING && env->nretry_delays &&
+        (r == RILL_HANDLER_RETRY || (env->retry_all && !env->handler[kind]))) {
+        char sent[256];
+        int rc = rill__task_retry_later(task, &c, sent, sizeof sent);
+        if (rc == 0)
+            return 0;
+        if (rc != RILL_ENOENT) {
+            snprintf(task->error, sizeof task->error,
+                     "task %s, %.500s; and it cannot go to a retry topic: %.200s", task->id,
+                     message, sent);
+            return rc;
+        }
+        /* Out of retry topics: to the dead letter queue, and skipped when there is one (the
+         * record had its chances); failed when there is none, so it is never lost silently. */
+        r = env->dlq_topic ? RILL_HANDLER_CONTINUE : RILL_HANDLER_FAIL;
+    }
     bool dlq_failed;
     int rc =
         after_decision(task, &c, r == RILL_HANDLER_CONTINUE ? r : RILL_HANDLER_FAIL, &dlq_failed);

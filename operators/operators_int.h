@@ -148,7 +148,8 @@ struct rill_task {
     const char *failed_node;     /* the node whose rill_context_fail the record's error is */
     char failed_why[768];        /* and what it said */
     uint64_t failed_logged_at;   /* skipped when the last skipped-record line was logged */
-    struct task_shared *shared;  /* blocks nodes of the task share (rill__task_shared) */
+    int retry_attempt; /* the failures of the record being processed again from a retry topic */
+    struct task_shared *shared; /* blocks nodes of the task share (rill__task_shared) */
 };
 
 /* Returns the zeroed block of size bytes that the nodes of ctx's task share under key (the
@@ -318,6 +319,23 @@ typedef struct {
  * code with the task's error set, naming the node, the input record, the topic and why. */
 int rill__task_production_failed(rill_task_t *task, const char *node, const char *what,
                                  const rill_production_failure_t *f, const char *why);
+
+/* Sends the record of c (its key, value, timestamp and headers, less those of earlier failures)
+ * to topic (partition -1: by key) with extra headers and the dead letter's error headers
+ * (KIP-1034's and Rill's, exception "<class>(<code>)"); 0 or a code with why. */
+int rill__task_send_failed_record(rill_task_t *task, const rill_error_context_t *c,
+                                  const char *topic, int32_t partition, const char *class,
+                                  const rill_header_t *extra, size_t nextra, char *why,
+                                  size_t why_size);
+
+/* Retry topics (operators/retry_topics.c). The header that counts a record's failures. */
+extern const char *const rill__retry_attempt_header;
+/* Returns whether a header is one that a failure adds (__rill.retry.*, __streams.errors.*). */
+bool rill__retry_header(const char *name);
+/* Sends the record of c, which failed for the task->retry_attempt + 1st time, to the retry
+ * topic of the next delay: 0, RILL_ENOENT when the delays are used up, or a code with why. */
+int rill__task_retry_later(rill_task_t *task, const rill_error_context_t *c, char *why,
+                           size_t why_size);
 
 /* Writes the input record being processed to the dead letter queue as a late record dropped
  * by node (errors.dead.letter.queue.late.records); 0 (also when off) or a code with the task's
