@@ -380,6 +380,8 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
         return nd;
     env->nretry_delays = nd;
     env->retry_all = strcmp(RILL_CONF_STR(conf, ERRORS_RETRY_TOPICS_PROCESSING), "all") == 0;
+    env->inplace_attempts = (int)RILL_CONF_INT(conf, ERRORS_RETRY_IN_PLACE_ATTEMPTS);
+    env->inplace_backoff_ms = RILL_CONF_INT(conf, ERRORS_RETRY_IN_PLACE_BACKOFF_MS);
     const char *prod = RILL_CONF_STR(conf, PRODUCTION_EXCEPTION_HANDLER);
     env->continue_on[RILL_ERROR_PRODUCTION] = strcmp(prod, "continue") == 0;
     env->retry_production = strcmp(prod, "retry") == 0;

@@ -100,6 +100,17 @@
       "Which processing errors go to the retry topics: those an exception handler "                \
       "(rill_conf_set_exception_handler) answers RILL_HANDLER_RETRY, or all of them (when no "     \
       "handler is set).")                                                                          \
+    X(ERRORS_RETRY_IN_PLACE_ATTEMPTS, "errors.retry.in.place.attempts", INT, "0", "0..100",        \
+      "In-place retries of a processing error the handler answers retry (or every one, with "      \
+      "errors.retry.topics.processing=all): the task backs off and processes the same record "     \
+      "again, this many times, before the retry topics or the dead letter queue get it. The "      \
+      "task's partitions pause, the thread's others go on. Only a record that wrote no store "     \
+      "and sent nothing before it failed is retried in place (nothing is applied twice). 0: "      \
+      "none.")                                                                                     \
+    X(ERRORS_RETRY_IN_PLACE_BACKOFF_MS, "errors.retry.in.place.backoff.ms", INT, "100",            \
+      "1..3600000",                                                                                \
+      "The backoff before the first in-place retry, doubled at each further one (wall clock: "     \
+      "the driver's in the test driver).")                                                         \
     X(PRODUCTION_EXCEPTION_HANDLER, "production.exception.handler", ENUM, "fail",                  \
       "fail|continue|retry",                                                                       \
       "What happens to an output a sink cannot serialize or send (too large for the topic, a "     \

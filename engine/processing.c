@@ -58,6 +58,11 @@ static void process_record(stream_thread_t *t, slot_t *slot, rd_kafka_message_t 
     t->lazy.msg = msg;
     raw.headers = &t->lazy.headers;
     int rc = rill__task_process(slot->task, slot->source, &raw);
+    if (rc == RILL_TASK_BACKOFF) {
+        /* An in-place retry: not processed; the task waits, the thread goes on. */
+        rill__tm_backoff(t->tm, slot, msg->offset);
+        return;
+    }
     if (rc) {
         rill__thread_fail(t, rc, "%s", rill__task_error(slot->task));
         return;

@@ -304,6 +304,7 @@ static void punct_timer_cb(uv_timer_t *h)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts); /* wall-clock punctuation runs on wall-clock time */
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    rill__tm_resume_backoffs(t->tm, now); /* in-place retries whose backoff ended */
     for (size_t i = 0; i < rill__tm_running_count(t->tm) && !t->failed; i++) {
         rill_task_t *task = rill__tm_running(t->tm, i, NULL);
         if (rill__task_punctuate(task, now))

@@ -250,6 +250,44 @@ static void pause_resume(task_manager_t *tm, rill_task_t *task, bool resume)
     rd_kafka_topic_partition_list_destroy(seek);
 }
 
+void rill__tm_backoff(task_manager_t *tm, slot_t *slot, int64_t offset)
+{
+    rill_task_t *task = slot->task;
+    pause_resume(tm, task, false);
+    /* At the resume each partition of the task is sought back to its first record not
+     * processed: the one that failed, the ones queued for the task's turn (dropped here). */
+    for (size_t s = 0; s < tm->nslots; s++) {
+        slot_t *sl = &tm->slots[s];
+        if (sl->task != task)
+            continue;
+        int64_t from = sl == slot ? offset : rill__rq_head_offset(&sl->pg.queue);
+        if (from >= 0 && (sl->dropped_from < 0 || from < sl->dropped_from))
+            sl->dropped_from = from;
+        drop_queued(sl);
+    }
+    set_active(tm, task, false);
+}
+
+int64_t rill__tm_resume_backoffs(task_manager_t *tm, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        task_ref_t *ref = &tm->tasks[i];
+        int64_t until =
+            ref->task && ref->state == T_RUNNING ? rill__task_backoff_until(ref->task) : 0;
+        if (!until)
+            continue;
+        if (until <= now) {
+            rill__task_backoff_end(ref->task);
+            pause_resume(tm, ref->task, true);
+            set_active(tm, ref->task, true);
+        } else if (until < next) {
+            next = until;
+        }
+    }
+    return next;
+}
+
 /* Marks a task running (its slots process), under the query lock: queries see it from here. */
 static void run(task_manager_t *tm, task_ref_t *ref)
 {

@@ -84,6 +84,13 @@ void rill__tm_drop_queued(task_manager_t *tm);
 
 /* Returns the slot of a consumed message, or NULL (a partition revoked a moment ago). */
 slot_t *rill__tm_slot_for(task_manager_t *tm, const rd_kafka_message_t *msg);
+/* The task of slot backs off (an in-place retry of the record at offset): its partitions pause,
+ * to be sought back to that record (and to the first queued one of its other partitions) when
+ * rill__tm_resume_backoffs() resumes it. The thread's other tasks go on. */
+void rill__tm_backoff(task_manager_t *tm, slot_t *slot, int64_t offset);
+/* Resumes the tasks whose backoff ended by now (wall-clock ms); returns the earliest end of
+ * those still backing off (INT64_MAX: none). */
+int64_t rill__tm_resume_backoffs(task_manager_t *tm, int64_t now);
 /* Returns the number of running tasks and the i-th one (its partition in *partition). */
 size_t rill__tm_running_count(const task_manager_t *tm);
 rill_task_t *rill__tm_running(const task_manager_t *tm, size_t i, int32_t *partition);

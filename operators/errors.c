@@ -161,6 +161,56 @@ static int after_decision(rill_task_t *task, const rill_error_context_t *c, rill
     return 0;
 }
 
+/*
+ * Whether raw, which failed, runs again in place: the task backs off (its driver pauses it) and
+ * gets the same record again, from its source. That is exact only when the failed try left
+ * nothing behind: no store written (the record cache included), no output sent; a processor
+ * that keeps state of its own outside stores must be idempotent. A record that did leave
+ * something is not retried in place (the retry topics, the dead letter queue or the handler's
+ * answer take it). Returns whether it backs off.
+ */
+static bool retry_in_place(rill_task_t *task, const rill_record_t *raw, const char *message)
+{
+    const rill_task_env_t *env = &task->env;
+    const char *topic = raw->topic ? raw->topic : "";
+    if (raw->partition != task->inplace_partition || raw->offset != task->inplace_offset ||
+        strcmp(topic, task->inplace_topic) != 0) {
+        task->inplace_tries = 0;
+        task->inplace_partition = raw->partition;
+        task->inplace_offset = raw->offset;
+        snprintf(task->inplace_topic, sizeof task->inplace_topic, "%s", topic);
+    }
+    if (task->effects != task->effects_at_start) {
+        rill_log(RILL_LOG_WARN, "task",
+                 "task %s: %s: not retried in place: it wrote a store or sent an output before "
+                 "failing, which a second run would apply twice",
+                 task->id, message);
+    } else if (task->inplace_tries < env->inplace_attempts) {
+        int shift = task->inplace_tries < 20 ? task->inplace_tries : 20;
+        int64_t wait = env->inplace_backoff_ms << shift;
+        int64_t now = rill__task_wall_clock(task);
+        task->backoff_until = now + wait;
+        task->inplace_tries++;
+        rill_log(RILL_LOG_WARN, "task",
+                 "task %s: %s: retrying in place in %lld ms (try %d of %d; the task's partitions "
+                 "wait)",
+                 task->id, message, (long long)wait, task->inplace_tries, env->inplace_attempts);
+        return true;
+    }
+    task->inplace_offset = -2; /* done with it: a later delivery starts afresh */
+    return false;
+}
+
+int64_t rill__task_backoff_until(const rill_task_t *task)
+{
+    return task->backoff_until;
+}
+
+void rill__task_backoff_end(rill_task_t *task)
+{
+    task->backoff_until = 0;
+}
+
 int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
                       const char *node, int err, const char *what, const char *why)
 {
@@ -181,8 +231,16 @@ int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_ki
         r = env->handler[kind](env->handler_ud[kind], &c);
     else if (kind == RILL_ERROR_DESERIALIZATION && env->error_handler)
         r = env->error_handler(env->error_handler_ud, raw, err, message);
-    if (kind == RILL_ERROR_PROCESSING && env->nretry_delays &&
-        (r == RILL_HANDLER_RETRY || (env->retry_all && !env->handler[kind]))) {
+    bool retry = kind == RILL_ERROR_PROCESSING &&
+                 (r == RILL_HANDLER_RETRY || (env->retry_all && !env->handler[kind]));
+    if (retry && env->inplace_attempts && retry_in_place(task, raw, message)) {
+        task->metrics.processed--; /* a try, not a record: counted when it is done */
+        return RILL_TASK_BACKOFF;
+    }
+    if (retry && !env->nretry_delays && env->inplace_attempts) {
+        /* In-place retries used up, and no retry topics: as after the last retry topic. */
+        r = env->dlq_topic ? RILL_HANDLER_CONTINUE : RILL_HANDLER_FAIL;
+    } else if (retry && env->nretry_delays) {
         char sent[256];
         int rc = rill__task_retry_later(task, &c, sent, sizeof sent);
         if (rc == 0)

@@ -149,6 +149,15 @@ struct rill_task {
     char failed_why[768];        /* and what it said */
     uint64_t failed_logged_at;   /* skipped when the last skipped-record line was logged */
     int retry_attempt; /* the failures of the record being processed again from a retry topic */
+    /* In-place retries: writes to stores and sends by sinks (a record that made none before it
+     * failed can run again from its source with nothing applied twice), their count when the
+     * record began, and the record retried (its tries, until when the task backs off). */
+    uint64_t effects, effects_at_start;
+    int inplace_tries;
+    int64_t backoff_until; /* wall-clock ms; 0: not backing off */
+    int32_t inplace_partition;
+    int64_t inplace_offset;
+    char inplace_topic[256];
     struct task_shared *shared; /* blocks nodes of the task share (rill__task_shared) */
 };
 
@@ -327,6 +336,9 @@ int rill__task_send_failed_record(rill_task_t *task, const rill_error_context_t 
                                   const char *topic, int32_t partition, const char *class,
                                   const rill_header_t *extra, size_t nextra, char *why,
                                   size_t why_size);
+
+/* Returns the wall clock of the task's driver (the test driver's is set by hand), in ms. */
+int64_t rill__task_wall_clock(const rill_task_t *task);
 
 /* Retry topics (operators/retry_topics.c). The header that counts a record's failures. */
 extern const char *const rill__retry_attempt_header;

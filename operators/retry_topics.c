@@ -76,9 +76,9 @@ bool rill__retry_topic_is(const rill_task_env_t *env, const char *topic)
     return false;
 }
 
-/* The wall clock of the task's driver (the test driver's, set by hand), in ms. */
-static int64_t wall_clock_ms(const rill_task_env_t *env)
+int64_t rill__task_wall_clock(const rill_task_t *task)
 {
+    const rill_task_env_t *env = &task->env;
     if (env->wall_clock)
         return env->wall_clock(env->wall_clock_ud);
     struct timespec ts;
@@ -125,7 +125,7 @@ int rill__task_retry_later(rill_task_t *task, const rill_error_context_t *c, cha
     if (attempt > env->nretry_delays)
         return RILL_ENOENT; /* out of retry topics: the dead letter queue's turn */
     int64_t delay = env->retry_delays[attempt - 1];
-    int64_t now = wall_clock_ms(env);
+    int64_t now = rill__task_wall_clock(task);
     char topic[300];
     rill__retry_topic_name(topic, sizeof topic, env->application_id, delay);
     rill_arena_t *a = task->arena;

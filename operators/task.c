@@ -255,6 +255,7 @@ static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *r
     int rc = sink_send(ctx, state, rec);
     if (rc && !ctx->task->sink_rc)
         ctx->task->sink_rc = rc;
+    ctx->task->effects++; /* sent, or tried: a retry in place would send it again */
     return rc;
 }
 
@@ -608,6 +609,7 @@ static int process_raw(rill_task_t *task, int source, const rill_record_t *raw)
     task->failed_node = NULL;
     task->error[0] = '\0'; /* so a failure below without a reason is told from one with */
     task->processing = true;
+    task->effects_at_start = task->effects;
     rc = rill_context_forward(&inst->ctx, &rec);
     if (!rc)
         rc = task->sink_rc;
@@ -667,7 +669,8 @@ int rill__task_punctuate(rill_task_t *task, int64_t now)
 
 int64_t rill__task_next_punctuation(const rill_task_t *task)
 {
-    int64_t next = INT64_MAX;
+    /* The end of an in-place retry's backoff wakes the driver as a punctuation does. */
+    int64_t next = task->backoff_until ? task->backoff_until : INT64_MAX;
     for (size_t i = 0; i < task->npunct; i++)
         if (task->punctuators[i].type == RILL_PUNCTUATE_WALL_CLOCK &&
             task->punctuators[i].next < next)

@@ -118,6 +118,10 @@ typedef struct {
     int64_t retry_delays[RILL_RETRY_TOPICS_MAX];
     int nretry_delays;
     bool retry_all;
+    /* In-place retries of processing errors (errors.retry.in.place.attempts, 0: none) and the
+     * first backoff, doubled at each further try. */
+    int inplace_attempts;
+    int64_t inplace_backoff_ms;
     /* production.exception.handler=retry, and its bound and first backoff. */
     bool retry_production;
     int production_retries;
@@ -192,6 +196,15 @@ int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw);
  * *source), or RILL_ENOENT. */
 int rill__retry_subtopology(const rill_topology_t *topo, const char *app_id,
                             const rill_record_t *raw, int *source);
+/* rill__task_process's answer for a record that failed with an error retried in place: it was
+ * not processed (nothing it did stays), and the task backs off until
+ * rill__task_backoff_until(); its driver pauses the task's partitions (not the thread's), and
+ * gives it the same record again after that, then the records behind it. */
+#define RILL_TASK_BACKOFF 3
+/* Returns the wall-clock ms until which the task backs off, 0 when it does not. */
+int64_t rill__task_backoff_until(const rill_task_t *task);
+/* Ends the task's backoff (its driver gives it the record again now). */
+void rill__task_backoff_end(rill_task_t *task);
 /* rill__task_process_retry's answer for a record whose due time (*due) has not come. */
 #define RILL_RETRY_NOT_DUE 2
 /* Processes raw, a record read from a retry topic, through the source that first read it, as
@@ -202,7 +215,8 @@ int rill__task_process_retry(rill_task_t *task, const rill_record_t *raw, int64_
                              int64_t *due);
 /* Runs the wall-clock punctuators due at now; returns 0 or a negative code. */
 int rill__task_punctuate(rill_task_t *task, int64_t now);
-/* Returns the wall-clock time of the next punctuator due, or INT64_MAX when none. */
+/* Returns the wall-clock time of the next punctuator due, or of the end of an in-place retry's
+ * backoff if sooner, or INT64_MAX when none. */
 int64_t rill__task_next_punctuation(const rill_task_t *task);
 /*
  * State, for drivers. A new task opens its stores and reads its checkpoint; before it processes,

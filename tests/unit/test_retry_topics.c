@@ -4,7 +4,11 @@
  * then rt-retry-10000, and comes out once when it succeeds, after both delays and not before;
  * good records piped meanwhile come out at once; a record that always fails ends in the dead
  * letter queue with its failures counted and naming where it was first read; a handler chooses
- * which errors are retried; and without a dead letter queue the last failure fails.
+ * which errors are retried; and without a dead letter queue the last failure fails. In-place
+ * retries (errors.retry.in.place.attempts): the task backs off and gets the same record again
+ * while its other partitions' tasks go on and its own later records wait in order; a record that
+ * sent an output before failing is not retried in place (it would be sent twice); used up, the
+ * retry topics take over.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,12 +42,14 @@ static int sometimes_fails(void *ud, rill_context_t *ctx, const rill_record_t *r
     return 0;
 }
 
-static rill_test_driver_t *driver(tries_t *tries, const char *const *kv,
-                                  rill_exception_handler_fn fn, void *ud)
+static rill_test_driver_t *driver_side(tries_t *tries, const char *const *kv,
+                                       rill_exception_handler_fn fn, void *ud, bool side)
 {
     rill_topology_t *topo = rill_topology_new();
-    rill_stream_t *m =
-        rill_stream_map_values(rill_stream_from_topic(topo, "in", NULL), sometimes_fails, tries);
+    rill_stream_t *in = rill_stream_from_topic(topo, "in", NULL);
+    if (side) /* a sink that gets each record before the map can fail it */
+        assert_int_equal(rill_stream_to(in, "side", NULL), 0);
+    rill_stream_t *m = rill_stream_map_values(in, sometimes_fails, tries);
     assert_int_equal(rill_stream_to(rill_stream_as(m, "maybe"), "out", NULL), 0);
     rill_conf_t *conf = rill_conf_new();
     char err[512];
@@ -69,6 +75,12 @@ static rill_test_driver_t *driver(tries_t *tries, const char *const *kv,
     rill_conf_destroy(conf);
     rill_topology_unref(topo);
     return td;
+}
+
+static rill_test_driver_t *driver(tries_t *tries, const char *const *kv,
+                                  rill_exception_handler_fn fn, void *ud)
+{
+    return driver_side(tries, kv, fn, ud, false);
 }
 
 /* Returns header name of r as a string in buf ("" when absent). */
@@ -218,6 +230,115 @@ static void test_bad_delays_are_refused(void **state)
     }
 }
 
+/* The in-place retries alone: the retry topics' delays emptied. */
+static const char *const in_place[] = {"errors.retry.topics.delays.ms",
+                                       "",
+                                       "errors.retry.topics.processing",
+                                       "all",
+                                       "errors.retry.in.place.attempts",
+                                       "3",
+                                       "errors.retry.in.place.backoff.ms",
+                                       "100",
+                                       "errors.dead.letter.queue.topic.name",
+                                       "rt-dlq",
+                                       NULL};
+
+static void test_in_place_backs_off_the_task_only(void **state)
+{
+    tries_t tries = {0};
+    rill_test_driver_t *td = driver(&tries, in_place, NULL, NULL);
+    assert_int_equal(rill_test_driver_set_partitions(td, "in", 2), 0);
+    rill_test_record_t r;
+    assert_int_equal(
+        rill_test_driver_pipe(td, "in", 0, rill_buf_str("a"), rill_buf_str("flaky"), 1), 0);
+    assert_int_equal(tries.flaky, 1);
+    /* Partition 1's task goes on; partition 0's next record waits behind the retried one. */
+    assert_int_equal(
+        rill_test_driver_pipe(td, "in", 1, rill_buf_str("b"), rill_buf_str("other"), 2), 0);
+    assert_int_equal(rill_test_driver_pipe(td, "in", 0, rill_buf_str("c"), rill_buf_str("next"), 3),
+                     0);
+    assert_int_equal(rill_test_driver_read(td, "out", &r), 0);
+    assert_memory_equal(r.value.data, "other", 5);
+    assert_int_equal(rill_test_driver_unread(td, "out"), 0);
+    /* 100 ms, then 200 ms: the third try passes, then the record behind it. */
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 99), 0);
+    assert_int_equal(tries.flaky, 1);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 1), 0);
+    assert_int_equal(tries.flaky, 2);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 199), 0);
+    assert_int_equal(rill_test_driver_unread(td, "out"), 0);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 1), 0);
+    assert_int_equal(tries.flaky, 3);
+    assert_int_equal(rill_test_driver_read(td, "out", &r), 0);
+    assert_memory_equal(r.value.data, "flaky", 5);
+    assert_int_equal(rill_test_driver_read(td, "out", &r), 0);
+    assert_memory_equal(r.value.data, "next", 4);
+    assert_int_equal(rill_test_driver_unread(td, "out"), 0);
+    assert_int_equal(rill_test_driver_metric(td, "records-processed"), 3);
+    assert_int_equal(rill_test_driver_metric(td, "dead-letters"), 0);
+    rill_test_driver_destroy(td);
+}
+
+static void test_in_place_used_up_goes_to_the_dead_letter_queue(void **state)
+{
+    tries_t tries = {0};
+    rill_test_driver_t *td = driver(&tries, in_place, NULL, NULL);
+    rill_test_record_t r;
+    char buf[64];
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "never", 1), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(rill_test_driver_advance_wall_clock(td, 100 << i), 0);
+    assert_int_equal(tries.calls, 4); /* the first try and three retries */
+    assert_int_equal(rill_test_driver_read(td, "rt-dlq", &r), 0);
+    assert_string_equal(header(&r, "__streams.errors.offset", buf, sizeof buf), "0");
+    assert_int_equal(rill_test_driver_unread(td, "rt-dlq"), 0);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 100000), 0);
+    assert_int_equal(tries.calls, 4);
+    rill_test_driver_destroy(td);
+}
+
+/* A record that sent an output before failing is not run again in place: "side" gets it once. */
+static void test_in_place_skips_a_record_with_effects(void **state)
+{
+    tries_t tries = {0};
+    rill_test_driver_t *td = driver_side(&tries, in_place, NULL, NULL, true);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "flaky", 1), 0);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 100000), 0);
+    assert_int_equal(tries.flaky, 1);
+    assert_int_equal(rill_test_driver_unread(td, "side"), 1);
+    assert_int_equal(rill_test_driver_unread(td, "rt-dlq"), 1);
+    assert_int_equal(rill_test_driver_unread(td, "out"), 0);
+    rill_test_driver_destroy(td);
+}
+
+/* In place first, then the retry topics: each delivery from a retry topic gets its tries. */
+static void test_in_place_then_retry_topics(void **state)
+{
+    tries_t tries = {0};
+    const char *const kv[] = {"errors.retry.topics.delays.ms",
+                              "1000",
+                              "errors.retry.topics.processing",
+                              "all",
+                              "errors.retry.in.place.attempts",
+                              "1",
+                              "errors.dead.letter.queue.topic.name",
+                              "rt-dlq",
+                              NULL};
+    rill_test_driver_t *td = driver(&tries, kv, NULL, NULL);
+    rill_test_record_t r;
+    char buf[64];
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "never", 1), 0);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 100), 0); /* in place */
+    assert_int_equal(tries.calls, 2);
+    assert_int_equal(rill_test_driver_unread(td, "rt-retry-1000"), 1);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 1000), 0); /* from the topic */
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 100), 0);  /* in place */
+    assert_int_equal(tries.calls, 4);
+    assert_int_equal(rill_test_driver_read(td, "rt-dlq", &r), 0);
+    assert_string_equal(header(&r, "__rill.retry.attempt", buf, sizeof buf), "2");
+    rill_test_driver_destroy(td);
+}
+
 int main(void)
 {
     rill_set_log_cb(NULL, NULL, getenv("RILL_DEBUG") ? RILL_LOG_DEBUG : RILL_LOG_ERROR);
@@ -227,6 +348,10 @@ int main(void)
         cmocka_unit_test(test_the_handler_chooses),
         cmocka_unit_test(test_without_dead_letter_queue_the_last_failure_fails),
         cmocka_unit_test(test_bad_delays_are_refused),
+        cmocka_unit_test(test_in_place_backs_off_the_task_only),
+        cmocka_unit_test(test_in_place_used_up_goes_to_the_dead_letter_queue),
+        cmocka_unit_test(test_in_place_skips_a_record_with_effects),
+        cmocka_unit_test(test_in_place_then_retry_topics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
