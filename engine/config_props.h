@@ -93,8 +93,10 @@
       "Non-blocking retries (as Spring Kafka's retryable topics): a record whose processing "      \
       "failed with an error the processing handler answers retry goes, as read, to "               \
       "<application.id>-retry-<delay> for the first delay, then the next, then to the dead "       \
-      "letter queue; the app reads those topics and processes each record again once its delay "   \
-      "has passed, without holding up other records. The app creates them. Empty: none.")          \
+      "letter queue, and is processed again once its delay has passed, without holding up other "  \
+      "records. Only a record whose failed try wrote no store and sent nothing is retried. The "   \
+      "topology test driver reads retry topics; a running app does not yet, and "                  \
+      "rill_app_start() refuses this key (docs/retries.md). Empty: none.")                         \
     X(ERRORS_RETRY_TOPICS_PROCESSING, "errors.retry.topics.processing", ENUM, "callback",          \
       "callback|all",                                                                              \
       "Which processing errors go to the retry topics: those an exception handler "                \

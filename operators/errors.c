@@ -161,14 +161,8 @@ static int after_decision(rill_task_t *task, const rill_error_context_t *c, rill
     return 0;
 }
 
-/*
- * Whether raw, which failed, runs again in place: the task backs off (its driver pauses it) and
- * gets the same record again, from its source. That is exact only when the failed try left
- * nothing behind: no store written (the record cache included), no output sent; a processor
- * that keeps state of its own outside stores must be idempotent. A record that did leave
- * something is not retried in place (the retry topics, the dead letter queue or the handler's
- * answer take it). Returns whether it backs off.
- */
+/* Whether raw, which failed and may run again, runs again in place: the task backs off (its
+ * driver pauses it) and gets the same record again, from its source. */
 static bool retry_in_place(rill_task_t *task, const rill_record_t *raw, const char *message)
 {
     const rill_task_env_t *env = &task->env;
@@ -180,12 +174,7 @@ static bool retry_in_place(rill_task_t *task, const rill_record_t *raw, const ch
         task->inplace_offset = raw->offset;
         snprintf(task->inplace_topic, sizeof task->inplace_topic, "%s", topic);
     }
-    if (task->effects != task->effects_at_start) {
-        rill_log(RILL_LOG_WARN, "task",
-                 "task %s: %s: not retried in place: it wrote a store or sent an output before "
-                 "failing, which a second run would apply twice",
-                 task->id, message);
-    } else if (task->inplace_tries < env->inplace_attempts) {
+    if (task->inplace_tries < env->inplace_attempts) {
         int shift = task->inplace_tries < 20 ? task->inplace_tries : 20;
         int64_t wait = env->inplace_backoff_ms << shift;
         int64_t now = rill__task_wall_clock(task);
@@ -233,6 +222,18 @@ int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_ki
         r = env->error_handler(env->error_handler_ud, raw, err, message);
     bool retry = kind == RILL_ERROR_PROCESSING &&
                  (r == RILL_HANDLER_RETRY || (env->retry_all && !env->handler[kind]));
+    if (retry && task->effects != task->effects_at_start) {
+        /* A retry runs the record again from its source, in place or from a retry topic: exact
+         * only when the failed try left nothing behind (no store written, the record cache
+         * included; no output sent). A processor keeping state outside stores must be
+         * idempotent. This one did leave something: a second run would apply it twice. */
+        rill_log(RILL_LOG_WARN, "task",
+                 "task %s: %s: not retried: it wrote a store or sent an output before failing, "
+                 "which a second run would apply twice",
+                 task->id, message);
+        r = env->dlq_topic ? RILL_HANDLER_CONTINUE : RILL_HANDLER_FAIL;
+        retry = false;
+    }
     if (retry && env->inplace_attempts && retry_in_place(task, raw, message)) {
         task->metrics.processed--; /* a try, not a record: counted when it is done */
         return RILL_TASK_BACKOFF;

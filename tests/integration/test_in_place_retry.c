@@ -2,7 +2,8 @@
  * In-place retries on the embedded cluster (errors.retry.in.place.attempts): a record whose map
  * fails twice backs its task off twice (its partitions pause and are sought back to it) and then
  * passes; every record comes out once, the app stays RUNNING, and records-processed counts
- * records, not tries.
+ * records, not tries. A running app refuses retry topics (errors.retry.topics.delays.ms), which
+ * only the test driver reads so far.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH | FTW_PHYS */
 #include <stdarg.h>
@@ -84,6 +85,21 @@ static void test_a_record_retried_in_place_comes_out_once(void **state)
     rill_topology_unref(topo);
 }
 
+static void test_retry_topics_are_refused_by_a_running_app(void **state)
+{
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_to(rill_stream_from_topic(topo, "rt-in", NULL), "rt-out", NULL);
+    const char *const extra[] = {"errors.retry.topics.delays.ms", "1000", NULL};
+    rill_app_t *app = embedded_app_new(topo, "rt-it", state_dir, extra);
+    assert_int_equal(rill_app_start(app), RILL_ECONFIG);
+    char msg[512];
+    rill_app_error(app, msg, sizeof msg);
+    if (!strstr(msg, "errors.retry.topics.delays.ms"))
+        fail_msg("unexpected error: %s", msg);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+}
+
 int main(void)
 {
     if (temp_dir_make(state_dir, "ip-it"))
@@ -91,6 +107,7 @@ int main(void)
     rill_set_log_cb(NULL, NULL, getenv("RILL_DEBUG") ? RILL_LOG_DEBUG : RILL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_record_retried_in_place_comes_out_once),
+        cmocka_unit_test(test_retry_topics_are_refused_by_a_running_app),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     temp_dir_remove(state_dir);

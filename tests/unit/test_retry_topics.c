@@ -311,6 +311,20 @@ static void test_in_place_skips_a_record_with_effects(void **state)
     rill_test_driver_destroy(td);
 }
 
+/* Nor to a retry topic: it goes to the dead letter queue. */
+static void test_retry_topics_skip_a_record_with_effects(void **state)
+{
+    tries_t tries = {0};
+    rill_test_driver_t *td = driver_side(&tries, all, NULL, NULL, true);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "flaky", 1), 0);
+    assert_int_equal(rill_test_driver_advance_wall_clock(td, 100000), 0);
+    assert_int_equal(tries.flaky, 1);
+    assert_int_equal(rill_test_driver_unread(td, "side"), 1);
+    assert_int_equal(rill_test_driver_unread(td, "rt-retry-1000"), 0);
+    assert_int_equal(rill_test_driver_unread(td, "rt-dlq"), 1);
+    rill_test_driver_destroy(td);
+}
+
 /* In place first, then the retry topics: each delivery from a retry topic gets its tries. */
 static void test_in_place_then_retry_topics(void **state)
 {
@@ -352,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_in_place_used_up_goes_to_the_dead_letter_queue),
         cmocka_unit_test(test_in_place_skips_a_record_with_effects),
         cmocka_unit_test(test_in_place_then_retry_topics),
+        cmocka_unit_test(test_retry_topics_skip_a_record_with_effects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
