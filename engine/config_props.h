@@ -95,8 +95,8 @@
       "<application.id>-retry-<delay> for the first delay, then the next, then to the dead "       \
       "letter queue, and is processed again once its delay has passed, without holding up other "  \
       "records. Only a record whose failed try wrote no store and sent nothing is retried. The "   \
-      "topology test driver reads retry topics; a running app does not yet, and "                  \
-      "rill_app_start() refuses this key (docs/retries.md). Empty: none.")                         \
+      "app creates the topics, as wide as the sources, which must all have one partition count "   \
+      "(docs/retries.md). Empty: none.")                                                           \
     X(ERRORS_RETRY_TOPICS_PROCESSING, "errors.retry.topics.processing", ENUM, "callback",          \
       "callback|all",                                                                              \
       "Which processing errors go to the retry topics: those an exception handler "                \

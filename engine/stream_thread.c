@@ -315,7 +315,13 @@ static void punct_timer_cb(uv_timer_t *h)
 
 static void rearm_punctuation(stream_thread_t *t)
 {
-    int64_t next = INT64_MAX;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    /* Retry partitions whose record came due resume here; the next due one arms the timer. */
+    int64_t next =
+        t->tm
+            ? rill__tm_resume_backoffs(t->tm, (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000)
+            : INT64_MAX;
     for (size_t i = 0; i < rill__tm_running_count(t->tm); i++) {
         int64_t n = rill__task_next_punctuation(rill__tm_running(t->tm, i, NULL));
         if (n < next)
@@ -396,7 +402,8 @@ static void thread_main(void *arg)
     for (size_t i = 0; i < t->ctx.ntopics; i++) {
         int st, source;
         if (rill__topology_find_source(t->ctx.topo, t->env.application_id, t->ctx.topics[i], &st,
-                                       &source) == 0)
+                                       &source) == 0 ||
+            rill__retry_topic_is(&t->env, t->ctx.topics[i]))
             rd_kafka_topic_partition_list_add(sub, t->ctx.topics[i], RD_KAFKA_PARTITION_UA);
     }
     for (int st = 0; st < rill__topology_subtopology_count(t->ctx.topo); st++)

@@ -2,8 +2,8 @@
  * In-place retries on the embedded cluster (errors.retry.in.place.attempts): a record whose map
  * fails twice backs its task off twice (its partitions pause and are sought back to it) and then
  * passes; every record comes out once, the app stays RUNNING, and records-processed counts
- * records, not tries. A running app refuses retry topics (errors.retry.topics.delays.ms), which
- * only the test driver reads so far.
+ * records, not tries. Retry topics (errors.retry.topics.delays.ms) on a running app: created at
+ * start as wide as the source, read back, each record processed again once due.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH | FTW_PHYS */
 #include <stdarg.h>
@@ -40,6 +40,24 @@ static int flaky_twice(void *ud, rill_context_t *ctx, const rill_record_t *rec, 
     return 0;
 }
 
+/* Writes TOTAL records "v<i>" keyed "k<i>" to topic, "flaky" at index flaky and "never" at
+ * index never (-1: none). */
+static void produce(const char *bootstrap, const char *topic, int flaky, int never)
+{
+    char err[512];
+    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
+    assert_non_null(p);
+    for (int i = 0; i < TOTAL; i++) {
+        char key[16], value[16];
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, i == flaky ? "flaky" : i == never ? "never" : "v%d", i);
+        assert_int_equal(
+            rill_producer_send(p, topic, -1, rill_buf_str(key), rill_buf_str(value), 1000 + i), 0);
+    }
+    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    rill_producer_destroy(p);
+}
+
 static void test_a_record_retried_in_place_comes_out_once(void **state)
 {
     rill_topology_t *topo = rill_topology_new();
@@ -55,19 +73,7 @@ static void test_a_record_retried_in_place_comes_out_once(void **state)
                                  NULL};
     rill_app_t *app = embedded_app_new(topo, "ip-it", state_dir, extra);
     const char *bootstrap = rill_app_bootstrap_servers(app);
-    char err[512];
-    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
-    assert_non_null(p);
-    for (int i = 0; i < TOTAL; i++) {
-        char key[16], value[16];
-        snprintf(key, sizeof key, "k%d", i);
-        snprintf(value, sizeof value, i == 7 ? "flaky" : "v%d", i);
-        assert_int_equal(
-            rill_producer_send(p, "ip-in", -1, rill_buf_str(key), rill_buf_str(value), 1000 + i),
-            0);
-    }
-    assert_int_equal(rill_producer_flush(p, 10000), 0);
-    rill_producer_destroy(p);
+    produce(bootstrap, "ip-in", 7, -1);
     assert_int_equal(rill_app_start(app), 0);
     static char values[TOTAL][32];
     assert_int_equal(kafka_read_all(bootstrap, "ip-out", TOTAL, values), TOTAL);
@@ -85,17 +91,69 @@ static void test_a_record_retried_in_place_comes_out_once(void **state)
     rill_topology_unref(topo);
 }
 
-static void test_retry_topics_are_refused_by_a_running_app(void **state)
+/* "flaky" fails on its first two tries, "never" always. */
+static atomic_int topic_tries, never_tries;
+static int fails_until_third(void *ud, rill_context_t *ctx, const rill_record_t *rec,
+                             rill_buf_t *out)
+{
+    if (rec->value.len == 5 && memcmp(rec->value.data, "never", 5) == 0) {
+        atomic_fetch_add(&never_tries, 1);
+        return rill_context_fail(ctx, RILL_EPROCESS, "never");
+    }
+    if (rec->value.len == 5 && memcmp(rec->value.data, "flaky", 5) == 0 &&
+        atomic_fetch_add(&topic_tries, 1) < 2)
+        return rill_context_fail(ctx, RILL_EPROCESS, "not yet");
+    *out = rec->value;
+    return 0;
+}
+
+static void note_attempt(void *ud, const rd_kafka_message_t *m, int n)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t len = 0;
+    if (rd_kafka_message_headers((rd_kafka_message_t *)m, &h) == 0)
+        rd_kafka_header_get_last(h, "__rill.retry.attempt", &v, &len);
+    snprintf(ud, 16, "%.*s", (int)len, (const char *)v);
+}
+
+/* A running app reads its retry topics: "flaky" comes out once after both delays (not before the
+ * first), "never" ends in the dead letter queue after three tries, the rest at once. */
+static void test_retry_topics_on_a_running_app(void **state)
 {
     rill_topology_t *topo = rill_topology_new();
-    rill_stream_to(rill_stream_from_topic(topo, "rt-in", NULL), "rt-out", NULL);
-    const char *const extra[] = {"errors.retry.topics.delays.ms", "1000", NULL};
+    rill_stream_to(rill_stream_map_values(rill_stream_from_topic(topo, "rt-in", NULL),
+                                          fails_until_third, NULL),
+                   "rt-out", NULL);
+    const char *const extra[] = {"errors.retry.topics.delays.ms",
+                                 "300,600",
+                                 "errors.retry.topics.processing",
+                                 "all",
+                                 "errors.dead.letter.queue.topic.name",
+                                 "rt-dlq",
+                                 NULL};
     rill_app_t *app = embedded_app_new(topo, "rt-it", state_dir, extra);
-    assert_int_equal(rill_app_start(app), RILL_ECONFIG);
-    char msg[512];
-    rill_app_error(app, msg, sizeof msg);
-    if (!strstr(msg, "errors.retry.topics.delays.ms"))
-        fail_msg("unexpected error: %s", msg);
+    const char *bootstrap = rill_app_bootstrap_servers(app);
+    produce(bootstrap, "rt-in", 3, 5);
+    assert_int_equal(rill_app_start(app), 0);
+    static char values[TOTAL][32];
+    assert_int_equal(kafka_read_all(bootstrap, "rt-out", TOTAL - 1, values), TOTAL - 1);
+    int flaky = 0;
+    for (int i = 0; i < TOTAL - 1; i++)
+        flaky += strcmp(values[i], "flaky") == 0;
+    assert_int_equal(flaky, 1);
+    assert_int_equal(atomic_load(&topic_tries), 3);
+    char attempt[16] = "";
+    assert_int_equal(kafka_read_each(bootstrap, "rt-dlq", 1, note_attempt, attempt), 1);
+    assert_string_equal(attempt, "3");
+    assert_int_equal(atomic_load(&never_tries), 3);
+    assert_int_equal(rill_app_state(app), RILL_STATE_RUNNING);
+    assert_int_equal(kafka_partition_count(bootstrap, "rt-it-retry-300"), 4);
+    assert_int_equal(rill_app_close(app, 10000), 0);
+    assert_int_equal(kafka_topic_records(bootstrap, "rt-out", 4), TOTAL - 1);
+    assert_int_equal(kafka_topic_records(bootstrap, "rt-dlq", 4), 1);
+    assert_int_equal(kafka_topic_records(bootstrap, "rt-it-retry-300", 4), 2);
+    assert_int_equal(kafka_topic_records(bootstrap, "rt-it-retry-600", 4), 2);
     rill_app_destroy(app);
     rill_topology_unref(topo);
 }
@@ -107,7 +165,7 @@ int main(void)
     rill_set_log_cb(NULL, NULL, getenv("RILL_DEBUG") ? RILL_LOG_DEBUG : RILL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_record_retried_in_place_comes_out_once),
-        cmocka_unit_test(test_retry_topics_are_refused_by_a_running_app),
+        cmocka_unit_test(test_retry_topics_on_a_running_app),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     temp_dir_remove(state_dir);
