@@ -49,6 +49,12 @@ rill_stream_t *rill__stream_new(rill_topology_t *topo, int node, rill_serde_t *k
  * as Kafka Streams names it. */
 const char *rill__table_store_name(rill_topology_t *topo, const char *topic,
                                    const rill_materialized_t *m, char *buf, size_t size);
+/* Adds the store of an operation (connected to the processor called node): m's backend, logging,
+ * caching and name (a store m does not name is internal), the serdes ks and vs for queries, and
+ * retention (windowed stores). Returns its name as the topology holds it, or NULL. */
+const char *rill__add_store(rill_topology_t *topo, const char *store, const char *node,
+                            rill_store_type_t type, const rill_materialized_t *m, rill_serde_t *ks,
+                            rill_serde_t *vs, int64_t retention);
 /* Adds a processor that forwards records unchanged. */
 int rill__add_pass(rill_topology_t *topo, const char *name, const char *const *parents);
 

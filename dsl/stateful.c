@@ -73,11 +73,9 @@ static int add_sop(rill_topology_t *topo, const char *name, const rill_sop_spec_
     return idx;
 }
 
-/* Adds the store of an operation (connected to the processor called node) and returns its name
- * as the topology holds it, or NULL. */
-static const char *add_store(rill_topology_t *topo, const char *store, const char *node,
-                             rill_store_type_t type, const rill_materialized_t *m, rill_serde_t *ks,
-                             rill_serde_t *vs, int64_t retention)
+const char *rill__add_store(rill_topology_t *topo, const char *store, const char *node,
+                            rill_store_type_t type, const rill_materialized_t *m, rill_serde_t *ks,
+                            rill_serde_t *vs, int64_t retention)
 {
     rill_store_spec_t spec = {
         .name = store,
@@ -244,7 +242,7 @@ static rill_table_t *aggregate(rill_grouped_t *g, const rill_windows_t *w, rill_
     int idx = add_sop(topo, node, &spec, parent);
     if (idx < 0)
         return NULL;
-    const char *sname = add_store(topo, store, node, type, m, ks, vs, retention);
+    const char *sname = rill__add_store(topo, store, node, type, m, ks, vs, retention);
     if (!sname)
         return NULL;
     rill_table_t *t = table_new(topo, idx, table_ks, vs, sname);
@@ -393,7 +391,7 @@ const char *rill__table_store(rill_table_t *t)
     if (add_sop(t->topo, node, &spec, t->node) < 0)
         return NULL;
     t->store =
-        add_store(t->topo, store, node, RILL_STORE_KV, NULL, t->key_serde, t->value_serde, 0);
+        rill__add_store(t->topo, store, node, RILL_STORE_KV, NULL, t->key_serde, t->value_serde, 0);
     return t->store;
 }
 
@@ -420,7 +418,7 @@ rill_table_t *rill__table_merge(rill_topology_t *topo, const char *name, const c
             rill_sop_arg_free(arg);
             return NULL;
         }
-        if (!(store = add_store(topo, store, name, RILL_STORE_KV, m, ks, vs, 0)))
+        if (!(store = rill__add_store(topo, store, name, RILL_STORE_KV, m, ks, vs, 0)))
             return NULL;
     }
     return table_new(topo, idx, ks, vs, store);
@@ -451,8 +449,8 @@ rill_table_t *rill_table_from(rill_topology_t *topo, const char *topic,
     if (idx < 0)
         return NULL;
     const char *sname =
-        add_store(topo, store, node, versioned ? RILL_STORE_VERSIONED : RILL_STORE_KV, m, ks, vs,
-                  versioned ? m->history_retention_ms : 0);
+        rill__add_store(topo, store, node, versioned ? RILL_STORE_VERSIONED : RILL_STORE_KV, m, ks,
+                        vs, versioned ? m->history_retention_ms : 0);
     rill_table_t *t = sname ? table_new(topo, idx, ks, vs, sname) : NULL;
     if (t)
         t->versioned = versioned;
@@ -481,7 +479,7 @@ static rill_table_t *table_op(rill_table_t *t, const char *prefix, rill_sop_spec
     if (idx < 0)
         return NULL;
     const char *sname = NULL;
-    if (store && !(sname = add_store(t->topo, store, node, RILL_STORE_KV, m, ks, vs, 0)))
+    if (store && !(sname = rill__add_store(t->topo, store, node, RILL_STORE_KV, m, ks, vs, 0)))
         return NULL;
     rill_table_t *out = table_new(t->topo, idx, ks, vs, sname);
     if (out) {
@@ -614,7 +612,7 @@ static rill_table_t *table_aggregate(rill_grouped_table_t *gt, rill_sop_spec_t s
     int idx = add_sop(topo, node, &spec, parent);
     if (idx < 0)
         return NULL;
-    const char *sname = add_store(topo, store, node, RILL_STORE_KV, m, ks, vs, 0);
+    const char *sname = rill__add_store(topo, store, node, RILL_STORE_KV, m, ks, vs, 0);
     return sname ? table_new(topo, idx, ks, vs, sname) : NULL;
 }
 
@@ -706,7 +704,7 @@ rill_table_t *rill_table_suppress(rill_table_t *t, const rill_suppressed_t *sup)
         return NULL;
     /* The buffer: in memory (it is small and read whole on start), logged, never cached. */
     rill_materialized_t m = {.backend = RILL_STORE_IN_MEMORY, .no_caching = true};
-    if (!add_store(t->topo, store, node, RILL_STORE_KV, &m, t->key_serde, t->value_serde, 0))
+    if (!rill__add_store(t->topo, store, node, RILL_STORE_KV, &m, t->key_serde, t->value_serde, 0))
         return NULL;
     rill_table_t *out = table_new(t->topo, idx, t->key_serde, t->value_serde, NULL);
     if (out) {

@@ -222,6 +222,17 @@ static void loaded(global_thread_t *t)
 static int reset(global_thread_t *t, part_t *p, const rd_kafka_message_t *m)
 {
     const char *store = rill__global_name(t->g, p->store);
+    /* An error about an offset this assignment did not ask for is about an earlier one: when the
+     * first partition of a store wipes it, the others' errors may still be queued (librdkafka
+     * does not version them). Acting on one would assign again while the last assignment's fetch
+     * stops are pending, which librdkafka 2.0.2 asserts on (its issue #5573). */
+    int64_t asked = p->pos >= 0 ? p->pos : p->beginning ? RD_KAFKA_OFFSET_BEGINNING : 0;
+    if (m->offset != asked) {
+        rill_log(RILL_LOG_DEBUG, "state",
+                 "%s: %s [%d]: ignoring a stale out-of-range error (offset %lld)", t->name,
+                 p->topic, p->partition, (long long)m->offset);
+        return 0;
+    }
     if (atomic_load(&t->ready) || (p->from < 0 && p->beginning) || p->total) {
         fail(t, RILL_EKAFKA, "global store '%s': cannot read %s [%d] at offset %lld: %s", store,
              p->topic, p->partition, (long long)p->pos, rd_kafka_message_errstr(m));

@@ -124,12 +124,13 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void update_metrics(stream_thread_t *t)
 {
-    uint64_t skipped, late, dead;
+    rill_task_metrics_t sum;
     size_t tasks;
-    rill__tm_metrics(t->tm, &skipped, &late, &dead, &tasks);
-    atomic_store_explicit(&t->m_skipped, (int_fast64_t)skipped, memory_order_relaxed);
-    atomic_store_explicit(&t->m_late, (int_fast64_t)late, memory_order_relaxed);
-    atomic_store_explicit(&t->m_dead, (int_fast64_t)dead, memory_order_relaxed);
+    rill__tm_metrics(t->tm, &sum, &tasks);
+    atomic_store_explicit(&t->m_skipped, (int_fast64_t)sum.skipped, memory_order_relaxed);
+    atomic_store_explicit(&t->m_late, (int_fast64_t)sum.late_dropped, memory_order_relaxed);
+    atomic_store_explicit(&t->m_dead, (int_fast64_t)sum.dead_letters, memory_order_relaxed);
+    atomic_store_explicit(&t->m_dup, (int_fast64_t)sum.duplicates_dropped, memory_order_relaxed);
     atomic_store_explicit(&t->m_tasks, (int_fast64_t)tasks, memory_order_relaxed);
 }
 
@@ -622,6 +623,8 @@ int64_t rill__thread_metric(stream_thread_t *t, const char *name)
         return atomic_load_explicit(&t->m_late, memory_order_relaxed);
     if (strcmp(name, "dead-letters") == 0)
         return atomic_load_explicit(&t->m_dead, memory_order_relaxed) + dead;
+    if (strcmp(name, "duplicates-dropped") == 0)
+        return atomic_load_explicit(&t->m_dup, memory_order_relaxed);
     return -1;
 }
 

@@ -59,7 +59,8 @@ struct stream_thread {
     int64_t close_deadline;    /* monotonic ms the close must end by */
     bool loop_done;
     bool joined;
-    atomic_int_fast64_t m_processed, m_skipped, m_commits, m_rebalances, m_tasks, m_late, m_dead;
+    atomic_int_fast64_t m_processed, m_skipped, m_commits, m_rebalances, m_tasks, m_late, m_dead,
+        m_dup;
 };
 
 /* Batches of records served per loop turn before timers and the stop request get their turn. */

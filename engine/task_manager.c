@@ -61,8 +61,17 @@ struct task_manager {
     int32_t by_partition_n, by_partition_cap;
     task_ref_t *tasks;
     size_t ntasks;
-    uint64_t closed_skipped, closed_late, closed_dead; /* of tasks already closed */
+    rill_task_metrics_t closed; /* the counters of tasks already closed */
 };
+
+/* Adds the counters a thread reports of its tasks (see rill__tm_metrics) from m into to. */
+static void add_metrics(rill_task_metrics_t *to, const rill_task_metrics_t *m)
+{
+    to->skipped += m->skipped;
+    to->late_dropped += m->late_dropped;
+    to->dead_letters += m->dead_letters;
+    to->duplicates_dropped += m->duplicates_dropped;
+}
 
 task_manager_t *rill__tm_new(const thread_ctx_t *ctx, const char *name, const rill_task_env_t *env)
 {
@@ -491,9 +500,7 @@ static void close_unused(task_manager_t *tm, which_t which)
         if (ref->task) {
             rill_log(RILL_LOG_INFO, "thread", "%s: closed task %s", tm->name,
                      rill__task_id(ref->task));
-            tm->closed_skipped += rill__task_metrics(ref->task)->skipped;
-            tm->closed_late += rill__task_metrics(ref->task)->late_dropped;
-            tm->closed_dead += rill__task_metrics(ref->task)->dead_letters;
+            add_metrics(&tm->closed, rill__task_metrics(ref->task));
             rill__task_destroy(ref->task);
         }
     }
@@ -889,9 +896,7 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
             rill__reader_remove(tm->reader, ref->task);
         rill_task_t *old = ref->task;
         pthread_rwlock_wrlock(tm->ctx->query_lock);
-        tm->closed_skipped += rill__task_metrics(old)->skipped;
-        tm->closed_late += rill__task_metrics(old)->late_dropped;
-        tm->closed_dead += rill__task_metrics(old)->dead_letters;
+        add_metrics(&tm->closed, rill__task_metrics(old));
         rill__task_destroy(old);
         ref->task = NULL;
         ref->state = T_WAITING;
@@ -928,23 +933,16 @@ int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
     return seen;
 }
 
-void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *late, uint64_t *dead,
-                      size_t *tasks)
+void rill__tm_metrics(const task_manager_t *tm, rill_task_metrics_t *sum, size_t *tasks)
 {
-    uint64_t sk = tm->closed_skipped, la = tm->closed_late, de = tm->closed_dead;
+    *sum = tm->closed;
     size_t up = 0;
     for (size_t i = 0; i < tm->ntasks; i++)
         if (tm->tasks[i].task) {
             /* "tasks" counts the tasks that are up: restored (running or suspended). */
             up += tm->tasks[i].state == T_RUNNING || tm->tasks[i].state == T_SUSPENDED;
-            const rill_task_metrics_t *m = rill__task_metrics(tm->tasks[i].task);
-            sk += m->skipped;
-            la += m->late_dropped;
-            de += m->dead_letters;
+            add_metrics(sum, rill__task_metrics(tm->tasks[i].task));
         }
-    *skipped = sk;
-    *late = la;
-    *dead = de;
     *tasks = up;
 }
 

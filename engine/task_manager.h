@@ -121,10 +121,9 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size);
  * false; returns how many it saw. The caller holds the query lock. */
 int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
                    bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud);
-/* Counters: records skipped, dropped late and sent to the dead letter queue (tasks closed
- * included), and the tasks that are up
- * (restored: running or suspended; not those restoring or waiting for their stores). */
-void rill__tm_metrics(const task_manager_t *tm, uint64_t *skipped, uint64_t *late, uint64_t *dead,
-                      size_t *tasks);
+/* Counters: into *sum, the records skipped, dropped late, sent to the dead letter queue and
+ * dropped as duplicates (tasks closed included; the other fields of *sum are 0), and the tasks
+ * that are up (restored: running or suspended; not those restoring or waiting for their stores). */
+void rill__tm_metrics(const task_manager_t *tm, rill_task_metrics_t *sum, size_t *tasks);
 
 #endif

@@ -680,6 +680,8 @@ int64_t rill_test_driver_metric(const rill_test_driver_t *td, const char *name)
             sum += (int64_t)m->dead_letters;
         else if (strcmp(name, "records-retried") == 0)
             sum += (int64_t)m->retried;
+        else if (strcmp(name, "duplicates-dropped") == 0)
+            sum += (int64_t)m->duplicates_dropped;
         else
             return -1;
     }

@@ -227,7 +227,8 @@ size_t rill__cache_count(const rill__cache_t *c);
 /* Returns the bytes the cache holds for its entries and its table (what its budget counts). */
 size_t rill__cache_bytes(const rill__cache_t *c);
 
-/* A store as a task holds it (stores.c). */
+/* A store as a task holds it (stores.c: open, close, checkpoint; store_restore.c: restore;
+ * store_access.c: reads, writes through, flushes, handles). */
 typedef struct task_store {
     const store_def_t *def;
     rill_task_t *task;
@@ -260,6 +261,23 @@ typedef struct task_store {
     rill_bytes_t keybuf;  /* layout keys */
     uint32_t seq;         /* a store that retains duplicates: the last sequence number put */
 } task_store_t;
+
+/* What the three files of a task's stores share. */
+/* Returns the name of a store type ("key-value", "window", ...) for messages (stores.c). */
+const char *rill__store_type_name(rill_store_type_t t);
+/* Commits a transactional store's pending writes with the changelog offset they reach (-1:
+ * none): 0 or a code (stores.c). */
+int rill__store_commit(task_store_t *ts, int64_t offset);
+/* Returns the message of the store's last error (stores.c). */
+const char *rill__store_error(task_store_t *ts);
+/* Writes (layout key, value or null at ts_ms) into the store itself, bypassing cache and log;
+ * window and session stores return RILL_ENOENT for an expired window (store_access.c). */
+int rill__store_write(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms);
+/* Grows b to hold at least n bytes: 0 or RILL_ENOMEM (store_access.c). */
+int rill__bytes_reserve(rill_bytes_t *b, size_t n);
+/* The sequence numbers a restore gives the values of a record of the former layout: the top
+ * bit set, which the sequence numbers of puts never have, so that they meet none of them. */
+#define RILL__FORMER_SEQ UINT32_C(0x80000000)
 
 /* Opens the stores of task's sub-topology and reads its checkpoint; 0 or a code (errstr set). */
 int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size);

@@ -165,11 +165,12 @@ typedef struct {
     uint64_t dead_letters; /* records written to the dead letter queue */
     uint64_t retried;      /* records sent to a retry topic */
     uint64_t punctuations;
-    uint64_t late_dropped;     /* records that came after their window closed */
-    uint64_t restored;         /* changelog records restored */
-    uint64_t changelog_writes; /* changelog records written */
-    uint64_t cache_hits;       /* store reads the record cache answered */
-    uint64_t cache_flushed;    /* entries written through from the record cache */
+    uint64_t late_dropped;       /* records that came after their window closed */
+    uint64_t restored;           /* changelog records restored */
+    uint64_t changelog_writes;   /* changelog records written */
+    uint64_t cache_hits;         /* store reads the record cache answered */
+    uint64_t cache_flushed;      /* entries written through from the record cache */
+    uint64_t duplicates_dropped; /* records a dedupe dropped: their id was seen within its TTL */
 } rill_task_metrics_t;
 
 /* Creates directory path and its parents (mkdir -p; state_files.c): 0, RILL_EINVAL (NULL or too

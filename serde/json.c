@@ -745,3 +745,19 @@ int rill_json_format(const void *value, char *buf, size_t size)
     buf[n] = 0;
     return 0;
 }
+
+char *rill_json_pretty(const void *text, size_t len)
+{
+    if (!text)
+        return NULL;
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+    if (!doc)
+        return NULL;
+    char *dumped = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(doc);
+    /* jansson allocates with its own allocator; the caller frees with rill_free. */
+    char *out = dumped ? rill_strdup(dumped) : NULL;
+    free(dumped);
+    return out;
+}

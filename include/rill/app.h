@@ -196,7 +196,7 @@ RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill
 /* Returns a counter summed over the stream threads: "records-processed", "records-produced",
  * "records-skipped" (input records the handlers skipped, and outputs the production handler
  * dropped), "commits", "rebalances", "tasks", "records-restored", "late-records-dropped",
- * "dead-letters". -1 for an unknown name. @thread any */
+ * "dead-letters", "duplicates-dropped". -1 for an unknown name. @thread any */
 RILL_EXTERN int64_t rill_app_metric(rill_app_t *app, const char *name);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */

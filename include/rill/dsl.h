@@ -232,6 +232,34 @@ typedef struct {
 RILL_EXTERN rill_table_t *rill_table_suppress(rill_table_t *table,
                                               const rill_suppressed_t *suppressed);
 
+/* ---- Idempotent consumers: dedupe ---------------------------------------------------------
+ *
+ * rill_stream_dedupe drops a record when an earlier record of the same id passed less than ttl_ms
+ * before or after it, in stream time (record timestamps, as windows: the same input gives the
+ * same output on every replay). The TTL runs from the record that passed: a dropped duplicate
+ * does not extend it. A record without an id passes. An out-of-order record is compared with
+ * what is still remembered (passed records less than ttl_ms older than stream time). Dropped
+ * records count in the metric "duplicates-dropped". The memory is a window store (of 2 * ttl_ms
+ * retention) with a changelog, so it survives a restart or a task moving to another instance,
+ * and under exactly_once_v2 its writes commit with the outputs and the offsets. Dedupe works
+ * per task (per partition): by key, a stream whose key may have changed goes through a
+ * repartition topic first ("<application.id>-<store>-repartition"); an id from a header or a
+ * function finds only the duplicates in the same partition, which holds when the duplicates are
+ * resends of one record (same key, so same partition). See docs/dedupe.md.
+ */
+
+/* The record's key (serialized with m->key_serde, else the stream's, else the default) as id. */
+RILL_EXTERN rill_dedupe_id_t rill_dedupe_by_key(void);
+/* The value of the record's last header called name (borrowed until the DSL call) as id. */
+RILL_EXTERN rill_dedupe_id_t rill_dedupe_by_header(const char *name);
+/* The bytes fn (with ud) makes of the record as id (a null view: the record has none). */
+RILL_EXTERN rill_dedupe_id_t rill_dedupe_by_function(rill_map_one_fn fn, void *ud);
+/* Drops the records whose id passed within ttl_ms (> 0) of stream time (see above). m (may be
+ * NULL) names the store (else "KSTREAM-DEDUPE-STATE-STORE-<n>", internal) and sets its backend,
+ * logging and caching; its retention_ms is ignored. */
+RILL_EXTERN rill_stream_t *rill_stream_dedupe(rill_stream_t *stream, rill_dedupe_id_t id,
+                                              int64_t ttl_ms, const rill_materialized_t *m);
+
 /* ---- Global tables ------------------------------------------------------------------------
  *
  * A global table (Kafka Streams' GlobalKTable) is a table every instance of the app holds in

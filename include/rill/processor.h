@@ -361,6 +361,41 @@ RILL_EXTERN void *rill_join_arg_new(const rill_join_spec_t *spec);
 /* Frees an arg made by rill_join_arg_new(). */
 RILL_EXTERN void rill_join_arg_free(void *arg);
 
+/* ---- The built-in dedupe processor ----------------------------------------------------- */
+
+/* Where the dedupe processor (rill_stream_dedupe) takes a record's id from. */
+typedef enum {
+    RILL_DEDUPE_KEY,      /* the record's key, serialized with the key serde */
+    RILL_DEDUPE_HEADER,   /* the value of the record's last header called header */
+    RILL_DEDUPE_FUNCTION, /* the bytes fn makes of the record */
+} rill_dedupe_kind_t;
+
+/* A record's id for dedupe; make one with rill_dedupe_by_key(), rill_dedupe_by_header() or
+ * rill_dedupe_by_function() (dsl.h). A record without an id (a null key, no such header, a
+ * header with a null value, a null view from fn) is never a duplicate: it passes. */
+typedef struct {
+    rill_dedupe_kind_t kind;
+    const char *header; /* HEADER: the header's name */
+    rill_map_one_fn fn; /* FUNCTION: writes the id's bytes into *out (a view that outlives the
+                         * call, e.g. into the record or the context's arena); 0 or a code */
+    void *ud;
+} rill_dedupe_id_t;
+
+/* The arguments of the dedupe processor. Strings are copied and the serde referenced by
+ * rill_dedupe_arg_new(). */
+typedef struct {
+    rill_dedupe_id_t id;
+    const char *store;       /* its window store, retention 2 * ttl_ms (see dsl.h) */
+    int64_t ttl_ms;          /* > 0 */
+    rill_serde_t *key_serde; /* RILL_DEDUPE_KEY: serializes the key; NULL: the default key serde */
+} rill_dedupe_spec_t;
+/* Returns the ops of the dedupe processor (static). */
+RILL_EXTERN const rill_processor_ops *rill_dedupe_ops(void);
+/* Returns a new arg for it, or NULL. */
+RILL_EXTERN void *rill_dedupe_arg_new(const rill_dedupe_spec_t *spec);
+/* Frees an arg made by rill_dedupe_arg_new(). */
+RILL_EXTERN void rill_dedupe_arg_free(void *arg);
+
 /* ---- The built-in foreign-key join processors ------------------------------------------ */
 
 /*

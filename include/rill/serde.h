@@ -194,6 +194,9 @@ RILL_EXTERN int rill_json_get(const void *doc, const char *key, rill_buf_t *out)
 /* Writes doc as compact JSON text into buf (NUL-terminated; cut short with "..." when it does
  * not fit). Returns 0 or a negative code. */
 RILL_EXTERN int rill_json_format(const void *doc, char *buf, size_t size);
+/* Returns the JSON text of len bytes indented by two spaces (members in their order), a new
+ * string (rill_free), or NULL when it is not JSON (or out of memory). */
+RILL_EXTERN char *rill_json_pretty(const void *text, size_t len);
 
 /*
  * Edits. Each returns a new value in arena: doc (unchanged, still valid) with member key's value

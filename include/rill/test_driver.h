@@ -62,9 +62,9 @@ RILL_EXTERN size_t rill_test_driver_unread(const rill_test_driver_t *driver, con
 RILL_EXTERN const char *rill_test_driver_error(const rill_test_driver_t *driver);
 /* Returns a counter summed over tasks: "records-processed", "records-skipped", "punctuations",
  * "late-records-dropped", "changelog-writes", "cache-flushed", "cache-hits", "dead-letters",
- * "records-retried" (sent to a retry topic); -1 for others. Records of retry topics
- * (errors.retry.topics.delays.ms) go back to their task when the driver's wall clock reaches
- * their due time. */
+ * "duplicates-dropped", "records-retried" (sent to a retry topic); -1 for others. Records of
+ * retry topics (errors.retry.topics.delays.ms) go back to their task when the driver's wall
+ * clock reaches their due time. */
 RILL_EXTERN int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *name);
 
 /*

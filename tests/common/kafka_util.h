@@ -15,6 +15,21 @@
 #include <string.h>
 #include <time.h>
 
+/* The real broker's address from RILL_TEST_BOOTSTRAP; NULL after saying that test is skipped.
+ * Skipped, not failed: scripts/check also runs every test binary under valgrind, without a
+ * broker. */
+static inline const char *kafka_test_bootstrap(const char *test)
+{
+    const char *b = getenv("RILL_TEST_BOOTSTRAP");
+    if (b && *b)
+        return b;
+    fprintf(stderr,
+            "%s: skipped: set RILL_TEST_BOOTSTRAP to a real broker's address "
+            "(scripts/kafka up prints it); `make check` does this for you\n",
+            test);
+    return NULL;
+}
+
 /* A client for admin requests and metadata (a producer that sends nothing); NULL on error. */
 static inline rd_kafka_t *kafka_admin(const char *bootstrap)
 {
@@ -92,6 +107,39 @@ static inline rd_kafka_t *kafka_reader(const char *bootstrap, const char *topic)
     return rk;
 }
 
+/* A consumer handle that never joins group, to read its committed offsets (destroy it). */
+static inline rd_kafka_t *kafka_offsets_reader(const char *bootstrap, const char *group)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!rk)
+        rd_kafka_conf_destroy(kc);
+    return rk;
+}
+
+/* The sum of the committed offsets of rk's group on partitions 0..partitions-1 of each of the n
+ * topics (-1 when they cannot be read). */
+static inline int64_t kafka_committed_sum(rd_kafka_t *rk, const char *const *topics, int n,
+                                          int partitions)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n * partitions);
+    for (int t = 0; t < n; t++)
+        for (int p = 0; p < partitions; p++)
+            rd_kafka_topic_partition_list_add(list, topics[t], p);
+    int64_t sum = -1;
+    if (rd_kafka_committed(rk, list, 10000) == 0) {
+        sum = 0;
+        for (int i = 0; i < list->cnt; i++)
+            if (list->elems[i].offset > 0)
+                sum += list->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return sum;
+}
+
 /* Returns the partition count of topic as the cluster's metadata says, or -1. */
 static inline int kafka_partition_count(const char *bootstrap, const char *topic)
 {
@@ -146,6 +194,55 @@ static inline int kafka_read_each(const char *bootstrap, const char *topic, int 
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return n;
+}
+
+/* Calls each(ud, m) for every record of partitions 0..partitions-1 of topic that a reader with
+ * isolation ("read_committed" or "read_uncommitted") sees, reading each from its start to its
+ * end; returns how many, or -1 if an end was not reached within 60 s of silence. */
+static inline int kafka_read_to_end(const char *bootstrap, const char *isolation, int partitions,
+                                    const char *topic,
+                                    void (*each)(void *ud, const rd_kafka_message_t *m), void *ud)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(kc, "group.id", "verifier-to-end", err, sizeof err);
+    rd_kafka_conf_set(kc, "enable.partition.eof", "true", err, sizeof err);
+    rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(kc, "isolation.level", isolation, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(kc);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+    for (int i = 0; i < partitions; i++)
+        rd_kafka_topic_partition_list_add(list, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    int n = 0, at_end = 0;
+    bool ended[256] = {0};
+    for (int idle = 0; at_end < partitions && idle < 600; idle++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        idle = 0;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < partitions && m->partition < 256 &&
+                !ended[m->partition]) {
+                ended[m->partition] = true;
+                at_end++;
+            }
+        } else if (!m->err) {
+            each(ud, m);
+            n++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return at_end == partitions ? n : -1;
 }
 
 static inline void kafka_value_into(void *ud, const rd_kafka_message_t *m, int n)

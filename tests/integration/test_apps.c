@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
+
 /* Generous: an app takes about 5 s, most of it the embedded cluster's first group join; the
  * sanitizer build runs these tests too. */
 #define TIME_LIMIT_S 120
@@ -35,13 +37,6 @@ typedef struct {
     int status;     /* the exit status, or -1 when killed or not exited */
     double seconds; /* wall-clock time of the run */
 } run_t;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Runs argv (argv[0] a path), collecting its output; kills it after TIME_LIMIT_S. */
 static run_t run(char *const argv[])

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/kafka_util.h"
 #include "../common/temp_dir.h"
 
@@ -156,12 +157,6 @@ static void reset_listener(void)
     atomic_store(&loaded, 0);
     atomic_store(&load_from, INT64_MAX);
     atomic_store(&load_ends, 0);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static bool count_one(void *ud, rill_buf_t key, rill_buf_t value, int64_t ts)

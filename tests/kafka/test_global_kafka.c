@@ -27,16 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/kafka_util.h"
 
 static const char *bootstrap;
 static char run_id[32], topic[64], views[64], state_dir[128];
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* ---- a transactional producer of the global topic ---- */
 
@@ -189,12 +184,8 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 int main(void)
 {
-    bootstrap = getenv("RILL_TEST_BOOTSTRAP");
-    if (!bootstrap || !*bootstrap) {
-        fprintf(stderr, "test_global_kafka: skipped: set RILL_TEST_BOOTSTRAP to a real broker's "
-                        "address (scripts/kafka up prints it); `make check` does this for you\n");
+    if (!(bootstrap = kafka_test_bootstrap("test_global_kafka")))
         return 0;
-    }
     snprintf(run_id, sizeof run_id, "g%ld-%d", (long)time(NULL), (int)getpid());
     snprintf(topic, sizeof topic, "%s-regions", run_id);
     snprintf(views, sizeof views, "%s-views", run_id);

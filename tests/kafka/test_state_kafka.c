@@ -11,7 +11,7 @@
  *   state directory never counts a key below its true count; how many keys it counts above is
  *   printed.
  *
- * The killed app is this binary re-executed with "--state-child" (see child_main).
+ * The killed app is this binary re-executed with "--child" (see child_main).
  */
 #define _GNU_SOURCE /* nftw */
 #include <stdarg.h>
@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
+#include "../common/child_app.h"
 #include "../common/kafka_util.h"
 
 #define PARTITIONS 4
@@ -47,26 +49,6 @@
 
 static const char *bootstrap;
 static char run_id[32];
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- topics ---- */
 
@@ -93,35 +75,6 @@ static int64_t topic_records(const char *topic, int partitions)
     }
     rd_kafka_destroy(rk);
     return total;
-}
-
-/* A consumer handle that never joins group, to read its committed offsets. */
-static rd_kafka_t *offsets_reader(const char *group)
-{
-    char err[256];
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof err);
-    rd_kafka_conf_set(kc, "group.id", group, err, sizeof err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
-    assert_non_null(rk);
-    return rk;
-}
-
-/* The sum of group's committed offsets on topic (-1 when they cannot be read). */
-static int64_t committed_sum(rd_kafka_t *rk, const char *topic, int partitions)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
-    for (int p = 0; p < partitions; p++)
-        rd_kafka_topic_partition_list_add(list, topic, p);
-    int64_t sum = -1;
-    if (rd_kafka_committed(rk, list, 10000) == 0) {
-        sum = 0;
-        for (int p = 0; p < partitions; p++)
-            if (list->elems[p].offset > 0)
-                sum += list->elems[p].offset;
-    }
-    rd_kafka_topic_partition_list_destroy(list);
-    return sum;
 }
 
 /* ---- input ---- */
@@ -558,18 +511,18 @@ static void test_wipe_restores_the_same_state(void **state)
 
 /* ---- b. SIGKILL under at-least-once ---- */
 
-/* The child: runs the counting app until SIGTERM, then closes cleanly. argv: --state-child
- * BOOTSTRAP APP_ID INPUT STATE_DIR LABEL FD CACHE; it writes a byte to FD once it runs. */
+/* The child: runs the counting app until SIGTERM, then closes cleanly. argv: --child LABEL FD
+ * BOOTSTRAP APP_ID INPUT STATE_DIR CACHE; it says on FD when it runs (tests/common/child_app.h). */
 static int child_main(char **argv)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* the stream threads inherit the mask */
-    bootstrap = argv[2];
-    const char *app_id = argv[3], *input = argv[4], *state_dir = argv[5], *label = argv[6];
-    int ready_fd = atoi(argv[7]);
-    const char *cache = argv[8];
+    const char *label = argv[2];
+    int ready_fd = atoi(argv[3]);
+    bootstrap = argv[4];
+    const char *app_id = argv[5], *input = argv[6], *state_dir = argv[7], *cache = argv[8];
     rill_set_log_cb(NULL, NULL, getenv("RILL_DEBUG") ? RILL_LOG_DEBUG : RILL_LOG_WARN);
     rill_topology_t *topo = counting_topology(input, false);
     char err[512];
@@ -582,13 +535,11 @@ static int child_main(char **argv)
         printf("  child %s (pid %d): running, records-restored %lld\n", label, (int)getpid(),
                (long long)rill_app_metric(app, "records-restored"));
         fflush(stdout);
-        char msg[32];
-        int len = snprintf(msg, sizeof msg, "R%lld\n",
-                           (long long)rill_app_metric(app, "records-restored"));
-        if (write(ready_fd, msg, (size_t)len) != len)
+        if (child_app_ready(ready_fd, (long long)rill_app_metric(app, "records-restored")))
             return 1;
+    } else {
+        close(ready_fd);
     }
-    close(ready_fd);
     int sig;
     sigwait(&set, &sig);
     long long processed = (long long)rill_app_metric(app, "records-processed");
@@ -602,64 +553,15 @@ static int child_main(char **argv)
     return rc || failed ? 1 : 0;
 }
 
-typedef struct {
-    pid_t pid;
-    int ready_fd; /* readable once the child runs */
-} child_t;
-
-/* The child that runs now, for the teardown to kill when a test fails half way. */
-static pid_t live_child;
-
-/* Starts this binary as a child app. Between fork and exec only async-signal-safe calls: the
- * parent has other threads (librdkafka's, the feeder). */
-static child_t spawn_child(const char *app_id, const char *input, const char *state_dir,
-                           const char *cache, const char *label)
+/* Starts this binary as a child app: "--child LABEL FD BOOTSTRAP APP_ID INPUT STATE_DIR CACHE". */
+static child_app_t spawn_child(const char *app_id, const char *input, const char *state_dir,
+                               const char *cache, const char *label)
 {
-    char log[512], fd_arg[16];
+    char log[512];
     snprintf(log, sizeof log, "%s/state-child-%s-%s.log",
              getenv("RILL_TEST_LOG_DIR") ? getenv("RILL_TEST_LOG_DIR") : "/tmp", run_id, label);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        close(fds[0]);
-        execl("/proc/self/exe", "test_state_kafka", "--state-child", bootstrap, app_id, input,
-              state_dir, label, fd_arg, cache, (char *)NULL);
-        _exit(127);
-    }
-    assert_true(pid > 0);
-    live_child = pid;
-    close(fds[1]);
-    return (child_t){pid, fds[0]};
-}
-
-/* Waits until the child says it runs (its group joined, its tasks restored). */
-/* Waits until the child runs; returns how many changelog records it restored. */
-static long long wait_child_running(child_t *c, const char *label)
-{
-    struct pollfd pfd = {.fd = c->ready_fd, .events = POLLIN};
-    char b[32] = "";
-    ssize_t n = 0;
-    while (!strchr(b, '\n') && n < (ssize_t)sizeof b - 1) {
-        if (poll(&pfd, 1, 60000) != 1)
-            break;
-        ssize_t r = read(c->ready_fd, b + n, sizeof b - 1 - (size_t)n);
-        if (r <= 0)
-            break;
-        n += r;
-        b[n] = 0;
-    }
-    if (b[0] != 'R' || !strchr(b, '\n'))
-        fail_msg("child %s did not run within 60 s (see its log)", label);
-    close(c->ready_fd);
-    c->ready_fd = -1;
-    return atoll(b + 1);
+    const char *args[] = {bootstrap, app_id, input, state_dir, cache, NULL};
+    return child_app_spawn(label, log, args);
 }
 
 /* The background producer: chunks of records, paced, until told to stop, so that input flows
@@ -707,7 +609,8 @@ static int64_t wait_committed(rd_kafka_t *reader, const char *topic, int64_t at_
                               int timeout_ms)
 {
     int64_t c = 0;
-    for (int waited = 0; (c = committed_sum(reader, topic, PARTITIONS)) < at_least; waited += 20) {
+    for (int waited = 0; (c = kafka_committed_sum(reader, &topic, 1, PARTITIONS)) < at_least;
+         waited += 20) {
         if (waited > timeout_ms)
             fail_msg("only %lld offsets committed of the %lld awaited within %d ms", (long long)c,
                      (long long)at_least, timeout_ms);
@@ -717,14 +620,10 @@ static int64_t wait_committed(rd_kafka_t *reader, const char *topic, int64_t at_
 }
 
 /* SIGKILLs the child at a random moment between two commits. */
-static void kill_child(child_t *c, const char *label, int64_t committed, int produced)
+static void kill_child(child_app_t *c, const char *label, int64_t committed, int produced)
 {
     sleep_ms(20 + rand() % 180);
-    assert_int_equal(kill(c->pid, SIGKILL), 0);
-    int status = 0;
-    assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
-    live_child = 0;
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    child_app_kill(c);
     printf("  SIGKILL child %s: %lld offsets committed shortly before, %d records produced so "
            "far\n",
            label, (long long)committed, produced);
@@ -745,7 +644,7 @@ static void sigkill_twice(const char *cache)
     make_state_dir(state_dir, sizeof state_dir, what);
     double t0 = now_s();
     create_topic(in, PARTITIONS);
-    rd_kafka_t *reader = offsets_reader(app_id);
+    rd_kafka_t *reader = kafka_offsets_reader(bootstrap, app_id);
 
     /* Input flows, about 4,000 records/s, until the second kill, so that each kill lands
      * mid-stream, with records processed since the last commit. */
@@ -757,13 +656,13 @@ static void sigkill_twice(const char *cache)
 
     /* Kill the app twice, each time once it has committed some records of its own. A restarted
      * member waits for the killed one's session (6 s) to time out. */
-    child_t child = spawn_child(app_id, in, state_dir, cache, "1");
-    wait_child_running(&child, "1");
+    child_app_t child = spawn_child(app_id, in, state_dir, cache, "1");
+    child_app_wait_running(&child);
     int64_t c = wait_committed(reader, in, 3000, 60000);
     kill_child(&child, "1", c, atomic_load(&f.produced));
     long long length = (long long)topic_records(cl_counts, PARTITIONS);
     child = spawn_child(app_id, in, state_dir, cache, "2");
-    long long restored = wait_child_running(&child, "2");
+    long long restored = child_app_wait_running(&child);
     printf("  after the kill: restored %lld records of a changelog of %lld (%d keys)\n", restored,
            length, KEYS);
     /* Exactly-once: the stores hold what they had committed, which is at most one transaction
@@ -781,18 +680,13 @@ static void sigkill_twice(const char *cache)
     /* The last run finishes the input and closes cleanly. */
     length = (long long)topic_records(cl_counts, PARTITIONS);
     child = spawn_child(app_id, in, state_dir, cache, "3");
-    restored = wait_child_running(&child, "3");
+    restored = child_app_wait_running(&child);
     printf("  after the second kill: restored %lld records of a changelog of %lld\n", restored,
            length);
     if (eos)
         assert_true(restored <= KEYS);
     kafka_wait_committed_at_end(bootstrap, app_id, in, PARTITIONS, 60000);
-    assert_int_equal(kill(child.pid, SIGTERM), 0);
-    int status = 0;
-    assert_int_equal(waitpid(child.pid, &status, 0), child.pid);
-    live_child = 0;
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    child_app_stop(&child);
     rd_kafka_destroy(reader);
 
     /* A last instance over the same state directory answers the queries. */
@@ -830,17 +724,6 @@ static void sigkill_twice(const char *cache)
     printf("  (%.1f s)\n", now_s() - t0);
 }
 
-/* Kills the child a failed test left running. */
-static int kill_live_child(void **state)
-{
-    if (live_child > 0) {
-        kill(live_child, SIGKILL);
-        waitpid(live_child, NULL, 0);
-        live_child = 0;
-    }
-    return 0;
-}
-
 /* With the record cache, updates reach the changelog only at commit: a kill loses the cached
  * updates and the offsets together, so recounting is rare. */
 static void test_sigkill_cached_never_counts_below_the_truth(void **state)
@@ -864,26 +747,20 @@ static void test_sigkill_exactly_once_counts_exactly(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc == 9 && strcmp(argv[1], "--state-child") == 0)
+    if (argc == 9 && strcmp(argv[1], "--child") == 0)
         return child_main(argv);
-    bootstrap = getenv("RILL_TEST_BOOTSTRAP");
-    if (!bootstrap || !*bootstrap) {
-        /* Skipped, not failed: scripts/check also runs every test binary under valgrind,
-         * without a broker. */
-        fprintf(stderr, "test_state_kafka: skipped: set RILL_TEST_BOOTSTRAP to a real broker's "
-                        "address (scripts/kafka up prints it); `make check` does this for you\n");
+    if (!(bootstrap = kafka_test_bootstrap("test_state_kafka")))
         return 0;
-    }
     snprintf(run_id, sizeof run_id, "%ld-%d", (long)time(NULL), (int)getpid());
     srand((unsigned)getpid());
     rill_set_log_cb(NULL, NULL, getenv("RILL_DEBUG") ? RILL_LOG_DEBUG : RILL_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wipe_restores_the_same_state),
         cmocka_unit_test_teardown(test_sigkill_cached_never_counts_below_the_truth,
-                                  kill_live_child),
+                                  child_app_teardown),
         cmocka_unit_test_teardown(test_sigkill_uncached_never_counts_below_the_truth,
-                                  kill_live_child),
-        cmocka_unit_test_teardown(test_sigkill_exactly_once_counts_exactly, kill_live_child),
+                                  child_app_teardown),
+        cmocka_unit_test_teardown(test_sigkill_exactly_once_counts_exactly, child_app_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

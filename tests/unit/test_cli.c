@@ -12,18 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* Runs cmd (stderr folded into stdout); returns the exit status and the output in out. */
-static int run(const char *cmd, char *out, size_t size)
-{
-    char full[1024];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#include "../common/run_command.h"
 
 #define PIPE RILL_BIN_DIR "/rill-pipe"
 
@@ -95,6 +84,42 @@ static void test_rill_tool(void **state)
     assert_non_null(strstr(out, "unknown command 'frobnicate'"));
 }
 
+/* The operator's commands: their help, and bad command lines refused with status 2 before
+ * anything reaches a cluster. */
+static void test_rill_admin_usage(void **state)
+{
+    static const struct {
+        const char *args;
+        int status;
+        const char *says;
+    } cases[] = {
+        {"--help", 0, "dlq list|show|replay"},
+        {"reset --help", 0, "--by-duration PT1H"},
+        {"reset --application-id a", 2, "reset needs --application-id and --input-topics"},
+        {"reset --application-id a --input-topics t --to-earliest --to-offset 5", 2,
+         "reset takes one of --to-earliest"},
+        {"reset --application-id a --input-topics t --to-datetime tomorrow", 2,
+         "--to-datetime: 'tomorrow' is not a date and time"},
+        {"reset --application-id a --input-topics t --by-duration 1h", 2,
+         "--by-duration: '1h' is not an ISO-8601 duration"},
+        {"dlq list", 2, "dlq list needs --topic"},
+        {"dlq", 2, "rill dlq show --topic DLQ --partition P --offset N"},
+        {"dlq purge --topic d", 2, "unknown dlq command 'purge'"},
+        {"dlq show --topic d", 2, "dlq show needs --partition and --offset"},
+        {"dlq replay --topic d --max-replays 0", 2,
+         "--max-replays: '0' is not a count of at least 1"},
+        {"replay --application-id a --from PT1H", 2,
+         "replay needs --application-id, --new-application-id"},
+        {"replay --frobnicate", 2, "unknown or incomplete option '--frobnicate'"},
+    };
+    char out[16384];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(run_rill(out, sizeof out, "%s", cases[i].args), cases[i].status);
+        if (!strstr(out, cases[i].says))
+            fail_msg("rill %s: expected \"%s\" in:\n%s", cases[i].args, cases[i].says, out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +129,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_names_the_key),
         cmocka_unit_test(test_unreachable_cluster_exits_with_error),
         cmocka_unit_test(test_rill_tool),
+        cmocka_unit_test(test_rill_admin_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,6 +160,27 @@ static void test_flush_in_order_of_last_update(void **state)
     stop(&f);
 }
 
+/* Pipes 32,000 records of random keys among nkeys (2,000 a second of record time, a commit every
+ * 1,000), then 6,000 more; returns the allocations made during the 6,000. */
+static long allocations_when_warm(fixture_t *f, int nkeys)
+{
+    uint64_t rng = 7;
+    char key[16];
+    long before = 0, n = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        if (phase == 1)
+            before = allocations;
+        for (int i = 0; i < (phase ? 6000 : 32000); i++, n++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            snprintf(key, sizeof key, "key-%05d", (int)((rng >> 33) % (uint64_t)nkeys));
+            pipe_i64(f, key, (int64_t)(rng >> 54), 1700000000000 + n / 2);
+            if ((n + 1) % 1000 == 0)
+                assert_int_equal(rill__task_flush(f->task), 0);
+        }
+    }
+    return allocations - before;
+}
+
 /* bench-stateful's hopping windows (10 s every 1 s) summing int64 readings, of 2,000 keys,
  * RocksDB, cache on, a commit every 1,000 records, 2,000 records per second of record time.
  * After a warm-up of 16 s of record time (stores opened, segments of 5 s opened and dropped,
@@ -176,27 +197,38 @@ static void test_no_allocation_per_record(void **state)
     cache_max_bytes = 512u << 10;
     start(&f, topo);
     cache_max_bytes = 10u << 20;
-    uint64_t rng = 7;
-    char key[16];
-    long before = 0, n = 0;
-    for (int phase = 0; phase < 2; phase++) {
-        if (phase == 1)
-            before = allocations;
-        for (int i = 0; i < (phase ? 6000 : 32000); i++, n++) {
-            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-            snprintf(key, sizeof key, "key-%04d", (int)((rng >> 33) % 2000));
-            pipe_i64(&f, key, (int64_t)(rng >> 54), 1700000000000 + n / 2);
-            if ((n + 1) % 1000 == 0)
-                assert_int_equal(rill__task_flush(f.task), 0);
-        }
-    }
-    long during = allocations - before;
+    long during = allocations_when_warm(&f, 2000);
     const rill_task_metrics_t *mt = rill__task_metrics(f.task);
     printf("record cache: %ld allocations by Rill over 6000 records of a cached hopping-window "
            "aggregate (%llu cache hits, %llu entries written through)\n",
            during, (unsigned long long)mt->cache_hits, (unsigned long long)mt->cache_flushed);
     assert_true(mt->cache_hits > 0);
     assert_true(sent.outputs > 0);
+    assert_int_equal(during, 0);
+    stop(&f);
+}
+
+/* A cached dedupe by key on RocksDB (TTL 5 s, so 5 s segments), 20,000 keys: after the warm-up
+ * (16 s of record time), the 6,000 records of the next 3 s (in one segment), passed ones (most)
+ * and duplicates, through the cache's flushes, allocate nothing. */
+static void test_dedupe_allocates_nothing_per_record(void **state)
+{
+    (void)state;
+    rill_topology_t *topo = rill_topology_new();
+    rill_source_opts_t in = {.key_serde = rill_serde_string(), .value_serde = rill_serde_int64()};
+    rill_materialized_t m = {.backend = RILL_STORE_ROCKSDB};
+    rill_stream_to(
+        rill_stream_dedupe(rill_stream_from_topic(topo, "in", &in), rill_dedupe_by_key(), 5000, &m),
+        "out", NULL);
+    fixture_t f;
+    start(&f, topo);
+    long during = allocations_when_warm(&f, 20000);
+    const rill_task_metrics_t *mt = rill__task_metrics(f.task);
+    printf("dedupe: %ld allocations by Rill over 6000 records (%llu duplicates dropped of 38000, "
+           "%ld out)\n",
+           during, (unsigned long long)mt->duplicates_dropped, sent.outputs);
+    assert_true(mt->duplicates_dropped > 1000);
+    assert_true(sent.outputs > 20000);
     assert_int_equal(during, 0);
     stop(&f);
 }
@@ -347,6 +379,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flush_in_order_of_last_update),
         cmocka_unit_test(test_no_allocation_per_record),
+        cmocka_unit_test(test_dedupe_allocates_nothing_per_record),
         cmocka_unit_test(test_segment_width_is_recorded),
         cmocka_unit_test(test_flush_inside_its_own_flush),
     };

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/clock.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
 #elif defined(__has_feature)
@@ -99,13 +101,6 @@ static void value_of(uint64_t i, uint8_t *value)
         x = mix(x + b);
         memcpy(value + b, &x, VALUE_LEN - b < 8 ? VALUE_LEN - b : 8);
     }
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void test_million_keys_stay_within_bound(void **state)

@@ -1,0 +1,226 @@
+/*
+ * The dedupe processor (rill_stream_dedupe, docs/dedupe.md): drops a record whose id an earlier
+ * record passed with less than the TTL before or after it, in stream time.
+ *
+ * Memory. The node's window store remembers each passed record under (id, bucket), the bucket
+ * being floor(timestamp / ttl) * ttl and the stored timestamp the record's own. Two passed
+ * records of one id are at least ttl apart, so a bucket of width ttl holds at most one of each
+ * id, and every record within ttl of a timestamp t lies in t's bucket or one of its two
+ * neighbours: a record costs at most three point reads and, when it passes, one write. A range
+ * read (rill_window_handle_fetch) would do with one read, but makes an iterator, which
+ * allocates, per record; three gets allocate nothing. A bucket's entries live in the store until
+ * its start falls out of the store's retention, 2 * ttl, which keeps every entry that can still
+ * count: an entry counts while its timestamp is within ttl of the node's stream time (the filter
+ * below, so what counts does not depend on when a segment happens to drop).
+ *
+ * Stream time is the largest timestamp the node has seen, as for windows; it starts over when
+ * the task is made again (as Kafka Streams' processors' observed time does), so after a restart
+ * the memory can be longer for a while, never shorter. A record older than stream time minus the
+ * TTL is compared with what is still remembered, and is not remembered itself.
+ */
+#include "operators_int.h"
+
+#include <string.h>
+
+typedef struct {
+    rill_dedupe_spec_t spec;
+} dedupe_arg_t;
+
+typedef struct {
+    const rill_dedupe_spec_t *spec;
+    const rill_serde_t *ks; /* KEY: NULL when the key's view is its bytes (bytes, string) */
+    rill_window_handle_t *ws;
+    int64_t observed; /* the largest timestamp the node has seen */
+    rill_bytes_t kb;  /* the serialized key */
+} dedupe_state_t;
+
+void *rill_dedupe_arg_new(const rill_dedupe_spec_t *spec)
+{
+    dedupe_arg_t *a = rill_calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->spec = *spec;
+    a->spec.store = spec->store ? rill_strdup(spec->store) : NULL;
+    a->spec.id.header = spec->id.header ? rill_strdup(spec->id.header) : NULL;
+    if ((spec->store && !a->spec.store) || (spec->id.header && !a->spec.id.header)) {
+        rill_free((char *)a->spec.store);
+        rill_free((char *)a->spec.id.header);
+        rill_free(a);
+        return NULL;
+    }
+    rill_serde_ref(a->spec.key_serde);
+    return a;
+}
+
+void rill_dedupe_arg_free(void *p)
+{
+    dedupe_arg_t *a = p;
+    if (!a)
+        return;
+    rill_free((char *)a->spec.store);
+    rill_free((char *)a->spec.id.header);
+    rill_serde_unref(a->spec.key_serde);
+    rill_free(a);
+}
+
+static int dedupe_init(rill_context_t *ctx, void *arg, void **state)
+{
+    const rill_dedupe_spec_t *s = &((dedupe_arg_t *)arg)->spec;
+    dedupe_state_t *st = rill_calloc(1, sizeof *st);
+    if (!st)
+        return RILL_ENOMEM;
+    *state = st;
+    st->spec = s;
+    st->observed = INT64_MIN;
+    if (s->ttl_ms <= 0 || s->ttl_ms > INT64_MAX / 4)
+        return rill_context_fail(ctx, RILL_ETOPOLOGY, "the TTL (%lld ms) must be positive",
+                                 (long long)s->ttl_ms);
+    if ((s->id.kind == RILL_DEDUPE_HEADER && !s->id.header) ||
+        (s->id.kind == RILL_DEDUPE_FUNCTION && !s->id.fn))
+        return rill_context_fail(ctx, RILL_ETOPOLOGY, "the id has no %s",
+                                 s->id.kind == RILL_DEDUPE_HEADER ? "header name" : "function");
+    st->ws = rill_context_window_store(ctx, s->store);
+    if (!st->ws)
+        return rill_context_fail(ctx, RILL_ETOPOLOGY, "window store '%s' is not connected to it",
+                                 s->store ? s->store : "(none)");
+    if (s->id.kind == RILL_DEDUPE_KEY) {
+        st->ks = s->key_serde ? s->key_serde : ctx->task->env.default_key_serde;
+        if (!st->ks)
+            return rill_context_fail(ctx, RILL_ECONFIG,
+                                     "no key serde to make the ids of store '%s' from the keys: "
+                                     "give one or set a default",
+                                     s->store);
+        if (st->ks == rill_serde_bytes() || st->ks == rill_serde_string())
+            st->ks = NULL; /* the key's view is its bytes: no call, no copy */
+    }
+    return 0;
+}
+
+static void dedupe_close(rill_context_t *ctx, void *state)
+{
+    (void)ctx;
+    dedupe_state_t *st = state;
+    if (!st)
+        return;
+    rill_bytes_free(&st->kb);
+    rill_free(st);
+}
+
+/* The record's id into *id (a null view: it has none); 0 or a code after rill_context_fail(). */
+static int record_id(rill_context_t *ctx, dedupe_state_t *st, const rill_record_t *rec,
+                     rill_buf_t *id)
+{
+    const rill_dedupe_id_t *how = &st->spec->id;
+    *id = (rill_buf_t){NULL, 0};
+    switch (how->kind) {
+    case RILL_DEDUPE_KEY:
+        if (!st->ks) {
+            *id = rec->key;
+            return 0;
+        }
+        return rill__op_ser(ctx, st->ks, rec->key, &st->kb, id, "key");
+    case RILL_DEDUPE_HEADER: {
+        /* The last header of the name, as Kafka's Headers.lastHeader(): a byte compare of the
+         * names, on headers parsed once for the record (the engine's lazy parse). */
+        const char *want = how->header;
+        size_t n = rill_headers_count(rec->headers);
+        for (size_t i = n; i-- > 0;) {
+            const rill_header_t *h = rill_headers_at(rec->headers, i);
+            if (h->name[0] == want[0] && strcmp(h->name, want) == 0) {
+                *id = h->value;
+                break;
+            }
+        }
+        return 0;
+    }
+    case RILL_DEDUPE_FUNCTION:
+        return how->fn(how->ud, ctx, rec, id); /* it says why with rill_context_fail() */
+    }
+    return 0;
+}
+
+/* Whether a and b are less than ttl apart (no overflow whatever they are). */
+static bool within(int64_t a, int64_t b, int64_t ttl)
+{
+    int64_t d;
+    if (__builtin_sub_overflow(a, b, &d))
+        return false;
+    return d > -ttl && d < ttl;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Whether a record of id at ts is a duplicate: whether the store remembers a passed record of
+ * id less than ttl from ts (in ts's bucket or a neighbour) and less than ttl before stream time.
+ * 0 with *dup set, or a code after rill_context_fail(). */
+static int is_duplicate(rill_context_t *ctx, dedupe_state_t *st, rill_buf_t id, int64_t ts,
+                        int64_t bucket, bool *dup)
+{
+    const int64_t ttl = st->spec->ttl_ms;
+    /* Its own bucket first (a duplicate close in time), then the one before, then the one after
+     * (only out-of-order records can have put something there). */
+    static const int64_t order[3] = {0, -1, 1};
+    *dup = false;
+    for (int i = 0; i < 3; i++) {
+        int64_t b;
+        if (__builtin_add_overflow(bucket, order[i], &b) || b < INT64_MIN / ttl ||
+            b > INT64_MAX / ttl)
+            continue;
+        rill_buf_t v;
+        int64_t seen;
+        int rc = rill_window_handle_get(st->ws, id, b * ttl, &v, &seen);
+        if (rc == RILL_ENOENT)
+            continue;
+        if (rc)
+            return rill_context_fail(ctx, rc, "cannot read store '%s': %s", st->spec->store,
+                                     rill_strerror(rc));
+        if (within(seen, ts, ttl) && (seen >= st->observed || within(seen, st->observed, ttl))) {
+            *dup = true;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int dedupe_process(rill_context_t *ctx, void *state, const rill_record_t *rec)
+{
+    dedupe_state_t *st = state;
+    const int64_t ttl = st->spec->ttl_ms, ts = rec->timestamp;
+    if (ts > st->observed)
+        st->observed = ts;
+    rill_buf_t id;
+    int rc = record_id(ctx, st, rec, &id);
+    if (rc)
+        return rc;
+    if (!id.data)
+        return rill_context_forward(ctx, rec); /* no id: never a duplicate */
+    int64_t bucket = floor_div(ts, ttl);
+    bool dup;
+    if ((rc = is_duplicate(ctx, st, id, ts, bucket, &dup)))
+        return rc;
+    if (dup) {
+        ctx->task->metrics.duplicates_dropped++;
+        return 0;
+    }
+    /* Remembered, unless it is too old to count already. The store's write and the output go
+     * out together: in the same transaction under exactly-once, and under at-least-once both
+     * before the offsets are committed. */
+    if (within(ts, st->observed, ttl)) {
+        rc = rill_window_handle_put(st->ws, id, bucket * ttl, (rill_buf_t){"", 0}, ts);
+        if (rc && rc != RILL_ENOENT)
+            return rill_context_fail(ctx, rc, "cannot write store '%s': %s", st->spec->store,
+                                     rill_strerror(rc));
+    }
+    return rill_context_forward(ctx, rec);
+}
+
+static const rill_processor_ops dedupe_ops = {dedupe_init, dedupe_process, dedupe_close};
+
+const rill_processor_ops *rill_dedupe_ops(void)
+{
+    return &dedupe_ops;
+}
