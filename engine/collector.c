@@ -21,6 +21,7 @@ typedef struct {
     int32_t partitions;
     int64_t *acked; /* acked[p]: highest acknowledged offset of partition p, -1: none */
     int32_t nacked;
+    bool changelog; /* a store's changelog: a write it loses breaks the store, always fatal */
 } out_topic_t;
 
 struct collector {
@@ -34,9 +35,20 @@ struct collector {
     void *before_send_ud;
     bool sent;
     char error[512];
-    char send_error[256]; /* why the last send failed, for the sink's message */
+    char send_error[256];         /* why the last send failed, for the sink's message */
+    rd_kafka_resp_err_t send_err; /* and its code */
     atomic_int_fast64_t produced;
+    atomic_int_fast64_t skipped; /* outputs the production handler dropped from reports */
+    atomic_int_fast64_t dead;    /* and sent to the dead letter queue */
+    uint64_t skipped_logged_at;
+    int eos_retries; /* rewinds asked for by retriable delivery failures since the last commit */
+    bool rewind_asked;
 };
+
+/* The opaque of a produced record: its topic's index + 1 in the low 32 bits, and how many
+ * times a retriable delivery failure sent it again above them. */
+#define OPAQUE_TOPIC(op)   ((size_t)((uintptr_t)(op)&0xffffffffu))
+#define OPAQUE_ATTEMPT(op) ((int)((uintptr_t)(op) >> 32))
 
 collector_t *rill__collector_new(const thread_ctx_t *ctx, const char *name)
 {
@@ -112,7 +124,13 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
         return NULL;
     c->outs = outs;
     o = &outs[c->nouts];
-    *o = (out_topic_t){rill_strdup(topic), NULL, -1, NULL, 0};
+    size_t len = strlen(topic);
+    *o = (out_topic_t){rill_strdup(topic),
+                       NULL,
+                       -1,
+                       NULL,
+                       0,
+                       len > 10 && strcmp(topic + len - 10, "-changelog") == 0};
     if (!o->name)
         return NULL;
     o->rkt = rd_kafka_topic_new(c->producer, topic, NULL);
@@ -135,10 +153,12 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
 {
     if (!o->rkt) {
         snprintf(c->send_error, sizeof c->send_error, "the thread has no producer at the moment");
+        c->send_err = RD_KAFKA_RESP_ERR__STATE;
         return RILL_ESTATE;
     }
     if (c->before_send && c->before_send(c->before_send_ud)) {
         snprintf(c->send_error, sizeof c->send_error, "the producer's transaction did not begin");
+        c->send_err = RD_KAFKA_RESP_ERR__STATE;
         return RILL_EKAFKA;
     }
     rd_kafka_headers_t *hdrs = NULL;
@@ -167,6 +187,7 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
             snprintf(c->send_error, sizeof c->send_error, "%s", rd_kafka_err2str(err));
+            c->send_err = err;
             return RILL_EKAFKA;
         }
         /* The producer's queue is full: serve delivery reports until it drains. A task cannot
@@ -182,6 +203,7 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
                      "the producer's queue stayed full for %lld ms (is the cluster reachable? "
                      "send.queue.full.timeout.ms)",
                      (long long)limit);
+            c->send_err = RD_KAFKA_RESP_ERR__QUEUE_FULL;
             return RILL_ETIMEDOUT;
         }
         rd_kafka_poll(c->producer, QUEUE_FULL_POLL_MS);
@@ -242,23 +264,237 @@ static int32_t partition_count(void *opaque, const char *topic)
     return o->partitions > 0 ? o->partitions : RILL_ENOENT;
 }
 
+/* What a produce error is for the production handler: fatal (Kafka Streams' fatal ones:
+ * security, fencing, a producer in a bad state; no handler may pass over them), retriable (the
+ * cluster may get better: timeouts, leaders moving, too few replicas, a topic not there yet), or
+ * neither (too large, an invalid record: the same again would fail the same way). */
+static int error_class(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR__STATE:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING:
+    case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SECURITY_DISABLED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_UNKNOWN:
+        return RILL_SEND_FATAL;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+        return RILL_SEND_RETRIABLE;
+    default:
+        return 0;
+    }
+}
+
+static int collector_send_class(void *opaque)
+{
+    const collector_t *c = opaque;
+    return error_class(c->send_err);
+}
+
+/* Waits ms serving the producer (its delivery reports), for a production retry's backoff. */
+static void collector_backoff(void *opaque, int64_t ms)
+{
+    collector_t *c = opaque;
+    int64_t until = rill__monotonic_ms() + ms;
+    for (int64_t now = rill__monotonic_ms(); now < until; now = rill__monotonic_ms()) {
+        if (c->producer)
+            rd_kafka_poll(c->producer, (int)(until - now));
+        else
+            break;
+    }
+}
+
 rill_collector_t rill__collector_iface(collector_t *c)
 {
-    return (rill_collector_t){collector_send,    partition_count,   c,
-                              collector_resolve, collector_send_to, collector_send_error};
+    return (rill_collector_t){collector_send,       partition_count,   c,
+                              collector_resolve,    collector_send_to, collector_send_error,
+                              collector_send_class, collector_backoff};
+}
+
+/* Sends the output of a failed delivery (msg) to the dead letter queue: its bytes and headers,
+ * and the error headers naming the output's topic and partition (the input record is not
+ * known here). 0 or a code. */
+static int dead_letter_output(collector_t *c, const rd_kafka_message_t *msg, const char *message)
+{
+    const char *dlq = c->ctx->env.dlq_topic;
+    out_topic_t *d = out_topic(c, dlq);
+    if (!d || !d->rkt)
+        return RILL_ENOMEM;
+    rd_kafka_headers_t *in = NULL, *h;
+    if (rd_kafka_message_headers((rd_kafka_message_t *)msg, &in) == 0 && in)
+        h = rd_kafka_headers_copy(in);
+    else
+        h = rd_kafka_headers_new(9);
+    char exception[128], partition[16], timestamp[24];
+    snprintf(exception, sizeof exception, "rill.ProductionError(%s)", rd_kafka_err2name(msg->err));
+    snprintf(partition, sizeof partition, "%d", msg->partition);
+    snprintf(timestamp, sizeof timestamp, "%lld", (long long)rd_kafka_message_timestamp(msg, NULL));
+    const char *app = c->ctx->env.application_id ? c->ctx->env.application_id : "";
+    const char *const kv[][2] = {
+        {"__streams.errors.exception", exception},
+        {"__streams.errors.message", message},
+        {"__streams.errors.topic", rd_kafka_topic_name(msg->rkt)},
+        {"__streams.errors.partition", partition},
+        {"__streams.errors.offset", "-1"},
+        {"__streams.errors.timestamp", timestamp},
+        {"__streams.errors.processor.node.id", ""},
+        {"__streams.errors.task.id", ""},
+        {"__streams.errors.application.id", app},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        rd_kafka_header_add(h, kv[i][0], -1, kv[i][1], -1);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        c->producer, RD_KAFKA_V_RKT(d->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(msg->key, msg->key_len), RD_KAFKA_V_VALUE(msg->payload, msg->len),
+        RD_KAFKA_V_TIMESTAMP(rd_kafka_message_timestamp(msg, NULL)), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(d - c->outs + 1)), RD_KAFKA_V_END);
+    if (err) {
+        rd_kafka_headers_destroy(h);
+        return RILL_EKAFKA;
+    }
+    c->sent = true;
+    atomic_fetch_add_explicit(&c->dead, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Sends msg again, its attempt counted in the opaque; 0 or a code. */
+static int send_again(collector_t *c, const rd_kafka_message_t *msg, int attempt)
+{
+    rd_kafka_headers_t *in = NULL, *h = NULL;
+    if (rd_kafka_message_headers((rd_kafka_message_t *)msg, &in) == 0 && in)
+        h = rd_kafka_headers_copy(in);
+    uintptr_t op = (uintptr_t)OPAQUE_TOPIC(msg->_private) | ((uintptr_t)attempt << 32);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        c->producer, RD_KAFKA_V_RKT(msg->rkt), RD_KAFKA_V_PARTITION(msg->partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(msg->key, msg->key_len),
+        RD_KAFKA_V_VALUE(msg->payload, msg->len),
+        RD_KAFKA_V_TIMESTAMP(rd_kafka_message_timestamp(msg, NULL)), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE((void *)op), RD_KAFKA_V_END);
+    if (err && h)
+        rd_kafka_headers_destroy(h);
+    return err ? RILL_EKAFKA : 0;
+}
+
+/*
+ * A record the cluster did not take (its delivery report failed). Purges follow an abort or a
+ * producer renewal, which rewind: nothing to do. Fatal causes, and changelog writes, fail. For
+ * the rest the production handler decides, with what the report knows: the output (topic,
+ * partition, bytes), not the input record, long processed. At-least-once: continue drops the
+ * output (dead letter: the output itself), retry sends it again (librdkafka's own retries with
+ * retry.backoff.ms were made before the report came). Exactly-once: librdkafka must abort the
+ * transaction the record was in, so a retry is the rewind to the last commit that follows
+ * (bounded, backing off), and continue cannot be honoured: it fails, saying so.
+ */
+__attribute__((cold, noinline)) static void delivery_failed(collector_t *c,
+                                                            const rd_kafka_message_t *msg)
+{
+    rd_kafka_resp_err_t err = msg->err;
+    if (err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+        return;
+    const rill_task_env_t *env = &c->ctx->env;
+    size_t idx = OPAQUE_TOPIC(msg->_private);
+    int attempt = OPAQUE_ATTEMPT(msg->_private);
+    bool changelog = idx >= 1 && idx <= c->nouts && c->outs[idx - 1].changelog;
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    int cls = error_class(err);
+    char message[600];
+    snprintf(message, sizeof message, "a record to topic '%s' partition %d was not delivered: %s",
+             topic, msg->partition, rd_kafka_err2str(err));
+    rill_handler_result_t r = RILL_HANDLER_FAIL;
+    if (!(cls & RILL_SEND_FATAL) && !changelog) {
+        rill_error_context_t ctx = {
+            .kind = RILL_ERROR_PRODUCTION,
+            .partition = -1,
+            .offset = -1,
+            .timestamp = rd_kafka_message_timestamp(msg, NULL),
+            .task_id = "",
+            .application_id = env->application_id ? env->application_id : "",
+            .error = RILL_EKAFKA,
+            .message = message,
+            .output_topic = topic,
+            .output_partition = msg->partition,
+            .output_key = {msg->key, msg->key_len},
+            .output_value = {msg->payload, msg->len},
+            .retriable = (cls & RILL_SEND_RETRIABLE) != 0,
+        };
+        r = env->continue_on[RILL_ERROR_PRODUCTION] ? RILL_HANDLER_CONTINUE
+            : env->retry_production                 ? RILL_HANDLER_RETRY
+                                                    : RILL_HANDLER_FAIL;
+        if (env->handler[RILL_ERROR_PRODUCTION])
+            r = env->handler[RILL_ERROR_PRODUCTION](env->handler_ud[RILL_ERROR_PRODUCTION], &ctx);
+    }
+    const char *why = "";
+    if (r == RILL_HANDLER_RETRY && (cls & RILL_SEND_RETRIABLE)) {
+        int done = c->ctx->eos ? c->eos_retries : attempt;
+        if (done < env->production_retries) {
+            rill_log(RILL_LOG_WARN, "thread", "%s: %s: retrying (retry %d of %d%s)", c->name,
+                     message, done + 1, env->production_retries,
+                     c->ctx->eos ? ": the transaction aborts, the thread rewinds" : "");
+            if (!c->ctx->eos && send_again(c, msg, attempt + 1) == 0)
+                return;
+            if (c->ctx->eos) {
+                if (!c->rewind_asked)
+                    c->eos_retries++;
+                c->rewind_asked = true;
+                return;
+            }
+        }
+        why = "; out of retries (production.exception.handler.retries)";
+    } else if (r == RILL_HANDLER_RETRY) {
+        why = "; the handler said retry, but the cause is not retriable";
+    } else if (r == RILL_HANDLER_CONTINUE && c->ctx->eos) {
+        why = "; production.exception.handler continue cannot drop an output of an exactly-once "
+              "transaction, which librdkafka must then abort (docs/retries.md)";
+    } else if (r == RILL_HANDLER_CONTINUE) {
+        if (env->dlq_topic && dead_letter_output(c, msg, message))
+            why = "; and it cannot go to the dead letter queue";
+        else {
+            uint64_t n =
+                (uint64_t)atomic_fetch_add_explicit(&c->skipped, 1, memory_order_relaxed) + 1;
+            if (!c->skipped_logged_at || n - c->skipped_logged_at >= 1000) {
+                c->skipped_logged_at = n;
+                rill_log(RILL_LOG_WARN, "thread",
+                         "%s: skipped (production.exception.handler): %s%s%s (records-skipped "
+                         "counts them; this line comes once per 1,000)",
+                         c->name, message, env->dlq_topic ? "; in the dead letter queue " : "",
+                         env->dlq_topic ? env->dlq_topic : "");
+            }
+            return;
+        }
+    }
+    if (!c->error[0])
+        snprintf(c->error, sizeof c->error, "%.300s%.200s", message, why);
 }
 
 void rill__collector_delivered(collector_t *c, const rd_kafka_message_t *msg)
 {
     if (msg->err) {
-        if (!c->error[0])
-            snprintf(c->error, sizeof c->error,
-                     "a record to topic '%s' partition %d was not delivered: %s",
-                     rd_kafka_topic_name(msg->rkt), msg->partition, rd_kafka_err2str(msg->err));
+        delivery_failed(c, msg);
         return;
     }
     atomic_fetch_add_explicit(&c->produced, 1, memory_order_relaxed);
-    size_t idx = (size_t)(uintptr_t)msg->_private;
+    size_t idx = OPAQUE_TOPIC(msg->_private);
     if (idx < 1 || idx > c->nouts || msg->partition < 0)
         return; /* sent through a producer since replaced */
     out_topic_t *o = &c->outs[idx - 1];
@@ -304,4 +540,28 @@ bool rill__collector_take_sent(collector_t *c)
 int64_t rill__collector_produced(const collector_t *c)
 {
     return atomic_load_explicit(&((collector_t *)c)->produced, memory_order_relaxed);
+}
+
+int64_t rill__collector_skipped(const collector_t *c, int64_t *dead_letters)
+{
+    collector_t *m = (collector_t *)c;
+    *dead_letters = atomic_load_explicit(&m->dead, memory_order_relaxed);
+    return atomic_load_explicit(&m->skipped, memory_order_relaxed);
+}
+
+int64_t rill__collector_txn_ended(collector_t *c, bool committed)
+{
+    int64_t wait = 0;
+    if (c->rewind_asked && c->eos_retries > 0)
+        wait = RILL_CONF_INT(c->ctx->conf, PRODUCTION_EXCEPTION_HANDLER_RETRY_BACKOFF_MS)
+               << (c->eos_retries - 1 < 20 ? c->eos_retries - 1 : 20);
+    c->rewind_asked = false;
+    if (committed)
+        c->eos_retries = 0;
+    return wait;
+}
+
+void rill__collector_wait(collector_t *c, int64_t ms)
+{
+    collector_backoff(c, ms);
 }

@@ -33,6 +33,15 @@ const char *rill__collector_error(const collector_t *c);
 void rill__collector_clear_error(collector_t *c);
 /* Returns whether records were sent since the last call, and clears the flag. */
 bool rill__collector_take_sent(collector_t *c);
+/* Returns how many outputs the production handler dropped from delivery reports (continue),
+ * and in *dead_letters how many of them went to the dead letter queue. @thread any */
+int64_t rill__collector_skipped(const collector_t *c, int64_t *dead_letters);
+/* Ends a transaction's round of delivery reports (exactly-once): committed or rewound. Returns
+ * how long to back off before processing again when a retriable delivery failure asked for the
+ * rewind (production.exception.handler=retry), else 0. */
+int64_t rill__collector_txn_ended(collector_t *c, bool committed);
+/* Waits ms (monotonic), serving the producer's delivery reports. */
+void rill__collector_wait(collector_t *c, int64_t ms);
 /* Returns how many records were acknowledged in total. @thread any */
 int64_t rill__collector_produced(const collector_t *c);
 

@@ -120,7 +120,17 @@ int rill__thread_rewind(stream_thread_t *t)
 static int commit_txn(stream_thread_t *t, rd_kafka_topic_partition_list_t *offsets)
 {
     char why[1024];
-    switch (rill__producer_commit(t->producer, t->consumer, offsets, why, sizeof why)) {
+    txn_result_t res = rill__producer_commit(t->producer, t->consumer, offsets, why, sizeof why);
+    int64_t backoff = rill__collector_txn_ended(t->collector, res == TXN_OK);
+    if (res == TXN_REWIND && rill__collector_error(t->collector)[0]) {
+        /* A delivery failed (the transaction had to abort for it) and the production handler
+         * did not ask for a retry: rewinding would fail the same way again. */
+        rill__thread_fail(t, RILL_EKAFKA, "%s", rill__collector_error(t->collector));
+        return RILL_EKAFKA;
+    }
+    if (res == TXN_REWIND && backoff > 0)
+        rill__collector_wait(t->collector, backoff);
+    switch (res) {
     case TXN_OK:
         t->dirty = false;
         rill__tm_committed(t->tm);

@@ -435,6 +435,20 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
     env->dlq_topic = *dlq ? dlq : NULL;
     env->dlq_late_records =
         strcmp(RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_LATE_RECORDS), "true") == 0;
+    int nd =
+        rill__retry_delays_parse(RILL_CONF_STR(conf, ERRORS_RETRY_TOPICS_DELAYS_MS),
+                                 env->retry_delays, RILL_RETRY_TOPICS_MAX, errstr, errstr_size);
+    if (nd < 0)
+        return nd;
+    env->nretry_delays = nd;
+    env->retry_all = strcmp(RILL_CONF_STR(conf, ERRORS_RETRY_TOPICS_PROCESSING), "all") == 0;
+    env->inplace_attempts = (int)RILL_CONF_INT(conf, ERRORS_RETRY_IN_PLACE_ATTEMPTS);
+    env->inplace_backoff_ms = RILL_CONF_INT(conf, ERRORS_RETRY_IN_PLACE_BACKOFF_MS);
+    const char *prod = RILL_CONF_STR(conf, PRODUCTION_EXCEPTION_HANDLER);
+    env->continue_on[RILL_ERROR_PRODUCTION] = strcmp(prod, "continue") == 0;
+    env->retry_production = strcmp(prod, "retry") == 0;
+    env->production_retries = (int)RILL_CONF_INT(conf, PRODUCTION_EXCEPTION_HANDLER_RETRIES);
+    env->production_backoff_ms = RILL_CONF_INT(conf, PRODUCTION_EXCEPTION_HANDLER_RETRY_BACKOFF_MS);
     env->default_store_backend = strcmp(RILL_CONF_STR(conf, DEFAULT_DSL_STORE), "in_memory") == 0
                                      ? RILL_STORE_IN_MEMORY
                                      : RILL_STORE_ROCKSDB;

@@ -101,6 +101,50 @@
       "true: a record a window drops as late (its window closed: late-records-dropped) also goes " \
       "to the dead letter queue, as the input record the task read, with the exception "           \
       "rill.LateRecord (as KIP-1328 proposes for records the DSL drops).")                         \
+    X(ERRORS_RETRY_TOPICS_DELAYS_MS, "errors.retry.topics.delays.ms", STRING, "",                  \
+      "comma-separated delays in ms, at most 8",                                                   \
+      "Non-blocking retries (as Spring Kafka's retryable topics): a record whose processing "      \
+      "failed with an error the processing handler answers retry goes, as read, to "               \
+      "<application.id>-retry-<delay> for the first delay, then the next, then to the dead "       \
+      "letter queue, and is processed again once its delay has passed, without holding up other "  \
+      "records. Only a record whose failed try wrote no store and sent nothing is retried. The "   \
+      "app creates the topics, as wide as the sources, which must all have one partition count "   \
+      "(docs/retries.md). Empty: none.")                                                           \
+    X(ERRORS_RETRY_TOPICS_PROCESSING, "errors.retry.topics.processing", ENUM, "callback",          \
+      "callback|all",                                                                              \
+      "Which processing errors go to the retry topics: those an exception handler "                \
+      "(rill_conf_set_exception_handler) answers RILL_HANDLER_RETRY, or all of them (when no "     \
+      "handler is set).")                                                                          \
+    X(ERRORS_RETRY_IN_PLACE_ATTEMPTS, "errors.retry.in.place.attempts", INT, "0", "0..100",        \
+      "In-place retries of a processing error the handler answers retry (or every one, with "      \
+      "errors.retry.topics.processing=all): the task backs off and processes the same record "     \
+      "again, this many times, before the retry topics or the dead letter queue get it. The "      \
+      "task's partitions pause, the thread's others go on. Only a record that wrote no store "     \
+      "and sent nothing before it failed is retried in place (nothing is applied twice). 0: "      \
+      "none.")                                                                                     \
+    X(ERRORS_RETRY_IN_PLACE_BACKOFF_MS, "errors.retry.in.place.backoff.ms", INT, "100",            \
+      "1..3600000",                                                                                \
+      "The backoff before the first in-place retry, doubled at each further one (wall clock: "     \
+      "the driver's in the test driver).")                                                         \
+    X(PRODUCTION_EXCEPTION_HANDLER, "production.exception.handler", ENUM, "fail",                  \
+      "fail|continue|retry",                                                                       \
+      "What happens to an output a sink cannot serialize or send (too large for the topic, a "     \
+      "topic that does not exist, a timeout). fail: the app stops in ERROR naming the sink, the "  \
+      "input record (topic, partition, offset) and the cause; continue: the output is dropped "    \
+      "(one log line per 1,000, records-skipped counts them), the rest of the record's effects "   \
+      "stay; retry: a retriable cause is retried (production.exception.handler.retries), the "     \
+      "others fail. Fencing, authorization and changelog writes always fail. See docs/retries.md " \
+      "for exactly_once_v2.")                                                                      \
+    X(PRODUCTION_EXCEPTION_HANDLER_RETRIES, "production.exception.handler.retries", INT, "3",      \
+      "0..100",                                                                                    \
+      "How many times a retriable production error is retried (the handler answers retry) "        \
+      "before the output fails.")                                                                  \
+    X(PRODUCTION_EXCEPTION_HANDLER_RETRY_BACKOFF_MS,                                               \
+      "production.exception.handler.retry.backoff.ms", INT, "100", "0..60000",                     \
+      "The wait before the first retry of a production error, doubled at each further one. A "     \
+      "send refused at once is retried inside the sink (the thread serves delivery reports "       \
+      "meanwhile); the retries of one output wait at most "                                        \
+      "backoff * (2^retries - 1) in all.")                                                         \
     X(CLUSTER_CONNECT_TIMEOUT_MS, "cluster.connect.timeout.ms", INT, "30000", "100..",             \
       "How long rill_app_start() waits for the cluster to answer before the app goes to ERROR.")   \
     X(REPLICATION_FACTOR, "replication.factor", INT, "-1", "-1|1..32767",                          \

@@ -70,6 +70,7 @@ int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope
     X("late-records-dropped", late_dropped)                                                        \
     X("dead-letters", dead_letters)                                                                \
     X("duplicates-dropped", duplicates_dropped)                                                    \
+    X("records-retried", retried)                                                                  \
     X("punctuations", punctuations)                                                                \
     X("changelog-writes", changelog_writes)                                                        \
     X("cache-hits", cache_hits)                                                                    \
@@ -85,6 +86,12 @@ int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope
 enum {
     RILL__TASK_COUNTERS = 0 RILL_TASK_COUNTERS(RILL__COUNT_ONE),
     RILL__METRICS = RILL__TASK_COUNTERS RILL_THREAD_METRICS(RILL__COUNT_ONE),
+};
+/* The task counters' indexes. */
+enum {
+#define RILL__COUNTER_ID(name, field) RILL__COUNTER_##field,
+    RILL_TASK_COUNTERS(RILL__COUNTER_ID)
+#undef RILL__COUNTER_ID
 };
 /* The thread metrics' indexes, after the task counters'. */
 enum {

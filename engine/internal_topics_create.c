@@ -107,12 +107,13 @@ static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr
 }
 
 /* Returns whether name is an internal topic of the app (a repartition topic or a changelog). */
-/* Returns whether the app makes topic name when it is missing: its internal topics and its
- * dead letter queue. */
+/* Returns whether the app makes topic name when it is missing: its internal topics, its dead
+ * letter queue and its retry topics. */
 static bool is_internal(const rill_app_t *app, const char *name)
 {
     return rill__topic_kind(app->env.application_id, name) != RILL_TOPIC_USER ||
-           (app->env.dlq_topic && strcmp(name, app->env.dlq_topic) == 0);
+           (app->env.dlq_topic && strcmp(name, app->env.dlq_topic) == 0) ||
+           rill__retry_topic_is(&app->env, name);
 }
 
 /* The dead letter queue, when one is named and missing: as wide as the widest source topic. */
@@ -129,6 +130,61 @@ static int size_dead_letter_queue(rill_app_t *app)
             widest = ww.max;
     }
     return rill__app_remember_topic(app, dlq, widest);
+}
+
+typedef struct {
+    rill_app_t *app;
+    int32_t min, max;
+} span_t;
+
+static void source_span(void *ud, const char *topic, bool internal, int32_t partitions)
+{
+    span_t *w = ud;
+    int32_t n = rill__app_partitions(w->app, topic);
+    if (n > 0 && (w->min == 0 || n < w->min))
+        w->min = n;
+    if (n > w->max)
+        w->max = n;
+}
+
+/* The retry topics (errors.retry.topics.delays.ms), when missing: as wide as the sources. A
+ * record goes back to the task of the partition it was read from, on the member that has that
+ * partition of the retry topic: the range assignor gives partition p of topics of one width to
+ * one member, so every source must have the retry topics' width. */
+static int size_retry_topics(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+    if (!app->env.nretry_delays)
+        return 0;
+    span_t span = {app, 0, 0};
+    for (int st = 0; st < rill__topology_subtopology_count(app->topo); st++)
+        rill__topology_source_topics(app->topo, st, app->env.application_id, source_span, &span);
+    if (span.min != span.max) {
+        snprintf(errstr, errstr_size,
+                 "errors.retry.topics.delays.ms: the retry topics need every source topic to have "
+                 "one partition count (they have %d to %d), so that a retried record comes back to "
+                 "the instance of its task",
+                 span.min, span.max);
+        return RILL_ECONFIG;
+    }
+    for (int i = 0; i < app->env.nretry_delays; i++) {
+        char name[300];
+        rill__retry_topic_name(name, sizeof name, app->env.application_id,
+                               app->env.retry_delays[i]);
+        int32_t n = rill__app_partitions(app, name);
+        if (n > 0 && n != span.max) {
+            snprintf(errstr, errstr_size,
+                     "retry topic '%s' has %d partitions; the sources have %d: it must have as "
+                     "many",
+                     name, n, span.max);
+            return RILL_ECONFIG;
+        }
+        int rc = n > 0 ? 0 : rill__app_remember_topic(app, name, span.max > 0 ? span.max : 1);
+        if (rc) {
+            snprintf(errstr, errstr_size, "out of memory");
+            return rc;
+        }
+    }
+    return 0;
 }
 
 /* Returns the store whose changelog name is, or NULL. */
@@ -225,6 +281,8 @@ int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errst
     }
     if ((rc = size_dead_letter_queue(app)))
         return rc;
+    if ((rc = size_retry_topics(app, errstr, errstr_size)))
+        return rc;
     /* Create them: on the mock cluster directly, on a real one with CreateTopics. */
     size_t app_len = strlen(app->env.application_id);
     rd_kafka_NewTopic_t **nts = rill_calloc(app->ntopics + 1, sizeof *nts);
@@ -265,7 +323,8 @@ int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errst
         /* Repartition topics keep records whatever their timestamps (a replay of old events
          * must not lose them to the broker's time retention); the app deletes what it has
          * committed instead (purge_repartitions). */
-        bool dlq = app->env.dlq_topic && strcmp(name, app->env.dlq_topic) == 0;
+        bool dlq = (app->env.dlq_topic && strcmp(name, app->env.dlq_topic) == 0) ||
+                   rill__retry_topic_is(&app->env, name);
         bool bad = spec  ? changelog_config(app, nts[nnt], spec) != 0
                    : dlq ? false /* the broker's defaults */
                          : nts[nnt] && rd_kafka_NewTopic_set_config(nts[nnt], "retention.ms", "-1");

@@ -7,6 +7,7 @@
 #include "stream_thread_int.h"
 
 #include <stdio.h>
+#include <time.h>
 
 static int load_headers(rill_headers_t *self)
 {
@@ -34,6 +35,64 @@ static int load_headers(rill_headers_t *self)
     return 0;
 }
 
+/* Marks the record at offset of slot processed. */
+static inline void processed(stream_thread_t *t, slot_t *slot, int64_t offset)
+{
+    if (slot->first_offset < 0)
+        slot->first_offset = offset;
+    slot->next_offset = offset + 1;
+    t->dirty = true;
+}
+
+/* How long a record of a retry topic waits for its task, when the task is not running here yet
+ * (restoring, or made on the next step). */
+#define RETRY_TASK_WAIT_MS 100
+
+static int64_t wall_clock_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Processes raw, a record of a retry topic, through the task it names (its sub-topology's, of
+ * its partition: the retry topics have the sources' partition count, so the range assignor gives
+ * this thread that task), once it is due; pauses the retry partition at it until then, while
+ * everything else goes on. */
+__attribute__((noinline)) static void
+process_retry(stream_thread_t *t, slot_t *slot, rd_kafka_message_t *msg, const rill_record_t *raw)
+{
+    int source, st = rill__retry_subtopology(t->ctx.topo, t->env.application_id, raw, &source);
+    if (st < 0) {
+        rill__thread_fail(t, RILL_EINVAL,
+                          "the record at topic '%s' partition %d offset %lld names no topic of "
+                          "the topology in its __streams.errors.topic header",
+                          slot->topic, slot->partition, (long long)msg->offset);
+        return;
+    }
+    int64_t now = wall_clock_now(), due = 0;
+    rill_task_t *task = rill__tm_task(t->tm, st, msg->partition);
+    int rc = task ? rill__task_process_retry(task, raw, now, &due) : RILL_RETRY_NOT_DUE;
+    if (!task) {
+        due = now + RETRY_TASK_WAIT_MS;
+    } else if (rc == RILL_TASK_BACKOFF) {
+        /* Retried in place: the retry partition waits for the end of the backoff; the task's
+         * own partitions need not. */
+        due = rill__task_backoff_until(task);
+        rill__task_backoff_end(task);
+        rc = RILL_RETRY_NOT_DUE;
+    }
+    if (rc == RILL_RETRY_NOT_DUE) {
+        rill__tm_pause_retry(t->tm, slot, msg->offset, due);
+        return;
+    }
+    if (rc) {
+        rill__thread_fail(t, rc, "%s", rill__task_error(task));
+        return;
+    }
+    processed(t, slot, msg->offset);
+}
+
 /* Processes the record of a slot whose task runs; counts it when a task took it. */
 static void process_record(stream_thread_t *t, slot_t *slot, rd_kafka_message_t *msg)
 {
@@ -57,15 +116,21 @@ static void process_record(stream_thread_t *t, slot_t *slot, rd_kafka_message_t 
     t->lazy.headers = (rill_headers_t){NULL, 0, load_headers};
     t->lazy.msg = msg;
     raw.headers = &t->lazy.headers;
+    if (slot->retry) {
+        process_retry(t, slot, msg, &raw);
+        return;
+    }
     int rc = rill__task_process(slot->task, slot->source, &raw);
+    if (rc == RILL_TASK_BACKOFF) {
+        /* An in-place retry: not processed; the task waits, the thread goes on. */
+        rill__tm_backoff(t->tm, slot, msg->offset);
+        return;
+    }
     if (rc) {
         rill__thread_fail(t, rc, "%s", rill__task_error(slot->task));
         return;
     }
-    if (slot->first_offset < 0)
-        slot->first_offset = msg->offset;
-    slot->next_offset = msg->offset + 1;
-    t->dirty = true;
+    processed(t, slot, msg->offset);
 }
 
 /* A consumer's error event: fatal ones fail the thread, the others are logged. */

@@ -304,6 +304,7 @@ static void punct_timer_cb(uv_timer_t *h)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts); /* wall-clock punctuation runs on wall-clock time */
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    rill__tm_resume_backoffs(t->tm, now); /* in-place retries whose backoff ended */
     for (size_t i = 0; i < rill__tm_running_count(t->tm) && !t->failed; i++) {
         rill_task_t *task = rill__tm_running(t->tm, i, NULL);
         if (rill__task_punctuate(task, now))
@@ -314,7 +315,13 @@ static void punct_timer_cb(uv_timer_t *h)
 
 static void rearm_punctuation(stream_thread_t *t)
 {
-    int64_t next = INT64_MAX;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    /* Retry partitions whose record came due resume here; the next due one arms the timer. */
+    int64_t next =
+        t->tm
+            ? rill__tm_resume_backoffs(t->tm, (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000)
+            : INT64_MAX;
     for (size_t i = 0; i < rill__tm_running_count(t->tm); i++) {
         int64_t n = rill__task_next_punctuation(rill__tm_running(t->tm, i, NULL));
         if (n < next)
@@ -395,7 +402,8 @@ static void thread_main(void *arg)
     for (size_t i = 0; i < t->ctx.ntopics; i++) {
         int st, source;
         if (rill__topology_find_source(t->ctx.topo, t->env.application_id, t->ctx.topics[i], &st,
-                                       &source) == 0)
+                                       &source) == 0 ||
+            rill__retry_topic_is(&t->env, t->ctx.topics[i]))
             rd_kafka_topic_partition_list_add(sub, t->ctx.topics[i], RD_KAFKA_PARTITION_UA);
     }
     t->subscribed_topics = (size_t)sub->cnt;
@@ -594,8 +602,16 @@ bool rill__thread_running(stream_thread_t *t)
 
 int64_t rill__thread_metric(stream_thread_t *t, int index)
 {
-    if (index >= 0 && index < RILL__TASK_COUNTERS)
-        return atomic_load_explicit(&t->m_task[index], memory_order_relaxed);
+    if (index >= 0 && index < RILL__TASK_COUNTERS) {
+        int64_t v = atomic_load_explicit(&t->m_task[index], memory_order_relaxed);
+        /* Outputs the production handler dropped from delivery reports: the collector's. */
+        if (t->collector &&
+            (index == RILL__COUNTER_skipped || index == RILL__COUNTER_dead_letters)) {
+            int64_t dead = 0, dropped = rill__collector_skipped(t->collector, &dead);
+            v += index == RILL__COUNTER_skipped ? dropped : dead;
+        }
+        return v;
+    }
     switch (index) {
     case RILL__METRIC_PRODUCED:
         return t->collector ? rill__collector_produced(t->collector) : 0;

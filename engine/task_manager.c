@@ -112,7 +112,7 @@ static int find_groups(task_manager_t *tm)
     for (size_t i = 0; i < tm->nslots; i++) {
         slot_t *a = &tm->slots[i];
         a->grouped = a->pq != NULL; /* a slot keeps the queue it was given */
-        for (size_t j = 0; j < tm->nslots && !a->grouped; j++)
+        for (size_t j = 0; j < tm->nslots && !a->grouped && !a->retry; j++)
             a->grouped =
                 j != i && tm->slots[j].st == a->st && tm->slots[j].partition == a->partition;
     }
@@ -248,6 +248,94 @@ static void pause_resume(task_manager_t *tm, rill_task_t *task, bool resume)
     }
     rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_topic_partition_list_destroy(seek);
+}
+
+void rill__tm_backoff(task_manager_t *tm, slot_t *slot, int64_t offset)
+{
+    rill_task_t *task = slot->task;
+    pause_resume(tm, task, false);
+    /* At the resume each partition of the task is sought back to its first record not
+     * processed: the one that failed, the ones queued for the task's turn (dropped here). */
+    for (size_t s = 0; s < tm->nslots; s++) {
+        slot_t *sl = &tm->slots[s];
+        if (sl->task != task)
+            continue;
+        int64_t from = sl == slot ? offset : rill__rq_head_offset(&sl->pg.queue);
+        if (from >= 0 && (sl->dropped_from < 0 || from < sl->dropped_from))
+            sl->dropped_from = from;
+        drop_queued(sl);
+    }
+    set_active(tm, task, false);
+}
+
+/* Pauses or resumes one partition; a resumed one is sought to offset. */
+static void pause_resume_one(task_manager_t *tm, slot_t *sl, bool resume, int64_t offset)
+{
+    if (!tm->consumer)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, sl->topic, sl->partition)->offset = offset;
+    rd_kafka_resp_err_t err = resume ? rd_kafka_resume_partitions(tm->consumer, list)
+                                     : rd_kafka_pause_partitions(tm->consumer, list);
+    rd_kafka_error_t *error =
+        resume && offset >= 0 ? rd_kafka_seek_partitions(tm->consumer, list, 0) : NULL;
+    if (err || error)
+        rill_log(RILL_LOG_WARN, "thread", "%s: cannot %s '%s' [%d]: %s", tm->name,
+                 resume ? "resume" : "pause", sl->topic, sl->partition,
+                 error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+void rill__tm_pause_retry(task_manager_t *tm, slot_t *slot, int64_t offset, int64_t due)
+{
+    pause_resume_one(tm, slot, false, -1);
+    slot->active = false;
+    slot->dropped_from = offset; /* records after it, fetched meanwhile, are dropped */
+    slot->due = due > 0 ? due : 1;
+}
+
+rill_task_t *rill__tm_task(const task_manager_t *tm, int st, int32_t partition)
+{
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].st == st && tm->tasks[i].partition == partition &&
+            tm->tasks[i].state == T_RUNNING)
+            return tm->tasks[i].task;
+    return NULL;
+}
+
+int64_t rill__tm_resume_backoffs(task_manager_t *tm, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    for (size_t s = 0; s < tm->nslots; s++) {
+        slot_t *sl = &tm->slots[s];
+        if (!sl->retry || !sl->due)
+            continue;
+        if (sl->due <= now) {
+            pause_resume_one(tm, sl, true, sl->dropped_from);
+            sl->due = 0;
+            sl->dropped_from = -1;
+            sl->active = true;
+        } else if (sl->due < next) {
+            next = sl->due;
+        }
+    }
+    for (size_t i = 0; i < tm->ntasks; i++) {
+        task_ref_t *ref = &tm->tasks[i];
+        int64_t until =
+            ref->task && ref->state == T_RUNNING ? rill__task_backoff_until(ref->task) : 0;
+        if (!until)
+            continue;
+        if (until <= now) {
+            rill__task_backoff_end(ref->task);
+            pause_resume(tm, ref->task, true);
+            set_active(tm, ref->task, true);
+        } else if (until < next) {
+            next = until;
+        }
+    }
+    return next;
 }
 
 /* Marks a task running (its slots process), under the query lock: queries see it from here. */
@@ -411,6 +499,34 @@ static void close_unused(task_manager_t *tm, which_t which)
     pthread_rwlock_unlock(tm->ctx->query_lock);
 }
 
+/* A slot for partition p of a retry topic: no task of its own (each record names its own). */
+static int add_retry_slot(task_manager_t *tm, const rd_kafka_topic_partition_t *p, char *why,
+                          size_t why_size)
+{
+    slot_t *slots = rill_realloc(tm->slots, (tm->nslots + 1) * sizeof *slots);
+    char *topic = slots ? rill_strdup(p->topic) : NULL;
+    if (slots)
+        tm->slots = slots;
+    if (!topic) {
+        snprintf(why, why_size, "out of memory taking '%s' [%d]", p->topic, p->partition);
+        return RILL_ENOMEM;
+    }
+    slots[tm->nslots++] = (slot_t){
+        .topic = topic,
+        .partition = p->partition,
+        .st = -1,
+        .source = -1,
+        .active = true,
+        .retry = true,
+        .first_offset = -1,
+        .next_offset = -1,
+        .committed = -1,
+        .dropped_from = -1,
+        .pg = {.idle_since = -1},
+    };
+    return 0;
+}
+
 int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *parts, char *why,
                     size_t why_size)
 {
@@ -418,6 +534,11 @@ int rill__tm_assign(task_manager_t *tm, const rd_kafka_topic_partition_list_t *p
     for (int i = 0; i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
         int st, source;
+        if (rill__retry_topic_is(tm->env, p->topic)) {
+            if (add_retry_slot(tm, p, why, why_size))
+                return RILL_ENOMEM;
+            continue;
+        }
         if (rill__topology_find_source(tm->ctx->topo, tm->ctx->env.application_id, p->topic, &st,
                                        &source)) {
             rill_log(RILL_LOG_WARN, "thread", "%s: assigned '%s' [%d], which no source reads",

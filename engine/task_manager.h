@@ -24,6 +24,9 @@ typedef struct {
     rill_task_t *task;    /* NULL while the task waits to be made */
     bool active;          /* the task runs: records are processed */
     bool repartition;     /* an internal repartition topic: purged after commits */
+    bool retry;           /* a retry topic: st and source -1, task NULL; each record names its
+                           * task (errors.retry.topics.delays.ms) */
+    int64_t due;          /* a retry slot paused until then (wall-clock ms); 0: not paused */
     int64_t first_offset; /* the first record processed since the assignment; -1: none yet */
     int64_t next_offset;  /* after the last processed record; -1: none yet */
     int64_t committed;    /* what this thread committed (or rewound to); -1: none */
@@ -84,6 +87,18 @@ void rill__tm_drop_queued(task_manager_t *tm);
 
 /* Returns the slot of a consumed message, or NULL (a partition revoked a moment ago). */
 slot_t *rill__tm_slot_for(task_manager_t *tm, const rd_kafka_message_t *msg);
+/* The task of slot backs off (an in-place retry of the record at offset): its partitions pause,
+ * to be sought back to that record (and to the first queued one of its other partitions) when
+ * rill__tm_resume_backoffs() resumes it. The thread's other tasks go on. */
+void rill__tm_backoff(task_manager_t *tm, slot_t *slot, int64_t offset);
+/* Pauses a retry slot at the record at offset until due (wall-clock ms): its record is not due,
+ * or its task is not ready for it. */
+void rill__tm_pause_retry(task_manager_t *tm, slot_t *slot, int64_t offset, int64_t due);
+/* Returns the running task (st, partition) of this thread, or NULL. */
+rill_task_t *rill__tm_task(const task_manager_t *tm, int st, int32_t partition);
+/* Resumes the tasks whose backoff ended by now (wall-clock ms), and the retry slots due;
+ * returns the earliest end of those still waiting (INT64_MAX: none). */
+int64_t rill__tm_resume_backoffs(task_manager_t *tm, int64_t now);
 /* Returns the number of running tasks and the i-th one (its partition in *partition). */
 size_t rill__tm_running_count(const task_manager_t *tm);
 rill_task_t *rill__tm_running(const task_manager_t *tm, size_t i, int32_t *partition);

@@ -23,6 +23,7 @@ typedef struct {
     int32_t partitions;
     bool internal;
     bool global; /* a global store's topic: what sinks write to it goes into the store */
+    bool retry;  /* a retry topic: its records go back to their task once due */
     stored_t *recs;
     size_t n, cap;
     size_t read;   /* next record rill_test_driver_read() returns */
@@ -36,6 +37,13 @@ typedef struct {
     int32_t partition;
     rill_task_t *task;
 } task_slot_t;
+
+/* A record held back: its task backs off (an in-place retry), it or one before it waits. */
+typedef struct {
+    size_t topic, rec; /* td->topics[topic].recs[rec] */
+    rill_task_t *task;
+    int source; /* -1: a record of a retry topic */
+} held_t;
 
 struct rill_test_driver {
     rill_topology_t *topo;
@@ -51,6 +59,8 @@ struct rill_test_driver {
     char *state_dir;       /* a fresh directory of its own, wiped on destroy */
     rill_store_env_t *store_env;
     rill_global_t *global; /* the global stores: a record piped to their topic goes in at once */
+    held_t *held;          /* in order; those of one task run in turn once its backoff ends */
+    size_t nheld;
 };
 
 static topic_t *topic_find(const rill_test_driver_t *td, const char *name)
@@ -129,6 +139,10 @@ static topic_t *topic_get(rill_test_driver_t *td, const char *name)
     const char *app_id = td->env.application_id;
     t->internal = rill__topic_kind(app_id, name) == RILL_TOPIC_REPARTITION;
     t->global = rill__global_find_topic(td->global, name) >= 0;
+    t->retry = rill__retry_topic_is(&td->env, name);
+    for (size_t i = 0; t->retry && i < td->ntopics; i++) /* as wide as the widest, as the app */
+        if (topics[i].partitions > t->partitions)
+            t->partitions = topics[i].partitions;
     if (t->internal) {
         /* As the app sizes them: the count the repartition gave, else the widest topic. */
         declared_t d = {name, 0};
@@ -251,7 +265,7 @@ rill_test_driver_t *rill_test_driver_new(rill_topology_t *topo, const rill_conf_
         return NULL;
     }
     td->env.collector =
-        (rill_collector_t){collector_send, collector_partitions, td, NULL, NULL, NULL};
+        (rill_collector_t){collector_send, collector_partitions, td, NULL, NULL, NULL, NULL, NULL};
     td->env.wall_clock = driver_clock;
     td->env.wall_clock_ud = td;
     /* Stores live in a fresh directory under state.dir, so drivers never share state. */
@@ -295,6 +309,7 @@ void rill_test_driver_destroy(rill_test_driver_t *td)
     for (size_t i = 0; i < td->ntasks; i++)
         rill__task_destroy(td->tasks[i].task);
     rill_free(td->tasks);
+    rill_free(td->held);
     rill__global_close(td->global);
     rill_store_env_destroy(td->store_env);
     if (td->state_dir)
@@ -355,48 +370,181 @@ static rill_task_t *task_for(rill_test_driver_t *td, int st, int32_t partition, 
     return task;
 }
 
-/* Runs one record through the task reading (topic, partition). */
-static int deliver(rill_test_driver_t *td, const char *topic, const rill_record_t *raw)
+/* The stored record h names, as a task reads it (headers in *hdrs, the topic's name in name). */
+static rill_record_t held_record(const rill_test_driver_t *td, const held_t *h,
+                                 rill_headers_t *hdrs, char *name, size_t name_size)
 {
-    int st, source, g = rill__global_find_topic(td->global, topic);
+    const stored_t *s = &td->topics[h->topic].recs[h->rec];
+    snprintf(name, name_size, "%s", td->topics[h->topic].name);
+    *hdrs = (rill_headers_t){s->rec.headers, s->rec.header_count, NULL};
+    return (rill_record_t){s->rec.key, s->rec.value,     s->rec.timestamp, hdrs,
+                           name,       s->rec.partition, s->offset};
+}
+
+/* Returns whether a record of task waits (held back, so the ones after it wait too). */
+static bool task_held(const rill_test_driver_t *td, const rill_task_t *task)
+{
+    for (size_t i = 0; i < td->nheld; i++)
+        if (td->held[i].task == task)
+            return true;
+    return false;
+}
+
+static int hold(rill_test_driver_t *td, const held_t *h)
+{
+    held_t *held = rill_realloc(td->held, (td->nheld + 1) * sizeof *held);
+    if (!held)
+        return RILL_ENOMEM;
+    td->held = held;
+    held[td->nheld++] = *h;
+    return 0;
+}
+
+/* Runs the record h names through its task; RILL_TASK_BACKOFF when the task backs off. */
+static int run_held(rill_test_driver_t *td, const held_t *h)
+{
+    rill_headers_t hdrs;
+    char name[512];
+    rill_record_t raw = held_record(td, h, &hdrs, name, sizeof name);
+    int64_t due;
+    int rc = h->source >= 0 ? rill__task_process(h->task, h->source, &raw)
+                            : rill__task_process_retry(h->task, &raw, td->now, &due);
+    if (rc && rc != RILL_TASK_BACKOFF)
+        snprintf(td->error, sizeof td->error, "%s", rill__task_error(h->task));
+    return rc;
+}
+
+/* Runs h now, or holds it when its task waits or backs off (as the app pauses a task that
+ * backs off, while the others go on). */
+static int run_or_hold(rill_test_driver_t *td, const held_t *h)
+{
+    if (task_held(td, h->task))
+        return hold(td, h);
+    int rc = run_held(td, h);
+    return rc == RILL_TASK_BACKOFF ? hold(td, h) : rc;
+}
+
+/* Runs the held records whose task's backoff has ended, in order; a task that backs off again
+ * keeps its records. */
+static int run_due_held(rill_test_driver_t *td)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < td->nheld; i++) {
+        held_t h = td->held[i];
+        bool waits = false;
+        for (size_t k = 0; k < keep && !waits; k++)
+            waits = td->held[k].task == h.task;
+        int64_t until = rill__task_backoff_until(h.task);
+        int rc = 0;
+        if (!waits && until <= td->now) {
+            rill__task_backoff_end(h.task);
+            rc = run_held(td, &h);
+            if (rc == 0)
+                continue;
+        }
+        td->held[keep++] = h;
+        if (rc && rc != RILL_TASK_BACKOFF) {
+            memmove(&td->held[keep], &td->held[i + 1], (td->nheld - i - 1) * sizeof h);
+            td->nheld = keep + td->nheld - i - 1;
+            return rc;
+        }
+    }
+    td->nheld = keep;
+    return 0;
+}
+
+/* Runs record rec of topic ti through the task reading (topic, partition). */
+static int deliver(rill_test_driver_t *td, size_t ti, size_t ri)
+{
+    rill_headers_t hdrs;
+    char topic[512];
+    held_t h = {ti, ri, NULL, 0};
+    rill_record_t raw = held_record(td, &h, &hdrs, topic, sizeof topic);
+    int st, g = rill__global_find_topic(td->global, topic);
     if (g >= 0) {
-        int rc = rill__global_apply(td->global, (size_t)g, raw, 1);
+        int rc = rill__global_apply(td->global, (size_t)g, &raw, 1);
         if (rc)
             snprintf(td->error, sizeof td->error, "%s", rill__global_error(td->global));
         return rc;
     }
-    if (rill__topology_find_source(td->topo, td->env.application_id, topic, &st, &source))
+    if (rill__topology_find_source(td->topo, td->env.application_id, topic, &st, &h.source))
         return 0; /* nobody reads this topic: it is only an output */
     int rc;
-    rill_task_t *task = task_for(td, st, raw->partition, &rc);
-    if (!task)
+    if (!(h.task = task_for(td, st, raw.partition, &rc)))
         return rc;
-    rc = rill__task_process(task, source, raw);
-    if (rc)
-        snprintf(td->error, sizeof td->error, "%s", rill__task_error(task));
-    return rc;
+    return run_or_hold(td, &h);
+}
+
+/* Runs record ri of retry topic ti through the task that first read it, when it is due by the
+ * driver's wall clock; *fed says whether it was (a record not due yet holds up its topic only:
+ * every record there has the same delay, so the later ones are not due either). */
+static int deliver_retry(rill_test_driver_t *td, size_t ti, size_t ri, bool *fed)
+{
+    rill_headers_t hdrs;
+    char name[512];
+    held_t h = {ti, ri, NULL, -1};
+    rill_record_t raw = held_record(td, &h, &hdrs, name, sizeof name);
+    int source, rc, st = rill__retry_subtopology(td->topo, td->env.application_id, &raw, &source);
+    *fed = false;
+    if (st < 0) {
+        snprintf(td->error, sizeof td->error,
+                 "the record at topic '%s' partition %d offset %lld of a retry topic names no "
+                 "topic of the topology",
+                 raw.topic, raw.partition, (long long)raw.offset);
+        return RILL_EINVAL;
+    }
+    if (!(h.task = task_for(td, st, raw.partition, &rc)))
+        return rc;
+    if (!task_held(td, h.task)) {
+        int64_t due;
+        rc = rill__task_process_retry(h.task, &raw, td->now, &due);
+        if (rc == RILL_RETRY_NOT_DUE)
+            return 0;
+        *fed = true;
+        if (rc == RILL_TASK_BACKOFF)
+            return hold(td, &h);
+        if (rc)
+            snprintf(td->error, sizeof td->error, "%s", rill__task_error(h.task));
+        return rc;
+    }
+    *fed = true;
+    return hold(td, &h);
+}
+
+/* Feeds the records of retry topics that are due to their tasks. */
+static int drain_retries(rill_test_driver_t *td, bool *again)
+{
+    for (size_t i = 0; i < td->ntopics; i++) {
+        bool fed = true;
+        while (fed && td->topics[i].retry && td->topics[i].fed < td->topics[i].n) {
+            int rc = deliver_retry(td, i, td->topics[i].fed, &fed);
+            if (rc)
+                return rc;
+            if (fed) {
+                td->topics[i].fed++;
+                *again = true;
+            }
+        }
+    }
+    return 0;
 }
 
 /* Feeds records written to internal topics to their readers until none is left, and those
- * written to a global store's topic to the store (as Kafka Streams' driver does). */
+ * written to a global store's topic to the store (as Kafka Streams' driver does); and the due
+ * records of retry topics. */
 static int drain_internal(rill_test_driver_t *td)
 {
     bool again = true;
     while (again) {
         again = false;
+        int rc = drain_retries(td, &again);
+        if (rc)
+            return rc;
         for (size_t i = 0; i < td->ntopics; i++) {
             /* td->topics may move while delivering: index it afresh each time. */
             while ((td->topics[i].internal || td->topics[i].global) &&
                    td->topics[i].fed < td->topics[i].n) {
-                stored_t s = td->topics[i].recs[td->topics[i].fed];
-                int64_t offset = s.offset;
-                td->topics[i].fed++;
-                char name[512];
-                snprintf(name, sizeof name, "%s", td->topics[i].name);
-                rill_headers_t hdrs = {s.rec.headers, s.rec.header_count, NULL};
-                rill_record_t raw = {s.rec.key, s.rec.value,     s.rec.timestamp, &hdrs,
-                                     name,      s.rec.partition, offset};
-                int rc = deliver(td, name, &raw);
+                int rc = deliver(td, i, td->topics[i].fed++);
                 if (rc)
                     return rc;
                 again = true;
@@ -451,11 +599,10 @@ int rill_test_driver_pipe_headers(rill_test_driver_t *td, const char *topic, int
     if (rc)
         return rc;
     t = topic_find(td, topic);
-    rill_record_t raw = {key, value, timestamp, &hdrs, topic, partition, t->recs[t->n - 1].offset};
     t->read = t->n; /* piped input is not output */
     t->fed = t->n;
     td->error[0] = 0;
-    if ((rc = deliver(td, topic, &raw)))
+    if ((rc = deliver(td, (size_t)(t - td->topics), t->n - 1)))
         return rc;
     return drain_and_flush(td);
 }
@@ -477,6 +624,9 @@ int rill_test_driver_advance_wall_clock(rill_test_driver_t *td, int64_t ms)
     if (!td || ms < 0)
         return RILL_EINVAL;
     td->now += ms;
+    int held = run_due_held(td);
+    if (held)
+        return held;
     for (size_t i = 0; i < td->ntasks; i++) {
         int rc = rill__task_punctuate(td->tasks[i].task, td->now);
         if (rc) {

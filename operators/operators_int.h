@@ -149,7 +149,17 @@ struct rill_task {
     const char *failed_node;          /* the node whose rill_context_fail the record's error is */
     char failed_why[768];             /* and what it said */
     uint64_t failed_logged_at;        /* skipped when the last skipped-record line was logged */
-    struct task_shared *shared;       /* blocks nodes of the task share (rill__task_shared) */
+    int retry_attempt; /* the failures of the record being processed again from a retry topic */
+    /* In-place retries: writes to stores and sends by sinks (a record that made none before it
+     * failed can run again from its source with nothing applied twice), their count when the
+     * record began, and the record retried (its tries, until when the task backs off). */
+    uint64_t effects, effects_at_start;
+    int inplace_tries;
+    int64_t backoff_until; /* wall-clock ms; 0: not backing off */
+    int32_t inplace_partition;
+    int64_t inplace_offset;
+    char inplace_topic[256];
+    struct task_shared *shared; /* blocks nodes of the task share (rill__task_shared) */
 };
 
 /* Returns the zeroed block of size bytes that the nodes of ctx's task share under key (the
@@ -316,6 +326,47 @@ int rill__op_de(rill_context_t *ctx, const rill_serde_t *serde, rill_buf_t bytes
  * cannot be sent fails the task whatever the handler said. */
 int rill__task_failed(rill_task_t *task, const rill_record_t *raw, rill_error_kind_t kind,
                       const char *node, int err, const char *what, const char *why);
+
+/* An output a sink could not serialize or send (operators/errors.c). */
+typedef struct {
+    const char *topic;     /* the output topic */
+    int32_t partition;     /* -1: not chosen */
+    rill_buf_t key, value; /* serialized (empty for a serialization error) */
+    int error;             /* the code of the failure */
+    bool retriable;        /* the collector says its cause may pass (a timeout, a leader moving) */
+    bool fatal;            /* no handler may pass over it (fencing, authorization) */
+    int attempt;           /* retries made so far */
+} rill_production_failure_t;
+
+/* rill__task_production_failed's answer: send the output again now (the backoff was waited). */
+#define RILL_PRODUCTION_RETRY 1
+
+/* An output of the record being processed (task->raw_in; NULL in a punctuator) that node could
+ * not produce ("cannot <what> the record at ..."), for why: the production handler decides.
+ * Returns 0 (dropped: continue, after the dead letter), RILL_PRODUCTION_RETRY, or a negative
+ * code with the task's error set, naming the node, the input record, the topic and why. */
+int rill__task_production_failed(rill_task_t *task, const char *node, const char *what,
+                                 const rill_production_failure_t *f, const char *why);
+
+/* Sends the record of c (its key, value, timestamp and headers, less those of earlier failures)
+ * to topic (partition -1: by key) with extra headers and the dead letter's error headers
+ * (KIP-1034's and Rill's, exception "<class>(<code>)"); 0 or a code with why. */
+int rill__task_send_failed_record(rill_task_t *task, const rill_error_context_t *c,
+                                  const char *topic, int32_t partition, const char *class,
+                                  const rill_header_t *extra, size_t nextra, char *why,
+                                  size_t why_size);
+
+/* Returns the wall clock of the task's driver (the test driver's is set by hand), in ms. */
+int64_t rill__task_wall_clock(const rill_task_t *task);
+
+/* Retry topics (operators/retry_topics.c). The header that counts a record's failures. */
+extern const char *const rill__retry_attempt_header;
+/* Returns whether a header is one that a failure adds (__rill.retry.*, __streams.errors.*). */
+bool rill__retry_header(const char *name);
+/* Sends the record of c, which failed for the task->retry_attempt + 1st time, to the retry
+ * topic of the next delay: 0, RILL_ENOENT when the delays are used up, or a code with why. */
+int rill__task_retry_later(rill_task_t *task, const rill_error_context_t *c, char *why,
+                           size_t why_size);
 
 /* Writes the input record being processed to the dead letter queue as a late record dropped
  * by node (errors.dead.letter.queue.late.records); 0 (also when off) or a code with the task's

@@ -435,6 +435,7 @@ static int store_put(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int6
         return fail(ts, RILL_EINVAL,
                     "cannot write: it is a global store, read-only for tasks; it changes only "
                     "through its topic");
+    ts->task->effects++; /* a retry would write it again */
     if (!ts->cache)
         return write_through(ts, layout, value, ts_ms);
     rill_buf_t old = {NULL, 0};

@@ -245,12 +245,17 @@ static int sink_init(rill_context_t *ctx, void *arg, void **state)
 }
 
 static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec);
+static int serialize_failed(rill_context_t *ctx, const char *topic, const char *part,
+                            const rill_serde_t *serde, const char *why);
+static int send_failed(rill_context_t *ctx, sink_state_t *s, rill_production_failure_t *f,
+                       const rill_record_t *rec);
 
 static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *rec)
 {
     int rc = sink_send(ctx, state, rec);
     if (rc && !ctx->task->sink_rc)
         ctx->task->sink_rc = rc;
+    ctx->task->effects++; /* sent, or tried: a retry in place would send it again */
     return rc;
 }
 
@@ -276,10 +281,7 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
         bool null = false;
         task->kbuf.len = 0;
         if (rill_serde_serialize(ks, rec->key, &task->kbuf, &null, why, sizeof why))
-            return rill_context_fail(ctx, RILL_ESERDE,
-                                     "cannot serialize the key for topic '%s' with the %s serde: "
-                                     "%s",
-                                     topic, rill_serde_name(ks), why);
+            return serialize_failed(ctx, topic, "key", ks, why);
         /* An empty value is not a null one: never let a NULL buffer stand for it. */
         key = null ? (rill_buf_t){NULL, 0}
                    : (rill_buf_t){task->kbuf.data ? (void *)task->kbuf.data : "", task->kbuf.len};
@@ -288,10 +290,7 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
         bool null = false;
         task->vbuf.len = 0;
         if (rill_serde_serialize(vs, rec->value, &task->vbuf, &null, why, sizeof why))
-            return rill_context_fail(ctx, RILL_ESERDE,
-                                     "cannot serialize the value for topic '%s' with the %s "
-                                     "serde: %s",
-                                     topic, rill_serde_name(vs), why);
+            return serialize_failed(ctx, topic, "value", vs, why);
         value = null ? (rill_buf_t){NULL, 0}
                      : (rill_buf_t){task->vbuf.data ? (void *)task->vbuf.data : "", task->vbuf.len};
     }
@@ -319,13 +318,55 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
                                 value.data ? &value : NULL, rec->timestamp, rec->headers)
                  : col->send(col->opaque, topic, partition, key.data ? &key : NULL,
                              value.data ? &value : NULL, rec->timestamp, rec->headers);
-    if (rc)
-        return rill_context_fail(ctx, rc,
-                                 "cannot send the record at topic '%s' partition %d offset %lld to "
-                                 "topic '%s': %s",
-                                 rec->topic ? rec->topic : "(none)", rec->partition,
-                                 (long long)rec->offset, topic, rill__collector_why(col, rc));
+    if (rc) {
+        rill_production_failure_t f = {topic, partition, key, value, rc, false, false, 0};
+        return send_failed(ctx, s, &f, rec);
+    }
     return 0;
+}
+
+/* The production handler's answer to an output that could not be serialized: 0 (dropped) or
+ * the code with the task's error set. */
+__attribute__((cold, noinline)) static int serialize_failed(rill_context_t *ctx, const char *topic,
+                                                            const char *part,
+                                                            const rill_serde_t *serde,
+                                                            const char *why)
+{
+    char what[64], cause[400];
+    snprintf(what, sizeof what, "serialize the %s of", part);
+    snprintf(cause, sizeof cause, "the %s serde: %s", rill_serde_name(serde), why);
+    rill_production_failure_t f = {topic, -1, {NULL, 0}, {NULL, 0}, RILL_ESERDE, false, false, 0};
+    int rc = rill__task_production_failed(ctx->task, ctx->inst->node->name, what, &f, cause);
+    return rc == RILL_PRODUCTION_RETRY ? RILL_ESERDE : rc; /* not retriable: never */
+}
+
+/* The production handler's answer to an output the collector refused (f): sent again while it
+ * says retry, else 0 (dropped) or the code with the task's error set. */
+__attribute__((cold, noinline)) static int send_failed(rill_context_t *ctx, sink_state_t *s,
+                                                       rill_production_failure_t *f,
+                                                       const rill_record_t *rec)
+{
+    const rill_collector_t *col = &ctx->task->env.collector;
+    const node_t *node = ctx->inst->node;
+    const rill_buf_t *key = f->key.data ? &f->key : NULL, *value = f->value.data ? &f->value : NULL;
+    for (;;) {
+        int cls = col->send_class ? col->send_class(col->opaque) : 0;
+        f->retriable = (cls & RILL_SEND_RETRIABLE) != 0;
+        f->fatal = (cls & RILL_SEND_FATAL) != 0;
+        char why[256];
+        snprintf(why, sizeof why, "%s", rill__collector_why(col, f->error));
+        int rc = rill__task_production_failed(ctx->task, node->name, "send", f, why);
+        if (rc != RILL_PRODUCTION_RETRY)
+            return rc;
+        f->attempt++;
+        f->error = !node->extractor && s->handle >= 0
+                       ? col->send_to(col->opaque, s->handle, f->partition, key, value,
+                                      rec->timestamp, rec->headers)
+                       : col->send(col->opaque, f->topic, f->partition, key, value, rec->timestamp,
+                                   rec->headers);
+        if (!f->error)
+            return 0;
+    }
 }
 
 const char *rill__collector_why(const rill_collector_t *col, int rc)
@@ -568,6 +609,7 @@ static int process_raw(rill_task_t *task, int source, const rill_record_t *raw)
     task->failed_node = NULL;
     task->error[0] = '\0'; /* so a failure below without a reason is told from one with */
     task->processing = true;
+    task->effects_at_start = task->effects;
     rc = rill_context_forward(&inst->ctx, &rec);
     if (!rc)
         rc = task->sink_rc;
@@ -627,7 +669,8 @@ int rill__task_punctuate(rill_task_t *task, int64_t now)
 
 int64_t rill__task_next_punctuation(const rill_task_t *task)
 {
-    int64_t next = INT64_MAX;
+    /* The end of an in-place retry's backoff wakes the driver as a punctuation does. */
+    int64_t next = task->backoff_until ? task->backoff_until : INT64_MAX;
     for (size_t i = 0; i < task->npunct; i++)
         if (task->punctuators[i].type == RILL_PUNCTUATE_WALL_CLOCK &&
             task->punctuators[i].next < next)

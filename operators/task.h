@@ -90,10 +90,19 @@ typedef struct {
     /* Optional: the cause of the last failed send in words ("Broker: Message size too large"),
      * borrowed, "" when unknown; NULL: the code's rill_strerror() says it. */
     const char *(*send_error)(void *opaque);
+    /* Optional: what the last failed send's cause is, RILL_SEND_RETRIABLE or RILL_SEND_FATAL
+     * (0: neither); and a wait of ms that serves the producer meanwhile (production retries). */
+    int (*send_class)(void *opaque);
+    void (*backoff)(void *opaque, int64_t ms);
 } rill_collector_t;
+
+enum { RILL_SEND_RETRIABLE = 1, RILL_SEND_FATAL = 2 };
 
 /* Returns why send or send_to failed with rc: the collector's words, else rill_strerror(rc). */
 const char *rill__collector_why(const rill_collector_t *col, int rc);
+
+/* The most delays errors.retry.topics.delays.ms may list. */
+#define RILL_RETRY_TOPICS_MAX 8
 
 /* What a driver gives a task. Borrowed; must outlive the task. */
 typedef struct {
@@ -113,7 +122,21 @@ typedef struct {
     rill_record_error_handler_fn error_handler;
     void *error_handler_ud;
     const char *dlq_topic;
-    bool dlq_late_records;           /* late records dropped by windows go there too */
+    bool dlq_late_records; /* late records dropped by windows go there too */
+    /* Retry topics: the delays of errors.retry.topics.delays.ms (none: no retry topics), and
+     * whether every processing error goes there (errors.retry.topics.processing=all) rather
+     * than those a handler answers retry. */
+    int64_t retry_delays[RILL_RETRY_TOPICS_MAX];
+    int nretry_delays;
+    bool retry_all;
+    /* In-place retries of processing errors (errors.retry.in.place.attempts, 0: none) and the
+     * first backoff, doubled at each further try. */
+    int inplace_attempts;
+    int64_t inplace_backoff_ms;
+    /* production.exception.handler=retry, and its bound and first backoff. */
+    bool retry_production;
+    int production_retries;
+    int64_t production_backoff_ms;
     int64_t (*wall_clock)(void *ud); /* NULL: the real clock */
     void *wall_clock_ud;
     /* State: where stores live ("<state.dir>/<application.id>"; each task has a folder in it),
@@ -137,11 +160,21 @@ typedef struct {
     const rill_global_t *global;
 } rill_task_env_t;
 
+/* Parses errors.retry.topics.delays.ms ("1000,10000") into at most max delays; returns how
+ * many, or RILL_ECONFIG with errstr. */
+int rill__retry_delays_parse(const char *text, int64_t *delays, int max, char *errstr,
+                             size_t errstr_size);
+/* Writes the retry topic of delay: "<app_id>-retry-<delay>". */
+void rill__retry_topic_name(char *buf, size_t size, const char *app_id, int64_t delay);
+/* Returns whether topic is one of env's retry topics. */
+bool rill__retry_topic_is(const rill_task_env_t *env, const char *topic);
+
 /* Counters a task keeps. */
 typedef struct {
     uint64_t processed;    /* records that went through a source */
     uint64_t skipped;      /* records the error handler skipped */
     uint64_t dead_letters; /* records written to the dead letter queue */
+    uint64_t retried;      /* records sent to a retry topic */
     uint64_t punctuations;
     uint64_t late_dropped;       /* records that came after their window closed */
     uint64_t restored;           /* changelog records restored */
@@ -171,9 +204,31 @@ void rill__task_destroy(rill_task_t *task);
  * returns 0 (processed or skipped) or a negative code with rill__task_error() saying why.
  */
 int rill__task_process(rill_task_t *task, int source, const rill_record_t *raw);
+/* Returns the sub-topology that first read raw, a record of a retry topic (its source node in
+ * *source), or RILL_ENOENT. */
+int rill__retry_subtopology(const rill_topology_t *topo, const char *app_id,
+                            const rill_record_t *raw, int *source);
+/* rill__task_process's answer for a record that failed with an error retried in place: it was
+ * not processed (nothing it did stays), and the task backs off until
+ * rill__task_backoff_until(); its driver pauses the task's partitions (not the thread's), and
+ * gives it the same record again after that, then the records behind it. */
+#define RILL_TASK_BACKOFF 3
+/* Returns the wall-clock ms until which the task backs off, 0 when it does not. */
+int64_t rill__task_backoff_until(const rill_task_t *task);
+/* Ends the task's backoff (its driver gives it the record again now). */
+void rill__task_backoff_end(rill_task_t *task);
+/* rill__task_process_retry's answer for a record whose due time (*due) has not come. */
+#define RILL_RETRY_NOT_DUE 2
+/* Processes raw, a record read from a retry topic, through the source that first read it, as
+ * that record (its original topic, partition and offset), when its due time has passed at now
+ * (wall-clock ms); returns RILL_RETRY_NOT_DUE with *due when it has not, else as
+ * rill__task_process. */
+int rill__task_process_retry(rill_task_t *task, const rill_record_t *raw, int64_t now,
+                             int64_t *due);
 /* Runs the wall-clock punctuators due at now; returns 0 or a negative code. */
 int rill__task_punctuate(rill_task_t *task, int64_t now);
-/* Returns the wall-clock time of the next punctuator due, or INT64_MAX when none. */
+/* Returns the wall-clock time of the next punctuator due, or of the end of an in-place retry's
+ * backoff if sooner, or INT64_MAX when none. */
 int64_t rill__task_next_punctuation(const rill_task_t *task);
 /*
  * State, for drivers. A new task opens its stores and reads its checkpoint; before it processes,

@@ -61,7 +61,8 @@ RILL_EXTERN void rill_conf_set_timestamp_extractor(rill_conf_t *conf, rill_times
 RILL_EXTERN void rill_conf_set_record_error_handler(rill_conf_t *conf,
                                                     rill_record_error_handler_fn fn, void *ud);
 /* Sets the exception handler of kind (replacing the one its property chooses; for
- * deserialization, also a record error handler); fn NULL goes back to the property. */
+ * deserialization, also a record error handler; for production, production.exception.handler);
+ * fn NULL goes back to the property. */
 RILL_EXTERN void rill_conf_set_exception_handler(rill_conf_t *conf, rill_error_kind_t kind,
                                                  rill_exception_handler_fn fn, void *ud);
 /* Returns the property table (borrowed, static) and its length in *count. */
@@ -196,7 +197,8 @@ RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill
                                         rill_session_query_fn fn, void *ud);
 
 /* Returns a counter summed over the stream threads: the tasks' ("records-processed",
- * "records-skipped", "late-records-dropped", "dead-letters", "duplicates-dropped",
+ * "records-skipped" (input records the handlers skipped, and outputs the production handler
+ * dropped), "late-records-dropped", "dead-letters", "duplicates-dropped", "records-retried",
  * "punctuations", "changelog-writes", "cache-hits", "cache-flushed", as rill_test_driver_metric()
  * counts them) and the threads' ("records-produced", "commits", "rebalances", "tasks" (a gauge),
  * "records-restored"); see docs/operations.md, Monitoring. Counters keep their values after

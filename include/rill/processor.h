@@ -611,8 +611,10 @@ RILL_EXTERN char *rill_topology_to_dot(const rill_topology_t *topo);
 
 /* ---- Record errors (rill_conf_set_record_error_handler) -------------------------------- */
 
-/* What a record error handler decides: stop with an error, or skip the record and go on. */
-typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE } rill_handler_result_t;
+/* What a record error handler decides: stop with an error, or skip the record and go on; for a
+ * production error that is retriable (rill_error_context_t.retriable), also retry (bounded, see
+ * docs/retries.md; RETRY of an error that is not retriable fails, as in Kafka Streams). */
+typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE, RILL_HANDLER_RETRY } rill_handler_result_t;
 
 /* Called when a record cannot be deserialized or has an invalid timestamp; raw is the record as
  * read (bytes), reason says what and where. (rill_conf_set_exception_handler is the general form.)
@@ -620,11 +622,13 @@ typedef enum { RILL_HANDLER_FAIL, RILL_HANDLER_CONTINUE } rill_handler_result_t;
 typedef rill_handler_result_t (*rill_record_error_handler_fn)(void *ud, const rill_record_t *raw,
                                                               int err, const char *reason);
 
-/* What failed: the kinds of Kafka Streams' exception handlers Rill has (its production handler
- * is not one yet). */
+/* What failed: the kinds of Kafka Streams' exception handlers. */
 typedef enum {
     RILL_ERROR_DESERIALIZATION, /* a source's serde refused the bytes, or the timestamp is bad */
     RILL_ERROR_PROCESSING, /* a processor (a user function of any operator) failed the record */
+    RILL_ERROR_PRODUCTION, /* a sink could not serialize or send an output (too large, topic
+                            * unknown, timed out...); never for fencing, authorization or a
+                            * changelog write, which are always fatal */
     RILL_ERROR_KINDS
 } rill_error_kind_t;
 
@@ -642,11 +646,19 @@ typedef struct {
     const char *application_id;
     int error;           /* the code (RILL_ESERDE, RILL_EPROCESS, ...) */
     const char *message; /* what failed and why, naming the node and the record */
+    /* Production errors only (NULL / -1 / empty otherwise): the output's topic and partition
+     * (-1: not chosen yet), its serialized bytes (empty for a serialization error), and whether
+     * the cause is retriable (a timeout, a leader moving, too few replicas). */
+    const char *output_topic;
+    int32_t output_partition;
+    rill_buf_t output_key, output_value;
+    bool retriable;
 } rill_error_context_t;
 
-/* An exception handler: decides whether the app fails or goes on past the record. When
- * errors.dead.letter.queue.topic.name is set, the record goes to the dead letter queue either
- * way, before the handler's decision takes effect. */
+/* An exception handler: decides whether the app fails or goes on past the record (for a
+ * production error: past the output). When errors.dead.letter.queue.topic.name is set, the
+ * record goes to the dead letter queue when the decision is fail or continue, before it takes
+ * effect (a retry that succeeds sends none). */
 typedef rill_handler_result_t (*rill_exception_handler_fn)(void *ud,
                                                            const rill_error_context_t *ctx);
 

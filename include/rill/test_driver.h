@@ -61,9 +61,11 @@ RILL_EXTERN size_t rill_test_driver_unread(const rill_test_driver_t *driver, con
 /* Returns the last processing error, borrowed ("" when none). */
 RILL_EXTERN const char *rill_test_driver_error(const rill_test_driver_t *driver);
 /* Returns a counter summed over tasks: "records-processed", "records-skipped",
- * "late-records-dropped", "dead-letters", "duplicates-dropped", "punctuations",
- * "changelog-writes", "cache-hits", "cache-flushed", defined as rill_app_metric() defines them; -1
- * for others. */
+ * "late-records-dropped", "dead-letters", "duplicates-dropped", "records-retried" (sent to a
+ * retry topic), "punctuations", "changelog-writes", "cache-hits", "cache-flushed", defined as
+ * rill_app_metric() defines them; -1 for others. Records of retry topics
+ * (errors.retry.topics.delays.ms) go back to their task when the driver's wall clock reaches
+ * their due time. */
 RILL_EXTERN int64_t rill_test_driver_metric(const rill_test_driver_t *driver, const char *name);
 
 /*

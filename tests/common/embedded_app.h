@@ -15,10 +15,10 @@ static inline void embedded_set(rill_conf_t *conf, const char *key, const char *
         fail_msg("%s=%s: %s", key, value, err);
 }
 
-/* Returns a new app of topo named app_id, with the NULL-terminated (key, value) pairs of extra
- * set after the defaults; the test fails if it cannot be made. */
-static inline rill_app_t *embedded_app_new(rill_topology_t *topo, const char *app_id,
-                                           const char *state_dir, const char *const *extra)
+/* Returns a new configuration of an app named app_id, with the NULL-terminated (key, value)
+ * pairs of extra set after the defaults. */
+static inline rill_conf_t *embedded_conf(const char *app_id, const char *state_dir,
+                                         const char *const *extra)
 {
     rill_conf_t *conf = rill_conf_new();
     embedded_set(conf, "application.id", app_id);
@@ -28,6 +28,15 @@ static inline rill_app_t *embedded_app_new(rill_topology_t *topo, const char *ap
     embedded_set(conf, "state.dir", state_dir);
     for (size_t i = 0; extra && extra[i]; i += 2)
         embedded_set(conf, extra[i], extra[i + 1]);
+    return conf;
+}
+
+/* Returns a new app of topo named app_id, with the NULL-terminated (key, value) pairs of extra
+ * set after the defaults; the test fails if it cannot be made. */
+static inline rill_app_t *embedded_app_new(rill_topology_t *topo, const char *app_id,
+                                           const char *state_dir, const char *const *extra)
+{
+    rill_conf_t *conf = embedded_conf(app_id, state_dir, extra);
     char err[512];
     rill_app_t *app = rill_app_new(topo, conf, err, sizeof err);
     if (!app)

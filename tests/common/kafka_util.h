@@ -157,6 +157,20 @@ static inline int kafka_partition_count(const char *bootstrap, const char *topic
     return n;
 }
 
+/* Returns how many records topic holds: the sum of the end offsets of its first partitions
+ * (-1 when one is not known). */
+static inline int64_t kafka_topic_records(const char *bootstrap, const char *topic,
+                                          int32_t partitions)
+{
+    rd_kafka_t *admin = kafka_admin(bootstrap);
+    int64_t total = 0, lo, hi;
+    for (int32_t part = 0; part < partitions && total >= 0; part++)
+        total =
+            rd_kafka_query_watermark_offsets(admin, topic, part, &lo, &hi, 10000) ? -1 : total + hi;
+    rd_kafka_destroy(admin);
+    return total;
+}
+
 /* Reads topic from its start, calling each(ud, message, n) for the n-th record (from 0), until
  * expect records came or none came for 20 s; returns how many came. */
 static inline int kafka_read_each(const char *bootstrap, const char *topic, int expect,
