@@ -113,6 +113,61 @@ static void embedded_end(global_thread_t *t, part_t *p)
     p->done = (p->from < 0 && hi == lo) || p->from == hi;
 }
 
+/* How long the start waits for the offsets of a global store's partitions. */
+#define CHECKPOINT_QUERY_MS 5000
+
+/* Before the first assignment, a store's checkpoint is checked against its partitions' offsets
+ * (two ListOffsets requests for all of them): a checkpoint outside a partition wipes the store,
+ * which then loads from the start; a partition whose log no longer starts at 0 is read from its
+ * start. Assigning once with offsets known to be good spares the reassignment an out-of-range
+ * error needs (reset(), still there when the log moves between this check and the fetch),
+ * which librdkafka 2.0.2 can assert on (its issue #5573). Runs in the global thread before its
+ * loop starts, as embedded_end() does; without an answer the out-of-range path decides. */
+static int check_offsets(global_thread_t *t, size_t store, part_t *parts, size_t n)
+{
+    rd_kafka_topic_partition_list_t *lo = rd_kafka_topic_partition_list_new((int)n);
+    rd_kafka_topic_partition_list_t *hi = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t k = 0; k < n; k++) {
+        rd_kafka_topic_partition_list_add(lo, parts[k].topic, parts[k].partition)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(hi, parts[k].topic, parts[k].partition)->offset =
+            RD_KAFKA_OFFSET_END;
+    }
+    bool answered = rd_kafka_offsets_for_times(t->rk, lo, CHECKPOINT_QUERY_MS) == 0 &&
+                    rd_kafka_offsets_for_times(t->rk, hi, CHECKPOINT_QUERY_MS) == 0;
+    part_t *outside = NULL;
+    int64_t out_lo = 0, out_hi = 0;
+    for (size_t k = 0; answered && k < n; k++) {
+        const rd_kafka_topic_partition_t *l = &lo->elems[k], *h = &hi->elems[k];
+        if (l->err || h->err || l->offset < 0 || h->offset < 0)
+            continue;
+        part_t *p = &parts[k];
+        p->beginning = l->offset > 0;
+        if (p->from >= 0 && (p->from < l->offset || p->from > h->offset) && !outside) {
+            outside = p;
+            out_lo = l->offset, out_hi = h->offset;
+        }
+    }
+    int rc = 0;
+    if (outside) {
+        rill_log(RILL_LOG_WARN, "state",
+                 "%s: the checkpoint of global store '%s' (offset %lld) is outside %s [%d] "
+                 "(offsets %lld..%lld): wiping the store and loading it from the start of its "
+                 "topic",
+                 t->name, rill__global_name(t->g, store), (long long)outside->from, outside->topic,
+                 outside->partition, (long long)out_lo, (long long)out_hi);
+        if (rill__global_reset(t->g, store)) {
+            fail(t, RILL_EIO, "%s", rill__global_error(t->g));
+            rc = RILL_EIO;
+        }
+        for (size_t k = 0; k < n; k++)
+            parts[k].from = parts[k].pos = -1;
+    }
+    rd_kafka_topic_partition_list_destroy(lo);
+    rd_kafka_topic_partition_list_destroy(hi);
+    return rc;
+}
+
 static int make_parts(global_thread_t *t)
 {
     size_t n = 0;
@@ -139,9 +194,11 @@ static int make_parts(global_thread_t *t)
                           .pos = from,
                           .stop_at = INT64_MAX,
                           .stale_at = -1};
-            if (t->ctx.embedded)
-                embedded_end(t, p);
         }
+        if (check_offsets(t, i, &parts[n - (size_t)count], (size_t)count))
+            return RILL_EIO;
+        for (int32_t k = 0; t->ctx.embedded && k < count; k++)
+            embedded_end(t, &parts[n - (size_t)count + (size_t)k]);
     }
     t->nparts = n;
     t->reassign = true;
