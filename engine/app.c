@@ -167,6 +167,11 @@ static void thread_exited(void *ud)
     pthread_mutex_unlock(&app->lock);
 }
 
+static int64_t thread_max_bytes(void *ud, const char *topic)
+{
+    return rill__app_max_bytes(ud, topic);
+}
+
 static int32_t thread_partitions(void *ud, const char *topic)
 {
     return rill__app_partitions(ud, topic);
@@ -336,7 +341,7 @@ static thread_ctx_t thread_ctx(rill_app_t *app, int index)
         .topics = app->topic_names,
         .ntopics = app->ntopics,
         .events = {app, thread_changed, thread_failed, thread_committed, thread_partitions,
-                   thread_exited},
+                   thread_exited, thread_max_bytes},
     };
 }
 

@@ -10,6 +10,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,14 @@ int32_t rill__app_partitions(const rill_app_t *app, const char *topic)
         if (strcmp(app->topics[i].name, topic) == 0)
             return app->topics[i].partitions;
     return -1;
+}
+
+int64_t rill__app_max_bytes(const rill_app_t *app, const char *topic)
+{
+    for (size_t i = 0; i < app->nlimits; i++)
+        if (strcmp(app->limits[i].name, topic) == 0)
+            return app->limits[i].max_bytes;
+    return 0;
 }
 
 int rill__app_remember_topic(rill_app_t *app, const char *name, int32_t partitions)
@@ -34,6 +43,7 @@ int rill__app_remember_topic(rill_app_t *app, const char *name, int32_t partitio
     app->topics = t;
     if (!(t[app->ntopics].name = rill_strdup(name)))
         return RILL_ENOMEM;
+    t[app->ntopics].max_bytes = 0;
     t[app->ntopics++].partitions = partitions;
     return 0;
 }
@@ -209,6 +219,74 @@ static void check_sink(void *ud, const char *topic, bool internal, int st, int32
     w->rc = RILL_ENOENT;
 }
 
+/* The sink topics' names, for one DescribeConfigs request. */
+typedef struct {
+    rd_kafka_ConfigResource_t **res;
+    size_t n, cap;
+} sink_names_t;
+
+static void add_sink_name(void *ud, const char *topic, bool internal, int st, int32_t partitions)
+{
+    sink_names_t *s = ud;
+    if (internal || s->n == s->cap)
+        return;
+    s->res[s->n++] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+}
+
+/* Learns each sink topic's max.message.bytes (DescribeConfigs), so that a sink refuses a record
+ * larger than that before it is sent: under exactly-once a record the broker refuses makes the
+ * transaction abort, and the production handler could not skip it. Without an answer (an old
+ * broker, no permission) the limit stays unknown and the broker's refusal decides, as before. */
+static int learn_sink_limits(rill_app_t *app, int timeout_ms)
+{
+    sink_names_t s = {.cap = 256};
+    s.res = rill_calloc(s.cap, sizeof *s.res);
+    if (!s.res)
+        return RILL_ENOMEM;
+    rill__topology_sink_topics(app->topo, app->env.application_id, add_sink_name, &s);
+    if (s.n) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
+        rd_kafka_DescribeConfigs(app->admin, s.res, s.n, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms);
+        const rd_kafka_DescribeConfigs_result_t *r =
+            ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+        size_t nres = 0;
+        const rd_kafka_ConfigResource_t **res =
+            r ? rd_kafka_DescribeConfigs_result_resources(r, &nres) : NULL;
+        for (size_t i = 0; i < nres; i++) {
+            if (rd_kafka_ConfigResource_error(res[i]))
+                continue;
+            size_t nc = 0;
+            const rd_kafka_ConfigEntry_t **cfg = rd_kafka_ConfigResource_configs(res[i], &nc);
+            for (size_t k = 0; k < nc; k++) {
+                const char *v = rd_kafka_ConfigEntry_value(cfg[k]);
+                if (strcmp(rd_kafka_ConfigEntry_name(cfg[k]), "max.message.bytes") != 0 || !v)
+                    continue;
+                topic_info_t *l = rill_realloc(app->limits, (app->nlimits + 1) * sizeof *l);
+                if (!l)
+                    break; /* the limit stays unknown */
+                app->limits = l;
+                l[app->nlimits] = (topic_info_t){rill_strdup(rd_kafka_ConfigResource_name(res[i])),
+                                                 -1, strtoll(v, NULL, 10)};
+                if (l[app->nlimits].name)
+                    app->nlimits++;
+            }
+        }
+        if (!r)
+            rill_log(RILL_LOG_INFO, "app",
+                     "the cluster did not say its sink topics' max.message.bytes (%s): a record "
+                     "larger than a topic takes is found when the broker refuses it",
+                     ev ? rd_kafka_event_error_string(ev) : "no answer");
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+    }
+    for (size_t i = 0; i < s.n; i++)
+        rd_kafka_ConfigResource_destroy(s.res[i]);
+    rill_free(s.res);
+    return 0;
+}
+
 /* Remembers every topic of the metadata matching a source pattern. */
 static void learn_pattern_topics(rill_app_t *app, const rd_kafka_metadata_t *md)
 {
@@ -243,6 +321,8 @@ int rill__app_learn_topics(rill_app_t *app, char *errstr, size_t errstr_size)
         rill__topology_sink_topics(app->topo, app->env.application_id, check_sink, &w);
     learn_pattern_topics(app, md);
     rd_kafka_metadata_destroy(md);
+    if (!w.rc && !app->embedded)
+        w.rc = learn_sink_limits(app, timeout);
     return w.rc;
 }
 
@@ -266,6 +346,9 @@ void rill__app_disconnect(rill_app_t *app)
     for (size_t i = 0; i < app->ntopics; i++)
         rill_free(app->topics[i].name);
     rill_free(app->topics);
+    for (size_t i = 0; i < app->nlimits; i++)
+        rill_free(app->limits[i].name);
+    rill_free(app->limits);
     rill_free(app->topic_names);
     if (app->admin)
         rd_kafka_destroy(app->admin);

@@ -21,8 +21,13 @@ typedef struct {
     int32_t partitions;
     int64_t *acked; /* acked[p]: highest acknowledged offset of partition p, -1: none */
     int32_t nacked;
-    bool changelog; /* a store's changelog: a write it loses breaks the store, always fatal */
+    bool changelog;    /* a store's changelog: a write it loses breaks the store, always fatal */
+    int64_t max_bytes; /* the topic's max.message.bytes, checked before a send (0: no check) */
 } out_topic_t;
+
+/* What a record batch of one record takes beyond its key, value and headers' bytes, at most
+ * (Kafka's v2 format: the batch header, 61 bytes, and the record's varints and attributes). */
+#define BATCH_OVERHEAD 100
 
 struct collector {
     const thread_ctx_t *ctx;
@@ -130,7 +135,8 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
                        -1,
                        NULL,
                        0,
-                       len > 10 && strcmp(topic + len - 10, "-changelog") == 0};
+                       len > 10 && strcmp(topic + len - 10, "-changelog") == 0,
+                       0};
     if (!o->name)
         return NULL;
     o->rkt = rd_kafka_topic_new(c->producer, topic, NULL);
@@ -139,6 +145,14 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
         return NULL;
     }
     o->partitions = c->ctx->events.partitions(c->ctx->events.ud, topic);
+    /* A compressed batch may be smaller than its records: then only the broker can tell. */
+    char codec[32] = "";
+    size_t codec_size = sizeof codec;
+    if (c->ctx->events.max_bytes &&
+        rd_kafka_conf_get(rd_kafka_conf(c->producer), "compression.codec", codec, &codec_size) ==
+            RD_KAFKA_CONF_OK &&
+        strcmp(codec, "none") == 0)
+        o->max_bytes = c->ctx->events.max_bytes(c->ctx->events.ud, topic);
     if (o->partitions > 0 && (o->acked = rill_malloc((size_t)o->partitions * sizeof *o->acked))) {
         for (int32_t p = 0; p < o->partitions; p++)
             o->acked[p] = -1;
@@ -161,8 +175,22 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
         c->send_err = RD_KAFKA_RESP_ERR__STATE;
         return RILL_EKAFKA;
     }
-    rd_kafka_headers_t *hdrs = NULL;
     size_t header_count = rill_headers_count(headers);
+    if (o->max_bytes > 0) {
+        size_t bytes = (key ? key->len : 0) + (value ? value->len : 0) + BATCH_OVERHEAD;
+        for (size_t i = 0; i < header_count; i++)
+            bytes += strlen(headers->items[i].name) + headers->items[i].value.len + 10;
+        if ((int64_t)bytes > o->max_bytes) {
+            snprintf(c->send_error, sizeof c->send_error,
+                     "%s: the record takes about %zu bytes, more than topic '%s' takes "
+                     "(max.message.bytes=%lld)",
+                     rd_kafka_err2str(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE), bytes, o->name,
+                     (long long)o->max_bytes);
+            c->send_err = RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+            return RILL_EKAFKA;
+        }
+    }
+    rd_kafka_headers_t *hdrs = NULL;
     if (header_count) {
         hdrs = rd_kafka_headers_new(header_count);
         for (size_t i = 0; i < header_count; i++)

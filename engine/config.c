@@ -433,7 +433,10 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
     }
     const char *dlq = RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME);
     env->dlq_topic = *dlq ? dlq : NULL;
+    env->dlq_dropped_records =
+        strcmp(RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_DROPPED_RECORDS), "true") == 0;
     env->dlq_late_records =
+        env->dlq_dropped_records ||
         strcmp(RILL_CONF_STR(conf, ERRORS_DEAD_LETTER_QUEUE_LATE_RECORDS), "true") == 0;
     int nd =
         rill__retry_delays_parse(RILL_CONF_STR(conf, ERRORS_RETRY_TOPICS_DELAYS_MS),

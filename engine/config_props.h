@@ -101,6 +101,12 @@
       "true: a record a window drops as late (its window closed: late-records-dropped) also goes " \
       "to the dead letter queue, as the input record the task read, with the exception "           \
       "rill.LateRecord (as KIP-1328 proposes for records the DSL drops).")                         \
+    X(ERRORS_DEAD_LETTER_QUEUE_DROPPED_RECORDS, "errors.dead.letter.queue.dropped.records", ENUM,  \
+      "false", "false|true",                                                                       \
+      "true: every record a DSL operator drops goes to the dead letter queue too, as the input "   \
+      "record the task read (KIP-1328): null keys or values an aggregation, a table, a join or "   \
+      "suppress cannot use (records-skipped), with the exception rill.DroppedRecord and the "      \
+      "reason as the message, and late records as with errors.dead.letter.queue.late.records.")    \
     X(ERRORS_RETRY_TOPICS_DELAYS_MS, "errors.retry.topics.delays.ms", STRING, "",                  \
       "comma-separated delays in ms, at most 8",                                                   \
       "Non-blocking retries (as Spring Kafka's retryable topics): a record whose processing "      \

@@ -121,6 +121,7 @@ typedef struct stream_thread stream_thread_t;
 typedef struct {
     char *name;
     int32_t partitions;
+    int64_t max_bytes; /* a sink topic's max.message.bytes as the cluster said (0: unknown) */
 } topic_info_t;
 
 struct rill_app {
@@ -134,6 +135,8 @@ struct rill_app {
     void *mock;             /* rd_kafka_mock_cluster_t * when embedded */
     topic_info_t *topics;
     size_t ntopics;
+    topic_info_t *limits; /* the sink topics' max.message.bytes (app_topics.c) */
+    size_t nlimits;
     int nthreads;
     stream_thread_t **threads;
     pthread_mutex_t lock;
@@ -198,6 +201,9 @@ int rill__app_connect(rill_app_t *app, char *errstr, size_t errstr_size);
 int rill__app_learn_topics(rill_app_t *app, char *errstr, size_t errstr_size);
 /* Frees what rill__app_connect() and the topic table hold (app_topics.c). */
 void rill__app_disconnect(rill_app_t *app);
+/* Returns the max.message.bytes the cluster gave for sink topic, or 0 when unknown.
+ * @thread any (read-only after start) */
+int64_t rill__app_max_bytes(const rill_app_t *app, const char *topic);
 /* Returns the known partition count of topic, or -1. @thread any (read-only after start) */
 int32_t rill__app_partitions(const rill_app_t *app, const char *topic);
 /* Sets the partition count of topic among the app's known topics (adding it when new); 0 or

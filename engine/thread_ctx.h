@@ -22,6 +22,8 @@ typedef struct {
     int32_t (*partitions)(void *ud, const char *topic);
     /* The thread's loop has ended (it may be joined without waiting). */
     void (*exited)(void *ud);
+    /* Returns the max.message.bytes of sink topic as the cluster said, or 0 when unknown. */
+    int64_t (*max_bytes)(void *ud, const char *topic);
 } thread_events_t;
 
 /* The immutable context of one stream thread. Everything it points to outlives the thread. */

@@ -330,21 +330,37 @@ int rill__task_production_failed(rill_task_t *task, const char *node, const char
     return rc && !dlq_failed ? production_fail(task, node, rc, message) : rc;
 }
 
-int rill__task_late_dead_letter(rill_task_t *task, const char *node, const char *reason)
+/* Writes the input record being processed to the dead letter queue as one node dropped. */
+static int dropped_dead_letter(rill_task_t *task, const char *node, const char *class,
+                               const char *what, const char *reason)
 {
     const rill_record_t *raw = task->raw_in;
-    if (!task->env.dlq_topic || !task->env.dlq_late_records || !raw)
+    if (!raw)
         return 0;
     const rill_error_context_t c =
         error_context(task, raw, RILL_ERROR_PROCESSING, node, RILL_EINVAL, reason);
     char sent[256];
-    int rc = send_dead_letter(task, &c, "rill.LateRecord", sent, sizeof sent);
+    int rc = send_dead_letter(task, &c, class, sent, sizeof sent);
     if (rc) {
         snprintf(task->error, sizeof task->error,
-                 "task %s: a late record cannot go to the dead letter queue '%.200s': %.200s",
-                 task->id, task->env.dlq_topic, sent);
+                 "task %s: %s cannot go to the dead letter queue '%.200s': %.200s", task->id, what,
+                 task->env.dlq_topic, sent);
         return rc;
     }
     task->metrics.dead_letters++;
     return 0;
+}
+
+int rill__task_late_dead_letter(rill_task_t *task, const char *node, const char *reason)
+{
+    if (!task->env.dlq_topic || !task->env.dlq_late_records)
+        return 0;
+    return dropped_dead_letter(task, node, "rill.LateRecord", "a late record", reason);
+}
+
+int rill__task_dropped_dead_letter(rill_task_t *task, const char *node, const char *reason)
+{
+    if (!task->env.dlq_topic || !task->env.dlq_dropped_records)
+        return 0;
+    return dropped_dead_letter(task, node, "rill.DroppedRecord", "a dropped record", reason);
 }

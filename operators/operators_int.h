@@ -372,10 +372,15 @@ int rill__task_retry_later(rill_task_t *task, const rill_error_context_t *c, cha
  * by node (errors.dead.letter.queue.late.records); 0 (also when off) or a code with the task's
  * error set. */
 int rill__task_late_dead_letter(rill_task_t *task, const char *node, const char *reason);
+/* Writes the input record being processed to the dead letter queue as a record node dropped
+ * for reason (errors.dead.letter.queue.dropped.records, KIP-1328); 0 (also when off) or a code
+ * with the task's error set. */
+int rill__task_dropped_dead_letter(rill_task_t *task, const char *node, const char *reason);
 
-/* Counts a record a processor cannot use (why says why) in records-skipped, and logs it with
- * its topic, partition and offset once per 1,000 (*logged_at: the count at the last line, 0 at
- * first). */
+/* Counts a record a processor cannot use (why says why) in records-skipped, sends the input
+ * record to the dead letter queue with errors.dead.letter.queue.dropped.records (a failure to
+ * is the record's, as a sink's), and logs it with its topic, partition and offset once per
+ * 1,000 (*logged_at: the count at the last line, 0 at first). */
 void rill__op_skip(rill_context_t *ctx, const rill_record_t *rec, const char *why,
                    uint64_t *logged_at);
 

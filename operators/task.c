@@ -135,14 +135,23 @@ void rill__op_skip(rill_context_t *ctx, const rill_record_t *rec, const char *wh
                    uint64_t *logged_at)
 {
     uint64_t n = ++ctx->task->metrics.skipped;
+    rill_task_t *task = ctx->task;
+    if (task->env.dlq_dropped_records) {
+        int rc = rill__task_dropped_dead_letter(task, ctx->inst->node->name, why);
+        if (rc && !task->sink_rc)
+            task->sink_rc = rc; /* reported for the record, as a sink's failure */
+    }
     if (*logged_at && n - *logged_at < 1000)
         return;
     *logged_at = n;
-    rill_log(RILL_LOG_WARN, "task",
-             "task %s, node '%s': skipped the record at topic '%s' partition %d offset %lld: %s "
-             "(records-skipped counts them; this line comes once per 1,000)",
-             ctx->task->id, ctx->inst->node->name, rec->topic ? rec->topic : "(none)",
-             rec->partition, (long long)rec->offset, why);
+    rill_log(
+        RILL_LOG_WARN, "task",
+        "task %s, node '%s': skipped the record at topic '%s' partition %d offset %lld: %s%s%s "
+        "(records-skipped counts them; this line comes once per 1,000)",
+        ctx->task->id, ctx->inst->node->name, rec->topic ? rec->topic : "(none)", rec->partition,
+        (long long)rec->offset, why,
+        task->env.dlq_dropped_records ? "; in the dead letter queue " : "",
+        task->env.dlq_dropped_records ? task->env.dlq_topic : "");
 }
 
 rill_arena_t *rill_context_arena(rill_context_t *ctx)

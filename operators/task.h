@@ -122,7 +122,8 @@ typedef struct {
     rill_record_error_handler_fn error_handler;
     void *error_handler_ud;
     const char *dlq_topic;
-    bool dlq_late_records; /* late records dropped by windows go there too */
+    bool dlq_late_records;    /* late records dropped by windows go there too */
+    bool dlq_dropped_records; /* and the records DSL operators drop (null keys, values) */
     /* Retry topics: the delays of errors.retry.topics.delays.ms (none: no retry topics), and
      * whether every processing error goes there (errors.retry.topics.processing=all) rather
      * than those a handler answers retry. */

@@ -42,14 +42,18 @@ static inline rd_kafka_t *kafka_admin(const char *bootstrap)
     return rk;
 }
 
-/* Creates topic (replication 1); returns the broker's answer, or -1 when none came in 30 s. */
-static inline int kafka_create_topic(const char *bootstrap, const char *topic, int partitions)
+/* Creates topic (replication 1) with the topic configs of the NULL-terminated (name, value)
+ * pairs of configs (may be NULL); returns the broker's answer, or -1 when none came in 30 s. */
+static inline int kafka_create_topic_with(const char *bootstrap, const char *topic, int partitions,
+                                          const char *const *configs)
 {
     char err[256];
     rd_kafka_t *rk = kafka_admin(bootstrap);
     if (!rk)
         return -1;
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    for (size_t i = 0; configs && configs[i]; i += 2)
+        rd_kafka_NewTopic_set_config(nt, configs[i], configs[i + 1]);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -65,6 +69,12 @@ static inline int kafka_create_topic(const char *bootstrap, const char *topic, i
     rd_kafka_NewTopic_destroy(nt);
     rd_kafka_destroy(rk);
     return rc;
+}
+
+/* Creates topic (replication 1); returns the broker's answer, or -1 when none came in 30 s. */
+static inline int kafka_create_topic(const char *bootstrap, const char *topic, int partitions)
+{
+    return kafka_create_topic_with(bootstrap, topic, partitions, NULL);
 }
 
 /* Deletes up to 8 topics (best effort: a leftover topic only costs the broker disk). */

@@ -1,11 +1,15 @@
 /*
  * The poison corpus (tests/common/poison.h) on a real Apache Kafka broker (RILL_TEST_BOOTSTRAP)
- * under exactly_once_v2, with SIGKILLs: 6,400 orders and 1,600 numbers, 2,720 of them bad, flow
- * in while the app (this binary run again with --child) is killed three times mid-stream and
- * restarted over its state directory; a fourth run finishes the input and closes cleanly.
- * Read committed, every good record came out exactly once, each key's sum is exact, and every
- * bad record is in the dead letter queue exactly once with its bytes and headers: a dead letter
- * is in its record's transaction, so a kill neither loses one nor writes one twice.
+ * under exactly_once_v2, with SIGKILLs: 6,400 orders and 1,600 numbers, 3,045 of them bad in
+ * every way the corpus has (bad JSON, wrong shape, invalid UTF-8, numbers beyond int64 or of the
+ * wrong size, a marker the user's map fails, null keys the sum drops, outputs larger than the
+ * producer sends and notes larger than their topic's max.message.bytes), flow in while the app
+ * (this binary run again with --child) is killed three times, each inside a transaction with
+ * records in it, and restarted over its state directory; a fourth run finishes the input and
+ * closes cleanly. Read committed, every good record came out exactly once, each key's sum is
+ * exact, and every bad record is in the dead letter queue exactly once with its bytes and
+ * headers: a dead letter is in its record's transaction, so a kill neither loses one nor writes
+ * one twice.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -54,7 +58,7 @@ static int child_main(char **argv)
     bootstrap = argv[4];
     rill_set_log_cb(NULL, NULL, getenv("RILL_DEBUG") ? RILL_LOG_DEBUG : RILL_LOG_WARN);
     poison_t p;
-    poison_make(&p, argv[5], ORDERS, NUMS, atoll(argv[7]));
+    poison_make(&p, argv[5], ORDERS, NUMS, atoll(argv[7]), true);
     rill_topology_t *topo = poison_topology(&p);
     rill_conf_t *conf = rill_conf_new();
     conf_set(conf, "application.id", p.app_id);
@@ -129,10 +133,15 @@ static void test_poison_corpus_with_kills(void **state)
     int64_t base = wall_ms() - 3600000;
     snprintf(ts0, sizeof ts0, "%lld", (long long)base);
     poison_t p;
-    poison_make(&p, prefix, ORDERS, NUMS, base);
+    poison_make(&p, prefix, ORDERS, NUMS, base, true);
     const char *topics[] = {p.orders, p.nums, p.amounts, p.sums, p.nums_out};
     for (int i = 0; i < 5; i++)
         assert_int_equal(kafka_create_topic(bootstrap, topics[i], POISON_PARTITIONS), 0);
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", POISON_NOTES_MAX_BYTES);
+    const char *notes_config[] = {"max.message.bytes", limit, NULL};
+    assert_int_equal(kafka_create_topic_with(bootstrap, p.notes, POISON_PARTITIONS, notes_config),
+                     0);
 
     feeder_t f = {.p = &p};
     atomic_store(&f.sent, 0);
@@ -194,8 +203,8 @@ static void test_poison_corpus_with_kills(void **state)
     rd_kafka_destroy(uncommitted);
 
     /* The killed runs' transactions are aborted once their timeout passes. */
-    const char *outputs[] = {p.amounts, p.sums, p.nums_out, p.dlq};
-    for (int i = 0; i < 4; i++)
+    const char *outputs[] = {p.amounts, p.sums, p.nums_out, p.notes, p.dlq};
+    for (int i = 0; i < 5; i++)
         kafka_wait_no_open_transaction(bootstrap, outputs[i], POISON_PARTITIONS, 60000);
     poison_check(&p, bootstrap, "real broker, exactly_once_v2, 3 SIGKILLs");
     /* A kill did land in a transaction with records: the log holds more than read_committed
@@ -206,8 +215,8 @@ static void test_poison_corpus_with_kills(void **state)
            all_amounts - p.good_orders);
     assert_true(all_amounts > p.good_orders);
     printf("  (%.1f s)\n", now_s() - t0);
-    const char *all[] = {p.orders, p.nums, p.amounts, p.sums, p.nums_out, p.dlq};
-    kafka_delete_topics(bootstrap, all, 6);
+    const char *all[] = {p.orders, p.nums, p.amounts, p.sums, p.nums_out, p.notes, p.dlq};
+    kafka_delete_topics(bootstrap, all, 7);
     poison_free(&p);
     temp_dir_remove(state_dir);
 }
