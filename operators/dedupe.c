@@ -17,6 +17,19 @@
  * the task is made again (as Kafka Streams' processors' observed time does), so after a restart
  * the memory can be longer for a while, never shorter. A record older than stream time minus the
  * TTL is compared with what is still remembered, and is not remembered itself.
+ *
+ * Replays. An entry's value is the source of the record that wrote it: its offset (8 bytes,
+ * big-endian), partition (4) and topic's bytes. Under at-least-once the entry's changelog
+ * record can be acknowledged before the record's output and offset are, so after a crash the
+ * restored store may remember a record that is then read again; a match whose source is the
+ * record's own is that record again, and passes (uncounted, writing nothing). Not under
+ * exactly-once: there the entry commits with the output and the offset, so a record read again
+ * whose entry is there came out already (its offsets were lost or reset), and is dropped as a
+ * duplicate. Entries are written the same under both, so a change of guarantee needs no
+ * migration. The per-record cost
+ * is writing 12 bytes into a value kept built for the record's topic (rebuilt when the topic's
+ * pointer changes, the engine's being one string per input partition); the topic is compared
+ * only when offset and partition match.
  */
 #include "operators_int.h"
 
@@ -32,10 +45,20 @@ typedef struct {
     rill_window_handle_t *ws;
     int64_t observed; /* the largest timestamp the node has seen */
     rill_bytes_t kb;  /* the serialized key */
+    /* The value a passing record writes: SOURCE_LEN bytes of offset and partition, then the bytes
+     * of src_topic (the topic pointer the record of the last write had). */
+    uint8_t *src;
+    size_t src_len, src_cap;
+    const char *src_topic;
+    bool replays; /* at-least-once: a match with the record's own source is a replay */
 } dedupe_state_t;
+
+enum { SOURCE_LEN = 12 }; /* offset (8 bytes), partition (4), big-endian */
 
 void *rill_dedupe_arg_new(const rill_dedupe_spec_t *spec)
 {
+    if (!spec)
+        return NULL;
     dedupe_arg_t *a = rill_calloc(1, sizeof *a);
     if (!a)
         return NULL;
@@ -72,9 +95,12 @@ static int dedupe_init(rill_context_t *ctx, void *arg, void **state)
     *state = st;
     st->spec = s;
     st->observed = INT64_MIN;
+    st->replays = !ctx->task->env.exactly_once;
     if (s->ttl_ms <= 0 || s->ttl_ms > INT64_MAX / 4)
-        return rill_context_fail(ctx, RILL_ETOPOLOGY, "the TTL (%lld ms) must be positive",
-                                 (long long)s->ttl_ms);
+        return rill_context_fail(ctx, RILL_ETOPOLOGY,
+                                 "the TTL (%lld ms) must be positive and at most INT64_MAX / 4 "
+                                 "(%lld ms)",
+                                 (long long)s->ttl_ms, (long long)(INT64_MAX / 4));
     if ((s->id.kind == RILL_DEDUPE_HEADER && !s->id.header) ||
         (s->id.kind == RILL_DEDUPE_FUNCTION && !s->id.fn))
         return rill_context_fail(ctx, RILL_ETOPOLOGY, "the id has no %s",
@@ -103,6 +129,7 @@ static void dedupe_close(rill_context_t *ctx, void *state)
     if (!st)
         return;
     rill_bytes_free(&st->kb);
+    rill_free(st->src);
     rill_free(st);
 }
 
@@ -154,12 +181,71 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* Big-endian, as the changelog carries them to any machine. */
+static void put_be64(uint8_t *out, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(out, &v, 8);
+}
+
+static void put_be32(uint8_t *out, uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    memcpy(out, &v, 4);
+}
+
+/* The value of rec's entry, its source, in st->src: 0 or RILL_ENOMEM (only when the topic
+ * changes to a longer name than any before). */
+static int make_source(dedupe_state_t *st, const rill_record_t *rec)
+{
+    if (rec->topic != st->src_topic || !st->src) {
+        size_t n = rec->topic ? strlen(rec->topic) : 0;
+        if (SOURCE_LEN + n > st->src_cap) {
+            size_t cap = SOURCE_LEN + n < 64 ? 64 : SOURCE_LEN + n;
+            uint8_t *p = rill_realloc(st->src, cap);
+            if (!p)
+                return RILL_ENOMEM;
+            st->src = p;
+            st->src_cap = cap;
+        }
+        if (n)
+            memcpy(st->src + SOURCE_LEN, rec->topic, n);
+        st->src_len = SOURCE_LEN + n;
+        st->src_topic = rec->topic;
+    }
+    put_be64(st->src, (uint64_t)rec->offset);
+    put_be32(st->src + 8, (uint32_t)rec->partition);
+    return 0;
+}
+
+/* Whether v, the value of an entry rec matches, is rec's own source: rec read again (a replay),
+ * not a duplicate. Never for a record without a source (offset -1) or an entry without one. */
+static bool is_own_source(rill_buf_t v, const rill_record_t *rec)
+{
+    const uint8_t *p = v.data;
+    uint8_t own[SOURCE_LEN];
+    if (rec->offset < 0 || v.len < SOURCE_LEN)
+        return false;
+    put_be64(own, (uint64_t)rec->offset);
+    put_be32(own + 8, (uint32_t)rec->partition);
+    if (memcmp(p, own, SOURCE_LEN) != 0)
+        return false;
+    size_t n = rec->topic ? strlen(rec->topic) : 0;
+    return v.len - SOURCE_LEN == n && (n == 0 || memcmp(p + SOURCE_LEN, rec->topic, n) == 0);
+}
+
 /* Whether a record of id at ts is a duplicate: whether the store remembers a passed record of
  * id less than ttl from ts (in ts's bucket or a neighbour) and less than ttl before stream time.
- * 0 with *dup set, or a code after rill_context_fail(). */
-static int is_duplicate(rill_context_t *ctx, dedupe_state_t *st, rill_buf_t id, int64_t ts,
-                        int64_t bucket, bool *dup)
+ * 0 with *dup set (and, when it is, *replay: the entry is the record's own), or a code after
+ * rill_context_fail(). */
+static int is_duplicate(rill_context_t *ctx, dedupe_state_t *st, const rill_record_t *rec,
+                        rill_buf_t id, int64_t bucket, bool *dup, bool *replay)
 {
+    const int64_t ts = rec->timestamp;
     const int64_t ttl = st->spec->ttl_ms;
     /* Its own bucket first (a duplicate close in time), then the one before, then the one after
      * (only out-of-order records can have put something there). */
@@ -179,7 +265,10 @@ static int is_duplicate(rill_context_t *ctx, dedupe_state_t *st, rill_buf_t id, 
             return rill_context_fail(ctx, rc, "cannot read store '%s': %s", st->spec->store,
                                      rill_strerror(rc));
         if (within(seen, ts, ttl) && (seen >= st->observed || within(seen, st->observed, ttl))) {
+            /* Only the record's own entry can be less than ttl from it: two passed records of
+             * an id are at least ttl apart. */
             *dup = true;
+            *replay = st->replays && is_own_source(v, rec);
             return 0;
         }
     }
@@ -199,18 +288,24 @@ static int dedupe_process(rill_context_t *ctx, void *state, const rill_record_t 
     if (!id.data)
         return rill_context_forward(ctx, rec); /* no id: never a duplicate */
     int64_t bucket = floor_div(ts, ttl);
-    bool dup;
-    if ((rc = is_duplicate(ctx, st, id, ts, bucket, &dup)))
+    bool dup, replay = false;
+    if ((rc = is_duplicate(ctx, st, rec, id, bucket, &dup, &replay)))
         return rc;
+    if (replay)
+        return rill_context_forward(ctx, rec); /* remembered already, as it is */
     if (dup) {
         ctx->task->metrics.duplicates_dropped++;
         return 0;
     }
     /* Remembered, unless it is too old to count already. The store's write and the output go
-     * out together: in the same transaction under exactly-once, and under at-least-once both
-     * before the offsets are committed. */
+     * out together: in the same transaction under exactly-once; under at-least-once both before
+     * the offsets are committed, in no set order, hence the source in the value. */
     if (within(ts, st->observed, ttl)) {
-        rc = rill_window_handle_put(st->ws, id, bucket * ttl, (rill_buf_t){"", 0}, ts);
+        if ((rc = make_source(st, rec)))
+            return rill_context_fail(ctx, rc, "cannot make the entry of store '%s': %s",
+                                     st->spec->store, rill_strerror(rc));
+        rc = rill_window_handle_put(st->ws, id, bucket * ttl, (rill_buf_t){st->src, st->src_len},
+                                    ts);
         if (rc && rc != RILL_ENOENT)
             return rill_context_fail(ctx, rc, "cannot write store '%s': %s", st->spec->store,
                                      rill_strerror(rc));
