@@ -18,22 +18,30 @@
  * the memory can be longer for a while, never shorter. A record older than stream time minus the
  * TTL is compared with what is still remembered, and is not remembered itself.
  *
- * Replays. An entry's value is the source of the record that wrote it: its offset (8 bytes,
- * big-endian), partition (4) and topic's bytes. Under at-least-once the entry's changelog
- * record can be acknowledged before the record's output and offset are, so after a crash the
- * restored store may remember a record that is then read again; a match whose source is the
- * record's own is that record again, and passes (uncounted, writing nothing). Not under
+ * Replays. An entry's value is the source of the record that wrote it, its offset (8 bytes,
+ * big-endian) and partition (4), then the run that wrote it (8 bytes), then the topic's bytes.
+ * Under at-least-once the entry's changelog record can be acknowledged before the record's
+ * output and offset are, so after a crash the restored store may remember a record that is then
+ * read again; a match whose source is the record's own, written by another run, is that record
+ * again, and passes (uncounted). It claims the entry for this run (a rewrite, on replays only):
+ * records an upstream flat_map makes of one input share its source, and a second of one id,
+ * matching an entry of its own source written (or claimed) in this run, is a duplicate. A run is
+ * one making of the node's task, named by 64 random bits at init. Not under
  * exactly-once: there the entry commits with the output and the offset, so a record read again
  * whose entry is there came out already (its offsets were lost or reset), and is dropped as a
  * duplicate. Entries are written the same under both, so a change of guarantee needs no
- * migration. The per-record cost
- * is writing 12 bytes into a value kept built for the record's topic (rebuilt when the topic's
- * pointer changes, the engine's being one string per input partition); the topic is compared
- * only when offset and partition match.
+ * migration. The per-record cost is writing 12 bytes into a value kept built for the record's
+ * topic (rebuilt when the topic's pointer changes, the engine's being one string per input
+ * partition); the topic is compared only when offset and partition match.
  */
 #include "operators_int.h"
 
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+/* offset (8 bytes), partition (4), big-endian; the run (8); then the topic */
+enum { SOURCE_AT = 12, RUN_LEN = 8, SOURCE_LEN = SOURCE_AT + RUN_LEN };
 
 typedef struct {
     rill_dedupe_spec_t spec;
@@ -45,15 +53,14 @@ typedef struct {
     rill_window_handle_t *ws;
     int64_t observed; /* the largest timestamp the node has seen */
     rill_bytes_t kb;  /* the serialized key */
-    /* The value a passing record writes: SOURCE_LEN bytes of offset and partition, then the bytes
-     * of src_topic (the topic pointer the record of the last write had). */
+    /* The value a passing record writes: offset and partition, the run, then the bytes of
+     * src_topic (the topic pointer the record of the last write had). */
     uint8_t *src;
     size_t src_len, src_cap;
     const char *src_topic;
     bool replays; /* at-least-once: a match with the record's own source is a replay */
+    uint8_t run[RUN_LEN];
 } dedupe_state_t;
-
-enum { SOURCE_LEN = 12 }; /* offset (8 bytes), partition (4), big-endian */
 
 void *rill_dedupe_arg_new(const rill_dedupe_spec_t *spec)
 {
@@ -96,6 +103,14 @@ static int dedupe_init(rill_context_t *ctx, void *arg, void **state)
     st->spec = s;
     st->observed = INT64_MIN;
     st->replays = !ctx->task->env.exactly_once;
+    if (getrandom(st->run, sizeof st->run, 0) != (ssize_t)sizeof st->run) {
+        /* No entropy yet (early boot): the time and the state's address name the run. */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        uint64_t r = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        r ^= (uint64_t)(uintptr_t)st << 17;
+        memcpy(st->run, &r, sizeof r);
+    }
     if (s->ttl_ms <= 0 || s->ttl_ms > INT64_MAX / 4)
         return rill_context_fail(ctx, RILL_ETOPOLOGY,
                                  "the TTL (%lld ms) must be positive and at most INT64_MAX / 4 "
@@ -212,6 +227,7 @@ static int make_source(dedupe_state_t *st, const rill_record_t *rec)
             st->src = p;
             st->src_cap = cap;
         }
+        memcpy(st->src + SOURCE_AT, st->run, RUN_LEN);
         if (n)
             memcpy(st->src + SOURCE_LEN, rec->topic, n);
         st->src_len = SOURCE_LEN + n;
@@ -222,17 +238,18 @@ static int make_source(dedupe_state_t *st, const rill_record_t *rec)
     return 0;
 }
 
-/* Whether v, the value of an entry rec matches, is rec's own source: rec read again (a replay),
- * not a duplicate. Never for a record without a source (offset -1) or an entry without one. */
-static bool is_own_source(rill_buf_t v, const rill_record_t *rec)
+/* Whether v, the value of an entry rec matches, is rec's own source written by another run: rec
+ * read again (a replay), not a duplicate. Never for a record without a source (offset -1) or an
+ * entry without one. */
+static bool is_replay(const dedupe_state_t *st, rill_buf_t v, const rill_record_t *rec)
 {
     const uint8_t *p = v.data;
-    uint8_t own[SOURCE_LEN];
+    uint8_t own[SOURCE_AT];
     if (rec->offset < 0 || v.len < SOURCE_LEN)
         return false;
     put_be64(own, (uint64_t)rec->offset);
     put_be32(own + 8, (uint32_t)rec->partition);
-    if (memcmp(p, own, SOURCE_LEN) != 0)
+    if (memcmp(p, own, SOURCE_AT) != 0 || memcmp(p + SOURCE_AT, st->run, RUN_LEN) == 0)
         return false;
     size_t n = rec->topic ? strlen(rec->topic) : 0;
     return v.len - SOURCE_LEN == n && (n == 0 || memcmp(p + SOURCE_LEN, rec->topic, n) == 0);
@@ -268,7 +285,7 @@ static int is_duplicate(rill_context_t *ctx, dedupe_state_t *st, const rill_reco
             /* Only the record's own entry can be less than ttl from it: two passed records of
              * an id are at least ttl apart. */
             *dup = true;
-            *replay = st->replays && is_own_source(v, rec);
+            *replay = st->replays && is_replay(st, v, rec);
             return 0;
         }
     }
@@ -291,16 +308,15 @@ static int dedupe_process(rill_context_t *ctx, void *state, const rill_record_t 
     bool dup, replay = false;
     if ((rc = is_duplicate(ctx, st, rec, id, bucket, &dup, &replay)))
         return rc;
-    if (replay)
-        return rill_context_forward(ctx, rec); /* remembered already, as it is */
-    if (dup) {
+    if (dup && !replay) {
         ctx->task->metrics.duplicates_dropped++;
         return 0;
     }
-    /* Remembered, unless it is too old to count already. The store's write and the output go
-     * out together: in the same transaction under exactly-once; under at-least-once both before
-     * the offsets are committed, in no set order, hence the source in the value. */
-    if (within(ts, st->observed, ttl)) {
+    /* Remembered, unless it is too old to count already (a replay's entry is there: it is
+     * claimed for this run). The store's write and the output go out together: in the same
+     * transaction under exactly-once; under at-least-once both before the offsets are committed,
+     * in no set order, hence the source in the value. */
+    if (replay || within(ts, st->observed, ttl)) {
         if ((rc = make_source(st, rec)))
             return rill_context_fail(ctx, rc, "cannot make the entry of store '%s': %s",
                                      st->spec->store, rill_strerror(rc));
