@@ -93,13 +93,20 @@ void rill_dedupe_arg_free(void *p)
     rill_free(a);
 }
 
-static int dedupe_init(rill_context_t *ctx, void *arg, void **state)
+static void dedupe_close(rill_context_t *ctx, void *state)
 {
-    const rill_dedupe_spec_t *s = &((dedupe_arg_t *)arg)->spec;
-    dedupe_state_t *st = rill_calloc(1, sizeof *st);
+    (void)ctx;
+    dedupe_state_t *st = state;
     if (!st)
-        return RILL_ENOMEM;
-    *state = st;
+        return;
+    rill_bytes_free(&st->kb);
+    rill_free(st->src);
+    rill_free(st);
+}
+
+/* Fills st for the node; 0 or a code after rill_context_fail(). */
+static int init_state(rill_context_t *ctx, const rill_dedupe_spec_t *s, dedupe_state_t *st)
+{
     st->spec = s;
     st->observed = INT64_MIN;
     st->replays = !ctx->task->env.exactly_once;
@@ -137,15 +144,19 @@ static int dedupe_init(rill_context_t *ctx, void *arg, void **state)
     return 0;
 }
 
-static void dedupe_close(rill_context_t *ctx, void *state)
+/* The task does not close a node whose init failed: a failed init frees what it made. */
+static int dedupe_init(rill_context_t *ctx, void *arg, void **state)
 {
-    (void)ctx;
-    dedupe_state_t *st = state;
+    dedupe_state_t *st = rill_calloc(1, sizeof *st);
     if (!st)
-        return;
-    rill_bytes_free(&st->kb);
-    rill_free(st->src);
-    rill_free(st);
+        return RILL_ENOMEM;
+    int rc = init_state(ctx, &((dedupe_arg_t *)arg)->spec, st);
+    if (rc) {
+        dedupe_close(ctx, st);
+        return rc;
+    }
+    *state = st;
+    return 0;
 }
 
 /* The record's id into *id (a null view: it has none); 0 or a code after rill_context_fail(). */
@@ -282,8 +293,8 @@ static int is_duplicate(rill_context_t *ctx, dedupe_state_t *st, const rill_reco
             return rill_context_fail(ctx, rc, "cannot read store '%s': %s", st->spec->store,
                                      rill_strerror(rc));
         if (within(seen, ts, ttl) && (seen >= st->observed || within(seen, st->observed, ttl))) {
-            /* Only the record's own entry can be less than ttl from it: two passed records of
-             * an id are at least ttl apart. */
+            /* When the record's own entry is there no other entry matches (two passed records
+             * of an id are at least ttl apart), so the first match tells a replay. */
             *dup = true;
             *replay = st->replays && is_replay(st, v, rec);
             return 0;
