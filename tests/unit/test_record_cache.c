@@ -90,6 +90,7 @@ static void start(fixture_t *f, rill_topology_t *topo)
     snprintf(f->dir, sizeof f->dir, "/tmp/rill-test-record-cache-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->topo = topo;
+    f->offset = 0;
     assert_int_equal(rill_topology_build(topo, err, sizeof err), 0);
     f->store_env = rill_store_env_new(16u << 20, err, sizeof err);
     assert_non_null(f->store_env);
