@@ -240,12 +240,16 @@ RILL_EXTERN rill_table_t *rill_table_suppress(rill_table_t *table,
  *
  * rill_stream_dedupe drops a record when an earlier record of the same id passed less than ttl_ms
  * before or after it, in stream time (record timestamps, as windows: the same input gives the
- * same output on every replay). The TTL runs from the record that passed: a dropped duplicate
+ * same output on every replay without a restart; stream time starts over when a task is made
+ * again). The TTL runs from the record that passed: a dropped duplicate
  * does not extend it. A record without an id passes. An out-of-order record is compared with
  * what is still remembered (passed records less than ttl_ms older than stream time). Dropped
  * records count in the metric "duplicates-dropped". The memory is a window store (of 2 * ttl_ms
- * retention) with a changelog, so it survives a restart or a task moving to another instance,
- * and under exactly_once_v2 its writes commit with the outputs and the offsets. Dedupe works
+ * retention) with a changelog, so it survives a restart or a task moving to another instance
+ * (while record times are within the changelog's retention.ms of the wall clock), and under
+ * exactly_once_v2 its writes commit with the outputs and the offsets; under at-least-once an
+ * entry holds its record's source, so a record read again after a crash that kept its entry but
+ * lost its output passes. Dedupe works
  * per task (per partition): by key, a stream whose key may have changed goes through a
  * repartition topic first ("<application.id>-<store>-repartition"); an id from a header or a
  * function finds only the duplicates in the same partition, which holds when the duplicates are

@@ -363,8 +363,41 @@ static void test_header_id_is_per_partition(void **state)
     expect_alternating(topo, driver(topo), rows, "0 1");
 }
 
+/* An entry's value, the source of the record that passed: offset (8 bytes), partition (4), both
+ * big-endian, the run that wrote it (8 bytes: here zeros, no run's), then the topic; returns its
+ * length. */
+static size_t source(uint8_t *out, int64_t offset, int32_t partition, const char *topic)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)((uint64_t)offset >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        out[8 + i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
+    memset(out + 12, 0, 8);
+    memcpy(out + 20, topic, strlen(topic));
+    return 20 + strlen(topic);
+}
+
+/* Checks that the entry (id, bucket) of ws holds ts and the source offset, partition 0, topic
+ * "in", written by a run (not zeros); the run's 8 bytes into run. */
+static void expect_entry(rill_window_store_t *ws, const char *id, int64_t bucket, int64_t ts,
+                         int64_t offset, uint8_t run[8])
+{
+    rill_buf_t v, value;
+    int64_t got_ts;
+    assert_int_equal(rill_window_store_get(ws, rill_buf_str(id), bucket, &v), 0);
+    assert_int_equal(rill_stored_split(v, &value, &got_ts), 0);
+    assert_int_equal(got_ts, ts);
+    uint8_t src[32];
+    size_t n = source(src, offset, 0, "in");
+    assert_int_equal(value.len, n);
+    assert_memory_equal(value.data, src, 12);
+    assert_memory_equal((const uint8_t *)value.data + 20, src + 20, n - 20);
+    assert_memory_not_equal((const uint8_t *)value.data + 12, src + 12, 8);
+    memcpy(run, (const uint8_t *)value.data + 12, 8);
+}
+
 /* What the store holds and logs: one entry per passed record, under (id, bucket start), its
- * timestamp the record's; duplicates write nothing. */
+ * timestamp the record's, its value the record's source; duplicates write nothing. */
 static void test_store_and_changelog(void **state)
 {
     (void)state;
@@ -377,16 +410,141 @@ static void test_store_and_changelog(void **state)
     assert_int_equal(rill_test_driver_metric(td, "changelog-writes"), 3);
     rill_window_store_t *ws = rill_test_driver_window_store(td, "seen", 0);
     assert_non_null(ws);
-    rill_buf_t v, value;
-    int64_t ts;
-    assert_int_equal(rill_window_store_get(ws, rill_buf_str("a"), 100, &v), 0);
-    assert_int_equal(rill_stored_split(v, &value, &ts), 0);
-    assert_int_equal(ts, 150);
-    assert_int_equal(value.len, 0);
-    assert_int_equal(rill_window_store_get(ws, rill_buf_str("a"), 200, &v), 0);
-    assert_int_equal(rill_stored_split(v, &value, &ts), 0);
-    assert_int_equal(ts, 250);
-    assert_int_equal(rill_window_store_get(ws, rill_buf_str("b"), 100, &v), 0);
+    uint8_t run[8], run2[8], run3[8];
+    expect_entry(ws, "a", 100, 150, 0, run); /* the source: offset 0 of in-0 */
+    expect_entry(ws, "a", 200, 250, 3, run2);
+    expect_entry(ws, "b", 100, 170, 2, run3);
+    assert_memory_equal(run, run2, 8); /* one run */
+    assert_memory_equal(run, run3, 8);
+    rill_test_driver_destroy(td);
+    rill_topology_unref(topo);
+}
+
+/* Writes the entry of id at ts into ws as the store would hold it: the 8-byte timestamp, then
+ * the source (offset, partition 0, topic). */
+static void remember(rill_window_store_t *ws, const char *id, int64_t bucket, int64_t ts,
+                     int64_t offset, const char *topic)
+{
+    uint8_t stored[40];
+    for (int i = 0; i < 8; i++)
+        stored[i] = (uint8_t)((uint64_t)ts >> (56 - 8 * i));
+    size_t n = source(stored + 8, offset, 0, topic);
+    assert_int_equal(
+        rill_window_store_put(ws, rill_buf_str(id), bucket, (rill_buf_t){stored, 8 + n}), 0);
+}
+
+/* Under at-least-once the store's changelog record can be acknowledged before the output and
+ * the offset, so a restored store may remember a record that is then read again: a match whose
+ * source is the record's own (topic, partition, offset) passes, uncounted, writing nothing; one
+ * of another offset, or of another topic at the same offset, is a duplicate. On both backends. */
+static void run_replay(rill_store_backend_t backend)
+{
+    rill_materialized_t m = {.name = "seen", .backend = backend};
+    rill_topology_t *topo = topology(rill_dedupe_by_key(), 100, &m);
+    rill_test_driver_t *td = driver(topo);
+    const row_t rows[] = {{"a", 0, 150}, {"b", 0, 170}, {"c", 0, 180},
+                          {"d", 0, 190}, {"b", 0, 175}, {"e", 0, 195}};
+    pipe_row(td, &rows[0], 0, -1); /* offset 0: passes */
+    rill_window_store_t *ws = rill_test_driver_window_store(td, "seen", 0);
+    assert_non_null(ws);
+    remember(ws, "b", 100, 170, 1, "in");    /* offset 1's own entry, its output lost */
+    remember(ws, "c", 100, 160, 0, "in");    /* c passed at offset 0: offset 2 repeats it */
+    remember(ws, "d", 100, 185, 3, "other"); /* offset 3 of another topic: offset 3 repeats it */
+    int64_t writes = rill_test_driver_metric(td, "changelog-writes");
+    for (int i = 1; i < 6; i++)
+        pipe_row(td, &rows[i], i, -1);
+    char got[64];
+    read_out(td, "out", got, sizeof got);
+    assert_string_equal(got, "0 1 5"); /* b's replay passes; its later copy (offset 4) does not */
+    assert_int_equal(rill_test_driver_metric(td, "duplicates-dropped"), 3);
+    /* b's replay claimed its entry for this run; e is new */
+    assert_int_equal(rill_test_driver_metric(td, "changelog-writes"), writes + 2);
+    uint8_t run_b[8], run_e[8];
+    expect_entry(ws, "b", 100, 170, 1, run_b);
+    expect_entry(ws, "e", 100, 195, 5, run_e);
+    assert_memory_equal(run_b, run_e, 8);
+    rill_test_driver_destroy(td);
+    rill_topology_unref(topo);
+}
+
+/* flat_map_values: one value "x y x" becomes "x:<n>" "y:<n+1>" "x:<n+2>", n counting in *ud. */
+static int split_words(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_emitter_t *out)
+{
+    (void)ctx;
+    int *n = ud;
+    const char *v = rec->value.data, *end = v + rec->value.len;
+    while (v < end) {
+        const char *w = v;
+        while (v < end && *v != ' ')
+            v++;
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "%.*s:%d", (int)(v - w), w, (*n)++);
+        int rc = rill_emit(out, rec->key, (rill_buf_t){buf, (size_t)len});
+        if (rc)
+            return rc;
+        v += v < end;
+    }
+    return 0;
+}
+
+/* Records a flat_map makes of one input share its source: of two with one id the second is a
+ * duplicate (its match, of its own source, was written in this run), also when the first was a
+ * replay (which claims the entry for the run). */
+static void test_records_of_one_input_are_not_replays(void **state)
+{
+    (void)state;
+    int n = 0;
+    rill_materialized_t m = {.name = "seen"};
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s =
+        rill_stream_flat_map_values(rill_stream_from_topic(topo, "in", NULL), split_words, &n);
+    s = rill_stream_dedupe(s, rill_dedupe_by_function(id_of_value, NULL), 100, &m);
+    assert_int_equal(rill_stream_to(s, "out", NULL), 0);
+    rill_test_driver_t *td = driver(topo);
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "x y x", 10), 0); /* offset 0 */
+    rill_window_store_t *ws = rill_test_driver_window_store(td, "seen", 0);
+    assert_non_null(ws);
+    remember(ws, "z", 0, 20, 1, "in"); /* offset 1's own entry, by another run */
+    assert_int_equal(rill_test_driver_pipe_str(td, "in", "k", "z z", 20), 0);
+    char got[64];
+    read_out(td, "out", got, sizeof got);
+    assert_string_equal(got, "0 1 3");
+    assert_int_equal(rill_test_driver_metric(td, "duplicates-dropped"), 2);
+    rill_test_driver_destroy(td);
+    rill_topology_unref(topo);
+}
+
+static void test_replay_of_own_record_passes_in_memory(void **state)
+{
+    (void)state;
+    run_replay(RILL_STORE_IN_MEMORY);
+}
+
+static void test_replay_of_own_record_passes_rocksdb(void **state)
+{
+    (void)state;
+    run_replay(RILL_STORE_ROCKSDB);
+}
+
+/* The processor's own checks, for a topology that adds it without the DSL: a NULL spec makes no
+ * arg, and a TTL past the limit is refused naming the limit. */
+static void test_processor_refuses(void **state)
+{
+    (void)state;
+    assert_null(rill_dedupe_arg_new(NULL));
+    rill_topology_t *topo = rill_topology_new();
+    const char *topics[] = {"in", NULL}, *parents[] = {"src", NULL};
+    assert_true(rill_topology_add_source(topo, "src", topics, NULL, NULL) >= 0);
+    rill_dedupe_spec_t spec = {.id = rill_dedupe_by_key(), .store = "s", .ttl_ms = INT64_MAX / 2};
+    void *arg = rill_dedupe_arg_new(&spec);
+    assert_non_null(arg);
+    assert_true(rill_topology_add_processor(topo, "dedupe", rill_dedupe_ops(), arg,
+                                            rill_dedupe_arg_free, parents) >= 0);
+    rill_test_driver_t *td = driver(topo); /* tasks are made at the first record */
+    assert_int_not_equal(rill_test_driver_pipe_str(td, "in", "k", "v", 0), 0);
+    const char *why = rill_test_driver_error(td);
+    if (!strstr(why, "must be positive and at most INT64_MAX / 4 (2305843009213693951 ms)"))
+        fail_msg("unexpected error: %s", why);
     rill_test_driver_destroy(td);
     rill_topology_unref(topo);
 }
@@ -402,6 +560,10 @@ int main(void)
         cmocka_unit_test(test_changed_key_is_repartitioned),
         cmocka_unit_test(test_header_id_is_per_partition),
         cmocka_unit_test(test_store_and_changelog),
+        cmocka_unit_test(test_replay_of_own_record_passes_in_memory),
+        cmocka_unit_test(test_replay_of_own_record_passes_rocksdb),
+        cmocka_unit_test(test_records_of_one_input_are_not_replays),
+        cmocka_unit_test(test_processor_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

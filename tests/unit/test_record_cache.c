@@ -90,6 +90,7 @@ static void start(fixture_t *f, rill_topology_t *topo)
     snprintf(f->dir, sizeof f->dir, "/tmp/rill-test-record-cache-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->topo = topo;
+    f->offset = 0;
     assert_int_equal(rill_topology_build(topo, err, sizeof err), 0);
     f->store_env = rill_store_env_new(16u << 20, err, sizeof err);
     assert_non_null(f->store_env);
@@ -160,9 +161,10 @@ static void test_flush_in_order_of_last_update(void **state)
     stop(&f);
 }
 
-/* Pipes 32,000 records of random keys among nkeys (2,000 a second of record time, a commit every
- * 1,000), then 6,000 more; returns the allocations made during the 6,000. */
-static long allocations_when_warm(fixture_t *f, int nkeys)
+/* Pipes 32,000 records of random keys among nkeys, "key-" and digits wide (2,000 a second of
+ * record time, a commit every 1,000), then 6,000 more; returns the allocations made during the
+ * 6,000. */
+static long allocations_when_warm(fixture_t *f, int nkeys, int digits)
 {
     uint64_t rng = 7;
     char key[16];
@@ -172,7 +174,7 @@ static long allocations_when_warm(fixture_t *f, int nkeys)
             before = allocations;
         for (int i = 0; i < (phase ? 6000 : 32000); i++, n++) {
             rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-            snprintf(key, sizeof key, "key-%05d", (int)((rng >> 33) % (uint64_t)nkeys));
+            snprintf(key, sizeof key, "key-%0*d", digits, (int)((rng >> 33) % (uint64_t)nkeys));
             pipe_i64(f, key, (int64_t)(rng >> 54), 1700000000000 + n / 2);
             if ((n + 1) % 1000 == 0)
                 assert_int_equal(rill__task_flush(f->task), 0);
@@ -197,7 +199,7 @@ static void test_no_allocation_per_record(void **state)
     cache_max_bytes = 512u << 10;
     start(&f, topo);
     cache_max_bytes = 10u << 20;
-    long during = allocations_when_warm(&f, 2000);
+    long during = allocations_when_warm(&f, 2000, 4);
     const rill_task_metrics_t *mt = rill__task_metrics(f.task);
     printf("record cache: %ld allocations by Rill over 6000 records of a cached hopping-window "
            "aggregate (%llu cache hits, %llu entries written through)\n",
@@ -222,7 +224,7 @@ static void test_dedupe_allocates_nothing_per_record(void **state)
         "out", NULL);
     fixture_t f;
     start(&f, topo);
-    long during = allocations_when_warm(&f, 20000);
+    long during = allocations_when_warm(&f, 20000, 5);
     const rill_task_metrics_t *mt = rill__task_metrics(f.task);
     printf("dedupe: %ld allocations by Rill over 6000 records (%llu duplicates dropped of 38000, "
            "%ld out)\n",
