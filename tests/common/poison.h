@@ -33,6 +33,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,9 @@ static inline int poison_send(const poison_t *p, rd_kafka_t *prod, int from, int
 
 /* ---- the app ---- */
 
+/* The user's fix: once set, the map no longer fails orders marked "fail":true. */
+static atomic_bool poison_marker_fixed;
+
 /* An order's amount as decimal text; fails a record whose amount is not an int64, or that is
  * marked "fail":true (the user's own rule). */
 static inline int poison_amount(void *ud, rill_context_t *ctx, const rill_record_t *rec,
@@ -290,7 +294,8 @@ static inline int poison_amount(void *ud, rill_context_t *ctx, const rill_record
     (void)ud;
     int64_t amount;
     bool marked = false;
-    if (rill_json_get_bool(rec->value.data, "fail", &marked) == 0 && marked)
+    if (rill_json_get_bool(rec->value.data, "fail", &marked) == 0 && marked &&
+        !atomic_load(&poison_marker_fixed))
         return rill_context_fail(ctx, RILL_EPROCESS, "the order is marked to fail");
     if (rill_json_get_int(rec->value.data, "amount", &amount))
         return rill_context_fail(ctx, RILL_EPROCESS, "the order has no integer amount");
