@@ -128,7 +128,7 @@ static int find_inputs(rill_admin_t *admin, const char *app, char ***topics, siz
         bool seen = false;
         for (size_t j = 0; j < *count; j++)
             seen = seen || strcmp((*topics)[j], t) == 0;
-        if (seen || rill__topic_kind(app, t) != RILL_TOPIC_USER)
+        if (seen || rill__topic_kind(app, t) != RILL_TOPIC_USER || rill__is_retry_topic(app, t))
             continue;
         if (!((*topics)[*count] = rill_strdup(t)))
             rc = RILL_ENOMEM;

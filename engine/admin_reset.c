@@ -189,7 +189,8 @@ static const char *other_owner(const char *app, const char *topic, char **groups
     size_t len = strlen(app);
     for (size_t i = 0; i < count; i++)
         if (strncmp(groups[i], app, len) == 0 && groups[i][len] == '-' &&
-            rill__topic_kind(groups[i], topic) != RILL_TOPIC_USER)
+            (rill__topic_kind(groups[i], topic) != RILL_TOPIC_USER ||
+             rill__is_retry_topic(groups[i], topic)))
             return groups[i];
     return NULL;
 }
@@ -205,7 +206,10 @@ static int find_internal_topics(rill_admin_t *admin, rill_reset_plan_t *plan, ch
     if (!rc)
         rc = rill__admin_groups(admin, &groups, &group_count, errstr, errstr_size);
     for (size_t i = 0; !rc && i < topic_count; i++) {
-        if (rill__topic_kind(plan->application_id, topics[i]) == RILL_TOPIC_USER)
+        /* The retry topics too: records waiting there would be processed on top of the
+         * reprocessed originals. */
+        if (rill__topic_kind(plan->application_id, topics[i]) == RILL_TOPIC_USER &&
+            !rill__is_retry_topic(plan->application_id, topics[i]))
             continue;
         const char *owner = other_owner(plan->application_id, topics[i], groups, group_count);
         char kept[600];

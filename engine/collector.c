@@ -26,8 +26,11 @@ typedef struct {
 } out_topic_t;
 
 /* What a record batch of one record takes beyond its key, value and headers' bytes, at most
- * (Kafka's v2 format: the batch header, 61 bytes, and the record's varints and attributes). */
-#define BATCH_OVERHEAD 100
+ * (Kafka's v2 format: the batch header, 61 bytes; the record's length, key and value lengths
+ * and header count, varints of 5 bytes at most, its attributes and, alone in its batch, its
+ * timestamp and offset deltas, 1 byte each); each header adds its name, its value and two
+ * varints of 5 bytes at most. */
+#define BATCH_OVERHEAD 84
 
 struct collector {
     const thread_ctx_t *ctx;
@@ -165,6 +168,9 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
 static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const rill_buf_t *key,
                     const rill_buf_t *value, int64_t timestamp, const rill_headers_t *headers)
 {
+    /* o is found again by its index after a poll: a delivery report it serves may learn a new
+     * topic (a dead letter queue's), which moves c->outs. */
+    const size_t oi = (size_t)(o - c->outs);
     if (!o->rkt) {
         snprintf(c->send_error, sizeof c->send_error, "the thread has no producer at the moment");
         c->send_err = RD_KAFKA_RESP_ERR__STATE;
@@ -235,6 +241,7 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
             return RILL_ETIMEDOUT;
         }
         rd_kafka_poll(c->producer, QUEUE_FULL_POLL_MS);
+        o = &c->outs[oi];
     }
 }
 

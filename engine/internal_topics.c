@@ -42,3 +42,19 @@ rill_topic_kind_t rill__topic_kind(const char *application_id, const char *name)
         return RILL_TOPIC_CHANGELOG;
     return RILL_TOPIC_USER;
 }
+
+bool rill__is_retry_topic(const char *application_id, const char *name)
+{
+    static const char infix[] = "-retry-";
+    size_t app_len = strlen(application_id);
+    if (strncmp(name, application_id, app_len) != 0 ||
+        strncmp(name + app_len, infix, sizeof infix - 1) != 0)
+        return false;
+    const char *delay = name + app_len + sizeof infix - 1;
+    if (!*delay)
+        return false;
+    for (; *delay; delay++)
+        if (*delay < '0' || *delay > '9')
+            return false;
+    return true;
+}

@@ -19,5 +19,8 @@ typedef enum {
 int rill__changelog_topic(char *buf, size_t size, const char *application_id, const char *store);
 /* Returns which kind of topic name is for the app application_id. */
 rill_topic_kind_t rill__topic_kind(const char *application_id, const char *name);
+/* Returns whether name is one of the app's retry topics, "<application.id>-retry-<delay>"
+ * (operators/retry_topics.c); the tools count them with the internal topics. */
+bool rill__is_retry_topic(const char *application_id, const char *name);
 
 #endif

@@ -72,6 +72,12 @@ process_retry(stream_thread_t *t, slot_t *slot, rd_kafka_message_t *msg, const r
     }
     int64_t now = wall_clock_now(), due = 0;
     rill_task_t *task = rill__tm_task(t->tm, st, msg->partition);
+    if (task && rill__task_backoff_until(task) > 0) {
+        /* The task backs off on a record of its own: the retry waits for the end of that, and
+         * leaves the task's in-place tries as they are. */
+        rill__tm_pause_retry(t->tm, slot, msg->offset, rill__task_backoff_until(task));
+        return;
+    }
     int rc = task ? rill__task_process_retry(task, raw, now, &due) : RILL_RETRY_NOT_DUE;
     if (!task) {
         due = now + RETRY_TASK_WAIT_MS;

@@ -150,7 +150,12 @@ static void assigned(stream_thread_t *t, rd_kafka_t *rk, rd_kafka_topic_partitio
         rill__thread_fail(t, RILL_EKAFKA, "cannot assign: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
-    /* Partitions whose tasks restore (or wait) are paused until their tasks run. */
+    /* librdkafka keeps a partition's pause across an unassign and a new assign (librdkafka
+     * #1849): one paused before the rebalance (a backoff, a retry not due) would stay paused.
+     * Every assigned partition is resumed (a no-op for the others); the processing pauses again
+     * what must wait, and partitions whose tasks restore (or wait) are paused until their tasks
+     * run. */
+    rd_kafka_resume_partitions(rk, parts);
     rill__tm_pause_inactive(t->tm);
     t->assigned = true;
 }

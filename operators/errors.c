@@ -348,6 +348,7 @@ static int dropped_dead_letter(rill_task_t *task, const char *node, const char *
         return rc;
     }
     task->metrics.dead_letters++;
+    task->effects++; /* written: a retry of the record would write it again */
     return 0;
 }
 

@@ -8,10 +8,10 @@
  * The app joins 3,000 stream records with 40 table rows. After a first batch is committed, a
  * processor after the join holds the stream thread in its open transaction (on a gate, not a
  * sleep) until librdkafka says the member left the group (max.poll.interval.ms, 6 s). Let go,
- * the app's commit is refused: it aborts, rewinds and rejoins, and processes everything again
- * from the last commit. read_committed, every stream record is joined exactly once with its
- * row; read_uncommitted also shows the aborted transaction's results: the rewind did happen
- * with records in flight.
+ * the app's commit is refused, or its partitions are lost first: it aborts, rejoins, and
+ * processes everything again from the last commit. read_committed, every stream record is joined
+ * exactly once with its row; read_uncommitted also shows the aborted transaction's results: the
+ * rewind did happen with records in flight.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -62,7 +62,10 @@ static void log_cb(void *opaque, rill_log_level_t level, const char *component, 
     (void)opaque, (void)level;
     if (strstr(msg, "max.poll.interval.ms") || strstr(msg, "maximum poll interval"))
         atomic_fetch_add(&left_group, 1);
-    if (strstr(msg, "rewinding to the last commit"))
+    /* Either way the held transaction ends: its commit is refused (unknown member) and the
+     * thread rewinds, or the rebalance that follows the member's leaving comes first, and the
+     * thread aborts as its partitions were lost; it rejoins and reads from the last commit. */
+    if (strstr(msg, "rewinding to the last commit") || strstr(msg, "aborting the transaction"))
         atomic_fetch_add(&rewinds, 1);
     if (level <= RILL_LOG_WARN)
         printf("  [%6.2f s] %s: %s\n", now_s() - t0, component, msg);

@@ -11,6 +11,8 @@
 #include <rill/admin.h>
 #include <rill/serde.h>
 
+#include "engine/internal_topics.h"
+
 #include <string.h>
 
 static void test_datetimes(void **state)
@@ -87,10 +89,26 @@ static void test_json_pretty(void **state)
     assert_null(rill_json_pretty(NULL, 0));
 }
 
+/* The tools count an app's retry topics with its internal topics: rill reset deletes them,
+ * rill replay does not copy them as inputs. */
+static void test_retry_topic_names(void **state)
+{
+    (void)state;
+    assert_true(rill__is_retry_topic("orders", "orders-retry-1000"));
+    assert_true(rill__is_retry_topic("orders", "orders-retry-5"));
+    assert_false(rill__is_retry_topic("orders", "orders-retry-"));
+    assert_false(rill__is_retry_topic("orders", "orders-retry-10s"));
+    assert_false(rill__is_retry_topic("orders", "orders-v2-retry-1000"));
+    assert_false(rill__is_retry_topic("orders", "order-retry-1000"));
+    assert_false(rill__is_retry_topic("orders", "orders-retry"));
+    assert_true(rill__is_retry_topic("orders-v2", "orders-v2-retry-1000"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_datetimes),
+        cmocka_unit_test(test_retry_topic_names),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_json_pretty),
     };
