@@ -285,6 +285,10 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size);
 /* Closes the task's stores. */
 void rill__task_close_stores(rill_task_t *task);
 
+/* Fails the topology when name, the what of node (NULL: none), breaks Kafka's naming rules
+ * (names.c); 0 or the failure's code. */
+int rill__topology_check_name(rill_topology_t *topo, const char *what, const char *name,
+                              const char *node);
 /* Returns the index of topo's node called name, or -1 (topology.c). */
 int rill__topology_find_node(const rill_topology_t *topo, const char *name);
 /* Returns the source node of store k when it is a global store of a built topology, or NULL. */

@@ -82,52 +82,6 @@ void rill_topology_unref(rill_topology_t *topo)
     rill_free(topo);
 }
 
-/* ---- names Kafka accepts ---- */
-
-/* Kafka's rules for a topic name (o.a.k.common.internals.Topic) and Kafka Streams' for a store's
- * (Named): 1 to 249 characters of [a-zA-Z0-9._-], and not "." or "..". */
-int rill__check_name(const char *name, char *why, size_t size)
-{
-    size_t n = strlen(name);
-    if (n == 0) {
-        snprintf(why, size, "the name is empty");
-        return RILL_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c == '.' || c == '_' || c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-            (c >= 'A' && c <= 'Z'))
-            continue;
-        if (c >= ' ' && c < 0x7f)
-            snprintf(why, size, "character '%c' at position %zu is not allowed", c, i);
-        else
-            snprintf(why, size, "byte 0x%02x at position %zu is not allowed", c, i);
-        snprintf(why + strlen(why), size - strlen(why), " (use letters, digits, '.', '_' and '-')");
-        return RILL_EINVAL;
-    }
-    if (n > RILL__MAX_NAME_LEN) {
-        snprintf(why, size, "it is %zu characters long, more than Kafka's %d", n,
-                 RILL__MAX_NAME_LEN);
-        return RILL_EINVAL;
-    }
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-        snprintf(why, size, "'%s' is not allowed", name);
-        return RILL_EINVAL;
-    }
-    return 0;
-}
-
-/* Fails the topology when name, the what of node, breaks Kafka's naming rules. */
-static int check_name(rill_topology_t *topo, const char *what, const char *name, const char *node)
-{
-    char why[200];
-    if (!rill__check_name(name, why, sizeof why))
-        return 0;
-    return rill_topology_fail(topo, "%s%s%s: %s '%.*s%s' is not a valid Kafka name: %s",
-                              node ? "node '" : "", node ? node : "", node ? "'" : "", what, 300,
-                              name, strlen(name) > 300 ? "..." : "", why);
-}
-
 /* ---- state stores ---- */
 
 int rill_topology_find_store(const rill_topology_t *topo, const char *name)
@@ -177,7 +131,7 @@ int rill_topology_add_store(rill_topology_t *topo, const rill_store_spec_t *spec
                                   spec->name);
     if (rill_topology_find_store(topo, spec->name) >= 0)
         return rill_topology_fail(topo, "a state store called '%s' already exists", spec->name);
-    if (check_name(topo, "store name", spec->name, NULL))
+    if (rill__topology_check_name(topo, "store name", spec->name, NULL))
         return RILL_ETOPOLOGY;
     if (spec->type != RILL_STORE_KV && spec->type != RILL_STORE_WINDOW &&
         spec->type != RILL_STORE_SESSION && spec->type != RILL_STORE_VERSIONED)
@@ -351,7 +305,7 @@ static int add_source_impl(rill_topology_t *topo, const char *name, const char *
         return rill_topology_fail(topo, "source '%s' needs either topics or a pattern",
                                   name ? name : "(null)");
     for (size_t t = 0; topics && topics[t]; t++)
-        if (check_name(topo, "topic", topics[t], name ? name : "(null)"))
+        if (rill__topology_check_name(topo, "topic", topics[t], name ? name : "(null)"))
             return RILL_ETOPOLOGY;
     node_t *node = node_new(NODE_SOURCE);
     if (!node)
@@ -436,7 +390,7 @@ static int add_sink_impl(rill_topology_t *topo, const char *name, const char *to
     if (!topic == !extractor)
         return rill_topology_fail(topo, "sink '%s' needs either a topic or a topic extractor",
                                   name ? name : "(null)");
-    if (topic && check_name(topo, "topic", topic, name ? name : "(null)"))
+    if (topic && rill__topology_check_name(topo, "topic", topic, name ? name : "(null)"))
         return RILL_ETOPOLOGY;
     node_t *node = node_new(NODE_SINK);
     if (!node)
@@ -492,7 +446,7 @@ static int add_repartition_impl(rill_topology_t *topo, const char *name, const c
         return topo ? rill_topology_fail(topo, "repartition needs a name, a source name and "
                                                "a partition count >= 0")
                     : RILL_EINVAL;
-    if (check_name(topo, "repartition name", name, NULL))
+    if (rill__topology_check_name(topo, "repartition name", name, NULL))
         return RILL_ETOPOLOGY;
     char suffix[300], sink_name[320];
     snprintf(suffix, sizeof suffix, "%s-repartition", name);
@@ -547,7 +501,7 @@ int rill_topology_add_internal_topic(rill_topology_t *topo, const char *topic,
         return topo ? rill_topology_fail(topo, "an internal topic needs a name, a sink name, a "
                                                "source name and a partition count >= 0")
                     : RILL_EINVAL;
-    if (check_name(topo, "internal topic", topic, sink_name))
+    if (rill__topology_check_name(topo, "internal topic", topic, sink_name))
         return RILL_ETOPOLOGY;
     return remember_oom(
         topo, add_internal_impl(topo, topic, sink_name, source_name, partitions, opts, parents),
@@ -869,42 +823,6 @@ int rill__topology_check_serdes(const rill_topology_t *topo, const rill_serde_t 
             return build_fail(topo, errstr, errstr_size,
                               "%s '%s' has no value serde and default.value.serde is not set", what,
                               node->name);
-    }
-    return 0;
-}
-
-/* The longest internal topic the app would make must fit Kafka's limit: "<app>-<suffix>". */
-static int check_internal_length(const rill_topology_t *topo, const char *app_id, const char *what,
-                                 const char *name, const char *suffix, char *errstr,
-                                 size_t errstr_size)
-{
-    size_t len = strlen(app_id) + 1 + strlen(name) + strlen(suffix);
-    if (len <= RILL__MAX_NAME_LEN)
-        return 0;
-    return build_fail(topo, errstr, errstr_size,
-                      "application.id '%.40s%s' (%zu characters) is too long for this "
-                      "topology: %s '<application.id>-%.100s%s%s' would be %zu characters, more "
-                      "than Kafka's %d; shorten the application id or that name",
-                      app_id, strlen(app_id) > 40 ? "..." : "", strlen(app_id), what, name,
-                      strlen(name) > 100 ? "..." : "", suffix, len, RILL__MAX_NAME_LEN);
-}
-
-int rill__topology_check_names(const rill_topology_t *topo, const char *app_id, char *errstr,
-                               size_t errstr_size)
-{
-    for (size_t i = 0; topo && i < topo->n; i++) {
-        const node_t *node = topo->nodes[i];
-        if (node->kind == NODE_SINK && node->internal && node->topic &&
-            check_internal_length(topo, app_id, "the internal topic", node->topic, "", errstr,
-                                  errstr_size))
-            return RILL_ETOPOLOGY;
-    }
-    for (size_t k = 0; topo && k < topo->nstores; k++) {
-        const store_def_t *sd = &topo->stores[k];
-        if (!sd->spec.no_logging && !sd->global &&
-            check_internal_length(topo, app_id, "the changelog topic", sd->spec.name, "-changelog",
-                                  errstr, errstr_size))
-            return RILL_ETOPOLOGY;
     }
     return 0;
 }
