@@ -32,6 +32,7 @@
 #include "../common/temp_dir.h"
 
 #define TOTAL 60
+#define MORE  20 /* records sent once the refusal is over */
 #define BIG   20 /* every third record */
 #define GOOD  (TOTAL - BIG)
 
@@ -254,6 +255,33 @@ static void note_refused(void *ud, const rd_kafka_message_t *m, int n)
     d->len[n] = m->len;
 }
 
+/* Writes inputs from..from+n-1 ("k<i>" = "v<i>", timestamp i) to "dr-in". */
+static void send_inputs(const char *bootstrap, int from, int n)
+{
+    char err[512];
+    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
+    assert_non_null(p);
+    for (int i = from; i < from + n; i++) {
+        char key[16], value[16];
+        snprintf(key, sizeof key, "k%d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        assert_int_equal(
+            rill_producer_send(p, "dr-in", 0, rill_buf_str(key), rill_buf_str(value), i), 0);
+    }
+    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    rill_producer_destroy(p);
+}
+
+/* Waits (up to 60 s) until the app has delivered n records (outputs and dead letters); returns
+ * how many it has. */
+static int64_t wait_produced(rill_app_t *app, int64_t n)
+{
+    int64_t produced = 0;
+    for (int i = 0; i < 1200 && (produced = rill_app_metric(app, "records-produced")) < n; i++)
+        usleep(50 * 1000);
+    return produced;
+}
+
 /* A cluster that refuses a produce request (its delivery reports fail, after the record was
  * processed): a mock cluster of one broker in a bare handle, which the app treats as a real one.
  * Returns the app, started, with TOTAL small records in "dr-in"; guarantee is the
@@ -266,17 +294,7 @@ static rill_app_t *start_refusing(rd_kafka_mock_cluster_t *mock, rill_topology_t
     assert_int_equal(rd_kafka_mock_topic_create(mock, "dr-in", 1, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(mock, "dr-out", 1, 1), 0);
     assert_int_equal(rd_kafka_mock_topic_create(mock, "dr-dlq", 1, 1), 0);
-    rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
-    assert_non_null(p);
-    for (int i = 0; i < TOTAL; i++) {
-        char key[16], value[16];
-        snprintf(key, sizeof key, "k%d", i);
-        snprintf(value, sizeof value, "v%d", i);
-        assert_int_equal(
-            rill_producer_send(p, "dr-in", 0, rill_buf_str(key), rill_buf_str(value), i), 0);
-    }
-    assert_int_equal(rill_producer_flush(p, 10000), 0);
-    rill_producer_destroy(p);
+    send_inputs(bootstrap, 0, TOTAL);
     /* The app's first produce request is refused for good (not retriable). */
     rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_INVALID_RECORD);
     *topo = rill_topology_new();
@@ -291,9 +309,9 @@ static rill_app_t *start_refusing(rd_kafka_mock_cluster_t *mock, rill_topology_t
     return app;
 }
 
-/* at-least-once, continue: the refused outputs (those of the first request: at least one) are
- * dropped and counted, each is in the dead letter queue once as the output itself, the others
- * come out, and the app stays RUNNING. */
+/* at-least-once, continue: the refused outputs (those of the first request, at least one, and
+ * any the idempotent producer refused behind it) are dropped and counted, each is in the dead
+ * letter queue once as the output itself, the others come out, and the app stays RUNNING. */
 static void test_refused_in_delivery_report_continue(void **state)
 {
     char err[512];
@@ -305,12 +323,11 @@ static void test_refused_in_delivery_report_continue(void **state)
     rill_topology_t *topo;
     rill_app_t *app = start_refusing(mock, &topo, "dr-cont", extra);
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mock);
-    int64_t skipped = 0;
-    for (int i = 0; i < 200 && (skipped = rill_app_metric(app, "records-skipped")) == 0; i++)
-        usleep(50 * 1000);
+    /* Settled when every output was delivered, to dr-out or (refused) to dr-dlq: the idempotent
+     * producer may fail the requests in flight behind the refused one as well. */
+    assert_int_equal(wait_produced(app, TOTAL), TOTAL);
+    int64_t skipped = rill_app_metric(app, "records-skipped");
     assert_true(skipped >= 1);
-    int out = kafka_read_all(bootstrap, "dr-out", TOTAL - (int)skipped, NULL);
-    assert_int_equal(out, TOTAL - skipped);
     static refused_t dl;
     assert_int_equal(kafka_read_each(bootstrap, "dr-dlq", (int)skipped, note_refused, &dl),
                      skipped);
@@ -319,6 +336,12 @@ static void test_refused_in_delivery_report_continue(void **state)
         assert_true(dl.len[i] >= 2 && dl.len[i] <= 3); /* "v<i>": the output's bytes */
     }
     assert_int_equal(rill_app_metric(app, "dead-letters"), skipped);
+    /* The app goes on: later records all come out, after the ones not refused. */
+    send_inputs(bootstrap, TOTAL, MORE);
+    assert_int_equal(wait_produced(app, TOTAL + MORE), TOTAL + MORE);
+    assert_int_equal(rill_app_metric(app, "records-skipped"), skipped);
+    int out = kafka_read_all(bootstrap, "dr-out", TOTAL - (int)skipped + MORE, NULL);
+    assert_int_equal(out, TOTAL - skipped + MORE);
     assert_int_equal(rill_app_state(app), RILL_STATE_RUNNING);
     stop(app, topo);
     rd_kafka_mock_cluster_destroy(mock);
