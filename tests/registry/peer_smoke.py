@@ -89,7 +89,9 @@ def with_registry(bootstrap, url):
         topic = "peer-smoke-%s-%s" % (kind, run)
         ctx = SerializationContext(topic, MessageField.VALUE)
         try:
-            data = ser(client, schema)(value, ctx)
+            # The two serializers take (client, schema) and (schema, client) respectively.
+            serializer = ser(client, schema) if kind == "avro" else ser(schema, client)
+            data = serializer(value, ctx)
         except Exception as e:  # the registry's refusal, named in the line
             check(kind + " serialize (registers the schema)", False, repr(e))
             continue
