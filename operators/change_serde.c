@@ -57,8 +57,10 @@ static void change_destroy(void *state)
     rill_serde_unref(state);
 }
 
-static const rill_serde_ops change_ops = {"change", change_serialize, change_deserialize,
-                                          change_destroy};
+static const rill_serde_ops change_ops = {.name = "change",
+                                          .serialize = change_serialize,
+                                          .deserialize = change_deserialize,
+                                          .destroy = change_destroy};
 
 rill_serde_t *rill_serde_change(rill_serde_t *inner)
 {

@@ -257,7 +257,7 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
 static int serialize_failed(rill_context_t *ctx, const char *topic, const char *part,
                             const rill_serde_t *serde, const char *why);
 static int send_failed(rill_context_t *ctx, sink_state_t *s, rill_production_failure_t *f,
-                       const rill_record_t *rec);
+                       const rill_record_t *rec, const rill_headers_t *headers);
 
 static int sink_process(rill_context_t *ctx, void *state, const rill_record_t *rec)
 {
@@ -286,10 +286,12 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
     const rill_serde_t *ks = ctx->inst->key_serde, *vs = ctx->inst->value_serde;
     char why[256];
     rill_buf_t key = rec->key, value = rec->value;
+    /* What the serdes may know: the topic, and the headers (which they may replace). */
+    rill_serde_ctx_t sc = {topic, true, rec->headers, task->arena};
     if (ks) {
         bool null = false;
         task->kbuf.len = 0;
-        if (rill_serde_serialize(ks, rec->key, &task->kbuf, &null, why, sizeof why))
+        if (rill_serde_serialize_ctx(ks, &sc, rec->key, &task->kbuf, &null, why, sizeof why))
             return serialize_failed(ctx, topic, "key", ks, why);
         /* An empty value is not a null one: never let a NULL buffer stand for it. */
         key = null ? (rill_buf_t){NULL, 0}
@@ -298,7 +300,8 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
     if (vs) {
         bool null = false;
         task->vbuf.len = 0;
-        if (rill_serde_serialize(vs, rec->value, &task->vbuf, &null, why, sizeof why))
+        sc.is_key = false;
+        if (rill_serde_serialize_ctx(vs, &sc, rec->value, &task->vbuf, &null, why, sizeof why))
             return serialize_failed(ctx, topic, "value", vs, why);
         value = null ? (rill_buf_t){NULL, 0}
                      : (rill_buf_t){task->vbuf.data ? (void *)task->vbuf.data : "", task->vbuf.len};
@@ -324,12 +327,12 @@ static int sink_send(rill_context_t *ctx, void *state, const rill_record_t *rec)
         s->handle = col->resolve(col->opaque, topic);
     int rc = !node->extractor && s->handle >= 0
                  ? col->send_to(col->opaque, s->handle, partition, key.data ? &key : NULL,
-                                value.data ? &value : NULL, rec->timestamp, rec->headers)
+                                value.data ? &value : NULL, rec->timestamp, sc.headers)
                  : col->send(col->opaque, topic, partition, key.data ? &key : NULL,
-                             value.data ? &value : NULL, rec->timestamp, rec->headers);
+                             value.data ? &value : NULL, rec->timestamp, sc.headers);
     if (rc) {
         rill_production_failure_t f = {topic, partition, key, value, rc, false, false, 0};
-        return send_failed(ctx, s, &f, rec);
+        return send_failed(ctx, s, &f, rec, sc.headers);
     }
     return 0;
 }
@@ -353,7 +356,8 @@ __attribute__((cold, noinline)) static int serialize_failed(rill_context_t *ctx,
  * says retry, else 0 (dropped) or the code with the task's error set. */
 __attribute__((cold, noinline)) static int send_failed(rill_context_t *ctx, sink_state_t *s,
                                                        rill_production_failure_t *f,
-                                                       const rill_record_t *rec)
+                                                       const rill_record_t *rec,
+                                                       const rill_headers_t *headers)
 {
     const rill_collector_t *col = &ctx->task->env.collector;
     const node_t *node = ctx->inst->node;
@@ -370,9 +374,9 @@ __attribute__((cold, noinline)) static int send_failed(rill_context_t *ctx, sink
         f->attempt++;
         f->error = !node->extractor && s->handle >= 0
                        ? col->send_to(col->opaque, s->handle, f->partition, key, value,
-                                      rec->timestamp, rec->headers)
+                                      rec->timestamp, headers)
                        : col->send(col->opaque, f->topic, f->partition, key, value, rec->timestamp,
-                                   rec->headers);
+                                   headers);
         if (!f->error)
             return 0;
     }
@@ -537,14 +541,14 @@ static node_inst_t *inst_of(rill_task_t *task, int index)
 
 /* Bytes need no decoding and no encoding: the hot path skips the serde call (and, at the sink,
  * the copy into the scratch buffer). */
-static inline int decode(const rill_serde_t *serde, rill_buf_t bytes, rill_arena_t *arena,
-                         rill_buf_t *value, char *why, size_t why_size)
+static inline int decode(const rill_serde_t *serde, const rill_serde_ctx_t *ctx, rill_buf_t bytes,
+                         rill_arena_t *arena, rill_buf_t *value, char *why, size_t why_size)
 {
     if (!serde) { /* bytes */
         *value = bytes;
         return 0;
     }
-    return rill_serde_deserialize(serde, bytes, arena, value, why, why_size);
+    return rill_serde_deserialize_ctx(serde, ctx, bytes, arena, value, why, why_size);
 }
 
 /* Returns whether a processor's error code is the record's fault (the processing handler
@@ -587,10 +591,12 @@ static int process_raw(rill_task_t *task, int source, const rill_record_t *raw)
     rill_record_t rec = *raw;
     char why[512];
     const char *what = "cannot deserialize the key";
-    int rc = decode(ks, raw->key, task->arena, &rec.key, why, sizeof why);
+    rill_serde_ctx_t sc = {raw->topic, true, raw->headers, task->arena};
+    int rc = decode(ks, &sc, raw->key, task->arena, &rec.key, why, sizeof why);
     if (rc == 0) {
         what = "cannot deserialize the value";
-        rc = decode(vs, raw->value, task->arena, &rec.value, why, sizeof why);
+        sc.is_key = false;
+        rc = decode(vs, &sc, raw->value, task->arena, &rec.value, why, sizeof why);
     }
     if (rc == RILL_ENOMEM) {
         /* Not the record's fault: stop rather than skip it. */

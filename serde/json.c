@@ -274,6 +274,33 @@ int rill_json_get(const void *value, const char *key, rill_buf_t *out)
     return 0;
 }
 
+size_t rill_json_member_count(const void *doc)
+{
+    rill_json_t *d = index_of(doc);
+    return d && d->type == RILL_JSON_OBJECT ? d->nfields : 0;
+}
+
+int rill_json_member_at(const void *doc, size_t i, rill_buf_t *key, rill_buf_t *value)
+{
+    rill_json_t *d = index_of(doc);
+    if (!key || !value)
+        return RILL_EINVAL;
+    if (!d || d->type != RILL_JSON_OBJECT || i >= d->nfields)
+        return RILL_ENOENT;
+    rill__json_field_t *f = &d->fields[i];
+    rill_json_t *v = new_value(d->arena, f->val, f->val_len, f->canon);
+    if (!v)
+        return RILL_ENOMEM;
+    if (f->type != RILL_JSON_OBJECT && f->type != RILL_JSON_ARRAY) {
+        v->self = *f;
+        v->type = f->type;
+        v->indexed = true;
+    }
+    *key = (rill_buf_t){f->key, f->key_len};
+    *value = as_view(v);
+    return 0;
+}
+
 /* ---- The writer ---- */
 
 void rill_json_writer_init(rill_json_writer_t *w, rill_arena_t *arena)
@@ -679,7 +706,8 @@ static int json_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, 
     return rill_json_parse(arena, bytes.data, bytes.len, value, errstr, errstr_size);
 }
 
-const rill_serde_ops rill__serde_json_ops = {"json", json_serialize, json_deserialize, NULL};
+const rill_serde_ops rill__serde_json_ops = {
+    .name = "json", .serialize = json_serialize, .deserialize = json_deserialize};
 
 /* ---- Made by hand ---- */
 

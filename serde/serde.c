@@ -17,6 +17,7 @@
 
 struct rill_serde {
     const rill_serde_ops *ops;
+    const rill_serde_ctx_ops *ctx_ops; /* NULL: the serde needs no record */
     void *state;
     bool builtin;     /* static object: reference counting is a no-op */
     atomic_uint refs; /* custom serdes only */
@@ -82,12 +83,19 @@ void rill_bytes_free(rill_bytes_t *b)
 
 rill_serde_t *rill_serde_new(const rill_serde_ops *ops, void *state)
 {
+    return rill_serde_new_ctx(ops, NULL, state);
+}
+
+rill_serde_t *rill_serde_new_ctx(const rill_serde_ops *ops, const rill_serde_ctx_ops *ctx_ops,
+                                 void *state)
+{
     if (!ops || !ops->name || !ops->serialize || !ops->deserialize)
         return NULL;
     rill_serde_t *serde = rill_malloc(sizeof *serde);
     if (!serde)
         return NULL;
     serde->ops = ops;
+    serde->ctx_ops = ctx_ops;
     serde->state = state;
     serde->builtin = false;
     atomic_init(&serde->refs, 1);
@@ -129,6 +137,12 @@ const char *rill_serde_name(const rill_serde_t *serde)
 int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes_t *out,
                          bool *is_null, char *errstr, size_t errstr_size)
 {
+    return rill_serde_serialize_ctx(serde, NULL, value, out, is_null, errstr, errstr_size);
+}
+
+int rill_serde_serialize_ctx(const rill_serde_t *serde, rill_serde_ctx_t *ctx, rill_buf_t value,
+                             rill_bytes_t *out, bool *is_null, char *errstr, size_t errstr_size)
+{
     if (!serde || !out || !is_null || (!value.data && value.len)) {
         set_err(errstr, errstr_size, "invalid argument to rill_serde_serialize");
         return RILL_EINVAL;
@@ -137,7 +151,10 @@ int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes
     *is_null = false;
     if (errstr && errstr_size)
         errstr[0] = '\0';
-    int rc = serde->ops->serialize(serde->state, value, out, is_null, errstr, errstr_size);
+    int rc =
+        ctx && serde->ctx_ops && serde->ctx_ops->serialize
+            ? serde->ctx_ops->serialize(serde->state, ctx, value, out, is_null, errstr, errstr_size)
+            : serde->ops->serialize(serde->state, value, out, is_null, errstr, errstr_size);
     if (rc != 0) {
         out->len = 0;
         *is_null = false;
@@ -152,6 +169,13 @@ int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value, rill_bytes
 int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes, rill_arena_t *arena,
                            rill_buf_t *value, char *errstr, size_t errstr_size)
 {
+    return rill_serde_deserialize_ctx(serde, NULL, bytes, arena, value, errstr, errstr_size);
+}
+
+int rill_serde_deserialize_ctx(const rill_serde_t *serde, const rill_serde_ctx_t *ctx,
+                               rill_buf_t bytes, rill_arena_t *arena, rill_buf_t *value,
+                               char *errstr, size_t errstr_size)
+{
     if (!serde || !value || (!bytes.data && bytes.len)) {
         set_err(errstr, errstr_size, "invalid argument to rill_serde_deserialize");
         return RILL_EINVAL;
@@ -159,7 +183,10 @@ int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes, rill_are
     *value = null_view;
     if (errstr && errstr_size)
         errstr[0] = '\0';
-    int rc = serde->ops->deserialize(serde->state, bytes, arena, value, errstr, errstr_size);
+    int rc = ctx && serde->ctx_ops && serde->ctx_ops->deserialize
+                 ? serde->ctx_ops->deserialize(serde->state, ctx, bytes, arena, value, errstr,
+                                               errstr_size)
+                 : serde->ops->deserialize(serde->state, bytes, arena, value, errstr, errstr_size);
     if (rc != 0) {
         *value = null_view;
         if (errstr && errstr_size && !errstr[0])
@@ -224,7 +251,8 @@ static int bytes_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena,
     return 0;
 }
 
-static const rill_serde_ops bytes_ops = {"bytes", bytes_serialize, bytes_deserialize, NULL};
+static const rill_serde_ops bytes_ops = {
+    .name = "bytes", .serialize = bytes_serialize, .deserialize = bytes_deserialize};
 
 /* ---- string ---- */
 
@@ -331,7 +359,8 @@ static int string_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena
     return 0;
 }
 
-static const rill_serde_ops string_ops = {"string", string_serialize, string_deserialize, NULL};
+static const rill_serde_ops string_ops = {
+    .name = "string", .serialize = string_serialize, .deserialize = string_deserialize};
 
 /* ---- Numbers ----
  *
@@ -403,7 +432,8 @@ static int int32_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena,
                         errstr_size);
 }
 
-static const rill_serde_ops int32_ops = {"int32", int32_serialize, int32_deserialize, NULL};
+static const rill_serde_ops int32_ops = {
+    .name = "int32", .serialize = int32_serialize, .deserialize = int32_deserialize};
 
 static int int64_serialize(void *state, rill_buf_t value, rill_bytes_t *out, bool *is_null,
                            char *errstr, size_t errstr_size)
@@ -432,7 +462,8 @@ static int int64_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena,
                         errstr_size);
 }
 
-static const rill_serde_ops int64_ops = {"int64", int64_serialize, int64_deserialize, NULL};
+static const rill_serde_ops int64_ops = {
+    .name = "int64", .serialize = int64_serialize, .deserialize = int64_deserialize};
 
 /* Java's DoubleSerializer writes Double.doubleToLongBits(), which folds every NaN into the
  * canonical 0x7ff8000000000000; we do the same so the bytes match. Other values, -0.0 included,
@@ -470,16 +501,17 @@ static int double_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena
     return arena_result("double", rill_arena_double(arena, d), value, errstr, errstr_size);
 }
 
-static const rill_serde_ops double_ops = {"double", double_serialize, double_deserialize, NULL};
+static const rill_serde_ops double_ops = {
+    .name = "double", .serialize = double_serialize, .deserialize = double_deserialize};
 
 /* ---- Built-in objects ---- */
 
-static rill_serde_t serde_bytes = {&bytes_ops, NULL, true, 0};
-static rill_serde_t serde_string = {&string_ops, NULL, true, 0};
-static rill_serde_t serde_int32 = {&int32_ops, NULL, true, 0};
-static rill_serde_t serde_int64 = {&int64_ops, NULL, true, 0};
-static rill_serde_t serde_double = {&double_ops, NULL, true, 0};
-static rill_serde_t serde_json = {&rill__serde_json_ops, NULL, true, 0};
+static rill_serde_t serde_bytes = {.ops = &bytes_ops, .builtin = true};
+static rill_serde_t serde_string = {.ops = &string_ops, .builtin = true};
+static rill_serde_t serde_int32 = {.ops = &int32_ops, .builtin = true};
+static rill_serde_t serde_int64 = {.ops = &int64_ops, .builtin = true};
+static rill_serde_t serde_double = {.ops = &double_ops, .builtin = true};
+static rill_serde_t serde_json = {.ops = &rill__serde_json_ops, .builtin = true};
 
 rill_serde_t *rill_serde_bytes(void)
 {

@@ -33,6 +33,20 @@ RILL_EXTERN int rill_bytes_append(rill_bytes_t *b, const void *data, size_t len)
 RILL_EXTERN void rill_bytes_free(rill_bytes_t *b);
 
 /*
+ * What a serde may know of the record whose key or value it reads or writes, for the serdes that
+ * need more than the bytes: a schema registry's serde names its subject after the topic, a
+ * CloudEvents serde reads and writes headers. Sources and sinks pass it; a state store passes
+ * topic NULL. For serialize, headers holds the output record's headers on entry, and a serde may
+ * set it to new ones made in arena (they replace the output's).
+ */
+typedef struct {
+    const char *topic;             /* the record's topic; NULL for a state store's bytes */
+    bool is_key;                   /* the key's serde, not the value's */
+    const rill_headers_t *headers; /* the record's headers (NULL: none) */
+    rill_arena_t *arena;           /* serialize: where new headers live */
+} rill_serde_ctx_t;
+
+/*
  * The operations of a serde. serialize appends the encoding of value to out (out is emptied by
  * the caller) and sets *is_null when the value is null (a tombstone). deserialize decodes bytes
  * (data NULL for a null) into *value, allocating in arena when it must; on failure it returns
@@ -47,11 +61,24 @@ typedef struct rill_serde_ops {
     void (*destroy)(void *state);
 } rill_serde_ops;
 
+/* The operations of a serde that needs its record (rill_serde_new_ctx): called instead of the
+ * plain ones where the record is known (sources, sinks); the plain ones serve the rest. */
+typedef struct rill_serde_ctx_ops {
+    int (*serialize)(void *state, rill_serde_ctx_t *ctx, rill_buf_t value, rill_bytes_t *out,
+                     bool *is_null, char *errstr, size_t errstr_size);
+    int (*deserialize)(void *state, const rill_serde_ctx_t *ctx, rill_buf_t bytes,
+                       rill_arena_t *arena, rill_buf_t *value, char *errstr, size_t errstr_size);
+} rill_serde_ctx_ops;
+
 typedef struct rill_serde rill_serde_t;
 
 /* Returns a new custom serde (reference count 1) over ops and state, or NULL. ops is borrowed
  * and must outlive the serde; state is owned on success and released with ops->destroy. */
 RILL_EXTERN rill_serde_t *rill_serde_new(const rill_serde_ops *ops, void *state);
+/* rill_serde_new() for a serde that also has ctx_ops (borrowed, outliving the serde; either of
+ * its functions may be NULL). */
+RILL_EXTERN rill_serde_t *rill_serde_new_ctx(const rill_serde_ops *ops,
+                                             const rill_serde_ctx_ops *ctx_ops, void *state);
 /* Takes a reference on serde and returns it. NULL is fine. */
 RILL_EXTERN rill_serde_t *rill_serde_ref(rill_serde_t *serde);
 /* Drops a reference; the last one destroys the serde. NULL is fine. */
@@ -65,6 +92,14 @@ RILL_EXTERN int rill_serde_serialize(const rill_serde_t *serde, rill_buf_t value
 RILL_EXTERN int rill_serde_deserialize(const rill_serde_t *serde, rill_buf_t bytes,
                                        rill_arena_t *arena, rill_buf_t *value, char *errstr,
                                        size_t errstr_size);
+/* rill_serde_serialize() for a record ctx says (may be NULL): a serde may replace ctx->headers. */
+RILL_EXTERN int rill_serde_serialize_ctx(const rill_serde_t *serde, rill_serde_ctx_t *ctx,
+                                         rill_buf_t value, rill_bytes_t *out, bool *is_null,
+                                         char *errstr, size_t errstr_size);
+/* rill_serde_deserialize() for a record ctx says (may be NULL). */
+RILL_EXTERN int rill_serde_deserialize_ctx(const rill_serde_t *serde, const rill_serde_ctx_t *ctx,
+                                           rill_buf_t bytes, rill_arena_t *arena, rill_buf_t *value,
+                                           char *errstr, size_t errstr_size);
 
 /*
  * Windowed keys. A windowed aggregation's output key is a view of a rill_windowed_t (len is
@@ -92,6 +127,30 @@ RILL_EXTERN rill_buf_t rill_arena_windowed(rill_arena_t *arena, rill_buf_t key, 
  * in decimal, JSON compact, other bytes as hex). Returns the length it needed, like snprintf. */
 RILL_EXTERN int rill_windowed_format(const rill_windowed_t *w, const rill_serde_t *inner, char *buf,
                                      size_t size);
+
+/*
+ * CloudEvents 1.0 in Kafka records (the spec's Kafka protocol binding). A value is a view of a
+ * rill_cloudevent_t (len is its size): the attributes as C strings (NULL when absent), the
+ * extensions (other attributes, as name and string value), and the data as the data serde
+ * decoded it. The serde reads both modes (structured: content-type application/cloudevents+json
+ * and the event as JSON; binary: ce_ headers and the data as the value) and writes the one it
+ * was made with; an event without id, source, type or specversion 1.0 is refused, naming the
+ * attribute. Binary mode is written only by a sink (its attributes become headers).
+ */
+typedef struct {
+    const char *specversion, *id, *source, *type; /* required */
+    const char *subject, *time, *dataschema, *datacontenttype;
+    const rill_header_t *extensions; /* name (without ce_) and value, NUL-terminated */
+    size_t extension_count;
+    rill_buf_t data; /* as the data serde reads it; a null view: no data */
+} rill_cloudevent_t;
+
+typedef enum { RILL_CLOUDEVENTS_BINARY, RILL_CLOUDEVENTS_STRUCTURED } rill_cloudevents_mode_t;
+
+/* Returns a new CloudEvents serde over data (referenced), writing mode; NULL on bad arguments. */
+RILL_EXTERN rill_serde_t *rill_serde_cloudevents(rill_serde_t *data, rill_cloudevents_mode_t mode);
+/* Returns the value of extension name of ev (partitionkey, traceparent...), or NULL. */
+RILL_EXTERN const char *rill_cloudevent_extension(const rill_cloudevent_t *ev, const char *name);
 
 /* Built-in serdes: static, borrowed, never freed. */
 RILL_EXTERN rill_serde_t *rill_serde_bytes(void);
@@ -191,6 +250,12 @@ RILL_EXTERN int rill_json_get_bool(const void *doc, const char *key, bool *out);
 /* Sets *out to the member key of doc as a JSON value of its own (any type; objects can be read
  * with these getters), made in doc's arena. 0, RILL_ENOENT, RILL_ENOMEM or RILL_EINVAL. */
 RILL_EXTERN int rill_json_get(const void *doc, const char *key, rill_buf_t *out);
+/* Returns how many members JSON object doc has (0 for any other value). */
+RILL_EXTERN size_t rill_json_member_count(const void *doc);
+/* Sets *key to the name of member i of object doc (as written, escapes kept, borrowed) and
+ * *value to its value (a value of its own in doc's arena). 0, RILL_ENOENT past the end,
+ * RILL_ENOMEM or RILL_EINVAL. */
+RILL_EXTERN int rill_json_member_at(const void *doc, size_t i, rill_buf_t *key, rill_buf_t *value);
 /* Writes doc as compact JSON text into buf (NUL-terminated; cut short with "..." when it does
  * not fit). Returns 0 or a negative code. */
 RILL_EXTERN int rill_json_format(const void *doc, char *buf, size_t size);

@@ -247,8 +247,10 @@ static void upper_destroy(void *state)
     rill_free(upper);
 }
 
-static const rill_serde_ops upper_ops = {"upper", upper_serialize, upper_deserialize,
-                                         upper_destroy};
+static const rill_serde_ops upper_ops = {.name = "upper",
+                                         .serialize = upper_serialize,
+                                         .deserialize = upper_deserialize,
+                                         .destroy = upper_destroy};
 
 static rill_serde_t *upper_new(int *destroyed)
 {
@@ -303,9 +305,10 @@ static void test_custom_serde_new_invalid(void **state)
 {
     int destroyed = 0;
     upper_state_t upper = {&destroyed};
-    static const rill_serde_ops no_name = {NULL, upper_serialize, upper_deserialize, NULL};
-    static const rill_serde_ops no_ser = {"x", NULL, upper_deserialize, NULL};
-    static const rill_serde_ops no_de = {"x", upper_serialize, NULL, NULL};
+    static const rill_serde_ops no_name = {.serialize = upper_serialize,
+                                           .deserialize = upper_deserialize};
+    static const rill_serde_ops no_ser = {.name = "x", .deserialize = upper_deserialize};
+    static const rill_serde_ops no_de = {.name = "x", .serialize = upper_serialize};
     assert_null(rill_serde_new(NULL, &upper));
     assert_null(rill_serde_new(&no_name, &upper));
     assert_null(rill_serde_new(&no_ser, &upper));

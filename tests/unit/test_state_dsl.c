@@ -1776,7 +1776,8 @@ static int opaque_deserialize(void *st, rill_buf_t bytes, rill_arena_t *arena, r
     return 0;
 }
 
-static const rill_serde_ops opaque_ops = {"opaque", opaque_serialize, opaque_deserialize, NULL};
+static const rill_serde_ops opaque_ops = {
+    .name = "opaque", .serialize = opaque_serialize, .deserialize = opaque_deserialize};
 
 /* Asserts that topo fails to build with an error holding each of the NULL-terminated needles. */
 static void expect_refused(rill_topology_t *topo, const char *const *needles)

@@ -229,8 +229,10 @@ static void upper_destroy(void *state)
     rill_free(upper);
 }
 
-static const rill_serde_ops upper_ops = {"upper", upper_serialize, upper_deserialize,
-                                         upper_destroy};
+static const rill_serde_ops upper_ops = {.name = "upper",
+                                         .serialize = upper_serialize,
+                                         .deserialize = upper_deserialize,
+                                         .destroy = upper_destroy};
 
 static rill_serde_t *upper_new(int *destroyed)
 {
