@@ -13,6 +13,8 @@
 
 #include <rill/schema.h>
 
+#include "tests/common/fail_nth_alloc.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -690,26 +692,6 @@ static void test_references_resolver(void **state)
 
 /* ---- out of memory ---- */
 
-static long countdown = -1;
-
-static void *oom_malloc(size_t n)
-{
-    if (countdown == 0)
-        return NULL;
-    if (countdown > 0)
-        countdown--;
-    return malloc(n);
-}
-
-static void *oom_realloc(void *p, size_t n)
-{
-    if (countdown == 0)
-        return NULL;
-    if (countdown > 0)
-        countdown--;
-    return realloc(p, n);
-}
-
 /* Fails each allocation in turn: the parse fails cleanly (no leak, no crash) until it has all
  * it needs. jansson's own allocations are not counted (it has its own allocator). */
 static void test_out_of_memory(void **state)
@@ -721,14 +703,14 @@ static void test_out_of_memory(void **state)
                          "'logicalType':'timestamp-millis'},'default':1}]}");
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", text);
-    assert_int_equal(rill_set_allocator(oom_malloc, oom_realloc, free), 0);
+    assert_int_equal(fail_nth_install(), 0);
     long n;
     for (n = 0; n < 1000; n++) {
-        countdown = n;
+        fail_nth_arm(n);
         char err[256];
         rill_avro_schema_t *schema =
             rill_avro_schema_parse(copy, strlen(copy), NULL, err, sizeof err);
-        countdown = -1;
+        fail_nth_disarm();
         if (schema) {
             rill_avro_schema_unref(schema);
             break;
