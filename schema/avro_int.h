@@ -18,7 +18,7 @@ typedef struct avro_node avro_node_t;
 
 typedef struct {
     char *name;
-    char *doc;
+    json_t *json; /* the field's object, borrowed: its doc and other properties */
     avro_node_t *type;
     json_t *def; /* borrowed from the schema's roots; NULL: no default */
     char **aliases;
@@ -29,6 +29,7 @@ typedef struct {
 struct avro_node {
     rill_avro_type_t type;
     avro_node_t *next_owned; /* the schema's list of nodes */
+    json_t *json;            /* the type's object, borrowed; NULL for a bare name ("int") */
     /* Logical type annotation, when valid for the underlying type; NULL otherwise. */
     const char *logical;
     long precision, scale; /* decimal only */

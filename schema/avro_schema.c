@@ -222,7 +222,6 @@ static void node_free(avro_node_t *node)
     for (size_t i = 0; i < node->field_count; i++) {
         avro_field_t *f = &node->fields[i];
         rill_free(f->name);
-        rill_free(f->doc);
         free_strings(f->aliases, f->alias_count);
     }
     rill_free(node->fields);
@@ -432,9 +431,9 @@ static bool parse_aliases(parser_t *p, json_t *obj, const char *ns, bool full_na
  * contents are in (borrowed from node->fullname's copy: the caller frees it). */
 static bool parse_named(parser_t *p, json_t *obj, const char *ns, avro_node_t *node, char **node_ns)
 {
-    const char *name, *space = NULL;
+    const char *name, *space = NULL, *doc;
     json_t *space_j = json_object_get(obj, "namespace");
-    if (!opt_string(p, obj, "name", &name) ||
+    if (!opt_string(p, obj, "name", &name) || !opt_string(p, obj, "doc", &doc) ||
         (!json_is_null(space_j) && !opt_string(p, obj, "namespace", &space)))
         return false;
     if (!name)
@@ -579,12 +578,12 @@ static bool parse_fields(parser_t *p, json_t *obj, const char *ns, avro_node_t *
             ok = fail(p, "'order' must be ascending, descending or ignore, not '%s'", order);
         if (ok) {
             f->name = dup_or_fail(p, name);
-            f->doc = doc ? dup_or_fail(p, doc) : NULL;
+            f->json = fj;
             f->order = !order            ? NULL
                        : order[0] == 'd' ? "descending"
                        : order[0] == 'i' ? "ignore"
                                          : NULL;
-            ok = f->name && (!doc || f->doc);
+            ok = f->name != NULL;
             node->field_count = i + 1; /* so that node_free frees what was made */
         }
         ok = ok && parse_aliases(p, fj, ns, false, &f->aliases, &f->alias_count);
@@ -708,6 +707,7 @@ static avro_node_t *parse_complex(parser_t *p, json_t *obj, const char *type, co
     avro_node_t *node = node_new(p, t);
     if (!node)
         return NULL;
+    node->json = obj;
     bool ok = true;
     if (t == RILL_AVRO_ARRAY || t == RILL_AVRO_MAP) {
         const char *key = t == RILL_AVRO_ARRAY ? "items" : "values";
@@ -763,8 +763,10 @@ static avro_node_t *parse_type(parser_t *p, json_t *j, const char *ns)
     const char *type = json_string_value(tj);
     if (primitive_type(type, &prim)) {
         avro_node_t *node = node_new(p, prim);
-        if (node)
+        if (node) {
+            node->json = j;
             parse_logical(j, node);
+        }
         return node;
     }
     return parse_complex(p, j, type, ns);
@@ -991,6 +993,11 @@ rill_avro_type_t rill_avro_schema_type(const rill_avro_schema_t *schema)
 const char *rill_avro_schema_name(const rill_avro_schema_t *schema)
 {
     return schema->top->fullname;
+}
+
+const char *rill_avro_schema_logical_type(const rill_avro_schema_t *schema)
+{
+    return schema->top->logical;
 }
 
 const char *rill_avro_schema_canonical(const rill_avro_schema_t *schema)

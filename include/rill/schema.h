@@ -101,15 +101,19 @@ RILL_EXTERN void rill_avro_schema_unref(rill_avro_schema_t *schema);
 RILL_EXTERN rill_avro_type_t rill_avro_schema_type(const rill_avro_schema_t *schema);
 /* Returns the full name of the top-level named type (record, enum, fixed), or NULL. Borrowed. */
 RILL_EXTERN const char *rill_avro_schema_name(const rill_avro_schema_t *schema);
+/* Returns the logical type of the top-level type ("timestamp-millis"), or NULL when it has none
+ * or an invalid one (which the specification says to ignore). Static. */
+RILL_EXTERN const char *rill_avro_schema_logical_type(const rill_avro_schema_t *schema);
 /* Returns the schema's Parsing Canonical Form (the specification's rules), borrowed. */
 RILL_EXTERN const char *rill_avro_schema_canonical(const rill_avro_schema_t *schema);
 /* Returns the CRC-64-AVRO (Rabin) fingerprint of the Parsing Canonical Form. */
 RILL_EXTERN uint64_t rill_avro_schema_fingerprint(const rill_avro_schema_t *schema);
 /*
- * Returns the normalized form, borrowed: canonical (full names, fixed attribute order, no
- * whitespace, no doc) but keeping what resolution needs: defaults, aliases (as sorted full
- * names), field order, logical types with precision and scale. Types defined by referenced
- * schemas appear by name. Equal normalized forms mean the same schema for the registry.
+ * Returns the normalized form, borrowed: canonical (full names, a fixed attribute order, no
+ * whitespace) but keeping all that Confluent's normalize=true keeps: defaults, aliases (sorted
+ * full names), field order, logical types, doc and other properties (sorted). Types defined by
+ * referenced schemas appear by name. Equal normalized forms mean the same schema to the
+ * registry (two spellings of one schema normalize alike).
  */
 RILL_EXTERN const char *rill_avro_schema_normalized(const rill_avro_schema_t *schema);
 /* Returns the CRC-64-AVRO fingerprint of the len bytes at data. */

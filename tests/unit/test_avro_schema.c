@@ -468,40 +468,60 @@ static void test_recursive_default(void **state)
 static void test_logical_types(void **state)
 {
     static const struct {
-        const char *schema, *normalized;
+        const char *schema, *logical, *normalized;
     } cases[] = {
-        {"{'type':'bytes','logicalType':'decimal','precision':4,'scale':2}",
+        {"{'type':'bytes','logicalType':'decimal','precision':4,'scale':2}", "decimal",
          "{'type':'bytes','logicalType':'decimal','precision':4,'scale':2}"},
-        {"{'type':'bytes','logicalType':'decimal','precision':4}",
-         "{'type':'bytes','logicalType':'decimal','precision':4,'scale':0}"},
-        /* scale > precision, precision missing or 0: ignored. */
-        {"{'type':'bytes','logicalType':'decimal','precision':2,'scale':3}", "'bytes'"},
-        {"{'type':'bytes','logicalType':'decimal'}", "'bytes'"},
-        {"{'type':'bytes','logicalType':'decimal','precision':0}", "'bytes'"},
+        {"{'type':'bytes','logicalType':'decimal','precision':4}", "decimal",
+         "{'type':'bytes','logicalType':'decimal','precision':4}"},
+        {"{'type':'bytes','logicalType':'decimal','precision':4,'scale':0}", "decimal",
+         "{'type':'bytes','logicalType':'decimal','precision':4}"},
+        /* scale > precision, precision missing or 0: ignored, kept as plain properties. */
+        {"{'type':'bytes','logicalType':'decimal','precision':2,'scale':3}", NULL,
+         "{'type':'bytes','logicalType':'decimal','precision':2,'scale':3}"},
+        {"{'type':'bytes','logicalType':'decimal'}", NULL,
+         "{'type':'bytes','logicalType':'decimal'}"},
+        {"{'type':'bytes','logicalType':'decimal','precision':0}", NULL,
+         "{'type':'bytes','logicalType':'decimal','precision':0}"},
+        {"{'type':'string','logicalType':'decimal','precision':3}", NULL,
+         "{'type':'string','logicalType':'decimal','precision':3}"},
         /* A fixed(2) holds 4 decimal digits at most (specification). */
-        {"{'type':'fixed','name':'F','size':2,'logicalType':'decimal','precision':4}",
-         "{'name':'F','type':'fixed','size':2,'logicalType':'decimal','precision':4,'scale':0}"},
-        {"{'type':'fixed','name':'F','size':2,'logicalType':'decimal','precision':5}",
-         "{'name':'F','type':'fixed','size':2}"},
-        {"{'type':'string','logicalType':'uuid'}", "{'type':'string','logicalType':'uuid'}"},
-        {"{'type':'int','logicalType':'uuid'}", "'int'"},
-        {"{'type':'int','logicalType':'date'}", "{'type':'int','logicalType':'date'}"},
-        {"{'type':'long','logicalType':'date'}", "'long'"},
-        {"{'type':'int','logicalType':'time-millis'}",
+        {"{'type':'fixed','name':'F','size':2,'logicalType':'decimal','precision':4}", "decimal",
+         "{'name':'F','type':'fixed','size':2,'logicalType':'decimal','precision':4}"},
+        {"{'type':'fixed','name':'F','size':2,'logicalType':'decimal','precision':5}", NULL,
+         "{'name':'F','type':'fixed','size':2,'logicalType':'decimal','precision':5}"},
+        {"{'type':'string','logicalType':'uuid'}", "uuid",
+         "{'type':'string','logicalType':'uuid'}"},
+        {"{'type':'int','logicalType':'uuid'}", NULL, "{'type':'int','logicalType':'uuid'}"},
+        {"{'type':'int','logicalType':'date'}", "date", "{'type':'int','logicalType':'date'}"},
+        {"{'type':'long','logicalType':'date'}", NULL, "{'type':'long','logicalType':'date'}"},
+        {"{'type':'int','logicalType':'time-millis'}", "time-millis",
          "{'type':'int','logicalType':'time-millis'}"},
-        {"{'type':'long','logicalType':'time-micros'}",
+        {"{'type':'long','logicalType':'time-micros'}", "time-micros",
          "{'type':'long','logicalType':'time-micros'}"},
-        {"{'type':'int','logicalType':'timestamp-millis'}", "'int'"},
-        {"{'type':'long','logicalType':'local-timestamp-micros'}",
+        {"{'type':'long','logicalType':'timestamp-millis'}", "timestamp-millis",
+         "{'type':'long','logicalType':'timestamp-millis'}"},
+        {"{'type':'long','logicalType':'timestamp-micros'}", "timestamp-micros",
+         "{'type':'long','logicalType':'timestamp-micros'}"},
+        {"{'type':'int','logicalType':'timestamp-millis'}", NULL,
+         "{'type':'int','logicalType':'timestamp-millis'}"},
+        {"{'type':'long','logicalType':'local-timestamp-millis'}", "local-timestamp-millis",
+         "{'type':'long','logicalType':'local-timestamp-millis'}"},
+        {"{'type':'long','logicalType':'local-timestamp-micros'}", "local-timestamp-micros",
          "{'type':'long','logicalType':'local-timestamp-micros'}"},
-        {"{'type':'fixed','name':'D','size':12,'logicalType':'duration'}",
+        {"{'type':'fixed','name':'D','size':12,'logicalType':'duration'}", "duration",
          "{'name':'D','type':'fixed','size':12,'logicalType':'duration'}"},
-        {"{'type':'fixed','name':'D','size':11,'logicalType':'duration'}",
-         "{'name':'D','type':'fixed','size':11}"},
-        {"{'type':'string','logicalType':'mine'}", "'string'"},
+        {"{'type':'fixed','name':'D','size':11,'logicalType':'duration'}", NULL,
+         "{'name':'D','type':'fixed','size':11,'logicalType':'duration'}"},
+        {"{'type':'string','logicalType':'mine'}", NULL, "{'type':'string','logicalType':'mine'}"},
+        {"'long'", NULL, "'long'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rill_avro_schema_t *schema = parse_ok(cases[i].schema, NULL);
+        const char *logical = rill_avro_schema_logical_type(schema);
+        if (cases[i].logical ? !logical || strcmp(logical, cases[i].logical) : logical != NULL)
+            fail_msg("case %zu: logical type %s, want %s", i, logical ? logical : "none",
+                     cases[i].logical ? cases[i].logical : "none");
         if (strcmp(rill_avro_schema_normalized(schema), q(cases[i].normalized)) != 0)
             fail_msg("case %zu: normalized %s, want %s", i, rill_avro_schema_normalized(schema),
                      q(cases[i].normalized));
@@ -521,19 +541,40 @@ static void test_normalized_form(void **state)
                  "'logicalType':'timestamp-millis'},'order':'descending'},{'name':'tags','type':"
                  "{'type':'map','values':'string'},'default':{'b':'2','a':'1'}}]}",
                  NULL);
+    /* Confluent's order of attributes: a field's order, doc, aliases, default, then other
+     * properties; a named type's doc, aliases, enum default, then other properties. */
     assert_string_equal(
         rill_avro_schema_normalized(schema),
-        q("{'name':'com.acme.User','type':'record','fields':[{'name':'id','type':'long'},{'name':"
-          "'kind','type':{'name':'com.acme.Kind','type':'enum','symbols':['A','B'],'default':'A'},"
-          "'default':'B','aliases':['category','type']},{'name':'at','type':{'type':'long',"
-          "'logicalType':'timestamp-millis'},'order':'descending'},{'name':'tags','type':{'type':"
-          "'map','values':'string'},'default':{'a':'1','b':'2'}}],'aliases':['com.acme.Person',"
-          "'old.Human']}"));
+        q("{'name':'com.acme.User','type':'record','fields':[{'name':'id','type':'long','doc':"
+          "'key'},{'name':'kind','type':{'name':'com.acme.Kind','type':'enum','symbols':['A','B'],"
+          "'default':'A'},'aliases':['category','type'],'default':'B'},{'name':'at','type':{'type':"
+          "'long','logicalType':'timestamp-millis'},'order':'descending'},{'name':'tags','type':{"
+          "'type':'map','values':'string'},'default':{'a':'1','b':'2'}}],'doc':'a user','aliases':"
+          "['com.acme.Person','old.Human']}"));
+    rill_avro_schema_unref(schema);
+
+    /* Other properties, sorted, where they stand; float and double defaults as reals. */
+    schema = parse_ok("{'type':'record','name':'P','z-prop':[1,{'b':2,'a':1}],'fields':[{'name':"
+                      "'d','type':'double','default':1,'x':true},{'name':'ds','type':{'type':"
+                      "'array','items':'float','custom':'c'},'default':[1,2.5]},{'name':'s',"
+                      "'type':{'type':'string','avro.java.string':'String'}},{'name':'u','type':"
+                      "['double','null'],'default':0},{'name':'r','type':{'type':'record','name':"
+                      "'In','fields':[{'name':'v','type':'double'}]},'default':{'v':3}}],'a-prop':"
+                      "null}",
+                      NULL);
+    assert_string_equal(
+        rill_avro_schema_normalized(schema),
+        q("{'name':'P','type':'record','fields':[{'name':'d','type':'double','default':1.0,'x':"
+          "true},{'name':'ds','type':{'type':'array','items':'float','custom':'c'},'default':[1.0,"
+          "2.5]},{'name':'s','type':{'type':'string','avro.java.string':'String'}},{'name':'u',"
+          "'type':['double','null'],'default':0.0},{'name':'r','type':{'name':'In','type':'record',"
+          "'fields':[{'name':'v','type':'double'}]},'default':{'v':3.0}}],'a-prop':null,'z-prop':"
+          "[1,{'a':1,'b':2}]}"));
     rill_avro_schema_unref(schema);
 }
 
-/* Spellings of one schema normalize alike; what resolution sees tells them apart. As
- * Confluent's normalize=true, which registers these as one schema (one id). */
+/* Spellings of one schema normalize alike; what a reader of the schema sees tells them apart
+ * (docs and properties included, as Confluent's normalize=true, where equal means one id). */
 static void test_normalized_equality(void **state)
 {
     static const struct {
@@ -541,9 +582,25 @@ static void test_normalized_equality(void **state)
         bool same;
     } cases[] = {
         {"{'type':'record','name':'R','namespace':'n','fields':[{'name':'a','type':'int'}]}",
-         "{ \"fields\" : [ { \"type\" : {\"type\":\"int\"}, \"name\" : \"a\", \"doc\":\"x\" } ], "
-         "\"name\" : \"n.R\", \"type\" : \"record\", \"doc\" : \"ignored\" }",
+         "{ \"fields\" : [ { \"type\" : {\"type\":\"int\"}, \"name\" : \"a\" } ], "
+         "\"name\" : \"n.R\", \"type\" : \"record\", \"namespace\" : \"other\" }",
          true},
+        {"{'type':'record','name':'R','fields':[{'name':'a','type':'int'}]}",
+         "{'type':'record','name':'R','doc':'a change of doc is a new schema','fields':[{'name':"
+         "'a','type':'int'}]}",
+         false},
+        {"{'type':'record','name':'R','fields':[{'name':'a','type':'int','doc':''}]}",
+         "{'type':'record','name':'R','fields':[{'name':'a','type':'int'}]}", false},
+        {"{'type':'record','name':'R','doc':'','fields':[]}",
+         "{'type':'record','name':'R','fields':[]}", true},
+        {"{'type':'record','name':'R','p':1,'q':2,'fields':[]}",
+         "{'q':2,'type':'record','fields':[],'p':1,'name':'R'}", true},
+        {"{'type':'record','name':'R','p':1,'fields':[]}",
+         "{'type':'record','name':'R','p':2,'fields':[]}", false},
+        {"{'type':'record','name':'R','fields':[{'name':'a','type':'double','default':1}]}",
+         "{'type':'record','name':'R','fields':[{'name':'a','type':'double','default':1.0}]}",
+         true},
+        {"{'type':'int','doc':'a primitive has no doc'}", "'int'", true},
         {"{'type':'record','name':'R','fields':[{'name':'a','type':'int','default':1}]}",
          "{'type':'record','name':'R','fields':[{'name':'a','type':'int','default':2}]}", false},
         {"{'type':'record','name':'R','fields':[{'name':'a','type':'int'}]}",
@@ -555,7 +612,9 @@ static void test_normalized_equality(void **state)
          "{'type':'record','name':'R','fields':[{'name':'a','type':'int'}]}", false},
         {"{'type':'long','logicalType':'timestamp-millis'}", "'long'", false},
         {"{'type':'long','logicalType':'timestamp-millis','extra':1}",
-         "{'logicalType':'timestamp-millis','type':'long'}", true},
+         "{'logicalType':'timestamp-millis','type':'long'}", false},
+        {"{'type':'long','logicalType':'timestamp-millis','extra':1}",
+         "{'extra':1,'logicalType':'timestamp-millis','type':'long'}", true},
         {"{'type':'enum','name':'E','symbols':['A','B']}",
          "{'type':'enum','name':'E','symbols':['B','A']}", false},
         {"{'type':'enum','name':'E','symbols':['A','B'],'default':'A'}",
