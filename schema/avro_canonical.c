@@ -47,8 +47,27 @@ static void put(writer_t *w, const char *s)
     rill__avro_str_cstr(&w->out, s);
 }
 
+static void put_json(writer_t *w, json_t *v)
+{
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS) : NULL;
+    if (!text) {
+        w->out.failed = true;
+        return;
+    }
+    put(w, text);
+    free(text); /* jansson's allocator */
+}
+
+/* Names and symbols need no escapes; only a lax namespace (any text) may. */
 static void put_quoted(writer_t *w, const char *s)
 {
+    if (strpbrk(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14"
+                   "\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f")) {
+        json_t *str = json_string(s);
+        put_json(w, str);
+        json_decref(str);
+        return;
+    }
     put(w, "\"");
     put(w, s);
     put(w, "\"");
@@ -98,17 +117,6 @@ static void put_logical(writer_t *w, const avro_node_t *node)
         rill__avro_str_printf(&w->out, ",\"precision\":%ld", node->precision);
     if (node->scale)
         rill__avro_str_printf(&w->out, ",\"scale\":%ld", node->scale);
-}
-
-static void put_json(writer_t *w, json_t *v)
-{
-    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS) : NULL;
-    if (!text) {
-        w->out.failed = true;
-        return;
-    }
-    put(w, text);
-    free(text); /* jansson's allocator */
 }
 
 /* A new reference to default value v as type reads it: integers become reals where the type

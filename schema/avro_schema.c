@@ -264,18 +264,31 @@ static bool valid_name(const char *s, size_t n)
     return true;
 }
 
-/* A dotted sequence of names (a namespace or a full name). */
-static bool valid_dotted(const char *s)
+/* A namespace: a dotted sequence of names; anything with lax_namespaces (Confluent reads the
+ * schemas it already stores so, as AvroSchemaValidateNamesTest shows). */
+static bool valid_namespace(const parser_t *p, const char *s, size_t n)
 {
+    if (p->opts && p->opts->lax_namespaces)
+        return true;
     for (;;) {
-        const char *dot = strchr(s, '.');
-        size_t n = dot ? (size_t)(dot - s) : strlen(s);
-        if (!valid_name(s, n))
+        const char *dot = memchr(s, '.', n);
+        size_t len = dot ? (size_t)(dot - s) : n;
+        if (!valid_name(s, len))
             return false;
         if (!dot)
             return true;
+        n -= len + 1;
         s = dot + 1;
     }
+}
+
+/* A name, or a full name: a namespace, a dot and a name. The name is always checked. */
+static bool valid_fullname(const parser_t *p, const char *s)
+{
+    const char *dot = strrchr(s, '.');
+    if (!dot)
+        return valid_name(s, strlen(s));
+    return valid_name(dot + 1, strlen(dot + 1)) && valid_namespace(p, s, (size_t)(dot - s));
 }
 
 /* Makes the full name of name in namespace ns (a name with a dot is already full). */
@@ -414,7 +427,7 @@ static bool parse_aliases(parser_t *p, json_t *obj, const char *ns, bool full_na
             json_t *a = json_array_get(arr, i);
             const char *s = json_string_value(a);
             size_t item = path_push(p, "[%zu]", i);
-            if (!s || !(full_names ? valid_dotted(s) : valid_name(s, strlen(s))))
+            if (!s || !(full_names ? valid_fullname(p, s) : valid_name(s, strlen(s))))
                 ok = fail(p, "an alias must be a %s", full_names ? "name" : "field name");
             else if (((*out)[i] = full_names ? make_fullname(p, s, ns) : dup_or_fail(p, s)))
                 (*count)++;
@@ -440,13 +453,13 @@ static bool parse_named(parser_t *p, json_t *obj, const char *ns, avro_node_t *n
         return fail(p, "a %s needs a 'name'", type_names[node->type]);
     if (json_is_null(space_j))
         space = ""; /* the null namespace, explicitly */
-    if (!valid_dotted(name)) {
+    if (!valid_fullname(p, name)) {
         size_t saved = path_key(p, "name");
         fail(p, "'%s' is not a valid name", name);
         path_pop(p, saved);
         return false;
     }
-    if (space && *space && !valid_dotted(space)) {
+    if (space && *space && !valid_namespace(p, space, strlen(space))) {
         size_t saved = path_key(p, "namespace");
         fail(p, "'%s' is not a valid namespace", space);
         path_pop(p, saved);
@@ -739,9 +752,13 @@ static avro_node_t *parse_type(parser_t *p, json_t *j, const char *ns)
     rill_avro_type_t prim;
     if (json_is_string(j)) {
         const char *s = json_string_value(j);
+        if (strlen(s) != json_string_length(j)) {
+            fail(p, "a type name must not contain NUL");
+            return NULL;
+        }
         if (primitive_type(s, &prim))
             return node_new(p, prim);
-        if (!valid_dotted(s)) {
+        if (!valid_fullname(p, s)) {
             fail(p, "'%s' is not a type", s);
             return NULL;
         }

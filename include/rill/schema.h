@@ -83,6 +83,8 @@ typedef struct {
     /* Do not check field and enum defaults against their types (Avro's validateDefaults=false,
      * which Confluent uses for schemas already stored). */
     bool lax_defaults;
+    /* Accept any namespace, names still checked (Confluent's parse of a stored schema). */
+    bool lax_namespaces;
 } rill_avro_parse_opts_t;
 
 /*

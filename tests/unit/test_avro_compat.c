@@ -721,6 +721,46 @@ static void test_transitive_chain(void **state)
     }
 }
 
+/* Schemas with references are checked through the referenced types: the subject's v2 refers to
+ * a newer version of the referenced subject, whose added field has no default. */
+static void test_references(void **state)
+{
+    char addr1[512], addr2[512], user[512];
+    q("{'type':'record','name':'Address','namespace':'com.acme','fields':[{'name':'city','type':"
+      "'string'}]}",
+      addr1, sizeof addr1);
+    q("{'type':'record','name':'Address','namespace':'com.acme','fields':[{'name':'city','type':"
+      "'string'},{'name':'zip','type':'string'}]}",
+      addr2, sizeof addr2);
+    q("{'type':'record','name':'User','namespace':'com.acme','fields':[{'name':'home','type':"
+      "'Address'}]}",
+      user, sizeof user);
+    const char *refs1[] = {addr1}, *refs2[] = {addr2};
+    rill_avro_parse_opts_t o1 = {.refs = refs1, .ref_count = 1},
+                           o2 = {.refs = refs2, .ref_count = 1};
+    char err[256];
+    rill_avro_schema_t *v1 = rill_avro_schema_parse(user, strlen(user), &o1, err, sizeof err);
+    rill_avro_schema_t *v2 = rill_avro_schema_parse(user, strlen(user), &o2, err, sizeof err);
+    assert_non_null(v1);
+    assert_non_null(v2);
+    /* The same text and the same normalized form (the referenced types are named)... */
+    assert_string_equal(rill_avro_schema_normalized(v1), rill_avro_schema_normalized(v2));
+    /* ...but not the same canonical form, nor the same compatibility. */
+    assert_string_not_equal(rill_avro_schema_canonical(v1), rill_avro_schema_canonical(v2));
+    const rill_avro_schema_t *previous[] = {v1};
+    rill_compat_result_t *result = NULL;
+    assert_int_equal(rill_compat_check_avro(RILL_COMPAT_BACKWARD, v2, previous, 1, &result), 0);
+    char got[1024];
+    render(result, got, sizeof got);
+    assert_string_equal(got, "READER_FIELD_MISSING_DEFAULT_VALUE /fields/0/type/fields/1: zip");
+    rill_compat_result_destroy(result);
+    assert_int_equal(rill_compat_check_avro(RILL_COMPAT_FORWARD, v2, previous, 1, &result), 0);
+    assert_int_equal(rill_compat_result_count(result), 0);
+    rill_compat_result_destroy(result);
+    rill_avro_schema_unref(v1);
+    rill_avro_schema_unref(v2);
+}
+
 /* The verbose messages, one of each kind, worded reader/writer for a pair check. */
 static void test_messages(void **state)
 {
@@ -831,9 +871,10 @@ static void test_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_avro_pairs),           cmocka_unit_test(test_confluent_levels),
-        cmocka_unit_test(test_transitive_chain),     cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_levels_and_arguments), cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_avro_pairs),       cmocka_unit_test(test_confluent_levels),
+        cmocka_unit_test(test_transitive_chain), cmocka_unit_test(test_references),
+        cmocka_unit_test(test_messages),         cmocka_unit_test(test_levels_and_arguments),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

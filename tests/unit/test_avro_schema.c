@@ -370,6 +370,69 @@ static void test_invalid_schemas(void **state)
     }
 }
 
+/* confluentinc/schema-registry AvroSchemaValidateNamesTest.java: a stored schema (isNew=false)
+ * is parsed with lax namespaces but strict names; a new one strictly. */
+static void test_lax_namespaces(void **state)
+{
+    static const struct {
+        const char *schema;
+        bool lax, ok;
+        const char *fullname;
+    } cases[] = {
+        /* laxNamespaceAcceptedWhenNotNew, ...InFullNameAcceptedWhenNotNew */
+        {"{'type':'record','name':'MyRec','namespace':'foo-bar.x','fields':[{'name':'f','type':"
+         "'string'}]}",
+         true, true, "foo-bar.x.MyRec"},
+        {"{'type':'record','name':'foo-bar.x.MyRec','fields':[{'name':'f','type':'string'}]}", true,
+         true, "foo-bar.x.MyRec"},
+        /* badRecordName, badFieldName, badEnumSymbol, badNestedRecordName, badFixedName */
+        {"{'type':'record','name':'bad-name','fields':[{'name':'f','type':'string'}]}", true, false,
+         NULL},
+        {"{'type':'record','name':'MyRec','fields':[{'name':'bad-field','type':'string'}]}", true,
+         false, NULL},
+        {"{'type':'record','name':'MyRec','fields':[{'name':'e','type':{'type':'enum','name':'E',"
+         "'symbols':['OK','BAD-ONE']}}]}",
+         true, false, NULL},
+        {"{'type':'record','name':'Outer','fields':[{'name':'inner','type':{'type':'record',"
+         "'name':'bad-inner','fields':[{'name':'x','type':'int'}]}}]}",
+         true, false, NULL},
+        {"{'type':'record','name':'MyRec','fields':[{'name':'f','type':{'type':'fixed','name':"
+         "'bad-fixed','size':4}}]}",
+         true, false, NULL},
+        /* validSchemaAcceptedWhenNotNew, laxNamespaceRejectedWhenNew, validSchemaAcceptedWhenNew */
+        {"{'type':'record','name':'MyRec','namespace':'a.b','fields':[{'name':'f','type':'string'},"
+         "{'name':'e','type':{'type':'enum','name':'E','symbols':['A','B']}}]}",
+         true, true, "a.b.MyRec"},
+        {"{'type':'record','name':'MyRec','namespace':'foo-bar.x','fields':[{'name':'f','type':"
+         "'string'}]}",
+         false, false, NULL},
+        {"{'type':'record','name':'MyRec','namespace':'a.b','fields':[{'name':'f','type':"
+         "'string'}]}",
+         false, true, "a.b.MyRec"},
+        /* A lax namespace used by reference, and one that needs escapes in the canonical form. */
+        {"{'type':'record','name':'R','namespace':'x-y','fields':[{'name':'a','type':{'type':"
+         "'fixed','name':'F','size':1}},{'name':'b','type':'x-y.F'},{'name':'c','type':'F'}]}",
+         true, true, "x-y.R"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rill_avro_parse_opts_t opts = {.lax_namespaces = cases[i].lax};
+        char err[512] = "";
+        rill_avro_schema_t *schema = parse_opts(cases[i].schema, &opts, err, sizeof err);
+        if ((schema != NULL) != cases[i].ok)
+            fail_msg("case %zu: %s", i, schema ? "parsed" : err);
+        if (schema)
+            assert_string_equal(rill_avro_schema_name(schema), cases[i].fullname);
+        rill_avro_schema_unref(schema);
+    }
+    rill_avro_parse_opts_t lax = {.lax_namespaces = true};
+    const char *text = "{\"type\":\"enum\",\"name\":\"E\",\"namespace\":\"q\\\"u\",\"symbols\":[]}";
+    rill_avro_schema_t *schema = rill_avro_schema_parse(text, strlen(text), &lax, NULL, 0);
+    assert_non_null(schema);
+    assert_string_equal(rill_avro_schema_canonical(schema),
+                        "{\"name\":\"q\\\"u.E\",\"type\":\"enum\",\"symbols\":[]}");
+    rill_avro_schema_unref(schema);
+}
+
 /* ---- defaults ---- */
 
 typedef struct {
@@ -789,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_valid_schemas),
         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_invalid_schemas),
+        cmocka_unit_test(test_lax_namespaces),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_recursive_default),
         cmocka_unit_test(test_logical_types),
