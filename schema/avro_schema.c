@@ -23,7 +23,8 @@
 typedef struct {
     avro_node_t *type;
     json_t *def;
-    char *path;
+    char *path;     /* where the default is, */
+    char *ref_name; /* in which reference (NULL: the schema itself) */
 } pending_default_t;
 
 typedef struct {
@@ -552,9 +553,12 @@ static bool add_pending_default(parser_t *p, avro_node_t *type, json_t *def)
     if (!rill__avro_grow(&p->defaults, &p->default_cap, p->default_count, sizeof *p->defaults))
         return fail(p, "out of memory");
     char *path = dup_or_fail(p, p->path.buf);
-    if (!path)
+    char *ref_name = p->ref_name ? dup_or_fail(p, p->ref_name) : NULL;
+    if (!path || (p->ref_name && !ref_name)) {
+        rill_free(path);
         return false;
-    p->defaults[p->default_count++] = (pending_default_t){type, def, path};
+    }
+    p->defaults[p->default_count++] = (pending_default_t){type, def, path, ref_name};
     return true;
 }
 
@@ -892,6 +896,7 @@ static bool check_defaults(parser_t *p)
             t = t->branches[0];
         snprintf(p->path.buf, sizeof p->path.buf, "%s", d->path);
         p->path.len = strlen(p->path.buf);
+        p->ref_name = d->ref_name;
         fail(p, "the default %.80s is not a valid value of the field's type (%s%s)",
              text ? text : "?", what, t->fullname ? t->fullname : type_names[t->type]);
         free(text);
@@ -970,8 +975,10 @@ rill_avro_schema_t *rill_avro_schema_parse(const char *json, size_t len,
     }
     ok = ok && (schema->top = parse_root(&p, json, len)) != NULL;
     ok = ok && check_defaults(&p);
-    for (size_t i = 0; i < p.default_count; i++)
+    for (size_t i = 0; i < p.default_count; i++) {
         rill_free(p.defaults[i].path);
+        rill_free(p.defaults[i].ref_name);
+    }
     rill_free(p.defaults);
     rill_free(p.named);
     if (ok) {

@@ -769,6 +769,9 @@ static int resolve(void *opaque, const char *name, rill_buf_t *text)
         src = "{'type':'record','name':'B','fields':[{'name':'a','type':['null','A']}]}", slot = 2;
     else if (strcmp(name, "Lies") == 0)
         src = "{'type':'enum','name':'Truth','symbols':['X']}";
+    else if (strcmp(name, "BadDefault") == 0)
+        src = "{'type':'record','name':'BadDefault','fields':[{'name':'i','type':'int','default':"
+              "'x'}]}";
     else if (strcmp(name, "Broken") == 0)
         return RILL_EIO;
     if (!src)
@@ -808,6 +811,9 @@ static void test_references_resolver(void **state)
     assert_string_equal(err, "fields[0].type: unknown type 'Nobody'");
     assert_null(parse_opts("['null','Lies']", &opts, err, sizeof err));
     assert_string_equal(err, "[1]: the schema the resolver gave for 'Lies' does not define it");
+    assert_null(parse_opts("['null','BadDefault']", &opts, err, sizeof err));
+    assert_string_equal(err, "reference 'BadDefault': fields[0].default: the default \"x\" is not "
+                             "a valid value of the field's type (int)");
     assert_null(parse_opts("['null','Broken']", &opts, err, sizeof err));
     assert_string_equal(err, "[1]: the reference resolver failed for 'Broken': input/output error");
 }
