@@ -16,6 +16,7 @@
  *   so recursive records end; nothing else is cached (a rolled-back trial must not hide issues).
  */
 #include "avro_int.h"
+#include "compat_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,17 +106,38 @@ static void issue_free(rill_compat_issue_t *issue)
     rill_free((char *)issue->message);
 }
 
-static void truncate_issues(rill_compat_result_t *result, size_t count)
+void rill__compat_result_truncate(rill_compat_result_t *result, size_t count)
 {
     while (result->count > count)
         issue_free(&result->issues[--result->count]);
+}
+
+rill_compat_result_t *rill__compat_result_new(void)
+{
+    return rill_calloc(1, sizeof(rill_compat_result_t));
+}
+
+int rill__compat_result_add(rill_compat_result_t *result, const rill_compat_issue_t *issue)
+{
+    if (!rill__avro_grow(&result->issues, &result->cap, result->count, sizeof *result->issues))
+        return RILL_ENOMEM;
+    rill_compat_issue_t copy = *issue;
+    copy.path = rill_strdup(issue->path);
+    copy.detail = rill_strdup(issue->detail);
+    copy.message = rill_strdup(issue->message);
+    if (!copy.path || !copy.detail || !copy.message) {
+        issue_free(&copy);
+        return RILL_ENOMEM;
+    }
+    result->issues[result->count++] = copy;
+    return 0;
 }
 
 void rill_compat_result_destroy(rill_compat_result_t *result)
 {
     if (!result)
         return;
-    truncate_issues(result, 0);
+    rill__compat_result_truncate(result, 0);
     rill_free(result->issues);
     rill_free(result);
 }
@@ -166,14 +188,6 @@ static void describe(checker_t *c, avro_str_t *s, rill_avro_incompat_t kind, con
     }
 }
 
-static char *strdup_checked(checker_t *c, const char *s)
-{
-    char *copy = rill_strdup(s);
-    if (!copy)
-        c->failed = true;
-    return copy;
-}
-
 static void report(checker_t *c, rill_avro_incompat_t kind, const char *suffix, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 
@@ -181,13 +195,8 @@ static void report(checker_t *c, rill_avro_incompat_t kind, const char *suffix, 
 static void report(checker_t *c, rill_avro_incompat_t kind, const char *suffix, const char *fmt,
                    ...)
 {
-    rill_compat_result_t *res = c->result;
     if (c->failed)
         return;
-    if (!rill__avro_grow(&res->issues, &res->cap, res->count, sizeof *res->issues)) {
-        c->failed = true;
-        return;
-    }
     char detail[1024], path[sizeof c->path.buf + 16];
     va_list ap;
     va_start(ap, fmt);
@@ -201,21 +210,17 @@ static void report(checker_t *c, rill_avro_incompat_t kind, const char *suffix, 
     describe(c, &msg, kind, path, detail);
     rill__avro_str_printf(&msg, "', additionalInfo:'%s'}", detail);
     rill_compat_issue_t issue = {
-        .kind = kind,
-        .path = strdup_checked(c, path),
-        .detail = strdup_checked(c, detail),
-        .message = msg.failed ? NULL : msg.s,
+        .kind = (int)kind,
+        .error_type = incompat_names[kind],
+        .path = path,
+        .detail = detail,
+        .message = msg.s,
         .previous_index = c->previous_index,
         .new_is_reader = c->new_is_reader,
     };
-    if (msg.failed || !issue.path || !issue.detail) {
+    if (msg.failed || rill__compat_result_add(c->result, &issue) != 0)
         c->failed = true;
-        if (msg.failed)
-            rill_free(msg.s);
-        issue_free(&issue);
-        return;
-    }
-    res->issues[res->count++] = issue;
+    rill_free(msg.s);
 }
 
 #define path_push(c, ...)  rill__avro_path_push(&(c)->path, __VA_ARGS__)
@@ -231,7 +236,7 @@ static bool trial(checker_t *c, const avro_node_t *reader, const avro_node_t *wr
     size_t before = c->result->count;
     check(c, reader, writer);
     bool ok = c->result->count == before;
-    truncate_issues(c->result, before);
+    rill__compat_result_truncate(c->result, before);
     return ok;
 }
 
@@ -434,17 +439,13 @@ static int check_pair(checker_t *c, const rill_avro_schema_t *reader,
     return c->failed ? RILL_ENOMEM : 0;
 }
 
-static rill_compat_result_t *result_new(void)
-{
-    return rill_calloc(1, sizeof(rill_compat_result_t));
-}
-
 int rill_avro_compatible(const rill_avro_schema_t *reader, const rill_avro_schema_t *writer,
                          rill_compat_result_t **result)
 {
     if (!reader || !writer || !result)
         return RILL_EINVAL;
-    checker_t c = {.result = result_new(), .reader_word = "reader", .writer_word = "writer"};
+    checker_t c = {
+        .result = rill__compat_result_new(), .reader_word = "reader", .writer_word = "writer"};
     if (!c.result)
         return RILL_ENOMEM;
     int rc = check_pair(&c, reader, writer);
@@ -473,7 +474,7 @@ int rill_compat_check_avro(rill_compat_level_t level, const rill_avro_schema_t *
     bool transitive = level == RILL_COMPAT_BACKWARD_TRANSITIVE ||
                       level == RILL_COMPAT_FORWARD_TRANSITIVE ||
                       level == RILL_COMPAT_FULL_TRANSITIVE;
-    checker_t c = {.result = result_new()};
+    checker_t c = {.result = rill__compat_result_new()};
     if (!c.result)
         return RILL_ENOMEM;
     int rc = 0;

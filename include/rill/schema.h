@@ -41,6 +41,38 @@ RILL_EXTERN const char *rill_compat_level_name(rill_compat_level_t level);
 /* Sets *level from a Confluent name (case-insensitive); returns 0 or RILL_EINVAL. */
 RILL_EXTERN int rill_compat_level_parse(const char *name, rill_compat_level_t *level);
 
+/* One incompatibility. The strings are borrowed from the result that holds it. */
+typedef struct {
+    /* The kind, in the enum of the schema type's checker (rill_avro_incompat_t for Avro), and
+     * its Confluent errorType name ("TYPE_MISMATCH"), static. */
+    int kind;
+    const char *error_type;
+    /* Where, in the reader schema: "/", "/fields/1/type/symbols" for Avro. */
+    const char *path;
+    /* The detail, for Avro as Avro's checker words it: "reader type: INT not compatible with
+     * writer type: LONG", "[C, D]". */
+    const char *detail;
+    /* Confluent's verbose line: "{errorType:'TYPE_MISMATCH', description:'...',
+     * additionalInfo:'...'}", worded with new/old for a level check, reader/writer for a pair. */
+    const char *message;
+    /* For a level check: the index, in the previous array, of the version it was checked
+     * against; 0 for a pair check. */
+    size_t previous_index;
+    /* For a level check: whether the new schema was the reader (a backward check). */
+    bool new_is_reader;
+} rill_compat_issue_t;
+
+/* The issues a check found: none means compatible. */
+typedef struct rill_compat_result rill_compat_result_t;
+
+/* Returns how many issues result holds (0: compatible). */
+RILL_EXTERN size_t rill_compat_result_count(const rill_compat_result_t *result);
+/* Returns issue i (borrowed from result), or NULL past the end. */
+RILL_EXTERN const rill_compat_issue_t *rill_compat_result_at(const rill_compat_result_t *result,
+                                                             size_t i);
+/* Frees result. NULL is fine. */
+RILL_EXTERN void rill_compat_result_destroy(rill_compat_result_t *result);
+
 /* ---- Avro schemas (schema/avro_schema.c, schema/avro_canonical.c) ---- */
 
 /* Avro's schema types. */
@@ -137,34 +169,6 @@ typedef enum {
 
 /* Returns the static name of kind ("TYPE_MISMATCH"), or NULL. */
 RILL_EXTERN const char *rill_avro_incompat_name(rill_avro_incompat_t kind);
-
-/* One incompatibility. The strings are borrowed from the result that holds it. */
-typedef struct {
-    rill_avro_incompat_t kind;
-    /* Where, in the reader schema, as Avro's location: "/", "/fields/1/type/symbols". */
-    const char *path;
-    /* Avro's detail: "reader type: INT not compatible with writer type: LONG", "[C, D]". */
-    const char *detail;
-    /* Confluent's verbose line: "{errorType:'TYPE_MISMATCH', description:'...',
-     * additionalInfo:'...'}", worded with new/old for a level check, reader/writer for a pair. */
-    const char *message;
-    /* For a level check: the index, in the previous array, of the version it was checked
-     * against; 0 for a pair check. */
-    size_t previous_index;
-    /* For a level check: whether the new schema was the reader (a backward check). */
-    bool new_is_reader;
-} rill_compat_issue_t;
-
-/* The issues a check found: none means compatible. */
-typedef struct rill_compat_result rill_compat_result_t;
-
-/* Returns how many issues result holds (0: compatible). */
-RILL_EXTERN size_t rill_compat_result_count(const rill_compat_result_t *result);
-/* Returns issue i (borrowed from result), or NULL past the end. */
-RILL_EXTERN const rill_compat_issue_t *rill_compat_result_at(const rill_compat_result_t *result,
-                                                             size_t i);
-/* Frees result. NULL is fine. */
-RILL_EXTERN void rill_compat_result_destroy(rill_compat_result_t *result);
 
 /*
  * Checks whether data written with writer can be read with reader, by the Avro specification's

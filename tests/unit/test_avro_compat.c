@@ -50,7 +50,8 @@ static void render(const rill_compat_result_t *result, char *out, size_t size)
     for (size_t i = 0; i < rill_compat_result_count(result); i++) {
         const rill_compat_issue_t *issue = rill_compat_result_at(result, i);
         len += (size_t)snprintf(out + len, size - len, "%s%s %s: %s", i ? "; " : "",
-                                rill_avro_incompat_name(issue->kind), issue->path, issue->detail);
+                                issue->error_type, issue->path, issue->detail);
+        assert_string_equal(issue->error_type, rill_avro_incompat_name(issue->kind));
         assert_true(len < size);
     }
 }
