@@ -240,19 +240,9 @@ static bool trial(checker_t *c, const avro_node_t *reader, const avro_node_t *wr
     return ok;
 }
 
-static bool names_match(const avro_node_t *reader, const avro_node_t *writer)
-{
-    if (strcmp(reader->name, writer->name) == 0)
-        return true;
-    for (size_t i = 0; i < reader->alias_count; i++)
-        if (strcmp(reader->aliases[i], writer->fullname) == 0)
-            return true;
-    return false;
-}
-
 static void check_name(checker_t *c, const avro_node_t *reader, const avro_node_t *writer)
 {
-    if (!names_match(reader, writer))
+    if (!rill__avro_names_match(reader, writer))
         report(c, RILL_AVRO_NAME_MISMATCH, "/name", "expected: %s", writer->fullname);
 }
 

@@ -14,19 +14,21 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 
-typedef struct avro_node avro_node_t;
+/* The public rill_avro_node_t is this struct. */
+typedef struct rill_avro_node avro_node_t;
 
 typedef struct {
     char *name;
     json_t *json; /* the field's object, borrowed: its doc and other properties */
     avro_node_t *type;
-    json_t *def; /* borrowed from the schema's roots; NULL: no default */
+    json_t *def;    /* borrowed from the schema's roots; NULL: no default */
+    char *def_text; /* def as compact JSON, made once the schema is parsed */
     char **aliases;
     size_t alias_count;
     const char *order; /* "ascending" (NULL), "descending" or "ignore" */
 } avro_field_t;
 
-struct avro_node {
+struct rill_avro_node {
     rill_avro_type_t type;
     avro_node_t *next_owned; /* the schema's list of nodes */
     json_t *json;            /* the type's object, borrowed; NULL for a bare name ("int") */
@@ -61,6 +63,7 @@ struct rill_avro_schema {
     avro_node_t *nodes;
     json_t **roots;
     size_t root_count;
+    char *text; /* as given */
     char *canonical;
     char *normalized;
     uint64_t fingerprint;
@@ -98,6 +101,9 @@ void rill__avro_path_pop(avro_path_t *path, size_t saved);
 /* Writes the Parsing Canonical Form (normalized == false) or the normalized form of schema into
  * a new string; NULL on allocation failure. */
 char *rill__avro_write_form(const rill_avro_schema_t *schema, bool normalized);
+
+/* Whether a named reader type reads a named writer type by its name (or aliases). */
+bool rill__avro_names_match(const avro_node_t *reader, const avro_node_t *writer);
 
 /* Writes into buf and returns the upper-case name Avro's checker uses in messages ("INT"). */
 const char *rill__avro_type_upper(rill_avro_type_t type, char buf[16]);

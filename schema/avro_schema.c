@@ -223,6 +223,7 @@ static void node_free(avro_node_t *node)
     for (size_t i = 0; i < node->field_count; i++) {
         avro_field_t *f = &node->fields[i];
         rill_free(f->name);
+        rill_free(f->def_text);
         free_strings(f->aliases, f->alias_count);
     }
     rill_free(node->fields);
@@ -929,6 +930,23 @@ static avro_node_t *parse_root(parser_t *p, const char *text, size_t len)
     return parse_type(p, root, "");
 }
 
+/* Writes every field default as compact JSON text, for rill_avro_node_field_default(). */
+static bool make_default_texts(parser_t *p, rill_avro_schema_t *schema)
+{
+    for (avro_node_t *node = schema->nodes; node; node = node->next_owned)
+        for (size_t i = 0; i < node->field_count; i++) {
+            avro_field_t *f = &node->fields[i];
+            if (!f->def)
+                continue;
+            char *text = json_dumps(f->def, JSON_COMPACT | JSON_ENCODE_ANY);
+            f->def_text = text ? rill_strdup(text) : NULL;
+            free(text); /* jansson's allocator */
+            if (!f->def_text)
+                return fail(p, "out of memory");
+        }
+    return true;
+}
+
 static void schema_free(rill_avro_schema_t *schema)
 {
     for (avro_node_t *node = schema->nodes, *next; node; node = next) {
@@ -938,6 +956,7 @@ static void schema_free(rill_avro_schema_t *schema)
     for (size_t i = 0; i < schema->root_count; i++)
         json_decref(schema->roots[i]);
     rill_free(schema->roots);
+    rill_free(schema->text);
     rill_free(schema->canonical);
     rill_free(schema->normalized);
     rill_free(schema);
@@ -981,6 +1000,13 @@ rill_avro_schema_t *rill_avro_schema_parse(const char *json, size_t len,
     }
     rill_free(p.defaults);
     rill_free(p.named);
+    if (ok && !(schema->text = rill_malloc(len + 1)))
+        ok = fail(&p, "out of memory");
+    if (ok) {
+        memcpy(schema->text, json, len);
+        schema->text[len] = 0;
+        ok = make_default_texts(&p, schema);
+    }
     if (ok) {
         schema->canonical = rill__avro_write_form(schema, false);
         schema->normalized = rill__avro_write_form(schema, true);
@@ -1014,9 +1040,132 @@ rill_avro_type_t rill_avro_schema_type(const rill_avro_schema_t *schema)
     return schema->top->type;
 }
 
+rill_avro_schema_t *rill_avro_schema_new(const char *json, size_t len, char *errstr,
+                                         size_t errstr_size)
+{
+    return rill_avro_schema_parse(json, len, NULL, errstr, errstr_size);
+}
+
 const char *rill_avro_schema_name(const rill_avro_schema_t *schema)
 {
-    return schema->top->fullname;
+    return schema->top->fullname ? schema->top->fullname : type_names[schema->top->type];
+}
+
+const char *rill_avro_schema_text(const rill_avro_schema_t *schema)
+{
+    return schema->text;
+}
+
+/* ---- the read-only model ---- */
+
+const rill_avro_node_t *rill_avro_schema_root(const rill_avro_schema_t *schema)
+{
+    return schema->top;
+}
+
+rill_avro_type_t rill_avro_node_type(const rill_avro_node_t *node)
+{
+    return node->type;
+}
+
+const char *rill_avro_node_name(const rill_avro_node_t *node)
+{
+    return node->fullname;
+}
+
+const char *rill_avro_node_logical_type(const rill_avro_node_t *node, int *precision, int *scale)
+{
+    if (precision)
+        *precision = (int)node->precision;
+    if (scale)
+        *scale = (int)node->scale;
+    return node->logical;
+}
+
+size_t rill_avro_node_count(const rill_avro_node_t *node)
+{
+    switch (node->type) {
+    case RILL_AVRO_RECORD:
+        return node->field_count;
+    case RILL_AVRO_UNION:
+        return node->branch_count;
+    case RILL_AVRO_ENUM:
+        return node->symbol_count;
+    case RILL_AVRO_ARRAY:
+    case RILL_AVRO_MAP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const rill_avro_node_t *rill_avro_node_child(const rill_avro_node_t *node, size_t i)
+{
+    switch (node->type) {
+    case RILL_AVRO_RECORD:
+        return i < node->field_count ? node->fields[i].type : NULL;
+    case RILL_AVRO_UNION:
+        return i < node->branch_count ? node->branches[i] : NULL;
+    case RILL_AVRO_ARRAY:
+    case RILL_AVRO_MAP:
+        return i == 0 ? node->items : NULL;
+    default:
+        return NULL;
+    }
+}
+
+const char *rill_avro_node_field_name(const rill_avro_node_t *node, size_t i)
+{
+    return i < node->field_count ? node->fields[i].name : NULL;
+}
+
+long rill_avro_node_field_index(const rill_avro_node_t *node, const char *name, bool aliases)
+{
+    for (size_t i = 0; name && i < node->field_count; i++)
+        if (strcmp(node->fields[i].name, name) == 0)
+            return (long)i;
+    for (size_t i = 0; name && aliases && i < node->field_count; i++)
+        for (size_t a = 0; a < node->fields[i].alias_count; a++)
+            if (strcmp(node->fields[i].aliases[a], name) == 0)
+                return (long)i;
+    return -1;
+}
+
+const char *rill_avro_node_field_default(const rill_avro_node_t *node, size_t i)
+{
+    return i < node->field_count ? node->fields[i].def_text : NULL;
+}
+
+const char *rill_avro_node_symbol(const rill_avro_node_t *node, size_t i)
+{
+    return i < node->symbol_count ? node->symbols[i] : NULL;
+}
+
+const char *rill_avro_node_enum_default(const rill_avro_node_t *node)
+{
+    return node->enum_default;
+}
+
+size_t rill_avro_node_fixed_size(const rill_avro_node_t *node)
+{
+    return node->type == RILL_AVRO_FIXED ? node->size : 0;
+}
+
+bool rill__avro_names_match(const avro_node_t *reader, const avro_node_t *writer)
+{
+    if (!reader->fullname || !writer->fullname)
+        return false;
+    if (strcmp(reader->name, writer->name) == 0)
+        return true;
+    for (size_t i = 0; i < reader->alias_count; i++)
+        if (strcmp(reader->aliases[i], writer->fullname) == 0)
+            return true;
+    return false;
+}
+
+bool rill_avro_node_names_match(const rill_avro_node_t *reader, const rill_avro_node_t *writer)
+{
+    return rill__avro_names_match(reader, writer);
 }
 
 const char *rill_avro_schema_logical_type(const rill_avro_schema_t *schema)

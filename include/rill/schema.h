@@ -127,14 +127,21 @@ typedef struct {
 RILL_EXTERN rill_avro_schema_t *rill_avro_schema_parse(const char *json, size_t len,
                                                        const rill_avro_parse_opts_t *opts,
                                                        char *errstr, size_t errstr_size);
-/* Adds a reference to schema and returns it. @thread any */
+/* Parses a self-contained schema, defaults validated: rill_avro_schema_parse() without
+ * options. Returns a new schema or NULL with the reason in errstr. */
+RILL_EXTERN rill_avro_schema_t *rill_avro_schema_new(const char *json, size_t len, char *errstr,
+                                                     size_t errstr_size);
+/* Adds a reference to schema and returns it (NULL is fine). @thread any */
 RILL_EXTERN rill_avro_schema_t *rill_avro_schema_ref(rill_avro_schema_t *schema);
 /* Drops a reference; the last one frees the schema. NULL is fine. @thread any */
 RILL_EXTERN void rill_avro_schema_unref(rill_avro_schema_t *schema);
 /* Returns the type of the schema's top level. */
 RILL_EXTERN rill_avro_type_t rill_avro_schema_type(const rill_avro_schema_t *schema);
-/* Returns the full name of the top-level named type (record, enum, fixed), or NULL. Borrowed. */
+/* Returns the full name of the top-level type ("com.acme.Order"), or for an unnamed type its
+ * type name ("long", "array", "union"); borrowed from the schema. */
 RILL_EXTERN const char *rill_avro_schema_name(const rill_avro_schema_t *schema);
+/* Returns the schema's JSON text as it was given (NUL-terminated), borrowed from the schema. */
+RILL_EXTERN const char *rill_avro_schema_text(const rill_avro_schema_t *schema);
 /* Returns the logical type of the top-level type ("timestamp-millis"), or NULL when it has none
  * or an invalid one (which the specification says to ignore). Static. */
 RILL_EXTERN const char *rill_avro_schema_logical_type(const rill_avro_schema_t *schema);
@@ -154,6 +161,49 @@ RILL_EXTERN const char *rill_avro_schema_normalized(const rill_avro_schema_t *sc
 RILL_EXTERN uint64_t rill_avro_crc64(const void *data, size_t len);
 /* Returns the static Avro name of type ("record"), or NULL. */
 RILL_EXTERN const char *rill_avro_type_name(rill_avro_type_t type);
+
+/*
+ * The parsed model, read-only, for writer -> reader resolution: a node is a type, borrowed from
+ * its schema (valid while the schema is). Named types are one node wherever they are used, so a
+ * recursive schema is a graph: walk it with a set of visited named nodes.
+ */
+typedef struct rill_avro_node rill_avro_node_t;
+
+/* Returns the top-level type of schema. */
+RILL_EXTERN const rill_avro_node_t *rill_avro_schema_root(const rill_avro_schema_t *schema);
+/* Returns the type of node. */
+RILL_EXTERN rill_avro_type_t rill_avro_node_type(const rill_avro_node_t *node);
+/* Returns the full name of a record, enum or fixed node, or NULL. */
+RILL_EXTERN const char *rill_avro_node_name(const rill_avro_node_t *node);
+/* Returns the valid logical type of node ("decimal"), or NULL; for decimal, sets *precision
+ * and *scale when they are not NULL. */
+RILL_EXTERN const char *rill_avro_node_logical_type(const rill_avro_node_t *node, int *precision,
+                                                    int *scale);
+/* Returns how many children node has: a record's fields, a union's branches, an enum's
+ * symbols, 1 for an array or a map, 0 otherwise. */
+RILL_EXTERN size_t rill_avro_node_count(const rill_avro_node_t *node);
+/* Returns child i: a record's field i's type, a union's branch i, an array's items or a map's
+ * values (i 0); NULL otherwise. */
+RILL_EXTERN const rill_avro_node_t *rill_avro_node_child(const rill_avro_node_t *node, size_t i);
+/* Returns the name of a record's field i, or NULL. */
+RILL_EXTERN const char *rill_avro_node_field_name(const rill_avro_node_t *node, size_t i);
+/* Returns the index of the field of record node called name (or having name as an alias when
+ * aliases is set), or -1. */
+RILL_EXTERN long rill_avro_node_field_index(const rill_avro_node_t *node, const char *name,
+                                            bool aliases);
+/* Returns the default of a record's field i as compact JSON text ("0", "null", "{\"a\":1}"),
+ * or NULL when it has none. */
+RILL_EXTERN const char *rill_avro_node_field_default(const rill_avro_node_t *node, size_t i);
+/* Returns symbol i of an enum node, or NULL. */
+RILL_EXTERN const char *rill_avro_node_symbol(const rill_avro_node_t *node, size_t i);
+/* Returns the default symbol of an enum node, or NULL. */
+RILL_EXTERN const char *rill_avro_node_enum_default(const rill_avro_node_t *node);
+/* Returns the size of a fixed node, 0 for other types. */
+RILL_EXTERN size_t rill_avro_node_fixed_size(const rill_avro_node_t *node);
+/* Returns whether a named reader node reads a named writer node by name: equal unqualified
+ * names or a reader alias naming the writer's full name (what compatibility checks). */
+RILL_EXTERN bool rill_avro_node_names_match(const rill_avro_node_t *reader,
+                                            const rill_avro_node_t *writer);
 
 /* ---- Avro compatibility (schema/avro_compat.c) ---- */
 

@@ -265,10 +265,89 @@ static void test_accessors(void **state)
 
     schema = parse_ok("['null','int']", NULL);
     assert_int_equal(rill_avro_schema_type(schema), RILL_AVRO_UNION);
-    assert_null(rill_avro_schema_name(schema));
+    assert_string_equal(rill_avro_schema_name(schema), "union");
+    assert_string_equal(rill_avro_schema_text(schema), "[\"null\",\"int\"]");
     rill_avro_schema_unref(schema);
     assert_string_equal(rill_avro_type_name(RILL_AVRO_FIXED), "fixed");
     assert_null(rill_avro_type_name((rill_avro_type_t)99));
+}
+
+/* The read-only model the serde resolves writer -> reader with. */
+static void test_model(void **state)
+{
+    char err[256];
+    const char *text =
+        q("{'type':'record','name':'R','namespace':'n','aliases':['o.Old'],'fields':["
+          "{'name':'id','type':'long','default':7},{'name':'kind','type':{'type':"
+          "'enum','name':'K','symbols':['A','B'],'default':'B'},'aliases':['type']},"
+          "{'name':'amount','type':{'type':'fixed','name':'Dec','size':8,"
+          "'logicalType':'decimal','precision':10,'scale':2}},{'name':'tags','type':"
+          "{'type':'map','values':{'type':'array','items':'string'}},'default':{}},"
+          "{'name':'next','type':['null','R'],'default':null}]}");
+    rill_avro_schema_t *schema = rill_avro_schema_new(text, strlen(text), err, sizeof err);
+    assert_non_null(schema);
+    assert_string_equal(rill_avro_schema_text(schema), text);
+    const rill_avro_node_t *r = rill_avro_schema_root(schema);
+    assert_int_equal(rill_avro_node_type(r), RILL_AVRO_RECORD);
+    assert_string_equal(rill_avro_node_name(r), "n.R");
+    assert_int_equal(rill_avro_node_count(r), 5);
+    assert_string_equal(rill_avro_node_field_name(r, 0), "id");
+    assert_null(rill_avro_node_field_name(r, 5));
+    assert_string_equal(rill_avro_node_field_default(r, 0), "7");
+    assert_null(rill_avro_node_field_default(r, 1));
+    assert_string_equal(rill_avro_node_field_default(r, 3), "{}");
+    assert_string_equal(rill_avro_node_field_default(r, 4), "null");
+    assert_int_equal(rill_avro_node_field_index(r, "kind", false), 1);
+    assert_int_equal(rill_avro_node_field_index(r, "type", false), -1);
+    assert_int_equal(rill_avro_node_field_index(r, "type", true), 1);
+    assert_int_equal(rill_avro_node_field_index(r, "nope", true), -1);
+
+    const rill_avro_node_t *k = rill_avro_node_child(r, 1);
+    assert_int_equal(rill_avro_node_type(k), RILL_AVRO_ENUM);
+    assert_string_equal(rill_avro_node_name(k), "n.K");
+    assert_int_equal(rill_avro_node_count(k), 2);
+    assert_string_equal(rill_avro_node_symbol(k, 1), "B");
+    assert_null(rill_avro_node_symbol(k, 2));
+    assert_string_equal(rill_avro_node_enum_default(k), "B");
+    assert_null(rill_avro_node_child(k, 0));
+
+    const rill_avro_node_t *dec = rill_avro_node_child(r, 2);
+    int precision = 0, scale = 0;
+    assert_string_equal(rill_avro_node_logical_type(dec, &precision, &scale), "decimal");
+    assert_int_equal(precision, 10);
+    assert_int_equal(scale, 2);
+    assert_int_equal(rill_avro_node_fixed_size(dec), 8);
+    assert_int_equal(rill_avro_node_fixed_size(k), 0);
+
+    const rill_avro_node_t *map = rill_avro_node_child(r, 3);
+    assert_int_equal(rill_avro_node_type(map), RILL_AVRO_MAP);
+    assert_int_equal(rill_avro_node_count(map), 1);
+    const rill_avro_node_t *arr = rill_avro_node_child(map, 0);
+    assert_int_equal(rill_avro_node_type(arr), RILL_AVRO_ARRAY);
+    assert_int_equal(rill_avro_node_type(rill_avro_node_child(arr, 0)), RILL_AVRO_STRING);
+    assert_null(rill_avro_node_child(arr, 1));
+    assert_null(rill_avro_node_name(arr));
+
+    /* Recursion: the union's second branch is the record itself. */
+    const rill_avro_node_t *u = rill_avro_node_child(r, 4);
+    assert_int_equal(rill_avro_node_count(u), 2);
+    assert_int_equal(rill_avro_node_type(rill_avro_node_child(u, 0)), RILL_AVRO_NULL);
+    assert_ptr_equal(rill_avro_node_child(u, 1), r);
+    assert_null(rill_avro_node_logical_type(u, NULL, NULL));
+
+    /* Names as compatibility matches them: unqualified, or a reader alias. */
+    const char *old_text = q("{'type':'record','name':'Old','namespace':'o','fields':[]}");
+    const char *other_ns = q("{'type':'record','name':'R','namespace':'elsewhere','fields':[]}");
+    rill_avro_schema_t *old = rill_avro_schema_new(old_text, strlen(old_text), err, sizeof err);
+    rill_avro_schema_t *other = rill_avro_schema_new(other_ns, strlen(other_ns), err, sizeof err);
+    assert_true(rill_avro_node_names_match(r, rill_avro_schema_root(old)));
+    assert_false(rill_avro_node_names_match(rill_avro_schema_root(old), r));
+    assert_true(rill_avro_node_names_match(r, rill_avro_schema_root(other)));
+    assert_false(rill_avro_node_names_match(r, k));
+    assert_false(rill_avro_node_names_match(r, arr));
+    rill_avro_schema_unref(old);
+    rill_avro_schema_unref(other);
+    rill_avro_schema_unref(schema);
 }
 
 /* ---- validation: bad schemas, each error naming its path ---- */
@@ -857,6 +936,7 @@ int main(void)
         cmocka_unit_test(test_canonical_form_more),
         cmocka_unit_test(test_valid_schemas),
         cmocka_unit_test(test_accessors),
+        cmocka_unit_test(test_model),
         cmocka_unit_test(test_invalid_schemas),
         cmocka_unit_test(test_lax_namespaces),
         cmocka_unit_test(test_defaults),
