@@ -730,12 +730,13 @@ static void check_compatibility(rill_registry_t *reg, const reg_request_t *req, 
     }
     rc = rill__compat_check(st, level, b.type, b.schema, b.references, previous, messages);
     json_decref(previous);
-    if (rc < 0) {
+    if (rc < 0 && !flag(req, "verbose")) {
         char *list = json_dumps(messages, JSON_COMPACT);
         fail(a, 422, 42201, "Invalid schema: %s", list ? list : "");
         free(list);
         goto done;
     }
+    /* Verbose: an invalid schema is incompatible, with the reason among the messages. */
     json_t *out = json_pack("{s:b}", "is_compatible", rc == 0);
     if (flag(req, "verbose"))
         json_object_set(out, "messages", messages);
@@ -849,7 +850,7 @@ static void mode(rill_registry_t *reg, const reg_request_t *req, answer_t *a, co
             fail(a, 405, 405, "HTTP 405 Method Not Allowed");
             return;
         }
-        if (!rill__state_versions(st, subject) && !json_object_get(st->mode, subject)) {
+        if (!json_object_get(st->mode, subject)) { /* Confluent: 40401 then, too */
             fail(a, 404, 40401, "Subject '%s' not found.", subject);
             return;
         }
