@@ -1,0 +1,317 @@
+/*
+ * Unit tests for the JSON Schema validator (schema.h, schema/json_schema.c): the official
+ * JSON-Schema-Test-Suite as Debian's json-schema-test-suite installs it (drafts 4, 6 and 7; the
+ * runner puts the folder's "$schema" into each root schema, as the suite expects), then messages
+ * (instance path and keyword), compile errors, and that a warm validation allocates nothing.
+ *
+ * RILL_JSON_SCHEMA_SUITE=<dir of the suite's tests/> also runs its draft2019-09 and draft2020-12
+ * folders when present (a newer checkout than Debian's 2.0.0) and prints the figures.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <rill/schema.h>
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEBIAN_SUITE "/usr/share/json-schema-test-suite/tests"
+
+static atomic_long n_allocs;
+
+static void *count_malloc(size_t n)
+{
+    atomic_fetch_add(&n_allocs, 1);
+    return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n)
+{
+    atomic_fetch_add(&n_allocs, 1);
+    return realloc(p, n);
+}
+
+typedef struct {
+    int pass, fail, skip;
+} tally_t;
+
+/* Runs every test file of dir (not optional/, not refRemote.json: remote documents are not
+ * supported) with "$schema" set to dialect; a schema that does not compile skips its tests. */
+static tally_t run_suite(const char *dir, const char *dialect)
+{
+    tally_t t = {0, 0, 0};
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 5, ".json") || !strcmp(e->d_name, "refRemote.json"))
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        json_error_t jerr;
+        json_t *groups = json_load_file(path, JSON_ALLOW_NUL, &jerr);
+        assert_non_null(groups);
+        size_t gi, ti;
+        json_t *g, *test;
+        json_array_foreach(groups, gi, g)
+        {
+            json_t *sch = json_object_get(g, "schema");
+            if (json_is_object(sch) && !json_object_get(sch, "$schema"))
+                json_object_set_new(sch, "$schema", json_string(dialect));
+            char *text = json_dumps(sch, JSON_ENCODE_ANY);
+            char err[512];
+            rill_json_schema_t *s = rill_json_schema_new(text, strlen(text), err, sizeof err);
+            json_array_foreach(json_object_get(g, "tests"), ti, test)
+            {
+                if (!s) {
+                    t.skip++;
+                    continue;
+                }
+                char *data = json_dumps(json_object_get(test, "data"), JSON_ENCODE_ANY);
+                char verr[512] = "";
+                int rc = rill_json_schema_validate(s, data, strlen(data), verr, sizeof verr);
+                int want = json_is_true(json_object_get(test, "valid"));
+                assert_true(rc == 0 || rc == RILL_ESERDE);
+                if ((rc == 0) == want) {
+                    t.pass++;
+                } else {
+                    t.fail++;
+                    printf("  FAIL %s: %s: %s (%s)\n", e->d_name,
+                           json_string_value(json_object_get(g, "description")),
+                           json_string_value(json_object_get(test, "description")), verr);
+                }
+                free(data);
+            }
+            rill_json_schema_destroy(s);
+            free(text);
+        }
+        json_decref(groups);
+    }
+    closedir(d);
+    printf("  %s (%s): %d passed, %d failed, %d skipped\n", dir, dialect, t.pass, t.fail, t.skip);
+    return t;
+}
+
+/* Debian's suite 2.0.0. Every test passes but those of the groups that $ref the draft's
+ * metaschema by its URL (definitions.json, ref.json's "remote ref"): 4 tests a draft. */
+static void test_suite_draft4(void **state)
+{
+    tally_t t = run_suite(DEBIAN_SUITE "/draft4", "http://json-schema.org/draft-04/schema#");
+    assert_int_equal(t.fail, 0);
+    assert_true(t.pass >= 301);
+    assert_true(t.skip <= 4);
+}
+
+static void test_suite_draft6(void **state)
+{
+    tally_t t = run_suite(DEBIAN_SUITE "/draft6", "http://json-schema.org/draft-06/schema#");
+    assert_int_equal(t.fail, 0);
+    assert_true(t.pass >= 386);
+    assert_true(t.skip <= 4);
+}
+
+static void test_suite_draft7(void **state)
+{
+    tally_t t = run_suite(DEBIAN_SUITE "/draft7", "http://json-schema.org/draft-07/schema#");
+    assert_int_equal(t.fail, 0);
+    assert_true(t.pass >= 404);
+    assert_true(t.skip <= 4);
+}
+
+/* A newer checkout, when given: figures only (the dynamic-scope tests are known to fail). */
+static void test_suite_newer(void **state)
+{
+    const char *dir = getenv("RILL_JSON_SCHEMA_SUITE");
+    if (!dir) {
+        skip();
+    }
+    static const char *const drafts[][2] = {
+        {"draft2019-09", "https://json-schema.org/draft/2019-09/schema"},
+        {"draft2020-12", "https://json-schema.org/draft/2020-12/schema"}};
+    for (size_t i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, drafts[i][0]);
+        tally_t t = run_suite(path, drafts[i][1]);
+        assert_true(t.fail <= 10);
+        assert_true(t.pass >= 1000);
+    }
+}
+
+static rill_json_schema_t *compile(const char *text)
+{
+    char err[256] = "";
+    rill_json_schema_t *s = rill_json_schema_new(text, strlen(text), err, sizeof err);
+    if (!s)
+        fail_msg("compile: %s", err);
+    return s;
+}
+
+static const char order_schema[] =
+    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"type\":\"object\","
+    "\"required\":[\"id\",\"items\"],\"additionalProperties\":false,"
+    "\"properties\":{\"id\":{\"type\":\"string\",\"pattern\":\"^o-[0-9]+$\"},"
+    "\"items\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"$ref\":\"#/$defs/item\"}},"
+    "\"note\":{\"type\":\"string\",\"maxLength\":3}},"
+    "\"$defs\":{\"item\":{\"type\":\"object\",\"required\":[\"sku\",\"price\"],"
+    "\"properties\":{\"sku\":{\"type\":\"string\"},\"price\":{\"type\":\"number\","
+    "\"minimum\":0}}}}}";
+
+/* Each failure names the instance path and the keyword. */
+static void test_messages(void **state)
+{
+    rill_json_schema_t *s = compile(order_schema);
+    static const struct {
+        const char *doc;
+        const char *msg;
+    } cases[] = {
+        {"{\"id\":\"o-1\",\"items\":[{\"sku\":\"a\",\"price\":1},{\"sku\":\"b\",\"price\":2},"
+         "{\"sku\":\"c\",\"price\":3},{\"sku\":\"d\",\"price\":-4}]}",
+         "/items/3/price: \"minimum\" failed: -4 is less than 0"},
+        {"{\"id\":\"o-1\"}", "(root): \"required\" failed: property \"items\" is missing"},
+        {"{\"id\":\"x\",\"items\":[]}", "/id: \"pattern\" failed: does not match"},
+        {"{\"id\":\"o-1\",\"items\":[]}", "/items: \"minItems\" failed: 0 items, fewer than 1"},
+        {"{\"id\":\"o-1\",\"items\":[{\"sku\":1,\"price\":1}]}",
+         "/items/0/sku: \"type\" failed: integer is not allowed"},
+        {"{\"id\":\"o-1\",\"items\":[{\"price\":1}],\"x\":1}",
+         "/items/0: \"required\" failed: property \"sku\" is missing"},
+        {"{\"id\":\"o-1\",\"items\":[{\"sku\":\"a\",\"price\":1}],\"x/y~\":1}",
+         "/x~1y~0: \"additionalProperties\" failed: property not allowed"},
+        {"{\"id\":\"o-1\",\"items\":[{\"sku\":\"a\",\"price\":1}],\"note\":\"\\u00e9\\u00e9\\u00e9"
+         "\\u00e9\"}",
+         "/note: \"maxLength\" failed: 4 characters, more than 3"},
+        {"[]", "(root): \"type\" failed: array is not allowed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[256] = "";
+        int rc = rill_json_schema_validate(s, cases[i].doc, strlen(cases[i].doc), err, sizeof err);
+        assert_int_equal(rc, RILL_ESERDE);
+        assert_string_equal(err, cases[i].msg);
+    }
+    const char *ok =
+        "{\"id\":\"o-12\",\"items\":[{\"sku\":\"a\",\"price\":0.5}],\"note\":\"\\u00e9\"}";
+    assert_int_equal(rill_json_schema_validate(s, ok, strlen(ok), NULL, 0), 0);
+    rill_json_schema_destroy(s);
+}
+
+/* Inside anyOf, not and contains a branch's failure is not the answer; the combinator is. */
+static void test_message_of_combinators(void **state)
+{
+    rill_json_schema_t *s = compile("{\"properties\":{\"a\":{\"anyOf\":[{\"type\":\"string\"},"
+                                    "{\"minimum\":5}]},\"b\":{\"not\":{\"type\":\"null\"}},"
+                                    "\"c\":{\"contains\":{\"const\":1}}}}");
+    static const char *const docs[][2] = {
+        {"{\"a\":1}", "/a: \"anyOf\" failed: no subschema matches"},
+        {"{\"b\":null}", "/b: \"not\" failed: the value matches the negated schema"},
+        {"{\"c\":[2,3]}", "/c: \"contains\" failed: 0 matching items, fewer than 1"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        char err[256] = "";
+        assert_int_equal(
+            rill_json_schema_validate(s, docs[i][0], strlen(docs[i][0]), err, sizeof err),
+            RILL_ESERDE);
+        assert_string_equal(err, docs[i][1]);
+    }
+    rill_json_schema_destroy(s);
+}
+
+static void test_bad_input(void **state)
+{
+    rill_json_schema_t *s = compile("true");
+    char err[256];
+    static const char *const bad[] = {"",        "{",        "[1,]", "{\"a\" 1}", "01",      "1.",
+                                      "\"\\x\"", "\"\xff\"", "nul",  "[1] 2",     "\"a\nb\""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        assert_int_equal(rill_json_schema_validate(s, bad[i], strlen(bad[i]), err, sizeof err),
+                         RILL_ESERDE);
+        assert_non_null(strstr(err, "invalid JSON at byte"));
+    }
+    assert_int_equal(rill_json_schema_validate(NULL, "1", 1, err, sizeof err), RILL_EINVAL);
+    assert_int_equal(rill_json_schema_validate(s, NULL, 1, err, sizeof err), RILL_EINVAL);
+    /* the text need not be NUL-terminated: a number at the very end of the buffer */
+    char num[3] = {'1', '2', '3'};
+    assert_int_equal(rill_json_schema_validate(s, num, 2, err, sizeof err), 0);
+    rill_json_schema_destroy(s);
+}
+
+static void test_compile_errors(void **state)
+{
+    static const char *const cases[][2] = {
+        {"{", "schema is not JSON"},
+        {"[1]", "schema at #: a schema must be an object or a boolean"},
+        {"{\"type\":\"text\"}", "schema at #/type: unknown type \"text\""},
+        {"{\"properties\":{\"a\":{\"pattern\":\"(\"}}}",
+         "schema at #/properties/a/pattern: bad regular expression"},
+        {"{\"$ref\":\"https://example.com/other.json\"}",
+         "references to other documents are not supported"},
+        {"{\"$ref\":\"#/$defs/missing\"}", "cannot resolve \"rill:/schema.json#/$defs/missing\""},
+        {"{\"minLength\":-1}", "schema at #/minLength: must be a non-negative integer"},
+        {"{\"unevaluatedProperties\":false}", "unevaluatedProperties is not supported"},
+        {"{\"multipleOf\":0}", "schema at #/multipleOf: must be greater than 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[256] = "";
+        assert_null(rill_json_schema_new(cases[i][0], strlen(cases[i][0]), err, sizeof err));
+        if (!strstr(err, cases[i][1]))
+            fail_msg("%s: got \"%s\"", cases[i][0], err);
+    }
+    assert_null(rill_json_schema_new(NULL, 0, NULL, 0));
+    rill_json_schema_destroy(NULL);
+}
+
+/* A recursive schema compiles to a cycle and validates nested data. */
+static void test_recursive(void **state)
+{
+    rill_json_schema_t *s =
+        compile("{\"$id\":\"https://example.com/tree\",\"type\":\"object\","
+                "\"properties\":{\"v\":{\"type\":\"integer\"},"
+                "\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"tree\"}}}}");
+    const char *ok = "{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[{\"v\":3}]}]}";
+    const char *bad = "{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[{\"v\":3.5}]}]}";
+    char err[256];
+    assert_int_equal(rill_json_schema_validate(s, ok, strlen(ok), err, sizeof err), 0);
+    assert_int_equal(rill_json_schema_validate(s, bad, strlen(bad), err, sizeof err), RILL_ESERDE);
+    assert_string_equal(err, "/kids/0/kids/0/v: \"type\" failed: number is not allowed");
+    rill_json_schema_destroy(s);
+    /* a schema that recurses on the same instance is stopped, not a stack overflow */
+    s = compile("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/a\"}},\"$ref\":\"#/$defs/a\"}");
+    assert_int_equal(rill_json_schema_validate(s, "1", 1, err, sizeof err), RILL_ESERDE);
+    rill_json_schema_destroy(s);
+}
+
+/* The hot path: once the thread's scratch has grown, a validation allocates nothing. */
+static void test_no_allocation_when_warm(void **state)
+{
+    assert_int_equal(rill_set_allocator(count_malloc, count_realloc, free), 0);
+    rill_json_schema_t *s = compile(order_schema);
+    const char *doc = "{\"id\":\"o-12\",\"items\":[{\"sku\":\"a\\u0041\",\"price\":0.5},"
+                      "{\"sku\":\"b\",\"price\":7}],\"note\":\"ok\"}";
+    char err[256];
+    assert_int_equal(rill_json_schema_validate(s, doc, strlen(doc), err, sizeof err), 0);
+    long before = atomic_load(&n_allocs);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(rill_json_schema_validate(s, doc, strlen(doc), err, sizeof err), 0);
+    assert_int_equal(atomic_load(&n_allocs), before);
+    rill_json_schema_destroy(s);
+    rill_set_allocator(NULL, NULL, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_suite_draft4), cmocka_unit_test(test_suite_draft6),
+        cmocka_unit_test(test_suite_draft7), cmocka_unit_test(test_suite_newer),
+        cmocka_unit_test(test_messages),     cmocka_unit_test(test_message_of_combinators),
+        cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_recursive),    cmocka_unit_test(test_no_allocation_when_warm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
