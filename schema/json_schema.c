@@ -15,10 +15,11 @@
  * keyword; inside anyOf, oneOf, not, if and contains failures are expected and stay quiet, so the
  * message always names a keyword whose failure fails the whole instance.
  *
- * Per validation a thread reuses its scratch (token array, unescape buffers, PCRE2 match data)
- * kept under a pthread key: no allocation once warm. Not supported: unevaluatedProperties and
- * unevaluatedItems (a schema using them fails to compile rather than validate wrongly),
- * $dynamicRef's dynamic scope (resolved statically), references to other documents.
+ * Per validation a thread reuses its scratch (token array, unescape buffers, PCRE2 match data,
+ * the annotation bitsets of unevaluated*) kept under a pthread key: no allocation once warm.
+ * Not supported: the dynamic scope of $dynamicRef and $recursiveRef (resolved statically, like
+ * $ref), references to other documents (the compile fails), vocabularies chosen by a custom
+ * metaschema, long Unicode property names in patterns (\p{Letter}; \p{L} works).
  */
 #include <rill/schema.h>
 
@@ -86,6 +87,8 @@ struct node {
     node_t *additional, *property_names;
     nodes_t all_of, any_of, one_of;
     node_t *not_, *if_, *then_, *else_, *ref;
+    node_t *uneval_props, *uneval_items; /* 2019-09 and later */
+    uint8_t contains_evaluates;          /* 2020-12: items contains matched are evaluated */
 };
 
 struct rill_json_schema {
@@ -847,10 +850,6 @@ static node_t *compile(cctx_t *c, const json_t *s, const char *base)
     const char *b = base_of(c, s);
     if (b)
         base = b;
-    static const char *const unsupported[] = {"unevaluatedProperties", "unevaluatedItems", NULL};
-    for (int i = 0; unsupported[i] && c->dialect >= 2019; i++)
-        if (json_object_get(s, unsupported[i]))
-            cfail(c, "%s is not supported", unsupported[i]);
     if (json_object_get(s, "$ref")) {
         n->ref = compile_ref(c, s, "$ref", base);
         if (c->dialect <= 7) /* before 2019-09, $ref's siblings are ignored */
@@ -881,6 +880,11 @@ static node_t *compile(cctx_t *c, const json_t *s, const char *base)
     compile_list(c, s, "anyOf", base, &n->any_of);
     compile_list(c, s, "oneOf", base, &n->one_of);
     n->not_ = compile_kw(c, s, "not", base);
+    if (c->dialect >= 2019) {
+        n->uneval_props = compile_kw(c, s, "unevaluatedProperties", base);
+        n->uneval_items = compile_kw(c, s, "unevaluatedItems", base);
+        n->contains_evaluates = c->dialect == 2020;
+    }
     if (c->dialect >= 7) {
         n->if_ = compile_kw(c, s, "if", base);
         if (n->if_) {
@@ -970,6 +974,8 @@ typedef struct {
     char *buf[2];
     size_t bufcap[2];
     pcre2_match_data *md;
+    uint64_t *ev; /* bitsets of evaluated members or items, a stack */
+    size_t evtop, evcap;
 } scratch_t;
 
 static pthread_key_t scratch_key;
@@ -984,6 +990,7 @@ static void scratch_free(void *p)
     rill_free(s->toks.toks);
     rill_free(s->buf[0]);
     rill_free(s->buf[1]);
+    rill_free(s->ev);
     pcre2_match_data_free(s->md);
     rill_free(s);
 }
@@ -1314,7 +1321,84 @@ static int eq_tok(vctx_t *c, uint32_t a, uint32_t b)
     }
 }
 
-static int v_node(const node_t *n, uint32_t ti, vctx_t *c);
+/*
+ * Annotations for unevaluatedProperties and unevaluatedItems: which members (by position) or
+ * items of the instance at hand some keyword evaluated. Only a schema that has, or sits in place
+ * under one that has, an unevaluated* keyword collects them (ev != NULL); a failed subschema's
+ * are dropped. The bitsets live on a per-thread stack, addressed by offset because it may grow.
+ */
+typedef struct {
+    size_t off;
+    uint32_t words;
+} eval_t;
+
+static int ev_open(vctx_t *c, eval_t *ev, uint32_t children)
+{
+    scratch_t *s = c->s;
+    ev->words = (children + 63) / 64;
+    ev->off = s->evtop;
+    if (s->evtop + ev->words > s->evcap) {
+        size_t cap = s->evcap ? 2 * s->evcap : 64;
+        while (cap < s->evtop + ev->words)
+            cap *= 2;
+        uint64_t *p = rill_realloc(s->ev, cap * sizeof *p);
+        if (!p) {
+            c->nomem = 1;
+            return -1;
+        }
+        s->ev = p;
+        s->evcap = cap;
+    }
+    if (ev->words) /* a scalar or an empty container has no children to mark */
+        memset(s->ev + ev->off, 0, ev->words * sizeof *s->ev);
+    s->evtop += ev->words;
+    return 0;
+}
+
+static void ev_close(vctx_t *c, const eval_t *ev)
+{
+    c->s->evtop = ev->off;
+}
+
+static void ev_mark(vctx_t *c, const eval_t *ev, uint32_t i)
+{
+    if (ev)
+        c->s->ev[ev->off + i / 64] |= 1ull << (i % 64);
+}
+
+static int ev_has(vctx_t *c, const eval_t *ev, uint32_t i)
+{
+    return (c->s->ev[ev->off + i / 64] >> (i % 64)) & 1;
+}
+
+static void ev_merge(vctx_t *c, const eval_t *into, const eval_t *from)
+{
+    for (uint32_t w = 0; into && w < into->words; w++)
+        c->s->ev[into->off + w] |= c->s->ev[from->off + w];
+}
+
+static uint32_t children_of(vctx_t *c, uint32_t ti)
+{
+    uint8_t t = c->t[ti].type;
+    return t == RILL__JT_ARRAY || t == RILL__JT_OBJECT ? c->t[ti].n : 0;
+}
+
+static int v_node(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev);
+
+/* Validates n in place (same instance) and merges its annotations into ev when it passes. */
+static int v_inplace(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
+{
+    if (!ev)
+        return v_node(n, ti, c, NULL);
+    eval_t tmp;
+    if (ev_open(c, &tmp, children_of(c, ti)))
+        return 0;
+    int ok = v_node(n, ti, c, &tmp);
+    if (ok)
+        ev_merge(c, ev, &tmp);
+    ev_close(c, &tmp);
+    return ok;
+}
 
 static int matches(vctx_t *c, pcre2_code *re, const char *p, size_t len)
 {
@@ -1383,7 +1467,7 @@ static int v_number(const node_t *n, uint32_t ti, vctx_t *c)
     return 1;
 }
 
-static int v_array(const node_t *n, uint32_t ti, vctx_t *c)
+static int v_array(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
 {
     const rill__jtok_t *t = &c->t[ti];
     if (n->min_items >= 0 && t->n < n->min_items) {
@@ -1401,19 +1485,24 @@ static int v_array(const node_t *n, uint32_t ti, vctx_t *c)
             if (!sub)
                 break;
             push_path(c, i, 1);
-            int ok = v_node(sub, e, c);
+            int ok = v_node(sub, e, c, NULL);
             c->depth--;
             if (!ok)
                 return 0;
+            ev_mark(c, ev, i);
         }
     }
     if (n->contains) {
         int64_t found = 0;
         uint32_t e = ti + 1;
         c->quiet++;
+        int all = ev && n->contains_evaluates; /* every match is an annotation then */
         for (uint32_t i = 0; i < t->n; i++, e = c->t[e].next) {
-            found += v_node(n->contains, e, c);
-            if (n->max_contains < 0 && found >= n->min_contains)
+            int hit = v_node(n->contains, e, c, NULL);
+            found += hit;
+            if (hit && all)
+                ev_mark(c, ev, i);
+            if (!all && n->max_contains < 0 && found >= n->min_contains)
                 break;
             if (n->max_contains >= 0 && found > n->max_contains)
                 break;
@@ -1445,7 +1534,7 @@ static int v_array(const node_t *n, uint32_t ti, vctx_t *c)
     return 1;
 }
 
-static int v_object(const node_t *n, uint32_t ti, vctx_t *c)
+static int v_object(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
 {
     const rill__jtok_t *t = &c->t[ti];
     if (n->min_props >= 0 && t->n < n->min_props) {
@@ -1490,13 +1579,13 @@ static int v_object(const node_t *n, uint32_t ti, vctx_t *c)
         }
         push_path(c, k, 0);
         if (n->property_names) {
-            ok = v_node(n->property_names, k, c);
+            ok = v_node(n->property_names, k, c, NULL);
             if (!ok)
                 vfail(c, "propertyNames", "the name is not valid");
         }
         if (ok && e && e->prop) {
             matched = 1;
-            ok = v_node(e->prop, v, c);
+            ok = v_node(e->prop, v, c, NULL);
         }
         for (size_t i = 0; ok && i < n->npprops; i++) {
             if (str_of(c, k, 0, &p, &len)) {
@@ -1505,7 +1594,7 @@ static int v_object(const node_t *n, uint32_t ti, vctx_t *c)
             }
             if (matches(c, n->pprops[i].re, p, len)) {
                 matched = 1;
-                ok = v_node(n->pprops[i].node, v, c);
+                ok = v_node(n->pprops[i].node, v, c, NULL);
             }
         }
         if (ok && !matched && n->additional) {
@@ -1513,9 +1602,12 @@ static int v_object(const node_t *n, uint32_t ti, vctx_t *c)
                 vfail(c, "additionalProperties", "property not allowed");
                 ok = 0;
             } else {
-                ok = v_node(n->additional, v, c);
+                ok = v_node(n->additional, v, c, NULL);
             }
+            matched = 1;
         }
+        if (matched)
+            ev_mark(c, ev, m);
         c->depth--;
         k = c->t[v].next;
     }
@@ -1535,7 +1627,7 @@ static int v_object(const node_t *n, uint32_t ti, vctx_t *c)
                 }
             }
             if (ok && e->dep_schema)
-                ok = v_node(e->dep_schema, ti, c);
+                ok = v_inplace(e->dep_schema, ti, c, ev);
         }
     }
     if (seen != local)
@@ -1543,9 +1635,10 @@ static int v_object(const node_t *n, uint32_t ti, vctx_t *c)
     return ok;
 }
 
-static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c);
+static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev);
+static int v_unevaluated(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev);
 
-static int v_node(const node_t *n, uint32_t ti, vctx_t *c)
+static int v_node(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
 {
     if (n->boolean >= 0) {
         if (!n->boolean)
@@ -1557,14 +1650,54 @@ static int v_node(const node_t *n, uint32_t ti, vctx_t *c)
         return 0;
     }
     c->nesting++;
-    int ok = v_keywords(n, ti, c);
+    int ok;
+    if (n->uneval_props || n->uneval_items) {
+        /* this schema needs its own annotations; its parent may want them too */
+        eval_t own;
+        if (ev_open(c, &own, children_of(c, ti)))
+            return 0;
+        ok = v_keywords(n, ti, c, &own) && v_unevaluated(n, ti, c, &own);
+        if (ok)
+            ev_merge(c, ev, &own);
+        ev_close(c, &own);
+    } else {
+        ok = v_keywords(n, ti, c, ev);
+    }
     c->nesting--;
     return ok;
 }
 
-static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c)
+/* unevaluatedItems and unevaluatedProperties: the children no other keyword evaluated. */
+static int v_unevaluated(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
 {
-    if (n->ref && !v_node(n->ref, ti, c))
+    const rill__jtok_t *t = &c->t[ti];
+    const node_t *u = t->type == RILL__JT_ARRAY    ? n->uneval_items
+                      : t->type == RILL__JT_OBJECT ? n->uneval_props
+                                                   : NULL;
+    if (!u)
+        return 1;
+    int object = t->type == RILL__JT_OBJECT;
+    uint32_t e = ti + 1;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t value = object ? e + 1 : e;
+        if (!ev_has(c, ev, i)) {
+            push_path(c, object ? e : i, !object);
+            int ok = u->boolean == 0 ? 0 : v_node(u, value, c, NULL);
+            if (!ok && u->boolean == 0)
+                vfail(c, object ? "unevaluatedProperties" : "unevaluatedItems", "not allowed");
+            c->depth--;
+            if (!ok)
+                return 0;
+            ev_mark(c, ev, i);
+        }
+        e = c->t[value].next;
+    }
+    return 1;
+}
+
+static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
+{
+    if (n->ref && !v_inplace(n->ref, ti, c, ev))
         return 0;
     if (n->types) {
         uint8_t it = inst_type(c, ti);
@@ -1603,24 +1736,24 @@ static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c)
         ok = v_string(n, ti, c);
         break;
     case RILL__JT_ARRAY:
-        ok = v_array(n, ti, c);
+        ok = v_array(n, ti, c, ev);
         break;
     case RILL__JT_OBJECT:
-        ok = v_object(n, ti, c);
+        ok = v_object(n, ti, c, ev);
         break;
     }
     if (!ok)
         return 0;
     for (size_t i = 0; i < n->all_of.n; i++)
-        if (!v_node(n->all_of.v[i], ti, c))
+        if (!v_inplace(n->all_of.v[i], ti, c, ev))
             return 0;
     if (n->any_of.n) {
         c->quiet++;
-        size_t i;
-        for (i = 0; i < n->any_of.n && !v_node(n->any_of.v[i], ti, c); i++)
-            ;
+        size_t hits = 0;
+        for (size_t i = 0; i < n->any_of.n && (ev || !hits); i++)
+            hits += (size_t)v_inplace(n->any_of.v[i], ti, c, ev); /* with ev: every match */
         c->quiet--;
-        if (i == n->any_of.n) {
+        if (!hits) {
             vfail(c, "anyOf", "no subschema matches");
             return 0;
         }
@@ -1629,7 +1762,7 @@ static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c)
         c->quiet++;
         size_t hits = 0;
         for (size_t i = 0; i < n->one_of.n && hits < 2; i++)
-            hits += (size_t)v_node(n->one_of.v[i], ti, c);
+            hits += (size_t)v_inplace(n->one_of.v[i], ti, c, ev); /* merged only if alone */
         c->quiet--;
         if (hits != 1) {
             vfail(c, "oneOf", hits ? "more than one subschema matches" : "no subschema matches");
@@ -1638,7 +1771,7 @@ static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c)
     }
     if (n->not_) {
         c->quiet++;
-        int r = v_node(n->not_, ti, c);
+        int r = v_node(n->not_, ti, c, NULL);
         c->quiet--;
         if (r) {
             vfail(c, "not", "the value matches the negated schema");
@@ -1647,10 +1780,10 @@ static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c)
     }
     if (n->if_) {
         c->quiet++;
-        int r = v_node(n->if_, ti, c);
+        int r = v_inplace(n->if_, ti, c, ev);
         c->quiet--;
         const node_t *branch = r ? n->then_ : n->else_;
-        if (branch && !v_node(branch, ti, c))
+        if (branch && !v_inplace(branch, ti, c, ev))
             return 0;
     }
     return 1;
@@ -1674,7 +1807,8 @@ int rill_json_schema_validate(const rill_json_schema_t *schema, const void *json
         return rc;
     vctx_t c = {
         .t = s->toks.toks, .text = json_text, .s = s, .errstr = errstr, .errstr_size = errstr_size};
-    int ok = v_node(schema->root, 0, &c);
+    s->evtop = 0;
+    int ok = v_node(schema->root, 0, &c, NULL);
     if (c.nomem) {
         set_err(errstr, errstr_size, "out of memory");
         return RILL_ENOMEM;
