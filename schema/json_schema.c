@@ -1184,9 +1184,47 @@ static int str_of(vctx_t *c, uint32_t ti, int which, const char **p, size_t *n)
     return 0;
 }
 
+/*
+ * Clinger's fast path: a decimal without exponent, with at most 15 significant digits and at
+ * most 22 after the point, is an exact integer divided by an exact power of ten, which IEEE
+ * rounds once, as strtod does. Most numbers of events take it (strtod cost 2.3k instructions
+ * of a 13k validation).
+ */
+static int fast_number(const char *s, size_t n, double *out)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0;
+    int neg = s[0] == '-', digits = 0, frac = -1;
+    uint64_t m = 0;
+    for (i = (size_t)neg; i < n; i++) {
+        char ch = s[i];
+        if (ch == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        if (ch < '0' || ch > '9')
+            return 0; /* an exponent: strtod */
+        m = m * 10 + (uint64_t)(ch - '0');
+        digits += m != 0;
+        frac += frac >= 0;
+        if (digits > 15 || frac > 22)
+            return 0;
+    }
+    double d = (double)m;
+    if (frac > 0)
+        d /= p10[frac];
+    *out = neg ? -d : d;
+    return 1;
+}
+
 static double num_of(vctx_t *c, uint32_t ti)
 {
     const rill__jtok_t *t = &c->t[ti];
+    double fast;
+    if (fast_number(c->text + t->off, t->len, &fast))
+        return fast;
     char buf[64];
     if (t->len < sizeof buf) {
         memcpy(buf, c->text + t->off, t->len);

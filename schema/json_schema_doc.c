@@ -21,7 +21,7 @@ typedef struct {
     const char *why;
 } scan_t;
 
-static int push(scan_t *sc)
+static inline __attribute__((always_inline)) int push(scan_t *sc)
 {
     rill__jtoks_t *t = sc->out;
     if (t->count == t->cap) {
@@ -47,7 +47,7 @@ static int bad(scan_t *sc, const char *why)
     return -1;
 }
 
-static void skip_ws(scan_t *sc)
+static inline __attribute__((always_inline)) void skip_ws(scan_t *sc)
 {
     while (sc->pos < sc->len) {
         unsigned char c = sc->s[sc->pos];
@@ -113,6 +113,27 @@ static int scan_string(scan_t *sc)
     size_t p = ++sc->pos; /* past the quote */
     t->off = (uint32_t)p;
     while (p < sc->len) {
+        /* eight plain bytes at a time (printable ASCII, not a quote or backslash): most text */
+        while (p + 8 <= sc->len) {
+            uint64_t w;
+            memcpy(&w, sc->s + p, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t special = (w & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high) |
+                               ((w - ones * 0x20) & ~w & high);
+            if (special) {
+                /* the lowest flagged byte is a real one: borrows only run upwards */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                p += (size_t)__builtin_ctzll(special) / 8;
+#else
+                p += (size_t)__builtin_clzll(special) / 8;
+#endif
+                break;
+            }
+            p += 8;
+        }
+        if (p >= sc->len)
+            break;
         unsigned char c = sc->s[p];
         if (c == '"') {
             t->len = (uint32_t)(p - t->off);

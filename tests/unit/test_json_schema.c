@@ -227,8 +227,11 @@ static void test_bad_input(void **state)
 {
     rill_json_schema_t *s = compile("true");
     char err[256];
-    static const char *const bad[] = {"",        "{",        "[1,]", "{\"a\" 1}", "01",      "1.",
-                                      "\"\\x\"", "\"\xff\"", "nul",  "[1] 2",     "\"a\nb\""};
+    static const char *const bad[] = {
+        "", "{", "[1,]", "{\"a\" 1}", "01", "1.", "\"\\x\"", "\"\xff\"", "nul", "[1] 2", "\"a\nb\"",
+        /* past the tokenizer's eight-byte steps */
+        "\"abcdefghij\x01\"", "\"abcdefghijk\\q\"", "\"abcdefghijklmnop\xc3\"",
+        "\"abcdefghijklmnopqrs", "\"abcdefghijklmnop\xed\xa0\x80\""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
         assert_int_equal(rill_json_schema_validate(s, bad[i], strlen(bad[i]), err, sizeof err),
@@ -237,6 +240,16 @@ static void test_bad_input(void **state)
     }
     assert_int_equal(rill_json_schema_validate(NULL, "1", 1, err, sizeof err), RILL_EINVAL);
     assert_int_equal(rill_json_schema_validate(s, NULL, 1, err, sizeof err), RILL_EINVAL);
+    /* long strings with escapes and UTF-8 between eight-byte steps count characters right */
+    rill_json_schema_t *len20 = compile("{\"minLength\":20,\"maxLength\":20}");
+    static const char *const twenty[] = {"\"abcdefghij\\u00e9klmnopqrs\"",
+                                         "\"abcdefghijklmnopq\xc3\xa9\\\"s\"",
+                                         "\"\xe2\x82\xac\xe2\x82\xac"
+                                         "abcdefghijklmnopqr\""};
+    for (size_t i = 0; i < 3; i++)
+        if (rill_json_schema_validate(len20, twenty[i], strlen(twenty[i]), err, sizeof err))
+            fail_msg("%s: %s", twenty[i], err);
+    rill_json_schema_destroy(len20);
     /* the text need not be NUL-terminated: a number at the very end of the buffer */
     char num[3] = {'1', '2', '3'};
     assert_int_equal(rill_json_schema_validate(s, num, 2, err, sizeof err), 0);
