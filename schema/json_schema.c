@@ -681,6 +681,8 @@ static void compile_object(cctx_t *c, const json_t *s, node_t *n, const char *ba
 {
     size_t cap = count_named(s);
     n->named = salloc(c, cap * sizeof *n->named);
+    if (cap && !n->named)
+        return; /* out of memory, reported */
     const json_t *props = json_object_get(s, "properties");
     const char *key;
     const json_t *v;

@@ -17,10 +17,13 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../common/oom_alloc.h"
 
 #define DEBIAN_SUITE "/usr/share/json-schema-test-suite/tests"
 
@@ -340,6 +343,94 @@ static void test_no_allocation_when_warm(void **state)
     rill_set_allocator(NULL, NULL, NULL);
 }
 
+typedef struct {
+    const rill_json_schema_t *schema;
+    const char *doc;
+    int rc;
+    int rounds;
+    char err[256];
+} job_t;
+
+static void *validate_job(void *arg)
+{
+    job_t *job = arg;
+    for (int i = 0; i < job->rounds; i++) {
+        int rc = rill_json_schema_validate(job->schema, job->doc, strlen(job->doc), job->err,
+                                           sizeof job->err);
+        if (i && rc != job->rc)
+            job->rc = 99; /* the same document must give the same answer every time */
+        else
+            job->rc = rc;
+    }
+    return NULL;
+}
+
+/* Out of memory at every allocation of a compile, then of a first validation on a new thread
+ * (whose scratch is new): an error, never a crash, and nothing leaks (valgrind, LSan). */
+static void test_out_of_memory(void **state)
+{
+    const char *doc = "{\"id\":\"o-12\",\"items\":[{\"sku\":\"a\\u0041\",\"price\":0.5}],"
+                      "\"note\":\"\\u00e9\"}";
+    assert_int_equal(rill_set_allocator(oom_malloc, oom_realloc, free), 0);
+    rill_json_schema_t *s = NULL;
+    long compiles, validations;
+    for (compiles = 0; !s; compiles++) {
+        countdown = compiles;
+        failures = 0;
+        char err[256] = "";
+        s = rill_json_schema_new(order_schema, strlen(order_schema), err, sizeof err);
+        assert_true(s ? failures == 0 : strstr(err, "out of memory") != NULL);
+    }
+    for (validations = 0;; validations++) {
+        job_t job = {.schema = s, .doc = doc, .rounds = 1};
+        pthread_t th;
+        countdown = validations;
+        failures = 0;
+        assert_int_equal(pthread_create(&th, NULL, validate_job, &job), 0);
+        pthread_join(th, NULL);
+        if (!failures) {
+            assert_int_equal(job.rc, 0);
+            break;
+        }
+        assert_int_equal(job.rc, RILL_ENOMEM);
+        assert_string_equal(job.err, "out of memory");
+    }
+    countdown = -1;
+    rill_json_schema_destroy(s);
+    rill_set_allocator(NULL, NULL, NULL);
+    printf("  out of memory at each of the %ld allocations of a compile and the %ld of a first "
+           "validation: clean\n",
+           compiles - 1, validations);
+    assert_true(compiles > 20);
+    assert_true(validations >= 3); /* scratch, tokens, an unescaped string */
+}
+
+/* One schema, four threads validating at once, each with its own scratch. */
+static void test_threads(void **state)
+{
+    rill_json_schema_t *s = compile(order_schema);
+    job_t jobs[4] = {
+        {.schema = s, .doc = "{\"id\":\"o-1\",\"items\":[{\"sku\":\"a\",\"price\":1}]}"},
+        {.schema = s, .doc = "{\"id\":\"o-1\",\"items\":[{\"sku\":\"a\",\"price\":-1}]}"},
+        {.schema = s, .doc = "{\"id\":\"bad\",\"items\":[{\"sku\":\"a\",\"price\":1}]}"},
+        {.schema = s, .doc = "{\"id\":\"o-2\",\"items\":[{\"sku\":\"\\u0062\",\"price\":2}]}"},
+    };
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i].rounds = 2000;
+        assert_int_equal(pthread_create(&th[i], NULL, validate_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(jobs[0].rc, 0);
+    assert_int_equal(jobs[1].rc, RILL_ESERDE);
+    assert_string_equal(jobs[1].err, "/items/0/price: \"minimum\" failed: -1 is less than 0");
+    assert_int_equal(jobs[2].rc, RILL_ESERDE);
+    assert_string_equal(jobs[2].err, "/id: \"pattern\" failed: does not match");
+    assert_int_equal(jobs[3].rc, 0);
+    rill_json_schema_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +445,8 @@ int main(void)
         cmocka_unit_test(test_unevaluated),
         cmocka_unit_test(test_recursive),
         cmocka_unit_test(test_no_allocation_when_warm),
+        cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
