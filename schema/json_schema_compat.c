@@ -116,7 +116,7 @@ static int is_compatible(const char *type)
 /* Records a difference; the message lists the incompatible ones. */
 static void add(dctx_t *c, const char *type, const char *path)
 {
-    if (is_compatible(type))
+    if (!*type || is_compatible(type)) /* "": no difference */
         return;
     c->incompatible = 1;
     if (c->quiet || !c->out || !c->out_size || c->out_len + 1 >= c->out_size)
@@ -352,12 +352,16 @@ static void diff_objects(dctx_t *c, const json_t *o, const json_t *u, const char
         const json_t *ov = json_object_get(op, k);
         if (ov) {
             diff(c, ov, v, pk);
-            if (is_required(u, k) && !is_required(o, k))
+            if (is_required(u, k) && !is_required(o, k)) {
+                char pr[512];
+                join(p, sizeof p, path, "required");
+                join(pr, sizeof pr, p, k);
                 add(c,
                     json_object_get(deref(c->udoc, v), "default")
                         ? "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED"
                         : "REQUIRED_ATTRIBUTE_ADDED",
-                    pk);
+                    pr);
+            }
             continue;
         }
         int open;
@@ -414,14 +418,17 @@ static void diff_objects(dctx_t *c, const json_t *o, const json_t *u, const char
         } else
             add(c, "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL", pk);
     }
-    /* required on properties that only one side names */
+    /* a name the original required and the update does not */
     const json_t *x;
     size_t i;
     json_array_foreach(json_object_get(o, "required"), i, x)
     {
-        if (json_is_string(x) && !is_required(u, json_string_value(x)) &&
-            json_object_get(up, json_string_value(x)))
-            add(c, "REQUIRED_ATTRIBUTE_REMOVED", path);
+        if (json_is_string(x) && !is_required(u, json_string_value(x))) {
+            char pr[512];
+            join(p, sizeof p, path, "required");
+            join(pr, sizeof pr, p, json_string_value(x));
+            add(c, "REQUIRED_ATTRIBUTE_REMOVED", pr);
+        }
     }
     const json_t *oa = json_object_get(o, "additionalProperties");
     const json_t *ua = json_object_get(u, "additionalProperties");
@@ -498,6 +505,23 @@ static const json_t *tuple(const json_t *s, const json_t **rest)
     return NULL;
 }
 
+/* The schema for items past the tuple (additionalItems, or items after prefixItems): absent or
+ * true is open, false closed, a schema partially open. */
+static void rest_diff(dctx_t *c, const json_t *orest, const json_t *urest, const char *p)
+{
+    int o_open = !orest || json_is_true(orest), u_open = !urest || json_is_true(urest);
+    if (json_is_false(orest) && !json_is_false(urest))
+        add(c, "ADDITIONAL_ITEMS_ADDED", p);
+    else if (!json_is_false(orest) && json_is_false(urest))
+        add(c, "ADDITIONAL_ITEMS_REMOVED", p);
+    else if (o_open && !u_open)
+        add(c, "ADDITIONAL_ITEMS_NARROWED", p);
+    else if (!o_open && u_open)
+        add(c, "ADDITIONAL_ITEMS_EXTENDED", p);
+    else if (!o_open && !json_is_false(orest))
+        diff(c, orest, urest, p);
+}
+
 static void diff_arrays(dctx_t *c, const json_t *o, const json_t *u, const char *path)
 {
     bound(c, o, u, "maxItems", "MAX_ITEMS", 0, path);
@@ -517,7 +541,13 @@ static void diff_arrays(dctx_t *c, const json_t *o, const json_t *u, const char 
     if (!ot && !ut) {
         join(p, sizeof p, path, "items");
         if (orest || urest)
-            diff(c, orest ? orest : json_true(), urest ? urest : json_true(), p);
+            diff(c, orest, urest, p); /* one absent: SCHEMA_ADDED or _REMOVED */
+        /* additionalItems without a tuple means nothing, but Confluent compares it */
+        const json_t *oa = json_object_get(o, "additionalItems");
+        const json_t *ua = json_object_get(u, "additionalItems");
+        join(p, sizeof p, path, "additionalItems");
+        if (oa || ua)
+            rest_diff(c, oa, ua, p);
         return;
     }
     int o_open = !orest || json_is_true(orest), u_open = !urest || json_is_true(urest);
@@ -538,11 +568,13 @@ static void diff_arrays(dctx_t *c, const json_t *o, const json_t *u, const char 
                     pi);
             else if (json_is_false(orest))
                 add(c, "ITEM_ADDED_TO_CLOSED_CONTENT_MODEL", pi);
-            else
+            else {
+                diff(c, orest, b, pi);
                 add(c,
                     trial(c, orest, b) ? "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
                                        : "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
                     pi);
+            }
         } else {
             if (u_open)
                 add(c, "ITEM_REMOVED_FROM_OPEN_CONTENT_MODEL", pi);
@@ -550,24 +582,17 @@ static void diff_arrays(dctx_t *c, const json_t *o, const json_t *u, const char 
                 add(c, "ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL", pi);
             else if (json_is_false(urest))
                 add(c, "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", pi);
-            else
+            else {
+                diff(c, a, urest, pi);
                 add(c,
                     trial(c, a, urest) ? "ITEM_REMOVED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
                                        : "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL",
                     pi);
+            }
         }
     }
     join(p, sizeof p, path, restkw);
-    if (json_is_false(orest) && !json_is_false(urest))
-        add(c, "ADDITIONAL_ITEMS_ADDED", p);
-    else if (!json_is_false(orest) && json_is_false(urest))
-        add(c, "ADDITIONAL_ITEMS_REMOVED", p);
-    else if (o_open && !u_open)
-        add(c, "ADDITIONAL_ITEMS_NARROWED", p);
-    else if (!o_open && u_open)
-        add(c, "ADDITIONAL_ITEMS_EXTENDED", p);
-    else if (!o_open && !json_is_false(orest))
-        diff(c, orest, urest, p);
+    rest_diff(c, orest, urest, p);
 }
 
 static const char *combinator(const json_t *s)
@@ -579,69 +604,102 @@ static const char *combinator(const json_t *s)
     return NULL;
 }
 
-/* oneOf/anyOf/allOf on both sides, or on one. */
-static int diff_combined(dctx_t *c, const json_t *o, const json_t *u, const char *path)
+/* The number of distinct subschemas (Confluent ignores duplicates). */
+static size_t distinct(const json_t *arr)
+{
+    size_t n = 0, i, j;
+    const json_t *x;
+    json_array_foreach(arr, i, x)
+    {
+        for (j = 0; j < i && !json_equal(json_array_get(arr, j), x); j++)
+            ;
+        n += j == i;
+    }
+    return n;
+}
+
+/* Does some (any = 1) or every (any = 0) pair of a from-subschema and a to-subschema pass a
+ * trial diff? from or to may be a single schema (not an array). */
+static int pairs(dctx_t *c, const json_t *from, const json_t *to, int any_from, int any_to)
+{
+    size_t nf = json_is_array(from) ? json_array_size(from) : 1;
+    size_t nt = json_is_array(to) ? json_array_size(to) : 1;
+    int outer = !any_from;
+    for (size_t i = 0; i < nf; i++) {
+        const json_t *f = json_is_array(from) ? json_array_get(from, i) : from;
+        int inner = !any_to;
+        for (size_t j = 0; j < nt; j++) {
+            int ok = trial(c, f, json_is_array(to) ? json_array_get(to, j) : to);
+            inner = any_to ? inner || ok : inner && ok;
+        }
+        outer = any_from ? outer || inner : outer && inner;
+    }
+    return outer;
+}
+
+/* Sizes and subschemas of two combinations of the same kind (sum: anyOf/oneOf; product). */
+static void same_kind(dctx_t *c, const json_t *os, const json_t *us, int product, const char *path)
+{
+    size_t on = distinct(os), un = distinct(us);
+    if (un > on)
+        add(c, product ? "PRODUCT_TYPE_EXTENDED" : "SUM_TYPE_EXTENDED", path);
+    else if (un < on)
+        add(c, product ? "PRODUCT_TYPE_NARROWED" : "SUM_TYPE_NARROWED", path);
+    /* a sum: every original member reads as some update member; a product: every update
+     * member reads what some original member allowed */
+    size_t i;
+    const json_t *x;
+    json_array_foreach(product ? us : os, i, x)
+    {
+        if (product ? !pairs(c, os, x, 1, 0) : !pairs(c, x, us, 0, 1)) {
+            add(c, "COMBINED_TYPE_SUBSCHEMAS_CHANGED", path);
+            return;
+        }
+    }
+}
+
+/* oneOf/anyOf/allOf on both sides, or on one. Data valid under all of a product is valid under
+ * a sum when one member of each agrees; a sum reads as a product when every pair agrees. */
+static void diff_combined(dctx_t *c, const json_t *o, const json_t *u, const char *path)
 {
     const char *oc = combinator(o), *uc = combinator(u);
     if (!oc && !uc)
-        return 0;
-    const json_t *os = oc ? json_object_get(o, oc) : NULL, *us = uc ? json_object_get(u, uc) : NULL;
-    if (!oc) { /* a schema became a combination that includes it */
-        size_t i;
-        const json_t *x;
-        int found = 0;
-        json_array_foreach(us, i, x) found |= trial(c, o, x);
-        add(c, found && strcmp(uc, "allOf") ? "SUM_TYPE_EXTENDED" : "COMBINED_TYPE_CHANGED", path);
-        return 1;
-    }
-    if (!uc) {
-        size_t i;
-        const json_t *x;
-        int all = 1;
-        json_array_foreach(os, i, x) all &= trial(c, x, u);
-        add(c, all ? "SUM_TYPE_NARROWED" : "COMBINED_TYPE_CHANGED", path);
-        if (!strcmp(oc, "allOf")) {
-            int any = 0;
-            json_array_foreach(os, i, x) any |= trial(c, x, u);
-            c->incompatible &= 1;
-            if (any)
-                return 1;
-        }
-        return 1;
-    }
-    size_t on = json_array_size(os), un = json_array_size(us);
-    if (strcmp(oc, uc)) {
-        /* oneOf -> anyOf, or a singleton that changes its combinator, loosens */
-        int loosen = (!strcmp(uc, "anyOf") || on == 1) && on <= un;
-        if (!loosen) {
+        return;
+    const json_t *os = oc ? json_object_get(o, oc) : NULL;
+    const json_t *us = uc ? json_object_get(u, uc) : NULL;
+    int oprod = oc && !strcmp(oc, "allOf"), uprod = uc && !strcmp(uc, "allOf");
+    if (!oc) {
+        if (uprod)
+            add(c, pairs(c, o, us, 0, 0) ? "" : "TYPE_CHANGED", path);
+        else
+            add(c, pairs(c, o, us, 0, 1) ? "SUM_TYPE_EXTENDED" : "COMBINED_TYPE_CHANGED", path);
+    } else if (!uc) {
+        if (oprod)
+            add(c, pairs(c, os, u, 1, 0) ? "PRODUCT_TYPE_NARROWED" : "COMBINED_TYPE_CHANGED", path);
+        else
+            add(c, pairs(c, os, u, 0, 0) ? "" : "COMBINED_TYPE_CHANGED", path);
+    } else if (!strcmp(oc, uc)) {
+        same_kind(c, os, us, oprod, path);
+    } else if (oprod) { /* allOf -> anyOf or oneOf */
+        if (!pairs(c, os, us, 1, 1)) {
             add(c, "COMBINED_TYPE_CHANGED", path);
-            return 1;
+            return;
         }
         add(c, "COMBINED_TYPE_EXTENDED", path);
+        size_t on = distinct(os), un = distinct(us);
+        if (un > on)
+            add(c, "SUM_TYPE_EXTENDED", path);
+        else if (un < on)
+            add(c, "PRODUCT_TYPE_NARROWED", path);
+    } else if (uprod) { /* anyOf or oneOf -> allOf */
+        add(c, pairs(c, os, us, 0, 0) ? "COMBINED_TYPE_EXTENDED" : "COMBINED_TYPE_CHANGED", path);
+    } else if (!strcmp(uc, "anyOf") || distinct(us) >= distinct(os)) {
+        /* oneOf -> anyOf loosens; anyOf -> oneOf only with as many members (Confluent's rule) */
+        add(c, "COMBINED_TYPE_EXTENDED", path);
+        same_kind(c, os, us, 0, path);
+    } else {
+        add(c, "COMBINED_TYPE_CHANGED", path);
     }
-    int product = !strcmp(uc, "allOf");
-    if (product && un < on)
-        add(c, "PRODUCT_TYPE_NARROWED", path);
-    else if (product && un > on)
-        add(c, "PRODUCT_TYPE_EXTENDED", path);
-    else if (!product && un > on)
-        add(c, "SUM_TYPE_EXTENDED", path);
-    else if (!product && un < on)
-        add(c, "SUM_TYPE_NARROWED", path);
-    /* every original subschema (sum) or every update subschema (product) must pair up */
-    const json_t *from = product ? us : os, *to = product ? os : us;
-    size_t i, j;
-    const json_t *x, *y;
-    json_array_foreach(from, i, x)
-    {
-        int ok = 0;
-        json_array_foreach(to, j, y) ok |= product ? trial(c, y, x) : trial(c, x, y);
-        if (!ok) {
-            add(c, "COMBINED_TYPE_SUBSCHEMAS_CHANGED", path);
-            break;
-        }
-    }
-    return 1;
 }
 
 static void diff(dctx_t *c, const json_t *o, const json_t *u, const char *path)
@@ -675,7 +733,8 @@ static void diff(dctx_t *c, const json_t *o, const json_t *u, const char *path)
             if (!ut) {
                 /* the type was dropped: wider */
             } else if (!ot) {
-                add(c, "TYPE_CHANGED", path);
+                if (!combinator(o)) /* else the combination decides (diff_combined) */
+                    add(c, "TYPE_CHANGED", path);
             } else if (popcount(ot) == 1 && popcount(ut) == 1) {
                 add(c,
                     ot == TI && ut == TNUM   ? "TYPE_EXTENDED"
