@@ -19,7 +19,7 @@
  * the annotation bitsets of unevaluated*) kept under a pthread key: no allocation once warm.
  * Not supported: the dynamic scope of $dynamicRef and $recursiveRef (resolved statically, like
  * $ref), references to other documents (the compile fails), vocabularies chosen by a custom
- * metaschema, long Unicode property names in patterns (\p{Letter}; \p{L} works).
+ * metaschema.
  */
 #include <rill/schema.h>
 
@@ -565,10 +565,104 @@ static void get_num(cctx_t *c, const json_t *s, const char *kw, double *out, uin
     *has = 1;
 }
 
+/*
+ * ECMA-262's \p{...} takes General_Category values by their long names (\p{Letter},
+ * \p{gc=Decimal_Number}); PCRE2 10.42 knows the short ones only. Rewrites them into out (n
+ * bytes); returns 0, or -1 when the pattern does not fit.
+ */
+static int ecma_properties(const char *src, char *out, size_t n)
+{
+    static const char *const names[][2] = {
+        {"Letter", "L"},
+        {"Cased_Letter", "L&"},
+        {"Uppercase_Letter", "Lu"},
+        {"Lowercase_Letter", "Ll"},
+        {"Titlecase_Letter", "Lt"},
+        {"Modifier_Letter", "Lm"},
+        {"Other_Letter", "Lo"},
+        {"Mark", "M"},
+        {"Nonspacing_Mark", "Mn"},
+        {"Spacing_Mark", "Mc"},
+        {"Enclosing_Mark", "Me"},
+        {"Number", "N"},
+        {"Decimal_Number", "Nd"},
+        {"digit", "Nd"},
+        {"Letter_Number", "Nl"},
+        {"Other_Number", "No"},
+        {"Punctuation", "P"},
+        {"punct", "P"},
+        {"Connector_Punctuation", "Pc"},
+        {"Dash_Punctuation", "Pd"},
+        {"Open_Punctuation", "Ps"},
+        {"Close_Punctuation", "Pe"},
+        {"Initial_Punctuation", "Pi"},
+        {"Final_Punctuation", "Pf"},
+        {"Other_Punctuation", "Po"},
+        {"Symbol", "S"},
+        {"Math_Symbol", "Sm"},
+        {"Currency_Symbol", "Sc"},
+        {"Modifier_Symbol", "Sk"},
+        {"Other_Symbol", "So"},
+        {"Separator", "Z"},
+        {"Space_Separator", "Zs"},
+        {"Line_Separator", "Zl"},
+        {"Paragraph_Separator", "Zp"},
+        {"Other", "C"},
+        {"Control", "Cc"},
+        {"cntrl", "Cc"},
+        {"Format", "Cf"},
+        {"Surrogate", "Cs"},
+        {"Private_Use", "Co"},
+        {"Unassigned", "Cn"},
+    };
+    size_t o = 0;
+    for (const char *p = src; *p;) {
+        if (p[0] == '\\' && (p[1] == 'p' || p[1] == 'P') && p[2] == '{') {
+            const char *name = p + 3, *end = strchr(name, '}');
+            if (end) {
+                if (!strncmp(name, "General_Category=", 17))
+                    name += 17;
+                else if (!strncmp(name, "gc=", 3))
+                    name += 3;
+                size_t len = (size_t)(end - name);
+                const char *to = NULL;
+                for (size_t i = 0; i < sizeof names / sizeof *names && !to; i++)
+                    if (strlen(names[i][0]) == len && !strncmp(names[i][0], name, len))
+                        to = names[i][1];
+                if (to || name != p + 3) { /* "gc=Lu" -> "Lu" too */
+                    int k = snprintf(out + o, n - o, "\\%c{%.*s}", p[1],
+                                     to ? (int)strlen(to) : (int)len, to ? to : name);
+                    if (k < 0 || (size_t)k >= n - o)
+                        return -1;
+                    o += (size_t)k;
+                    p = end + 1;
+                    continue;
+                }
+            }
+        }
+        if (p[0] == '\\' &&
+            p[1]) { /* an escape is copied whole: an escaped backslash before "p{" stays */
+            if (o + 2 >= n)
+                return -1;
+            out[o++] = *p++;
+        }
+        if (o + 1 >= n)
+            return -1;
+        out[o++] = *p++;
+    }
+    out[o] = 0;
+    return 0;
+}
+
 static pcre2_code *compile_re(cctx_t *c, const char *kw, const char *src)
 {
     int code;
     PCRE2_SIZE off;
+    char rewritten[4096];
+    if (strstr(src, "\\p{") || strstr(src, "\\P{")) {
+        if (ecma_properties(src, rewritten, sizeof rewritten) == 0)
+            src = rewritten;
+    }
     pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
     if (!cc) {
         cfail(c, "out of memory");

@@ -306,6 +306,32 @@ static void test_unevaluated(void **state)
     rill_json_schema_destroy(s);
 }
 
+/* ECMA-262's long General_Category names, which PCRE2 knows only by their short ones. */
+static void test_unicode_properties(void **state)
+{
+    rill_json_schema_t *s = compile("{\"properties\":{\"a\":{\"pattern\":\"^\\\\p{Letter}+$\"},"
+                                    "\"b\":{\"pattern\":\"^\\\\p{gc=Decimal_Number}\\\\P{Lu}$\"},"
+                                    "\"c\":{\"pattern\":\"^\\\\\\\\p{Letter}$\"}}}");
+    static const struct {
+        const char *doc;
+        int valid;
+    } cases[] = {
+        {"{\"a\":\"h\u00e9llo\"}", 1},
+        {"{\"a\":\"h3\"}", 0},
+        {"{\"b\":\"7x\"}", 1},
+        {"{\"b\":\"7X\"}", 0},
+        {"{\"c\":\"\\\\p{Letter}\"}", 1}, /* an escaped backslash: literal text */
+        {"{\"c\":\"x\"}", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[256] = "";
+        int rc = rill_json_schema_validate(s, cases[i].doc, strlen(cases[i].doc), err, sizeof err);
+        if ((rc == 0) != cases[i].valid)
+            fail_msg("%s: %s", cases[i].doc, err);
+    }
+    rill_json_schema_destroy(s);
+}
+
 /* A recursive schema compiles to a cycle and validates nested data. */
 static void test_recursive(void **state)
 {
@@ -434,19 +460,13 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_suite_draft4),
-        cmocka_unit_test(test_suite_draft6),
-        cmocka_unit_test(test_suite_draft7),
-        cmocka_unit_test(test_suite_newer),
-        cmocka_unit_test(test_messages),
-        cmocka_unit_test(test_message_of_combinators),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_unevaluated),
-        cmocka_unit_test(test_recursive),
-        cmocka_unit_test(test_no_allocation_when_warm),
-        cmocka_unit_test(test_out_of_memory),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_suite_draft4),  cmocka_unit_test(test_suite_draft6),
+        cmocka_unit_test(test_suite_draft7),  cmocka_unit_test(test_suite_newer),
+        cmocka_unit_test(test_messages),      cmocka_unit_test(test_message_of_combinators),
+        cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_unevaluated),   cmocka_unit_test(test_unicode_properties),
+        cmocka_unit_test(test_recursive),     cmocka_unit_test(test_no_allocation_when_warm),
+        cmocka_unit_test(test_out_of_memory), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
