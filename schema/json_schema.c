@@ -17,9 +17,9 @@
  *
  * Per validation a thread reuses its scratch (token array, unescape buffers, PCRE2 match data,
  * the annotation bitsets of unevaluated*) kept under a pthread key: no allocation once warm.
- * Not supported: the dynamic scope of $dynamicRef and $recursiveRef (resolved statically, like
- * $ref), references to other documents (the compile fails), vocabularies chosen by a custom
- * metaschema.
+ * $dynamicRef ($recursiveRef in 2019-09) follows the dynamic scope: a schema with dynamic anchors
+ * keeps the stack of resources entered (others check a flag per node). Not supported:
+ * references to other documents (the compile fails), vocabularies chosen by a custom metaschema.
  */
 #include <rill/schema.h>
 
@@ -88,12 +88,27 @@ struct node {
     nodes_t all_of, any_of, one_of;
     node_t *not_, *if_, *then_, *else_, *ref;
     node_t *uneval_props, *uneval_items; /* 2019-09 and later */
-    uint8_t contains_evaluates;          /* 2020-12: items contains matched are evaluated */
+    node_t *dyn_ref;                     /* $dynamicRef's (or $recursiveRef's) static target */
+    const char *dyn_name;                /* when that target has the dynamic anchor: its name */
+    const json_t *resource;              /* the schema resource holding this one (dynamic scope) */
+    uint8_t scoped; /* the schema has dynamic anchors: this node tracks the dynamic scope */
+    uint8_t contains_evaluates; /* 2020-12: items contains matched are evaluated */
 };
+
+/* A $dynamicAnchor (2019-09: $recursiveAnchor, name "") of a schema resource. */
+typedef struct {
+    const json_t *resource;
+    const char *name;
+    node_t *node;
+    const json_t *obj; /* compile time: the anchor's schema and base */
+    const char *base;
+} dyn_anchor_t;
 
 struct rill_json_schema {
     json_t *doc;
     node_t *root;
+    dyn_anchor_t *anchors;
+    size_t nanchors;
     void **allocs; /* everything below, freed with the schema */
     size_t nallocs, cap;
     pcre2_code **res;
@@ -119,6 +134,8 @@ typedef struct {
     size_t nbases, capbases, nresources, capresources;
     memo_t *memo;
     size_t nmemo, capmemo;
+    dyn_anchor_t *anchors;
+    size_t nanchors, capanchors;
     char **strs;
     size_t nstrs, capstrs;
     char path[512]; /* the schema location being compiled, for messages */
@@ -382,6 +399,18 @@ static void walk(cctx_t *c, const json_t *s, const char *base, int depth)
                     cstr(c, buf, strlen(buf)));
         }
     }
+    const json_t *da = c->dialect == 2020 ? json_object_get(s, "$dynamicAnchor") : NULL;
+    const json_t *ra = c->dialect == 2019 ? json_object_get(s, "$recursiveAnchor") : NULL;
+    if (json_is_string(da) || json_is_true(ra)) {
+        if (grow((void **)&c->anchors, &c->capanchors, c->nanchors, sizeof *c->anchors)) {
+            cfail(c, "out of memory");
+            return;
+        }
+        c->anchors[c->nanchors++] = (dyn_anchor_t){.resource = resource(c, base, strlen(base)),
+                                                   .name = da ? json_string_value(da) : "",
+                                                   .obj = s,
+                                                   .base = base};
+    }
     if (add_uri(c, &c->bases, &c->nbases, &c->capbases, s, (char *)base))
         return;
     if (ref_only)
@@ -455,7 +484,8 @@ static const json_t *pointer(const json_t *doc, const char *ptr)
 
 static node_t *compile(cctx_t *c, const json_t *s, const char *base);
 
-static node_t *compile_ref(cctx_t *c, const json_t *s, const char *kw, const char *base)
+static node_t *compile_ref(cctx_t *c, const json_t *s, const char *kw, const char *base,
+                           const json_t **target_out)
 {
     const json_t *r = json_object_get(s, kw);
     if (!r)
@@ -495,6 +525,8 @@ static node_t *compile_ref(cctx_t *c, const json_t *s, const char *kw, const cha
     }
     if (tb)
         n = compile(c, target, tb);
+    if (target_out)
+        *target_out = target;
 out:
     path_pop(c, saved);
     return n;
@@ -946,14 +978,25 @@ static node_t *compile(cctx_t *c, const json_t *s, const char *base)
     const char *b = base_of(c, s);
     if (b)
         base = b;
+    n->resource = resource(c, base, strlen(base));
     if (json_object_get(s, "$ref")) {
-        n->ref = compile_ref(c, s, "$ref", base);
+        n->ref = compile_ref(c, s, "$ref", base, NULL);
         if (c->dialect <= 7) /* before 2019-09, $ref's siblings are ignored */
             return n;
     }
     if (!n->ref && c->dialect >= 2019) {
         const char *dyn = c->dialect == 2020 ? "$dynamicRef" : "$recursiveRef";
-        n->ref = compile_ref(c, s, dyn, base);
+        const json_t *target = NULL;
+        n->dyn_ref = compile_ref(c, s, dyn, base, &target);
+        /* dynamic only when the static target holds the anchor the fragment names */
+        const char *ref = json_string_value(json_object_get(s, dyn));
+        const char *frag = ref ? strchr(ref, '#') : NULL;
+        const json_t *anchor = json_object_get(target, "$dynamicAnchor");
+        if (c->dialect == 2020 && frag && json_is_string(anchor) &&
+            !strcmp(frag + 1, json_string_value(anchor)))
+            n->dyn_name = json_string_value(anchor);
+        if (c->dialect == 2019 && json_is_true(json_object_get(target, "$recursiveAnchor")))
+            n->dyn_name = "";
     }
     compile_type(c, s, n);
     n->enum_ = json_object_get(s, "enum");
@@ -1047,12 +1090,25 @@ rill_json_schema_t *rill_json_schema_new(const char *text, size_t len, char *err
     add_uri(&c, &c.resources, &c.nresources, &c.capresources, doc, cstr(&c, root, strlen(root)));
     walk(&c, doc, root, 0);
     schema->root = compile(&c, doc, root);
+    if (c.nanchors && !c.failed) {
+        schema->anchors = salloc(&c, c.nanchors * sizeof *schema->anchors);
+        for (size_t i = 0; schema->anchors && i < c.nanchors; i++) {
+            schema->anchors[i] = c.anchors[i];
+            schema->anchors[i].node = compile(&c, c.anchors[i].obj, c.anchors[i].base);
+            schema->anchors[i].obj = NULL; /* compile-time only */
+            schema->anchors[i].base = NULL;
+        }
+        schema->nanchors = schema->anchors ? c.nanchors : 0;
+        for (size_t i = 0; i < c.nmemo; i++)
+            c.memo[i].node->scoped = 1;
+    }
     for (size_t i = 0; i < c.nstrs; i++)
         rill_free(c.strs[i]);
     rill_free(c.strs);
     rill_free(c.bases);
     rill_free(c.resources);
     rill_free(c.memo);
+    rill_free(c.anchors);
     if (c.failed || !schema->root) {
         if (!c.failed)
             set_err(errstr, errstr_size, "out of memory");
@@ -1124,7 +1180,10 @@ typedef struct {
     int quiet;    /* inside anyOf/oneOf/not/if/contains: failures are not the answer */
     int reported; /* the message is written */
     int nomem;
-    int nesting;             /* of v_node calls */
+    int nesting; /* of v_node calls */
+    const rill_json_schema_t *schema;
+    const json_t *scope[MAX_PATH]; /* the dynamic scope: resources entered, outermost first */
+    int nscope;
     int depth;               /* of the instance path */
     uint32_t path[MAX_PATH]; /* a member's key token, or an element's index */
     uint8_t path_idx[MAX_PATH];
@@ -1784,6 +1843,11 @@ static int v_node(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
         return 0;
     }
     c->nesting++;
+    /* the dynamic scope matters only to a schema with dynamic anchors */
+    int entered =
+        n->scoped && c->nscope < MAX_PATH && (!c->nscope || c->scope[c->nscope - 1] != n->resource);
+    if (entered)
+        c->scope[c->nscope++] = n->resource;
     int ok;
     if (n->uneval_props || n->uneval_items) {
         /* this schema needs its own annotations; its parent may want them too */
@@ -1797,6 +1861,8 @@ static int v_node(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
     } else {
         ok = v_keywords(n, ti, c, ev);
     }
+    if (entered)
+        c->nscope--;
     c->nesting--;
     return ok;
 }
@@ -1829,9 +1895,27 @@ static int v_unevaluated(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *
     return 1;
 }
 
+/* $dynamicRef: the outermost resource in the dynamic scope with the anchor wins. */
+static int __attribute__((noinline))
+v_dynamic_ref(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
+{
+    const node_t *target = n->dyn_ref;
+    for (int i = 0; n->dyn_name && i < c->nscope && target == n->dyn_ref; i++)
+        for (size_t a = 0; a < c->schema->nanchors; a++) {
+            const dyn_anchor_t *d = &c->schema->anchors[a];
+            if (d->resource == c->scope[i] && !strcmp(d->name, n->dyn_name)) {
+                target = d->node;
+                break;
+            }
+        }
+    return v_inplace(target, ti, c, ev);
+}
+
 static int v_keywords(const node_t *n, uint32_t ti, vctx_t *c, const eval_t *ev)
 {
     if (n->ref && !v_inplace(n->ref, ti, c, ev))
+        return 0;
+    if (__builtin_expect(n->dyn_ref != NULL, 0) && !v_dynamic_ref(n, ti, c, ev))
         return 0;
     if (n->types) {
         uint8_t it = inst_type(c, ti);
@@ -1939,8 +2023,16 @@ int rill_json_schema_validate(const rill_json_schema_t *schema, const void *json
     int rc = rill__json_tokenize(&s->toks, json_text ? json_text : "", len, errstr, errstr_size);
     if (rc)
         return rc;
-    vctx_t c = {
-        .t = s->toks.toks, .text = json_text, .s = s, .errstr = errstr, .errstr_size = errstr_size};
+    /* fields one by one: the path and scope arrays need no zeroing (depth and nscope say how
+     * much of them is live), and zeroing them cost 190 instructions a validation */
+    vctx_t c;
+    c.t = s->toks.toks;
+    c.text = json_text;
+    c.s = s;
+    c.quiet = c.reported = c.nomem = c.nesting = c.depth = c.nscope = 0;
+    c.schema = schema;
+    c.errstr = errstr;
+    c.errstr_size = errstr_size;
     s->evtop = 0;
     int ok = v_node(schema->root, 0, &c, NULL);
     if (c.nomem) {

@@ -20,7 +20,7 @@ extern "C" {
  * A compiled JSON Schema. The dialect comes from the root's "$schema" (draft-04, -06, -07,
  * 2019-09, 2020-12; 2020-12 when absent). Supported: the core and validation vocabularies
  * (unevaluatedProperties and unevaluatedItems included), with $ref, $defs/definitions, $id and
- * $anchor within one document; $dynamicRef is resolved statically; "format" and the content
+ * $anchor, $dynamicRef/$dynamicAnchor within one document; "format" and the content
  * keywords are annotations (not asserted). A $ref to another document fails the compile.
  */
 typedef struct rill_json_schema rill_json_schema_t;
