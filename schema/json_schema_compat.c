@@ -113,20 +113,32 @@ static int is_compatible(const char *type)
     return 0;
 }
 
+/* Appends to out (size bytes, *len used), cutting at the end; out stays terminated. */
+static void __attribute__((format(printf, 4, 5)))
+append(char *out, size_t size, size_t *len, const char *fmt, ...)
+{
+    if (!out || *len + 1 >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(out + *len, size - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *len += (size_t)k;
+    if (*len >= size)
+        *len = size - 1;
+}
+
 /* Records a difference; the message lists the incompatible ones. */
 static void add(dctx_t *c, const char *type, const char *path)
 {
     if (!*type || is_compatible(type)) /* "": no difference */
         return;
     c->incompatible = 1;
-    if (c->quiet || !c->out || !c->out_size || c->out_len + 1 >= c->out_size)
+    if (c->quiet)
         return;
-    int k = snprintf(c->out + c->out_len, c->out_size - c->out_len, "%s%s at #%s",
-                     c->count++ ? "; " : "", type, *path ? path : "/");
-    if (k > 0)
-        c->out_len += (size_t)k;
-    if (c->out_len >= c->out_size)
-        c->out_len = c->out_size - 1;
+    append(c->out, c->out_size, &c->out_len, "%s%s at #%s", c->count++ ? "; " : "", type,
+           *path ? path : "/");
 }
 
 static void join(char *out, size_t n, const char *path, const char *seg)
@@ -795,17 +807,8 @@ static int check(const json_t *reader, const json_t *writer, const char *dir, ch
                  size_t errstr_size, size_t *len)
 {
     dctx_t c = {.odoc = writer, .udoc = reader, .out = errstr, .out_size = errstr_size};
-    if (errstr && errstr_size > *len) {
-        c.out_len = *len;
-        if (*len) {
-            int k = snprintf(errstr + *len, errstr_size - *len, "; ");
-            c.out_len += k > 0 ? (size_t)k : 0;
-        }
-        int k = snprintf(errstr + c.out_len, errstr_size - c.out_len, "%s: ", dir);
-        c.out_len += k > 0 ? (size_t)k : 0;
-        if (c.out_len >= errstr_size)
-            c.out_len = errstr_size - 1;
-    }
+    c.out_len = *len;
+    append(errstr, errstr_size, &c.out_len, "%s%s: ", *len ? "; " : "", dir);
     diff(&c, writer, reader, "");
     if (c.incompatible)
         *len = c.out_len;

@@ -725,6 +725,15 @@ static void test_bad_arguments(void **state)
                                                  small, sizeof small),
                      RILL_ESERDE);
     assert_true(strlen(small) < sizeof small);
+    /* both directions failing, each message cut: still terminated, nothing written past */
+    char tiny[40];
+    memset(tiny, 'x', sizeof tiny);
+    const char *a = "{\"type\":\"integer\"}", *b = "{\"type\":\"number\",\"maxLength\":3}";
+    assert_int_equal(
+        rill_json_schema_compatible(a, strlen(a), b, strlen(b), RILL_COMPAT_FULL, tiny, 30),
+        RILL_ESERDE);
+    assert_true(strlen(tiny) < 30);
+    assert_int_equal(tiny[30], 'x');
 }
 
 int main(void)
