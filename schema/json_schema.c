@@ -143,6 +143,7 @@ typedef struct {
     char *errstr;
     size_t errstr_size;
     int failed;
+    int nesting; /* of compile calls */
 } cctx_t;
 
 static void __attribute__((format(printf, 3, 4)))
@@ -166,7 +167,10 @@ static void __attribute__((format(printf, 2, 3))) cfail(cctx_t *c, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    set_err(c->errstr, c->errstr_size, "schema at #%s: %s", c->path, msg);
+    /* a deep location keeps its last part, so the reason still fits a caller's buffer */
+    const char *path = c->pathlen > 160 ? c->path + c->pathlen - 150 : c->path;
+    set_err(c->errstr, c->errstr_size, "schema at #%s%s: %s", path == c->path ? "" : "...", path,
+            msg);
 }
 
 static int grow(void **v, size_t *cap, size_t n, size_t elem)
@@ -950,10 +954,25 @@ static void compile_numeric(cctx_t *c, const json_t *s, node_t *n)
     }
 }
 
+static node_t *compile_node(cctx_t *c, const json_t *s, const char *base);
+
+/* Compiles s, memoized; the nesting is bounded so a deep schema cannot exhaust the stack. */
 static node_t *compile(cctx_t *c, const json_t *s, const char *base)
 {
     if (c->failed)
         return NULL;
+    if (c->nesting >= 200) {
+        cfail(c, "subschemas nested deeper than 200");
+        return NULL;
+    }
+    c->nesting++;
+    node_t *n = compile_node(c, s, base);
+    c->nesting--;
+    return n;
+}
+
+static node_t *compile_node(cctx_t *c, const json_t *s, const char *base)
+{
     for (size_t i = 0; i < c->nmemo; i++)
         if (c->memo[i].obj == s)
             return c->memo[i].node;

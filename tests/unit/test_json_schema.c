@@ -280,6 +280,27 @@ static void test_compile_errors(void **state)
             fail_msg("%s: got \"%s\"", cases[i][0], err);
     }
     assert_null(rill_json_schema_new(NULL, 0, NULL, 0));
+    /* a schema nested too deep for the stack is refused; an instance nested 300 deep validates
+     * against a recursive schema, and one nested 600 deep is refused by the tokenizer */
+    char deep[4096] = "", err[256];
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "{\"items\":");
+    strcat(deep, "true");
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "}");
+    assert_null(rill_json_schema_new(deep, strlen(deep), err, sizeof err));
+    assert_non_null(strstr(err, "subschemas nested deeper than 200"));
+    const char *rec_text = "{\"items\":{\"$ref\":\"#\"}}";
+    rill_json_schema_t *rec = rill_json_schema_new(rec_text, strlen(rec_text), err, sizeof err);
+    assert_non_null(rec);
+    memset(deep, '[', 300);
+    memset(deep + 300, ']', 300);
+    assert_int_equal(rill_json_schema_validate(rec, deep, 600, err, sizeof err), 0);
+    memset(deep, '[', 600);
+    memset(deep + 600, ']', 600);
+    assert_int_equal(rill_json_schema_validate(rec, deep, 1200, err, sizeof err), RILL_ESERDE);
+    assert_non_null(strstr(err, "nesting too deep"));
+    rill_json_schema_destroy(rec);
     rill_json_schema_destroy(NULL);
 }
 
