@@ -1195,6 +1195,7 @@ static scratch_t *scratch_get(void)
 typedef struct {
     const rill__jtok_t *t;
     const char *text;
+    size_t len;
     scratch_t *s;
     int quiet;    /* inside anyOf/oneOf/not/if/contains: failures are not the answer */
     int reported; /* the message is written */
@@ -1405,8 +1406,10 @@ static double num_of(vctx_t *c, uint32_t ti)
         buf[t->len] = 0;
         return strtod(buf, NULL);
     }
-    /* a long number: the text that follows it is not a digit, so strtod stops in time, but it
-     * may be the end of the buffer; copy to be safe */
+    /* a long number: a character that is no part of a number follows it (the tokenizer saw
+     * it), so strtod stops in time, unless the number ends the text: only that one is copied */
+    if (t->off + t->len < c->len)
+        return strtod(c->text + t->off, NULL);
     char *p = rill_malloc(t->len + 1);
     if (!p) {
         c->nomem = 1;
@@ -2047,6 +2050,7 @@ int rill_json_schema_validate(const rill_json_schema_t *schema, const void *json
     vctx_t c;
     c.t = s->toks.toks;
     c.text = json_text;
+    c.len = len;
     c.s = s;
     c.quiet = c.reported = c.nomem = c.nesting = c.depth = c.nscope = 0;
     c.schema = schema;

@@ -406,6 +406,19 @@ static void test_no_allocation_when_warm(void **state)
         assert_int_equal(rill_json_schema_validate(s, doc, strlen(doc), err, sizeof err), 0);
     assert_int_equal(atomic_load(&n_allocs), before);
     rill_json_schema_destroy(s);
+    /* nor does a number too long for the fast path and the stack copy, inside a document */
+    s = compile("{\"items\":{\"minimum\":1}}");
+    char longnum[200] = "[1.";
+    memset(longnum + 3, '5', 150);
+    strcpy(longnum + 153, "e-2,2]");
+    assert_int_equal(rill_json_schema_validate(s, longnum, strlen(longnum), err, sizeof err),
+                     RILL_ESERDE);
+    before = atomic_load(&n_allocs);
+    assert_int_equal(rill_json_schema_validate(s, longnum, strlen(longnum), err, sizeof err),
+                     RILL_ESERDE);
+    assert_int_equal(atomic_load(&n_allocs), before);
+    assert_string_equal(err, "/0: \"minimum\" failed: 0.0155556 is less than 1");
+    rill_json_schema_destroy(s);
     rill_set_allocator(NULL, NULL, NULL);
 }
 
