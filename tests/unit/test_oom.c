@@ -17,30 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long countdown = -1; /* allocations left before one fails; -1: never fail */
-static long failures;
-
-static void *oom_malloc(size_t n)
-{
-    if (countdown == 0) {
-        failures++;
-        return NULL;
-    }
-    if (countdown > 0)
-        countdown--;
-    return malloc(n);
-}
-
-static void *oom_realloc(void *p, size_t n)
-{
-    if (countdown == 0) {
-        failures++;
-        return NULL;
-    }
-    if (countdown > 0)
-        countdown--;
-    return realloc(p, n);
-}
+#include "../common/oom_alloc.h"
 
 static bool keep(void *ud, const rill_record_t *rec)
 {
