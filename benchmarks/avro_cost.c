@@ -8,7 +8,8 @@
  *
  * gives Ir / N as the instructions per record. Modes: de (deserialize), read (deserialize and
  * read the 8 fields), ser (build the record with the writer, then serialize), reser (serialize
- * a value read before: pass-through). Each record gets the arena reset, as a task does.
+ * a value read before: pass-through), resolve (deserialize with a reader schema: a field added
+ * with a default, one dropped, one promoted). Each record gets the arena reset, as a task does.
  */
 #include <rill/serde.h>
 
@@ -23,6 +24,17 @@ static const char *schema_json =
     "{\"name\":\"currency\",\"type\":{\"type\":\"enum\",\"name\":\"Currency\","
     "\"symbols\":[\"EUR\",\"USD\",\"GBP\"]}},{\"name\":\"paid\",\"type\":\"boolean\"},"
     "{\"name\":\"note\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]}";
+
+/* The reader schema of mode "resolve": quantity promoted to long, a field added with a default,
+ * the note dropped. */
+static const char *reader_json =
+    "{\"type\":\"record\",\"name\":\"Order\",\"namespace\":\"bench\",\"fields\":["
+    "{\"name\":\"id\",\"type\":\"long\"},{\"name\":\"customer\",\"type\":\"string\"},"
+    "{\"name\":\"amount\",\"type\":\"double\"},{\"name\":\"quantity\",\"type\":\"long\"},"
+    "{\"name\":\"currency\",\"type\":{\"type\":\"enum\",\"name\":\"Currency\","
+    "\"symbols\":[\"EUR\",\"USD\",\"GBP\"]}},{\"name\":\"paid\",\"type\":\"boolean\"},"
+    "{\"name\":\"channel\",\"type\":\"string\",\"default\":\"web\"},"
     "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]}";
 
 static const char *currencies[] = {"EUR", "USD", "GBP"};
@@ -128,7 +140,7 @@ static int64_t read_json(const void *v)
            (tags.data != NULL);
 }
 
-typedef enum { DE, READ, SER, RESER } mode_t_;
+typedef enum { DE, READ, SER, RESER, RESOLVE } mode_t_;
 
 typedef struct {
     bool avro;
@@ -178,23 +190,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-avro-cost avro|json de|read|ser|reser N\n");
         return 2;
     }
-    static const char *const modes[] = {"de", "read", "ser", "reser"};
+    static const char *const modes[] = {"de", "read", "ser", "reser", "resolve"};
     bench_t b = {.avro = !strcmp(argv[1], "avro"), .mode = DE, .n = atoi(argv[3])};
-    while (b.mode <= RESER && strcmp(modes[b.mode], argv[2]))
+    while (b.mode <= RESOLVE && strcmp(modes[b.mode], argv[2]))
         b.mode++;
-    if (b.mode > RESER || b.n < 1) {
-        fprintf(stderr, "bench-avro-cost: mode is de, read, ser or reser; N at least 1\n");
+    if (b.mode > RESOLVE || b.n < 1 || (b.mode == RESOLVE && !b.avro)) {
+        fprintf(stderr, "bench-avro-cost: mode is de, read, ser, reser or resolve (avro); N at "
+                        "least 1\n");
         return 2;
     }
     char err[256];
     const char *conf[] = {"schema.registry.url", "mock://", "topic", "orders", "schema",
                           schema_json,           NULL};
-    rill_serde_t *avro = rill_serde_avro_new(conf, NULL, err, sizeof err);
+    rill_registry_t *registry = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_serde_t *avro = rill_serde_avro_new(conf, registry, err, sizeof err);
     if (!avro) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
     b.serde = b.avro ? avro : rill_serde_json();
+    rill_serde_t *resolving = NULL;
     b.schema = rill_serde_avro_schema(avro);
     b.arena = rill_arena_new(4096);
     b.orders = calloc((size_t)b.n, sizeof *b.orders);
@@ -210,6 +225,17 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (b.mode == RESOLVE) {
+        const char *rconf[] = {"schema.registry.url", "mock://", "reader.schema", reader_json,
+                               NULL};
+        /* The same registry: the writer's id is known to it. */
+        resolving = rill_serde_avro_new(rconf, registry, err, sizeof err);
+        if (!resolving) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        b.serde = resolving;
+    }
     /* One record first, outside the count: the arena and the out buffer grow to size. */
     int n = b.n;
     b.n = 1;
@@ -224,6 +250,8 @@ int main(int argc, char **argv)
     free(b.orders);
     rill_bytes_free(&b.out);
     rill_arena_destroy(b.arena);
+    rill_serde_unref(resolving);
     rill_serde_unref(avro);
+    rill_registry_unref(registry);
     return 0;
 }

@@ -268,7 +268,8 @@ RILL_EXTERN rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...)
  * strings, bytes and fixed point into the input bytes (zero copy), unions are resolved to
  * their branch. Read it with rill_avro_get_*() by path: field names separated by '.', a map's
  * key in place of a field name, "[n]" after a segment for the n-th element of an array or map
- * ("address.zip", "lines[2].sku", "attrs.color"); NULL or "" is the value itself. Build a value to
+ * or the n-th field of a record ("address.zip", "lines[2].sku", "attrs.color", "[0]": by index,
+ * no name is compared); NULL or "" is the value itself. Build a value to
  * serialize with rill_avro_record_new() and the rill_avro_set_*() calls, which check each value
  * against the schema. Values are borrowed from their arena and belong to one thread; schemas and
  * the registry client may be shared by threads.
@@ -388,11 +389,14 @@ RILL_EXTERN int rill_avro_format(const void *v, char *buf, size_t size);
  *                            ("<topic>-<full name>"); Confluent's Java class names work too
  * and Rill's own: schema (the writer schema's JSON, needed to serialize unless
  * use.latest.version), topic and is.key (for the topic strategies: a serde is made for one topic
- * and side). registry, when not NULL, is used (referenced) instead of one made from the URL, so
- * serdes share its cache. Returns a new serde, or NULL with the culprit named in errstr.
- * Serialize takes a view made by rill_avro_record_new() or by this or another Avro serde
- * (written with its own schema, registered in this serde's subject); deserialize looks the
- * writer schema up by id once and caches it, so there is no request per record.
+ * and side), reader.schema (values are read as this schema by the Avro specification's
+ * resolution rules: fields matched by name or alias, defaults for missing ones, promotions, enum
+ * defaults; a writer schema it cannot read fails each record naming the field). registry, when not
+ * NULL, is used (referenced) instead of one made from the URL, so serdes share its cache. Returns a
+ * new serde, or NULL with the culprit named in errstr. Serialize takes a view made by
+ * rill_avro_record_new() or by this or another Avro serde (written with its own schema, registered
+ * in this serde's subject); deserialize looks the writer schema up by id once and caches it, so
+ * there is no request per record.
  */
 RILL_EXTERN rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_t *registry,
                                               char *errstr, size_t errstr_size);

@@ -714,6 +714,219 @@ static void test_pass_through_foreign_schema(void **state)
     rill_registry_unref(reg);
 }
 
+/* ---- Reading with a reader schema (the Avro specification's "Schema Resolution") ---- */
+
+static const char *user_v1 =
+    "{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"t\",\"fields\":["
+    "{\"name\":\"id\",\"type\":\"int\"},{\"name\":\"name\",\"type\":\"string\"},"
+    "{\"name\":\"dropped\",\"type\":\"string\"},"
+    "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\","
+    "\"symbols\":[\"RED\",\"GREEN\",\"BLUE\"]}},"
+    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"int\"}},"
+    "{\"name\":\"u\",\"type\":[\"null\",\"int\"]},"
+    "{\"name\":\"sub\",\"type\":{\"type\":\"record\",\"name\":\"Sub\",\"fields\":["
+    "{\"name\":\"a\",\"type\":\"int\"}]}},"
+    "{\"name\":\"s\",\"type\":[\"null\",\"string\"]}]}";
+
+/* v2 reads v1: promotions (int -> long, string -> bytes, int -> double in an array, int ->
+ * long inside a union), a reordered enum with a default for BLUE, a nested record with an added
+ * field, a field renamed with an alias, added fields with defaults (int, null union, map,
+ * record), a removed field, and a writer union read as a plain string. */
+static const char *user_v2 =
+    "{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"t\",\"fields\":["
+    "{\"name\":\"added\",\"type\":\"int\",\"default\":42},"
+    "{\"name\":\"id\",\"type\":\"long\"},{\"name\":\"name\",\"type\":\"bytes\"},"
+    "{\"name\":\"title\",\"type\":\"string\",\"aliases\":[\"dropped\"]},"
+    "{\"name\":\"color\",\"type\":{\"type\":\"enum\",\"name\":\"Color\","
+    "\"symbols\":[\"GREEN\",\"RED\",\"PINK\"],\"default\":\"PINK\"}},"
+    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"double\"}},"
+    "{\"name\":\"u\",\"type\":[\"null\",\"long\"]},"
+    "{\"name\":\"sub\",\"type\":{\"type\":\"record\",\"name\":\"Sub\",\"fields\":["
+    "{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"string\",\"default\":\"x\"}]}},"
+    "{\"name\":\"opt\",\"type\":[\"null\",\"string\"],\"default\":null},"
+    "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"bytes\"},"
+    "\"default\":{\"k\":\"\\u00ff\"}},"
+    "{\"name\":\"rec\",\"type\":{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+    "{\"name\":\"z\",\"type\":\"int\",\"default\":1},{\"name\":\"w\",\"type\":\"string\"}]},"
+    "\"default\":{\"w\":\"dw\"}},"
+    "{\"name\":\"s\",\"type\":\"string\"}]}";
+
+/* Writes a v1 User through writer. */
+static void write_user(rill_serde_t *writer, rill_arena_t *arena, const char *color, bool s_null,
+                       rill_bytes_t *out)
+{
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(writer));
+    void *r = (void *)rec.data;
+    rill_avro_set_int(r, "id", 7);
+    rill_avro_set_str(r, "name", "ann", 3);
+    rill_avro_set_str(r, "dropped", "dr", 2);
+    rill_avro_set_str(r, "color", color, strlen(color));
+    rill_avro_set_array(r, "tags", 2);
+    rill_avro_set_int(r, "tags[0]", 3);
+    rill_avro_set_int(r, "tags[1]", -4);
+    rill_avro_set_int(r, "u", 9);
+    rill_avro_set_int(r, "sub.a", 5);
+    if (s_null)
+        rill_avro_set_null(r, "s");
+    else
+        rill_avro_set_str(r, "s", "str", 3);
+    assert_null(rill_avro_error(r));
+    serialize_ok(writer, rec, out);
+}
+
+static void test_reader_schema_resolution(void **state)
+{
+    rill_arena_t *arena = *state;
+    char err[512] = "";
+    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_serde_t *writer = mock_serde(user_v1, "users", reg);
+    const char *conf[] = {"schema.registry.url", "mock://", "topic", "users",
+                          "reader.schema",       user_v2,   NULL};
+    rill_serde_t *reader = rill_serde_avro_new(conf, reg, err, sizeof err);
+    if (!reader)
+        fail_msg("%s", err);
+    rill_bytes_t out = {0};
+    write_user(writer, arena, "RED", false, &out);
+    rill_buf_t v = deserialize_ok(reader, out.data, out.len, arena);
+    const void *d = v.data;
+    int64_t i;
+    double x;
+    size_t n;
+    assert_int_equal(rill_avro_get_int(d, "added", &i), 0);
+    assert_int_equal(i, 42);
+    assert_int_equal(rill_avro_type(d, "id"), RILL_AVRO_LONG);
+    assert_int_equal(rill_avro_get_int(d, "id", &i), 0);
+    assert_int_equal(i, 7);
+    assert_int_equal(rill_avro_type(d, "name"), RILL_AVRO_BYTES);
+    assert_str(d, "name", "ann");
+    assert_str(d, "title", "dr");
+    int idx;
+    assert_string_equal(rill_avro_get_enum(d, "color", &idx), "RED");
+    assert_int_equal(idx, 1);
+    assert_int_equal(rill_avro_type(d, "tags[1]"), RILL_AVRO_DOUBLE);
+    assert_int_equal(rill_avro_get_double(d, "tags[1]", &x), 0);
+    assert_true(x == -4.0);
+    assert_int_equal(rill_avro_type(d, "u"), RILL_AVRO_LONG);
+    assert_int_equal(rill_avro_branch(d, "u"), 1);
+    assert_int_equal(rill_avro_get_int(d, "sub.a", &i), 0);
+    assert_int_equal(i, 5);
+    assert_str(d, "sub.b", "x");
+    assert_int_equal(rill_avro_is_null(d, "opt"), 1);
+    assert_str(d, "m.k", "\xff");
+    assert_int_equal(rill_avro_get_int(d, "rec.z", &i), 0);
+    assert_int_equal(i, 1);
+    assert_str(d, "rec.w", "dw");
+    assert_str(d, "s", "str");
+    assert_null(rill_avro_get(d, "dropped"));
+    assert_int_equal(rill_avro_len(d, NULL, &n), 0);
+    assert_int_equal(n, 12);
+
+    /* BLUE is not the reader's: the enum's default. */
+    write_user(writer, arena, "BLUE", false, &out);
+    v = deserialize_ok(reader, out.data, out.len, arena);
+    assert_string_equal(rill_avro_get_enum(v.data, "color", NULL), "PINK");
+
+    /* The reader's s is a string: a record whose writer union holds null cannot be read, and
+     * says which field; the others still can. */
+    write_user(writer, arena, "GREEN", true, &out);
+    const char *why = deserialize_bad(reader, out.data, out.len, arena);
+    assert_contains(why, "avro: schema id 1 (subject users-value) read as t.User: field s: "
+                         "writer's null cannot be read as string");
+
+    /* The value read is of the reader's schema: it serializes as that (registered under the
+     * reader serde's subject: a new id). */
+    write_user(writer, arena, "GREEN", false, &out);
+    v = deserialize_ok(reader, out.data, out.len, arena);
+    rill_bytes_t again = {0};
+    serialize_ok(reader, v, &again);
+    assert_int_equal(again.data[4], 2);
+    rill_buf_t back = deserialize_ok(reader, again.data, again.len, arena);
+    assert_str(back.data, "rec.w", "dw");
+    rill_bytes_free(&again);
+    rill_bytes_free(&out);
+    rill_serde_unref(reader);
+    rill_serde_unref(writer);
+    rill_registry_unref(reg);
+}
+
+static void test_reader_schema_mismatch(void **state)
+{
+    rill_arena_t *arena = *state;
+    char err[512] = "";
+    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_serde_t *writer = mock_serde(user_v1, "users", reg);
+    rill_bytes_t out = {0};
+    write_user(writer, arena, "BLUE", false, &out);
+    struct {
+        const char *reader, *want;
+    } cases[] = {
+        {"{\"type\":\"record\",\"name\":\"User\",\"namespace\":\"t\",\"fields\":["
+         "{\"name\":\"must\",\"type\":\"int\"}]}",
+         "cannot be read with the reader schema t.User: field must: not in the writer's schema "
+         "t.User and no default"},
+        {"{\"type\":\"record\",\"name\":\"Other\",\"fields\":[]}",
+         "field (the top-level value): writer's t.User cannot be read as Other (names or sizes "
+         "differ)"},
+        {"{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"id\",\"type\":\"string\"}]"
+         "}",
+         "field id: writer's int cannot be read as string"},
+        {"{\"type\":\"record\",\"name\":\"User\",\"fields\":["
+         "{\"name\":\"x\",\"type\":\"int\",\"default\":\"nope\"}]}",
+         "field x: default is not an integer"},
+        /* An enum without a default: BLUE fails the record, naming the field. */
+        {"{\"type\":\"record\",\"name\":\"User\",\"fields\":[{\"name\":\"color\",\"type\":{"
+         "\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\"]}}]}",
+         "read as User: field color: the writer's enum symbol is not the reader's"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *conf[] = {"schema.registry.url", "mock://",       "topic", "users",
+                              "reader.schema",       cases[c].reader, NULL};
+        rill_serde_t *reader = rill_serde_avro_new(conf, reg, err, sizeof err);
+        assert_non_null(reader);
+        assert_contains(deserialize_bad(reader, out.data, out.len, arena), cases[c].want);
+        rill_serde_unref(reader);
+    }
+    rill_bytes_free(&out);
+    rill_serde_unref(writer);
+    rill_registry_unref(reg);
+}
+
+/* A recursive record (a linked list) read with a reader that promotes and adds a field. */
+static void test_reader_schema_recursive(void **state)
+{
+    rill_arena_t *arena = *state;
+    const char *w = "{\"type\":\"record\",\"name\":\"Node\",\"fields\":[{\"name\":\"v\","
+                    "\"type\":\"int\"},{\"name\":\"next\",\"type\":[\"null\",\"Node\"]}]}";
+    const char *r = "{\"type\":\"record\",\"name\":\"Node\",\"fields\":[{\"name\":\"v\","
+                    "\"type\":\"long\"},{\"name\":\"next\",\"type\":[\"null\",\"Node\"]},"
+                    "{\"name\":\"w\",\"type\":\"int\",\"default\":-1}]}";
+    char err[512] = "";
+    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_serde_t *writer = mock_serde(w, "list", reg);
+    const char *conf[] = {"schema.registry.url", "mock://", "reader.schema", r, NULL};
+    rill_serde_t *reader = rill_serde_avro_new(conf, reg, err, sizeof err);
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(writer));
+    void *x = (void *)rec.data;
+    assert_int_equal(rill_avro_set_int(x, "v", 1), 0);
+    assert_int_equal(rill_avro_set_record(x, "next"), 0);
+    assert_int_equal(rill_avro_set_int(x, "next.v", 2), 0);
+    assert_int_equal(rill_avro_set_record(x, "next.next"), 0);
+    assert_int_equal(rill_avro_set_int(x, "next.next.v", 3), 0);
+    rill_bytes_t out = {0};
+    serialize_ok(writer, rec, &out);
+    rill_buf_t v = deserialize_ok(reader, out.data, out.len, arena);
+    char text[256];
+    rill_avro_format(v.data, text, sizeof text);
+    assert_string_equal(text,
+                        "{\"v\":1,\"next\":{\"v\":2,\"next\":{\"v\":3,\"next\":null,\"w\":-1},"
+                        "\"w\":-1},\"w\":-1}");
+    assert_int_equal(rill_avro_type(v.data, "next.next.v"), RILL_AVRO_LONG);
+    rill_bytes_free(&out);
+    rill_serde_unref(reader);
+    rill_serde_unref(writer);
+    rill_registry_unref(reg);
+}
+
 /* ---- No allocation per record ---- */
 
 static void test_no_allocation_when_warm(void **state)
@@ -1035,6 +1248,9 @@ int main(void)
         T(test_subject_name_strategies),
         T(test_use_latest_and_no_auto_register),
         T(test_pass_through_foreign_schema),
+        T(test_reader_schema_resolution),
+        T(test_reader_schema_mismatch),
+        T(test_reader_schema_recursive),
         T(test_no_allocation_when_warm),
         T(test_registry_client_http),
         T(test_requests_per_10000_records),
