@@ -2268,7 +2268,7 @@ static int other_id(avro_state_t *s, const rill_avro_schema_t *schema, int32_t *
     }
     int32_t wid = -1;
     int rc = 0;
-    if ((s->writer || s->use_latest) && (rc = writer_id(s, &wid, errstr, errstr_size)))
+    if ((s->use_latest || s->writer) && (rc = writer_id(s, &wid, errstr, errstr_size)))
         return rc;
     bool same = s->writer && !strcmp(schema->text, s->writer->text);
     if (!same && s->use_latest) {
@@ -2321,8 +2321,12 @@ static int avro_serialize(void *state, rill_buf_t value, rill_bytes_t *out, bool
         set_err(errstr, errstr_size, "%s", doc->err);
         return RILL_ESERDE;
     }
+    /* With use.latest.version the writer is set by the first use, under the lock: read it only
+     * after writer_id() (its atomic load orders the read). */
     int32_t id;
-    int rc = doc->schema == s->writer ? writer_id(s, &id, errstr, errstr_size)
+    int rc = s->use_latest ? writer_id(s, &id, errstr, errstr_size) : 0;
+    if (!rc)
+        rc = doc->schema == s->writer ? writer_id(s, &id, errstr, errstr_size)
                                       : other_id(s, doc->schema, &id, errstr, errstr_size);
     if (rc)
         return rc;

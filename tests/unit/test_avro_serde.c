@@ -258,6 +258,16 @@ static void fill_all(void *r)
     /* opt is left unset: a nullable union writes null. */
 }
 
+/* A serde of all_schema for topic, and the record fill_all() makes, serialized into out. */
+static rill_serde_t *all_record(rill_arena_t *arena, const char *topic, rill_bytes_t *out)
+{
+    rill_serde_t *serde = mock_serde(all_schema, topic, NULL);
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(serde));
+    fill_all((void *)rec.data);
+    serialize_ok(serde, rec, out);
+    return serde;
+}
+
 /* The same value built with avro-c's generic values. */
 static size_t avro_c_encode(uint8_t *buf, size_t size, avro_schema_t schema, avro_value_t *val)
 {
@@ -456,11 +466,8 @@ static void test_blocks(void **state)
 static void test_bad_input_names_byte_and_field(void **state)
 {
     rill_arena_t *arena = *state;
-    rill_serde_t *serde = mock_serde(all_schema, "orders", NULL);
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(serde));
-    fill_all((void *)rec.data);
     rill_bytes_t out = {0};
-    serialize_ok(serde, rec, &out);
+    rill_serde_t *serde = all_record(arena, "orders", &out);
     uint8_t bad[1024];
     memcpy(bad, out.data, out.len);
 
@@ -927,6 +934,120 @@ static void test_reader_schema_recursive(void **state)
     rill_registry_unref(reg);
 }
 
+/* Every truncation of a valid record fails cleanly, and 20,000 random corruptions (fixed seed)
+ * either decode or fail with RILL_ESERDE and a message; the ASan build checks no read strays
+ * past the input (a poor man's fuzzer, until the tree has libFuzzer targets). */
+static void test_truncated_and_corrupted_input(void **state)
+{
+    rill_arena_t *arena = *state;
+    rill_bytes_t out = {0};
+    rill_serde_t *serde = all_record(arena, "fuzz", &out);
+    char err[512];
+    for (size_t len = 0; len < out.len; len++) {
+        /* An exact-size copy on the heap, so ASan sees a read one past the end. */
+        uint8_t *copy = malloc(len ? len : 1);
+        memcpy(copy, out.data, len);
+        rill_buf_t v;
+        err[0] = 0;
+        assert_int_equal(
+            rill_serde_deserialize(serde, (rill_buf_t){copy, len}, arena, &v, err, sizeof err),
+            RILL_ESERDE);
+        assert_true(err[0] != 0);
+        free(copy);
+    }
+    unsigned seed = 12345;
+    int decoded = 0;
+    for (int round = 0; round < 20000; round++) {
+        rill_arena_reset(arena);
+        uint8_t *copy = malloc(out.len);
+        memcpy(copy, out.data, out.len);
+        for (int k = 0; k < 1 + round % 3; k++) {
+            seed = seed * 1103515245 + 12345;
+            size_t at = 5 + (seed >> 8) % (out.len - 5);
+            seed = seed * 1103515245 + 12345;
+            copy[at] = (uint8_t)(seed >> 16);
+        }
+        rill_buf_t v;
+        int rc =
+            rill_serde_deserialize(serde, (rill_buf_t){copy, out.len}, arena, &v, err, sizeof err);
+        if (rc == 0) {
+            decoded++;
+            rill_avro_format(v.data, err, sizeof err);
+        } else {
+            assert_int_equal(rc, RILL_ESERDE);
+        }
+        free(copy);
+    }
+    printf("random corruptions: %d of 20000 still decode, the rest fail cleanly\n", decoded);
+    rill_bytes_free(&out);
+    rill_serde_unref(serde);
+}
+
+/* One serde shared by four threads, each with its own arena, reading records of two schema ids
+ * (the first use of each races between threads). */
+typedef struct {
+    rill_serde_t *serde;
+    const rill_bytes_t *inputs; /* two records, of ids 1 and 2 */
+    int ok;
+} thread_arg_t;
+
+static void *thread_main(void *p)
+{
+    thread_arg_t *a = p;
+    rill_arena_t *arena = rill_arena_new(4096);
+    rill_bytes_t out = {0};
+    for (int i = 0; i < 2000; i++) {
+        rill_arena_reset(arena);
+        const rill_bytes_t *in = &a->inputs[i % 2];
+        rill_buf_t v;
+        bool is_null;
+        if (rill_serde_deserialize(a->serde, (rill_buf_t){in->data, in->len}, arena, &v, NULL, 0) ||
+            rill_serde_serialize(a->serde, v, &out, &is_null, NULL, 0) || out.len != in->len ||
+            memcmp(out.data, in->data, in->len))
+            break;
+        a->ok++;
+    }
+    rill_bytes_free(&out);
+    rill_arena_destroy(arena);
+    return NULL;
+}
+
+static void test_shared_by_threads(void **state)
+{
+    rill_arena_t *arena = *state;
+    char err[256] = "";
+    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_serde_t *pairs = mock_serde(pair_schema, "shared", reg);
+    rill_serde_t *alls = mock_serde(all_schema, "shared2", reg);
+    rill_bytes_t inputs[2] = {{0}, {0}};
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(pairs));
+    rill_avro_set_int((void *)rec.data, "a", 1);
+    rill_avro_set_str((void *)rec.data, "s", "x", 1);
+    serialize_ok(pairs, rec, &inputs[0]);
+    rec = rill_avro_record_new(arena, rill_serde_avro_schema(alls));
+    fill_all((void *)rec.data);
+    serialize_ok(alls, rec, &inputs[1]);
+    /* A reader of its own: both ids are new to it, and its serialize registers the second. */
+    const char *conf[] = {"schema.registry.url", "mock://", "topic", "shared", NULL};
+    rill_serde_t *serde = rill_serde_avro_new(conf, reg, err, sizeof err);
+    pthread_t threads[4];
+    thread_arg_t args[4];
+    for (int t = 0; t < 4; t++) {
+        args[t] = (thread_arg_t){serde, inputs, 0};
+        assert_int_equal(pthread_create(&threads[t], NULL, thread_main, &args[t]), 0);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(threads[t], NULL);
+        assert_int_equal(args[t].ok, 2000);
+    }
+    rill_bytes_free(&inputs[0]);
+    rill_bytes_free(&inputs[1]);
+    rill_serde_unref(serde);
+    rill_serde_unref(pairs);
+    rill_serde_unref(alls);
+    rill_registry_unref(reg);
+}
+
 /* ---- No allocation per record ---- */
 
 static void test_no_allocation_when_warm(void **state)
@@ -1251,6 +1372,8 @@ int main(void)
         T(test_reader_schema_resolution),
         T(test_reader_schema_mismatch),
         T(test_reader_schema_recursive),
+        T(test_truncated_and_corrupted_input),
+        T(test_shared_by_threads),
         T(test_no_allocation_when_warm),
         T(test_registry_client_http),
         T(test_requests_per_10000_records),
