@@ -47,10 +47,16 @@ struct anode {
     int64_t fixed_size;  /* fixed */
     int null_branch;     /* unions: the null branch, or -1 */
     bool may_be_empty;   /* arrays and maps: an element can take no bytes (a count bound) */
+    struct rill_avro_value *defaults; /* records: each field's default (set: it has one) */
 };
+
+typedef struct resolver resolver_t;
+static void resolver_free(resolver_t *rs);
+static int schema_defaults(rill_avro_schema_t *schema, char *errstr, size_t errstr_size);
 
 struct rill_avro_schema {
     atomic_uint refs;
+    resolver_t *aux; /* the JSON's named types (defaults, aliases) and the defaults' memory */
     anode_t *root;
     anode_t **nodes; /* every node, owned */
     avro_schema_t *srcs;
@@ -79,6 +85,7 @@ static void schema_free(rill_avro_schema_t *schema)
     }
     rill_free(schema->nodes);
     rill_free(schema->srcs);
+    resolver_free(schema->aux);
     if (schema->avro)
         avro_schema_decref(schema->avro);
     rill_free(schema->text);
@@ -265,6 +272,10 @@ rill_avro_schema_t *rill_avro_schema_new(const char *json, size_t len, char *err
     }
     if (!(schema->root = compile(schema, schema->avro, 0))) {
         set_err(errstr, errstr_size, "avro schema: out of memory or unsupported type");
+        schema_free(schema);
+        return NULL;
+    }
+    if (schema_defaults(schema, errstr, errstr_size)) {
         schema_free(schema);
         return NULL;
     }
@@ -898,7 +909,7 @@ static int encode(enc_t *e, const rill_avro_value_t *v)
             return 0;
         if (v->decl->type == RILL_AVRO_UNION && v->decl->null_branch >= 0)
             return put_long(e->out, v->decl->null_branch);
-        return enc_fail(e, "not set (and not nullable)");
+        return enc_fail(e, "not set (no default, not nullable)");
     }
     int rc;
     if (v->decl->type == RILL_AVRO_UNION && (rc = put_long(e->out, v->branch)))
@@ -945,7 +956,11 @@ static int encode(enc_t *e, const rill_avro_value_t *v)
         for (uint32_t i = 0; i < node->n; i++) {
             e->path.seg[depth].name = node->names[i];
             e->path.seg[depth].len = node->name_lens[i];
-            if ((rc = encode(e, &v->u.c.items[i])))
+            /* A field left unset takes its default, as Java's GenericRecordBuilder does. */
+            const rill_avro_value_t *f = &v->u.c.items[i];
+            if (!f->set && node->defaults[i].set)
+                f = &node->defaults[i];
+            if ((rc = encode(e, f)))
                 return rc;
         }
         e->path.depth = depth;
@@ -1497,16 +1512,17 @@ struct plan {
 };
 
 /* Everything a resolution owns: its plans and the memory of its defaults, freed together. */
-typedef struct {
+struct resolver {
     void **allocs;
     size_t n, cap;
-    json_t *named; /* the reader's named types by full name: their JSON objects */
+    json_t *named; /* the named types by full name: their JSON objects */
+    bool owns_named;
     plan_t **memo; /* plans made so far, for recursive records */
     size_t nmemo, capmemo;
     char err[400];    /* the last failure, with its field path */
     char reason[160]; /* the same without the path */
     path_t path;
-} resolver_t;
+};
 
 static void *res_alloc(resolver_t *rs, size_t size)
 {
@@ -1532,7 +1548,8 @@ static void resolver_free(resolver_t *rs)
         rill_free(rs->allocs[i]);
     rill_free(rs->allocs);
     rill_free(rs->memo);
-    json_decref(rs->named);
+    if (rs->owns_named)
+        json_decref(rs->named);
     rill_free(rs);
 }
 
@@ -1815,6 +1832,46 @@ static int default_value(resolver_t *rs, const anode_t *decl, json_t *j, rill_av
     }
 }
 
+/*
+ * Reads the schema's JSON again with jansson (avro-c's parser drops defaults and aliases): the
+ * named types by full name, and each record field's default as a value, made once and owned by
+ * the schema. An invalid default fails the schema, as Java's parser does since Avro 1.9.
+ */
+static int schema_defaults(rill_avro_schema_t *schema, char *errstr, size_t errstr_size)
+{
+    resolver_t *aux = rill_calloc(1, sizeof *aux);
+    json_error_t jerr;
+    json_t *doc = json_loads(schema->text, JSON_DECODE_ANY, &jerr);
+    if (!aux || !doc || !(aux->named = json_object())) {
+        set_err(errstr, errstr_size, "avro schema: %s", aux && !doc ? jerr.text : "out of memory");
+        json_decref(doc);
+        resolver_free(aux);
+        return RILL_ENOMEM;
+    }
+    aux->owns_named = true;
+    schema->aux = aux;
+    collect_named(aux->named, doc, "");
+    json_decref(doc);
+    for (size_t k = 0; k < schema->nnodes; k++) {
+        anode_t *node = schema->nodes[k];
+        if (node->type != RILL_AVRO_RECORD)
+            continue;
+        json_t *fields = json_object_get(named_json(aux, node), "fields");
+        if (!(node->defaults = res_alloc(aux, node->n * sizeof *node->defaults)))
+            return RILL_ENOMEM;
+        for (uint32_t i = 0; i < node->n; i++) {
+            json_t *def = json_object_get(json_array_get(fields, i), "default");
+            aux->path.depth = 0;
+            if (def && default_value(aux, node->sub[i], def, &node->defaults[i], 0)) {
+                set_err(errstr, errstr_size, "invalid Avro schema: field %s of %s: %s",
+                        node->names[i], node->fullname, aux->reason);
+                return RILL_ECONFIG;
+            }
+        }
+    }
+    return 0;
+}
+
 static plan_t *make_plan(resolver_t *rs, const anode_t *w, const anode_t *rdecl, int depth);
 
 /* The plan of writer record w read as reader record r. */
@@ -1850,13 +1907,10 @@ static int plan_record(resolver_t *rs, plan_t *p, const anode_t *w, const anode_
         if (found >= 0) {
             if (!(p->sub[i] = make_plan(rs, w->sub[found], r->sub[i], depth + 1)))
                 return RILL_ESERDE;
+        } else if (r->defaults[i].set) {
+            p->defaults[i] = r->defaults[i];
         } else {
-            json_t *def = json_object_get(fj, "default");
-            if (!def)
-                return res_fail(rs, "not in the writer's schema %s and no default", w->fullname);
-            int rc = default_value(rs, r->sub[i], def, &p->defaults[i], 0);
-            if (rc)
-                return rc;
+            return res_fail(rs, "not in the writer's schema %s and no default", w->fullname);
         }
     }
     rs->path.depth = d;
@@ -1989,16 +2043,11 @@ static resolver_t *resolver_new(const rill_avro_schema_t *writer, const rill_avr
                                 plan_t **root, char *errstr, size_t errstr_size)
 {
     resolver_t *rs = rill_calloc(1, sizeof *rs);
-    json_error_t jerr;
-    json_t *rj = json_loads(reader->text, 0, &jerr);
-    if (!rs || !rj || !(rs->named = json_object())) {
-        set_err(errstr, errstr_size, "%s", rs && !rj ? jerr.text : "out of memory");
-        json_decref(rj);
-        resolver_free(rs);
+    if (!rs) {
+        set_err(errstr, errstr_size, "out of memory");
         return NULL;
     }
-    collect_named(rs->named, rj, "");
-    json_decref(rj);
+    rs->named = reader->aux->named; /* borrowed: the reader schema outlives the resolution */
     if (!(*root = make_plan(rs, writer->root, reader->root, 0))) {
         set_err(errstr, errstr_size, "%s", rs->err[0] ? rs->err : "out of memory");
         resolver_free(rs);

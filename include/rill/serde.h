@@ -346,7 +346,8 @@ RILL_EXTERN int rill_avro_key_at(const void *v, size_t i, rill_buf_t *key);
 RILL_EXTERN rill_buf_t rill_avro_record_new(rill_arena_t *arena, const rill_avro_schema_t *schema);
 /* The setters: each sets the value at path under record (a view's data, made by
  * rill_avro_record_new() or the serde) and checks it against the schema; a union takes the
- * first branch that accepts the value. Nested records are made as their path is first set.
+ * first branch that accepts the value. Nested records are made as their path is first set; a
+ * field left unset is written as its schema default, or null when its union has a null branch.
  * Return 0, RILL_ENOENT (no such field), RILL_ESERDE (wrong type or out of range: the message,
  * naming the field's path, is kept in the record and given by rill_avro_error() and by
  * serialize) or RILL_ENOMEM. */
