@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <rill/app.h>
+#include <rill/dsl.h>
 #include <rill/serde.h>
+#include <rill/test_driver.h>
 
 #include <avro.h>
 #include <jansson.h>
@@ -1073,6 +1076,91 @@ static void test_shared_by_threads(void **state)
     rill_registry_unref(reg);
 }
 
+/* ---- Through a topology: bad records go to the deserialization handler ---- */
+
+static const char *header_of(const rill_test_record_t *rec, const char *name, char *buf,
+                             size_t size)
+{
+    for (size_t i = 0; i < rec->header_count; i++)
+        if (!strcmp(rec->headers[i].name, name)) {
+            snprintf(buf, size, "%.*s", (int)rec->headers[i].value.len,
+                     (const char *)rec->headers[i].value.data);
+            return buf;
+        }
+    return "";
+}
+
+/* in (Avro) -> out (Avro, another topic and subject): good records pass through, one that is
+ * not Confluent's wire format, one of an unknown id and a truncated one go to the dead letter
+ * queue with the serde's message. */
+static void test_topology_dead_letters(void **state)
+{
+    rill_arena_t *arena = *state;
+    char err[512] = "";
+    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_serde_t *in_serde = mock_serde(pair_schema, "in", reg);
+    const char *out_conf[] = {"schema.registry.url", "mock://", "topic", "out", NULL};
+    rill_serde_t *out_serde = rill_serde_avro_new(out_conf, reg, err, sizeof err);
+    rill_topology_t *topo = rill_topology_new();
+    rill_source_opts_t in = {.key_serde = rill_serde_string(), .value_serde = in_serde};
+    rill_sink_opts_t out = {.key_serde = rill_serde_string(), .value_serde = out_serde};
+    rill_stream_t *s = rill_stream_from_topic(topo, "in", &in);
+    assert_int_equal(rill_stream_to(s, "out", &out), 0);
+    rill_conf_t *conf = rill_conf_new();
+    const char *kv[] = {"deserialization.exception.handler", "continue",
+                        "errors.dead.letter.queue.topic.name", "dlq", NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        assert_int_equal(rill_conf_set(conf, kv[i], kv[i + 1], err, sizeof err), 0);
+    rill_test_driver_t *td = rill_test_driver_new(topo, conf, 0, err, sizeof err);
+    if (!td)
+        fail_msg("rill_test_driver_new: %s", err);
+    rill_conf_destroy(conf);
+
+    rill_bytes_t good = {0};
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(in_serde));
+    rill_avro_set_int((void *)rec.data, "a", 1);
+    rill_avro_set_str((void *)rec.data, "s", "ok", 2);
+    serialize_ok(in_serde, rec, &good);
+    rill_buf_t key = {"k", 1};
+    struct {
+        rill_buf_t value;
+        const char *why;
+    } bad[] = {
+        {{"\x01\x00\x00\x00\x01\x02", 6}, "byte 0: magic byte is 0x01, not 0"},
+        {{"\x00\x00\x00\x00\x09\x02", 6}, "schema id 9: unknown to the registry"},
+        {{good.data, good.len - 1},
+         "schema id 1 (subject in-value): byte 9, field n: input ends inside a varint"},
+    };
+    assert_int_equal(rill_test_driver_pipe(td, "in", -1, key, (rill_buf_t){good.data, good.len}, 1),
+                     0);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(rill_test_driver_pipe(td, "in", -1, key, bad[i].value, 2 + (int64_t)i), 0);
+    assert_int_equal(rill_test_driver_pipe(td, "in", -1, key, (rill_buf_t){good.data, good.len}, 9),
+                     0);
+    rill_test_record_t r;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rill_test_driver_read(td, "out", &r), 0);
+        /* Re-registered under out-value: the same text, the same id. */
+        assert_int_equal(r.value.len, good.len);
+        assert_memory_equal(r.value.data, good.data, good.len);
+    }
+    assert_int_equal(rill_test_driver_unread(td, "out"), 0);
+    char buf[512];
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(rill_test_driver_read(td, "dlq", &r), 0);
+        assert_contains(header_of(&r, "__streams.errors.message", buf, sizeof buf), bad[i].why);
+    }
+    assert_int_equal(rill_test_driver_metric(td, "records-skipped"), 3);
+    assert_int_equal(
+        rill_registry_lookup(reg, "out-value", pair_schema, NULL, NULL, err, sizeof err), 0);
+    rill_test_driver_destroy(td);
+    rill_topology_unref(topo);
+    rill_bytes_free(&good);
+    rill_serde_unref(in_serde);
+    rill_serde_unref(out_serde);
+    rill_registry_unref(reg);
+}
+
 /* ---- No allocation per record ---- */
 
 static void test_no_allocation_when_warm(void **state)
@@ -1400,6 +1488,7 @@ int main(void)
         T(test_reader_schema_recursive),
         T(test_truncated_and_corrupted_input),
         T(test_shared_by_threads),
+        T(test_topology_dead_letters),
         T(test_no_allocation_when_warm),
         T(test_registry_client_http),
         T(test_requests_per_10000_records),
