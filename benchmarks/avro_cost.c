@@ -65,8 +65,8 @@ static const char *const by_name[] = {"id",   "customer", "amount", "quantity", 
 static const char *const by_index[] = {"[0]", "[1]", "[2]", "[3]",    "[4]",
                                        "[5]", "[6]", "[7]", "[7][0]", "[7][1]"};
 
-static rill_buf_t build_avro(rill_arena_t *arena, const rill_avro_schema_t *schema,
-                             const order_t *o, const char *const *f)
+static rill_buf_t build_avro(rill_arena_t *arena, const rill_avro_codec_t *schema, const order_t *o,
+                             const char *const *f)
 {
     rill_buf_t rec = rill_avro_record_new(arena, schema);
     void *r = (void *)rec.data;
@@ -154,7 +154,7 @@ typedef struct {
     mode_t_ mode;
     int n;
     rill_serde_t *serde;
-    const rill_avro_schema_t *schema;
+    const rill_avro_codec_t *schema;
     rill_bytes_t *inputs;
     order_t *orders;
     rill_arena_t *arena;
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
     char err[256];
     const char *conf[] = {"schema.registry.url", "mock://", "topic", "orders", "schema",
                           schema_json,           NULL};
-    rill_registry_t *registry = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *registry = rill_registry_client_new("mock://", NULL, err, sizeof err);
     rill_serde_t *avro = rill_serde_avro_new(conf, registry, err, sizeof err);
     if (!avro) {
         fprintf(stderr, "%s\n", err);
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     }
     b.serde = b.avro ? avro : rill_serde_json();
     rill_serde_t *resolving = NULL;
-    b.schema = rill_serde_avro_schema(avro);
+    b.schema = rill_serde_avro_codec(avro);
     b.arena = rill_arena_new(4096);
     b.orders = calloc((size_t)b.n, sizeof *b.orders);
     b.inputs = calloc((size_t)b.n, sizeof *b.inputs);
@@ -261,6 +261,6 @@ int main(int argc, char **argv)
     rill_arena_destroy(b.arena);
     rill_serde_unref(resolving);
     rill_serde_unref(avro);
-    rill_registry_unref(registry);
+    rill_registry_client_unref(registry);
     return 0;
 }

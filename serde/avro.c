@@ -34,7 +34,7 @@
 /* ---- Schemas ---- */
 
 /* A compiled schema node. names are field names (records) or symbols (enums), borrowed from
- * avro-c's schema, which the rill_avro_schema_t keeps alive. */
+ * avro-c's schema, which the rill_avro_codec_t keeps alive. */
 typedef struct anode anode_t;
 struct anode {
     uint8_t type;  /* rill_avro_type_t */
@@ -52,9 +52,9 @@ struct anode {
 
 typedef struct resolver resolver_t;
 static void resolver_free(resolver_t *rs);
-static int schema_defaults(rill_avro_schema_t *schema, char *errstr, size_t errstr_size);
+static int schema_defaults(rill_avro_codec_t *schema, char *errstr, size_t errstr_size);
 
-struct rill_avro_schema {
+struct rill_avro_codec {
     atomic_uint refs;
     resolver_t *aux; /* the JSON's named types (defaults, aliases) and the defaults' memory */
     anode_t *root;
@@ -69,7 +69,7 @@ static const char *const type_names[] = {"null",   "boolean", "int",    "long", 
                                          "double", "bytes",   "string", "record", "enum",
                                          "array",  "map",     "union",  "fixed"};
 
-static void schema_free(rill_avro_schema_t *schema)
+static void schema_free(rill_avro_codec_t *schema)
 {
     if (!schema)
         return;
@@ -92,7 +92,7 @@ static void schema_free(rill_avro_schema_t *schema)
     rill_free(schema);
 }
 
-static anode_t *new_node(rill_avro_schema_t *schema, avro_schema_t src, int type)
+static anode_t *new_node(rill_avro_codec_t *schema, avro_schema_t src, int type)
 {
     if (schema->nnodes == schema->cap) {
         size_t cap = schema->cap ? schema->cap * 2 : 16;
@@ -142,7 +142,7 @@ static uint64_t name_key(const char *s, size_t len)
 }
 
 /* Named types are compiled once: a reference (or a recursion) finds the node already made. */
-static anode_t *compile(rill_avro_schema_t *schema, avro_schema_t src, int depth)
+static anode_t *compile(rill_avro_codec_t *schema, avro_schema_t src, int depth)
 {
     if (depth > 1000)
         return NULL;
@@ -245,14 +245,14 @@ static anode_t *compile(rill_avro_schema_t *schema, avro_schema_t src, int depth
     return n;
 }
 
-rill_avro_schema_t *rill_avro_schema_new(const char *json, size_t len, char *errstr,
-                                         size_t errstr_size)
+rill_avro_codec_t *rill_avro_codec_new(const char *json, size_t len, char *errstr,
+                                       size_t errstr_size)
 {
     if (!json) {
-        set_err(errstr, errstr_size, "rill_avro_schema_new: json is NULL");
+        set_err(errstr, errstr_size, "rill_avro_codec_new: json is NULL");
         return NULL;
     }
-    rill_avro_schema_t *schema = rill_calloc(1, sizeof *schema);
+    rill_avro_codec_t *schema = rill_calloc(1, sizeof *schema);
     if (!schema || !(schema->text = rill_malloc(len + 1))) {
         rill_free(schema);
         set_err(errstr, errstr_size, "avro schema: out of memory");
@@ -282,25 +282,25 @@ rill_avro_schema_t *rill_avro_schema_new(const char *json, size_t len, char *err
     return schema;
 }
 
-rill_avro_schema_t *rill_avro_schema_ref(rill_avro_schema_t *schema)
+rill_avro_codec_t *rill_avro_codec_ref(rill_avro_codec_t *schema)
 {
     if (schema)
         atomic_fetch_add_explicit(&schema->refs, 1, memory_order_relaxed);
     return schema;
 }
 
-void rill_avro_schema_unref(rill_avro_schema_t *schema)
+void rill_avro_codec_unref(rill_avro_codec_t *schema)
 {
     if (schema && atomic_fetch_sub_explicit(&schema->refs, 1, memory_order_acq_rel) == 1)
         schema_free(schema);
 }
 
-const char *rill_avro_schema_name(const rill_avro_schema_t *schema)
+const char *rill_avro_codec_name(const rill_avro_codec_t *schema)
 {
     return schema ? schema->root->fullname : NULL;
 }
 
-const char *rill_avro_schema_text(const rill_avro_schema_t *schema)
+const char *rill_avro_codec_text(const rill_avro_codec_t *schema)
 {
     return schema ? schema->text : NULL;
 }
@@ -330,7 +330,7 @@ struct rill_avro_value {
 /* A top-level value: what a view points at. The value comes first, so a doc is a value. */
 typedef struct {
     rill_avro_value_t v;
-    const rill_avro_schema_t *schema;
+    const rill_avro_codec_t *schema;
     rill_arena_t *arena; /* writers: where nested values are made */
     char *err;           /* writers: the first setter's error, in the arena */
 } avro_doc_t;
@@ -998,7 +998,7 @@ static int encode(enc_t *e, const rill_avro_value_t *v)
 
 /* ---- Writing values ---- */
 
-rill_buf_t rill_avro_record_new(rill_arena_t *arena, const rill_avro_schema_t *schema)
+rill_buf_t rill_avro_record_new(rill_arena_t *arena, const rill_avro_codec_t *schema)
 {
     if (!arena || !schema || schema->root->type != RILL_AVRO_RECORD)
         return (rill_buf_t){NULL, 0};
@@ -1837,7 +1837,7 @@ static int default_value(resolver_t *rs, const anode_t *decl, json_t *j, rill_av
  * named types by full name, and each record field's default as a value, made once and owned by
  * the schema. An invalid default fails the schema, as Java's parser does since Avro 1.9.
  */
-static int schema_defaults(rill_avro_schema_t *schema, char *errstr, size_t errstr_size)
+static int schema_defaults(rill_avro_codec_t *schema, char *errstr, size_t errstr_size)
 {
     resolver_t *aux = rill_calloc(1, sizeof *aux);
     json_error_t jerr;
@@ -2039,7 +2039,7 @@ static plan_t *make_plan(resolver_t *rs, const anode_t *w, const anode_t *rdecl,
 }
 
 /* Compiles the resolution of writer to reader; NULL with the reason in errstr. */
-static resolver_t *resolver_new(const rill_avro_schema_t *writer, const rill_avro_schema_t *reader,
+static resolver_t *resolver_new(const rill_avro_codec_t *writer, const rill_avro_codec_t *reader,
                                 plan_t **root, char *errstr, size_t errstr_size)
 {
     resolver_t *rs = rill_calloc(1, sizeof *rs);
@@ -2154,7 +2154,7 @@ typedef enum { STRATEGY_TOPIC, STRATEGY_RECORD, STRATEGY_TOPIC_RECORD } strategy
  * no lock. */
 typedef struct id_entry {
     int32_t id;
-    rill_avro_schema_t *schema;
+    rill_avro_codec_t *schema;
     char *subject;   /* for error messages; may be NULL */
     resolver_t *res; /* reading with a reader schema of another text: the plan */
     plan_t *plan;
@@ -2163,16 +2163,16 @@ typedef struct id_entry {
 } id_entry_t;
 
 typedef struct {
-    rill_registry_t *registry;
+    rill_registry_client_t *registry;
     bool auto_register, use_latest, is_key;
     strategy_t strategy;
     char *topic;
-    rill_avro_schema_t *writer; /* may be NULL until use.latest.version fetches it */
-    rill_avro_schema_t *reader; /* reader.schema: values are read as this schema, or NULL */
-    atomic_int writer_id;       /* -1 until known */
-    pthread_mutex_t lock;       /* the lists and the first use of writer */
-    id_entry_t *by_id;          /* read by deserialize */
-    id_entry_t *by_schema;      /* foreign schemas that serialize met (id found in our subject) */
+    rill_avro_codec_t *writer; /* may be NULL until use.latest.version fetches it */
+    rill_avro_codec_t *reader; /* reader.schema: values are read as this schema, or NULL */
+    atomic_int writer_id;      /* -1 until known */
+    pthread_mutex_t lock;      /* the lists and the first use of writer */
+    id_entry_t *by_id;         /* read by deserialize */
+    id_entry_t *by_schema;     /* foreign schemas that serialize met (id found in our subject) */
     _Atomic(id_entry_t *) last_id;
     _Atomic(id_entry_t *) last_schema;
 } avro_state_t;
@@ -2182,7 +2182,7 @@ static void entries_free(id_entry_t *e, bool own_schema)
     while (e) {
         id_entry_t *next = e->next;
         if (own_schema)
-            rill_avro_schema_unref(e->schema);
+            rill_avro_codec_unref(e->schema);
         resolver_free(e->res);
         rill_free(e->plan_err);
         rill_free(e->subject);
@@ -2198,18 +2198,18 @@ static void avro_destroy(void *p)
         return;
     entries_free(s->by_id, true);
     entries_free(s->by_schema, false);
-    rill_avro_schema_unref(s->writer);
-    rill_avro_schema_unref(s->reader);
-    rill_registry_unref(s->registry);
+    rill_avro_codec_unref(s->writer);
+    rill_avro_codec_unref(s->reader);
+    rill_registry_client_unref(s->registry);
     rill_free(s->topic);
     pthread_mutex_destroy(&s->lock);
     rill_free(s);
 }
 
 /* The subject a schema goes under, by the strategy; NULL when the topic is needed and unknown. */
-static char *subject_of(const avro_state_t *s, const rill_avro_schema_t *schema)
+static char *subject_of(const avro_state_t *s, const rill_avro_codec_t *schema)
 {
-    const char *name = schema ? rill_avro_schema_name(schema) : NULL;
+    const char *name = schema ? rill_avro_codec_name(schema) : NULL;
     const char *suffix = s->is_key ? "-key" : "-value";
     char buf[512];
     switch (s->strategy) {
@@ -2233,7 +2233,7 @@ static char *subject_of(const avro_state_t *s, const rill_avro_schema_t *schema)
 }
 
 /* Finds the id of schema in our subject: registers it or looks it up, as configured. */
-static int id_for(avro_state_t *s, const rill_avro_schema_t *schema, int32_t *id, char *errstr,
+static int id_for(avro_state_t *s, const rill_avro_codec_t *schema, int32_t *id, char *errstr,
                   size_t errstr_size)
 {
     char *subject = subject_of(s, schema);
@@ -2244,10 +2244,10 @@ static int id_for(avro_state_t *s, const rill_avro_schema_t *schema, int32_t *id
         return RILL_ESERDE;
     }
     char why[256] = "";
-    int rc =
-        s->auto_register
-            ? rill_registry_register(s->registry, subject, schema->text, id, why, sizeof why)
-            : rill_registry_lookup(s->registry, subject, schema->text, id, NULL, why, sizeof why);
+    int rc = s->auto_register ? rill_registry_client_register(s->registry, subject, schema->text,
+                                                              id, why, sizeof why)
+                              : rill_registry_client_lookup(s->registry, subject, schema->text, id,
+                                                            NULL, why, sizeof why);
     if (rc)
         set_err(errstr, errstr_size, "avro serializer: subject %s: %s", subject, why);
     rill_free(subject);
@@ -2272,9 +2272,9 @@ static int writer_id(avro_state_t *s, int32_t *id, char *errstr, size_t errstr_s
         const char *text;
         char why[256] = "";
         int32_t got;
-        rc = subject
-                 ? rill_registry_latest(s->registry, subject, &got, NULL, &text, why, sizeof why)
-                 : RILL_ESERDE;
+        rc = subject ? rill_registry_client_latest(s->registry, subject, &got, NULL, &text, why,
+                                                   sizeof why)
+                     : RILL_ESERDE;
         if (!subject)
             set_err(errstr, errstr_size,
                     "avro serializer: use.latest.version needs the subject "
@@ -2282,7 +2282,7 @@ static int writer_id(avro_state_t *s, int32_t *id, char *errstr, size_t errstr_s
         else if (rc)
             set_err(errstr, errstr_size, "avro serializer: latest version of %s: %s", subject, why);
         if (!rc && !s->writer &&
-            !(s->writer = rill_avro_schema_new(text, strlen(text), why, sizeof why))) {
+            !(s->writer = rill_avro_codec_new(text, strlen(text), why, sizeof why))) {
             set_err(errstr, errstr_size, "avro serializer: latest schema of %s (id %d): %s",
                     subject, got, why);
             rc = RILL_ESERDE;
@@ -2307,7 +2307,7 @@ static int writer_id(avro_state_t *s, int32_t *id, char *errstr, size_t errstr_s
  * or by this one from a schema id): the writer's id when the texts are the same, else the
  * schema's own id in our subject. Found once per schema object, then one atomic load.
  */
-static int other_id(avro_state_t *s, const rill_avro_schema_t *schema, int32_t *id, char *errstr,
+static int other_id(avro_state_t *s, const rill_avro_codec_t *schema, int32_t *id, char *errstr,
                     size_t errstr_size)
 {
     id_entry_t *e = atomic_load_explicit(&s->last_schema, memory_order_acquire);
@@ -2334,7 +2334,7 @@ static int other_id(avro_state_t *s, const rill_avro_schema_t *schema, int32_t *
         if (same || !(rc = id_for(s, schema, &got, errstr, errstr_size))) {
             if ((e = rill_calloc(1, sizeof *e))) {
                 e->id = got;
-                e->schema = (rill_avro_schema_t *)schema;
+                e->schema = (rill_avro_codec_t *)schema;
                 e->next = s->by_schema;
                 s->by_schema = e;
             } else {
@@ -2404,15 +2404,15 @@ static id_entry_t *schema_by_id(avro_state_t *s, int32_t id, char *errstr, size_
     if (!e) {
         const char *text;
         char why[256] = "";
-        rill_avro_schema_t *schema = NULL;
-        if (rill_registry_schema(s->registry, id, &text, why, sizeof why))
+        rill_avro_codec_t *schema = NULL;
+        if (rill_registry_client_schema(s->registry, id, &text, why, sizeof why))
             set_err(errstr, errstr_size, "avro: schema id %d: unknown to the registry at %s: %s",
                     id, rill__registry_url(s->registry), why);
         else if (s->writer && !strcmp(text, s->writer->text))
             /* Our own writer schema: the same object, so serializing a value read back needs no
              * lookup (and no string comparison) to find its id. */
-            schema = rill_avro_schema_ref(s->writer);
-        else if (!(schema = rill_avro_schema_new(text, strlen(text), why, sizeof why)))
+            schema = rill_avro_codec_ref(s->writer);
+        else if (!(schema = rill_avro_codec_new(text, strlen(text), why, sizeof why)))
             set_err(errstr, errstr_size, "avro: schema id %d: %s", id, why);
         if (schema && (e = rill_calloc(1, sizeof *e))) {
             e->id = id;
@@ -2424,7 +2424,7 @@ static id_entry_t *schema_by_id(avro_state_t *s, int32_t id, char *errstr, size_
             e->next = s->by_id;
             s->by_id = e;
         } else if (schema) {
-            rill_avro_schema_unref(schema);
+            rill_avro_codec_unref(schema);
             set_err(errstr, errstr_size, "avro: schema id %d: out of memory", id);
         }
     }
@@ -2550,8 +2550,8 @@ static int parse_strategy(const char *v, strategy_t *out)
     return 0;
 }
 
-rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_t *registry, char *errstr,
-                                  size_t errstr_size)
+rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_client_t *registry,
+                                  char *errstr, size_t errstr_size)
 {
     avro_state_t *s = rill_calloc(1, sizeof *s);
     if (!s) {
@@ -2599,24 +2599,25 @@ rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_t *regi
     }
     if (!rc && schema) {
         char why[256];
-        if (!(s->writer = rill_avro_schema_new(schema, strlen(schema), why, sizeof why))) {
+        if (!(s->writer = rill_avro_codec_new(schema, strlen(schema), why, sizeof why))) {
             set_err(errstr, errstr_size, "avro serde: schema: %s", why);
             rc = RILL_ECONFIG;
         }
     }
     if (!rc && reader) {
         char why[256];
-        if (!(s->reader = rill_avro_schema_new(reader, strlen(reader), why, sizeof why))) {
+        if (!(s->reader = rill_avro_codec_new(reader, strlen(reader), why, sizeof why))) {
             set_err(errstr, errstr_size, "avro serde: reader.schema: %s", why);
             rc = RILL_ECONFIG;
         }
     }
     if (!rc && registry) {
-        s->registry = rill_registry_ref(registry);
+        s->registry = rill_registry_client_ref(registry);
     } else if (!rc && !url) {
         set_err(errstr, errstr_size, "avro serde: schema.registry.url is required");
         rc = RILL_ECONFIG;
-    } else if (!rc && !(s->registry = rill_registry_new(url, user_info, errstr, errstr_size))) {
+    } else if (!rc &&
+               !(s->registry = rill_registry_client_new(url, user_info, errstr, errstr_size))) {
         rc = RILL_ECONFIG;
     }
     rill_serde_t *serde = rc ? NULL : rill_serde_new(&avro_ops, s);
@@ -2628,7 +2629,7 @@ rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_t *regi
     return serde;
 }
 
-const rill_avro_schema_t *rill_serde_avro_schema(const rill_serde_t *serde)
+const rill_avro_codec_t *rill_serde_avro_codec(const rill_serde_t *serde)
 {
     avro_state_t *s = rill__serde_state(serde, &avro_ops);
     if (!s)

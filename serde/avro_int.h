@@ -14,7 +14,7 @@ void rill__serde_err(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* The registry client's base URL, for error messages, borrowed ("mock://" for a mock). */
-const char *rill__registry_url(const rill_registry_t *registry);
+const char *rill__registry_url(const rill_registry_client_t *registry);
 
 /* Defined in serde.c: the state of serde when its ops are ops, else NULL. */
 void *rill__serde_state(const rill_serde_t *serde, const rill_serde_ops *ops);

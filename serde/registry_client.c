@@ -37,7 +37,7 @@ typedef struct by_subject {
     struct by_subject *next;
 } by_subject_t;
 
-struct rill_registry {
+struct rill_registry_client {
     atomic_uint refs;
     char *url; /* without a trailing '/' */
     char *user_info;
@@ -58,13 +58,13 @@ static void init_curl(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-const char *rill__registry_url(const rill_registry_t *registry)
+const char *rill__registry_url(const rill_registry_client_t *registry)
 {
     return registry ? registry->url : "(none)";
 }
 
-rill_registry_t *rill_registry_new(const char *url, const char *user_info, char *errstr,
-                                   size_t errstr_size)
+rill_registry_client_t *rill_registry_client_new(const char *url, const char *user_info,
+                                                 char *errstr, size_t errstr_size)
 {
     if (!url || !*url) {
         set_err(errstr, errstr_size, "schema registry: schema.registry.url is empty");
@@ -78,7 +78,7 @@ rill_registry_t *rill_registry_new(const char *url, const char *user_info, char 
                 url);
         return NULL;
     }
-    rill_registry_t *r = rill_calloc(1, sizeof *r);
+    rill_registry_client_t *r = rill_calloc(1, sizeof *r);
     if (!r) {
         set_err(errstr, errstr_size, "schema registry: out of memory");
         return NULL;
@@ -99,28 +99,28 @@ rill_registry_t *rill_registry_new(const char *url, const char *user_info, char 
     r->user_info = user_info ? rill_strdup(user_info) : NULL;
     if (!r->url || (user_info && !r->user_info)) {
         set_err(errstr, errstr_size, "schema registry: out of memory");
-        rill_registry_unref(r);
+        rill_registry_client_unref(r);
         return NULL;
     }
     if (!mock) {
         pthread_once(&curl_once, init_curl);
         if (curl_init_rc != CURLE_OK || !(r->curl = curl_easy_init())) {
             set_err(errstr, errstr_size, "schema registry: libcurl failed to start");
-            rill_registry_unref(r);
+            rill_registry_client_unref(r);
             return NULL;
         }
     }
     return r;
 }
 
-rill_registry_t *rill_registry_ref(rill_registry_t *registry)
+rill_registry_client_t *rill_registry_client_ref(rill_registry_client_t *registry)
 {
     if (registry)
         atomic_fetch_add_explicit(&registry->refs, 1, memory_order_relaxed);
     return registry;
 }
 
-void rill_registry_unref(rill_registry_t *registry)
+void rill_registry_client_unref(rill_registry_client_t *registry)
 {
     if (!registry || atomic_fetch_sub_explicit(&registry->refs, 1, memory_order_acq_rel) != 1)
         return;
@@ -143,14 +143,14 @@ void rill_registry_unref(rill_registry_t *registry)
     rill_free(registry);
 }
 
-uint64_t rill_registry_requests(const rill_registry_t *registry)
+uint64_t rill_registry_client_requests(const rill_registry_client_t *registry)
 {
-    return registry ? atomic_load(&((rill_registry_t *)registry)->requests) : 0;
+    return registry ? atomic_load(&((rill_registry_client_t *)registry)->requests) : 0;
 }
 
 /* ---- The cache (called with the lock held) ---- */
 
-static by_id_t *find_id(rill_registry_t *r, int32_t id)
+static by_id_t *find_id(rill_registry_client_t *r, int32_t id)
 {
     by_id_t *e = r->ids;
     while (e && e->id != id)
@@ -158,7 +158,7 @@ static by_id_t *find_id(rill_registry_t *r, int32_t id)
     return e;
 }
 
-static by_id_t *find_text(rill_registry_t *r, const char *text)
+static by_id_t *find_text(rill_registry_client_t *r, const char *text)
 {
     by_id_t *e = r->ids;
     while (e && strcmp(e->text, text))
@@ -167,7 +167,7 @@ static by_id_t *find_text(rill_registry_t *r, const char *text)
 }
 
 /* Remembers id's text; returns the cached text (borrowed by callers) or NULL. */
-static const char *add_id(rill_registry_t *r, int32_t id, const char *text)
+static const char *add_id(rill_registry_client_t *r, int32_t id, const char *text)
 {
     by_id_t *e = find_id(r, id);
     if (e)
@@ -184,7 +184,7 @@ static const char *add_id(rill_registry_t *r, int32_t id, const char *text)
     return e->text;
 }
 
-static by_subject_t *find_subject(rill_registry_t *r, const char *subject, const char *text)
+static by_subject_t *find_subject(rill_registry_client_t *r, const char *subject, const char *text)
 {
     by_subject_t *e = r->subjects;
     while (e && (strcmp(e->subject, subject) || (text && strcmp(e->text, text))))
@@ -192,7 +192,7 @@ static by_subject_t *find_subject(rill_registry_t *r, const char *subject, const
     return e;
 }
 
-static int add_subject(rill_registry_t *r, const char *subject, const char *text, int32_t id,
+static int add_subject(rill_registry_client_t *r, const char *subject, const char *text, int32_t id,
                        int32_t version)
 {
     by_subject_t *e = find_subject(r, subject, text);
@@ -241,8 +241,8 @@ static int code_of(long status)
  * non-2xx status becomes an error naming the request, the status and the registry's error_code
  * and message.
  */
-static int request(rill_registry_t *r, const char *method, const char *path, const char *body,
-                   json_t **out, char *errstr, size_t errstr_size)
+static int request(rill_registry_client_t *r, const char *method, const char *path,
+                   const char *body, json_t **out, char *errstr, size_t errstr_size)
 {
     char url[2048];
     snprintf(url, sizeof url, "%s%s", r->url, path);
@@ -310,7 +310,7 @@ static int request(rill_registry_t *r, const char *method, const char *path, con
 }
 
 /* "/subjects/<escaped subject><tail>" into buf. */
-static int subject_path(rill_registry_t *r, const char *subject, const char *tail, char *buf,
+static int subject_path(rill_registry_client_t *r, const char *subject, const char *tail, char *buf,
                         size_t size)
 {
     char *esc = curl_easy_escape(r->curl, subject, 0);
@@ -342,7 +342,7 @@ static bool get_int32(json_t *doc, const char *key, int32_t *out)
  * POSTs {"schema": schema} to /subjects/{subject}<tail> and reads the answer's id and, when
  * version is not NULL, its version (the lookup's answer has one, the register's not).
  */
-static int post_schema(rill_registry_t *r, const char *subject, const char *tail,
+static int post_schema(rill_registry_client_t *r, const char *subject, const char *tail,
                        const char *schema, int32_t *id, int32_t *version, char *errstr,
                        size_t errstr_size)
 {
@@ -365,8 +365,8 @@ static int post_schema(rill_registry_t *r, const char *subject, const char *tail
 
 /* ---- The API ---- */
 
-int rill_registry_schema(rill_registry_t *r, int32_t id, const char **schema, char *errstr,
-                         size_t errstr_size)
+int rill_registry_client_schema(rill_registry_client_t *r, int32_t id, const char **schema,
+                                char *errstr, size_t errstr_size)
 {
     if (!r || !schema)
         return RILL_EINVAL;
@@ -402,7 +402,8 @@ int rill_registry_schema(rill_registry_t *r, int32_t id, const char **schema, ch
 }
 
 /* Registers in the mock: the same text gets the same id in every subject, as Confluent's. */
-static int mock_register(rill_registry_t *r, const char *subject, const char *schema, int32_t *id)
+static int mock_register(rill_registry_client_t *r, const char *subject, const char *schema,
+                         int32_t *id)
 {
     by_id_t *same = find_text(r, schema);
     int32_t version = 1;
@@ -413,8 +414,8 @@ static int mock_register(rill_registry_t *r, const char *subject, const char *sc
     return add_subject(r, subject, schema, *id, version);
 }
 
-int rill_registry_register(rill_registry_t *r, const char *subject, const char *schema, int32_t *id,
-                           char *errstr, size_t errstr_size)
+int rill_registry_client_register(rill_registry_client_t *r, const char *subject,
+                                  const char *schema, int32_t *id, char *errstr, size_t errstr_size)
 {
     if (!r || !subject || !schema || !id)
         return RILL_EINVAL;
@@ -433,8 +434,8 @@ int rill_registry_register(rill_registry_t *r, const char *subject, const char *
     return rc;
 }
 
-int rill_registry_lookup(rill_registry_t *r, const char *subject, const char *schema, int32_t *id,
-                         int32_t *version, char *errstr, size_t errstr_size)
+int rill_registry_client_lookup(rill_registry_client_t *r, const char *subject, const char *schema,
+                                int32_t *id, int32_t *version, char *errstr, size_t errstr_size)
 {
     if (!r || !subject || !schema)
         return RILL_EINVAL;
@@ -462,8 +463,9 @@ int rill_registry_lookup(rill_registry_t *r, const char *subject, const char *sc
     return rc;
 }
 
-int rill_registry_latest(rill_registry_t *r, const char *subject, int32_t *id, int32_t *version,
-                         const char **schema, char *errstr, size_t errstr_size)
+int rill_registry_client_latest(rill_registry_client_t *r, const char *subject, int32_t *id,
+                                int32_t *version, const char **schema, char *errstr,
+                                size_t errstr_size)
 {
     if (!r || !subject)
         return RILL_EINVAL;

@@ -274,9 +274,9 @@ RILL_EXTERN rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...)
  * against the schema. Values are borrowed from their arena and belong to one thread; schemas and
  * the registry client may be shared by threads.
  */
-typedef struct rill_avro_schema rill_avro_schema_t;
+typedef struct rill_avro_codec rill_avro_codec_t;
 typedef struct rill_avro_value rill_avro_value_t;
-typedef struct rill_registry rill_registry_t;
+typedef struct rill_registry_client rill_registry_client_t;
 
 /* The type of an Avro value (a union value has its branch's type). */
 typedef enum {
@@ -298,17 +298,17 @@ typedef enum {
 
 /* Parses len bytes of an Avro schema's JSON (avro-c's parser) into a new schema (reference
  * count 1), or NULL with the reason in errstr. */
-RILL_EXTERN rill_avro_schema_t *rill_avro_schema_new(const char *json, size_t len, char *errstr,
-                                                     size_t errstr_size);
+RILL_EXTERN rill_avro_codec_t *rill_avro_codec_new(const char *json, size_t len, char *errstr,
+                                                   size_t errstr_size);
 /* Takes a reference on schema and returns it (NULL is fine). @thread any */
-RILL_EXTERN rill_avro_schema_t *rill_avro_schema_ref(rill_avro_schema_t *schema);
+RILL_EXTERN rill_avro_codec_t *rill_avro_codec_ref(rill_avro_codec_t *schema);
 /* Drops a reference; the last one frees the schema (NULL is fine). @thread any */
-RILL_EXTERN void rill_avro_schema_unref(rill_avro_schema_t *schema);
+RILL_EXTERN void rill_avro_codec_unref(rill_avro_codec_t *schema);
 /* Returns the full name of the schema's top type ("com.acme.Order"; "long" for a primitive),
  * borrowed from the schema. */
-RILL_EXTERN const char *rill_avro_schema_name(const rill_avro_schema_t *schema);
+RILL_EXTERN const char *rill_avro_codec_name(const rill_avro_codec_t *schema);
 /* Returns the schema's JSON text as it was given, borrowed from the schema. */
-RILL_EXTERN const char *rill_avro_schema_text(const rill_avro_schema_t *schema);
+RILL_EXTERN const char *rill_avro_codec_text(const rill_avro_codec_t *schema);
 
 /* Returns the value at path under v (see above), borrowed, or NULL when there is none. */
 RILL_EXTERN const rill_avro_value_t *rill_avro_get(const void *v, const char *path);
@@ -343,7 +343,7 @@ RILL_EXTERN int rill_avro_key_at(const void *v, size_t i, rill_buf_t *key);
 /* Returns a view of a new, empty record of schema (a record schema) in arena, to fill with the
  * rill_avro_set_*() calls and serialize; the schema is borrowed and must outlive the arena's
  * contents. A null view when schema is not a record or memory runs out. */
-RILL_EXTERN rill_buf_t rill_avro_record_new(rill_arena_t *arena, const rill_avro_schema_t *schema);
+RILL_EXTERN rill_buf_t rill_avro_record_new(rill_arena_t *arena, const rill_avro_codec_t *schema);
 /* The setters: each sets the value at path under record (a view's data, made by
  * rill_avro_record_new() or the serde) and checks it against the schema; a union takes the
  * first branch that accepts the value. Nested records are made as their path is first set; a
@@ -399,11 +399,12 @@ RILL_EXTERN int rill_avro_format(const void *v, char *buf, size_t size);
  * in this serde's subject); deserialize looks the writer schema up by id once and caches it, so
  * there is no request per record.
  */
-RILL_EXTERN rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_t *registry,
-                                              char *errstr, size_t errstr_size);
+RILL_EXTERN rill_serde_t *rill_serde_avro_new(const char *const *conf,
+                                              rill_registry_client_t *registry, char *errstr,
+                                              size_t errstr_size);
 /* Returns the writer schema of an Avro serde (fetched on first use with use.latest.version),
  * borrowed from the serde, or NULL when it has none or serde is not an Avro serde. */
-RILL_EXTERN const rill_avro_schema_t *rill_serde_avro_schema(const rill_serde_t *serde);
+RILL_EXTERN const rill_avro_codec_t *rill_serde_avro_codec(const rill_serde_t *serde);
 
 /*
  * The schema registry client: Confluent Schema Registry's REST API over libcurl, with a cache by
@@ -415,33 +416,33 @@ RILL_EXTERN const rill_avro_schema_t *rill_serde_avro_schema(const rill_serde_t 
 /* Returns a new client (reference count 1) for the registry at url ("http(s)://host:port", or
  * "mock://" for an in-process registry that assigns ids itself, for tests), with basic auth
  * when user_info ("user:password") is not NULL; NULL with the reason in errstr. */
-RILL_EXTERN rill_registry_t *rill_registry_new(const char *url, const char *user_info, char *errstr,
-                                               size_t errstr_size);
+RILL_EXTERN rill_registry_client_t *rill_registry_client_new(const char *url, const char *user_info,
+                                                             char *errstr, size_t errstr_size);
 /* Takes a reference on registry and returns it (NULL is fine). @thread any */
-RILL_EXTERN rill_registry_t *rill_registry_ref(rill_registry_t *registry);
+RILL_EXTERN rill_registry_client_t *rill_registry_client_ref(rill_registry_client_t *registry);
 /* Drops a reference; the last one frees the client (NULL is fine). @thread any */
-RILL_EXTERN void rill_registry_unref(rill_registry_t *registry);
+RILL_EXTERN void rill_registry_client_unref(rill_registry_client_t *registry);
 /* Sets *schema to the text of schema id (GET /schemas/ids/{id}), borrowed. 0, RILL_ENOENT
  * (40403), RILL_EIO (transport or server error), RILL_ESERDE; errstr says which. @thread any */
-RILL_EXTERN int rill_registry_schema(rill_registry_t *registry, int32_t id, const char **schema,
-                                     char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_registry_client_schema(rill_registry_client_t *registry, int32_t id,
+                                            const char **schema, char *errstr, size_t errstr_size);
 /* Registers schema under subject (POST /subjects/{s}/versions) and sets *id. 0 or a negative
  * code with the registry's error_code and message in errstr. @thread any */
-RILL_EXTERN int rill_registry_register(rill_registry_t *registry, const char *subject,
-                                       const char *schema, int32_t *id, char *errstr,
-                                       size_t errstr_size);
+RILL_EXTERN int rill_registry_client_register(rill_registry_client_t *registry, const char *subject,
+                                              const char *schema, int32_t *id, char *errstr,
+                                              size_t errstr_size);
 /* Looks schema up under subject (POST /subjects/{s}): sets *id and *version (either may be
  * NULL). 0, RILL_ENOENT (40401 subject, 40403 schema not found) or another code. @thread any */
-RILL_EXTERN int rill_registry_lookup(rill_registry_t *registry, const char *subject,
-                                     const char *schema, int32_t *id, int32_t *version,
-                                     char *errstr, size_t errstr_size);
+RILL_EXTERN int rill_registry_client_lookup(rill_registry_client_t *registry, const char *subject,
+                                            const char *schema, int32_t *id, int32_t *version,
+                                            char *errstr, size_t errstr_size);
 /* Fetches subject's latest version (GET /subjects/{s}/versions/latest): *id, *version (may be
  * NULL) and *schema (borrowed). Not cached: each call is a request. @thread any */
-RILL_EXTERN int rill_registry_latest(rill_registry_t *registry, const char *subject, int32_t *id,
-                                     int32_t *version, const char **schema, char *errstr,
-                                     size_t errstr_size);
+RILL_EXTERN int rill_registry_client_latest(rill_registry_client_t *registry, const char *subject,
+                                            int32_t *id, int32_t *version, const char **schema,
+                                            char *errstr, size_t errstr_size);
 /* Returns how many HTTP requests the client has made (for tests and metrics). @thread any */
-RILL_EXTERN uint64_t rill_registry_requests(const rill_registry_t *registry);
+RILL_EXTERN uint64_t rill_registry_client_requests(const rill_registry_client_t *registry);
 
 #ifdef __cplusplus
 }

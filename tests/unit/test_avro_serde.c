@@ -118,7 +118,7 @@ static const char *all_schema =
     "{\"name\":\"inner\",\"type\":\"Inner\"},"
     "{\"name\":\"opt\",\"type\":[\"null\",\"string\"]}]}";
 
-static rill_serde_t *mock_serde(const char *schema, const char *topic, rill_registry_t *reg)
+static rill_serde_t *mock_serde(const char *schema, const char *topic, rill_registry_client_t *reg)
 {
     const char *conf[] = {"schema.registry.url", "mock://", "topic", topic, "schema", schema, NULL};
     char err[256] = "";
@@ -189,8 +189,8 @@ static void test_wire_format(void **state)
 {
     rill_arena_t *arena = *state;
     rill_serde_t *serde = mock_serde(pair_schema, "pairs", NULL);
-    const rill_avro_schema_t *schema = rill_serde_avro_schema(serde);
-    assert_string_equal(rill_avro_schema_name(schema), "t.Pair");
+    const rill_avro_codec_t *schema = rill_serde_avro_codec(serde);
+    assert_string_equal(rill_avro_codec_name(schema), "t.Pair");
     rill_buf_t rec = rill_avro_record_new(arena, schema);
     assert_non_null(rec.data);
     assert_int_equal(rill_avro_set_int((void *)rec.data, "a", -3), 0);
@@ -265,7 +265,7 @@ static void fill_all(void *r)
 static rill_serde_t *all_record(rill_arena_t *arena, const char *topic, rill_bytes_t *out)
 {
     rill_serde_t *serde = mock_serde(all_schema, topic, NULL);
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(serde));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(serde));
     fill_all((void *)rec.data);
     serialize_ok(serde, rec, out);
     return serde;
@@ -332,7 +332,7 @@ static void test_every_type_against_avro_c(void **state)
 {
     rill_arena_t *arena = *state;
     rill_serde_t *serde = mock_serde(all_schema, "all", NULL);
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(serde));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(serde));
     fill_all((void *)rec.data);
     assert_null(rill_avro_error(rec.data));
     rill_bytes_t out = {0};
@@ -442,7 +442,7 @@ static void test_blocks(void **state)
                          "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"int\"}},"
                          "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"int\"}}]}";
     rill_serde_t *serde = mock_serde(schema, "b", NULL);
-    rill_buf_t rec = rill_avro_record_new(*state, rill_serde_avro_schema(serde));
+    rill_buf_t rec = rill_avro_record_new(*state, rill_serde_avro_codec(serde));
     rill_avro_set_array((void *)rec.data, "a", 0);
     rill_avro_set_map((void *)rec.data, "m", 0);
     rill_bytes_t out = {0};
@@ -524,7 +524,7 @@ static void test_writer_checks(void **state)
 {
     rill_arena_t *arena = *state;
     rill_serde_t *serde = mock_serde(all_schema, "w", NULL);
-    const rill_avro_schema_t *schema = rill_serde_avro_schema(serde);
+    const rill_avro_codec_t *schema = rill_serde_avro_codec(serde);
     rill_buf_t rec = rill_avro_record_new(arena, schema);
     void *r = (void *)rec.data;
     assert_int_equal(rill_avro_set_str(r, "i", "x", 1), RILL_ESERDE);
@@ -616,7 +616,7 @@ static void test_writer_defaults(void **state)
                          "{\"name\":\"s\",\"type\":\"string\",\"default\":\"d\"},"
                          "{\"name\":\"opt\",\"type\":[\"null\",\"int\"]}]}";
     rill_serde_t *serde = mock_serde(schema, "d", NULL);
-    rill_buf_t rec = rill_avro_record_new(*state, rill_serde_avro_schema(serde));
+    rill_buf_t rec = rill_avro_record_new(*state, rill_serde_avro_codec(serde));
     rill_bytes_t out = {0};
     serialize_ok(serde, rec, &out);
     const uint8_t want[] = {0, 0, 0, 0, 1, 0x54, 0x02, 'd', 0x00};
@@ -632,7 +632,7 @@ static void subject_case(rill_arena_t *arena, const char *strategy, const char *
                          const char *want_subject)
 {
     char err[256] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     const char *conf[] = {"schema.registry.url",
                           "unused: the registry is given",
                           "subject.name.strategy",
@@ -646,19 +646,20 @@ static void subject_case(rill_arena_t *arena, const char *strategy, const char *
                           NULL};
     rill_serde_t *serde = rill_serde_avro_new(conf, reg, err, sizeof err);
     assert_non_null(serde);
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(serde));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(serde));
     rill_avro_set_int((void *)rec.data, "a", 1);
     rill_avro_set_str((void *)rec.data, "s", "", 0);
     rill_bytes_t out = {0};
     serialize_ok(serde, rec, &out);
     int32_t id, version;
     assert_int_equal(
-        rill_registry_lookup(reg, want_subject, pair_schema, &id, &version, err, sizeof err), 0);
+        rill_registry_client_lookup(reg, want_subject, pair_schema, &id, &version, err, sizeof err),
+        0);
     assert_int_equal(id, 1);
     assert_int_equal(version, 1);
     rill_bytes_free(&out);
     rill_serde_unref(serde);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 static void test_subject_name_strategies(void **state)
@@ -674,7 +675,7 @@ static void test_use_latest_and_no_auto_register(void **state)
 {
     rill_arena_t *arena = *state;
     char err[256] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     int32_t id;
     /* Not registered: auto.register.schemas=false fails, naming the subject. */
     const char *lookup_only[] = {"schema.registry.url",
@@ -687,7 +688,7 @@ static void test_use_latest_and_no_auto_register(void **state)
                                  pair_schema,
                                  NULL};
     rill_serde_t *serde = rill_serde_avro_new(lookup_only, reg, err, sizeof err);
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(serde));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(serde));
     rill_avro_set_int((void *)rec.data, "a", 1);
     rill_avro_set_str((void *)rec.data, "s", "x", 1);
     rill_bytes_t out = {0};
@@ -696,9 +697,10 @@ static void test_use_latest_and_no_auto_register(void **state)
                      RILL_ESERDE);
     assert_contains(err, "subject orders-value: error_code 40401");
     /* Registered by someone else (ids 1, then 2): found by lookup. */
-    assert_int_equal(rill_registry_register(reg, "other", all_schema, &id, err, sizeof err), 0);
-    assert_int_equal(rill_registry_register(reg, "orders-value", pair_schema, &id, err, sizeof err),
+    assert_int_equal(rill_registry_client_register(reg, "other", all_schema, &id, err, sizeof err),
                      0);
+    assert_int_equal(
+        rill_registry_client_register(reg, "orders-value", pair_schema, &id, err, sizeof err), 0);
     assert_int_equal(id, 2);
     serialize_ok(serde, rec, &out);
     assert_int_equal(out.data[4], 2);
@@ -709,9 +711,9 @@ static void test_use_latest_and_no_auto_register(void **state)
         "schema.registry.url", "mock://", "use.latest.version", "true", "topic", "orders", NULL};
     serde = rill_serde_avro_new(latest, reg, err, sizeof err);
     assert_non_null(serde);
-    const rill_avro_schema_t *schema = rill_serde_avro_schema(serde);
+    const rill_avro_codec_t *schema = rill_serde_avro_codec(serde);
     assert_non_null(schema);
-    assert_string_equal(rill_avro_schema_name(schema), "t.Pair");
+    assert_string_equal(rill_avro_codec_name(schema), "t.Pair");
     rec = rill_avro_record_new(arena, schema);
     rill_avro_set_int((void *)rec.data, "a", 1);
     rill_avro_set_str((void *)rec.data, "s", "x", 1);
@@ -719,7 +721,7 @@ static void test_use_latest_and_no_auto_register(void **state)
     assert_int_equal(out.data[4], 2);
     rill_bytes_free(&out);
     rill_serde_unref(serde);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 /* A value read by one serde (its writer schema, id 1 in "in-value") is written by a serde of
@@ -728,12 +730,12 @@ static void test_pass_through_foreign_schema(void **state)
 {
     rill_arena_t *arena = *state;
     char err[256] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     rill_serde_t *in = mock_serde(pair_schema, "in", reg);
     const char *conf[] = {"schema.registry.url", "mock://", "topic", "out", NULL};
     rill_serde_t *out_serde = rill_serde_avro_new(conf, reg, err, sizeof err);
     assert_non_null(out_serde);
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(in));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(in));
     rill_avro_set_int((void *)rec.data, "a", 5);
     rill_avro_set_str((void *)rec.data, "s", "x", 1);
     rill_bytes_t b = {0};
@@ -744,12 +746,12 @@ static void test_pass_through_foreign_schema(void **state)
     assert_int_equal(b2.len, b.len);
     assert_memory_equal(b2.data, b.data, b.len);
     assert_int_equal(
-        rill_registry_lookup(reg, "out-value", pair_schema, NULL, NULL, err, sizeof err), 0);
+        rill_registry_client_lookup(reg, "out-value", pair_schema, NULL, NULL, err, sizeof err), 0);
     rill_bytes_free(&b);
     rill_bytes_free(&b2);
     rill_serde_unref(in);
     rill_serde_unref(out_serde);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 /* ---- Reading with a reader schema (the Avro specification's "Schema Resolution") ---- */
@@ -793,7 +795,7 @@ static const char *user_v2 =
 static void write_user(rill_serde_t *writer, rill_arena_t *arena, const char *color, bool s_null,
                        rill_bytes_t *out)
 {
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(writer));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(writer));
     void *r = (void *)rec.data;
     rill_avro_set_int(r, "id", 7);
     rill_avro_set_str(r, "name", "ann", 3);
@@ -816,7 +818,7 @@ static void test_reader_schema_resolution(void **state)
 {
     rill_arena_t *arena = *state;
     char err[512] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     rill_serde_t *writer = mock_serde(user_v1, "users", reg);
     const char *conf[] = {"schema.registry.url", "mock://", "topic", "users",
                           "reader.schema",       user_v2,   NULL};
@@ -884,14 +886,14 @@ static void test_reader_schema_resolution(void **state)
     rill_bytes_free(&out);
     rill_serde_unref(reader);
     rill_serde_unref(writer);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 static void test_reader_schema_mismatch(void **state)
 {
     rill_arena_t *arena = *state;
     char err[512] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     rill_serde_t *writer = mock_serde(user_v1, "users", reg);
     rill_bytes_t out = {0};
     write_user(writer, arena, "BLUE", false, &out);
@@ -923,7 +925,7 @@ static void test_reader_schema_mismatch(void **state)
     }
     rill_bytes_free(&out);
     rill_serde_unref(writer);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 /* A recursive record (a linked list) read with a reader that promotes and adds a field. */
@@ -936,11 +938,11 @@ static void test_reader_schema_recursive(void **state)
                     "\"type\":\"long\"},{\"name\":\"next\",\"type\":[\"null\",\"Node\"]},"
                     "{\"name\":\"w\",\"type\":\"int\",\"default\":-1}]}";
     char err[512] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     rill_serde_t *writer = mock_serde(w, "list", reg);
     const char *conf[] = {"schema.registry.url", "mock://", "reader.schema", r, NULL};
     rill_serde_t *reader = rill_serde_avro_new(conf, reg, err, sizeof err);
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(writer));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(writer));
     void *x = (void *)rec.data;
     assert_int_equal(rill_avro_set_int(x, "v", 1), 0);
     assert_int_equal(rill_avro_set_record(x, "next"), 0);
@@ -959,7 +961,7 @@ static void test_reader_schema_recursive(void **state)
     rill_bytes_free(&out);
     rill_serde_unref(reader);
     rill_serde_unref(writer);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 /* Every truncation of a valid record fails cleanly, and 20,000 random corruptions (fixed seed)
@@ -1044,15 +1046,15 @@ static void test_shared_by_threads(void **state)
 {
     rill_arena_t *arena = *state;
     char err[256] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     rill_serde_t *pairs = mock_serde(pair_schema, "shared", reg);
     rill_serde_t *alls = mock_serde(all_schema, "shared2", reg);
     rill_bytes_t inputs[2] = {{0}, {0}};
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(pairs));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(pairs));
     rill_avro_set_int((void *)rec.data, "a", 1);
     rill_avro_set_str((void *)rec.data, "s", "x", 1);
     serialize_ok(pairs, rec, &inputs[0]);
-    rec = rill_avro_record_new(arena, rill_serde_avro_schema(alls));
+    rec = rill_avro_record_new(arena, rill_serde_avro_codec(alls));
     fill_all((void *)rec.data);
     serialize_ok(alls, rec, &inputs[1]);
     /* A reader of its own: both ids are new to it, and its serialize registers the second. */
@@ -1073,7 +1075,7 @@ static void test_shared_by_threads(void **state)
     rill_serde_unref(serde);
     rill_serde_unref(pairs);
     rill_serde_unref(alls);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 /* ---- Through a topology: bad records go to the deserialization handler ---- */
@@ -1097,7 +1099,7 @@ static void test_topology_dead_letters(void **state)
 {
     rill_arena_t *arena = *state;
     char err[512] = "";
-    rill_registry_t *reg = rill_registry_new("mock://", NULL, err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
     rill_serde_t *in_serde = mock_serde(pair_schema, "in", reg);
     const char *out_conf[] = {"schema.registry.url", "mock://", "topic", "out", NULL};
     rill_serde_t *out_serde = rill_serde_avro_new(out_conf, reg, err, sizeof err);
@@ -1117,7 +1119,7 @@ static void test_topology_dead_letters(void **state)
     rill_conf_destroy(conf);
 
     rill_bytes_t good = {0};
-    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_schema(in_serde));
+    rill_buf_t rec = rill_avro_record_new(arena, rill_serde_avro_codec(in_serde));
     rill_avro_set_int((void *)rec.data, "a", 1);
     rill_avro_set_str((void *)rec.data, "s", "ok", 2);
     serialize_ok(in_serde, rec, &good);
@@ -1152,13 +1154,13 @@ static void test_topology_dead_letters(void **state)
     }
     assert_int_equal(rill_test_driver_metric(td, "records-skipped"), 3);
     assert_int_equal(
-        rill_registry_lookup(reg, "out-value", pair_schema, NULL, NULL, err, sizeof err), 0);
+        rill_registry_client_lookup(reg, "out-value", pair_schema, NULL, NULL, err, sizeof err), 0);
     rill_test_driver_destroy(td);
     rill_topology_unref(topo);
     rill_bytes_free(&good);
     rill_serde_unref(in_serde);
     rill_serde_unref(out_serde);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 /* ---- No allocation per record ---- */
@@ -1167,7 +1169,7 @@ static void test_no_allocation_when_warm(void **state)
 {
     rill_arena_t *arena = *state;
     rill_serde_t *serde = mock_serde(all_schema, "hot", NULL);
-    const rill_avro_schema_t *schema = rill_serde_avro_schema(serde);
+    const rill_avro_codec_t *schema = rill_serde_avro_codec(serde);
     rill_bytes_t out = {0}, again = {0};
     long before = 0;
     for (int round = 0; round < 1000; round++) {
@@ -1380,48 +1382,53 @@ static void test_registry_client_http(void **state)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", f.port);
 
     /* Without credentials: the 401 body becomes the error. */
-    rill_registry_t *anon = rill_registry_new(url, NULL, err, sizeof err);
+    rill_registry_client_t *anon = rill_registry_client_new(url, NULL, err, sizeof err);
     int32_t id = 0, version = 0;
-    assert_int_equal(rill_registry_register(anon, "s", pair_schema, &id, err, sizeof err),
+    assert_int_equal(rill_registry_client_register(anon, "s", pair_schema, &id, err, sizeof err),
                      RILL_ESERDE);
     assert_string_equal(err, "POST /subjects/s/versions: HTTP 401, error_code 401: Unauthorized");
-    rill_registry_unref(anon);
+    rill_registry_client_unref(anon);
 
-    rill_registry_t *reg = rill_registry_new(url, "alice:s3cret", err, sizeof err);
+    rill_registry_client_t *reg = rill_registry_client_new(url, "alice:s3cret", err, sizeof err);
     assert_non_null(reg);
     /* A subject that needs escaping in the URL. */
-    assert_int_equal(rill_registry_register(reg, "a b&c", pair_schema, &id, err, sizeof err), 0);
+    assert_int_equal(rill_registry_client_register(reg, "a b&c", pair_schema, &id, err, sizeof err),
+                     0);
     assert_int_equal(id, 1);
     assert_string_equal(f.last_content_type, "application/vnd.schemaregistry.v1+json");
-    assert_int_equal(rill_registry_register(reg, "a b&c", pair_schema, &id, err, sizeof err), 0);
-    assert_int_equal(rill_registry_requests(reg), 1); /* cached */
+    assert_int_equal(rill_registry_client_register(reg, "a b&c", pair_schema, &id, err, sizeof err),
+                     0);
+    assert_int_equal(rill_registry_client_requests(reg), 1); /* cached */
     assert_int_equal(
-        rill_registry_lookup(reg, "a b&c", pair_schema, &id, &version, err, sizeof err), 0);
+        rill_registry_client_lookup(reg, "a b&c", pair_schema, &id, &version, err, sizeof err), 0);
     assert_int_equal(version, 1);
-    assert_int_equal(rill_registry_requests(reg), 2);
-    assert_int_equal(rill_registry_lookup(reg, "nope", pair_schema, &id, &version, err, sizeof err),
-                     RILL_ENOENT);
+    assert_int_equal(rill_registry_client_requests(reg), 2);
+    assert_int_equal(
+        rill_registry_client_lookup(reg, "nope", pair_schema, &id, &version, err, sizeof err),
+        RILL_ENOENT);
     assert_string_equal(err, "POST /subjects/nope: HTTP 404, error_code 40401: Subject not found.");
     const char *text = NULL;
-    assert_int_equal(rill_registry_schema(reg, 1, &text, err, sizeof err), 0);
+    assert_int_equal(rill_registry_client_schema(reg, 1, &text, err, sizeof err), 0);
     assert_string_equal(text, pair_schema);
-    assert_int_equal(rill_registry_schema(reg, 42, &text, err, sizeof err), RILL_ENOENT);
+    assert_int_equal(rill_registry_client_schema(reg, 42, &text, err, sizeof err), RILL_ENOENT);
     assert_string_equal(err,
                         "GET /schemas/ids/42: HTTP 404, error_code 40403: Schema 42 not found");
-    assert_int_equal(rill_registry_register(reg, "a b&c", all_schema, &id, err, sizeof err), 0);
+    assert_int_equal(rill_registry_client_register(reg, "a b&c", all_schema, &id, err, sizeof err),
+                     0);
     assert_int_equal(id, 2);
-    assert_int_equal(rill_registry_latest(reg, "a b&c", &id, &version, &text, err, sizeof err), 0);
+    assert_int_equal(
+        rill_registry_client_latest(reg, "a b&c", &id, &version, &text, err, sizeof err), 0);
     assert_int_equal(id, 2);
     assert_int_equal(version, 2);
     assert_string_equal(text, all_schema);
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 
     /* Nothing listening. */
     fake_stop(&f);
-    reg = rill_registry_new(url, NULL, err, sizeof err);
-    assert_int_equal(rill_registry_schema(reg, 1, &text, err, sizeof err), RILL_EIO);
+    reg = rill_registry_client_new(url, NULL, err, sizeof err);
+    assert_int_equal(rill_registry_client_schema(reg, 1, &text, err, sizeof err), RILL_EIO);
     assert_contains(err, "GET http://127.0.0.1:");
-    rill_registry_unref(reg);
+    rill_registry_client_unref(reg);
 }
 
 /* 10,000 records through a producer serde and a consumer serde with clients of their own: one
@@ -1440,7 +1447,7 @@ static void test_requests_per_10000_records(void **state)
     rill_serde_t *consumer = rill_serde_avro_new(cconf, NULL, err, sizeof err);
     assert_non_null(producer);
     assert_non_null(consumer);
-    const rill_avro_schema_t *schema = rill_serde_avro_schema(producer);
+    const rill_avro_codec_t *schema = rill_serde_avro_codec(producer);
     rill_bytes_t out = {0};
     for (int i = 0; i < 10000; i++) {
         rill_arena_reset(arena);
