@@ -105,19 +105,11 @@ int rill__schema_validate(const reg_state_t *st, const char *type, const char *s
         rill_avro_schema_unref(parsed);
         return 0;
     }
-    json_error_t jerr;
-    json_t *doc = json_loads(schema, JSON_DECODE_ANY, &jerr);
-    if (!doc) {
-        snprintf(errstr, errstr_size, "not JSON: %s at line %d column %d", jerr.text, jerr.line,
-                 jerr.column);
+    rill_json_schema_t *compiled = rill_json_schema_new(schema, strlen(schema), errstr,
+                                                        errstr_size);
+    if (!compiled)
         return RILL_EINVAL;
-    }
-    bool ok = json_is_object(doc) || json_is_boolean(doc);
-    json_decref(doc);
-    if (!ok) {
-        snprintf(errstr, errstr_size, "a JSON Schema is an object or a boolean");
-        return RILL_EINVAL;
-    }
+    rill_json_schema_destroy(compiled);
     return 0;
 }
 
@@ -176,16 +168,32 @@ static int check_avro(const reg_state_t *st, rill_compat_level_t level, const ch
     return rc;
 }
 
-/* JSON Schema: the schema layer's checker, pairwise in the level's directions. */
+/* JSON Schema: the schema layer's pairwise checker, against the last version or, for a
+ * transitive level, each of them. */
 static int check_json(const reg_state_t *st, rill_compat_level_t level, const char *schema,
                       json_t *previous, json_t *messages)
 {
-    (void)st;
-    (void)level;
-    (void)schema;
-    (void)previous;
-    json_array_append_new(messages, json_string("PENDING: JSON Schema compatibility"));
-    return 1;
+    bool transitive = level == RILL_COMPAT_BACKWARD_TRANSITIVE ||
+                      level == RILL_COMPAT_FORWARD_TRANSITIVE || level == RILL_COMPAT_FULL_TRANSITIVE;
+    size_t n = json_array_size(previous);
+    int result = 0;
+    for (size_t i = transitive ? 0 : n - 1; i < n; i++) {
+        int id = (int)json_integer_value(json_array_get(previous, i));
+        const char *old = json_string_value(json_object_get(rill__state_schema(st, id), "schema"));
+        if (!old)
+            continue;
+        char why[2048];
+        int rc = rill_json_schema_compatible(schema, strlen(schema), old, strlen(old), level, why,
+                                             sizeof why);
+        if (rc == RILL_ESERDE) {
+            json_array_append_new(messages, json_sprintf("%s (against schema id %d)", why, id));
+            result = 1;
+        } else if (rc) {
+            json_array_append_new(messages, json_string(why));
+            return RILL_EINVAL;
+        }
+    }
+    return result;
 }
 
 int rill__compat_check(const reg_state_t *st, const char *level_name, const char *type,

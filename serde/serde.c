@@ -8,6 +8,8 @@
  */
 #include <rill/serde.h>
 
+#include "avro_int.h"
+
 #include <assert.h>
 #include <math.h>
 #include <stdarg.h>
@@ -29,9 +31,11 @@ extern const rill_serde_ops rill__serde_json_ops;
 
 static const rill_buf_t null_view = {NULL, 0};
 
-/* Writes a message into the caller's errstr, which may be NULL or of size 0. */
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
+#define set_err rill__serde_err
+
+/* Writes a message into the caller's errstr, which may be NULL or of size 0. Shared with the
+ * Avro serde and the registry client through avro_int.h. */
+void rill__serde_err(char *errstr, size_t errstr_size, const char *fmt, ...)
 {
     if (!errstr || !errstr_size)
         return;
@@ -122,6 +126,12 @@ void rill_serde_unref(rill_serde_t *serde)
     if (serde->ops->destroy)
         serde->ops->destroy(serde->state);
     rill_free(serde);
+}
+
+/* Declared in avro_int.h: lets a serde module reach its own state behind a rill_serde_t. */
+void *rill__serde_state(const rill_serde_t *serde, const rill_serde_ops *ops)
+{
+    return serde && serde->ops == ops ? serde->state : NULL;
 }
 
 const char *rill_serde_name(const rill_serde_t *serde)

@@ -14,6 +14,7 @@
 #define RILL_SERDE_H
 
 #include <rill/rill.h>
+#include <rill/schema.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -323,6 +324,175 @@ RILL_EXTERN rill_buf_t rill_json_writer_finish(rill_json_writer_t *w);
 /* Returns a view of a new JSON value made from fmt (jansson's json_pack format), in arena, or a
  * null view on failure (logged, naming fmt). Slower than a writer: for values made by hand. */
 RILL_EXTERN rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);
+
+/*
+ * ---- Avro (serde/avro.c) and the schema registry client (serde/registry_client.c) ----
+ *
+ * The Avro serde speaks Confluent's wire format: byte 0 is the magic 0, bytes 1-4 the schema id
+ * (big-endian), then the Avro binary body. A deserialized value is a view {rill_avro_value_t *,
+ * 2} (len 2 marks an Avro value, as len 1 marks a JSON one) of a tree in the record's arena:
+ * strings, bytes and fixed point into the input bytes (zero copy), unions are resolved to
+ * their branch. Read it with rill_avro_get_*() by path: field names separated by '.', a map's
+ * key in place of a field name, "[n]" after a segment for the n-th element of an array or map
+ * or the n-th field of a record ("address.zip", "lines[2].sku", "attrs.color", "[0]": by index,
+ * no name is compared); NULL or "" is the value itself. Build a value to
+ * serialize with rill_avro_record_new() and the rill_avro_set_*() calls, which check each value
+ * against the schema. Values are borrowed from their arena and belong to one thread; schemas and
+ * the registry client may be shared by threads.
+ */
+typedef struct rill_avro_codec rill_avro_codec_t;
+typedef struct rill_avro_value rill_avro_value_t;
+typedef struct rill_registry_client rill_registry_client_t;
+
+/* The Avro types: rill_avro_type_t, from <rill/schema.h>. */
+
+/* Parses len bytes of an Avro schema's JSON (avro-c's parser) into a new schema (reference
+ * count 1), or NULL with the reason in errstr. */
+RILL_EXTERN rill_avro_codec_t *rill_avro_codec_new(const char *json, size_t len, char *errstr,
+                                                   size_t errstr_size);
+/* Takes a reference on schema and returns it (NULL is fine). @thread any */
+RILL_EXTERN rill_avro_codec_t *rill_avro_codec_ref(rill_avro_codec_t *schema);
+/* Drops a reference; the last one frees the schema (NULL is fine). @thread any */
+RILL_EXTERN void rill_avro_codec_unref(rill_avro_codec_t *schema);
+/* Returns the full name of the schema's top type ("com.acme.Order"; "long" for a primitive),
+ * borrowed from the schema. */
+RILL_EXTERN const char *rill_avro_codec_name(const rill_avro_codec_t *schema);
+/* Returns the schema's JSON text as it was given, borrowed from the schema. */
+RILL_EXTERN const char *rill_avro_codec_text(const rill_avro_codec_t *schema);
+
+/* Returns the value at path under v (see above), borrowed, or NULL when there is none. */
+RILL_EXTERN const rill_avro_value_t *rill_avro_get(const void *v, const char *path);
+/* Returns the type of the value at path (rill_avro_type_t), or RILL_ENOENT / RILL_EINVAL. */
+RILL_EXTERN int rill_avro_type(const void *v, const char *path);
+/* Returns the union branch index that the value at path was written with, or -1 when it is not
+ * a union's; RILL_ENOENT when there is no such value. */
+RILL_EXTERN int rill_avro_branch(const void *v, const char *path);
+/* Reads an int or long at path into *out: 0, or RILL_ENOENT when absent or of another type. */
+RILL_EXTERN int rill_avro_get_int(const void *v, const char *path, int64_t *out);
+/* Reads a float, double, int or long at path into *out: 0 or RILL_ENOENT. */
+RILL_EXTERN int rill_avro_get_double(const void *v, const char *path, double *out);
+/* Reads a boolean at path into *out: 0 or RILL_ENOENT. */
+RILL_EXTERN int rill_avro_get_bool(const void *v, const char *path, bool *out);
+/* Sets *out to a view of the string, bytes or fixed at path (zero copy: into the record's
+ * bytes), or of an enum's symbol (borrowed from the schema): 0 or RILL_ENOENT. */
+RILL_EXTERN int rill_avro_get_str(const void *v, const char *path, rill_buf_t *out);
+/* Reads the enum at path: its symbol's index into *index (may be NULL) and returns the symbol,
+ * NUL-terminated and borrowed from the schema; NULL when absent or not an enum. */
+RILL_EXTERN const char *rill_avro_get_enum(const void *v, const char *path, int *index);
+/* Returns 1 when the value at path is null, 0 when it is something else, RILL_ENOENT. */
+RILL_EXTERN int rill_avro_is_null(const void *v, const char *path);
+/* Sets *n to the number of elements of the array, entries of the map or fields of the record
+ * at path: 0 or RILL_ENOENT. */
+RILL_EXTERN int rill_avro_len(const void *v, const char *path, size_t *n);
+/* Returns the i-th element of array v, value of map v or field of record v, or NULL. */
+RILL_EXTERN const rill_avro_value_t *rill_avro_at(const void *v, size_t i);
+/* Sets *key to the i-th key of map v (or the i-th field name of record v), borrowed: 0,
+ * RILL_ENOENT. */
+RILL_EXTERN int rill_avro_key_at(const void *v, size_t i, rill_buf_t *key);
+
+/* Returns a view of a new, empty record of schema (a record schema) in arena, to fill with the
+ * rill_avro_set_*() calls and serialize; the schema is borrowed and must outlive the arena's
+ * contents. A null view when schema is not a record or memory runs out. */
+RILL_EXTERN rill_buf_t rill_avro_record_new(rill_arena_t *arena, const rill_avro_codec_t *schema);
+/* The setters: each sets the value at path under record (a view's data, made by
+ * rill_avro_record_new() or the serde) and checks it against the schema; a union takes the
+ * first branch that accepts the value. Nested records are made as their path is first set; a
+ * field left unset is written as its schema default, or null when its union has a null branch.
+ * Return 0, RILL_ENOENT (no such field), RILL_ESERDE (wrong type or out of range: the message,
+ * naming the field's path, is kept in the record and given by rill_avro_error() and by
+ * serialize) or RILL_ENOMEM. */
+/* Sets an int or long (range checked), or a float or double, to v. */
+RILL_EXTERN int rill_avro_set_int(void *record, const char *path, int64_t v);
+/* Sets a float or double to v. */
+RILL_EXTERN int rill_avro_set_double(void *record, const char *path, double v);
+/* Sets a boolean to v. */
+RILL_EXTERN int rill_avro_set_bool(void *record, const char *path, bool v);
+/* Sets a string, bytes, fixed (len must be its size) or enum (s must be a symbol) to len bytes
+ * of s, not copied: they must outlive the arena's contents. */
+RILL_EXTERN int rill_avro_set_str(void *record, const char *path, const void *s, size_t len);
+/* Sets the value at path to null (a null, or a union's null branch). */
+RILL_EXTERN int rill_avro_set_null(void *record, const char *path);
+/* Makes the value at path an empty record (picking a union's record branch). */
+RILL_EXTERN int rill_avro_set_record(void *record, const char *path);
+/* Makes the value at path an array of n unset elements, set next as "path[i]". */
+RILL_EXTERN int rill_avro_set_array(void *record, const char *path, size_t n);
+/* Makes the value at path a map of n entries, whose keys are set with rill_avro_set_key() and
+ * whose values as "path[i]". */
+RILL_EXTERN int rill_avro_set_map(void *record, const char *path, size_t n);
+/* Sets the key of the map entry at path ("path[i]") to len bytes of key (not copied). */
+RILL_EXTERN int rill_avro_set_key(void *record, const char *path, const char *key, size_t len);
+/* Returns the first error a setter met on record, borrowed, or NULL. */
+RILL_EXTERN const char *rill_avro_error(const void *record);
+/* Writes v as JSON text (Avro's JSON encoding without union wrappers) into buf, NUL-terminated
+ * and cut short with "..." when it does not fit; returns 0 or a negative code. For logs and
+ * tests, not the hot path. */
+RILL_EXTERN int rill_avro_format(const void *v, char *buf, size_t size);
+
+/*
+ * The Avro serde. conf is a NULL-terminated array of key, value strings, named as Confluent's
+ * serializers name them:
+ *   schema.registry.url      the registry's base URL; "mock://" for an in-process registry
+ *   basic.auth.user.info     "user:password" for HTTP basic auth
+ *   auto.register.schemas    true (default): serialize registers the writer schema
+ *   use.latest.version       false (default): true serializes with the subject's latest schema
+ *   subject.name.strategy    TopicNameStrategy (default: "<topic>-key" or "<topic>-value"),
+ *                            RecordNameStrategy ("<full name>"), TopicRecordNameStrategy
+ *                            ("<topic>-<full name>"); Confluent's Java class names work too
+ * and Rill's own: schema (the writer schema's JSON, needed to serialize unless
+ * use.latest.version), topic and is.key (for the topic strategies: a serde is made for one topic
+ * and side), reader.schema (values are read as this schema by the Avro specification's
+ * resolution rules: fields matched by name or alias, defaults for missing ones, promotions, enum
+ * defaults; a writer schema it cannot read fails each record naming the field). registry, when not
+ * NULL, is used (referenced) instead of one made from the URL, so serdes share its cache. Returns a
+ * new serde, or NULL with the culprit named in errstr. Serialize takes a view made by
+ * rill_avro_record_new() or by this or another Avro serde (written with its own schema, registered
+ * in this serde's subject); deserialize looks the writer schema up by id once and caches it, so
+ * there is no request per record.
+ */
+RILL_EXTERN rill_serde_t *rill_serde_avro_new(const char *const *conf,
+                                              rill_registry_client_t *registry, char *errstr,
+                                              size_t errstr_size);
+/* Returns the writer schema of an Avro serde (fetched on first use with use.latest.version),
+ * borrowed from the serde, or NULL when it has none or serde is not an Avro serde. */
+RILL_EXTERN const rill_avro_codec_t *rill_serde_avro_codec(const rill_serde_t *serde);
+
+/*
+ * The schema registry client: Confluent Schema Registry's REST API over libcurl, with a cache by
+ * id and by (subject, schema text) so a schema costs one request per process. Schema texts it
+ * returns are borrowed from the client and live as long as it. All calls may block on the
+ * network (never call them per record: the serdes cache); the client is reference counted and
+ * may be used from any thread (one request at a time).
+ */
+/* Returns a new client (reference count 1) for the registry at url ("http(s)://host:port", or
+ * "mock://" for an in-process registry that assigns ids itself, for tests), with basic auth
+ * when user_info ("user:password") is not NULL; NULL with the reason in errstr. */
+RILL_EXTERN rill_registry_client_t *rill_registry_client_new(const char *url, const char *user_info,
+                                                             char *errstr, size_t errstr_size);
+/* Takes a reference on registry and returns it (NULL is fine). @thread any */
+RILL_EXTERN rill_registry_client_t *rill_registry_client_ref(rill_registry_client_t *registry);
+/* Drops a reference; the last one frees the client (NULL is fine). @thread any */
+RILL_EXTERN void rill_registry_client_unref(rill_registry_client_t *registry);
+/* Sets *schema to the text of schema id (GET /schemas/ids/{id}), borrowed. 0, RILL_ENOENT
+ * (40403), RILL_EIO (transport or server error), RILL_ESERDE; errstr says which. @thread any */
+RILL_EXTERN int rill_registry_client_schema(rill_registry_client_t *registry, int32_t id,
+                                            const char **schema, char *errstr, size_t errstr_size);
+/* Registers schema under subject (POST /subjects/{s}/versions) and sets *id. 0 or a negative
+ * code with the registry's error_code and message in errstr. @thread any */
+RILL_EXTERN int rill_registry_client_register(rill_registry_client_t *registry, const char *subject,
+                                              const char *schema, int32_t *id, char *errstr,
+                                              size_t errstr_size);
+/* Looks schema up under subject (POST /subjects/{s}): sets *id and *version (either may be
+ * NULL). 0, RILL_ENOENT (40401 subject, 40403 schema not found) or another code. @thread any */
+RILL_EXTERN int rill_registry_client_lookup(rill_registry_client_t *registry, const char *subject,
+                                            const char *schema, int32_t *id, int32_t *version,
+                                            char *errstr, size_t errstr_size);
+/* Fetches subject's latest version (GET /subjects/{s}/versions/latest): *id, *version (may be
+ * NULL) and *schema (borrowed). Not cached: each call is a request. @thread any */
+RILL_EXTERN int rill_registry_client_latest(rill_registry_client_t *registry, const char *subject,
+                                            int32_t *id, int32_t *version, const char **schema,
+                                            char *errstr, size_t errstr_size);
+/* Returns how many HTTP requests the client has made (for tests and metrics). @thread any */
+RILL_EXTERN uint64_t rill_registry_client_requests(const rill_registry_client_t *registry);
 
 #ifdef __cplusplus
 }
