@@ -27,12 +27,12 @@ static int collect_refs(const reg_state_t *st, json_t *references, json_t *texts
         const char *subject = json_string_value(json_object_get(ref, "subject"));
         int version = (int)json_integer_value(json_object_get(ref, "version"));
         json_t *entry = subject ? rill__state_version(st, subject, version, true) : NULL;
-        json_t *s = entry ? rill__state_schema(st, (int)json_integer_value(
-                                                       json_object_get(entry, "id")))
-                          : NULL;
+        json_t *s =
+            entry ? rill__state_schema(st, (int)json_integer_value(json_object_get(entry, "id")))
+                  : NULL;
         if (!s) {
-            snprintf(errstr, errstr_size, "references[%zu]: subject '%s' version %d not found",
-                     i, subject ? subject : "", version);
+            snprintf(errstr, errstr_size, "references[%zu]: subject '%s' version %d not found", i,
+                     subject ? subject : "", version);
             return RILL_EINVAL;
         }
         int rc = collect_refs(st, json_object_get(s, "references"), texts, depth + 1, errstr,
@@ -57,10 +57,8 @@ static rill_avro_schema_t *parse_avro(const reg_state_t *st, const char *schema,
         if (list) {
             for (size_t i = 0; i < n; i++)
                 list[i] = json_string_value(json_array_get(texts, i));
-            rill_avro_parse_opts_t opts = {.refs = list,
-                                           .ref_count = n,
-                                           .lax_defaults = stored,
-                                           .lax_namespaces = stored};
+            rill_avro_parse_opts_t opts = {
+                .refs = list, .ref_count = n, .lax_defaults = stored, .lax_namespaces = stored};
             parsed = rill_avro_schema_parse(schema, strlen(schema), &opts, errstr, errstr_size);
             free(list);
         }
@@ -98,15 +96,14 @@ int rill__schema_validate(const reg_state_t *st, const char *type, const char *s
                           json_t *references, char *errstr, size_t errstr_size)
 {
     if (strcmp(type, "AVRO") == 0) {
-        rill_avro_schema_t *parsed = parse_avro(st, schema, references, false, errstr,
-                                                errstr_size);
+        rill_avro_schema_t *parsed = parse_avro(st, schema, references, false, errstr, errstr_size);
         if (!parsed)
             return RILL_EINVAL;
         rill_avro_schema_unref(parsed);
         return 0;
     }
-    rill_json_schema_t *compiled = rill_json_schema_new(schema, strlen(schema), errstr,
-                                                        errstr_size);
+    rill_json_schema_t *compiled =
+        rill_json_schema_new(schema, strlen(schema), errstr, errstr_size);
     if (!compiled)
         return RILL_EINVAL;
     rill_json_schema_destroy(compiled);
@@ -140,10 +137,9 @@ static int check_avro(const reg_state_t *st, rill_compat_level_t level, const ch
         old[have] = parse_avro(st, text, json_object_get(s, "references"), true, why, sizeof why);
         if (!old[have]) {
             /* A stored schema this registry cannot read: said, and not silently passed. */
-            json_array_append_new(messages,
-                                  json_sprintf("an earlier version (id %lld) does not parse: %s",
-                                               json_integer_value(json_array_get(previous, i)),
-                                               why));
+            json_array_append_new(
+                messages, json_sprintf("an earlier version (id %lld) does not parse: %s",
+                                       json_integer_value(json_array_get(previous, i)), why));
             rc = 1;
             break;
         }
@@ -174,7 +170,8 @@ static int check_json(const reg_state_t *st, rill_compat_level_t level, const ch
                       json_t *previous, json_t *messages)
 {
     bool transitive = level == RILL_COMPAT_BACKWARD_TRANSITIVE ||
-                      level == RILL_COMPAT_FORWARD_TRANSITIVE || level == RILL_COMPAT_FULL_TRANSITIVE;
+                      level == RILL_COMPAT_FORWARD_TRANSITIVE ||
+                      level == RILL_COMPAT_FULL_TRANSITIVE;
     size_t n = json_array_size(previous);
     int result = 0;
     for (size_t i = transitive ? 0 : n - 1; i < n; i++) {
@@ -197,8 +194,7 @@ static int check_json(const reg_state_t *st, rill_compat_level_t level, const ch
 }
 
 int rill__compat_check(const reg_state_t *st, const char *level_name, const char *type,
-                       const char *schema, json_t *references, json_t *previous,
-                       json_t *messages)
+                       const char *schema, json_t *references, json_t *previous, json_t *messages)
 {
     rill_compat_level_t level;
     if (rill_compat_level_parse(level_name, &level)) {

@@ -144,18 +144,17 @@ static int read_binary(ce_state_t *st, const rill_headers_t *h, rill_buf_t bytes
 static int read_structured(ce_state_t *st, rill_buf_t bytes, rill_arena_t *arena,
                            rill_cloudevent_t *ev, char *errstr, size_t errstr_size)
 {
-    char why[300];
+    char why[300] = "";
     rill_buf_t doc;
     if (rill_json_parse(arena, bytes.data, bytes.len, &doc, why, sizeof why) ||
         rill_json_type(doc.data) != RILL_JSON_OBJECT)
         return fail(errstr, errstr_size, "CloudEvent (structured mode) is not a JSON object: %s",
                     why[0] ? why : "another JSON value");
-    /* The attributes: the object's members other than data and data_base64. */
-    rill_buf_t text = rill_json_text(doc.data);
-    (void)text;
+    /* The attributes: the known ones by name, then the other members (extensions). */
     static const char *const known[] = {"specversion", "id",   "source",     "type",
                                         "subject",     "time", "dataschema", "datacontenttype"};
-    rill_header_t *ext = rill_arena_alloc(arena, 16 * sizeof *ext);
+    size_t members = rill_json_member_count(doc.data);
+    rill_header_t *ext = rill_arena_alloc(arena, (members ? members : 1) * sizeof *ext);
     if (!ext)
         return RILL_ENOMEM;
     ev->extensions = ext;
@@ -165,12 +164,34 @@ static int read_structured(ce_state_t *st, rill_buf_t bytes, rill_arena_t *arena
             const char *s = cstr(arena, v);
             if (!s)
                 return RILL_ENOMEM;
-            set_attribute(ev, ext, 16, known[i], s, arena);
+            set_attribute(ev, ext, members, known[i], s, arena);
         } else if (is_required(known[i]) && rill_json_get(doc.data, known[i], &v) == 0) {
             return fail(errstr, errstr_size,
                         "not a valid CloudEvent (structured mode): '%s' must be a string",
                         known[i]);
         }
+    }
+    for (size_t i = 0; i < members; i++) {
+        rill_buf_t key, v;
+        if (rill_json_member_at(doc.data, i, &key, &v))
+            return RILL_ENOMEM;
+        const char *name = cstr(arena, key);
+        if (!name)
+            return RILL_ENOMEM;
+        bool known_name = strcmp(name, "data") == 0 || strcmp(name, "data_base64") == 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0] && !known_name; k++)
+            known_name = strcmp(name, known[k]) == 0;
+        if (known_name)
+            continue;
+        /* An extension: a string's value, or another JSON value's text. */
+        rill_buf_t sv;
+        const char *value = rill_json_type(v.data) == RILL_JSON_STRING &&
+                                    rill_json_get_str(doc.data, name, &sv) == 0
+                                ? cstr(arena, sv)
+                                : cstr(arena, rill_json_text(v.data));
+        if (!value)
+            return RILL_ENOMEM;
+        set_attribute(ev, ext, members, name, value, arena);
     }
     int rc = validate(ev, "structured", errstr, errstr_size);
     if (rc)

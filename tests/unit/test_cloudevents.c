@@ -143,7 +143,8 @@ static void test_structured_in_and_base64(void **state)
     rill_test_driver_t *td = driver(&topo, &seen, rill_serde_json(), false);
     const rill_header_t h[] = {{"content-type", rill_buf_str("application/cloudevents+json")}};
     const char *event = "{\"specversion\":\"1.0\",\"id\":\"e2\",\"source\":\"s\",\"type\":\"t\","
-                        "\"time\":\"2026-12-02T10:00:00Z\",\"data\":{\"amount\":7}}";
+                        "\"time\":\"2026-12-02T10:00:00Z\",\"traceparent\":\"00-ab\","
+                        "\"data\":{\"amount\":7}}";
     assert_int_equal(rill_test_driver_pipe_headers(td, "in", -1, rill_buf_str("k"),
                                                    rill_buf_str(event), 10, h, 1),
                      0);
@@ -153,6 +154,7 @@ static void test_structured_in_and_base64(void **state)
     assert_int_equal(rill_test_driver_read(td, "out-binary", &r), 0);
     assert_string_equal(header(&r, "ce_time", buf, sizeof buf), "2026-12-02T10:00:00Z");
     assert_null(header(&r, "content-type", buf, sizeof buf)); /* it had no datacontenttype */
+    assert_string_equal(header(&r, "ce_traceparent", buf, sizeof buf), "00-ab"); /* extension */
     rill_test_driver_destroy(td);
     rill_topology_unref(topo);
 
