@@ -982,6 +982,12 @@ void rill__api_handle(rill_registry_t *reg, const reg_request_t *req, int *statu
                               &response, why, sizeof why) == 0) {
                 a.status = st;
                 a.forward = response;
+                /* Read your writes here too: the answer waits until this instance's reader has
+                 * read what the leader wrote. */
+                if (st == 200 && rill__reg_store_sync(reg->store, 5000))
+                    rill_log(RILL_LOG_WARN, "registry",
+                             "a forwarded write was answered before this instance read it back "
+                             "(its reader is more than 5 s behind)");
             } else {
                 rill__election_forget(reg->election);
                 fail(&a, 500, 50003, "Error while forwarding the request to the leader at %s: %s",

@@ -120,10 +120,17 @@ static int register_at(const char *url, int n)
     return id;
 }
 
+/* GET url+path, 200 expected: an instance answers a write once it has read it, the other ones
+ * a few milliseconds later (their readers), so a 404 is asked again for up to 10 s. */
 static json_t *get_json(const char *url, const char *path)
 {
     char *out = NULL;
     int status = http_call("GET", url, path, NULL, &out);
+    for (int i = 0; i < 100 && status == 404; i++) {
+        free(out);
+        usleep(100 * 1000);
+        status = http_call("GET", url, path, NULL, &out);
+    }
     if (status != 200)
         fail_msg("GET %s%s: %d %s", url, path, status, out ? out : "");
     json_t *doc = json_loads(out, JSON_DECODE_ANY, NULL);
