@@ -321,9 +321,11 @@ static int subject_path(rill_registry_client_t *r, const char *subject, const ch
     return 0;
 }
 
-static char *schema_body(const char *schema)
+static char *schema_body(const char *schema, const char *type)
 {
     json_t *body = json_pack("{s:s}", "schema", schema);
+    if (body && strcmp(type, "AVRO") != 0) /* AVRO is the default, and not named */
+        json_object_set_new(body, "schemaType", json_string(type));
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     return text;
@@ -343,11 +345,11 @@ static bool get_int32(json_t *doc, const char *key, int32_t *out)
  * version is not NULL, its version (the lookup's answer has one, the register's not).
  */
 static int post_schema(rill_registry_client_t *r, const char *subject, const char *tail,
-                       const char *schema, int32_t *id, int32_t *version, char *errstr,
-                       size_t errstr_size)
+                       const char *type, const char *schema, int32_t *id, int32_t *version,
+                       char *errstr, size_t errstr_size)
 {
     char path[1024];
-    char *body = schema_body(schema);
+    char *body = schema_body(schema, type);
     json_t *doc = NULL;
     int rc;
     if (!body || subject_path(r, subject, tail, path, sizeof path))
@@ -367,6 +369,12 @@ static int post_schema(rill_registry_client_t *r, const char *subject, const cha
 
 int rill_registry_client_schema(rill_registry_client_t *r, int32_t id, const char **schema,
                                 char *errstr, size_t errstr_size)
+{
+    return rill_registry_client_schema_of_type(r, id, "AVRO", schema, errstr, errstr_size);
+}
+
+int rill_registry_client_schema_of_type(rill_registry_client_t *r, int32_t id, const char *want,
+                                        const char **schema, char *errstr, size_t errstr_size)
 {
     if (!r || !schema)
         return RILL_EINVAL;
@@ -388,8 +396,9 @@ int rill_registry_client_schema(rill_registry_client_t *r, int32_t id, const cha
             if (!text) {
                 set_err(errstr, errstr_size, "GET %s: no \"schema\" in the answer", path);
                 rc = RILL_EIO;
-            } else if (type && strcmp(type, "AVRO")) {
-                set_err(errstr, errstr_size, "GET %s: schema %d is %s, not AVRO", path, id, type);
+            } else if (strcmp(type ? type : "AVRO", want ? want : "AVRO")) {
+                set_err(errstr, errstr_size, "GET %s: schema %d is %s, not %s", path, id,
+                        type ? type : "AVRO", want ? want : "AVRO");
                 rc = RILL_ESERDE;
             } else if (!(*schema = add_id(r, id, text))) {
                 rc = RILL_ENOMEM;
@@ -417,6 +426,13 @@ static int mock_register(rill_registry_client_t *r, const char *subject, const c
 int rill_registry_client_register(rill_registry_client_t *r, const char *subject,
                                   const char *schema, int32_t *id, char *errstr, size_t errstr_size)
 {
+    return rill_registry_client_register_type(r, subject, "AVRO", schema, id, errstr, errstr_size);
+}
+
+int rill_registry_client_register_type(rill_registry_client_t *r, const char *subject,
+                                       const char *type, const char *schema, int32_t *id,
+                                       char *errstr, size_t errstr_size)
+{
     if (!r || !subject || !schema || !id)
         return RILL_EINVAL;
     pthread_mutex_lock(&r->lock);
@@ -426,8 +442,8 @@ int rill_registry_client_register(rill_registry_client_t *r, const char *subject
         *id = e->id;
     } else if (r->mock) {
         rc = mock_register(r, subject, schema, id);
-    } else if (!(rc =
-                     post_schema(r, subject, "/versions", schema, id, NULL, errstr, errstr_size))) {
+    } else if (!(rc = post_schema(r, subject, "/versions", type ? type : "AVRO", schema, id, NULL,
+                                  errstr, errstr_size))) {
         rc = add_subject(r, subject, schema, *id, -1);
     }
     pthread_mutex_unlock(&r->lock);
@@ -451,7 +467,7 @@ int rill_registry_client_lookup(rill_registry_client_t *r, const char *subject, 
         set_err(errstr, errstr_size, "error_code %d: %s not found", known ? 40403 : 40401,
                 known ? "Schema" : "Subject");
         rc = RILL_ENOENT;
-    } else if (!(rc = post_schema(r, subject, "", schema, &got_id, &got_version, errstr,
+    } else if (!(rc = post_schema(r, subject, "", "AVRO", schema, &got_id, &got_version, errstr,
                                   errstr_size))) {
         rc = add_subject(r, subject, schema, got_id, got_version);
     }

@@ -452,6 +452,18 @@ RILL_EXTERN int rill_avro_format(const void *v, char *buf, size_t size);
 RILL_EXTERN rill_serde_t *rill_serde_avro_new(const char *const *conf,
                                               rill_registry_client_t *registry, char *errstr,
                                               size_t errstr_size);
+/*
+ * The JSON Schema serde: JSON values (the json serde's, read with rill_json_*) in Confluent's
+ * JSON Schema wire format (magic 0, the schema id, the JSON text). conf as the Avro serde's
+ * (schema.registry.url, basic.auth.user.info, auto.register.schemas, use.latest.version, topic,
+ * is.key; the subject is "<topic>-key" or "<topic>-value", the topic the sink's), and schema:
+ * the JSON Schema values are written with (validated against it; registered once per topic).
+ * Reading validates each document against its writer's schema, fetched by id once. A document
+ * that does not validate fails naming the schema id, the instance path and the keyword.
+ */
+RILL_EXTERN rill_serde_t *rill_serde_json_schema_new(const char *const *conf,
+                                                     rill_registry_client_t *registry, char *errstr,
+                                                     size_t errstr_size);
 /* Returns the writer schema of an Avro serde (fetched on first use with use.latest.version),
  * borrowed from the serde, or NULL when it has none or serde is not an Avro serde. */
 RILL_EXTERN const rill_avro_codec_t *rill_serde_avro_codec(const rill_serde_t *serde);
@@ -491,6 +503,16 @@ RILL_EXTERN int rill_registry_client_lookup(rill_registry_client_t *registry, co
 RILL_EXTERN int rill_registry_client_latest(rill_registry_client_t *registry, const char *subject,
                                             int32_t *id, int32_t *version, const char **schema,
                                             char *errstr, size_t errstr_size);
+/* rill_registry_client_schema() for a schema of type ("AVRO", "JSON"): another type is
+ * RILL_ESERDE, naming both. @thread any */
+RILL_EXTERN int rill_registry_client_schema_of_type(rill_registry_client_t *registry, int32_t id,
+                                                    const char *type, const char **schema,
+                                                    char *errstr, size_t errstr_size);
+/* rill_registry_client_register() of a schema of type ("AVRO", "JSON"). @thread any */
+RILL_EXTERN int rill_registry_client_register_type(rill_registry_client_t *registry,
+                                                   const char *subject, const char *type,
+                                                   const char *schema, int32_t *id, char *errstr,
+                                                   size_t errstr_size);
 /* Returns how many HTTP requests the client has made (for tests and metrics). @thread any */
 RILL_EXTERN uint64_t rill_registry_client_requests(const rill_registry_client_t *registry);
 

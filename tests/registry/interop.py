@@ -6,6 +6,11 @@ run with scripts/python-peer's interpreter.
         registers rill.interop.Order (id long, item string, amount double) in REGISTRY through
         confluent-kafka's AvroSerializer (subject TOPIC-value) and produces N orders, order i
         with amount i * 1.5, keyed by "o<i>".
+    interop.py produce-json BOOTSTRAP REGISTRY TOPIC N
+        the same orders as JSON Schema records (JSONSerializer, draft-07 schema "Order").
+    interop.py consume-json BOOTSTRAP REGISTRY TOPIC N
+        the charges as JSON Schema records (JSONDeserializer, validated against the writer's
+        schema fetched by id), checked as consume checks them.
     interop.py consume BOOTSTRAP REGISTRY TOPIC N
         reads N records of TOPIC with AvroDeserializer (the writer's schema fetched by id from
         REGISTRY) and checks each: rill.interop.Charged (id long, item string, cents long) with
@@ -20,6 +25,7 @@ import uuid
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 ORDER = json.dumps({"type": "record", "name": "Order", "namespace": "rill.interop",
@@ -28,9 +34,16 @@ ORDER = json.dumps({"type": "record", "name": "Order", "namespace": "rill.intero
                                {"name": "amount", "type": "double"}]})
 
 
-def produce(bootstrap, url, topic, n):
+ORDER_JSON = json.dumps({"$schema": "http://json-schema.org/draft-07/schema#", "title": "Order",
+                         "type": "object",
+                         "properties": {"id": {"type": "integer"}, "item": {"type": "string"},
+                                        "amount": {"type": "number"}},
+                         "required": ["id", "item", "amount"]})
+
+
+def produce(bootstrap, url, topic, n, kind="avro"):
     client = SchemaRegistryClient({"url": url})
-    ser = AvroSerializer(client, ORDER)
+    ser = AvroSerializer(client, ORDER) if kind == "avro" else JSONSerializer(ORDER_JSON, client)
     ctx = SerializationContext(topic, MessageField.VALUE)
     errors = []
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
@@ -47,9 +60,10 @@ def produce(bootstrap, url, topic, n):
     return 0
 
 
-def consume(bootstrap, url, topic, n):
+def consume(bootstrap, url, topic, n, kind="avro"):
     client = SchemaRegistryClient({"url": url})
-    de = AvroDeserializer(client)
+    de = AvroDeserializer(client) if kind == "avro" else JSONDeserializer(
+        None, schema_registry_client=client)
     ctx = SerializationContext(topic, MessageField.VALUE)
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "interop-" + uuid.uuid4().hex,
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
@@ -77,11 +91,14 @@ def consume(bootstrap, url, topic, n):
 
 
 def main():
-    if len(sys.argv) != 6 or sys.argv[1] not in ("produce", "consume"):
+    modes = ("produce", "consume", "produce-json", "consume-json")
+    if len(sys.argv) != 6 or sys.argv[1] not in modes:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     mode, bootstrap, url, topic, n = sys.argv[1:]
-    return (produce if mode == "produce" else consume)(bootstrap, url, topic, int(n))
+    kind = "json" if mode.endswith("-json") else "avro"
+    run = produce if mode.startswith("produce") else consume
+    return run(bootstrap, url, topic, int(n), kind)
 
 
 if __name__ == "__main__":

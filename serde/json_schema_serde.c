@@ -1,0 +1,283 @@
+/*
+ * The JSON Schema serde: JSON values (as the json serde's, rill_json_*) in Confluent's JSON
+ * Schema wire format: byte 0 the magic 0, bytes 1-4 the schema id (big-endian), then the JSON
+ * text. Reading validates each document against its writer's schema, fetched from the registry
+ * by id once and compiled once (schema/'s validator); writing validates against the serde's
+ * schema, registered (or looked up) once per topic. A document that does not validate is
+ * refused naming the schema id, the subject when known, the instance path and the keyword, so
+ * the deserialization or production handler gets it (and the dead letter queue).
+ *
+ * Per record: an atomic load and a short list walk to find the compiled schema, the validation
+ * (no allocation when warm), and the json serde's own work; no lock, no request.
+ */
+#include "avro_int.h"
+
+#include <rill/schema.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct compiled {
+    int32_t id;
+    rill_json_schema_t *schema;
+    struct compiled *next;
+} compiled_t;
+
+typedef struct {
+    rill_registry_client_t *registry;
+    bool auto_register, use_latest, is_key;
+    char *topic; /* conf's, when the record's is not known */
+    char *text;  /* the writer schema (NULL with use.latest.version) */
+    rill_json_schema_t *writer;
+    pthread_mutex_t lock;      /* writer id, writer (latest) and the list's growth */
+    const char *id_topic;      /* the topic writer_id was found for (a sink's, stable) */
+    atomic_int writer_id;      /* -1: not yet */
+    _Atomic(compiled_t *) ids; /* for reading: published whole, read without a lock */
+    char subject[300];
+} js_state_t;
+
+#define err rill__serde_err
+
+static void js_destroy(void *state)
+{
+    js_state_t *s = state;
+    for (compiled_t *c = atomic_load(&s->ids), *next; c; c = next) {
+        next = c->next;
+        rill_json_schema_destroy(c->schema);
+        rill_free(c);
+    }
+    rill_json_schema_destroy(s->writer);
+    rill_registry_client_unref(s->registry);
+    pthread_mutex_destroy(&s->lock);
+    rill_free(s->topic);
+    rill_free(s->text);
+    rill_free(s);
+}
+
+/* The compiled schema of id: from the list, or fetched, compiled and added. */
+static const rill_json_schema_t *schema_of(js_state_t *s, int32_t id, char *errstr,
+                                           size_t errstr_size)
+{
+    for (compiled_t *c = atomic_load_explicit(&s->ids, memory_order_acquire); c; c = c->next)
+        if (c->id == id)
+            return c->schema;
+    pthread_mutex_lock(&s->lock);
+    const rill_json_schema_t *found = NULL;
+    for (compiled_t *c = atomic_load(&s->ids); c && !found; c = c->next)
+        if (c->id == id)
+            found = c->schema;
+    if (!found) {
+        const char *text = NULL;
+        char why[400];
+        compiled_t *c = rill_calloc(1, sizeof *c);
+        if (!c) {
+            err(errstr, errstr_size, "json schema: out of memory");
+        } else if (rill_registry_client_schema_of_type(s->registry, id, "JSON", &text, why,
+                                                       sizeof why)) {
+            err(errstr, errstr_size, "json schema: schema id %d: %s", id, why);
+            rill_free(c);
+        } else if (!(c->schema = rill_json_schema_new(text, strlen(text), why, sizeof why))) {
+            err(errstr, errstr_size, "json schema: schema id %d does not compile: %s", id, why);
+            rill_free(c);
+        } else {
+            c->id = id;
+            c->next = atomic_load(&s->ids);
+            atomic_store_explicit(&s->ids, c, memory_order_release);
+            found = c->schema;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
+static int js_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, rill_buf_t *value,
+                          char *errstr, size_t errstr_size)
+{
+    js_state_t *s = state;
+    if (!bytes.data)
+        return 0; /* null */
+    const uint8_t *b = bytes.data;
+    if (bytes.len < 5 || b[0] != 0)
+        return err(errstr, errstr_size, "json schema: not Confluent's wire format: %s",
+                   bytes.len < 5 ? "fewer than 5 bytes" : "byte 0 is not the magic byte 0"),
+               RILL_ESERDE;
+    int32_t id =
+        (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    const rill_json_schema_t *schema = schema_of(s, id, errstr, errstr_size);
+    if (!schema)
+        return RILL_ESERDE;
+    char why[400];
+    int rc = rill_json_schema_validate(schema, b + 5, bytes.len - 5, why, sizeof why);
+    if (rc)
+        return err(errstr, errstr_size, "json schema: schema id %d: %s", id, why), rc;
+    return rill_json_parse(arena, b + 5, bytes.len - 5, value, errstr, errstr_size);
+}
+
+/* The writer's id for topic (and, with use.latest.version, its schema), found once per topic. */
+static int writer_id(js_state_t *s, const char *topic, int32_t *id, char *errstr,
+                     size_t errstr_size)
+{
+    int got = atomic_load_explicit(&s->writer_id, memory_order_acquire);
+    if (got >= 0 && topic == s->id_topic) {
+        *id = got;
+        return 0;
+    }
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    char why[400];
+    if (!topic) {
+        err(errstr, errstr_size,
+            "json schema serializer: no topic to name the subject after (set \"topic\")");
+        rc = RILL_ESERDE;
+    } else {
+        snprintf(s->subject, sizeof s->subject, "%s-%s", topic, s->is_key ? "key" : "value");
+        int32_t found = -1;
+        if (s->use_latest) {
+            const char *text = NULL;
+            rc = rill_registry_client_latest(s->registry, s->subject, &found, NULL, &text, why,
+                                             sizeof why);
+            if (!rc && !s->writer &&
+                !(s->writer = rill_json_schema_new(text, strlen(text), why, sizeof why)))
+                rc = RILL_ESERDE;
+        } else {
+            rc = s->auto_register
+                     ? rill_registry_client_register_type(s->registry, s->subject, "JSON", s->text,
+                                                          &found, why, sizeof why)
+                     : rill_registry_client_lookup(s->registry, s->subject, s->text, &found, NULL,
+                                                   why, sizeof why);
+        }
+        if (rc) {
+            err(errstr, errstr_size, "json schema serializer: subject %s: %s", s->subject, why);
+            rc = RILL_ESERDE;
+        } else {
+            s->id_topic = topic;
+            atomic_store_explicit(&s->writer_id, found, memory_order_release);
+            *id = found;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int js_serialize_ctx(void *state, rill_serde_ctx_t *ctx, rill_buf_t value, rill_bytes_t *out,
+                            bool *is_null, char *errstr, size_t errstr_size)
+{
+    js_state_t *s = state;
+    if (!value.data) {
+        *is_null = true;
+        return 0;
+    }
+    if (!s->writer && !s->use_latest)
+        return err(errstr, errstr_size,
+                   "json schema serializer: no schema to write with (set \"schema\", or "
+                   "use.latest.version=true)"),
+               RILL_ESERDE;
+    int32_t id;
+    int rc = writer_id(s, ctx && ctx->topic ? ctx->topic : s->topic, &id, errstr, errstr_size);
+    if (rc)
+        return rc;
+    /* The JSON text after 5 bytes of header: written, then moved up once. */
+    bool null = false;
+    if ((rc = rill_serde_serialize(rill_serde_json(), value, out, &null, errstr, errstr_size)))
+        return rc;
+    char why[400];
+    if ((rc = rill_json_schema_validate(s->writer, out->data, out->len, why, sizeof why)))
+        return err(errstr, errstr_size, "json schema serializer: subject %s (schema id %d): %s",
+                   s->subject, id, why),
+               rc;
+    size_t len = out->len;
+    uint8_t head[5] = {0, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
+                       (uint8_t)id};
+    if ((rc = rill_bytes_append(out, head, 5)))
+        return rc;
+    memmove(out->data + 5, out->data, len);
+    memcpy(out->data, head, 5);
+    return 0;
+}
+
+static int js_serialize(void *state, rill_buf_t value, rill_bytes_t *out, bool *is_null,
+                        char *errstr, size_t errstr_size)
+{
+    return js_serialize_ctx(state, NULL, value, out, is_null, errstr, errstr_size);
+}
+
+static const rill_serde_ops js_ops = {.name = "json-schema",
+                                      .serialize = js_serialize,
+                                      .deserialize = js_deserialize,
+                                      .destroy = js_destroy};
+static const rill_serde_ctx_ops js_ctx_ops = {.serialize = js_serialize_ctx};
+
+static int flag(const char *k, const char *v, bool *out, char *errstr, size_t errstr_size)
+{
+    if (strcmp(v, "true") && strcmp(v, "false"))
+        return err(errstr, errstr_size, "json schema serde: %s=%s: expected true or false", k, v),
+               RILL_ECONFIG;
+    *out = strcmp(v, "true") == 0;
+    return 0;
+}
+
+rill_serde_t *rill_serde_json_schema_new(const char *const *conf, rill_registry_client_t *registry,
+                                         char *errstr, size_t errstr_size)
+{
+    js_state_t *s = rill_calloc(1, sizeof *s);
+    if (!s) {
+        err(errstr, errstr_size, "json schema serde: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->writer_id, -1);
+    atomic_init(&s->ids, NULL);
+    s->auto_register = true;
+    const char *url = NULL, *user_info = NULL;
+    int rc = 0;
+    for (size_t i = 0; conf && conf[i] && !rc; i += 2) {
+        const char *k = conf[i], *v = conf[i + 1];
+        if (!v) {
+            err(errstr, errstr_size, "json schema serde: %s has no value", k);
+            rc = RILL_ECONFIG;
+        } else if (!strcmp(k, "schema.registry.url")) {
+            url = v;
+        } else if (!strcmp(k, "basic.auth.user.info")) {
+            user_info = v;
+        } else if (!strcmp(k, "auto.register.schemas")) {
+            rc = flag(k, v, &s->auto_register, errstr, errstr_size);
+        } else if (!strcmp(k, "use.latest.version")) {
+            rc = flag(k, v, &s->use_latest, errstr, errstr_size);
+        } else if (!strcmp(k, "is.key")) {
+            rc = flag(k, v, &s->is_key, errstr, errstr_size);
+        } else if (!strcmp(k, "topic")) {
+            rill_free(s->topic);
+            rc = (s->topic = rill_strdup(v)) ? 0 : RILL_ENOMEM;
+        } else if (!strcmp(k, "schema")) {
+            char why[400];
+            rill_free(s->text);
+            rill_json_schema_destroy(s->writer);
+            s->text = rill_strdup(v);
+            if (!(s->writer = rill_json_schema_new(v, strlen(v), why, sizeof why))) {
+                err(errstr, errstr_size, "json schema serde: schema: %s", why);
+                rc = RILL_ECONFIG;
+            }
+        } else {
+            err(errstr, errstr_size, "json schema serde: unknown configuration key \"%s\"", k);
+            rc = RILL_ECONFIG;
+        }
+    }
+    if (!rc && registry)
+        s->registry = rill_registry_client_ref(registry);
+    else if (!rc && !url) {
+        err(errstr, errstr_size, "json schema serde: schema.registry.url is required");
+        rc = RILL_ECONFIG;
+    } else if (!rc &&
+               !(s->registry = rill_registry_client_new(url, user_info, errstr, errstr_size)))
+        rc = RILL_ECONFIG;
+    rill_serde_t *serde = rc ? NULL : rill_serde_new_ctx(&js_ops, &js_ctx_ops, s);
+    if (!serde) {
+        if (!rc)
+            err(errstr, errstr_size, "json schema serde: out of memory");
+        js_destroy(s);
+    }
+    return serde;
+}
