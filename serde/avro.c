@@ -2520,20 +2520,6 @@ static int avro_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, 
 
 static const rill_serde_ops avro_ops = {"avro", avro_serialize, avro_deserialize, avro_destroy};
 
-static int parse_bool(const char *key, const char *v, bool *out, char *errstr, size_t errstr_size)
-{
-    if (!strcmp(v, "true")) {
-        *out = true;
-        return 0;
-    }
-    if (!strcmp(v, "false")) {
-        *out = false;
-        return 0;
-    }
-    set_err(errstr, errstr_size, "avro serde: %s must be true or false, not \"%s\"", key, v);
-    return RILL_ECONFIG;
-}
-
 static int parse_strategy(const char *v, strategy_t *out)
 {
     /* Confluent's Java class names end with the strategy's name. */
@@ -2560,43 +2546,21 @@ rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_client_
     }
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->writer_id, -1);
-    s->auto_register = true;
-    const char *url = NULL, *user_info = NULL, *schema = NULL, *reader = NULL;
-    int rc = 0;
-    for (size_t i = 0; conf && conf[i] && !rc; i += 2) {
-        const char *k = conf[i], *v = conf[i + 1];
-        if (!v) {
-            set_err(errstr, errstr_size, "avro serde: %s has no value", k);
-            rc = RILL_ECONFIG;
-        } else if (!strcmp(k, "schema.registry.url")) {
-            url = v;
-        } else if (!strcmp(k, "basic.auth.user.info")) {
-            user_info = v;
-        } else if (!strcmp(k, "auto.register.schemas")) {
-            rc = parse_bool(k, v, &s->auto_register, errstr, errstr_size);
-        } else if (!strcmp(k, "use.latest.version")) {
-            rc = parse_bool(k, v, &s->use_latest, errstr, errstr_size);
-        } else if (!strcmp(k, "is.key")) {
-            rc = parse_bool(k, v, &s->is_key, errstr, errstr_size);
-        } else if (!strcmp(k, "subject.name.strategy")) {
-            if ((rc = parse_strategy(v, &s->strategy)))
-                set_err(errstr, errstr_size,
-                        "avro serde: subject.name.strategy \"%s\" is not TopicNameStrategy, "
-                        "RecordNameStrategy or TopicRecordNameStrategy",
-                        v);
-        } else if (!strcmp(k, "topic")) {
-            rill_free(s->topic);
-            if (!(s->topic = rill_strdup(v)))
-                rc = RILL_ENOMEM;
-        } else if (!strcmp(k, "schema")) {
-            schema = v;
-        } else if (!strcmp(k, "reader.schema")) {
-            reader = v;
-        } else {
-            set_err(errstr, errstr_size, "avro serde: unknown configuration key \"%s\"", k);
-            rc = RILL_ECONFIG;
-        }
+    rill__registry_serde_conf_t c;
+    int rc = rill__registry_serde_conf("avro serde", conf, true, &c, errstr, errstr_size);
+    const char *schema = c.schema, *reader = c.reader_schema;
+    if (!rc) {
+        s->auto_register = c.auto_register;
+        s->use_latest = c.use_latest;
+        s->is_key = c.is_key;
+        if (c.topic && !(s->topic = rill_strdup(c.topic)))
+            rc = RILL_ENOMEM;
     }
+    if (!rc && c.strategy && (rc = parse_strategy(c.strategy, &s->strategy)))
+        set_err(errstr, errstr_size,
+                "avro serde: subject.name.strategy \"%s\" is not TopicNameStrategy, "
+                "RecordNameStrategy or TopicRecordNameStrategy",
+                c.strategy);
     if (!rc && schema) {
         char why[256];
         if (!(s->writer = rill_avro_codec_new(schema, strlen(schema), why, sizeof why))) {
@@ -2611,15 +2575,9 @@ rill_serde_t *rill_serde_avro_new(const char *const *conf, rill_registry_client_
             rc = RILL_ECONFIG;
         }
     }
-    if (!rc && registry) {
-        s->registry = rill_registry_client_ref(registry);
-    } else if (!rc && !url) {
-        set_err(errstr, errstr_size, "avro serde: schema.registry.url is required");
+    if (!rc && !(s->registry =
+                     rill__registry_serde_client("avro serde", &c, registry, errstr, errstr_size)))
         rc = RILL_ECONFIG;
-    } else if (!rc &&
-               !(s->registry = rill_registry_client_new(url, user_info, errstr, errstr_size))) {
-        rc = RILL_ECONFIG;
-    }
     rill_serde_t *serde = rc ? NULL : rill_serde_new(&avro_ops, s);
     if (!serde) {
         if (!rc)

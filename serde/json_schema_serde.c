@@ -210,15 +210,6 @@ static const rill_serde_ops js_ops = {.name = "json-schema",
                                       .destroy = js_destroy};
 static const rill_serde_ctx_ops js_ctx_ops = {.serialize = js_serialize_ctx};
 
-static int flag(const char *k, const char *v, bool *out, char *errstr, size_t errstr_size)
-{
-    if (strcmp(v, "true") && strcmp(v, "false"))
-        return err(errstr, errstr_size, "json schema serde: %s=%s: expected true or false", k, v),
-               RILL_ECONFIG;
-    *out = strcmp(v, "true") == 0;
-    return 0;
-}
-
 rill_serde_t *rill_serde_json_schema_new(const char *const *conf, rill_registry_client_t *registry,
                                          char *errstr, size_t errstr_size)
 {
@@ -230,48 +221,24 @@ rill_serde_t *rill_serde_json_schema_new(const char *const *conf, rill_registry_
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->writer_id, -1);
     atomic_init(&s->ids, NULL);
-    s->auto_register = true;
-    const char *url = NULL, *user_info = NULL;
-    int rc = 0;
-    for (size_t i = 0; conf && conf[i] && !rc; i += 2) {
-        const char *k = conf[i], *v = conf[i + 1];
-        if (!v) {
-            err(errstr, errstr_size, "json schema serde: %s has no value", k);
-            rc = RILL_ECONFIG;
-        } else if (!strcmp(k, "schema.registry.url")) {
-            url = v;
-        } else if (!strcmp(k, "basic.auth.user.info")) {
-            user_info = v;
-        } else if (!strcmp(k, "auto.register.schemas")) {
-            rc = flag(k, v, &s->auto_register, errstr, errstr_size);
-        } else if (!strcmp(k, "use.latest.version")) {
-            rc = flag(k, v, &s->use_latest, errstr, errstr_size);
-        } else if (!strcmp(k, "is.key")) {
-            rc = flag(k, v, &s->is_key, errstr, errstr_size);
-        } else if (!strcmp(k, "topic")) {
-            rill_free(s->topic);
-            rc = (s->topic = rill_strdup(v)) ? 0 : RILL_ENOMEM;
-        } else if (!strcmp(k, "schema")) {
-            char why[400];
-            rill_free(s->text);
-            rill_json_schema_destroy(s->writer);
-            s->text = rill_strdup(v);
-            if (!(s->writer = rill_json_schema_new(v, strlen(v), why, sizeof why))) {
-                err(errstr, errstr_size, "json schema serde: schema: %s", why);
-                rc = RILL_ECONFIG;
-            }
-        } else {
-            err(errstr, errstr_size, "json schema serde: unknown configuration key \"%s\"", k);
-            rc = RILL_ECONFIG;
-        }
+    rill__registry_serde_conf_t c;
+    int rc = rill__registry_serde_conf("json schema serde", conf, false, &c, errstr, errstr_size);
+    if (!rc) {
+        s->auto_register = c.auto_register;
+        s->use_latest = c.use_latest;
+        s->is_key = c.is_key;
+        if ((c.topic && !(s->topic = rill_strdup(c.topic))) ||
+            (c.schema && !(s->text = rill_strdup(c.schema))))
+            rc = RILL_ENOMEM;
     }
-    if (!rc && registry)
-        s->registry = rill_registry_client_ref(registry);
-    else if (!rc && !url) {
-        err(errstr, errstr_size, "json schema serde: schema.registry.url is required");
+    char why[400];
+    if (!rc && c.schema &&
+        !(s->writer = rill_json_schema_new(c.schema, strlen(c.schema), why, sizeof why))) {
+        err(errstr, errstr_size, "json schema serde: schema: %s", why);
         rc = RILL_ECONFIG;
-    } else if (!rc &&
-               !(s->registry = rill_registry_client_new(url, user_info, errstr, errstr_size)))
+    }
+    if (!rc && !(s->registry = rill__registry_serde_client("json schema serde", &c, registry,
+                                                           errstr, errstr_size)))
         rc = RILL_ECONFIG;
     rill_serde_t *serde = rc ? NULL : rill_serde_new_ctx(&js_ops, &js_ctx_ops, s);
     if (!serde) {

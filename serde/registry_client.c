@@ -531,3 +531,69 @@ int rill_registry_client_latest(rill_registry_client_t *r, const char *subject, 
     }
     return rc;
 }
+
+/* ---- What the registry serdes share ---- */
+
+static int conf_bool(const char *what, const char *key, const char *v, bool *out, char *errstr,
+                     size_t errstr_size)
+{
+    if (strcmp(v, "true") && strcmp(v, "false")) {
+        set_err(errstr, errstr_size, "%s: %s must be true or false, not \"%s\"", what, key, v);
+        return RILL_ECONFIG;
+    }
+    *out = strcmp(v, "true") == 0;
+    return 0;
+}
+
+int rill__registry_serde_conf(const char *what, const char *const *conf, bool with_reader,
+                              rill__registry_serde_conf_t *out, char *errstr, size_t errstr_size)
+{
+    memset(out, 0, sizeof *out);
+    out->auto_register = true;
+    for (size_t i = 0; conf && conf[i]; i += 2) {
+        const char *k = conf[i], *v = conf[i + 1];
+        int rc = 0;
+        if (!v) {
+            set_err(errstr, errstr_size, "%s: %s has no value", what, k);
+            rc = RILL_ECONFIG;
+        } else if (!strcmp(k, "schema.registry.url")) {
+            out->url = v;
+        } else if (!strcmp(k, "basic.auth.user.info")) {
+            out->user_info = v;
+        } else if (!strcmp(k, "auto.register.schemas")) {
+            rc = conf_bool(what, k, v, &out->auto_register, errstr, errstr_size);
+        } else if (!strcmp(k, "use.latest.version")) {
+            rc = conf_bool(what, k, v, &out->use_latest, errstr, errstr_size);
+        } else if (!strcmp(k, "is.key")) {
+            rc = conf_bool(what, k, v, &out->is_key, errstr, errstr_size);
+        } else if (!strcmp(k, "topic")) {
+            out->topic = v;
+        } else if (!strcmp(k, "schema")) {
+            out->schema = v;
+        } else if (with_reader && !strcmp(k, "reader.schema")) {
+            out->reader_schema = v;
+        } else if (with_reader && !strcmp(k, "subject.name.strategy")) {
+            out->strategy = v;
+        } else {
+            set_err(errstr, errstr_size, "%s: unknown configuration key \"%s\"", what, k);
+            rc = RILL_ECONFIG;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+rill_registry_client_t *rill__registry_serde_client(const char *what,
+                                                    const rill__registry_serde_conf_t *conf,
+                                                    rill_registry_client_t *registry, char *errstr,
+                                                    size_t errstr_size)
+{
+    if (registry)
+        return rill_registry_client_ref(registry);
+    if (!conf->url) {
+        set_err(errstr, errstr_size, "%s: schema.registry.url is required", what);
+        return NULL;
+    }
+    return rill_registry_client_new(conf->url, conf->user_info, errstr, errstr_size);
+}

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "../common/test_records.h"
+
 #include <rill/app.h>
 #include <rill/dsl.h>
 #include <rill/test_driver.h>
@@ -40,17 +42,6 @@ static void look(void *ud, const rill_record_t *rec)
     s->amount = -1;
     if (ev->data.data && !s->bytes && rill_json_type(ev->data.data) == RILL_JSON_OBJECT)
         rill_json_get_int(ev->data.data, "amount", &s->amount);
-}
-
-static const char *header(const rill_test_record_t *r, const char *name, char *buf, size_t size)
-{
-    for (size_t i = 0; i < r->header_count; i++)
-        if (strcmp(r->headers[i].name, name) == 0) {
-            snprintf(buf, size, "%.*s", (int)r->headers[i].value.len,
-                     (const char *)r->headers[i].value.data);
-            return buf;
-        }
-    return NULL;
 }
 
 /* in (any mode, JSON data) -> look -> out-structured and out-binary. */

@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "../common/test_records.h"
+
 #include <rill/app.h>
 #include <rill/dsl.h>
 #include <rill/test_driver.h>
@@ -61,18 +63,6 @@ static rill_test_driver_t *driver(rill_topology_t *topo, const char *const *kv)
         fail_msg("rill_test_driver_new: %s", err);
     rill_conf_destroy(conf);
     return td;
-}
-
-/* Returns the value of header name of r as a string in buf (NULL when absent). */
-static const char *header(const rill_test_record_t *r, const char *name, char *buf, size_t size)
-{
-    for (size_t i = 0; i < r->header_count; i++)
-        if (strcmp(r->headers[i].name, name) == 0) {
-            snprintf(buf, size, "%.*s", (int)r->headers[i].value.len,
-                     (const char *)r->headers[i].value.data);
-            return buf;
-        }
-    return NULL;
 }
 
 static void assert_header(const rill_test_record_t *r, const char *name, const char *want)

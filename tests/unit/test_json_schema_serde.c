@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "../common/test_records.h"
+
 #include <rill/app.h>
 #include <rill/dsl.h>
 #include <rill/test_driver.h>
@@ -48,17 +50,6 @@ static rill_buf_t wire(char *buf, int32_t id, const char *text)
     buf[4] = (char)id;
     memcpy(buf + 5, text, strlen(text));
     return (rill_buf_t){buf, 5 + strlen(text)};
-}
-
-static const char *header(const rill_test_record_t *r, const char *name, char *buf, size_t size)
-{
-    for (size_t i = 0; i < r->header_count; i++)
-        if (strcmp(r->headers[i].name, name) == 0) {
-            snprintf(buf, size, "%.*s", (int)r->headers[i].value.len,
-                     (const char *)r->headers[i].value.data);
-            return buf;
-        }
-    return NULL;
 }
 
 static void test_round_trip_and_refusals(void **state)

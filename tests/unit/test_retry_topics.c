@@ -15,6 +15,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "../common/test_records.h"
+
 #include <rill/app.h>
 #include <rill/dsl.h>
 #include <rill/test_driver.h>
@@ -81,17 +83,6 @@ static rill_test_driver_t *driver(tries_t *tries, const char *const *kv,
                                   rill_exception_handler_fn fn, void *ud)
 {
     return driver_side(tries, kv, fn, ud, false);
-}
-
-/* Returns header name of r as a string in buf ("" when absent). */
-static const char *header(const rill_test_record_t *r, const char *name, char *buf, size_t size)
-{
-    buf[0] = 0;
-    for (size_t i = 0; i < r->header_count; i++)
-        if (strcmp(r->headers[i].name, name) == 0)
-            snprintf(buf, size, "%.*s", (int)r->headers[i].value.len,
-                     (const char *)r->headers[i].value.data);
-    return buf;
 }
 
 static const char *const all[] = {"errors.retry.topics.processing", "all",
