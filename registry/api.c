@@ -396,6 +396,9 @@ static int write_record(rill_registry_t *reg, answer_t *a, const char *key, json
     int rc = key && (text || !value) ? rill__reg_store_write(reg->store, key, text, why, sizeof why)
                                      : RILL_ENOMEM;
     free(text);
+    if (rc)
+        rill_log(RILL_LOG_WARN, "registry", "a write to the store failed: %s",
+                 rc == RILL_ENOMEM ? "out of memory" : why);
     if (rc == RILL_ETIMEDOUT)
         fail(a, 500, 50002, "The write to the store timed out: %s", why);
     else if (rc)

@@ -382,6 +382,19 @@ int rill__reg_store_write(reg_store_t *store, const char *key, const char *value
         rd_kafka_poll(store->producer, 20);
     pthread_mutex_lock(&reg->lock);
     if (d.err) {
+        char fatal[256] = "";
+        if (rd_kafka_fatal_error(store->producer, fatal, sizeof fatal)) {
+            /* An idempotent producer's fatal error stops every later write: a new producer
+             * (a new producer id) writes on. */
+            rill_log(RILL_LOG_ERROR, "registry",
+                     "the store's producer failed for good (%s): making a new one", fatal);
+            char why[256];
+            rd_kafka_t *fresh = client(store, RD_KAFKA_PRODUCER, why, sizeof why);
+            if (fresh) {
+                rd_kafka_destroy(store->producer);
+                store->producer = fresh;
+            }
+        }
         snprintf(errstr, errstr_size, "topic '%s' did not take the record: %s", store->topic,
                  rd_kafka_err2str(d.err));
         return d.err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || d.err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT
