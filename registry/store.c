@@ -416,7 +416,8 @@ int rill__reg_store_write(reg_store_t *store, const char *key, const char *value
 int rill__reg_store_sync(reg_store_t *store, int timeout_ms)
 {
     int64_t low = 0, high = 0;
-    if (rd_kafka_query_watermark_offsets(store->producer, store->topic, 0, &low, &high, timeout_ms))
+    /* The reader's handle: the producer may be replaced (by a write) while this runs. */
+    if (rd_kafka_query_watermark_offsets(store->reader, store->topic, 0, &low, &high, timeout_ms))
         return RILL_ETIMEDOUT;
     pthread_mutex_lock(&store->reg->lock);
     int rc = wait_applied(store, high, timeout_ms);
