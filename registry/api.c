@@ -389,12 +389,16 @@ static void lookup(rill_registry_t *reg, const reg_request_t *req, answer_t *a, 
 
 /* ---- writes (the leader's) ---- */
 
-static int write_record(rill_registry_t *reg, answer_t *a, const char *key, json_t *value)
+/* Writes key = value to the store, or key's tombstone when tombstone (a value that could not be
+ * made, NULL, is out of memory, never a tombstone). 0, or a's error set. */
+static int write_record(rill_registry_t *reg, answer_t *a, const char *key, json_t *value,
+                        bool tombstone)
 {
     char *text = value ? json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char why[512];
-    int rc = key && (text || !value) ? rill__reg_store_write(reg->store, key, text, why, sizeof why)
-                                     : RILL_ENOMEM;
+    int rc = key && (tombstone || text)
+                 ? rill__reg_store_write(reg->store, key, tombstone ? NULL : text, why, sizeof why)
+                 : RILL_ENOMEM;
     free(text);
     if (rc)
         rill_log(RILL_LOG_WARN, "registry", "a write to the store failed: %s",
@@ -545,7 +549,7 @@ static void register_schema(rill_registry_t *reg, const reg_request_t *req, answ
         json_object_del(value, "schemaType");
     free(canonical);
     char *key = rill__key_schema(subject, version);
-    if (write_record(reg, a, key, value) == 0)
+    if (write_record(reg, a, key, value, false) == 0)
         ok(a, json_pack("{s:i}", "id", id));
     free(key);
     json_decref(value);
@@ -618,13 +622,13 @@ static void delete_subject(rill_registry_t *reg, const reg_request_t *req, answe
     if (!permanent) {
         char *key = rill__key_subject("DELETE_SUBJECT", subject);
         json_t *value = json_pack("{s:s, s:i}", "subject", subject, "version", last);
-        rc = write_record(reg, a, key, value);
+        rc = write_record(reg, a, key, value, false);
         free(key);
         json_decref(value);
     } else {
         for (size_t j = json_array_size(copy); j-- > 0 && !rc;) {
             char *key = rill__key_schema(subject, entry_int(json_array_get(copy, j), "version"));
-            rc = write_record(reg, a, key, NULL);
+            rc = write_record(reg, a, key, NULL, true);
             free(key);
         }
         const char *kinds[] = {"CONFIG", "MODE"};
@@ -632,13 +636,13 @@ static void delete_subject(rill_registry_t *reg, const reg_request_t *req, answe
         for (int k = 0; k < 2 && !rc; k++)
             if (json_object_get(maps[k], subject)) {
                 char *key = rill__key_subject(kinds[k], subject);
-                rc = write_record(reg, a, key, NULL);
+                rc = write_record(reg, a, key, NULL, true);
                 free(key);
             }
         if (!rc) {
             char *key = rill__key_subject("CLEAR_SUBJECT", subject);
             json_t *value = json_pack("{s:s}", "subject", subject);
-            rc = write_record(reg, a, key, value);
+            rc = write_record(reg, a, key, value, false);
             free(key);
             json_decref(value);
         }
@@ -692,7 +696,7 @@ static void delete_version(rill_registry_t *reg, const reg_request_t *req, answe
         if (type && strcmp(type, "AVRO") == 0)
             json_object_del(value, "schemaType");
     }
-    if (write_record(reg, a, key, value) == 0)
+    if (write_record(reg, a, key, value, permanent) == 0)
         ok(a, json_integer(v));
     free(key);
     json_decref(value);
@@ -797,7 +801,7 @@ static void config(rill_registry_t *reg, const reg_request_t *req, answer_t *a, 
                     "{s:s}", "compatibilityLevel",
                     rill__state_level(st, NULL, rill__reg_conf(reg->conf, REG_CONF_COMPATIBILITY)));
         char *key = rill__key_subject("CONFIG", subject);
-        if (write_record(reg, a, key, NULL) == 0)
+        if (write_record(reg, a, key, NULL, true) == 0)
             ok(a, before);
         else
             json_decref(before);
@@ -823,7 +827,7 @@ static void config(rill_registry_t *reg, const reg_request_t *req, answer_t *a, 
         if (json_is_boolean(normalize))
             json_object_set(value, "normalize", normalize);
         char *key = rill__key_subject("CONFIG", subject);
-        if (write_record(reg, a, key, value) == 0) {
+        if (write_record(reg, a, key, value, false) == 0) {
             json_t *out = json_pack("{s:s}", "compatibility", level);
             if (json_is_boolean(normalize))
                 json_object_set(out, "normalize", normalize);
@@ -860,7 +864,7 @@ static void mode(rill_registry_t *reg, const reg_request_t *req, answer_t *a, co
         const char *before = rill__state_mode(st, subject);
         json_t *out = json_pack("{s:s}", "mode", before);
         char *key = rill__key_subject("MODE", subject);
-        if (write_record(reg, a, key, NULL) == 0)
+        if (write_record(reg, a, key, NULL, true) == 0)
             ok(a, out);
         else
             json_decref(out);
@@ -886,7 +890,7 @@ static void mode(rill_registry_t *reg, const reg_request_t *req, answer_t *a, co
         json_t *value = json_pack("{s:o, s:s}", "subject",
                                   subject ? json_string(subject) : json_null(), "mode", m);
         char *key = rill__key_subject("MODE", subject);
-        if (write_record(reg, a, key, value) == 0)
+        if (write_record(reg, a, key, value, false) == 0)
             ok(a, json_pack("{s:s}", "mode", m));
         free(key);
         json_decref(value);
@@ -981,8 +985,7 @@ void rill__api_handle(rill_registry_t *reg, const reg_request_t *req, int *statu
                      req->raw_query ? req->raw_query : "");
             int st = 0;
             char *response = NULL;
-            if (rill__forward(reg, url, req->method, path_query, req->body, req->body_len, &st,
-                              &response, why, sizeof why) == 0) {
+            if (rill__forward(reg, url, req, path_query, &st, &response, why, sizeof why) == 0) {
                 a.status = st;
                 a.forward = response;
                 /* Read your writes here too: the answer waits until this instance's reader has
@@ -999,10 +1002,18 @@ void rill__api_handle(rill_registry_t *reg, const reg_request_t *req, int *statu
         }
     } else if (write) {
         pthread_mutex_lock(&reg->write_lock);
-        pthread_mutex_lock(&reg->lock);
-        /* The state is read under reg->lock; write_record lets it go while it waits. */
-        route(reg, req, &a);
-        pthread_mutex_unlock(&reg->lock);
+        /* A leader decides on everything written before it: a new one may not have read its
+         * predecessor's last writes yet (ids are max + 1). */
+        if (rill__reg_store_sync(reg->store,
+                                 (int)rill__reg_conf_int(reg->conf, REG_CONF_TIMEOUT_MS))) {
+            fail(&a, 500, 50002,
+                 "The store could not be read to its end before the write; try again shortly");
+        } else {
+            pthread_mutex_lock(&reg->lock);
+            /* The state is read under reg->lock; write_record lets it go while it waits. */
+            route(reg, req, &a);
+            pthread_mutex_unlock(&reg->lock);
+        }
         pthread_mutex_unlock(&reg->write_lock);
     } else {
         pthread_mutex_lock(&reg->lock);

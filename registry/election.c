@@ -58,7 +58,7 @@ static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (rill__reg_store_sync(el->reg->store, 10000))
                 rill_log(RILL_LOG_WARN, "registry",
                          "became the leader but could not read topic '%s' to its end within "
-                         "10 s; writes wait for it",
+                         "10 s; each write reads it to its end first",
                          topic);
             rill_log(RILL_LOG_NOTICE, "registry", "%s is now the leader (group '%s')",
                      el->reg->advertised, rill__reg_conf(el->reg->conf, REG_CONF_GROUP_ID));
@@ -244,8 +244,24 @@ void rill__election_stop(reg_election_t *el)
     if (el->thread_started)
         pthread_join(el->thread, NULL);
     if (el->rk) {
-        rd_kafka_consumer_close(el->rk);
-        rd_kafka_destroy(el->rk);
+        /* Leave the group (so another instance leads at once), but not for longer than 5 s: a
+         * cluster that cannot be reached must not keep the registry from stopping. */
+        rd_kafka_queue_t *q = rd_kafka_queue_new(el->rk);
+        rd_kafka_error_t *error = rd_kafka_consumer_close_queue(el->rk, q);
+        if (error)
+            rd_kafka_error_destroy(error);
+        for (int i = 0; i < 50 && !error && !rd_kafka_consumer_closed(el->rk); i++) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (ev)
+                rd_kafka_event_destroy(ev);
+        }
+        if (!rd_kafka_consumer_closed(el->rk))
+            rill_log(RILL_LOG_WARN, "registry",
+                     "left the leader election without telling the group (its coordinator "
+                     "did not answer within 5 s): another instance leads after the session "
+                     "timeout");
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy_flags(el->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     } else if (el->admin) {
         rd_kafka_destroy(el->admin);
     }

@@ -30,11 +30,12 @@ static size_t take(char *ptr, size_t size, size_t n, void *ud)
     return add;
 }
 
-int rill__forward(rill_registry_t *reg, const char *url, const char *method, const char *path_query,
-                  const char *body, size_t body_len, int *status, char **response, char *errstr,
+int rill__forward(rill_registry_t *reg, const char *url, const reg_request_t *req,
+                  const char *path_query, int *status, char **response, char *errstr,
                   size_t errstr_size)
 {
-    (void)reg;
+    const char *method = req->method, *body = req->body;
+    size_t body_len = req->body_len;
     CURL *curl = curl_easy_init();
     if (!curl) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -46,6 +47,11 @@ int rill__forward(rill_registry_t *reg, const char *url, const char *method, con
     struct curl_slist *headers = NULL;
     headers = curl_slist_append(headers, "Content-Type: application/vnd.schemaregistry.v1+json");
     headers = curl_slist_append(headers, "X-Rill-Forwarded: true");
+    if (req->authorization) { /* the client's credentials: the leader checks them too */
+        char auth[1024];
+        snprintf(auth, sizeof auth, "Authorization: %s", req->authorization);
+        headers = curl_slist_append(headers, auth);
+    }
     curl_easy_setopt(curl, CURLOPT_URL, target);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

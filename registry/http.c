@@ -166,6 +166,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .body = b->data,
         .body_len = b->len,
         .forwarded = fwd && strcmp(fwd, "true") == 0,
+        .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
     };
     int status = 500;
     char *answer = NULL;

@@ -87,10 +87,12 @@ void rill_registry_stop(rill_registry_t *reg)
 {
     if (!reg)
         return;
-    rill__election_stop(reg->election);
-    reg->election = NULL;
+    /* HTTP first: libmicrohttpd waits for its connections' threads, which use the election
+     * and the store. */
     rill__http_stop(reg->http);
     reg->http = NULL;
+    rill__election_stop(reg->election);
+    reg->election = NULL;
     rill__reg_store_close(reg->store);
     reg->store = NULL;
     atomic_store(&reg->started, false);

@@ -192,14 +192,6 @@ void rill__election_forget(reg_election_t *el);
 /* Leaves the election. */
 void rill__election_stop(reg_election_t *el);
 
-/* ---- forwarding (forward.c) ---- */
-
-/* Sends the request to the leader at url and returns its status and body (new, free()). 0, or
- * RILL_EIO with the reason in errstr. */
-int rill__forward(rill_registry_t *reg, const char *url, const char *method, const char *path_query,
-                  const char *body, size_t body_len, int *status, char **response, char *errstr,
-                  size_t errstr_size);
-
 /* ---- the API (api.c) ---- */
 
 /* A request: the method, the path (decoded), a query lookup, the body. */
@@ -211,8 +203,15 @@ typedef struct {
     const char *raw_query; /* the query as it came ("a=1&b=2"), for forwarding; may be "" */
     const char *body;
     size_t body_len;
-    bool forwarded; /* it came from a follower: never forward it again */
+    bool forwarded;            /* it came from a follower: never forward it again */
+    const char *authorization; /* the request's Authorization header (forwarded as is), or NULL */
 } reg_request_t;
+
+/* Sends req to the leader at url (path_query: its path and query) and returns its status and
+ * body (new, free()). 0, or RILL_EIO with the reason in errstr. (forward.c) */
+int rill__forward(rill_registry_t *reg, const char *url, const reg_request_t *req,
+                  const char *path_query, int *status, char **response, char *errstr,
+                  size_t errstr_size);
 
 /* Handles req: sets *status and *body (new JSON text, free()). */
 void rill__api_handle(rill_registry_t *reg, const reg_request_t *req, int *status, char **body);

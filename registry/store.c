@@ -442,10 +442,8 @@ void rill__reg_store_close(reg_store_t *store)
     atomic_store(&store->stop, true);
     if (store->thread_started)
         pthread_join(store->thread, NULL);
-    if (store->reader) {
-        rd_kafka_consumer_close(store->reader);
-        rd_kafka_destroy(store->reader);
-    }
+    if (store->reader) /* it only assigns: there is no group to leave */
+        rd_kafka_destroy_flags(store->reader, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (store->producer) {
         rd_kafka_flush(store->producer, 5000);
         rd_kafka_destroy(store->producer);
