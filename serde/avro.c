@@ -649,6 +649,14 @@ static int __attribute__((format(printf, 2, 3))) dec_fail(dec_t *d, const char *
     return RILL_ESERDE;
 }
 
+/* Out of memory while decoding: not the record's fault, so not RILL_ESERDE (the task stops
+ * rather than skip good records). */
+static int dec_oom(dec_t *d)
+{
+    dec_fail(d, "out of memory");
+    return RILL_ENOMEM;
+}
+
 static int read_long(dec_t *d, int64_t *out)
 {
     uint64_t u = 0;
@@ -687,7 +695,7 @@ static int decode(dec_t *d, const anode_t *decl, rill_avro_value_t *v);
 static int decode_blocks(dec_t *d, const anode_t *node, rill_avro_value_t *v)
 {
     bool map = node->type == RILL_AVRO_MAP;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     rill_avro_value_t *items = NULL;
     rill_buf_t *keys = NULL;
     int depth = d->path.depth;
@@ -709,18 +717,29 @@ static int decode_blocks(dec_t *d, const anode_t *node, rill_avro_value_t *v)
                 return rc;
         }
         size_t left = (size_t)(d->end - d->p);
-        if ((uint64_t)count > (node->may_be_empty ? (uint64_t)1 << 20 : (uint64_t)left))
-            return dec_fail(d, "block of %" PRId64 " items cannot fit in the %zu bytes left", count,
-                            left);
+        /* Items of no bytes (null, empty records) are bounded over all the blocks, not per
+         * block: 38 bytes of blocks of 2^20 nulls would otherwise take gigabytes. */
+        if (node->may_be_empty ? n + (uint64_t)count > ((uint64_t)1 << 20)
+                               : (uint64_t)count > (uint64_t)left)
+            return dec_fail(d, "block of %" PRId64 " items cannot fit in the %zu bytes left%s",
+                            count, left, node->may_be_empty ? " (at most 2^20 empty items)" : "");
         size_t total = n + (size_t)count;
-        rill_avro_value_t *grown = rill_arena_alloc(d->arena, total * sizeof *grown);
-        rill_buf_t *kgrown = map ? rill_arena_alloc(d->arena, total * sizeof *kgrown) : NULL;
-        if (!grown || (map && !kgrown))
-            return dec_fail(d, "out of memory");
-        if (n) {
-            memcpy(grown, items, n * sizeof *items);
-            if (map)
-                memcpy(kgrown, keys, n * sizeof *keys);
+        rill_avro_value_t *grown = items;
+        rill_buf_t *kgrown = keys;
+        if (total > cap) { /* doubling: the arena keeps what it gave, so copy little */
+            size_t ncap = cap ? cap * 2 : 8;
+            while (ncap < total)
+                ncap *= 2;
+            grown = rill_arena_alloc(d->arena, ncap * sizeof *grown);
+            kgrown = map ? rill_arena_alloc(d->arena, ncap * sizeof *kgrown) : NULL;
+            if (!grown || (map && !kgrown))
+                return dec_oom(d);
+            if (n) {
+                memcpy(grown, items, n * sizeof *items);
+                if (map)
+                    memcpy(kgrown, keys, n * sizeof *keys);
+            }
+            cap = ncap;
         }
         items = grown;
         keys = kgrown;
@@ -834,7 +853,7 @@ static int decode(dec_t *d, const anode_t *decl, rill_avro_value_t *v)
             return dec_fail(d, "nested more than %d deep", MAX_DEPTH);
         v->u.c.items = rill_arena_alloc(d->arena, (node->n ? node->n : 1) * sizeof *v->u.c.items);
         if (!v->u.c.items)
-            return dec_fail(d, "out of memory");
+            return dec_oom(d);
         v->u.c.n = node->n;
         d->path.depth = depth + 1;
         for (uint32_t i = 0; i < node->n; i++) {
@@ -2510,7 +2529,7 @@ static int avro_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, 
             set_err(errstr, errstr_size, "avro: schema id %d%s%s%s read as %s: field %s: %s", id,
                     sub ? " (subject " : "", sub ? sub : "", sub ? ")" : "",
                     s->reader->root->fullname, where, pj.why);
-            return RILL_ESERDE;
+            return rc == RILL_ENOMEM ? RILL_ENOMEM : RILL_ESERDE;
         }
         doc = read;
     }
