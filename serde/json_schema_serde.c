@@ -26,17 +26,26 @@ typedef struct compiled {
     struct compiled *next;
 } compiled_t;
 
+/* Where one topic's key or value goes: its subject, id and the schema written with (the serde's,
+ * or the subject's latest with use.latest.version). Made once, never freed before the serde. */
+typedef struct target {
+    char *topic;
+    bool is_key;
+    char *subject;
+    int32_t id;
+    rill_json_schema_t *latest; /* use.latest.version: owned; else NULL (the serde's writer) */
+    struct target *next;
+} target_t;
+
 typedef struct {
     rill_registry_client_t *registry;
     bool auto_register, use_latest, is_key;
     char *topic; /* conf's, when the record's is not known */
     char *text;  /* the writer schema (NULL with use.latest.version) */
     rill_json_schema_t *writer;
-    pthread_mutex_t lock;      /* writer id, writer (latest) and the list's growth */
-    const char *id_topic;      /* the topic writer_id was found for (a sink's, stable) */
-    atomic_int writer_id;      /* -1: not yet */
-    _Atomic(compiled_t *) ids; /* for reading: published whole, read without a lock */
-    char subject[300];
+    pthread_mutex_t lock;        /* the lists' growth */
+    _Atomic(target_t *) targets; /* for writing: published whole, read without a lock */
+    _Atomic(compiled_t *) ids;   /* for reading: likewise */
 } js_state_t;
 
 #define err rill__serde_err
@@ -48,6 +57,13 @@ static void js_destroy(void *state)
         next = c->next;
         rill_json_schema_destroy(c->schema);
         rill_free(c);
+    }
+    for (target_t *t = atomic_load(&s->targets), *next; t; t = next) {
+        next = t->next;
+        rill_json_schema_destroy(t->latest);
+        rill_free(t->topic);
+        rill_free(t->subject);
+        rill_free(t);
     }
     rill_json_schema_destroy(s->writer);
     rill_registry_client_unref(s->registry);
@@ -116,50 +132,71 @@ static int js_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, ri
     return rill_json_parse(arena, b + 5, bytes.len - 5, value, errstr, errstr_size);
 }
 
-/* The writer's id for topic (and, with use.latest.version, its schema), found once per topic. */
-static int writer_id(js_state_t *s, const char *topic, int32_t *id, char *errstr,
-                     size_t errstr_size)
+static const target_t *find_target(const target_t *t, const char *topic, bool is_key)
 {
-    int got = atomic_load_explicit(&s->writer_id, memory_order_acquire);
-    if (got >= 0 && topic == s->id_topic) {
-        *id = got;
-        return 0;
-    }
-    pthread_mutex_lock(&s->lock);
-    int rc = 0;
-    char why[400];
+    for (; t; t = t->next)
+        if (t->is_key == is_key && (t->topic == topic || strcmp(t->topic, topic) == 0))
+            return t;
+    return NULL;
+}
+
+/* Where topic's key or value goes: found, or asked of the registry once and added. */
+static const target_t *target_of(js_state_t *s, const char *topic, bool is_key, char *errstr,
+                                 size_t errstr_size)
+{
     if (!topic) {
         err(errstr, errstr_size,
             "json schema serializer: no topic to name the subject after (set \"topic\")");
-        rc = RILL_ESERDE;
-    } else {
-        snprintf(s->subject, sizeof s->subject, "%s-%s", topic, s->is_key ? "key" : "value");
-        int32_t found = -1;
-        if (s->use_latest) {
-            const char *text = NULL;
-            rc = rill_registry_client_latest(s->registry, s->subject, &found, NULL, &text, why,
-                                             sizeof why);
-            if (!rc && !s->writer &&
-                !(s->writer = rill_json_schema_new(text, strlen(text), why, sizeof why)))
-                rc = RILL_ESERDE;
+        return NULL;
+    }
+    const target_t *found =
+        find_target(atomic_load_explicit(&s->targets, memory_order_acquire), topic, is_key);
+    if (found)
+        return found;
+    pthread_mutex_lock(&s->lock);
+    if (!(found = find_target(atomic_load(&s->targets), topic, is_key))) {
+        target_t *t = rill_calloc(1, sizeof *t);
+        char why[400];
+        int rc = t && (t->topic = rill_strdup(topic)) ? 0 : RILL_ENOMEM;
+        size_t n = strlen(topic) + 7;
+        if (!rc && !(t->subject = rill_malloc(n)))
+            rc = RILL_ENOMEM;
+        if (rc) {
+            snprintf(why, sizeof why, "out of memory");
         } else {
-            rc = s->auto_register
-                     ? rill_registry_client_register_type(s->registry, s->subject, "JSON", s->text,
-                                                          &found, why, sizeof why)
-                     : rill_registry_client_lookup(s->registry, s->subject, s->text, &found, NULL,
-                                                   why, sizeof why);
+            snprintf(t->subject, n, "%s-%s", topic, is_key ? "key" : "value");
+            t->is_key = is_key;
+            if (s->use_latest) {
+                const char *text = NULL;
+                rc = rill_registry_client_latest(s->registry, t->subject, &t->id, NULL, &text, why,
+                                                 sizeof why);
+                if (!rc && !(t->latest = rill_json_schema_new(text, strlen(text), why, sizeof why)))
+                    rc = RILL_ESERDE;
+            } else {
+                rc = s->auto_register
+                         ? rill_registry_client_register_type(s->registry, t->subject, "JSON",
+                                                              s->text, &t->id, why, sizeof why)
+                         : rill_registry_client_lookup_type(s->registry, t->subject, "JSON",
+                                                            s->text, &t->id, NULL, why, sizeof why);
+            }
         }
         if (rc) {
-            err(errstr, errstr_size, "json schema serializer: subject %s: %s", s->subject, why);
-            rc = RILL_ESERDE;
+            err(errstr, errstr_size, "json schema serializer: subject %s-%s: %s", topic,
+                is_key ? "key" : "value", why);
+            if (t) {
+                rill_json_schema_destroy(t->latest);
+                rill_free(t->topic);
+                rill_free(t->subject);
+                rill_free(t);
+            }
         } else {
-            s->id_topic = topic;
-            atomic_store_explicit(&s->writer_id, found, memory_order_release);
-            *id = found;
+            t->next = atomic_load(&s->targets);
+            atomic_store_explicit(&s->targets, t, memory_order_release);
+            found = t;
         }
     }
     pthread_mutex_unlock(&s->lock);
-    return rc;
+    return found;
 }
 
 static int js_serialize_ctx(void *state, rill_serde_ctx_t *ctx, rill_buf_t value, rill_bytes_t *out,
@@ -175,18 +212,21 @@ static int js_serialize_ctx(void *state, rill_serde_ctx_t *ctx, rill_buf_t value
                    "json schema serializer: no schema to write with (set \"schema\", or "
                    "use.latest.version=true)"),
                RILL_ESERDE;
-    int32_t id;
-    int rc = writer_id(s, ctx && ctx->topic ? ctx->topic : s->topic, &id, errstr, errstr_size);
-    if (rc)
-        return rc;
+    const target_t *t = target_of(s, ctx && ctx->topic ? ctx->topic : s->topic,
+                                  ctx ? ctx->is_key : s->is_key, errstr, errstr_size);
+    if (!t)
+        return RILL_ESERDE;
+    int32_t id = t->id;
     /* The JSON text after 5 bytes of header: written, then moved up once. */
     bool null = false;
+    int rc;
     if ((rc = rill_serde_serialize(rill_serde_json(), value, out, &null, errstr, errstr_size)))
         return rc;
     char why[400];
-    if ((rc = rill_json_schema_validate(s->writer, out->data, out->len, why, sizeof why)))
+    if ((rc = rill_json_schema_validate(t->latest ? t->latest : s->writer, out->data, out->len, why,
+                                        sizeof why)))
         return err(errstr, errstr_size, "json schema serializer: subject %s (schema id %d): %s",
-                   s->subject, id, why),
+                   t->subject, id, why),
                rc;
     size_t len = out->len;
     uint8_t head[5] = {0, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
@@ -219,7 +259,7 @@ rill_serde_t *rill_serde_json_schema_new(const char *const *conf, rill_registry_
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
-    atomic_init(&s->writer_id, -1);
+    atomic_init(&s->targets, NULL);
     atomic_init(&s->ids, NULL);
     rill__registry_serde_conf_t c;
     int rc = rill__registry_serde_conf("json schema serde", conf, false, &c, errstr, errstr_size);

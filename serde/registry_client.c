@@ -453,6 +453,14 @@ int rill_registry_client_register_type(rill_registry_client_t *r, const char *su
 int rill_registry_client_lookup(rill_registry_client_t *r, const char *subject, const char *schema,
                                 int32_t *id, int32_t *version, char *errstr, size_t errstr_size)
 {
+    return rill_registry_client_lookup_type(r, subject, "AVRO", schema, id, version, errstr,
+                                            errstr_size);
+}
+
+int rill_registry_client_lookup_type(rill_registry_client_t *r, const char *subject,
+                                     const char *type, const char *schema, int32_t *id,
+                                     int32_t *version, char *errstr, size_t errstr_size)
+{
     if (!r || !subject || !schema)
         return RILL_EINVAL;
     pthread_mutex_lock(&r->lock);
@@ -467,8 +475,8 @@ int rill_registry_client_lookup(rill_registry_client_t *r, const char *subject, 
         set_err(errstr, errstr_size, "error_code %d: %s not found", known ? 40403 : 40401,
                 known ? "Schema" : "Subject");
         rc = RILL_ENOENT;
-    } else if (!(rc = post_schema(r, subject, "", "AVRO", schema, &got_id, &got_version, errstr,
-                                  errstr_size))) {
+    } else if (!(rc = post_schema(r, subject, "", type ? type : "AVRO", schema, &got_id,
+                                  &got_version, errstr, errstr_size))) {
         rc = add_subject(r, subject, schema, got_id, got_version);
     }
     pthread_mutex_unlock(&r->lock);

@@ -513,6 +513,11 @@ RILL_EXTERN int rill_registry_client_register_type(rill_registry_client_t *regis
                                                    const char *subject, const char *type,
                                                    const char *schema, int32_t *id, char *errstr,
                                                    size_t errstr_size);
+/* rill_registry_client_lookup() of a schema of type ("AVRO", "JSON"). @thread any */
+RILL_EXTERN int rill_registry_client_lookup_type(rill_registry_client_t *registry,
+                                                 const char *subject, const char *type,
+                                                 const char *schema, int32_t *id, int32_t *version,
+                                                 char *errstr, size_t errstr_size);
 /* Returns how many HTTP requests the client has made (for tests and metrics). @thread any */
 RILL_EXTERN uint64_t rill_registry_client_requests(const rill_registry_client_t *registry);
 

@@ -147,6 +147,61 @@ static void test_round_trip_and_refusals(void **state)
     rill_registry_client_unref(reg);
 }
 
+/* One serde for several topics (a topic extractor's, in one buffer): each topic's subject and
+ * id, found once (found by review: the id was the first topic's for all). */
+static void test_one_serde_many_topics(void **state)
+{
+    (void)state;
+    char err[512];
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
+    const char *conf[] = {"schema.registry.url", "mock://", "schema", ORDER, NULL};
+    rill_serde_t *serde = rill_serde_json_schema_new(conf, reg, err, sizeof err);
+    assert_non_null(serde);
+    /* Different subjects of one schema get one id in Confluent's registries: make u's schema
+     * differ by registering another one there first. */
+    int32_t other = 0;
+    assert_int_equal(
+        rill_registry_client_register_type(reg, "u-value", "JSON", "{}", &other, err, sizeof err),
+        0);
+    rill_arena_t *arena = rill_arena_new(1024);
+    rill_buf_t doc;
+    assert_int_equal(rill_json_parse(arena, "{\"id\":1,\"item\":\"x\"}", 19, &doc, err, sizeof err),
+                     0);
+    char topic[8];
+    int32_t ids[3];
+    uint64_t before = rill_registry_client_requests(reg);
+    for (int round = 0; round < 50; round++)
+        for (int i = 0; i < 3; i++) {
+            snprintf(topic, sizeof topic, "%s", i == 1 ? "u" : "t");
+            rill_serde_ctx_t ctx = {topic, i == 2, NULL, arena};
+            rill_bytes_t out = {0};
+            bool null = false;
+            assert_int_equal(
+                rill_serde_serialize_ctx(serde, &ctx, doc, &out, &null, err, sizeof err), 0);
+            const uint8_t *b = out.data;
+            ids[i] =
+                (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+            rill_bytes_free(&out);
+        }
+    int32_t want;
+    assert_int_equal(rill_registry_client_lookup_type(reg, "u-value", "JSON", ORDER, &want, NULL,
+                                                      err, sizeof err),
+                     0);
+    assert_int_equal(ids[1], want);
+    assert_int_equal(rill_registry_client_lookup_type(reg, "t-value", "JSON", ORDER, &want, NULL,
+                                                      err, sizeof err),
+                     0);
+    assert_int_equal(ids[0], want);
+    assert_int_equal(
+        rill_registry_client_lookup_type(reg, "t-key", "JSON", ORDER, &want, NULL, err, sizeof err),
+        0);
+    assert_int_equal(ids[2], want);
+    assert_true(rill_registry_client_requests(reg) - before <= 3); /* the mock makes none */
+    rill_arena_destroy(arena);
+    rill_serde_unref(serde);
+    rill_registry_client_unref(reg);
+}
+
 static void test_bad_configuration(void **state)
 {
     (void)state;
@@ -167,6 +222,7 @@ int main(void)
     rill_set_log_cb(NULL, NULL, RILL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_refusals),
+        cmocka_unit_test(test_one_serde_many_topics),
         cmocka_unit_test(test_bad_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
