@@ -252,6 +252,11 @@ void rill__election_stop(reg_election_t *el)
             rd_kafka_error_destroy(error);
         for (int i = 0; i < 50 && !error && !rd_kafka_consumer_closed(el->rk); i++) {
             rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+                /* The revocation the close makes: this queue serves it, not the callback. */
+                atomic_store(&el->leader, false);
+                rd_kafka_assign(el->rk, NULL);
+            }
             if (ev)
                 rd_kafka_event_destroy(ev);
         }
