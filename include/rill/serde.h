@@ -447,7 +447,7 @@ RILL_EXTERN int rill_avro_format(const void *v, char *buf, size_t size);
  * new serde, or NULL with the culprit named in errstr. Serialize takes a view made by
  * rill_avro_record_new() or by this or another Avro serde (written with its own schema, registered
  * in this serde's subject); deserialize looks the writer schema up by id once and caches it, so
- * there is no request per record.
+ * a known id costs no request (an unknown one is asked for again on each record).
  */
 RILL_EXTERN rill_serde_t *rill_serde_avro_new(const char *const *conf,
                                               rill_registry_client_t *registry, char *errstr,
