@@ -53,6 +53,11 @@ struct collector {
     bool rewind_asked;
 };
 
+/* Exactly-once: how many rewinds a cause that passes (a timeout, a broker away) may cause
+ * without a commit between them before the app fails; each waits longer (the retry backoff,
+ * doubled each time). */
+#define EOS_TRANSIENT_REWINDS 10
+
 /* The opaque of a produced record: its topic's index + 1 in the low 32 bits, and how many
  * times a retriable delivery failure sent it again above them. */
 #define OPAQUE_TOPIC(op)   ((size_t)((uintptr_t)(op)&0xffffffffu))
@@ -480,6 +485,22 @@ __attribute__((cold, noinline)) static void delivery_failed(collector_t *c,
             r = env->handler[RILL_ERROR_PRODUCTION](env->handler_ud[RILL_ERROR_PRODUCTION], &ctx);
     }
     const char *why = "";
+    /* Exactly-once, a cause that passes (a timeout, a broker away): the transaction aborts and
+     * the thread rewinds to its last commit, as Kafka Streams treats a TimeoutException under
+     * exactly-once (the task is corrupted, not the app): nothing is dropped, so the handler's
+     * default fail is not needed. Bounded: EOS_TRANSIENT_REWINDS without a commit. */
+    if (c->ctx->eos && r == RILL_HANDLER_FAIL && (cls & RILL_SEND_RETRIABLE) &&
+        c->eos_retries < EOS_TRANSIENT_REWINDS) {
+        rill_log(RILL_LOG_WARN, "thread",
+                 "%s: %s: the transaction aborts and the thread rewinds to its last commit "
+                 "(rewind %d of at most %d without a commit)",
+                 c->name, message, c->eos_retries + (c->rewind_asked ? 0 : 1),
+                 EOS_TRANSIENT_REWINDS);
+        if (!c->rewind_asked)
+            c->eos_retries++;
+        c->rewind_asked = true;
+        return;
+    }
     if (r == RILL_HANDLER_RETRY && (cls & RILL_SEND_RETRIABLE)) {
         int done = c->ctx->eos ? c->eos_retries : attempt;
         if (done < env->production_retries) {
@@ -522,10 +543,13 @@ __attribute__((cold, noinline)) static void delivery_failed(collector_t *c,
         snprintf(c->error, sizeof c->error, "%.300s%.200s", message, why);
 }
 
-void rill__collector_delivered(collector_t *c, const rd_kafka_message_t *msg)
+void rill__collector_delivered(collector_t *c, const rd_kafka_t *rk, const rd_kafka_message_t *msg)
 {
     if (msg->err) {
-        delivery_failed(c, msg);
+        /* Exactly-once: a failure reported by a producer since replaced is of a transaction
+         * already aborted, whose records the thread rewound to send again. */
+        if (!(c->ctx->eos && rk && rk != c->producer))
+            delivery_failed(c, msg);
         return;
     }
     atomic_fetch_add_explicit(&c->produced, 1, memory_order_relaxed);

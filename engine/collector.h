@@ -23,8 +23,8 @@ void rill__collector_bind(collector_t *c, rd_kafka_t *producer);
 void rill__collector_set_before_send(collector_t *c, int (*fn)(void *ud), void *ud);
 /* Returns the rill_collector_t that tasks send through. */
 rill_collector_t rill__collector_iface(collector_t *c);
-/* Takes a delivery report (from the producer's delivery callback). */
-void rill__collector_delivered(collector_t *c, const rd_kafka_message_t *msg);
+/* Takes a delivery report of producer rk (from its delivery callback). */
+void rill__collector_delivered(collector_t *c, const rd_kafka_t *rk, const rd_kafka_message_t *msg);
 /* Returns the offset after the last acknowledged record sent to (topic, partition), or -1. */
 int64_t rill__collector_acked_end(collector_t *c, const char *topic, int32_t partition);
 /* Returns the first delivery failure since the last clear ("" when none), borrowed. */

@@ -89,9 +89,8 @@ static void producer_replaced(void *ud, rd_kafka_t *producer)
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
-    (void)rk;
     stream_thread_t *t = opaque;
-    rill__collector_delivered(t->collector, msg);
+    rill__collector_delivered(t->collector, rk, msg);
 }
 
 static void task_closing(void *ud, rill_task_t *task, int32_t partition)
