@@ -540,6 +540,67 @@ int rill_registry_client_latest(rill_registry_client_t *r, const char *subject, 
     return rc;
 }
 
+/* Finds the version that schema id has in subject: the cache, else GET
+ * /schemas/ids/{id}/versions (and the schema's text, when not cached, to remember it by). */
+int rill_registry_client_version_of(rill_registry_client_t *r, const char *subject, int32_t id,
+                                    int32_t *version, char *errstr, size_t errstr_size)
+{
+    if (!r || !subject || !version)
+        return RILL_EINVAL;
+    pthread_mutex_lock(&r->lock);
+    int rc = 0;
+    int32_t got = -1;
+    for (by_subject_t *e = r->subjects; e && got < 0; e = e->next)
+        if (e->id == id && e->version >= 0 && !strcmp(e->subject, subject))
+            got = e->version;
+    by_id_t *known = got < 0 ? find_id(r, id) : NULL;
+    if (got >= 0) {
+        /* cached */
+    } else if (r->mock) {
+        set_err(errstr, errstr_size, "error_code 40403: Schema %d not found in subject '%s'", id,
+                subject);
+        rc = RILL_ENOENT;
+    } else {
+        char path[64];
+        json_t *doc = NULL, *text_doc = NULL;
+        snprintf(path, sizeof path, "/schemas/ids/%d/versions", id);
+        if (!(rc = request(r, "GET", path, NULL, &doc, errstr, errstr_size))) {
+            size_t i;
+            json_t *sv;
+            json_array_foreach(doc, i, sv)
+            {
+                const char *s = json_string_value(json_object_get(sv, "subject"));
+                if (s && !strcmp(s, subject) && get_int32(sv, "version", &got))
+                    break;
+                got = -1;
+            }
+            if (got < 0) {
+                set_err(errstr, errstr_size, "GET %s: schema %d has no version in subject '%s'",
+                        path, id, subject);
+                rc = RILL_ENOENT;
+            }
+        }
+        const char *text = known ? known->text : NULL;
+        if (!rc && !text) {
+            char tpath[64];
+            snprintf(tpath, sizeof tpath, "/schemas/ids/%d", id);
+            if (!(rc = request(r, "GET", tpath, NULL, &text_doc, errstr, errstr_size)) &&
+                !(text = json_string_value(json_object_get(text_doc, "schema")))) {
+                set_err(errstr, errstr_size, "GET %s: no \"schema\" in the answer", tpath);
+                rc = RILL_EIO;
+            }
+        }
+        if (!rc)
+            rc = add_subject(r, subject, text, id, got);
+        json_decref(doc);
+        json_decref(text_doc);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!rc)
+        *version = got;
+    return rc;
+}
+
 /* ---- What the registry serdes share ---- */
 
 static int conf_bool(const char *what, const char *key, const char *v, bool *out, char *errstr,

@@ -61,6 +61,10 @@ RILL_EXTERN rill_stream_t *rill_stream_map_values(rill_stream_t *stream, rill_ma
 /* Replaces the key; the value serde is kept. */
 RILL_EXTERN rill_stream_t *rill_stream_select_key(rill_stream_t *stream, rill_map_one_fn fn,
                                                   void *ud);
+/* Replaces the key of each CloudEvent (a value of rill_serde_cloudevents()) by its partitionkey
+ * extension, as the CloudEvents Kafka binding maps it; an event without one, or a tombstone,
+ * keeps its key. The new key is the string's bytes: write it with the string serde. */
+RILL_EXTERN rill_stream_t *rill_stream_key_by_partitionkey(rill_stream_t *stream);
 /* Replaces each record with zero or more new pairs. */
 RILL_EXTERN rill_stream_t *rill_stream_flat_map(rill_stream_t *stream, rill_flat_map_fn fn,
                                                 void *ud);

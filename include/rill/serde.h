@@ -518,8 +518,56 @@ RILL_EXTERN int rill_registry_client_lookup_type(rill_registry_client_t *registr
                                                  const char *subject, const char *type,
                                                  const char *schema, int32_t *id, int32_t *version,
                                                  char *errstr, size_t errstr_size);
+/* Sets *version to the version that schema id has in subject (GET /schemas/ids/{id}/versions,
+ * cached). 0, RILL_ENOENT (id unknown or not in subject) or another code. @thread any */
+RILL_EXTERN int rill_registry_client_version_of(rill_registry_client_t *registry,
+                                                const char *subject, int32_t id, int32_t *version,
+                                                char *errstr, size_t errstr_size);
 /* Returns how many HTTP requests the client has made (for tests and metrics). @thread any */
 RILL_EXTERN uint64_t rill_registry_client_requests(const rill_registry_client_t *registry);
+
+/*
+ * Upcasting (docs/schemas.md, "Upcasters"): a serde over an inner one that reads values written
+ * with any version of their schema and hands processors one shape, the current version's.
+ * Versions count from 1. An upcaster maps a value of version v, as the inner serde decoded it,
+ * to a value of version v + 1 made in arena; a record of version v goes through the upcasters
+ * of v, v + 1, ... up to current. A record's version is, by the option set (exactly one):
+ *   registry        the version its writer schema has in subject (the Confluent wire format's
+ *                   schema id, looked up once per id and then cached without a lock);
+ *   version_header  the decimal value of that header (default_version when absent, if not 0);
+ *   version_of      a function of the caller's.
+ * A version newer than current, older than the oldest upcaster's, or unknown fails the record
+ * naming its version and topic, so the deserialization handler (and the dead letter queue)
+ * gets it. Serialize writes with the inner serde, unchanged: values are of the current version.
+ */
+typedef int (*rill_upcast_fn)(void *ud, rill_arena_t *arena, rill_buf_t value, rill_buf_t *out,
+                              char *errstr, size_t errstr_size);
+/* Sets *version to the version of the record of bytes (ctx may be NULL); 0 or an error code. */
+typedef int (*rill_version_fn)(void *ud, const rill_serde_ctx_t *ctx, rill_buf_t bytes,
+                               int32_t *version, char *errstr, size_t errstr_size);
+
+typedef struct {
+    int32_t from; /* maps values of this version to version from + 1 */
+    rill_upcast_fn fn;
+    void *ud;
+} rill_upcaster_t;
+
+typedef struct {
+    int32_t current;                  /* the version processors see (>= 1) */
+    const rill_upcaster_t *upcasters; /* one per version below current, any order; copied */
+    size_t upcaster_count;
+    rill_registry_client_t *registry; /* referenced */
+    const char *subject;              /* with registry; NULL: "<topic>-value" ("-key" for keys) */
+    const char *version_header;       /* copied */
+    int32_t default_version;          /* with version_header: a record without it; 0: fails */
+    rill_version_fn version_of;
+    void *version_ud;
+} rill_upcast_opts_t;
+
+/* Returns a new upcasting serde over inner (referenced), or NULL with the culprit in errstr (a
+ * missing or doubled upcaster, no version source or two). */
+RILL_EXTERN rill_serde_t *rill_serde_upcasting(rill_serde_t *inner, const rill_upcast_opts_t *opts,
+                                               char *errstr, size_t errstr_size);
 
 #ifdef __cplusplus
 }

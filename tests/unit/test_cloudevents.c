@@ -263,6 +263,61 @@ static void test_serialize_errors(void **state)
     rill_serde_unref(structured);
 }
 
+/* The binding's key mapping on request: the partitionkey extension becomes the record key. */
+static void test_key_by_partitionkey(void **state)
+{
+    (void)state;
+    rill_serde_t *in = rill_serde_cloudevents(rill_serde_json(), RILL_CLOUDEVENTS_BINARY);
+    rill_serde_t *out = rill_serde_cloudevents(rill_serde_json(), RILL_CLOUDEVENTS_STRUCTURED);
+    rill_topology_t *topo = rill_topology_new();
+    rill_source_opts_t so = {.key_serde = rill_serde_string(), .value_serde = in};
+    rill_sink_opts_t to = {.key_serde = rill_serde_string(), .value_serde = out};
+    rill_stream_t *s = rill_stream_from_topic(topo, "in", &so);
+    assert_int_equal(rill_stream_to(rill_stream_key_by_partitionkey(s), "out", &to), 0);
+    /* A stream whose values are not events fails the record, naming why. */
+    rill_source_opts_t plain = {.key_serde = rill_serde_string(),
+                                .value_serde = rill_serde_string()};
+    s = rill_stream_from_topic(topo, "plain", &plain);
+    assert_int_equal(rill_stream_to(rill_stream_key_by_partitionkey(s), "out", &to), 0);
+    char err[512];
+    rill_test_driver_t *td = rill_test_driver_new(topo, NULL, 0, err, sizeof err);
+    if (!td)
+        fail_msg("rill_test_driver_new: %s", err);
+    const rill_header_t keyed[] = {{"ce_specversion", rill_buf_str("1.0")},
+                                   {"ce_id", rill_buf_str("1")},
+                                   {"ce_source", rill_buf_str("/shop")},
+                                   {"ce_type", rill_buf_str("order")},
+                                   {"ce_partitionkey", rill_buf_str("cust-7")}};
+    assert_int_equal(rill_test_driver_pipe_headers(td, "in", -1, rill_buf_str("x"),
+                                                   rill_buf_str("{}"), 1, keyed, 5),
+                     0);
+    assert_int_equal(rill_test_driver_pipe_headers(td, "in", -1, rill_buf_str("k2"),
+                                                   rill_buf_str("{}"), 2, keyed, 4),
+                     0);
+    const rill_header_t structured[] = {
+        {"content-type", rill_buf_str("application/cloudevents+json")}};
+    const char *ev = "{\"specversion\":\"1.0\",\"id\":\"3\",\"source\":\"/shop\",\"type\":"
+                     "\"order\",\"partitionkey\":\"cust-9\",\"data\":{}}";
+    assert_int_equal(rill_test_driver_pipe_headers(td, "in", -1, (rill_buf_t){0}, rill_buf_str(ev),
+                                                   3, structured, 1),
+                     0);
+    const char *want[] = {"cust-7", "k2", "cust-9"};
+    for (int i = 0; i < 3; i++) {
+        rill_test_record_t r;
+        assert_int_equal(rill_test_driver_read(td, "out", &r), 0);
+        assert_int_equal(r.key.len, strlen(want[i]));
+        assert_memory_equal(r.key.data, want[i], r.key.len);
+    }
+    assert_int_not_equal(rill_test_driver_pipe_str(td, "plain", "k", "not an event", 4), 0);
+    if (!strstr(rill_test_driver_error(td), "is not a CloudEvent"))
+        fail_msg("error: %s", rill_test_driver_error(td));
+    assert_int_equal(rill_test_driver_unread(td, "out"), 0);
+    rill_test_driver_destroy(td);
+    rill_topology_unref(topo);
+    rill_serde_unref(in);
+    rill_serde_unref(out);
+}
+
 int main(void)
 {
     rill_set_log_cb(NULL, NULL, RILL_LOG_ERROR);
@@ -271,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_structured_in_and_base64),
         cmocka_unit_test(test_invalid_events_refused),
         cmocka_unit_test(test_serialize_errors),
+        cmocka_unit_test(test_key_by_partitionkey),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
