@@ -132,6 +132,8 @@ typedef struct {
     long timeout_s;
     const char *consumer_set[32][2]; /* librdkafka consumer properties, for experiments */
     size_t nconsumer_set;
+    const char *app_set[8][2]; /* Rill properties (bench-rill-pipe), e.g. metrics.listen */
+    size_t napp_set;
     const char *finals; /* windowed workloads: where to write the final result per window */
 } pipe_opts_t;
 
@@ -143,7 +145,7 @@ static inline void pipe_usage(const char *prog)
             "nexmark-q7|windowed-count|nexmark-q3|nexmark-q8|stream-stream-join] [--warmup N] "
             "[--commit-interval MS] "
             "[--guarantee at_least_once|exactly_once_v2] [--timeout S] "
-            "[--consumer-set K=V]... [--finals FILE]\n",
+            "[--consumer-set K=V]... [--app-set K=V]... [--finals FILE]\n",
             prog);
     exit(2);
 }
@@ -161,6 +163,7 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
         {"commit-interval", required_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
         {"consumer-set", required_argument, NULL, 's'},
+        {"app-set", required_argument, NULL, 'A'},
         {"workload", required_argument, NULL, 'w'},
         {"warmup", required_argument, NULL, 'u'},
         {"finals", required_argument, NULL, 'f'},
@@ -225,6 +228,14 @@ static inline void pipe_opts_parse(pipe_opts_t *o, int argc, char **argv, const 
             *eq = 0;
             o->consumer_set[o->nconsumer_set][0] = optarg;
             o->consumer_set[o->nconsumer_set++][1] = eq + 1;
+            break;
+        case 'A':
+            eq = strchr(optarg, '=');
+            if (!eq || o->napp_set == sizeof o->app_set / sizeof o->app_set[0])
+                pipe_usage(prog);
+            *eq = 0;
+            o->app_set[o->napp_set][0] = optarg;
+            o->app_set[o->napp_set++][1] = eq + 1;
             break;
         default:
             pipe_usage(prog);

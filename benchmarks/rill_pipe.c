@@ -27,7 +27,7 @@
  *   bench-rill-pipe --bootstrap B --input T --output O --group G --records N [--workload W]
  *                   [--warmup N] [--commit-interval MS] [--timeout S]
  *                   [--guarantee at_least_once|exactly_once_v2]
- *                   [--consumer-set KEY=VALUE]... [--finals FILE]
+ *                   [--consumer-set KEY=VALUE]... [--app-set KEY=VALUE]... [--finals FILE]
  */
 #define _GNU_SOURCE /* nftw() */
 
@@ -953,6 +953,9 @@ int main(int argc, char **argv)
         if (rill_conf_set(conf, key, o.consumer_set[i][1], err, sizeof err))
             die("bad --consumer-set", err);
     }
+    for (size_t i = 0; i < o.napp_set; i++)
+        if (rill_conf_set(conf, o.app_set[i][0], o.app_set[i][1], err, sizeof err))
+            die("bad --app-set", err);
     /* Windowed workloads: a private state directory (removed at the end), and the repartition
      * topic made beforehand with retention.ms=-1, as Kafka Streams makes its own: the records
      * carry 2023 event times, which the broker's default retention of 7 days would delete

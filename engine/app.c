@@ -5,6 +5,7 @@
  * the state, then starts the threads.
  */
 #include "engine_int.h"
+#include "metrics_int.h"
 #include "global_thread.h"
 #include "thread_ctx.h"
 
@@ -396,6 +397,11 @@ int rill_app_start(rill_app_t *app)
         return RILL_ESTATE; /* an app runs once: make a new one to run again */
     app->started = true;
     char err[1024] = "";
+    const char *listen = RILL_CONF_STR(app->conf, METRICS_LISTEN);
+    if (listen[0] && !(app->metrics = rill__metrics_server_start(app, listen, err, sizeof err))) {
+        app_fail(app, RILL_ECONFIG, "cannot start: %s", err);
+        return RILL_ECONFIG;
+    }
     int rc = rill__app_learn_topics(app, err, sizeof err);
     if (rc == RILL_ETIMEDOUT) {
         app_fail(app, rc, "%s", err);
@@ -545,6 +551,7 @@ void rill_app_destroy(rill_app_t *app)
     /* Waits for the threads however long they take: nothing may outlive the app. */
     while (app->started && rill_app_close(app, CLOSE_DEFAULT_MS) == RILL_ETIMEDOUT)
         ;
+    rill__metrics_server_stop(app->metrics); /* before what a scrape reads goes */
     rill_free(app->threads);
     rill__app_disconnect(app);
     rill_conf_destroy(app->conf);
@@ -593,4 +600,9 @@ int64_t rill_app_metric(rill_app_t *app, const char *name)
             sum += rill__thread_metric(app->threads[i], index);
     pthread_mutex_unlock(&app->lock);
     return sum;
+}
+
+const char *rill_app_metrics_url(const rill_app_t *app)
+{
+    return app ? rill__metrics_server_url(app->metrics) : NULL;
 }

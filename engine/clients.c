@@ -10,7 +10,7 @@
 #include <string.h>
 
 enum { C = 1 << CLIENT_CONSUMER, P = 1 << CLIENT_PRODUCER, R = 1 << CLIENT_RESTORE };
-enum { ALWAYS, EOS_ONLY, EMBEDDED_ONLY, JOINS_ONLY };
+enum { ALWAYS, EOS_ONLY, EMBEDDED_ONLY, JOINS_ONLY, METRICS_ONLY };
 
 typedef struct {
     int clients; /* mask of client kinds */
@@ -71,6 +71,9 @@ static const setting_t settings[] = {
      "a changelog whose tail is transaction markers ends only on an empty fetch"},
     {C | R, EOS_ONLY, true, "isolation.level", "read_committed",
      "exactly-once: aborted writes are neither processed nor restored"},
+    {C, METRICS_ONLY, false, "statistics.interval.ms", "5000",
+     "with metrics.listen set: the consumer's statistics, read every 5 s, give the consumer lag "
+     "per partition and the brokers' round-trip times and errors"},
     {P, ALWAYS, false, "acks", "all",
      "a record is acknowledged once every in-sync replica has it (other values are refused)"},
     {P, ALWAYS, false, "enable.idempotence", "true",
@@ -147,7 +150,8 @@ static bool applies(const setting_t *s, const thread_ctx_t *ctx, client_kind_t k
         return false;
     return s->when == ALWAYS || (s->when == EOS_ONLY && ctx->eos) ||
            (s->when == EMBEDDED_ONLY && ctx->embedded) ||
-           (s->when == JOINS_ONLY && has_grouped_tasks(ctx));
+           (s->when == JOINS_ONLY && has_grouped_tasks(ctx)) ||
+           (s->when == METRICS_ONLY && RILL_CONF_STR(ctx->conf, METRICS_LISTEN)[0]);
 }
 
 static int apply(rd_kafka_conf_t *kconf, const thread_ctx_t *ctx, client_kind_t kind, bool forced,
@@ -190,6 +194,8 @@ rd_kafka_t *rill__client_new(const thread_ctx_t *ctx, client_kind_t kind,
         rd_kafka_conf_set_offset_commit_cb(kconf, cb->offset_commit);
     if (cb && cb->delivery)
         rd_kafka_conf_set_dr_msg_cb(kconf, cb->delivery);
+    if (cb && cb->stats)
+        rd_kafka_conf_set_stats_cb(kconf, cb->stats);
     rd_kafka_t *rk = rd_kafka_new(kind == CLIENT_PRODUCER ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER,
                                   kconf, kerr, sizeof kerr);
     if (!rk) {

@@ -17,6 +17,7 @@ typedef struct {
     void (*offset_commit)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *offsets, void *opaque);
     void (*delivery)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+    int (*stats)(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 } client_callbacks_t;
 
 /* Returns a new client of kind for the thread of ctx, with Rill's settings, the user's

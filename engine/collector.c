@@ -51,6 +51,10 @@ struct collector {
     uint64_t skipped_logged_at;
     int eos_retries; /* rewinds asked for by retriable delivery failures since the last commit */
     bool rewind_asked;
+    /* End-to-end latency (KIP-613): the wall clock at the batch's start (set by the thread, as
+     * Kafka Streams caches its system time per loop) minus each output's record timestamp. */
+    int64_t now_ms;
+    hist_t e2e;
 };
 
 /* Exactly-once: how many rewinds a cause that passes (a timeout, a broker away) may cause
@@ -176,6 +180,8 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
     /* o is found again by its index after a poll: a delivery report it serves may learn a new
      * topic (a dead letter queue's), which moves c->outs. */
     const size_t oi = (size_t)(o - c->outs);
+    if (!o->changelog && timestamp > 0)
+        hist_observe(&c->e2e, c->now_ms > timestamp ? (uint64_t)(c->now_ms - timestamp) * 1000 : 0);
     if (!o->rkt) {
         snprintf(c->send_error, sizeof c->send_error, "the thread has no producer at the moment");
         c->send_err = RD_KAFKA_RESP_ERR__STATE;
@@ -623,4 +629,14 @@ int64_t rill__collector_txn_ended(collector_t *c, bool committed)
 void rill__collector_wait(collector_t *c, int64_t ms)
 {
     collector_backoff(c, ms);
+}
+
+void rill__collector_set_now(collector_t *c, int64_t now_ms)
+{
+    c->now_ms = now_ms;
+}
+
+const hist_t *rill__collector_e2e(const collector_t *c)
+{
+    return &c->e2e;
 }

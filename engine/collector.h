@@ -8,6 +8,7 @@
 #ifndef RILL_ENGINE_COLLECTOR_H
 #define RILL_ENGINE_COLLECTOR_H
 
+#include "metric_cells.h"
 #include "thread_ctx.h"
 
 typedef struct collector collector_t;
@@ -45,4 +46,9 @@ void rill__collector_wait(collector_t *c, int64_t ms);
 /* Returns how many records were acknowledged in total. @thread any */
 int64_t rill__collector_produced(const collector_t *c);
 
+/* Sets the wall clock (ms) that outputs' end-to-end latency is measured against until the next
+ * call (the thread sets it once per batch). */
+void rill__collector_set_now(collector_t *c, int64_t now_ms);
+/* Returns the end-to-end latency of the outputs sent to sinks (not changelogs). @thread any */
+const hist_t *rill__collector_e2e(const collector_t *c);
 #endif

@@ -121,6 +121,7 @@ static int commit_txn(stream_thread_t *t, rd_kafka_topic_partition_list_t *offse
 {
     char why[1024];
     txn_result_t res = rill__producer_commit(t->producer, t->consumer, offsets, why, sizeof why);
+    cell_add(res == TXN_OK ? &t->m_txn_commits : &t->m_txn_aborts, 1);
     int64_t backoff = rill__collector_txn_ended(t->collector, res == TXN_OK);
     if (res == TXN_REWIND && rill__collector_error(t->collector)[0]) {
         /* A delivery failed (the transaction had to abort for it) and the production handler
@@ -211,7 +212,9 @@ int rill__thread_commit(stream_thread_t *t, bool sync)
         }
     }
     rd_kafka_topic_partition_list_t *offsets = rill__tm_offsets(t->tm);
+    int64_t from = rill__monotonic_us();
     int rc = t->ctx.eos ? commit_txn(t, offsets) : commit_offsets(t, offsets, sync);
+    hist_observe(&t->m_commit, (uint64_t)(rill__monotonic_us() - from));
     rd_kafka_topic_partition_list_destroy(offsets);
     if (!rc)
         rill__collector_take_sent(t->collector); /* what the flush sent is committed too */

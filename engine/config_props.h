@@ -182,6 +182,12 @@
       "Added to a window or session store's retention to make its changelog's retention.ms "       \
       "(compact,delete), as Kafka Streams' setting of that name: a changelog must keep what the "  \
       "store may still hold.")                                                                     \
+    X(METRICS_LISTEN, "metrics.listen", STRING, "", "empty, or host:port (port 0: any free one)",  \
+      "Where the app serves its metrics over HTTP: /metrics (Prometheus' text format), /healthz "  \
+      "and /readyz. Empty: not served. Give a loopback address (127.0.0.1:9464) unless the "       \
+      "metrics must be reached from other hosts; rill_app_metrics_url() says where it listens. "   \
+      "Setting it also turns on the consumers' statistics (statistics.interval.ms=5000) for the "  \
+      "lag and broker metrics. See docs/monitoring.md.")                                           \
     X(SEND_QUEUE_FULL_TIMEOUT_MS, "send.queue.full.timeout.ms", INT, "60000", "100..",             \
       "How long a sink waits for room in the producer's queue (serving delivery reports "          \
       "meanwhile) before the record fails with a timeout, as the Java producer's max.block.ms. A " \

@@ -168,6 +168,7 @@ struct rill_app {
     /* The counters of the threads closed already, so metrics keep their values after a close
      * (under the lock). */
     int64_t closed_metrics[RILL__METRICS];
+    struct metrics_server *metrics; /* metrics.listen's server, or NULL */
 };
 
 /* Calls fn for every local task whose sub-topology holds store (and, when partition >= 0, whose

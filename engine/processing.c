@@ -230,8 +230,10 @@ bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
 {
     size_t n = rill__tm_group_count(t->tm);
     int64_t now = rill__monotonic_ms(), wake = INT64_MAX;
-    size_t budget = BATCHES_PER_TURN * t->batch_size;
+    size_t budget = BATCHES_PER_TURN * t->batch_size, full = budget;
     bool more = false;
+    int64_t from = rill__monotonic_us();
+    rill__collector_set_now(t->collector, wall_clock_now());
     /* The partition queues hold nothing fetched before a rewind (its seek is librdkafka's
      * version barrier), and the rings were emptied: what comes now is current. */
     t->rewound = false;
@@ -267,6 +269,9 @@ bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
         }
     }
     *idle_wait_ms = wake == INT64_MAX ? -1 : wake - now;
+    if (full > budget)
+        hist_observe_n(&t->m_process, (uint64_t)(rill__monotonic_us() - from) / (full - budget),
+                       full - budget);
     return more;
 }
 
@@ -277,10 +282,15 @@ bool rill__thread_process_batches(stream_thread_t *t)
         ssize_t n = rd_kafka_consume_batch_queue(t->cq, 0, t->batch, t->batch_size);
         if (n <= 0)
             break;
+        /* Two clock reads a batch, none a record: the batch's time over its records. */
+        int64_t from = rill__monotonic_us();
+        rill__collector_set_now(t->collector, wall_clock_now());
         t->rewound = false;
         for (ssize_t i = 0; i < n; i++)
             if (t->failed || !take_message(t, t->batch[i]))
                 rd_kafka_message_destroy(t->batch[i]);
+        hist_observe_n(&t->m_process, (uint64_t)(rill__monotonic_us() - from) / (uint64_t)n,
+                       (uint64_t)n);
         more = (size_t)n == t->batch_size;
     }
     return more;

@@ -16,6 +16,7 @@
  * table (task_manager.c), the commit sequence (commit.c), the clients' settings (clients.c), the
  * record phases of a turn (processing.c).
  */
+#include "metrics_int.h"
 #include "stream_thread_int.h"
 
 #include "clients.h"
@@ -38,6 +39,13 @@ int64_t rill__monotonic_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rill__monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void rill__thread_fail(stream_thread_t *t, int err, const char *fmt, ...)
@@ -130,6 +138,7 @@ static void update_metrics(stream_thread_t *t)
         atomic_store_explicit(&t->m_task[i], (int_fast64_t)rill__task_counter(&sum, i),
                               memory_order_relaxed);
     atomic_store_explicit(&t->m_tasks, (int_fast64_t)tasks, memory_order_relaxed);
+    rill__tm_publish(t->tm);
 }
 
 /* ---- rebalance ---- */
@@ -194,16 +203,30 @@ static void revoked(stream_thread_t *t, rd_kafka_t *rk, rd_kafka_topic_partition
     }
 }
 
+/* The consumer's statistics, every statistics.interval.ms (metrics.listen set). */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    stream_thread_t *t = opaque;
+    rill__kstats_take(t->stats, json, len);
+    return 0; /* librdkafka frees json */
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     stream_thread_t *t = opaque;
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     atomic_fetch_add(&t->m_rebalances, 1);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+    if (!t->rebalance_from_us)
+        t->rebalance_from_us = rill__monotonic_us();
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         assigned(t, rk, parts, cooperative);
-    else
+        hist_observe(&t->m_rebalance, (uint64_t)(rill__monotonic_us() - t->rebalance_from_us));
+        t->rebalance_from_us = 0;
+    } else {
         revoked(t, rk, parts, cooperative);
+    }
     update_metrics(t); /* the task count is seen as the state changes, not a batch later */
     update_running(t);
 }
@@ -413,6 +436,7 @@ static void thread_main(void *arg)
     t->subscribed_topics = (size_t)sub->cnt;
     for (int st = 0; st < rill__topology_subtopology_count(t->ctx.topo); st++)
         rill__topology_source_patterns(t->ctx.topo, st, add_pattern, sub);
+    t->rebalance_from_us = rill__monotonic_us(); /* the first rebalance: joining */
     rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {
@@ -483,8 +507,16 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
         t->keepalive_timer.data = t->step_timer.data = t->idle_timer.data = t->stop_async.data = t;
     t->env = t->ctx.env;
     reader_events_t rev = {NULL, rill__tm_restored};
-    client_callbacks_t ccb = {t, rebalance_cb, offset_commit_cb, NULL};
-    client_callbacks_t pcb = {t, NULL, NULL, dr_msg_cb};
+    client_callbacks_t ccb = {t, rebalance_cb, offset_commit_cb, NULL, NULL};
+    if (RILL_CONF_STR(t->ctx.conf, METRICS_LISTEN)[0]) {
+        if (!(t->stats = rill__kstats_new())) {
+            snprintf(errstr, errstr_size, "out of memory");
+            rill__thread_destroy(t);
+            return NULL;
+        }
+        ccb.stats = stats_cb;
+    }
+    client_callbacks_t pcb = {t, NULL, NULL, dr_msg_cb, NULL};
     producer_events_t pev = {t, producer_replacing, producer_replaced};
     if (!(t->collector = rill__collector_new(&t->ctx, t->name)) ||
         !(t->tm = rill__tm_new(&t->ctx, t->name, &t->env))) {
@@ -589,6 +621,7 @@ void rill__thread_destroy(stream_thread_t *t)
     t->producer = NULL;
     rill__reader_destroy(t->reader);
     rill__collector_destroy(t->collector);
+    rill__kstats_destroy(t->stats);
     rill_free(t->batch);
     rill_free(t->hdrs);
     if (t->pipefd[0] >= 0)
@@ -636,4 +669,20 @@ int rill__thread_tasks(stream_thread_t *t, int st, int32_t partition,
                        bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud)
 {
     return t->tm ? rill__tm_query(t->tm, st, partition, fn, ud) : 0;
+}
+
+void rill__thread_view(stream_thread_t *t, thread_view_t *v)
+{
+    *v = (thread_view_t){
+        .name = t->name,
+        .running = atomic_load(&t->running),
+        .process = &t->m_process,
+        .commit = &t->m_commit,
+        .rebalance = &t->m_rebalance,
+        .e2e = t->collector ? rill__collector_e2e(t->collector) : NULL,
+        .txn_commits = &t->m_txn_commits,
+        .txn_aborts = &t->m_txn_aborts,
+        .tm = t->tm,
+        .stats = t->stats,
+    };
 }

@@ -9,6 +9,8 @@
 
 #include "changelog_reader.h"
 #include "collector.h"
+#include "kafka_stats.h"
+#include "metric_cells.h"
 #include "stream_producer.h"
 #include "task_manager.h"
 
@@ -62,6 +64,14 @@ struct stream_thread {
     /* The tasks' counters as the loop last summed them (each turn), for other threads. */
     atomic_int_fast64_t m_task[RILL__TASK_COUNTERS];
     atomic_int_fast64_t m_commits, m_rebalances, m_tasks;
+    /* What the metrics scrape reads besides (metrics_scrape.c), written by this thread only:
+     * the processing latency of a record (each batch's time over its records), the commits'
+     * latency, the rebalances' (from the revocation, or the subscription, to the assignment's
+     * end), and the transactions' outcomes. */
+    hist_t m_process, m_commit, m_rebalance;
+    cell_t m_txn_commits, m_txn_aborts;
+    int64_t rebalance_from_us; /* 0: no rebalance under way */
+    kafka_stats_t *stats;      /* the consumer's statistics (lag, brokers), or NULL */
 };
 
 /* Batches of records served per loop turn before timers and the stop request get their turn. */

@@ -33,7 +33,8 @@ typedef struct {
     int32_t partition;
     rill_task_t *task; /* NULL while waiting */
     task_state_t state;
-    int64_t wait_until, next_try; /* monotonic ms, while waiting */
+    int64_t wait_until, next_try;    /* monotonic ms, while waiting */
+    cell_t pub[RILL__TASK_COUNTERS]; /* the task's counters for the metrics scrape */
 } task_ref_t;
 
 struct task_manager {
@@ -439,8 +440,11 @@ static task_ref_t *get_task(task_manager_t *tm, int st, int32_t partition, char 
     if (tasks) {
         tm->tasks = tasks;
         int64_t now = rill__monotonic_ms();
-        tasks[tm->ntasks++] =
-            (task_ref_t){st, partition, NULL, T_WAITING, now + TASK_LOCK_WAIT_MS, now};
+        tasks[tm->ntasks++] = (task_ref_t){.st = st,
+                                           .partition = partition,
+                                           .state = T_WAITING,
+                                           .wait_until = now + TASK_LOCK_WAIT_MS,
+                                           .next_try = now};
     }
     pthread_rwlock_unlock(tm->ctx->query_lock);
     if (!tasks) {
@@ -935,6 +939,27 @@ void rill__tm_metrics(const task_manager_t *tm, rill_task_metrics_t *sum, size_t
             rill__task_metrics_add(sum, rill__task_metrics(tm->tasks[i].task));
         }
     *tasks = up;
+}
+
+void rill__tm_publish(task_manager_t *tm)
+{
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].task) {
+            const rill_task_metrics_t *m = rill__task_metrics(tm->tasks[i].task);
+            for (int c = 0; c < RILL__TASK_COUNTERS; c++)
+                cell_set(&tm->tasks[i].pub[c], rill__task_counter(m, c));
+        }
+}
+
+void rill__tm_scrape(const task_manager_t *tm,
+                     void (*fn)(void *ud, const char *task, const char *state,
+                                const cell_t *counters),
+                     void *ud)
+{
+    static const char *const states[] = {"WAITING", "RESTORING", "RUNNING", "SUSPENDED"};
+    for (size_t i = 0; i < tm->ntasks; i++)
+        if (tm->tasks[i].task)
+            fn(ud, rill__task_id(tm->tasks[i].task), states[tm->tasks[i].state], tm->tasks[i].pub);
 }
 
 void rill__tm_destroy(task_manager_t *tm)

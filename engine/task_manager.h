@@ -11,6 +11,7 @@
 #define RILL_ENGINE_TASK_MANAGER_H
 
 #include "changelog_reader.h"
+#include "metric_cells.h"
 #include "partition_group.h"
 
 typedef struct task_manager task_manager_t;
@@ -125,4 +126,13 @@ int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
  * up (restored: running or suspended; not those restoring or waiting for their stores). */
 void rill__tm_metrics(const task_manager_t *tm, rill_task_metrics_t *sum, size_t *tasks);
 
+/* Publishes each task's counters for the metrics scrape (the thread calls it once a turn). */
+void rill__tm_publish(task_manager_t *tm);
+/* Calls fn for each task that exists (restoring, running or suspended) with its id, its state
+ * and its counters as last published (RILL__TASK_COUNTERS cells). The caller holds the query
+ * lock (read), which keeps the table still. @thread any */
+void rill__tm_scrape(const task_manager_t *tm,
+                     void (*fn)(void *ud, const char *task, const char *state,
+                                const cell_t *counters),
+                     void *ud);
 #endif

@@ -204,6 +204,12 @@ RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill
  * "records-restored"); see docs/operations.md, Monitoring. Counters keep their values after
  * rill_app_close(). Returns -1 for an unknown name (or NULL), in every state. @thread any */
 RILL_EXTERN int64_t rill_app_metric(rill_app_t *app, const char *name);
+/* Returns every metric of the app in Prometheus' text exposition format (what metrics.listen
+ * serves at /metrics; docs/monitoring.md), a new string (rill_free), or NULL. @thread any */
+RILL_EXTERN char *rill_app_metrics_text(rill_app_t *app);
+/* Returns the URL the app serves its metrics at ("http://127.0.0.1:9464"; the port the system
+ * chose for port 0), borrowed, or NULL when metrics.listen is not set or the app not started. */
+RILL_EXTERN const char *rill_app_metrics_url(const rill_app_t *app);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */
 

@@ -1,0 +1,103 @@
+/*
+ * The consumer's statistics (kafka_stats.h): the last document, kept parsed (a jansson tree)
+ * under a mutex that the stats callback takes once per interval and a scrape once per scrape.
+ * The fields read are librdkafka's documented ones (STATISTICS.md): topics.<t>.partitions.<p>
+ * .consumer_lag (-1: unknown) and fetch_state, brokers.<b>.nodeid, .source, .rtt.avg/.p99, .tx,
+ * .txerrs,
+ * .req_timeouts, .rxerrs.
+ */
+#include "kafka_stats.h"
+
+#include <rill/rill.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kafka_stats {
+    pthread_mutex_t lock;
+    json_t *doc; /* the last document, or NULL */
+};
+
+kafka_stats_t *rill__kstats_new(void)
+{
+    kafka_stats_t *s = rill_calloc(1, sizeof *s);
+    if (s)
+        pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+void rill__kstats_destroy(kafka_stats_t *s)
+{
+    if (!s)
+        return;
+    json_decref(s->doc);
+    pthread_mutex_destroy(&s->lock);
+    rill_free(s);
+}
+
+void rill__kstats_take(kafka_stats_t *s, const char *json, size_t len)
+{
+    json_t *doc = json_loadb(json, len, 0, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    json_t *old = s->doc;
+    s->doc = doc;
+    pthread_mutex_unlock(&s->lock);
+    json_decref(old);
+}
+
+static int64_t int_at(json_t *obj, const char *key)
+{
+    return (int64_t)json_integer_value(json_object_get(obj, key));
+}
+
+void rill__kstats_each(kafka_stats_t *s,
+                       void (*lag)(void *ud, const char *topic, int32_t partition, int64_t lag),
+                       void (*broker)(void *ud, const kafka_broker_stats_t *b), void *ud)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    const char *name;
+    json_t *v;
+    json_object_foreach(lag ? json_object_get(s->doc, "topics") : NULL, name, v)
+    {
+        const char *pname;
+        json_t *p;
+        json_object_foreach(json_object_get(v, "partitions"), pname, p)
+        {
+            int64_t id = int_at(p, "partition"), l = int_at(p, "consumer_lag");
+            const char *state = json_string_value(json_object_get(p, "fetch_state"));
+            /* -1 is the internal UA partition; a lag of -1 is not known yet. */
+            if (id >= 0 && l >= 0 && state && strcmp(state, "none") != 0)
+                lag(ud, name, (int32_t)id, l);
+        }
+    }
+    json_object_foreach(broker ? json_object_get(s->doc, "brokers") : NULL, name, v)
+    {
+        int64_t id = int_at(v, "nodeid");
+        const char *source = json_string_value(json_object_get(v, "source"));
+        /* Bootstrap entries have no id; the "logical" GroupCoordinator and the "internal" one
+         * are not brokers of their own. */
+        if (id < 0 || (source && (!strcmp(source, "logical") || !strcmp(source, "internal"))))
+            continue;
+        json_t *rtt = json_object_get(v, "rtt");
+        kafka_broker_stats_t b = {
+            .name = name,
+            .id = (int32_t)id,
+            .rtt_avg_us = int_at(rtt, "avg"),
+            .rtt_p99_us = int_at(rtt, "p99"),
+            .requests = int_at(v, "tx"),
+            .request_errors = int_at(v, "txerrs"),
+            .request_timeouts = int_at(v, "req_timeouts"),
+            .response_errors = int_at(v, "rxerrs"),
+        };
+        broker(ud, &b);
+    }
+    pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,37 @@
+/*
+ * A consumer's statistics (librdkafka's statistics JSON, every statistics.interval.ms): the
+ * consumer lag of each assigned partition and each broker's round-trip times and errors, for the
+ * metrics scrape. The stream thread hands each document over from its stats callback (parsed
+ * with jansson there, every few seconds, never per record); a scrape on another thread reads the
+ * last one. Private to engine/.
+ */
+#ifndef RILL_ENGINE_KAFKA_STATS_H
+#define RILL_ENGINE_KAFKA_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kafka_stats kafka_stats_t;
+
+/* A broker as the statistics see it: round-trip times in microseconds (the last window's), and
+ * totals since the client started. */
+typedef struct {
+    const char *name; /* "host:port/id" */
+    int32_t id;
+    int64_t rtt_avg_us, rtt_p99_us;
+    int64_t requests, request_errors, request_timeouts, response_errors;
+} kafka_broker_stats_t;
+
+/* Returns new, empty statistics, or NULL. */
+kafka_stats_t *rill__kstats_new(void);
+/* Frees s; NULL is fine. */
+void rill__kstats_destroy(kafka_stats_t *s);
+/* Takes a statistics document (len bytes of JSON); one that does not parse is ignored. */
+void rill__kstats_take(kafka_stats_t *s, const char *json, size_t len);
+/* Calls lag() for each partition the consumer has assigned with a known lag (records between
+ * its position and the end), and broker() for each broker; both may be NULL. @thread any */
+void rill__kstats_each(kafka_stats_t *s,
+                       void (*lag)(void *ud, const char *topic, int32_t partition, int64_t lag),
+                       void (*broker)(void *ud, const kafka_broker_stats_t *b), void *ud);
+
+#endif

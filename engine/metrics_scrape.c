@@ -1,0 +1,288 @@
+/*
+ * The app's metrics in Prometheus' text format: what Kafka Streams' thread, task and client
+ * metrics mean, named in Prometheus' conventions (docs/monitoring.md lists each one). A scrape
+ * reads the stream threads' cells and their tasks' published counters (metric_cells.h) under the
+ * app's query lock, which keeps threads and task tables still; nothing here runs on a stream
+ * thread, and nothing a stream thread does per record waits for it.
+ */
+#include "metrics_int.h"
+#include "prometheus.h"
+
+#include <rill/statestore.h>
+
+#include <stdio.h>
+#include <string.h>
+
+/* The task counters' families, in RILL_TASK_COUNTERS order. */
+static const struct {
+    const char *name, *help;
+} task_families[RILL__TASK_COUNTERS] = {
+    {"rill_records_processed_total",
+     "Records a task took from its source topics and gave to the topology (Kafka Streams' "
+     "process-total)."},
+    {"rill_records_skipped_total",
+     "Records a handler skipped: not deserialized, failed processing or production, with "
+     "continue or a dead letter queue (Kafka Streams' dropped-records-total)."},
+    {"rill_late_records_dropped_total",
+     "Records a windowed operation dropped because their window had closed (past its grace)."},
+    {"rill_dead_letters_total", "Records sent to the dead letter queue."},
+    {"rill_duplicates_dropped_total",
+     "Records a dedupe dropped: their id was seen within its TTL."},
+    {"rill_records_retried_total", "Records sent to a retry topic or retried in place."},
+    {"rill_punctuations_total", "Punctuator calls."},
+    {"rill_changelog_writes_total", "Records written to the tasks' store changelogs."},
+    {"rill_record_cache_hits_total", "Store reads the record cache answered."},
+    {"rill_record_cache_flushed_total", "Entries the record cache wrote through to its store."},
+};
+
+typedef struct {
+    prom_t *p;
+    const char *app_id, *thread;
+    int counter;
+} scrape_t;
+
+static void task_info(void *ud, const char *task, const char *state, const cell_t *counters)
+{
+    scrape_t *s = ud;
+    (void)counters;
+    const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task,
+                            "state",          state,     NULL};
+    prom_sample(s->p, "rill_task_info", labels, 1);
+}
+
+static void task_counter(void *ud, const char *task, const char *state, const cell_t *counters)
+{
+    scrape_t *s = ud;
+    (void)state;
+    const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task, NULL};
+    prom_sample_u64(s->p, task_families[s->counter].name, labels, cell_get(&counters[s->counter]));
+}
+
+static void lag_sample(void *ud, const char *topic, int32_t partition, int64_t lag)
+{
+    scrape_t *s = ud;
+    char part[16];
+    snprintf(part, sizeof part, "%d", partition);
+    const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "topic", topic,
+                            "partition",      part,      NULL};
+    prom_sample_u64(s->p, "rill_consumer_lag", labels, (uint64_t)lag);
+}
+
+/* The broker families, one pass each (s->counter picks the field). */
+static void broker_sample(void *ud, const kafka_broker_stats_t *b)
+{
+    scrape_t *s = ud;
+    const char *labels[] = {"application_id", s->app_id, "thread", s->thread,
+                            "broker",         b->name,   NULL};
+    switch (s->counter) {
+    case 0:
+        prom_sample(s->p, "rill_broker_rtt_seconds", labels, (double)b->rtt_avg_us / 1e6);
+        break;
+    case 1:
+        prom_sample(s->p, "rill_broker_rtt_p99_seconds", labels, (double)b->rtt_p99_us / 1e6);
+        break;
+    case 2:
+        prom_sample_u64(s->p, "rill_broker_requests_total", labels, (uint64_t)b->requests);
+        break;
+    case 3:
+        prom_sample_u64(s->p, "rill_broker_request_errors_total", labels,
+                        (uint64_t)(b->request_errors + b->response_errors));
+        break;
+    default:
+        prom_sample_u64(s->p, "rill_broker_request_timeouts_total", labels,
+                        (uint64_t)b->request_timeouts);
+    }
+}
+
+static const struct {
+    const char *name, *type, *help;
+} broker_families[] = {
+    {"rill_broker_rtt_seconds", "gauge",
+     "A broker's average request round-trip time over the last statistics interval (librdkafka's "
+     "rtt.avg)."},
+    {"rill_broker_rtt_p99_seconds", "gauge", "Its 99th percentile (rtt.p99)."},
+    {"rill_broker_requests_total", "counter", "Requests sent to the broker."},
+    {"rill_broker_request_errors_total", "counter",
+     "Requests that failed to be sent, and responses that failed to be read."},
+    {"rill_broker_request_timeouts_total", "counter", "Requests that timed out."},
+};
+
+/* A histogram family of each thread; which picks the view's field. */
+static void thread_histograms(prom_t *p, const char *app_id, thread_view_t *v, int n,
+                              const char *name, const char *help, size_t offset)
+{
+    prom_family(p, name, "histogram", help);
+    for (int i = 0; i < n; i++) {
+        const hist_t *h = *(const hist_t *const *)((const char *)&v[i] + offset);
+        const char *labels[] = {"application_id", app_id, "thread", v[i].name, NULL};
+        if (h)
+            prom_histogram(p, name, labels, h);
+    }
+}
+
+int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
+{
+    prom_t p;
+    prom_init(&p, out);
+    const char *app_id = app->env.application_id;
+    pthread_rwlock_rdlock(&app->query_lock);
+    pthread_mutex_lock(&app->lock);
+    rill_state_t state = app->state;
+    int n = 0;
+    thread_view_t views[256];
+    stream_thread_t *threads[256];
+    for (int i = 0; i < app->nthreads && n < 256; i++)
+        if (app->threads && app->threads[i]) {
+            threads[n] = app->threads[i];
+            rill__thread_view(app->threads[i], &views[n++]);
+        }
+    pthread_mutex_unlock(&app->lock);
+
+    const char *info[] = {"application_id", app_id, "version", rill_version(), NULL};
+    prom_family(&p, "rill_app_info", "gauge", "The app: its application.id and Rill's version.");
+    prom_sample(&p, "rill_app_info", info, 1);
+    prom_family(&p, "rill_app_state", "gauge",
+                "1 for the app's state (Kafka Streams' states: CREATED, REBALANCING, RUNNING, "
+                "PENDING_SHUTDOWN, NOT_RUNNING, ERROR), 0 for the others.");
+    for (rill_state_t st = RILL_STATE_CREATED; st <= RILL_STATE_ERROR; st++) {
+        const char *labels[] = {"application_id", app_id, "state", rill_state_name(st), NULL};
+        prom_sample(&p, "rill_app_state", labels, st == state);
+    }
+    prom_family(&p, "rill_stream_threads", "gauge", "Stream threads alive.");
+    const char *app_labels[] = {"application_id", app_id, NULL};
+    prom_sample(&p, "rill_stream_threads", app_labels, n);
+    prom_family(&p, "rill_thread_running", "gauge",
+                "1 when the thread has its assignment, every task restored, and processes.");
+    for (int i = 0; i < n; i++) {
+        const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
+        prom_sample(&p, "rill_thread_running", labels, views[i].running);
+    }
+
+    /* Thread counters, from the thread's own cells. */
+    static const struct {
+        const char *name, *help;
+        int metric;
+    } thread_counters[] = {
+        {"rill_records_produced_total", "Output records the brokers acknowledged.",
+         RILL__METRIC_PRODUCED},
+        {"rill_commits_total", "Commits (offsets, or transactions under exactly_once_v2).",
+         RILL__METRIC_COMMITS},
+        {"rill_rebalances_total", "Rebalance events (assignments and revocations).",
+         RILL__METRIC_REBALANCES},
+        {"rill_records_restored_total", "Changelog records restored into stores.",
+         RILL__METRIC_RESTORED},
+    };
+    for (size_t f = 0; f < sizeof thread_counters / sizeof thread_counters[0]; f++) {
+        prom_family(&p, thread_counters[f].name, "counter", thread_counters[f].help);
+        for (int i = 0; i < n; i++) {
+            const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
+            prom_sample_u64(&p, thread_counters[f].name, labels,
+                            (uint64_t)rill__thread_metric(threads[i], thread_counters[f].metric));
+        }
+    }
+    prom_family(&p, "rill_tasks", "gauge", "Tasks the thread has up (restored).");
+    for (int i = 0; i < n; i++) {
+        const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
+        prom_sample_u64(&p, "rill_tasks", labels,
+                        (uint64_t)rill__thread_metric(threads[i], RILL__METRIC_TASKS));
+    }
+    static const struct {
+        const char *name, *help;
+        size_t offset; /* of the cell pointer in thread_view_t */
+    } thread_cells[] = {
+        {"rill_transactions_committed_total", "Transactions committed (exactly_once_v2).",
+         offsetof(thread_view_t, txn_commits)},
+        {"rill_transactions_aborted_total",
+         "Transactions aborted and rewound (exactly_once_v2): a delivery that failed, a fenced "
+         "producer, a commit that did not go through.",
+         offsetof(thread_view_t, txn_aborts)},
+    };
+    for (size_t f = 0; f < sizeof thread_cells / sizeof thread_cells[0]; f++) {
+        prom_family(&p, thread_cells[f].name, "counter", thread_cells[f].help);
+        for (int i = 0; i < n; i++) {
+            const cell_t *c =
+                *(const cell_t *const *)((const char *)&views[i] + thread_cells[f].offset);
+            const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
+            prom_sample_u64(&p, thread_cells[f].name, labels, cell_get(c));
+        }
+    }
+    thread_histograms(&p, app_id, views, n, "rill_process_latency_seconds",
+                      "Time to process a record, from its source to the last node it reached (each "
+                      "batch's time over its records).",
+                      offsetof(thread_view_t, process));
+    thread_histograms(&p, app_id, views, n, "rill_record_e2e_latency_seconds",
+                      "End-to-end latency of output records (KIP-613): the wall clock when the "
+                      "record reached a sink minus its timestamp.",
+                      offsetof(thread_view_t, e2e));
+    thread_histograms(&p, app_id, views, n, "rill_commit_latency_seconds",
+                      "Time a commit took (flush, offsets or the transaction's commit).",
+                      offsetof(thread_view_t, commit));
+    thread_histograms(&p, app_id, views, n, "rill_rebalance_latency_seconds",
+                      "Time from a revocation (or joining the group) to the end of the next "
+                      "assignment.",
+                      offsetof(thread_view_t, rebalance));
+
+    /* Tasks. */
+    prom_family(&p, "rill_task_info", "gauge", "1 for each task a thread has, with its state.");
+    scrape_t s = {&p, app_id, NULL, 0};
+    for (int i = 0; i < n; i++) {
+        s.thread = views[i].name;
+        if (views[i].tm)
+            rill__tm_scrape(views[i].tm, task_info, &s);
+    }
+    for (int c = 0; c < RILL__TASK_COUNTERS; c++) {
+        prom_family(&p, task_families[c].name, "counter", task_families[c].help);
+        s.counter = c;
+        for (int i = 0; i < n; i++) {
+            s.thread = views[i].name;
+            if (views[i].tm)
+                rill__tm_scrape(views[i].tm, task_counter, &s);
+        }
+    }
+
+    /* The consumers' statistics. */
+    prom_family(&p, "rill_consumer_lag", "gauge",
+                "Records between the consumer's position and the end of the partition (from "
+                "librdkafka's statistics, every statistics.interval.ms).");
+    for (int i = 0; i < n; i++) {
+        s.thread = views[i].name;
+        rill__kstats_each(views[i].stats, lag_sample, NULL, &s);
+    }
+    for (size_t f = 0; f < sizeof broker_families / sizeof broker_families[0]; f++) {
+        prom_family(&p, broker_families[f].name, broker_families[f].type, broker_families[f].help);
+        s.counter = (int)f;
+        for (int i = 0; i < n; i++) {
+            s.thread = views[i].name;
+            rill__kstats_each(views[i].stats, NULL, broker_sample, &s);
+        }
+    }
+
+    /* State stores' memory. */
+    prom_family(&p, "rill_rocksdb_memory_bytes", "gauge",
+                "Bytes the app's RocksDB block cache and memtables hold.");
+    prom_sample_u64(&p, "rill_rocksdb_memory_bytes", app_labels,
+                    app->store_env ? rill_store_env_usage(app->store_env) : 0);
+    prom_family(&p, "rill_rocksdb_memory_bound_bytes", "gauge",
+                "The bound on it (rocksdb.memory.max.bytes).");
+    prom_sample_u64(&p, "rill_rocksdb_memory_bound_bytes", app_labels,
+                    (uint64_t)RILL_CONF_INT(app->conf, ROCKSDB_MEMORY_MAX_BYTES));
+    pthread_rwlock_unlock(&app->query_lock);
+    return prom_finish(&p);
+}
+
+bool rill__app_ready(rill_app_t *app)
+{
+    return rill_app_state(app) == RILL_STATE_RUNNING;
+}
+
+char *rill_app_metrics_text(rill_app_t *app)
+{
+    if (!app)
+        return NULL;
+    rill_bytes_t out = {0};
+    if (rill__app_scrape(app, &out) || rill_bytes_append(&out, "", 1)) {
+        rill_bytes_free(&out);
+        return NULL;
+    }
+    return (char *)out.data;
+}

@@ -1,0 +1,142 @@
+/*
+ * The app's metrics endpoint (metrics.listen): libmicrohttpd on one internal thread of its own
+ * (epoll), serving
+ *   /metrics   the app's metrics in Prometheus' text format (version 0.0.4);
+ *   /healthz   200 while the process serves (the app exists);
+ *   /readyz    200 when the app is RUNNING (every task restored and processing), else 503
+ *              with the state;
+ * and 404 for anything else. A scrape builds its text on this thread (metrics_scrape.c): the
+ * stream threads never wait for it. Private to engine/.
+ */
+#include "metrics_int.h"
+
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metrics_server {
+    rill_app_t *app;
+    struct MHD_Daemon *daemon;
+    char url[300];
+};
+
+#define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    return reply(c, status, "text/plain; charset=utf-8", (void *)msg, strlen(msg),
+                 MHD_RESPMEM_MUST_COPY);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_size, void **state)
+{
+    (void)version, (void)data, (void)data_size, (void)state;
+    metrics_server_t *s = cls;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+    if (strcmp(url, "/metrics") == 0) {
+        rill_bytes_t out = {0};
+        if (rill__app_scrape(s->app, &out)) {
+            rill_bytes_free(&out);
+            return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+        }
+        /* The buffer is Rill's allocator's: copied into the response, then freed. */
+        enum MHD_Result rc =
+            reply(c, MHD_HTTP_OK, PROMETHEUS_TEXT, out.data, out.len, MHD_RESPMEM_MUST_COPY);
+        rill_bytes_free(&out);
+        return rc;
+    }
+    if (strcmp(url, "/healthz") == 0)
+        return text(c, MHD_HTTP_OK, "ok\n");
+    if (strcmp(url, "/readyz") == 0) {
+        rill_state_t st = rill_app_state(s->app);
+        char msg[64];
+        snprintf(msg, sizeof msg, "%s\n", rill_state_name(st));
+        return text(c, st == RILL_STATE_RUNNING ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    }
+    return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /healthz or /readyz\n");
+}
+
+metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen, char *errstr,
+                                             size_t errstr_size)
+{
+    const char *colon = strrchr(listen, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == listen || !end || *end || end == colon + 1 || port < 0 || port > 65535) {
+        snprintf(errstr, errstr_size, "metrics.listen=%s: not host:port (e.g. 127.0.0.1:9464)",
+                 listen);
+        return NULL;
+    }
+    char host[200];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {
+        snprintf(errstr, errstr_size, "metrics.listen=%s: cannot resolve host '%s'", listen, host);
+        return NULL;
+    }
+    struct sockaddr_in addr;
+    memcpy(&addr, ai->ai_addr, sizeof addr);
+    freeaddrinfo(ai);
+    addr.sin_port = htons((uint16_t)port);
+    if ((ntohl(addr.sin_addr.s_addr) >> 24) != 127)
+        rill_log(RILL_LOG_WARN, "metrics",
+                 "metrics.listen=%s is not a loopback address: the metrics are served to other "
+                 "hosts",
+                 listen);
+    metrics_server_t *s = rill_calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    s->app = app;
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+        NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT, 64u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(errstr, errstr_size, "metrics.listen=%s: cannot serve there (%s)", listen,
+                 errno ? strerror(errno) : "libmicrohttpd refused");
+        rill_free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char ip[INET_ADDRSTRLEN] = "";
+    inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
+    snprintf(s->url, sizeof s->url, "http://%s:%u", ip, info ? info->port : (unsigned)port);
+    rill_log(RILL_LOG_INFO, "metrics", "serving %s/metrics, /healthz and /readyz", s->url);
+    return s;
+}
+
+const char *rill__metrics_server_url(const metrics_server_t *s)
+{
+    return s ? s->url : NULL;
+}
+
+void rill__metrics_server_stop(metrics_server_t *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->daemon);
+    rill_free(s);
+}

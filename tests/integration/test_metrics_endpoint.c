@@ -1,0 +1,284 @@
+/*
+ * The app's metrics endpoint (metrics.listen) on the embedded cluster, through real HTTP: a
+ * filter-map app is fed 1,000 records and 10 that do not deserialize, and its /metrics must say
+ * what it did (processed 1,000, skipped 10, 500 outputs in the end-to-end histogram, 4 tasks
+ * RUNNING, lag 0 on every partition once caught up, the brokers' round trips), in a well-formed
+ * Prometheus text exposition (every sample after its family's HELP and TYPE, histograms'
+ * buckets cumulative with +Inf equal to _count). /healthz and /readyz answer as the app's state
+ * goes; a bad metrics.listen fails the start naming it.
+ */
+#define _GNU_SOURCE /* nftw's FTW_DEPTH | FTW_PHYS (temp_dir.h) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../common/embedded_app.h"
+#include "../common/http_client.h"
+#include "../common/temp_dir.h"
+
+#include <rill/app.h>
+#include <rill/dsl.h>
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static bool even(void *ud, const rill_record_t *rec)
+{
+    (void)ud;
+    const char *v = rec->value.data;
+    return rec->value.len && (v[rec->value.len - 1] - '0') % 2 == 0;
+}
+
+static int tag(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    (void)ud;
+    *out = rill_arena_printf(rill_context_arena(ctx), "v=%.*s", (int)rec->value.len,
+                             (const char *)rec->value.data);
+    return out->data ? 0 : RILL_ENOMEM;
+}
+
+/* Sums the values of the samples of series name (exact name, before '{' or ' ') whose labels
+ * contain every "k=\"v\"" of must (NULL-terminated, may be NULL); *found counts them. */
+static double sum_of(const char *text, const char *name, const char *const *must, int *found)
+{
+    double sum = 0;
+    int n = 0;
+    size_t len = strlen(name);
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, name, len) != 0 || (line[len] != '{' && line[len] != ' '))
+            continue;
+        const char *eol = strchr(line, '\n');
+        size_t l = eol ? (size_t)(eol - line) : strlen(line);
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", (int)l, line);
+        bool ok = true;
+        for (size_t i = 0; must && must[i]; i++)
+            ok = ok && strstr(buf, must[i]);
+        if (!ok)
+            continue;
+        const char *sp = strrchr(buf, ' ');
+        sum += strtod(sp + 1, NULL);
+        n++;
+    }
+    if (found)
+        *found = n;
+    return sum;
+}
+
+/* Checks the exposition's form: comments are HELP or TYPE, a family's TYPE comes before its
+ * samples, each sample is name{labels} value, and each histogram's +Inf bucket equals _count. */
+static void assert_well_formed(const char *text)
+{
+    regex_t sample, help, type;
+    assert_int_equal(regcomp(&sample,
+                             "^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|"
+                             "\\\\.)*\",?)*\\})? (-?[0-9.eE+-]+|\\+Inf|NaN)$",
+                             REG_EXTENDED),
+                     0);
+    assert_int_equal(regcomp(&help, "^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .+$", REG_EXTENDED), 0);
+    assert_int_equal(regcomp(&type, "^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$",
+                             REG_EXTENDED),
+                     0);
+    char family[128] = "", ftype[16] = "";
+    int lines = 0;
+    for (const char *line = text; *line;) {
+        const char *eol = strchr(line, '\n');
+        assert_non_null(eol); /* every line ends with a newline */
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%.*s", (int)(eol - line), line);
+        regmatch_t m[2];
+        if (!strncmp(buf, "# HELP", 6)) {
+            if (regexec(&help, buf, 0, NULL, 0))
+                fail_msg("bad HELP line: %s", buf);
+        } else if (!strncmp(buf, "# TYPE", 6)) {
+            if (regexec(&type, buf, 2, m, 0))
+                fail_msg("bad TYPE line: %s", buf);
+            snprintf(family, sizeof family, "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+                     buf + m[1].rm_so);
+            snprintf(ftype, sizeof ftype, "%s", strrchr(buf, ' ') + 1);
+        } else {
+            if (regexec(&sample, buf, 2, m, 0))
+                fail_msg("bad sample line: %s", buf);
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(m[1].rm_eo - m[1].rm_so), buf + m[1].rm_so);
+            size_t fl = strlen(family);
+            bool mine = !strcmp(name, family) ||
+                        (!strcmp(ftype, "histogram") && !strncmp(name, family, fl) &&
+                         (!strcmp(name + fl, "_bucket") || !strcmp(name + fl, "_sum") ||
+                          !strcmp(name + fl, "_count")));
+            if (!mine)
+                fail_msg("sample %s outside its family (the last TYPE was %s)", name, family);
+            lines++;
+        }
+        line = eol + 1;
+    }
+    assert_true(lines > 50);
+    regfree(&sample);
+    regfree(&help);
+    regfree(&type);
+}
+
+static char *get(const char *url, const char *path, int *status)
+{
+    char *out = NULL;
+    *status = http_call("GET", url, path, NULL, &out);
+    return out;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_metrics_say_what_the_app_did(void **state)
+{
+    (void)state;
+    char dir[64], err[512];
+    assert_int_equal(temp_dir_make(dir, "metrics"), 0);
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s = rill_stream_from_topic(topo, "input", NULL);
+    rill_stream_to(rill_stream_map_values(rill_stream_filter(s, even, NULL), tag, NULL), "output",
+                   NULL);
+    const char *extra[] = {"metrics.listen",
+                           "127.0.0.1:0",
+                           "statistics.interval.ms",
+                           "500",
+                           "deserialization.exception.handler",
+                           "continue",
+                           NULL};
+    rill_app_t *app = embedded_app_new(topo, "metrics-e2e", dir, extra);
+    assert_null(rill_app_metrics_url(app)); /* not started */
+    rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(app), err, sizeof err);
+    assert_non_null(p);
+    for (int i = 0; i < 1000; i++) {
+        char k[16], v[16];
+        snprintf(k, sizeof k, "k%d", i % 37);
+        snprintf(v, sizeof v, "%d", i);
+        assert_int_equal(
+            rill_producer_send(p, "input", -1, rill_buf_str(k), rill_buf_str(v), 1000 + i), 0);
+    }
+    for (int i = 0; i < 10; i++) /* not UTF-8: the string serde refuses it */
+        assert_int_equal(rill_producer_send(p, "input", -1, rill_buf_str("bad"),
+                                            (rill_buf_t){"\xff\xfe", 2}, 5000 + i),
+                         0);
+    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    assert_int_equal(rill_app_start(app), 0);
+    const char *url = rill_app_metrics_url(app);
+    assert_non_null(url);
+    assert_true(!strncmp(url, "http://127.0.0.1:", 17));
+    int status = 0;
+    free(get(url, "/healthz", &status));
+    assert_int_equal(status, 200);
+    assert_int_equal(rill_app_wait_state(app, RILL_STATE_RUNNING, 30000), 0);
+    char *body = get(url, "/readyz", &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(body, "RUNNING\n");
+    free(body);
+
+    /* Wait (bounded) until every record is processed and the statistics show the lag at 0 on
+     * the 4 partitions. */
+    char *text = NULL;
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        free(text);
+        text = get(url, "/metrics", &status);
+        assert_int_equal(status, 200);
+        int parts = 0;
+        double lag = sum_of(text, "rill_consumer_lag", NULL, &parts);
+        if (sum_of(text, "rill_records_processed_total", NULL, NULL) == 1000 &&
+            sum_of(text, "rill_records_skipped_total", NULL, NULL) == 10 && parts == 4 &&
+            lag == 0 && sum_of(text, "rill_record_e2e_latency_seconds_count", NULL, NULL) == 500)
+            break;
+        if (now_ms() > deadline)
+            fail_msg("the metrics did not reach the app's counts within 30 s:\n%s", text);
+        struct timespec pause = {0, 100 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    assert_well_formed(text);
+    const char *running[] = {"state=\"RUNNING\"", NULL};
+    assert_int_equal(sum_of(text, "rill_app_state", running, NULL), 1);
+    const char *created[] = {"state=\"CREATED\"", NULL};
+    assert_int_equal(sum_of(text, "rill_app_state", created, NULL), 0);
+    int tasks = 0;
+    assert_int_equal(sum_of(text, "rill_task_info", running, &tasks), 4);
+    assert_int_equal(tasks, 4);
+    const char *app_label[] = {"application_id=\"metrics-e2e\"", NULL};
+    int series = 0;
+    sum_of(text, "rill_records_processed_total", app_label, &series);
+    assert_int_equal(series, 4); /* one per task */
+    /* Every record went through a batch; the histograms' counts agree with their buckets. */
+    assert_true(sum_of(text, "rill_process_latency_seconds_count", NULL, NULL) >= 1010);
+    const char *inf[] = {"le=\"+Inf\"", NULL};
+    assert_int_equal(sum_of(text, "rill_record_e2e_latency_seconds_bucket", inf, NULL), 500);
+    assert_int_equal(sum_of(text, "rill_records_produced_total", NULL, NULL), 500);
+    assert_true(sum_of(text, "rill_commits_total", NULL, NULL) >= 1);
+    int brokers = 0;
+    assert_true(sum_of(text, "rill_broker_requests_total", NULL, &brokers) > 0);
+    if (brokers != 3) /* the embedded cluster's 3 brokers */
+        fail_msg("%d brokers:\n%s", brokers, strstr(text, "# HELP rill_broker_requests_total"));
+    assert_int_equal(sum_of(text, "rill_rocksdb_memory_bound_bytes", NULL, NULL), 67108864);
+    free(text);
+
+    /* The same text without HTTP. */
+    char *direct = rill_app_metrics_text(app);
+    assert_non_null(direct);
+    assert_int_equal(sum_of(direct, "rill_records_processed_total", NULL, NULL), 1000);
+    rill_free(direct);
+
+    free(get(url, "/nope", &status));
+    assert_int_equal(status, 404);
+    assert_int_equal(rill_app_close(app, 10000), 0);
+    body = get(url, "/readyz", &status);
+    assert_int_equal(status, 503);
+    assert_string_equal(body, "NOT_RUNNING\n");
+    free(body);
+    text = get(url, "/metrics", &status);
+    const char *stopped[] = {"state=\"NOT_RUNNING\"", NULL};
+    assert_int_equal(sum_of(text, "rill_app_state", stopped, NULL), 1);
+    free(text);
+    rill_producer_destroy(p);
+    rill_app_destroy(app);
+    rill_topology_unref(topo);
+    temp_dir_remove(dir);
+}
+
+/* A metrics.listen that cannot be served fails the start, naming the property. */
+static void test_bad_listen_fails_the_start(void **state)
+{
+    (void)state;
+    char dir[64], err[512];
+    assert_int_equal(temp_dir_make(dir, "metrics-bad"), 0);
+    const char *bad[] = {"127.0.0.1", "127.0.0.1:99999", "no.such.host.invalid:9464"};
+    for (size_t i = 0; i < 3; i++) {
+        rill_topology_t *topo = rill_topology_new();
+        rill_stream_to(rill_stream_from_topic(topo, "input", NULL), "output", NULL);
+        const char *extra[] = {"metrics.listen", bad[i], NULL};
+        rill_app_t *app = embedded_app_new(topo, "metrics-bad", dir, extra);
+        assert_int_not_equal(rill_app_start(app), 0);
+        assert_int_equal(rill_app_state(app), RILL_STATE_ERROR);
+        if (!strstr(rill_app_error(app, err, sizeof err), "metrics.listen"))
+            fail_msg("the error does not name metrics.listen: %s", err);
+        rill_app_destroy(app);
+        rill_topology_unref(topo);
+    }
+    temp_dir_remove(dir);
+}
+
+int main(void)
+{
+    rill_set_log_cb(NULL, NULL, RILL_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics_say_what_the_app_did),
+        cmocka_unit_test(test_bad_listen_fails_the_start),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
