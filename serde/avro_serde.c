@@ -19,7 +19,8 @@
 typedef enum { STRATEGY_TOPIC, STRATEGY_RECORD, STRATEGY_TOPIC_RECORD } strategy_t;
 
 /* A schema known by id: made once, never freed before the serde, so a reader holding one needs
- * no lock. */
+ * no lock. The lists of entries only grow, by the head under the serde's lock, and an entry is
+ * published whole (a release store of the head), so finding one takes no lock (lookup()). */
 typedef struct id_entry {
     int32_t id;
     rill_avro_codec_t *schema;
@@ -35,22 +36,21 @@ typedef struct {
     bool auto_register, use_latest, is_key;
     strategy_t strategy;
     char *topic;
-    rill_avro_codec_t *writer; /* may be NULL until use.latest.version fetches it */
-    rill_avro_codec_t *reader; /* reader.schema: values are read as this schema, or NULL */
-    atomic_int writer_id;      /* -1 until known */
-    pthread_mutex_t lock;      /* the lists and the first use of writer */
-    id_entry_t *by_id;         /* read by deserialize */
-    id_entry_t *by_schema;     /* foreign schemas that serialize met (id found in our subject) */
-    _Atomic(id_entry_t *) last_id;
-    _Atomic(id_entry_t *) last_schema;
+    rill_avro_codec_t *writer;   /* may be NULL until use.latest.version fetches it */
+    rill_avro_codec_t *reader;   /* reader.schema: values are read as this schema, or NULL */
+    atomic_int writer_id;        /* -1 until known */
+    pthread_mutex_t lock;        /* adding to the lists, and the first use of writer */
+    _Atomic(id_entry_t *) by_id; /* read by deserialize */
+    /* Schemas other than the writer's that serialize met (their id found in our subject), each
+     * referenced: an object kept alive cannot be freed and its address given to another. */
+    _Atomic(id_entry_t *) by_schema;
 } avro_state_t;
 
-static void entries_free(id_entry_t *e, bool own_schema)
+static void entries_free(id_entry_t *e)
 {
     while (e) {
         id_entry_t *next = e->next;
-        if (own_schema)
-            rill_avro_codec_unref(e->schema);
+        rill_avro_codec_unref(e->schema);
         rill__avro_resolver_free(e->res);
         rill_free(e->plan_err);
         rill_free(e->subject);
@@ -64,14 +64,32 @@ static void avro_destroy(void *p)
     avro_state_t *s = p;
     if (!s)
         return;
-    entries_free(s->by_id, true);
-    entries_free(s->by_schema, false);
+    entries_free(atomic_load_explicit(&s->by_id, memory_order_relaxed));
+    entries_free(atomic_load_explicit(&s->by_schema, memory_order_relaxed));
     rill_avro_codec_unref(s->writer);
     rill_avro_codec_unref(s->reader);
     rill_registry_client_unref(s->registry);
     rill_free(s->topic);
     pthread_mutex_destroy(&s->lock);
     rill_free(s);
+}
+
+/* The entry of list with this id, or this schema object when schema is not NULL; no lock. The
+ * newest entry comes first (a topic's current schema, once it is met), and a read writes
+ * nothing, so threads that share the serde share its cache lines read-only. */
+static id_entry_t *lookup(_Atomic(id_entry_t *) *list, int32_t id, const rill_avro_codec_t *schema)
+{
+    id_entry_t *e = atomic_load_explicit(list, memory_order_acquire);
+    while (e && (schema ? e->schema != schema : e->id != id))
+        e = e->next;
+    return e;
+}
+
+/* Adds e, complete, at the head of list; under the serde's lock. */
+static void publish(_Atomic(id_entry_t *) *list, id_entry_t *e)
+{
+    e->next = atomic_load_explicit(list, memory_order_relaxed);
+    atomic_store_explicit(list, e, memory_order_release);
 }
 
 /* The subject a schema goes under, by the strategy; NULL when the topic is needed and unknown. */
@@ -175,13 +193,13 @@ static int writer_id(avro_state_t *s, int32_t *id, char *errstr, size_t errstr_s
 /*
  * The id of a value's schema when it is not the writer's object (a value read by another serde,
  * or by this one from a schema id): the writer's id when the texts are the same, else the
- * schema's own id in our subject. Found once per schema object, then one atomic load.
+ * schema's own id in our subject. Found once per schema object, then from the list (no lock).
  */
 static int other_id(avro_state_t *s, const rill_avro_codec_t *schema, int32_t *id, char *errstr,
                     size_t errstr_size)
 {
-    id_entry_t *e = atomic_load_explicit(&s->last_schema, memory_order_acquire);
-    if (e && e->schema == schema) {
+    id_entry_t *e = lookup(&s->by_schema, 0, schema);
+    if (e) {
         *id = e->id;
         return 0;
     }
@@ -197,25 +215,20 @@ static int other_id(avro_state_t *s, const rill_avro_codec_t *schema, int32_t *i
         return RILL_ESERDE;
     }
     pthread_mutex_lock(&s->lock);
-    for (e = s->by_schema; e && e->schema != schema; e = e->next)
-        ;
-    if (!e) {
+    if (!(e = lookup(&s->by_schema, 0, schema))) {
         int32_t got = wid;
         if (same || !(rc = id_for(s, schema, &got, errstr, errstr_size))) {
             if ((e = rill_calloc(1, sizeof *e))) {
                 e->id = got;
-                e->schema = (rill_avro_codec_t *)schema;
-                e->next = s->by_schema;
-                s->by_schema = e;
+                e->schema = rill_avro_codec_ref((rill_avro_codec_t *)schema);
+                publish(&s->by_schema, e);
             } else {
                 rc = RILL_ENOMEM;
             }
         }
     }
-    if (e) {
+    if (e)
         *id = e->id;
-        atomic_store_explicit(&s->last_schema, e, memory_order_release);
-    }
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -243,10 +256,9 @@ static int avro_serialize(void *state, rill_buf_t value, rill_bytes_t *out, bool
     /* With use.latest.version the writer is set by the first use, under the lock: read it only
      * after writer_id() (its atomic load orders the read). */
     int32_t id;
-    int rc = s->use_latest ? writer_id(s, &id, errstr, errstr_size) : 0;
-    if (!rc)
-        rc = doc->schema == s->writer ? writer_id(s, &id, errstr, errstr_size)
-                                      : other_id(s, doc->schema, &id, errstr, errstr_size);
+    int rc = s->use_latest || doc->schema == s->writer ? writer_id(s, &id, errstr, errstr_size) : 0;
+    if (!rc && doc->schema != s->writer)
+        rc = other_id(s, doc->schema, &id, errstr, errstr_size);
     if (rc)
         return rc;
     uint8_t header[5] = {0};
@@ -256,17 +268,15 @@ static int avro_serialize(void *state, rill_buf_t value, rill_bytes_t *out, bool
     return rill__avro_encode(&doc->v, out, errstr, errstr_size);
 }
 
-/* The schema of id: one atomic load when it is the last one seen, else the list under the lock,
- * else a registry request (once per id). */
+/* The schema of id: from the list without a lock, else a registry request (once per id, under
+ * the lock). */
 static id_entry_t *schema_by_id(avro_state_t *s, int32_t id, char *errstr, size_t errstr_size)
 {
-    id_entry_t *e = atomic_load_explicit(&s->last_id, memory_order_acquire);
-    if (e && e->id == id)
+    id_entry_t *e = lookup(&s->by_id, id, NULL);
+    if (e)
         return e;
     pthread_mutex_lock(&s->lock);
-    for (e = s->by_id; e && e->id != id; e = e->next)
-        ;
-    if (!e) {
+    if (!(e = lookup(&s->by_id, id, NULL))) {
         const char *text;
         char why[256] = "";
         rill_avro_codec_t *schema = NULL;
@@ -287,15 +297,12 @@ static id_entry_t *schema_by_id(avro_state_t *s, int32_t id, char *errstr, size_
             if (s->reader && strcmp(s->reader->text, schema->text) &&
                 !(e->res = rill__avro_resolver_new(schema, s->reader, &e->plan, why, sizeof why)))
                 e->plan_err = rill_strdup(why);
-            e->next = s->by_id;
-            s->by_id = e;
+            publish(&s->by_id, e);
         } else if (schema) {
             rill_avro_codec_unref(schema);
             rill__serde_err(errstr, errstr_size, "avro: schema id %d: out of memory", id);
         }
     }
-    if (e)
-        atomic_store_explicit(&s->last_id, e, memory_order_release);
     pthread_mutex_unlock(&s->lock);
     return e;
 }
