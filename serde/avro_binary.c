@@ -61,17 +61,23 @@ static int read_long(dec_t *d, int64_t *out)
     return dec_fail(d, "varint longer than 10 bytes");
 }
 
-static int read_len(dec_t *d, size_t *len, const char *what)
+/* A length of node (a string or bytes; NULL: a map key) that fits in what is left. The name for
+ * the error is found only on an error. */
+static int read_len(dec_t *d, size_t *len, const anode_t *node)
 {
     int64_t n;
     int rc = read_long(d, &n);
     if (rc)
         return rc;
-    if (n < 0)
-        return dec_fail(d, "%s length %" PRId64 " is negative", what, n);
-    if ((uint64_t)n > (uint64_t)(d->end - d->p))
+    const char *what = "map key";
+    if (n < 0 || (uint64_t)n > (uint64_t)(d->end - d->p)) {
+        if (node)
+            what = rill_avro_type_name((rill_avro_type_t)node->type);
+        if (n < 0)
+            return dec_fail(d, "%s length %" PRId64 " is negative", what, n);
         return dec_fail(d, "%s of %" PRId64 " bytes runs past the end (%zu left)", what, n,
                         (size_t)(d->end - d->p));
+    }
     *len = (size_t)n;
     return 0;
 }
@@ -137,7 +143,7 @@ static int decode_blocks(dec_t *d, const anode_t *node, rill_avro_value_t *v)
                 size_t len;
                 d->path.seg[depth].name = "";
                 d->path.seg[depth].len = 0;
-                if ((rc = read_len(d, &len, "map key")))
+                if ((rc = read_len(d, &len, NULL)))
                     return rc;
                 keys[i] = (rill_buf_t){d->p, len};
                 d->p += len;
@@ -222,7 +228,7 @@ static int decode(dec_t *d, const anode_t *decl, rill_avro_value_t *v)
     }
     case RILL_AVRO_STRING:
     case RILL_AVRO_BYTES:
-        if ((rc = read_len(d, &v->u.s.len, node->type == RILL_AVRO_STRING ? "string" : "bytes")))
+        if ((rc = read_len(d, &v->u.s.len, node)))
             return rc;
         v->u.s.p = d->p;
         d->p += v->u.s.len;
