@@ -222,16 +222,33 @@ static bool readable(avro_resolver_t *rs, const anode_t *w, const anode_t *r, bo
 static int default_value(avro_resolver_t *rs, const anode_t *decl, json_t *j,
                          rill_avro_value_t *out, int depth);
 
-/* Bytes and fixed defaults are JSON strings whose code points 0-255 are the bytes. */
-static int default_bytes(avro_resolver_t *rs, json_t *j, rill_avro_value_t *out)
+/* A string, bytes or fixed default: j's text copied into the resolver's memory, *len bytes; NULL
+ * with *rc. */
+static uint8_t *default_text(avro_resolver_t *rs, json_t *j, size_t *len, int *rc)
 {
     const char *s = json_string_value(j);
-    if (!s)
-        return res_fail(rs, "default is not a string");
-    size_t len = json_string_length(j);
-    uint8_t *p = res_alloc(rs, len);
+    if (!s) {
+        *rc = res_fail(rs, "default is not a string");
+        return NULL;
+    }
+    *len = json_string_length(j);
+    uint8_t *p = res_alloc(rs, *len);
+    *rc = RILL_ENOMEM;
+    if (p)
+        memcpy(p, s, *len);
+    return p;
+}
+
+/* Bytes and fixed defaults are JSON strings whose code points 0-255 are the bytes: decoded in
+ * place (each byte is written at or before the one it is read from). */
+static int default_bytes(avro_resolver_t *rs, json_t *j, rill_avro_value_t *out)
+{
+    size_t len;
+    int rc;
+    uint8_t *p = default_text(rs, j, &len, &rc);
     if (!p)
-        return RILL_ENOMEM;
+        return rc;
+    const uint8_t *s = p;
     size_t n = 0;
     for (size_t i = 0; i < len; n++) {
         uint8_t c = (uint8_t)s[i];
@@ -288,14 +305,11 @@ static int default_value(avro_resolver_t *rs, const anode_t *decl, json_t *j,
         out->u.d = json_number_value(j);
         return 0;
     case RILL_AVRO_STRING: {
-        const char *s = json_string_value(j);
-        if (!s)
-            return res_fail(rs, "default is not a string");
-        size_t len = json_string_length(j);
-        uint8_t *p = res_alloc(rs, len);
+        size_t len;
+        int rc;
+        uint8_t *p = default_text(rs, j, &len, &rc);
         if (!p)
-            return RILL_ENOMEM;
-        memcpy(p, s, len);
+            return rc;
         out->u.s.p = p;
         out->u.s.len = len;
         return 0;
