@@ -9,8 +9,9 @@
  * gives Ir / N as the instructions per record. Modes: de (deserialize), read (deserialize and
  * read the 8 fields), ser (build the record with the writer, then serialize), reser (serialize
  * a value read before: pass-through), resolve (deserialize with a reader schema: a field added
- * with a default, one dropped, one promoted), serx (ser with fields set by index). Each record gets
- * the arena reset, as a task does.
+ * with a default, one dropped, one promoted), serx (ser with fields set by index), mixed (de of
+ * records that alternate between two schema ids, as a topic in a schema migration holds). Each
+ * record gets the arena reset, as a task does.
  */
 #include <rill/serde.h>
 
@@ -147,7 +148,7 @@ static int64_t read_json(const void *v)
            (tags.data != NULL);
 }
 
-typedef enum { DE, READ, SER, RESER, RESOLVE, SERX } mode_t_;
+typedef enum { DE, READ, SER, RESER, RESOLVE, SERX, MIXED } mode_t_;
 
 typedef struct {
     bool avro;
@@ -199,13 +200,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-avro-cost avro|json de|read|ser|reser N\n");
         return 2;
     }
-    static const char *const modes[] = {"de", "read", "ser", "reser", "resolve", "serx"};
+    static const char *const modes[] = {"de", "read", "ser", "reser", "resolve", "serx", "mixed"};
     bench_t b = {.avro = !strcmp(argv[1], "avro"), .mode = DE, .n = atoi(argv[3])};
-    while (b.mode <= SERX && strcmp(modes[b.mode], argv[2]))
+    while (b.mode <= MIXED && strcmp(modes[b.mode], argv[2]))
         b.mode++;
-    if (b.mode > SERX || b.n < 1 || (b.mode >= RESOLVE && !b.avro)) {
-        fprintf(stderr, "bench-avro-cost: mode is de, read, ser, reser or resolve (avro); N at "
-                        "least 1\n");
+    if (b.mode > MIXED || b.n < 1 || (b.mode >= RESOLVE && !b.avro)) {
+        fprintf(stderr, "bench-avro-cost: mode is de, read, ser, reser or resolve, serx, mixed "
+                        "(avro); N at least 1\n");
         return 2;
     }
     char err[256];
@@ -218,18 +219,34 @@ int main(int argc, char **argv)
         return 1;
     }
     b.serde = b.avro ? avro : rill_serde_json();
-    rill_serde_t *resolving = NULL;
+    rill_serde_t *resolving = NULL, *second = NULL;
     b.schema = rill_serde_avro_codec(avro);
+    const rill_avro_codec_t *second_schema = NULL;
+    if (b.mode == MIXED) {
+        /* The same fields in another text (a doc added): another id in the same subject. */
+        char json2[2048];
+        snprintf(json2, sizeof json2, "{\"doc\":\"v2\",%s", schema_json + 1);
+        const char *conf2[] = {
+            "schema.registry.url", "mock://", "topic", "orders", "schema", json2, NULL};
+        if (!(second = rill_serde_avro_new(conf2, registry, err, sizeof err))) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        second_schema = rill_serde_avro_codec(second);
+    }
     b.arena = rill_arena_new(4096);
     b.orders = calloc((size_t)b.n, sizeof *b.orders);
     b.inputs = calloc((size_t)b.n, sizeof *b.inputs);
     for (int i = 0; i < b.n; i++) {
         make_order(&b.orders[i], i);
         rill_arena_reset(b.arena);
-        rill_buf_t v = b.avro ? build_avro(b.arena, b.schema, &b.orders[i], by_name)
-                              : build_json(b.arena, &b.orders[i]);
+        bool odd = second && i % 2;
+        rill_buf_t v =
+            b.avro ? build_avro(b.arena, odd ? second_schema : b.schema, &b.orders[i], by_name)
+                   : build_json(b.arena, &b.orders[i]);
         bool is_null;
-        if (rill_serde_serialize(b.serde, v, &b.inputs[i], &is_null, err, sizeof err)) {
+        if (rill_serde_serialize(odd ? second : b.serde, v, &b.inputs[i], &is_null, err,
+                                 sizeof err)) {
             fprintf(stderr, "serialize: %s\n", err);
             return 1;
         }
@@ -260,6 +277,7 @@ int main(int argc, char **argv)
     rill_bytes_free(&b.out);
     rill_arena_destroy(b.arena);
     rill_serde_unref(resolving);
+    rill_serde_unref(second);
     rill_serde_unref(avro);
     rill_registry_client_unref(registry);
     return 0;

@@ -786,6 +786,51 @@ static void test_pass_through_foreign_schema(void **state)
     rill_registry_client_unref(reg);
 }
 
+/* A serde keeps a reference to the codecs of the values it wrote (it knows them by address): a
+ * codec freed by its owner cannot have its address given to a codec of another schema, whose
+ * values would then get the first one's id. */
+static void test_foreign_codec_kept(void **state)
+{
+    rill_arena_t *arena = *state;
+    char err[256] = "";
+    rill_registry_client_t *reg = rill_registry_client_new("mock://", NULL, err, sizeof err);
+    const char *conf[] = {"schema.registry.url", "mock://", "topic", "kept", NULL};
+    rill_serde_t *serde = rill_serde_avro_new(conf, reg, err, sizeof err);
+    assert_non_null(serde);
+    int32_t ids[2];
+    for (int i = 0; i < 2; i++) {
+        const char *text = i ? all_schema : pair_schema;
+        rill_avro_codec_t *codec = rill_avro_codec_new(text, strlen(text), err, sizeof err);
+        assert_non_null(codec);
+        rill_arena_reset(arena);
+        rill_buf_t rec = rill_avro_record_new(arena, codec);
+        if (i) {
+            fill_all((void *)rec.data);
+        } else {
+            rill_avro_set_int((void *)rec.data, "a", 1);
+            rill_avro_set_str((void *)rec.data, "s", "x", 1);
+        }
+        rill_bytes_t b = {0};
+        serialize_ok(serde, rec, &b);
+        assert_true(b.len >= 5);
+        ids[i] = (int32_t)((uint32_t)b.data[1] << 24 | (uint32_t)b.data[2] << 16 |
+                           (uint32_t)b.data[3] << 8 | b.data[4]);
+        int32_t want = -1;
+        assert_int_equal(
+            rill_registry_client_lookup(reg, "kept-value", text, &want, NULL, err, sizeof err), 0);
+        assert_int_equal(ids[i], want);
+        rill_bytes_free(&b);
+        /* The serde holds the codec: dropping ours frees nothing (teardown checks that the
+         * serde frees it). */
+        long live = atomic_load(&n_live);
+        rill_avro_codec_unref(codec);
+        assert_int_equal(atomic_load(&n_live), live);
+    }
+    assert_int_not_equal(ids[0], ids[1]);
+    rill_serde_unref(serde);
+    rill_registry_client_unref(reg);
+}
+
 /* ---- Reading with a reader schema (the Avro specification's "Schema Resolution") ---- */
 
 static const char *user_v1 =
@@ -1523,6 +1568,7 @@ int main(void)
         T(test_subject_name_strategies),
         T(test_use_latest_and_no_auto_register),
         T(test_pass_through_foreign_schema),
+        T(test_foreign_codec_kept),
         T(test_reader_schema_resolution),
         T(test_reader_schema_mismatch),
         T(test_reader_schema_recursive),
