@@ -326,7 +326,7 @@ RILL_EXTERN rill_buf_t rill_json_writer_finish(rill_json_writer_t *w);
 RILL_EXTERN rill_buf_t rill_json_pack(rill_arena_t *arena, const char *fmt, ...);
 
 /*
- * ---- Avro (serde/avro.c) and the schema registry client (serde/registry_client.c) ----
+ * ---- Avro (serde/avro_*.c) and the schema registry client (serde/registry_client.c) ----
  *
  * The Avro serde speaks Confluent's wire format: byte 0 is the magic 0, bytes 1-4 the schema id
  * (big-endian), then the Avro binary body. A deserialized value is a view {rill_avro_value_t *,
