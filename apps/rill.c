@@ -2,11 +2,14 @@
  * rill: the command-line tool. `version`; `config`, which generates docs/CONFIGURATION.md from
  * the configuration table (so the docs never drift from the code); and the operator's tools of
  * include/rill/admin.h (docs/cli.md): `reset` an application, `dlq list|show|replay` its dead
- * letter queue, `replay` a past time range under a new application id. Plans and summaries go
+ * letter queue, `replay` a past time range under a new application id; `metrics`, a live view
+ * of a running app (apps/cli/metrics_view.c). Plans and summaries go
  * to stdout, progress and errors to stderr: a bar on a terminal, a line per tenth otherwise.
  * Exit status: 0 done, 1 failed, 2 bad usage, 3 refused (live members, a state folder in use,
  * a new application id that is not new).
  */
+#include "cli/metrics_view.h"
+
 #include <rill/admin.h>
 #include <rill/app.h>
 
@@ -28,7 +31,9 @@ static int usage(FILE *out)
             "  config --list       print every property and its default\n"
             "  reset               reset an application: input offsets, internal topics, state\n"
             "  dlq list|show|replay  inspect and replay a dead letter queue\n"
-            "  replay              copy a past time range of an app's inputs for a new app id\n\n"
+            "  replay              copy a past time range of an app's inputs for a new app id\n"
+            "  metrics --connect HOST:PORT [--interval S] [--once]\n"
+            "                      a live view of a running app (its metrics.listen)\n\n"
             "Common options: --bootstrap-servers HOSTS (default localhost:9092), --help.\n"
             "`rill COMMAND --help` lists a command's options; docs/cli.md has the details.\n");
     return out == stdout ? 0 : EXIT_USAGE;
@@ -493,6 +498,51 @@ static int cmd_replay(const args_t *a)
     return 0;
 }
 
+static int cmd_metrics(int argc, char **argv)
+{
+    static const struct option opts[] = {{"connect", required_argument, NULL, 'c'},
+                                         {"interval", required_argument, NULL, 'i'},
+                                         {"once", no_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *connect = NULL;
+    double interval = 2;
+    bool once = false;
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'c':
+            connect = optarg;
+            break;
+        case 'i':
+            interval = strtod(optarg, &end);
+            if (!end || *end || interval <= 0 || interval > 3600) {
+                fprintf(stderr, "rill metrics: --interval %s: seconds, more than 0\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            once = true;
+            break;
+        case 'h':
+            printf("Usage: rill metrics --connect HOST:PORT [--interval S] [--once]\n"
+                   "  A live view of the app serving its metrics at HOST:PORT (metrics.listen):\n"
+                   "  state, throughput, latencies, lag per partition, errors; refreshed every\n"
+                   "  S seconds (default 2) until Ctrl-C, or printed once.\n");
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (!connect || optind < argc) {
+        fprintf(stderr, "rill metrics: --connect HOST:PORT is needed (the app's metrics.listen)\n");
+        return EXIT_USAGE;
+    }
+    return rill__cli_metrics(connect, interval, once);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -519,6 +569,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
         return usage(stdout);
+    if (strcmp(cmd, "metrics") == 0)
+        return cmd_metrics(argc, argv);
     bool dlq = strcmp(cmd, "dlq") == 0;
     if (strcmp(cmd, "reset") != 0 && !dlq && strcmp(cmd, "replay") != 0) {
         fprintf(stderr, "rill: unknown command '%s'\n", cmd);

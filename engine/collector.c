@@ -181,7 +181,8 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
      * topic (a dead letter queue's), which moves c->outs. */
     const size_t oi = (size_t)(o - c->outs);
     if (!o->changelog && timestamp > 0)
-        hist_observe(&c->e2e, c->now_ms > timestamp ? (uint64_t)(c->now_ms - timestamp) * 1000 : 0);
+        hist_observe(&c->e2e,
+                     c->now_ms > timestamp ? (uint64_t)(c->now_ms - timestamp) * 1000000 : 0);
     if (!o->rkt) {
         snprintf(c->send_error, sizeof c->send_error, "the thread has no producer at the moment");
         c->send_err = RD_KAFKA_RESP_ERR__STATE;

@@ -212,9 +212,9 @@ int rill__thread_commit(stream_thread_t *t, bool sync)
         }
     }
     rd_kafka_topic_partition_list_t *offsets = rill__tm_offsets(t->tm);
-    int64_t from = rill__monotonic_us();
+    int64_t from = rill__monotonic_ns();
     int rc = t->ctx.eos ? commit_txn(t, offsets) : commit_offsets(t, offsets, sync);
-    hist_observe(&t->m_commit, (uint64_t)(rill__monotonic_us() - from));
+    hist_observe(&t->m_commit, (uint64_t)(rill__monotonic_ns() - from));
     rd_kafka_topic_partition_list_destroy(offsets);
     if (!rc)
         rill__collector_take_sent(t->collector); /* what the flush sent is committed too */

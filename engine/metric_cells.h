@@ -3,15 +3,16 @@
  * lock and without an atomic read-modify-write. The owner adds with a relaxed load and store (a
  * plain add on x86-64 and arm64: one writer, so nothing is lost); a scrape reads each cell with
  * a relaxed load, so it may see a histogram's buckets a few records apart from its count, never
- * a torn value. Histograms count into power-of-two buckets of microseconds (bucket i holds values
- * <= 2^i us, 1 us to 8.4 s, then +Inf), found with one count-leading-zeros: no search, no
- * allocation. Private to engine/.
+ * a torn value. Histograms count nanoseconds into power-of-two buckets (bucket i holds values
+ * <= 2^(i + 7) ns: 128 ns to 8.6 s, then +Inf), found with one count-leading-zeros: no search,
+ * no allocation. Private to engine/.
  */
 #ifndef RILL_ENGINE_METRIC_CELLS_H
 #define RILL_ENGINE_METRIC_CELLS_H
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     _Atomic uint64_t v;
@@ -36,27 +37,45 @@ static inline uint64_t cell_get(const cell_t *c)
     return atomic_load_explicit(&((cell_t *)c)->v, memory_order_relaxed);
 }
 
-#define HIST_BUCKETS 24 /* le 2^0 .. 2^23 microseconds; bucket[HIST_BUCKETS] is +Inf */
+#define HIST_BUCKETS    27 /* le 2^7 .. 2^33 nanoseconds; bucket[HIST_BUCKETS] is +Inf */
+#define HIST_FIRST_LOG2 7
 
 typedef struct {
     cell_t bucket[HIST_BUCKETS + 1]; /* not cumulative: a scrape adds them up */
-    cell_t sum_us; /* the count is the buckets' sum, so a scrape's +Inf bucket equals it */
+    /* The sum in seconds, a double's bits (nanoseconds in a uint64 would wrap after 584 years
+     * of latency in all: a replay of old records gets there). The count is the buckets' sum,
+     * so a scrape's +Inf bucket equals it. */
+    cell_t sum_s;
 } hist_t;
 
-/* The bucket of a value of us microseconds: the smallest i with us <= 2^i. */
-static inline int hist_bucket(uint64_t us)
+/* The bucket of a value of ns nanoseconds: the smallest i with ns <= 2^(i + 7). */
+static inline int hist_bucket(uint64_t ns)
 {
-    if (us <= 1)
+    if (ns <= (1u << HIST_FIRST_LOG2))
         return 0;
-    int i = 64 - __builtin_clzll(us - 1);
+    int i = 64 - __builtin_clzll(ns - 1) - HIST_FIRST_LOG2;
     return i < HIST_BUCKETS ? i : HIST_BUCKETS;
 }
 
-/* Counts n observations of us microseconds each (n > 1: the average of a batch of n). */
-static inline void hist_observe_n(hist_t *h, uint64_t us, uint64_t n)
+/* Counts n observations of ns nanoseconds each (n > 1: the average of a batch of n). */
+static inline void hist_observe_n(hist_t *h, uint64_t ns, uint64_t n)
 {
-    cell_add(&h->bucket[hist_bucket(us)], n);
-    cell_add(&h->sum_us, us * n);
+    cell_add(&h->bucket[hist_bucket(ns)], n);
+    double sum;
+    uint64_t bits = atomic_load_explicit(&h->sum_s.v, memory_order_relaxed);
+    memcpy(&sum, &bits, sizeof sum);
+    sum += (double)ns * (double)n / 1e9;
+    memcpy(&bits, &sum, sizeof bits);
+    atomic_store_explicit(&h->sum_s.v, bits, memory_order_relaxed);
+}
+
+/* Returns the sum of h's observations in seconds. @thread any */
+static inline double hist_sum_s(const hist_t *h)
+{
+    uint64_t bits = cell_get(&h->sum_s);
+    double sum;
+    memcpy(&sum, &bits, sizeof sum);
+    return sum;
 }
 
 /* Returns how many observations h has. @thread any */
@@ -68,10 +87,10 @@ static inline uint64_t hist_count(const hist_t *h)
     return n;
 }
 
-/* Counts one observation of us microseconds. */
-static inline void hist_observe(hist_t *h, uint64_t us)
+/* Counts one observation of ns nanoseconds. */
+static inline void hist_observe(hist_t *h, uint64_t ns)
 {
-    hist_observe_n(h, us, 1);
+    hist_observe_n(h, ns, 1);
 }
 
 #endif

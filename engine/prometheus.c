@@ -103,14 +103,14 @@ void prom_histogram(prom_t *p, const char *name, const char *const *labels, cons
     for (int i = 0; i <= HIST_BUCKETS; i++) {
         cumulative += cell_get(&h->bucket[i]);
         if (i < HIST_BUCKETS)
-            snprintf(le, sizeof le, "%.6f", (double)((uint64_t)1 << i) / 1e6);
+            snprintf(le, sizeof le, "%.9g", (double)((uint64_t)1 << (i + HIST_FIRST_LOG2)) / 1e9);
         else
             snprintf(le, sizeof le, "+Inf");
         series(p, name, "_bucket", labels, "le", le);
         put(p, buf, (size_t)snprintf(buf, sizeof buf, " %" PRIu64 "\n", cumulative));
     }
     series(p, name, "_sum", labels, NULL, NULL);
-    put(p, buf, (size_t)snprintf(buf, sizeof buf, " %.6f\n", (double)cell_get(&h->sum_us) / 1e6));
+    put(p, buf, (size_t)snprintf(buf, sizeof buf, " %.9f\n", hist_sum_s(h)));
     series(p, name, "_count", labels, NULL, NULL);
     put(p, buf, (size_t)snprintf(buf, sizeof buf, " %" PRIu64 "\n", cumulative));
 }

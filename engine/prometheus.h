@@ -25,7 +25,7 @@ void prom_family(prom_t *p, const char *name, const char *type, const char *help
 void prom_sample(prom_t *p, const char *name, const char *const *labels, double value);
 /* Writes an integer sample (a counter's exact value). */
 void prom_sample_u64(prom_t *p, const char *name, const char *const *labels, uint64_t value);
-/* Writes histogram h (microseconds) as seconds: name_bucket{le=...} cumulative, name_sum and
+/* Writes histogram h (nanoseconds) as seconds: name_bucket{le=...} cumulative, name_sum and
  * name_count. */
 void prom_histogram(prom_t *p, const char *name, const char *const *labels, const hist_t *h);
 /* Returns 0, or the first error a write met (RILL_ENOMEM). */

@@ -70,7 +70,7 @@ struct stream_thread {
      * end), and the transactions' outcomes. */
     hist_t m_process, m_commit, m_rebalance;
     cell_t m_txn_commits, m_txn_aborts;
-    int64_t rebalance_from_us; /* 0: no rebalance under way */
+    int64_t rebalance_from_ns; /* 0: no rebalance under way */
     kafka_stats_t *stats;      /* the consumer's statistics (lag, brokers), or NULL */
 };
 

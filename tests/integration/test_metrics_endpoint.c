@@ -17,6 +17,7 @@
 
 #include "../common/embedded_app.h"
 #include "../common/http_client.h"
+#include "../common/run_command.h"
 #include "../common/temp_dir.h"
 
 #include <rill/app.h>
@@ -233,6 +234,34 @@ static void test_metrics_say_what_the_app_did(void **state)
     assert_non_null(direct);
     assert_int_equal(sum_of(direct, "rill_records_processed_total", NULL, NULL), 1000);
     rill_free(direct);
+
+    /* The live view, once: what the app did, and the lag of each partition. */
+    char view[8192];
+    assert_int_equal(run_rill(view, sizeof view, "metrics --connect %s --once --interval 0.2",
+                              url + strlen("http://")),
+                     0);
+    if (getenv("RILL_TEST_SHOW")) /* what docs/monitoring.md shows */
+        fputs(view, stdout);
+    const char *says[] = {"rill metrics: metrics-e2e at http://127.0.0.1:",
+                          "state RUNNING",
+                          "tasks 4 (4 running)",
+                          "processed 1000 (",
+                          "produced 500 (",
+                          "skipped 10 (",
+                          "dead letters 0"};
+    for (size_t i = 0; i < sizeof says / sizeof says[0]; i++)
+        if (!strstr(view, says[i]))
+            fail_msg("rill metrics does not say \"%s\":\n%s", says[i], view);
+    regex_t lag_line;
+    assert_int_equal(regcomp(&lag_line, "\ninput +[0-3] +0\n", REG_EXTENDED), 0);
+    int lag_lines = 0;
+    for (const char *v = view; !regexec(&lag_line, v, 0, NULL, 0); lag_lines++)
+        v = strstr(v, "\ninput ") + 1;
+    regfree(&lag_line);
+    if (lag_lines != 4)
+        fail_msg("%d lag lines, not 4:\n%s", lag_lines, view);
+    assert_int_equal(run_rill(view, sizeof view, "metrics --connect 127.0.0.1:1 --once"), 1);
+    assert_non_null(strstr(view, "rill metrics: GET http://127.0.0.1:1/metrics"));
 
     free(get(url, "/nope", &status));
     assert_int_equal(status, 404);
