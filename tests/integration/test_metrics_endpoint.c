@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static bool even(void *ud, const rill_record_t *rec)
 {
@@ -205,6 +206,17 @@ static void test_metrics_say_what_the_app_did(void **state)
         nanosleep(&pause, NULL);
     }
     assert_well_formed(text);
+    /* Prometheus' own linter agrees (promtool, from scripts/setup's prometheus package). */
+    char path[] = "/tmp/rill-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    char cmd[256], lint[4096];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
+    if (run(cmd, lint, sizeof lint))
+        fail_msg("promtool check metrics: %s", lint);
+    unlink(path);
     const char *running[] = {"state=\"RUNNING\"", NULL};
     assert_int_equal(sum_of(text, "rill_app_state", running, NULL), 1);
     const char *created[] = {"state=\"CREATED\"", NULL};
