@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
 #define set_err      rill__serde_err
@@ -37,6 +38,16 @@ typedef struct by_subject {
     struct by_subject *next;
 } by_subject_t;
 
+/* A schema id the registry said it does not know (40403), remembered for MISS_TTL_MS so a run
+ * of records carrying it goes to the deserialization handler without a request each. */
+#define MISSES      16
+#define MISS_TTL_MS 10000
+typedef struct {
+    int32_t id;
+    int64_t until_ms; /* monotonic; 0: a free slot */
+    char why[256];
+} miss_t;
+
 struct rill_registry_client {
     atomic_uint refs;
     char *url; /* without a trailing '/' */
@@ -48,7 +59,34 @@ struct rill_registry_client {
     by_id_t *ids;
     by_subject_t *subjects;
     int32_t mock_next_id;
+    miss_t misses[MISSES];
+    size_t next_miss;
 };
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The remembered answer for id (with the lock held), or NULL. */
+static const miss_t *find_miss(rill_registry_client_t *r, int32_t id)
+{
+    int64_t now = monotonic_ms();
+    for (size_t i = 0; i < MISSES; i++)
+        if (r->misses[i].until_ms > now && r->misses[i].id == id)
+            return &r->misses[i];
+    return NULL;
+}
+
+static void add_miss(rill_registry_client_t *r, int32_t id, const char *why)
+{
+    miss_t *m = &r->misses[r->next_miss++ % MISSES];
+    m->id = id;
+    m->until_ms = monotonic_ms() + MISS_TTL_MS;
+    snprintf(m->why, sizeof m->why, "%s", why);
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -380,17 +418,27 @@ int rill_registry_client_schema_of_type(rill_registry_client_t *r, int32_t id, c
         return RILL_EINVAL;
     pthread_mutex_lock(&r->lock);
     by_id_t *e = find_id(r, id);
+    const miss_t *miss = e ? NULL : find_miss(r, id);
     int rc = 0;
     if (e) {
         *schema = e->text;
     } else if (r->mock) {
         set_err(errstr, errstr_size, "error_code 40403: Schema %d not found", id);
         rc = RILL_ENOENT;
+    } else if (miss) {
+        set_err(errstr, errstr_size, "%s (asked less than %d s ago)", miss->why,
+                MISS_TTL_MS / 1000);
+        rc = RILL_ENOENT;
     } else {
         char path[64];
         json_t *doc = NULL;
         snprintf(path, sizeof path, "/schemas/ids/%d", id);
-        if (!(rc = request(r, "GET", path, NULL, &doc, errstr, errstr_size))) {
+        char why[256] = "";
+        if ((rc = request(r, "GET", path, NULL, &doc, why, sizeof why)) == RILL_ENOENT)
+            add_miss(r, id, why);
+        if (rc)
+            set_err(errstr, errstr_size, "%s", why);
+        else {
             const char *text = json_string_value(json_object_get(doc, "schema"));
             const char *type = json_string_value(json_object_get(doc, "schemaType"));
             if (!text) {

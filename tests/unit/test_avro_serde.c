@@ -1490,6 +1490,13 @@ static void test_registry_client_http(void **state)
     assert_int_equal(rill_registry_client_schema(reg, 42, &text, err, sizeof err), RILL_ENOENT);
     assert_string_equal(err,
                         "GET /schemas/ids/42: HTTP 404, error_code 40403: Schema 42 not found");
+    /* A run of records with that id asks once: the answer is remembered for 10 s. */
+    uint64_t asked = rill_registry_client_requests(reg);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(rill_registry_client_schema(reg, 42, &text, err, sizeof err), RILL_ENOENT);
+    assert_int_equal(rill_registry_client_requests(reg), asked);
+    assert_string_equal(err, "GET /schemas/ids/42: HTTP 404, error_code 40403: Schema 42 not "
+                             "found (asked less than 10 s ago)");
     assert_int_equal(rill_registry_client_register(reg, "a b&c", all_schema, &id, err, sizeof err),
                      0);
     assert_int_equal(id, 2);
