@@ -438,8 +438,11 @@ int rill_app_start(rill_app_t *app)
         app->topic_names[i] = app->topics[i].name;
     for (int i = 0; i < app->nthreads && !rc; i++) {
         thread_ctx_t ctx = thread_ctx(app, i);
-        app->threads[i] = rill__thread_new(&ctx, err, sizeof err);
-        rc = app->threads[i] ? 0 : RILL_EKAFKA;
+        stream_thread_t *t = rill__thread_new(&ctx, err, sizeof err);
+        pthread_mutex_lock(&app->lock); /* a metrics scrape may be reading the slots */
+        app->threads[i] = t;
+        pthread_mutex_unlock(&app->lock);
+        rc = t ? 0 : RILL_EKAFKA;
     }
     if (!rc && app->global)
         rc = start_global_thread(app, err, sizeof err);

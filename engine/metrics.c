@@ -43,4 +43,6 @@ void rill__task_metrics_add(rill_task_metrics_t *sum, const rill_task_metrics_t 
     RILL_TASK_COUNTERS(RILL__ADD)
 #undef RILL__ADD
     sum->restored += m->restored;
+    for (int c = 0; c < RILL_SKIP_CAUSES; c++)
+        sum->skipped_by[c] += m->skipped_by[c];
 }

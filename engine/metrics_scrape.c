@@ -21,8 +21,9 @@ static const struct {
      "Records a task took from its source topics and gave to the topology (Kafka Streams' "
      "process-total)."},
     {"rill_records_skipped_total",
-     "Records a handler skipped: not deserialized, failed processing or production, with "
-     "continue or a dead letter queue (Kafka Streams' dropped-records-total)."},
+     "Records skipped, by cause: a handler's (deserialization, processing, production: continue "
+     "or a dead letter queue), or dropped by an operator (a null key or value it cannot take); "
+     "Kafka Streams' dropped-records-total."},
     {"rill_late_records_dropped_total",
      "Records a windowed operation dropped because their window had closed (past its grace)."},
     {"rill_dead_letters_total", "Records sent to the dead letter queue."},
@@ -41,21 +42,41 @@ typedef struct {
     int counter;
 } scrape_t;
 
-static void task_info(void *ud, const char *task, const char *state, const cell_t *counters)
+static void task_info(void *ud, const char *task, const char *state, const cell_t *counters,
+                      const cell_t *skipped_by)
 {
     scrape_t *s = ud;
-    (void)counters;
+    (void)counters, (void)skipped_by;
     const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task,
                             "state",          state,     NULL};
     prom_sample(s->p, "rill_task_info", labels, 1);
 }
 
-static void task_counter(void *ud, const char *task, const char *state, const cell_t *counters)
+/* The causes of skipped records, as the cells of rill__tm_scrape's skipped_by. */
+static const char *const skip_causes[RILL_SKIP_CAUSES] = {
+    [RILL_ERROR_DESERIALIZATION] = "deserialization",
+    [RILL_ERROR_PROCESSING] = "processing",
+    [RILL_ERROR_PRODUCTION] = "production",
+    [RILL_SKIP_DROPPED] = "dropped",
+};
+
+static void task_counter(void *ud, const char *task, const char *state, const cell_t *counters,
+                         const cell_t *skipped_by)
 {
     scrape_t *s = ud;
     (void)state;
-    const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task, NULL};
-    prom_sample_u64(s->p, task_families[s->counter].name, labels, cell_get(&counters[s->counter]));
+    const char *name = task_families[s->counter].name;
+    if (s->counter != RILL__COUNTER_skipped) {
+        const char *labels[] = {"application_id", s->app_id, "thread", s->thread,
+                                "task",           task,      NULL};
+        prom_sample_u64(s->p, name, labels, cell_get(&counters[s->counter]));
+        return;
+    }
+    for (int c = 0; c < RILL_SKIP_CAUSES; c++) { /* a series per cause: they add up */
+        const char *labels[] = {"application_id", s->app_id,      "thread", s->thread, "task", task,
+                                "cause",          skip_causes[c], NULL};
+        prom_sample_u64(s->p, name, labels, cell_get(&skipped_by[c]));
+    }
 }
 
 static void lag_sample(void *ud, const char *topic, int32_t partition, int64_t lag)

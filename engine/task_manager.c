@@ -33,8 +33,9 @@ typedef struct {
     int32_t partition;
     rill_task_t *task; /* NULL while waiting */
     task_state_t state;
-    int64_t wait_until, next_try;    /* monotonic ms, while waiting */
-    cell_t pub[RILL__TASK_COUNTERS]; /* the task's counters for the metrics scrape */
+    int64_t wait_until, next_try;         /* monotonic ms, while waiting */
+    cell_t pub[RILL__TASK_COUNTERS];      /* the task's counters for the metrics scrape */
+    cell_t pub_skipped[RILL_SKIP_CAUSES]; /* and its skipped records by cause */
 } task_ref_t;
 
 struct task_manager {
@@ -948,18 +949,21 @@ void rill__tm_publish(task_manager_t *tm)
             const rill_task_metrics_t *m = rill__task_metrics(tm->tasks[i].task);
             for (int c = 0; c < RILL__TASK_COUNTERS; c++)
                 cell_set(&tm->tasks[i].pub[c], rill__task_counter(m, c));
+            for (int c = 0; c < RILL_SKIP_CAUSES; c++)
+                cell_set(&tm->tasks[i].pub_skipped[c], m->skipped_by[c]);
         }
 }
 
 void rill__tm_scrape(const task_manager_t *tm,
                      void (*fn)(void *ud, const char *task, const char *state,
-                                const cell_t *counters),
+                                const cell_t *counters, const cell_t *skipped_by),
                      void *ud)
 {
     static const char *const states[] = {"WAITING", "RESTORING", "RUNNING", "SUSPENDED"};
     for (size_t i = 0; i < tm->ntasks; i++)
         if (tm->tasks[i].task)
-            fn(ud, rill__task_id(tm->tasks[i].task), states[tm->tasks[i].state], tm->tasks[i].pub);
+            fn(ud, rill__task_id(tm->tasks[i].task), states[tm->tasks[i].state], tm->tasks[i].pub,
+               tm->tasks[i].pub_skipped);
 }
 
 void rill__tm_destroy(task_manager_t *tm)

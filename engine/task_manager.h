@@ -129,10 +129,11 @@ void rill__tm_metrics(const task_manager_t *tm, rill_task_metrics_t *sum, size_t
 /* Publishes each task's counters for the metrics scrape (the thread calls it once a turn). */
 void rill__tm_publish(task_manager_t *tm);
 /* Calls fn for each task that exists (restoring, running or suspended) with its id, its state
- * and its counters as last published (RILL__TASK_COUNTERS cells). The caller holds the query
- * lock (read), which keeps the table still. @thread any */
+ * and its counters as last published (RILL__TASK_COUNTERS cells, and RILL_SKIP_CAUSES cells of
+ * skipped records by cause). The caller holds the query lock (read), which keeps the table
+ * still. @thread any */
 void rill__tm_scrape(const task_manager_t *tm,
                      void (*fn)(void *ud, const char *task, const char *state,
-                                const cell_t *counters),
+                                const cell_t *counters, const cell_t *skipped_by),
                      void *ud);
 #endif

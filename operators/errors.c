@@ -149,6 +149,7 @@ static int after_decision(rill_task_t *task, const rill_error_context_t *c, rill
     if (r != RILL_HANDLER_CONTINUE)
         return c->error;
     uint64_t n = ++task->metrics.skipped;
+    task->metrics.skipped_by[c->kind]++;
     if (!task->failed_logged_at || n - task->failed_logged_at >= 1000) {
         task->failed_logged_at = n;
         rill_log(RILL_LOG_WARN, "task",

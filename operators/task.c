@@ -135,6 +135,7 @@ void rill__op_skip(rill_context_t *ctx, const rill_record_t *rec, const char *wh
                    uint64_t *logged_at)
 {
     uint64_t n = ++ctx->task->metrics.skipped;
+    ctx->task->metrics.skipped_by[RILL_SKIP_DROPPED]++;
     rill_task_t *task = ctx->task;
     if (task->env.dlq_dropped_records) {
         int rc = rill__task_dropped_dead_letter(task, ctx->inst->node->name, why);

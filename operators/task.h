@@ -183,7 +183,12 @@ typedef struct {
     uint64_t cache_hits;         /* store reads the record cache answered */
     uint64_t cache_flushed;      /* entries written through from the record cache */
     uint64_t duplicates_dropped; /* records a dedupe dropped: their id was seen within its TTL */
+    /* skipped by cause: [RILL_ERROR_*] a handler's, [RILL_SKIP_DROPPED] an operator dropped the
+     * record (a null key or value it cannot take); they add up to skipped */
+    uint64_t skipped_by[RILL_ERROR_KINDS + 1];
 } rill_task_metrics_t;
+#define RILL_SKIP_DROPPED RILL_ERROR_KINDS
+#define RILL_SKIP_CAUSES  (RILL_ERROR_KINDS + 1)
 
 /* Creates directory path and its parents (mkdir -p; state_files.c): 0, RILL_EINVAL (NULL or too
  * long) or RILL_EIO. */

@@ -224,6 +224,8 @@ static void test_metrics_say_what_the_app_did(void **state)
     int tasks = 0;
     assert_int_equal(sum_of(text, "rill_task_info", running, &tasks), 4);
     assert_int_equal(tasks, 4);
+    const char *deser[] = {"cause=\"deserialization\"", NULL};
+    assert_int_equal(sum_of(text, "rill_records_skipped_total", deser, NULL), 10);
     const char *app_label[] = {"application_id=\"metrics-e2e\"", NULL};
     int series = 0;
     sum_of(text, "rill_records_processed_total", app_label, &series);
