@@ -39,6 +39,7 @@ typedef struct {
     int64_t stop_at;                     /* INT64_MAX: the end-of-partition event decides */
     int64_t t0, last_progress, last_log; /* monotonic ms */
     uint64_t total;
+    int64_t end; /* the partition's end when the restore started (-1: not known yet) */
     bool started, done;
     bool beginning; /* offset 0 was out of range: start at the log's start, whatever it is */
 } entry_t;
@@ -57,7 +58,21 @@ struct changelog_reader {
     rd_kafka_message_t **batch;
     rill_record_t *recs;
     atomic_int_fast64_t restored;
+    atomic_int_fast64_t remaining; /* records to restore, as far as the ends known tell */
 };
+
+/* Sums what the changelogs being restored still lack (their end at the start minus their
+ * position), for the metrics; once a batch, not once a record. */
+static void count_remaining(changelog_reader_t *r)
+{
+    int64_t left = 0;
+    for (size_t k = 0; k < r->nentries; k++) {
+        const entry_t *e = &r->entries[k];
+        if (!e->done && e->started && e->end > e->pos)
+            left += e->end - e->pos;
+    }
+    atomic_store_explicit(&r->remaining, (int_fast64_t)left, memory_order_relaxed);
+}
 
 changelog_reader_t *rill__reader_new(const thread_ctx_t *ctx, const char *name, size_t batch_size,
                                      int wake_fd, const reader_events_t *ev)
@@ -207,6 +222,12 @@ static void sweep(changelog_reader_t *r, rill_task_t *gone)
 void rill__reader_remove(changelog_reader_t *r, rill_task_t *task)
 {
     sweep(r, task);
+    count_remaining(r);
+}
+
+int64_t rill__reader_remaining(const changelog_reader_t *r)
+{
+    return atomic_load_explicit(&((changelog_reader_t *)r)->remaining, memory_order_relaxed);
 }
 
 bool rill__reader_active(const changelog_reader_t *r)
@@ -268,6 +289,7 @@ static entry_t *entry_for(changelog_reader_t *r, const rd_kafka_message_t *m)
 static void finished(changelog_reader_t *r, entry_t *e)
 {
     e->done = true;
+    count_remaining(r);
     if (!e->started)
         return; /* nothing past the checkpoint but transaction markers, if anything */
     double secs = (double)(rill__monotonic_ms() - e->t0) / 1000.0;
@@ -291,6 +313,7 @@ static int apply(changelog_reader_t *r, entry_t *e, size_t n, char *why, size_t 
         e->started = true;
         int64_t lo = -1, hi = -1;
         rd_kafka_get_watermark_offsets(r->rk, e->topic, e->partition, &lo, &hi);
+        e->end = hi;
         if (l->on_start)
             l->on_start(l->ud, e->store, e->topic, e->partition, r->recs[0].offset, hi);
         rill_log(RILL_LOG_INFO, "state",
@@ -306,6 +329,7 @@ static int apply(changelog_reader_t *r, entry_t *e, size_t n, char *why, size_t 
     e->pos = r->recs[n - 1].offset + 1;
     e->total += n;
     atomic_fetch_add(&r->restored, (int_fast64_t)n);
+    count_remaining(r);
     e->last_progress = rill__monotonic_ms();
     if (l->on_batch)
         l->on_batch(l->ud, e->store, e->topic, e->partition, e->pos, n);

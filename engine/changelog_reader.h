@@ -45,5 +45,8 @@ int rill__reader_step(changelog_reader_t *r, char *why, size_t why_size);
 bool rill__reader_active(const changelog_reader_t *r);
 /* Returns the records restored in total. @thread any */
 int64_t rill__reader_restored(const changelog_reader_t *r);
+/* Returns the records the changelogs being restored still lack, as far as their ends at the
+ * start of each restore say. @thread any */
+int64_t rill__reader_remaining(const changelog_reader_t *r);
 
 #endif

@@ -17,7 +17,8 @@ typedef struct {
     const hist_t *process, *commit, *rebalance, *e2e;
     const cell_t *txn_commits, *txn_aborts;
     const task_manager_t *tm;
-    kafka_stats_t *stats; /* NULL: no statistics */
+    kafka_stats_t *stats;      /* NULL: no statistics */
+    int64_t restore_remaining; /* records the thread's restores still lack */
 } thread_view_t;
 
 /* Fills *v with thread t's metrics. @thread any */

@@ -201,6 +201,14 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
                             (uint64_t)rill__thread_metric(threads[i], thread_counters[f].metric));
         }
     }
+    prom_family(&p, "rill_restore_remaining_records", "gauge",
+                "Changelog records the thread's restores still lack (each changelog's end when its "
+                "restore began, minus its position).");
+    for (int i = 0; i < n; i++) {
+        const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
+        prom_sample_u64(&p, "rill_restore_remaining_records", labels,
+                        (uint64_t)views[i].restore_remaining);
+    }
     prom_family(&p, "rill_tasks", "gauge", "Tasks the thread has up (restored).");
     for (int i = 0; i < n; i++) {
         const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};

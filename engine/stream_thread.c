@@ -684,5 +684,6 @@ void rill__thread_view(stream_thread_t *t, thread_view_t *v)
         .txn_aborts = &t->m_txn_aborts,
         .tm = t->tm,
         .stats = t->stats,
+        .restore_remaining = t->reader ? rill__reader_remaining(t->reader) : 0,
     };
 }

@@ -22,6 +22,7 @@
 
 #include <rill/app.h>
 #include <rill/dsl.h>
+#include <rill/statestore.h>
 
 #include <regex.h>
 #include <stdio.h>
@@ -294,6 +295,82 @@ static void test_metrics_say_what_the_app_did(void **state)
     temp_dir_remove(dir);
 }
 
+/* Waits (bounded) until /metrics at url satisfies done(text); returns the text (free). */
+static char *wait_metrics(const char *url, bool (*done)(const char *text), const char *what)
+{
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        int status = 0;
+        char *text = get(url, "/metrics", &status);
+        if (status == 200 && text && done(text))
+            return text;
+        if (now_ms() > deadline)
+            fail_msg("no %s within 30 s:\n%s", what, text ? text : "(no answer)");
+        free(text);
+        struct timespec pause = {0, 100 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+static bool counted_300(const char *text)
+{
+    return sum_of(text, "rill_records_processed_total", NULL, NULL) == 300;
+}
+
+static bool restored(const char *text)
+{
+    const char *running[] = {"state=\"RUNNING\"", NULL};
+    return sum_of(text, "rill_app_state", running, NULL) == 1 &&
+           sum_of(text, "rill_records_restored_total", NULL, NULL) > 0 &&
+           sum_of(text, "rill_restore_remaining_records", NULL, NULL) == 0;
+}
+
+/* A count's store restored from its changelog by a second instance with an empty state
+ * directory: rill_records_restored_total counts what it read, rill_restore_remaining_records
+ * comes back to 0, and the tasks run. */
+static void test_restore_shows_in_the_metrics(void **state)
+{
+    (void)state;
+    char dir1[64], dir2[64], err[512];
+    assert_int_equal(temp_dir_make(dir1, "metrics-restore-1"), 0);
+    assert_int_equal(temp_dir_make(dir2, "metrics-restore-2"), 0);
+    rill_topology_t *topo = rill_topology_new();
+    rill_grouped_count(rill_stream_group_by_key(rill_stream_from_topic(topo, "words", NULL), NULL),
+                       &(rill_materialized_t){.name = "counts", .backend = RILL_STORE_ROCKSDB});
+    const char *extra[] = {"metrics.listen", "127.0.0.1:0", NULL};
+    rill_app_t *first = embedded_app_new(topo, "metrics-restore", dir1, extra);
+    rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(first), err, sizeof err);
+    assert_non_null(p);
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "w%d", i % 30);
+        assert_int_equal(
+            rill_producer_send(p, "words", -1, rill_buf_str(k), rill_buf_str("1"), 1000 + i), 0);
+    }
+    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    assert_int_equal(rill_app_start(first), 0);
+    free(wait_metrics(rill_app_metrics_url(first), counted_300, "300 records processed"));
+    assert_int_equal(rill_app_close(first, 10000), 0); /* commits: the changelog is written */
+
+    /* The same app on the same cluster, with nothing on disk. */
+    const char *extra2[] = {"metrics.listen", "127.0.0.1:0", "bootstrap.servers",
+                            rill_app_bootstrap_servers(first), NULL};
+    rill_app_t *second = embedded_app_new(topo, "metrics-restore", dir2, extra2);
+    assert_int_equal(rill_app_start(second), 0);
+    char *text = wait_metrics(rill_app_metrics_url(second), restored, "restore");
+    double n = sum_of(text, "rill_records_restored_total", NULL, NULL);
+    if (n < 30) /* every key's count, at least once */
+        fail_msg("%.0f records restored, not at least 30:\n%s", n, text);
+    free(text);
+    assert_int_equal(rill_app_close(second, 10000), 0);
+    rill_app_destroy(second);
+    rill_producer_destroy(p);
+    rill_app_destroy(first);
+    rill_topology_unref(topo);
+    temp_dir_remove(dir1);
+    temp_dir_remove(dir2);
+}
+
 /* A metrics.listen that cannot be served fails the start, naming the property. */
 static void test_bad_listen_fails_the_start(void **state)
 {
@@ -321,6 +398,7 @@ int main(void)
     rill_set_log_cb(NULL, NULL, RILL_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_say_what_the_app_did),
+        cmocka_unit_test(test_restore_shows_in_the_metrics),
         cmocka_unit_test(test_bad_listen_fails_the_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
