@@ -37,6 +37,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
@@ -610,6 +611,33 @@ const rill_store_ops rocks_ops = {
     rocks_commit,       rocks_committed_offset,
 };
 
+/* A memtable insert hint's prefix: the key without its last n bytes (keys shorter than that get
+ * no hint). A hint only speeds an insert up (the skip list starts from where the prefix's last
+ * insert went, instead of from its head, which costs about 17 key comparisons at 60,000 entries);
+ * it never changes what the store holds. */
+class SuffixStrip : public rocksdb::SliceTransform
+{
+  public:
+    explicit SuffixStrip(size_t n) : n_(n)
+    {
+    }
+    const char *Name() const override
+    {
+        return "rill.SuffixStrip";
+    }
+    rocksdb::Slice Transform(const rocksdb::Slice &key) const override
+    {
+        return rocksdb::Slice(key.data(), key.size() - n_);
+    }
+    bool InDomain(const rocksdb::Slice &key) const override
+    {
+        return key.size() >= n_;
+    }
+
+  private:
+    size_t n_;
+};
+
 /* The options of every store opened with env. */
 rocksdb::Options store_options(rill_store_env_t *env)
 {
@@ -638,8 +666,8 @@ rocksdb::Options store_options(rill_store_env_t *env)
 
 } // namespace
 
-rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, char *errstr,
-                                       size_t errstr_size)
+rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, size_t hint_suffix,
+                                       char *errstr, size_t errstr_size)
 {
     RocksStore *s = NULL;
     try {
@@ -666,8 +694,12 @@ rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, 
         if (!s->path || !s->pinned)
             goto nomem;
         rocksdb::Options o = store_options(env);
+        rocksdb::ColumnFamilyOptions data(o);
+        if (hint_suffix)
+            data.memtable_insert_with_hint_prefix_extractor =
+                std::make_shared<SuffixStrip>(hint_suffix);
         std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-            {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(o)},
+            {rocksdb::kDefaultColumnFamilyName, data},
             {META_CF, rocksdb::ColumnFamilyOptions(o)},
         };
         std::vector<rocksdb::ColumnFamilyHandle *> handles;
