@@ -23,7 +23,7 @@
  * was committed, and what the DB holds always matches the offset it records. The owner thread
  * reads through the batch (GetFromBatchAndDB, NewIteratorWithBase); other threads (interactive
  * queries) read the DB, that is, committed data only. The offset lives in a column family of its
- * own ("rill-meta"), so it is in no iteration over the data.
+ * own ("rill-meta", made by the first offset written), so it is in no iteration over the data.
  *
  * Iterators are reused: a closed one (not reading through a batch) is parked in its store, and
  * the next range with bounds of the same kinds takes it, rewrites its bound keys and refreshes
@@ -62,6 +62,8 @@ struct rill_store_env {
 namespace
 {
 
+rocksdb::Options store_options(rill_store_env_t *env);
+
 /* refs counts the store's handle and its open iterators: a RocksDB iterator must be deleted
  * before its DB, so the DB closes when the last of them goes. */
 struct RocksIter;
@@ -69,7 +71,9 @@ struct RocksIter;
 struct RocksStore {
     rill_store_t base;
     rocksdb::DB *db;
-    rocksdb::ColumnFamilyHandle *meta; /* "rill-meta": the committed changelog offset */
+    rocksdb::ColumnFamilyHandle *meta; /* "rill-meta": the committed changelog offset; NULL
+                                        * until the first offset is written */
+    rill_store_env_t *env;             /* the options of a meta family made later */
     rocksdb::PinnableSlice *pinned;    /* holds the value of the owner's last get */
     char *path;
     std::atomic<long> refs;
@@ -545,6 +549,11 @@ int rocks_commit(rill_store_t *store, int64_t offset)
         rocksdb::Status st;
         char enc[8];
         encode_offset(offset, enc);
+        if (offset >= 0 && !s->meta)
+            st = s->db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(store_options(s->env)),
+                                           META_CF, &s->meta);
+        if (!st.ok())
+            return io_error(s, st);
         if (!s->pending) {
             /* Not transactional: every write is applied already; the offset goes as they did,
              * without the log. */
@@ -576,6 +585,8 @@ int64_t rocks_committed_offset(rill_store_t *store)
 {
     RocksStore *s = of(store);
     try {
+        if (!s->meta)
+            return -1; /* no offset was ever written */
         std::string v;
         rocksdb::Status st = s->db->Get(rocksdb::ReadOptions(), s->meta, OFFSET_KEY, &v);
         if (!st.ok() || v.size() != 8)
@@ -699,21 +710,32 @@ rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, 
         s->pinned = new (std::nothrow) rocksdb::PinnableSlice();
         if (!s->path || !s->pinned)
             goto nomem;
+        s->env = env;
         rocksdb::Options o = store_options(env);
         rocksdb::ColumnFamilyOptions data(o);
         if (hint_suffix)
             data.memtable_insert_with_hint_prefix_extractor =
                 std::make_shared<SuffixStrip>(hint_suffix);
+        /* The meta family is made by the first offset written (exactly-once stores), not with
+         * the DB: making it rewrites the OPTIONS file, a quarter of the cost of opening a new
+         * DB, which a window store pays for every segment. A DB on disk is opened with the
+         * families it has. */
+        std::vector<std::string> names;
+        bool has_meta = false;
+        if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(o), path, &names).ok())
+            for (const std::string &n : names)
+                has_meta = has_meta || n == META_CF;
         std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
             {rocksdb::kDefaultColumnFamilyName, data},
-            {META_CF, rocksdb::ColumnFamilyOptions(o)},
         };
+        if (has_meta)
+            cfs.push_back({META_CF, rocksdb::ColumnFamilyOptions(o)});
         std::vector<rocksdb::ColumnFamilyHandle *> handles;
         rocksdb::Status st = rocksdb::DB::Open(rocksdb::DBOptions(o), path, cfs, &handles, &s->db);
-        if (st.ok() && handles.size() == 2) {
+        if (st.ok() && handles.size() == cfs.size()) {
             /* The default family's handle is the DB's own; ours is the meta one. */
             s->db->DestroyColumnFamilyHandle(handles[0]);
-            s->meta = handles[1];
+            s->meta = has_meta ? handles[1] : NULL;
         }
         if (!st.ok()) {
             snprintf(errstr, errstr_size, "RocksDB store %s: %s", path, st.ToString().c_str());
