@@ -54,14 +54,19 @@ static const setting_t settings[] = {
      "group that is up: Kafka's smallest session timeout makes rebalances take 5 s"},
     {R, ALWAYS, true, "enable.partition.eof", "true",
      "a restore ends at the end-of-partition event (see ARCHITECTURE.md, Restoration)"},
-    {C, JOINS_ONLY, false, "queued.max.messages.kbytes", "8192",
+    {C, JOINS_ONLY, false, "queued.max.messages.kbytes", "2048",
      "a task fed by several partitions (a join, a merge) reads each from its own "
      "librdkafka queue, and "
-     "librdkafka bounds each such queue by this, not the consumer's whole queue: 8 MB a "
-     "partition. Measured (benchmarks/run, 1M records a side, 4 partitions): the "
-     "stream-stream join's peak RSS 888 -> 356 MB and CPU 11.8 -> 10.7 s, Nexmark q8's "
-     "890 -> 367 MB and 15.8 -> 14.6 s; an app without such tasks keeps librdkafka's 64 MB, which "
-     "its consumer's one queue shares (8 MB there stalls the fetcher: filter-map 0.42 -> 3.9 s)"},
+     "librdkafka bounds each such queue by this, not the consumer's whole queue: 2 MB a "
+     "partition, about 2 s of a join's partition at 100-byte records, so the fixed 1 s "
+     "wait of librdkafka 2.0 before it fetches a full partition again never starves the "
+     "thread (Kafka Streams buffers 1,000 records and one 1 MB fetch a partition). A "
+     "queued record costs about 470 bytes (its op, its share of the fetch buffer), so "
+     "this bounds the prefetch of 8 partitions to about 40 MB. Measured (1M records a side, "
+     "4 partitions, the stream-stream join): 8 MB 400 MB peak RSS, 2 MB 190 MB at the same "
+     "rate, 1 MB 152 MB but 36 % longer (stalls); an app without such tasks keeps "
+     "librdkafka's 64 MB, which its consumer's one queue shares (8 MB there stalls the "
+     "fetcher: filter-map 0.42 -> 3.9 s)"},
     {C, ALWAYS, true, "enable.partition.eof", "true",
      "a task fed by several partitions waits for an empty one until the consumer reports its "
      "end (max.task.idle.ms)"},

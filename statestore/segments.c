@@ -23,6 +23,7 @@
  * as Kafka Streams' segment iterators do.
  */
 #include "segments.h"
+#include "statestore_int.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -49,6 +50,7 @@ struct rill__segments {
     rill_store_env_t *env;
     char *path; /* NULL in memory */
     const char *what;
+    size_t hint_suffix; /* of its stores' keys: what their memtables' insert hints leave out */
     int64_t retention_ms;
     int64_t segment_ms;
     _Atomic int64_t observed;
@@ -162,8 +164,8 @@ static segment_t *segment_open(rill__segments_t *segs, int64_t id, char *errstr,
     seg->path[0] = '\0';
     if (segs->path)
         snprintf(seg->path, plen + 1, "%s/%" PRId64, segs->path, id);
-    seg->store = rill_store_open(segs->backend, segs->env, segs->path ? seg->path : NULL, errstr,
-                                 errstr_size);
+    seg->store = rill__store_open_hinted(segs->backend, segs->env, segs->path ? seg->path : NULL,
+                                         segs->hint_suffix, errstr, errstr_size);
     if (!seg->store) {
         rill_free(seg);
         return NULL;
@@ -327,7 +329,8 @@ static int reopen_existing(rill__segments_t *segs, char *errstr, size_t errstr_s
 
 rill__segments_t *rill__segments_open(rill_store_backend_t backend, rill_store_env_t *env,
                                       const char *path, int64_t retention_ms, int64_t segment_ms,
-                                      const char *what, char *errstr, size_t errstr_size)
+                                      size_t hint_suffix, const char *what, char *errstr,
+                                      size_t errstr_size)
 {
     /* RILL_STORE_DEFAULT is resolved by whoever offers the choice (the DSL), never here. */
     if (backend != RILL_STORE_ROCKSDB && backend != RILL_STORE_IN_MEMORY) {
@@ -354,6 +357,7 @@ rill__segments_t *rill__segments_open(rill_store_backend_t backend, rill_store_e
     segs->backend = backend;
     segs->env = env;
     segs->what = what;
+    segs->hint_suffix = hint_suffix;
     segs->offset = -1;
     segs->retention_ms = retention_ms;
     segs->segment_ms = segment_ms;

@@ -47,11 +47,13 @@ static inline bool rill__value_ok(rill_buf_t value)
  * Opens a segmented store. what names it in messages ("window store"). A RocksDB one reopens the
  * segments it finds under path (subdirectories named by a segment id) and takes as observed time
  * the start of the newest one, a lower bound of the true value that the changelog restore then
- * raises; segments already out of retention by that time are dropped. NULL with errstr set.
+ * raises; segments already out of retention by that time are dropped. hint_suffix is passed to
+ * every segment's rill__store_open_hinted(). NULL with errstr set.
  */
 rill__segments_t *rill__segments_open(rill_store_backend_t backend, rill_store_env_t *env,
                                       const char *path, int64_t retention_ms, int64_t segment_ms,
-                                      const char *what, char *errstr, size_t errstr_size);
+                                      size_t hint_suffix, const char *what, char *errstr,
+                                      size_t errstr_size);
 /* Closes every segment and frees the store; iterators still open keep their segments alive. */
 void rill__segments_close(rill__segments_t *segs);
 

@@ -71,8 +71,9 @@ rill_session_store_t *rill_session_store_open(rill_store_backend_t backend, rill
         snprintf(errstr, errstr_size, "session store: out of memory");
         return NULL;
     }
-    ss->segs = rill__segments_open(backend, env, path, retention_ms, segment_ms, "session store",
-                                   errstr, errstr_size);
+    /* A key's new session ends at or after its last: an insert beside its key's last one. */
+    ss->segs = rill__segments_open(backend, env, path, retention_ms, segment_ms, SESSION_SUFFIX_LEN,
+                                   "session store", errstr, errstr_size);
     if (!ss->segs) {
         rill_free(ss);
         return NULL;

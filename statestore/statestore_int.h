@@ -80,9 +80,17 @@ int rill__store_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 /* The in-memory backend (memory.c). */
 rill_store_t *rill__memory_store_open(char *errstr, size_t errstr_size);
 
-/* The RocksDB backend (rocksdb.cc). */
-rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, char *errstr,
-                                       size_t errstr_size);
+/* Opens a store as rill_store_open(); a RocksDB one's memtables keep an insert hint per key
+ * prefix, the key without its last hint_suffix bytes (0: none). For layouts of key bytes then a
+ * time that grows per key (window and session stores), where an insert lands beside the last
+ * one of its key. */
+rill_store_t *rill__store_open_hinted(rill_store_backend_t backend, rill_store_env_t *env,
+                                      const char *path, size_t hint_suffix, char *errstr,
+                                      size_t errstr_size);
+
+/* The RocksDB backend (rocksdb.cc); hint_suffix as rill__store_open_hinted(). */
+rill_store_t *rill__rocksdb_store_open(rill_store_env_t *env, const char *path, size_t hint_suffix,
+                                       char *errstr, size_t errstr_size);
 rill_store_env_t *rill__rocksdb_env_new(size_t memory_bytes, char *errstr, size_t errstr_size);
 void rill__rocksdb_env_destroy(rill_store_env_t *env);
 size_t rill__rocksdb_env_usage(const rill_store_env_t *env);

@@ -88,6 +88,13 @@ size_t rill_store_env_usage(const rill_store_env_t *env)
 rill_store_t *rill_store_open(rill_store_backend_t backend, rill_store_env_t *env, const char *path,
                               char *errstr, size_t errstr_size)
 {
+    return rill__store_open_hinted(backend, env, path, 0, errstr, errstr_size);
+}
+
+rill_store_t *rill__store_open_hinted(rill_store_backend_t backend, rill_store_env_t *env,
+                                      const char *path, size_t hint_suffix, char *errstr,
+                                      size_t errstr_size)
+{
     char dummy[1];
     if (!errstr || !errstr_size) {
         errstr = dummy;
@@ -107,7 +114,7 @@ rill_store_t *rill_store_open(rill_store_backend_t backend, rill_store_env_t *en
             snprintf(errstr, errstr_size, "RocksDB store %s: no store env given", path);
             return NULL;
         }
-        return rill__rocksdb_store_open(env, path, errstr, errstr_size);
+        return rill__rocksdb_store_open(env, path, hint_suffix, errstr, errstr_size);
     }
     snprintf(errstr, errstr_size, "unknown store backend %d", (int)backend);
     return NULL;

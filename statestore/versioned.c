@@ -201,7 +201,7 @@ rill_versioned_store_t *rill_versioned_store_open(rill_store_backend_t backend,
         return NULL;
     }
     vs->retention_ms = history_retention_ms;
-    vs->segs = rill__segments_open(backend, env, path, history_retention_ms, segment_ms,
+    vs->segs = rill__segments_open(backend, env, path, history_retention_ms, segment_ms, 0,
                                    "versioned store", errstr, errstr_size);
     if (!vs->segs) {
         rill_free(vs);

@@ -111,8 +111,11 @@ rill_window_store_t *rill_window_store_open(rill_store_backend_t backend, rill_s
         snprintf(errstr, errstr_size, "window store: out of memory");
         return NULL;
     }
-    ws->segs = rill__segments_open(backend, env, path, retention_ms, segment_ms, "window store",
-                                   errstr, errstr_size);
+    /* Records come in time order per key, so a put lands beside its key's last one: the insert
+     * hint's prefix is the key (with duplicates, the key and the start's upper half, which
+     * changes once in 49 days). */
+    ws->segs = rill__segments_open(backend, env, path, retention_ms, segment_ms, RILL__TIME_LEN,
+                                   "window store", errstr, errstr_size);
     if (!ws->segs) {
         rill_free(ws);
         return NULL;
