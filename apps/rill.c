@@ -518,7 +518,7 @@ static int cmd_metrics(int argc, char **argv)
             break;
         case 'i':
             interval = strtod(optarg, &end);
-            if (!end || *end || interval <= 0 || interval > 3600) {
+            if (!end || *end || !(interval > 0 && interval <= 3600)) { /* NaN too */
                 fprintf(stderr, "rill metrics: --interval %s: seconds, more than 0\n", optarg);
                 return EXIT_USAGE;
             }

@@ -310,10 +310,13 @@ static int open_state(rill_app_t *app, char *errstr, size_t errstr_size)
     }
     if (load_process_id(app, errstr, errstr_size))
         return RILL_EIO;
-    app->store_env = rill_store_env_new((size_t)RILL_CONF_INT(app->conf, ROCKSDB_MEMORY_MAX_BYTES),
-                                        errstr, errstr_size);
-    if (!app->store_env)
+    rill_store_env_t *env = rill_store_env_new(
+        (size_t)RILL_CONF_INT(app->conf, ROCKSDB_MEMORY_MAX_BYTES), errstr, errstr_size);
+    if (!env)
         return RILL_EIO;
+    pthread_mutex_lock(&app->lock); /* a metrics scrape reads it */
+    app->store_env = env;
+    pthread_mutex_unlock(&app->lock);
     app->env.state_dir = app->state_dir;
     app->env.store_env = app->store_env;
     app->env.exactly_once = rill__conf_eos(app->conf);

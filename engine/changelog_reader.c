@@ -39,7 +39,7 @@ typedef struct {
     int64_t stop_at;                     /* INT64_MAX: the end-of-partition event decides */
     int64_t t0, last_progress, last_log; /* monotonic ms */
     uint64_t total;
-    int64_t end; /* the partition's end when the restore started (-1: not known yet) */
+    int64_t end; /* the partition's end as last learned (-1: not known yet) */
     bool started, done;
     bool beginning; /* offset 0 was out of range: start at the log's start, whatever it is */
 } entry_t;
@@ -68,8 +68,9 @@ static void count_remaining(changelog_reader_t *r)
     int64_t left = 0;
     for (size_t k = 0; k < r->nentries; k++) {
         const entry_t *e = &r->entries[k];
-        if (!e->done && e->started && e->end > e->pos)
-            left += e->end - e->pos;
+        int64_t at = e->pos > 0 ? e->pos : 0; /* -1: from the beginning */
+        if (!e->done && e->end > at)
+            left += e->end - at;
     }
     atomic_store_explicit(&r->remaining, (int_fast64_t)left, memory_order_relaxed);
 }
@@ -182,6 +183,9 @@ int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition
             .last_log = now,
         };
         e.pos = e.from;
+        int64_t lo = -1, hi = -1; /* librdkafka's cached end (-1 until it has learned it) */
+        rd_kafka_get_watermark_offsets(r->rk, e.topic, e.partition, &lo, &hi);
+        e.end = hi;
         if (r->ctx->embedded && embedded_end(r, &e))
             continue;
         r->entries[r->nentries++] = e;
@@ -190,6 +194,7 @@ int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition
     if (!added)
         return 1;
     r->reassign = true;
+    count_remaining(r);
     return 0;
 }
 

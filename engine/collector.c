@@ -22,6 +22,8 @@ typedef struct {
     int64_t *acked; /* acked[p]: highest acknowledged offset of partition p, -1: none */
     int32_t nacked;
     bool changelog;    /* a store's changelog: a write it loses breaks the store, always fatal */
+    bool no_e2e;       /* a changelog, the dead letter queue or a retry topic: not an output
+                        * whose end-to-end latency counts */
     int64_t max_bytes; /* the topic's max.message.bytes, checked before a send (0: no check) */
 } out_topic_t;
 
@@ -142,15 +144,14 @@ static out_topic_t *out_topic(collector_t *c, const char *topic)
     c->outs = outs;
     o = &outs[c->nouts];
     size_t len = strlen(topic);
-    *o = (out_topic_t){rill_strdup(topic),
-                       NULL,
-                       -1,
-                       NULL,
-                       0,
-                       len > 10 && strcmp(topic + len - 10, "-changelog") == 0,
-                       0};
+    *o = (out_topic_t){.name = rill_strdup(topic),
+                       .partitions = -1,
+                       .changelog = len > 10 && strcmp(topic + len - 10, "-changelog") == 0};
     if (!o->name)
         return NULL;
+    const rill_task_env_t *env = &c->ctx->env;
+    o->no_e2e = o->changelog || (env->dlq_topic && strcmp(topic, env->dlq_topic) == 0) ||
+                rill__retry_topic_is(env, topic);
     o->rkt = rd_kafka_topic_new(c->producer, topic, NULL);
     if (!o->rkt) {
         rill_free(o->name);
@@ -180,7 +181,7 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
     /* o is found again by its index after a poll: a delivery report it serves may learn a new
      * topic (a dead letter queue's), which moves c->outs. */
     const size_t oi = (size_t)(o - c->outs);
-    if (!o->changelog && timestamp > 0)
+    if (!o->no_e2e && timestamp > 0)
         hist_observe(&c->e2e,
                      c->now_ms > timestamp ? (uint64_t)(c->now_ms - timestamp) * 1000000 : 0);
     if (!o->rkt) {

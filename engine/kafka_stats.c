@@ -2,9 +2,8 @@
  * The consumer's statistics (kafka_stats.h): the last document, kept parsed (a jansson tree)
  * under a mutex that the stats callback takes once per interval and a scrape once per scrape.
  * The fields read are librdkafka's documented ones (STATISTICS.md): topics.<t>.partitions.<p>
- * .consumer_lag (-1: unknown) and fetch_state, brokers.<b>.nodeid, .source, .rtt.avg/.p99, .tx,
- * .txerrs,
- * .req_timeouts, .rxerrs.
+ * .hi_offset, .ls_offset, .app_offset, .next_offset, .fetchq_cnt and .fetch_state,
+ * brokers.<b>.nodeid, .source, .rtt.avg/.p99, .tx, .txerrs, .req_timeouts, .rxerrs.
  */
 #include "kafka_stats.h"
 
@@ -16,15 +15,18 @@
 #include <string.h>
 
 struct kafka_stats {
+    bool read_committed; /* the end is the last stable offset */
     pthread_mutex_t lock;
     json_t *doc; /* the last document, or NULL */
 };
 
-kafka_stats_t *rill__kstats_new(void)
+kafka_stats_t *rill__kstats_new(bool read_committed)
 {
     kafka_stats_t *s = rill_calloc(1, sizeof *s);
-    if (s)
+    if (s) {
+        s->read_committed = read_committed;
         pthread_mutex_init(&s->lock, NULL);
+    }
     return s;
 }
 
@@ -71,10 +73,21 @@ void rill__kstats_each(kafka_stats_t *s,
         json_t *p;
         json_object_foreach(json_object_get(v, "partitions"), pname, p)
         {
-            int64_t id = int_at(p, "partition"), l = int_at(p, "consumer_lag");
+            /* Kafka Streams' records-lag: the end (the last stable offset under read_committed)
+             * minus the position the app has consumed to, not minus the committed offset
+             * (librdkafka's consumer_lag), which under exactly-once never moves: the offsets
+             * go through the producer. When nothing waits in the fetch queue and the fetcher is
+             * at the end, the lag is 0, whatever control records (transaction markers) sit
+             * between the last record consumed and the end. */
+            int64_t id = int_at(p, "partition");
+            int64_t end = int_at(p, s->read_committed ? "ls_offset" : "hi_offset");
+            int64_t at = int_at(p, "app_offset"), next = int_at(p, "next_offset");
             const char *state = json_string_value(json_object_get(p, "fetch_state"));
-            /* -1 is the internal UA partition; a lag of -1 is not known yet. */
-            if (id >= 0 && l >= 0 && state && strcmp(state, "none") != 0)
+            /* -1 is the internal UA partition; offsets of -1 are not known yet. */
+            if (id < 0 || end < 0 || !state || strcmp(state, "none") == 0)
+                continue;
+            int64_t l = int_at(p, "fetchq_cnt") == 0 && next >= end ? 0 : at >= 0 ? end - at : -1;
+            if (l >= 0)
                 lag(ud, name, (int32_t)id, l);
         }
     }

@@ -8,6 +8,7 @@
 #ifndef RILL_ENGINE_KAFKA_STATS_H
 #define RILL_ENGINE_KAFKA_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,14 +23,16 @@ typedef struct {
     int64_t requests, request_errors, request_timeouts, response_errors;
 } kafka_broker_stats_t;
 
-/* Returns new, empty statistics, or NULL. */
-kafka_stats_t *rill__kstats_new(void);
+/* Returns new, empty statistics of a consumer (read_committed: it reads committed records only),
+ * or NULL. */
+kafka_stats_t *rill__kstats_new(bool read_committed);
 /* Frees s; NULL is fine. */
 void rill__kstats_destroy(kafka_stats_t *s);
 /* Takes a statistics document (len bytes of JSON); one that does not parse is ignored. */
 void rill__kstats_take(kafka_stats_t *s, const char *json, size_t len);
 /* Calls lag() for each partition the consumer has assigned with a known lag (records between
- * its position and the end), and broker() for each broker; both may be NULL. @thread any */
+ * what the app has consumed and the end, as Kafka Streams' records-lag), and broker() for each
+ * broker the consumer talks to; both may be NULL. @thread any */
 void rill__kstats_each(kafka_stats_t *s,
                        void (*lag)(void *ud, const char *topic, int32_t partition, int64_t lag),
                        void (*broker)(void *ud, const kafka_broker_stats_t *b), void *ud);

@@ -4,8 +4,9 @@
  * plain add on x86-64 and arm64: one writer, so nothing is lost); a scrape reads each cell with
  * a relaxed load, so it may see a histogram's buckets a few records apart from its count, never
  * a torn value. Histograms count nanoseconds into power-of-two buckets (bucket i holds values
- * <= 2^(i + 7) ns: 128 ns to 8.6 s, then +Inf), found with one count-leading-zeros: no search,
- * no allocation. Private to engine/.
+ * <= 2^(i + 7) ns: 128 ns to 73 minutes, then +Inf: end-to-end latency during a catch-up and
+ * eager rebalances need the top ones), found with one count-leading-zeros: no search, no
+ * allocation. Private to engine/.
  */
 #ifndef RILL_ENGINE_METRIC_CELLS_H
 #define RILL_ENGINE_METRIC_CELLS_H
@@ -37,7 +38,7 @@ static inline uint64_t cell_get(const cell_t *c)
     return atomic_load_explicit(&((cell_t *)c)->v, memory_order_relaxed);
 }
 
-#define HIST_BUCKETS    27 /* le 2^7 .. 2^33 nanoseconds; bucket[HIST_BUCKETS] is +Inf */
+#define HIST_BUCKETS    36 /* le 2^7 .. 2^42 nanoseconds; bucket[HIST_BUCKETS] is +Inf */
 #define HIST_FIRST_LOG2 7
 
 typedef struct {

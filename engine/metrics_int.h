@@ -19,6 +19,9 @@ typedef struct {
     const task_manager_t *tm;
     kafka_stats_t *stats;      /* NULL: no statistics */
     int64_t restore_remaining; /* records the thread's restores still lack */
+    /* Outputs the production handler dropped from delivery reports (not any task's), and those
+     * of them sent to the dead letter queue. */
+    int64_t delivery_skipped, delivery_dead;
 } thread_view_t;
 
 /* Fills *v with thread t's metrics. @thread any */

@@ -49,7 +49,7 @@ static void task_info(void *ud, const char *task, const char *state, const cell_
     (void)counters, (void)skipped_by;
     const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task,
                             "state",          state,     NULL};
-    prom_sample(s->p, "rill_task_info", labels, 1);
+    rill__prom_sample(s->p, "rill_task_info", labels, 1);
 }
 
 /* The causes of skipped records, as the cells of rill__tm_scrape's skipped_by. */
@@ -69,13 +69,13 @@ static void task_counter(void *ud, const char *task, const char *state, const ce
     if (s->counter != RILL__COUNTER_skipped) {
         const char *labels[] = {"application_id", s->app_id, "thread", s->thread,
                                 "task",           task,      NULL};
-        prom_sample_u64(s->p, name, labels, cell_get(&counters[s->counter]));
+        rill__prom_sample_u64(s->p, name, labels, cell_get(&counters[s->counter]));
         return;
     }
     for (int c = 0; c < RILL_SKIP_CAUSES; c++) { /* a series per cause: they add up */
         const char *labels[] = {"application_id", s->app_id,      "thread", s->thread, "task", task,
                                 "cause",          skip_causes[c], NULL};
-        prom_sample_u64(s->p, name, labels, cell_get(&skipped_by[c]));
+        rill__prom_sample_u64(s->p, name, labels, cell_get(&skipped_by[c]));
     }
 }
 
@@ -86,7 +86,7 @@ static void lag_sample(void *ud, const char *topic, int32_t partition, int64_t l
     snprintf(part, sizeof part, "%d", partition);
     const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "topic", topic,
                             "partition",      part,      NULL};
-    prom_sample_u64(s->p, "rill_consumer_lag", labels, (uint64_t)lag);
+    rill__prom_sample_u64(s->p, "rill_consumer_lag", labels, (uint64_t)lag);
 }
 
 /* The broker families, one pass each (s->counter picks the field). */
@@ -97,21 +97,21 @@ static void broker_sample(void *ud, const kafka_broker_stats_t *b)
                             "broker",         b->name,   NULL};
     switch (s->counter) {
     case 0:
-        prom_sample(s->p, "rill_broker_rtt_seconds", labels, (double)b->rtt_avg_us / 1e6);
+        rill__prom_sample(s->p, "rill_broker_rtt_seconds", labels, (double)b->rtt_avg_us / 1e6);
         break;
     case 1:
-        prom_sample(s->p, "rill_broker_rtt_p99_seconds", labels, (double)b->rtt_p99_us / 1e6);
+        rill__prom_sample(s->p, "rill_broker_rtt_p99_seconds", labels, (double)b->rtt_p99_us / 1e6);
         break;
     case 2:
-        prom_sample_u64(s->p, "rill_broker_requests_total", labels, (uint64_t)b->requests);
+        rill__prom_sample_u64(s->p, "rill_broker_requests_total", labels, (uint64_t)b->requests);
         break;
     case 3:
-        prom_sample_u64(s->p, "rill_broker_request_errors_total", labels,
-                        (uint64_t)(b->request_errors + b->response_errors));
+        rill__prom_sample_u64(s->p, "rill_broker_request_errors_total", labels,
+                              (uint64_t)(b->request_errors + b->response_errors));
         break;
     default:
-        prom_sample_u64(s->p, "rill_broker_request_timeouts_total", labels,
-                        (uint64_t)b->request_timeouts);
+        rill__prom_sample_u64(s->p, "rill_broker_request_timeouts_total", labels,
+                              (uint64_t)b->request_timeouts);
     }
 }
 
@@ -119,36 +119,37 @@ static const struct {
     const char *name, *type, *help;
 } broker_families[] = {
     {"rill_broker_rtt_seconds", "gauge",
-     "A broker's average request round-trip time over the last statistics interval (librdkafka's "
-     "rtt.avg)."},
+     "The average round-trip time of the thread's consumer's requests to a broker over the last "
+     "statistics interval (librdkafka's rtt.avg)."},
     {"rill_broker_rtt_p99_seconds", "gauge", "Its 99th percentile (rtt.p99)."},
-    {"rill_broker_requests_total", "counter", "Requests sent to the broker."},
+    {"rill_broker_requests_total", "counter", "Requests the thread's consumer sent the broker."},
     {"rill_broker_request_errors_total", "counter",
-     "Requests that failed to be sent, and responses that failed to be read."},
-    {"rill_broker_request_timeouts_total", "counter", "Requests that timed out."},
+     "The consumer's requests that failed to be sent, and responses that failed to be read."},
+    {"rill_broker_request_timeouts_total", "counter", "The consumer's requests that timed out."},
 };
 
 /* A histogram family of each thread; which picks the view's field. */
 static void thread_histograms(prom_t *p, const char *app_id, thread_view_t *v, int n,
                               const char *name, const char *help, size_t offset)
 {
-    prom_family(p, name, "histogram", help);
+    rill__prom_family(p, name, "histogram", help);
     for (int i = 0; i < n; i++) {
         const hist_t *h = *(const hist_t *const *)((const char *)&v[i] + offset);
         const char *labels[] = {"application_id", app_id, "thread", v[i].name, NULL};
         if (h)
-            prom_histogram(p, name, labels, h);
+            rill__prom_histogram(p, name, labels, h);
     }
 }
 
 int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
 {
     prom_t p;
-    prom_init(&p, out);
+    rill__prom_init(&p, out);
     const char *app_id = app->env.application_id;
     pthread_rwlock_rdlock(&app->query_lock);
     pthread_mutex_lock(&app->lock);
     rill_state_t state = app->state;
+    size_t rocksdb_bytes = app->store_env ? rill_store_env_usage(app->store_env) : 0;
     int n = 0;
     thread_view_t views[256];
     stream_thread_t *threads[256];
@@ -160,23 +161,25 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
     pthread_mutex_unlock(&app->lock);
 
     const char *info[] = {"application_id", app_id, "version", rill_version(), NULL};
-    prom_family(&p, "rill_app_info", "gauge", "The app: its application.id and Rill's version.");
-    prom_sample(&p, "rill_app_info", info, 1);
-    prom_family(&p, "rill_app_state", "gauge",
-                "1 for the app's state (Kafka Streams' states: CREATED, REBALANCING, RUNNING, "
-                "PENDING_SHUTDOWN, NOT_RUNNING, ERROR), 0 for the others.");
+    rill__prom_family(&p, "rill_app_info", "gauge",
+                      "The app: its application.id and Rill's version.");
+    rill__prom_sample(&p, "rill_app_info", info, 1);
+    rill__prom_family(
+        &p, "rill_app_state", "gauge",
+        "1 for the app's state (Kafka Streams' states: CREATED, REBALANCING, RUNNING, "
+        "PENDING_SHUTDOWN, NOT_RUNNING, ERROR), 0 for the others.");
     for (rill_state_t st = RILL_STATE_CREATED; st <= RILL_STATE_ERROR; st++) {
         const char *labels[] = {"application_id", app_id, "state", rill_state_name(st), NULL};
-        prom_sample(&p, "rill_app_state", labels, st == state);
+        rill__prom_sample(&p, "rill_app_state", labels, st == state);
     }
-    prom_family(&p, "rill_stream_threads", "gauge", "Stream threads alive.");
+    rill__prom_family(&p, "rill_stream_threads", "gauge", "Stream threads alive.");
     const char *app_labels[] = {"application_id", app_id, NULL};
-    prom_sample(&p, "rill_stream_threads", app_labels, n);
-    prom_family(&p, "rill_thread_running", "gauge",
-                "1 when the thread has its assignment, every task restored, and processes.");
+    rill__prom_sample(&p, "rill_stream_threads", app_labels, n);
+    rill__prom_family(&p, "rill_thread_running", "gauge",
+                      "1 when the thread has its assignment, every task restored, and processes.");
     for (int i = 0; i < n; i++) {
         const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
-        prom_sample(&p, "rill_thread_running", labels, views[i].running);
+        rill__prom_sample(&p, "rill_thread_running", labels, views[i].running);
     }
 
     /* Thread counters, from the thread's own cells. */
@@ -194,26 +197,28 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
          RILL__METRIC_RESTORED},
     };
     for (size_t f = 0; f < sizeof thread_counters / sizeof thread_counters[0]; f++) {
-        prom_family(&p, thread_counters[f].name, "counter", thread_counters[f].help);
+        rill__prom_family(&p, thread_counters[f].name, "counter", thread_counters[f].help);
         for (int i = 0; i < n; i++) {
             const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
-            prom_sample_u64(&p, thread_counters[f].name, labels,
-                            (uint64_t)rill__thread_metric(threads[i], thread_counters[f].metric));
+            rill__prom_sample_u64(
+                &p, thread_counters[f].name, labels,
+                (uint64_t)rill__thread_metric(threads[i], thread_counters[f].metric));
         }
     }
-    prom_family(&p, "rill_restore_remaining_records", "gauge",
-                "Changelog records the thread's restores still lack (each changelog's end when its "
-                "restore began, minus its position).");
+    rill__prom_family(
+        &p, "rill_restore_remaining_records", "gauge",
+        "Changelog records the thread's restores still lack (each changelog's end when its "
+        "restore began, minus its position).");
     for (int i = 0; i < n; i++) {
         const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
-        prom_sample_u64(&p, "rill_restore_remaining_records", labels,
-                        (uint64_t)views[i].restore_remaining);
+        rill__prom_sample_u64(&p, "rill_restore_remaining_records", labels,
+                              (uint64_t)views[i].restore_remaining);
     }
-    prom_family(&p, "rill_tasks", "gauge", "Tasks the thread has up (restored).");
+    rill__prom_family(&p, "rill_tasks", "gauge", "Tasks the thread has up (restored).");
     for (int i = 0; i < n; i++) {
         const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
-        prom_sample_u64(&p, "rill_tasks", labels,
-                        (uint64_t)rill__thread_metric(threads[i], RILL__METRIC_TASKS));
+        rill__prom_sample_u64(&p, "rill_tasks", labels,
+                              (uint64_t)rill__thread_metric(threads[i], RILL__METRIC_TASKS));
     }
     static const struct {
         const char *name, *help;
@@ -227,12 +232,12 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
          offsetof(thread_view_t, txn_aborts)},
     };
     for (size_t f = 0; f < sizeof thread_cells / sizeof thread_cells[0]; f++) {
-        prom_family(&p, thread_cells[f].name, "counter", thread_cells[f].help);
+        rill__prom_family(&p, thread_cells[f].name, "counter", thread_cells[f].help);
         for (int i = 0; i < n; i++) {
             const cell_t *c =
                 *(const cell_t *const *)((const char *)&views[i] + thread_cells[f].offset);
             const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
-            prom_sample_u64(&p, thread_cells[f].name, labels, cell_get(c));
+            rill__prom_sample_u64(&p, thread_cells[f].name, labels, cell_get(c));
         }
     }
     thread_histograms(&p, app_id, views, n, "rill_process_latency_seconds",
@@ -252,7 +257,8 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
                       offsetof(thread_view_t, rebalance));
 
     /* Tasks. */
-    prom_family(&p, "rill_task_info", "gauge", "1 for each task a thread has, with its state.");
+    rill__prom_family(&p, "rill_task_info", "gauge",
+                      "1 for each task a thread has, with its state.");
     scrape_t s = {&p, app_id, NULL, 0};
     for (int i = 0; i < n; i++) {
         s.thread = views[i].name;
@@ -260,25 +266,37 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
             rill__tm_scrape(views[i].tm, task_info, &s);
     }
     for (int c = 0; c < RILL__TASK_COUNTERS; c++) {
-        prom_family(&p, task_families[c].name, "counter", task_families[c].help);
+        rill__prom_family(&p, task_families[c].name, "counter", task_families[c].help);
         s.counter = c;
         for (int i = 0; i < n; i++) {
             s.thread = views[i].name;
             if (views[i].tm)
                 rill__tm_scrape(views[i].tm, task_counter, &s);
+            /* The thread's own share: outputs dropped from delivery reports (no task's). */
+            const char *labels[] = {"application_id", app_id,       "thread", views[i].name,
+                                    "cause",          "production", NULL};
+            if (c == RILL__COUNTER_skipped)
+                rill__prom_sample_u64(&p, task_families[c].name, labels,
+                                      (uint64_t)views[i].delivery_skipped);
+            if (c == RILL__COUNTER_dead_letters) {
+                labels[4] = NULL;
+                rill__prom_sample_u64(&p, task_families[c].name, labels,
+                                      (uint64_t)views[i].delivery_dead);
+            }
         }
     }
 
     /* The consumers' statistics. */
-    prom_family(&p, "rill_consumer_lag", "gauge",
-                "Records between the consumer's position and the end of the partition (from "
-                "librdkafka's statistics, every statistics.interval.ms).");
+    rill__prom_family(&p, "rill_consumer_lag", "gauge",
+                      "Records between the consumer's position and the end of the partition (from "
+                      "librdkafka's statistics, every statistics.interval.ms).");
     for (int i = 0; i < n; i++) {
         s.thread = views[i].name;
         rill__kstats_each(views[i].stats, lag_sample, NULL, &s);
     }
     for (size_t f = 0; f < sizeof broker_families / sizeof broker_families[0]; f++) {
-        prom_family(&p, broker_families[f].name, broker_families[f].type, broker_families[f].help);
+        rill__prom_family(&p, broker_families[f].name, broker_families[f].type,
+                          broker_families[f].help);
         s.counter = (int)f;
         for (int i = 0; i < n; i++) {
             s.thread = views[i].name;
@@ -287,16 +305,15 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
     }
 
     /* State stores' memory. */
-    prom_family(&p, "rill_rocksdb_memory_bytes", "gauge",
-                "Bytes the app's RocksDB block cache and memtables hold.");
-    prom_sample_u64(&p, "rill_rocksdb_memory_bytes", app_labels,
-                    app->store_env ? rill_store_env_usage(app->store_env) : 0);
-    prom_family(&p, "rill_rocksdb_memory_bound_bytes", "gauge",
-                "The bound on it (rocksdb.memory.max.bytes).");
-    prom_sample_u64(&p, "rill_rocksdb_memory_bound_bytes", app_labels,
-                    (uint64_t)RILL_CONF_INT(app->conf, ROCKSDB_MEMORY_MAX_BYTES));
+    rill__prom_family(&p, "rill_rocksdb_memory_bytes", "gauge",
+                      "Bytes the app's RocksDB block cache and memtables hold.");
+    rill__prom_sample_u64(&p, "rill_rocksdb_memory_bytes", app_labels, rocksdb_bytes);
+    rill__prom_family(&p, "rill_rocksdb_memory_bound_bytes", "gauge",
+                      "The bound on it (rocksdb.memory.max.bytes).");
+    rill__prom_sample_u64(&p, "rill_rocksdb_memory_bound_bytes", app_labels,
+                          (uint64_t)RILL_CONF_INT(app->conf, ROCKSDB_MEMORY_MAX_BYTES));
     pthread_rwlock_unlock(&app->query_lock);
-    return prom_finish(&p);
+    return rill__prom_finish(&p);
 }
 
 bool rill__app_ready(rill_app_t *app)

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version, (void)data, (void)data_size, (void)state;
     metrics_server_t *s = cls;
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        static const char msg[] = "only GET and HEAD\n";
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(sizeof msg - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+        enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
     if (strcmp(url, "/metrics") == 0) {
         rill_bytes_t out = {0};
         if (rill__app_scrape(s->app, &out)) {
@@ -77,6 +87,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /healthz or /readyz\n");
 }
 
+/* libmicrohttpd's own messages (a bind that fails, a connection refused) go to Rill's log. */
+static void mhd_log(void *ud, const char *fmt, va_list ap)
+{
+    (void)ud;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = 0;
+    rill_log(RILL_LOG_WARN, "metrics", "libmicrohttpd: %s", msg);
+}
+
 metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen, char *errstr,
                                              size_t errstr_size)
 {
@@ -84,8 +106,8 @@ metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     if (!colon || colon == listen || !end || *end || end == colon + 1 || port < 0 || port > 65535) {
-        snprintf(errstr, errstr_size, "metrics.listen=%s: not host:port (e.g. 127.0.0.1:9464)",
-                 listen);
+        snprintf(errstr, errstr_size,
+                 "metrics.listen=%s: not host:port (e.g. 127.0.0.1:9464; IPv4 only)", listen);
         return NULL;
     }
     char host[200];
@@ -110,10 +132,12 @@ metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen
         return NULL;
     }
     s->app = app;
-    s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT, 64u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    errno = 0;
+    s->daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                         (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+                         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "metrics.listen=%s: cannot serve there (%s)", listen,
                  errno ? strerror(errno) : "libmicrohttpd refused");

@@ -48,13 +48,6 @@ static inline void processed(stream_thread_t *t, slot_t *slot, int64_t offset)
  * (restoring, or made on the next step). */
 #define RETRY_TASK_WAIT_MS 100
 
-static int64_t wall_clock_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Processes raw, a record of a retry topic, through the task it names (its sub-topology's, of
  * its partition: the retry topics have the sources' partition count, so the range assignor gives
  * this thread that task), once it is due; pauses the retry partition at it until then, while
@@ -70,7 +63,7 @@ process_retry(stream_thread_t *t, slot_t *slot, rd_kafka_message_t *msg, const r
                           slot->topic, slot->partition, (long long)msg->offset);
         return;
     }
-    int64_t now = wall_clock_now(), due = 0;
+    int64_t now = rill__wall_clock_ms(), due = 0;
     rill_task_t *task = rill__tm_task(t->tm, st, msg->partition);
     if (task && rill__task_backoff_until(task) > 0) {
         /* The task backs off on a record of its own: the retry waits for the end of that, and
@@ -233,7 +226,7 @@ bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
     size_t budget = BATCHES_PER_TURN * t->batch_size, full = budget;
     bool more = false;
     int64_t from = rill__monotonic_ns();
-    rill__collector_set_now(t->collector, wall_clock_now());
+    rill__collector_set_now(t->collector, rill__wall_clock_ms());
     /* The partition queues hold nothing fetched before a rewind (its seek is librdkafka's
      * version barrier), and the rings were emptied: what comes now is current. */
     t->rewound = false;
@@ -284,7 +277,7 @@ bool rill__thread_process_batches(stream_thread_t *t)
             break;
         /* Two clock reads a batch, none a record: the batch's time over its records. */
         int64_t from = rill__monotonic_ns();
-        rill__collector_set_now(t->collector, wall_clock_now());
+        rill__collector_set_now(t->collector, rill__wall_clock_ms());
         t->rewound = false;
         for (ssize_t i = 0; i < n; i++)
             if (t->failed || !take_message(t, t->batch[i]))

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void prom_init(prom_t *p, rill_bytes_t *out)
+void rill__prom_init(prom_t *p, rill_bytes_t *out)
 {
     p->out = out;
     p->err = 0;
@@ -24,7 +24,7 @@ static void puts_(prom_t *p, const char *s)
     put(p, s, strlen(s));
 }
 
-void prom_family(prom_t *p, const char *name, const char *type, const char *help)
+void rill__prom_family(prom_t *p, const char *name, const char *type, const char *help)
 {
     puts_(p, "# HELP ");
     puts_(p, name);
@@ -82,21 +82,21 @@ static void series(prom_t *p, const char *name, const char *suffix, const char *
     put(p, "}", 1);
 }
 
-void prom_sample(prom_t *p, const char *name, const char *const *labels, double value)
+void rill__prom_sample(prom_t *p, const char *name, const char *const *labels, double value)
 {
     series(p, name, "", labels, NULL, NULL);
     char buf[64];
     put(p, buf, (size_t)snprintf(buf, sizeof buf, " %.17g\n", value));
 }
 
-void prom_sample_u64(prom_t *p, const char *name, const char *const *labels, uint64_t value)
+void rill__prom_sample_u64(prom_t *p, const char *name, const char *const *labels, uint64_t value)
 {
     series(p, name, "", labels, NULL, NULL);
     char buf[32];
     put(p, buf, (size_t)snprintf(buf, sizeof buf, " %" PRIu64 "\n", value));
 }
 
-void prom_histogram(prom_t *p, const char *name, const char *const *labels, const hist_t *h)
+void rill__prom_histogram(prom_t *p, const char *name, const char *const *labels, const hist_t *h)
 {
     uint64_t cumulative = 0;
     char le[32], buf[64];
@@ -115,7 +115,7 @@ void prom_histogram(prom_t *p, const char *name, const char *const *labels, cons
     put(p, buf, (size_t)snprintf(buf, sizeof buf, " %" PRIu64 "\n", cumulative));
 }
 
-int prom_finish(prom_t *p)
+int rill__prom_finish(prom_t *p)
 {
     return p->err;
 }

@@ -41,6 +41,13 @@ int64_t rill__monotonic_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t rill__wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t rill__monotonic_ns(void)
 {
     struct timespec ts;
@@ -328,10 +335,9 @@ static void commit_timer_cb(uv_timer_t *h)
 static void punct_timer_cb(uv_timer_t *h)
 {
     stream_thread_t *t = h->data;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts); /* wall-clock punctuation runs on wall-clock time */
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    rill__tm_resume_backoffs(t->tm, now); /* in-place retries whose backoff ended */
+    int64_t now = rill__wall_clock_ms();        /* wall-clock punctuation runs on wall-clock time */
+    rill__collector_set_now(t->collector, now); /* what punctuators send */
+    rill__tm_resume_backoffs(t->tm, now);       /* in-place retries whose backoff ended */
     for (size_t i = 0; i < rill__tm_running_count(t->tm) && !t->failed; i++) {
         rill_task_t *task = rill__tm_running(t->tm, i, NULL);
         if (rill__task_punctuate(task, now))
@@ -509,7 +515,7 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
     reader_events_t rev = {NULL, rill__tm_restored};
     client_callbacks_t ccb = {t, rebalance_cb, offset_commit_cb, NULL, NULL};
     if (RILL_CONF_STR(t->ctx.conf, METRICS_LISTEN)[0]) {
-        if (!(t->stats = rill__kstats_new())) {
+        if (!(t->stats = rill__kstats_new(t->ctx.eos))) {
             snprintf(errstr, errstr_size, "out of memory");
             rill__thread_destroy(t);
             return NULL;
@@ -686,4 +692,6 @@ void rill__thread_view(stream_thread_t *t, thread_view_t *v)
         .stats = t->stats,
         .restore_remaining = t->reader ? rill__reader_remaining(t->reader) : 0,
     };
+    if (t->collector)
+        v->delivery_skipped = rill__collector_skipped(t->collector, &v->delivery_dead);
 }

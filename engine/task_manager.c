@@ -36,6 +36,8 @@ typedef struct {
     int64_t wait_until, next_try;         /* monotonic ms, while waiting */
     cell_t pub[RILL__TASK_COUNTERS];      /* the task's counters for the metrics scrape */
     cell_t pub_skipped[RILL_SKIP_CAUSES]; /* and its skipped records by cause */
+    rill_task_metrics_t base; /* the counters of the tasks a rewind replaced in this ref: its
+                               * published counters go on from them, never back */
 } task_ref_t;
 
 struct task_manager {
@@ -893,6 +895,7 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
         rill_task_t *old = ref->task;
         pthread_rwlock_wrlock(tm->ctx->query_lock);
         rill__task_metrics_add(&tm->closed, rill__task_metrics(old));
+        rill__task_metrics_add(&ref->base, rill__task_metrics(old));
         rill__task_destroy(old);
         ref->task = NULL;
         ref->state = T_WAITING;
@@ -946,11 +949,12 @@ void rill__tm_publish(task_manager_t *tm)
 {
     for (size_t i = 0; i < tm->ntasks; i++)
         if (tm->tasks[i].task) {
-            const rill_task_metrics_t *m = rill__task_metrics(tm->tasks[i].task);
+            rill_task_metrics_t m = tm->tasks[i].base;
+            rill__task_metrics_add(&m, rill__task_metrics(tm->tasks[i].task));
             for (int c = 0; c < RILL__TASK_COUNTERS; c++)
-                cell_set(&tm->tasks[i].pub[c], rill__task_counter(m, c));
+                cell_set(&tm->tasks[i].pub[c], rill__task_counter(&m, c));
             for (int c = 0; c < RILL_SKIP_CAUSES; c++)
-                cell_set(&tm->tasks[i].pub_skipped[c], m->skipped_by[c]);
+                cell_set(&tm->tasks[i].pub_skipped[c], m.skipped_by[c]);
         }
 }
 

@@ -57,7 +57,9 @@ static void parse_line(scrape_t *sc, const char *line, size_t len)
         size_t j = ++i;
         bool quoted = false;
         while (i < len && (quoted || line[i] != '}')) {
-            if (line[i] == '"' && line[i - 1] != '\\')
+            if (quoted && line[i] == '\\' && i + 1 < len)
+                i++; /* an escape: the next character is the value's */
+            else if (line[i] == '"')
                 quoted = !quoted;
             i++;
         }
@@ -93,8 +95,10 @@ static int take(CURL *c, const char *url, scrape_t *sc, char *errstr, size_t err
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK || status != 200) {
-        snprintf(errstr, errstr_size, "GET %.300s: %s", full,
-                 cc != CURLE_OK ? curl_easy_strerror(cc) : "not HTTP 200");
+        if (cc != CURLE_OK)
+            snprintf(errstr, errstr_size, "GET %.300s: %s", full, curl_easy_strerror(cc));
+        else
+            snprintf(errstr, errstr_size, "GET %.300s: HTTP %ld", full, status);
         rill_bytes_free(&body);
         return -1;
     }
@@ -111,18 +115,33 @@ static int take(CURL *c, const char *url, scrape_t *sc, char *errstr, size_t err
     return 0;
 }
 
-/* The value of label key in labels, into buf ("" when absent). */
+/* The value of label key in labels (name="value",...), unescaped into buf ("" when absent). */
 static const char *label(const char *labels, const char *key, char *buf, size_t size)
 {
     buf[0] = 0;
     size_t kl = strlen(key);
-    for (const char *p = labels; (p = strstr(p, key));) {
-        if ((p == labels || p[-1] == ',') && p[kl] == '=' && p[kl + 1] == '"') {
-            const char *v = p + kl + 2, *q = strchr(v, '"');
-            snprintf(buf, size, "%.*s", q ? (int)(q - v) : 0, v);
+    const char *p = labels;
+    while (*p) { /* label by label: a name, '=', a quoted value with escapes, ',' */
+        const char *eq = strchr(p, '=');
+        if (!eq || eq[1] != '"')
+            return buf;
+        bool mine = (size_t)(eq - p) == kl && !strncmp(p, key, kl);
+        size_t n = 0;
+        for (p = eq + 2; *p && *p != '"'; p++) {
+            char ch = *p;
+            if (ch == '\\' && p[1])
+                ch = *++p == 'n' ? '\n' : *p;
+            if (mine && n + 1 < size)
+                buf[n++] = ch;
+        }
+        if (mine) {
+            buf[n] = 0;
             return buf;
         }
-        p += kl;
+        if (*p == '"')
+            p++;
+        if (*p == ',')
+            p++;
     }
     return buf;
 }

@@ -24,7 +24,10 @@
 #include <rill/dsl.h>
 #include <rill/statestore.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <regex.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,8 +380,17 @@ static void test_bad_listen_fails_the_start(void **state)
     (void)state;
     char dir[64], err[512];
     assert_int_equal(temp_dir_make(dir, "metrics-bad"), 0);
-    const char *bad[] = {"127.0.0.1", "127.0.0.1:99999", "no.such.host.invalid:9464"};
-    for (size_t i = 0; i < 3; i++) {
+    /* A port someone else holds. */
+    int held = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(held, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(held, 1), 0);
+    assert_int_equal(getsockname(held, (struct sockaddr *)&a, &alen), 0);
+    char taken[32];
+    snprintf(taken, sizeof taken, "127.0.0.1:%d", ntohs(a.sin_port));
+    const char *bad[] = {"127.0.0.1", "127.0.0.1:99999", "no.such.host.invalid:9464", taken};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rill_topology_t *topo = rill_topology_new();
         rill_stream_to(rill_stream_from_topic(topo, "input", NULL), "output", NULL);
         const char *extra[] = {"metrics.listen", bad[i], NULL};
@@ -387,9 +399,12 @@ static void test_bad_listen_fails_the_start(void **state)
         assert_int_equal(rill_app_state(app), RILL_STATE_ERROR);
         if (!strstr(rill_app_error(app, err, sizeof err), "metrics.listen"))
             fail_msg("the error does not name metrics.listen: %s", err);
+        if (i == 3 && !strstr(err, "cannot serve there"))
+            fail_msg("the port in use is not named as such: %s", err);
         rill_app_destroy(app);
         rill_topology_unref(topo);
     }
+    close(held);
     temp_dir_remove(dir);
 }
 
