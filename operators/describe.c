@@ -148,6 +148,44 @@ char *rill_topology_describe(const rill_topology_t *topo)
     return sb_finish(&sb);
 }
 
+/* Appends prefix and s as one DOT quoted string ("prefix:s"), its '"' and '\\' escaped, so any
+ * name (a node called tag"<x>) stays one id. */
+static void dot_id(rill_bytes_t *sb, const char *prefix, const char *s)
+{
+    rill_bytes_append(sb, "\"", 1);
+    rill_bytes_append(sb, prefix, strlen(prefix));
+    for (const char *run = s; *s; run = s) {
+        s += strcspn(s, "\"\\");
+        rill_bytes_append(sb, run, (size_t)(s - run));
+        if (*s) {
+            char esc[2] = {'\\', *s++};
+            rill_bytes_append(sb, esc, 2);
+        }
+    }
+    rill_bytes_append(sb, "\"", 1);
+}
+
+/* Appends "  from -> to;" (each a DOT id: prefix and name). */
+static void dot_edge(rill_bytes_t *sb, const char *from_prefix, const char *from,
+                     const char *to_prefix, const char *to)
+{
+    sb_printf(sb, "  ");
+    dot_id(sb, from_prefix, from);
+    sb_printf(sb, " -> ");
+    dot_id(sb, to_prefix, to);
+    sb_printf(sb, ";\n");
+}
+
+/* Appends a topic's (or pattern's) node: an ellipse labelled with its name. */
+static void dot_topic(rill_bytes_t *sb, const char *prefix, const char *name)
+{
+    sb_printf(sb, "  ");
+    dot_id(sb, prefix, name);
+    sb_printf(sb, " [shape=ellipse,label=");
+    dot_id(sb, "", name);
+    sb_printf(sb, "];\n");
+}
+
 char *rill_topology_to_dot(const rill_topology_t *topo)
 {
     if (!topo || !topo->built)
@@ -163,38 +201,40 @@ char *rill_topology_to_dot(const rill_topology_t *topo)
             const char *shape = node->kind == NODE_SOURCE ? "invhouse"
                                 : node->kind == NODE_SINK ? "house"
                                                           : "box";
-            sb_printf(&sb, "    \"%s\" [shape=%s];\n", node->name, shape);
+            sb_printf(&sb, "    ");
+            dot_id(&sb, "", node->name);
+            sb_printf(&sb, " [shape=%s];\n", shape);
         }
         /* A global store is drawn in its sub-topology, as a cylinder. */
         for (size_t k = 0; global && k < topo->nstores; k++)
-            if (topo->stores[k].global && topo->stores[k].subtopology == s)
-                sb_printf(&sb,
-                          "    \"store:%s\" [shape=cylinder,label=\"%s\"];\n    \"%s\" -> "
-                          "\"store:%s\";\n",
-                          topo->stores[k].spec.name, topo->stores[k].spec.name,
-                          topo->stores[k].processor_names[0], topo->stores[k].spec.name);
+            if (topo->stores[k].global && topo->stores[k].subtopology == s) {
+                const char *store = topo->stores[k].spec.name;
+                sb_printf(&sb, "    ");
+                dot_id(&sb, "store:", store);
+                sb_printf(&sb, " [shape=cylinder,label=");
+                dot_id(&sb, "", store);
+                sb_printf(&sb, "];\n  ");
+                dot_edge(&sb, "", topo->stores[k].processor_names[0], "store:", store);
+            }
         sb_printf(&sb, "  }\n");
     }
     /* Topics are ellipses between the sub-topologies that write and read them. */
     for (size_t i = 0; i < topo->n; i++) {
         const node_t *node = topo->nodes[i];
         for (size_t c = 0; c < node->nchildren; c++)
-            sb_printf(&sb, "  \"%s\" -> \"%s\";\n", node->name,
-                      topo->nodes[node->children[c]]->name);
+            dot_edge(&sb, "", node->name, "", topo->nodes[node->children[c]]->name);
         if (node->kind == NODE_SOURCE) {
-            for (size_t t = 0; t < node->ntopics; t++)
-                sb_printf(&sb,
-                          "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"topic:%s\" -> "
-                          "\"%s\";\n",
-                          node->topics[t], node->topics[t], node->topics[t], node->name);
-            if (node->pattern)
-                sb_printf(&sb, "  \"pattern:%s\" [shape=ellipse];\n  \"pattern:%s\" -> \"%s\";\n",
-                          node->pattern, node->pattern, node->name);
+            for (size_t t = 0; t < node->ntopics; t++) {
+                dot_topic(&sb, "topic:", node->topics[t]);
+                dot_edge(&sb, "topic:", node->topics[t], "", node->name);
+            }
+            if (node->pattern) {
+                dot_topic(&sb, "pattern:", node->pattern);
+                dot_edge(&sb, "pattern:", node->pattern, "", node->name);
+            }
         } else if (node->kind == NODE_SINK && node->topic) {
-            sb_printf(&sb,
-                      "  \"topic:%s\" [shape=ellipse,label=\"%s\"];\n  \"%s\" -> "
-                      "\"topic:%s\";\n",
-                      node->topic, node->topic, node->name, node->topic);
+            dot_topic(&sb, "topic:", node->topic);
+            dot_edge(&sb, "", node->name, "topic:", node->topic);
         }
     }
     sb_printf(&sb, "}\n");

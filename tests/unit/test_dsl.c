@@ -420,6 +420,23 @@ static void test_missing_serde_names_node(void **state)
     rill_topology_unref(topo);
 }
 
+/* A node's name is one DOT id whatever it holds: its '"' and '\\' escaped. */
+static void test_dot_escapes_names(void **state)
+{
+    (void)state;
+    char err[256];
+    rill_topology_t *topo = rill_topology_new();
+    rill_stream_t *s = rill_stream_as(rill_stream_from_topic(topo, "in", NULL), "a\"b\\c<d>");
+    rill_stream_to(s, "out", NULL);
+    assert_int_equal(rill_topology_build(topo, err, sizeof err), 0);
+    char *dot = rill_topology_to_dot(topo);
+    assert_non_null(dot);
+    assert_non_null(strstr(dot, "    \"a\\\"b\\\\c<d>\" [shape=invhouse];\n"));
+    assert_non_null(strstr(dot, "  \"topic:in\" -> \"a\\\"b\\\\c<d>\";\n"));
+    rill_free(dot);
+    rill_topology_unref(topo);
+}
+
 static void test_describe_matches_kafka_streams_shape(void **state)
 {
     char err[256];
@@ -989,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_validation_errors),
         cmocka_unit_test(test_missing_serde_names_node),
         cmocka_unit_test(test_describe_matches_kafka_streams_shape),
+        cmocka_unit_test(test_dot_escapes_names),
         cmocka_unit_test(test_processor_api_punctuators),
         cmocka_unit_test(test_deserialization_fail_and_continue),
         cmocka_unit_test(test_headers_and_metadata_pass_through),
