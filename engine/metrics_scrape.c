@@ -42,40 +42,37 @@ typedef struct {
     int counter;
 } scrape_t;
 
-static void task_info(void *ud, const char *task, const char *state, const cell_t *counters,
-                      const cell_t *skipped_by)
+static void task_info(void *ud, const tm_task_view_t *task)
 {
     scrape_t *s = ud;
-    (void)counters, (void)skipped_by;
-    const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task,
-                            "state",          state,     NULL};
+    const char *labels[] = {"application_id", s->app_id, "thread",    s->thread, "task",
+                            task->id,         "state",   task->state, NULL};
     rill__prom_sample(s->p, "rill_task_info", labels, 1);
 }
 
 /* The causes of skipped records, as the cells of rill__tm_scrape's skipped_by. */
-static const char *const skip_causes[RILL_SKIP_CAUSES] = {
+const char *const rill__skip_causes[RILL_SKIP_CAUSES] = {
     [RILL_ERROR_DESERIALIZATION] = "deserialization",
     [RILL_ERROR_PROCESSING] = "processing",
     [RILL_ERROR_PRODUCTION] = "production",
     [RILL_SKIP_DROPPED] = "dropped",
 };
 
-static void task_counter(void *ud, const char *task, const char *state, const cell_t *counters,
-                         const cell_t *skipped_by)
+static void task_counter(void *ud, const tm_task_view_t *task)
 {
     scrape_t *s = ud;
-    (void)state;
     const char *name = task_families[s->counter].name;
     if (s->counter != RILL__COUNTER_skipped) {
         const char *labels[] = {"application_id", s->app_id, "thread", s->thread,
-                                "task",           task,      NULL};
-        rill__prom_sample_u64(s->p, name, labels, cell_get(&counters[s->counter]));
+                                "task",           task->id,  NULL};
+        rill__prom_sample_u64(s->p, name, labels, cell_get(&task->counters[s->counter]));
         return;
     }
     for (int c = 0; c < RILL_SKIP_CAUSES; c++) { /* a series per cause: they add up */
-        const char *labels[] = {"application_id", s->app_id,      "thread", s->thread, "task", task,
-                                "cause",          skip_causes[c], NULL};
-        rill__prom_sample_u64(s->p, name, labels, cell_get(&skipped_by[c]));
+        const char *labels[] = {
+            "application_id",     s->app_id, "thread", s->thread, "task", task->id, "cause",
+            rill__skip_causes[c], NULL};
+        rill__prom_sample_u64(s->p, name, labels, cell_get(&task->skipped_by[c]));
     }
 }
 
@@ -146,19 +143,10 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
     prom_t p;
     rill__prom_init(&p, out);
     const char *app_id = app->env.application_id;
-    pthread_rwlock_rdlock(&app->query_lock);
-    pthread_mutex_lock(&app->lock);
-    rill_state_t state = app->state;
-    size_t rocksdb_bytes = app->store_env ? rill_store_env_usage(app->store_env) : 0;
-    int n = 0;
-    thread_view_t views[256];
-    stream_thread_t *threads[256];
-    for (int i = 0; i < app->nthreads && n < 256; i++)
-        if (app->threads && app->threads[i]) {
-            threads[n] = app->threads[i];
-            rill__thread_view(app->threads[i], &views[n++]);
-        }
-    pthread_mutex_unlock(&app->lock);
+    rill_state_t state;
+    size_t rocksdb_bytes;
+    thread_view_t views[RILL__SCRAPE_THREADS];
+    int n = rill__app_views_begin(app, views, &state, &rocksdb_bytes);
 
     const char *info[] = {"application_id", app_id, "version", rill_version(), NULL};
     rill__prom_family(&p, "rill_app_info", "gauge",
@@ -202,7 +190,7 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
             const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
             rill__prom_sample_u64(
                 &p, thread_counters[f].name, labels,
-                (uint64_t)rill__thread_metric(threads[i], thread_counters[f].metric));
+                (uint64_t)rill__thread_metric(views[i].thread, thread_counters[f].metric));
         }
     }
     rill__prom_family(
@@ -218,7 +206,7 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
     for (int i = 0; i < n; i++) {
         const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
         rill__prom_sample_u64(&p, "rill_tasks", labels,
-                              (uint64_t)rill__thread_metric(threads[i], RILL__METRIC_TASKS));
+                              (uint64_t)rill__thread_metric(views[i].thread, RILL__METRIC_TASKS));
     }
     static const struct {
         const char *name, *help;
@@ -312,8 +300,32 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
                       "The bound on it (rocksdb.memory.max.bytes).");
     rill__prom_sample_u64(&p, "rill_rocksdb_memory_bound_bytes", app_labels,
                           (uint64_t)RILL_CONF_INT(app->conf, ROCKSDB_MEMORY_MAX_BYTES));
-    pthread_rwlock_unlock(&app->query_lock);
+    rill__app_views_end(app);
     return rill__prom_finish(&p);
+}
+
+int rill__app_views_begin(rill_app_t *app, thread_view_t *views, rill_state_t *state,
+                          size_t *rocksdb_bytes)
+{
+    pthread_rwlock_rdlock(&app->query_lock);
+    pthread_mutex_lock(&app->lock);
+    *state = app->state;
+    /* The store env is published under the app's lock. */
+    if (rocksdb_bytes)
+        *rocksdb_bytes = app->store_env ? rill_store_env_usage(app->store_env) : 0;
+    int n = 0;
+    for (int i = 0; i < app->nthreads && n < RILL__SCRAPE_THREADS; i++)
+        if (app->threads && app->threads[i]) {
+            rill__thread_view(app->threads[i], &views[n]);
+            views[n++].thread = app->threads[i];
+        }
+    pthread_mutex_unlock(&app->lock);
+    return n;
+}
+
+void rill__app_views_end(rill_app_t *app)
+{
+    pthread_rwlock_unlock(&app->query_lock);
 }
 
 bool rill__app_ready(rill_app_t *app)

@@ -5,6 +5,9 @@
  *   /healthz   200 while the process serves (the app exists);
  *   /readyz    200 when the app is RUNNING (every task restored and processing), else 503
  *              with the state;
+ *   /          the status page (status_page.c): built on its first request (Graphviz draws the
+ *              topology) and kept;
+ *   /status.json  the app's status, which the page fetches every 2 s (status_json.c);
  * and 404 for anything else. A scrape builds its text on this thread (metrics_scrape.c): the
  * stream threads never wait for it. Private to engine/.
  */
@@ -24,9 +27,15 @@ struct metrics_server {
     rill_app_t *app;
     struct MHD_Daemon *daemon;
     char url[300];
+    /* The status page, built on the first request of / (the daemon's one thread serves every
+     * request, so nothing else touches it). */
+    rill_bytes_t page;
+    bool page_built;
 };
 
 #define PROMETHEUS_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define HTML            "text/html; charset=utf-8"
+#define JSON            "application/json"
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
                              void *body, size_t len, enum MHD_ResponseMemoryMode mode)
@@ -47,6 +56,21 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const cha
                  MHD_RESPMEM_MUST_COPY);
 }
 
+/* Answers with the text make() appends (the scrape, the status JSON), made for this request. */
+static enum MHD_Result generated(struct MHD_Connection *c, rill_app_t *app,
+                                 int (*make)(rill_app_t *app, rill_bytes_t *out), const char *type)
+{
+    rill_bytes_t out = {0};
+    if (make(app, &out)) {
+        rill_bytes_free(&out);
+        return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    }
+    /* The buffer is Rill's allocator's: copied into the response, then freed. */
+    enum MHD_Result rc = reply(c, MHD_HTTP_OK, type, out.data, out.len, MHD_RESPMEM_MUST_COPY);
+    rill_bytes_free(&out);
+    return rc;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *data_size, void **state)
@@ -64,17 +88,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         MHD_destroy_response(r);
         return rc;
     }
-    if (strcmp(url, "/metrics") == 0) {
-        rill_bytes_t out = {0};
-        if (rill__app_scrape(s->app, &out)) {
-            rill_bytes_free(&out);
-            return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    if (strcmp(url, "/metrics") == 0)
+        return generated(c, s->app, rill__app_scrape, PROMETHEUS_TEXT);
+    if (strcmp(url, "/status.json") == 0)
+        return generated(c, s->app, rill__app_status_json, JSON);
+    if (strcmp(url, "/") == 0) {
+        if (!s->page_built) {
+            s->page.len = 0;
+            if (rill__status_page_build(s->app, &s->page))
+                return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+            s->page_built = true;
         }
-        /* The buffer is Rill's allocator's: copied into the response, then freed. */
-        enum MHD_Result rc =
-            reply(c, MHD_HTTP_OK, PROMETHEUS_TEXT, out.data, out.len, MHD_RESPMEM_MUST_COPY);
-        rill_bytes_free(&out);
-        return rc;
+        return reply(c, MHD_HTTP_OK, HTML, s->page.data, s->page.len, MHD_RESPMEM_PERSISTENT);
     }
     if (strcmp(url, "/healthz") == 0)
         return text(c, MHD_HTTP_OK, "ok\n");
@@ -84,7 +109,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "%s\n", rill_state_name(st));
         return text(c, st == RILL_STATE_RUNNING ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, msg);
     }
-    return text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /healthz or /readyz\n");
+    return text(c, MHD_HTTP_NOT_FOUND,
+                "not found: try /, /status.json, /metrics, /healthz or /readyz\n");
 }
 
 /* libmicrohttpd's own messages (a bind that fails, a connection refused) go to Rill's log. */
@@ -148,7 +174,8 @@ metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen
     char ip[INET_ADDRSTRLEN] = "";
     inet_ntop(AF_INET, &addr.sin_addr, ip, sizeof ip);
     snprintf(s->url, sizeof s->url, "http://%s:%u", ip, info ? info->port : (unsigned)port);
-    rill_log(RILL_LOG_INFO, "metrics", "serving %s/metrics, /healthz and /readyz", s->url);
+    rill_log(RILL_LOG_INFO, "metrics", "serving %s/ (status page), /metrics, /healthz and /readyz",
+             s->url);
     return s;
 }
 
@@ -162,5 +189,6 @@ void rill__metrics_server_stop(metrics_server_t *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    rill_bytes_free(&s->page);
     rill_free(s);
 }

@@ -958,16 +958,21 @@ void rill__tm_publish(task_manager_t *tm)
         }
 }
 
-void rill__tm_scrape(const task_manager_t *tm,
-                     void (*fn)(void *ud, const char *task, const char *state,
-                                const cell_t *counters, const cell_t *skipped_by),
+void rill__tm_scrape(const task_manager_t *tm, void (*fn)(void *ud, const tm_task_view_t *task),
                      void *ud)
 {
     static const char *const states[] = {"WAITING", "RESTORING", "RUNNING", "SUSPENDED"};
     for (size_t i = 0; i < tm->ntasks; i++)
-        if (tm->tasks[i].task)
-            fn(ud, rill__task_id(tm->tasks[i].task), states[tm->tasks[i].state], tm->tasks[i].pub,
-               tm->tasks[i].pub_skipped);
+        if (tm->tasks[i].task) {
+            const task_ref_t *ref = &tm->tasks[i];
+            tm_task_view_t view = {.id = rill__task_id(ref->task),
+                                   .state = states[ref->state],
+                                   .st = ref->st,
+                                   .partition = ref->partition,
+                                   .counters = ref->pub,
+                                   .skipped_by = ref->pub_skipped};
+            fn(ud, &view);
+        }
 }
 
 void rill__tm_destroy(task_manager_t *tm)

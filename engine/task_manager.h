@@ -128,12 +128,16 @@ void rill__tm_metrics(const task_manager_t *tm, rill_task_metrics_t *sum, size_t
 
 /* Publishes each task's counters for the metrics scrape (the thread calls it once a turn). */
 void rill__tm_publish(task_manager_t *tm);
-/* Calls fn for each task that exists (restoring, running or suspended) with its id, its state
- * and its counters as last published (RILL__TASK_COUNTERS cells, and RILL_SKIP_CAUSES cells of
- * skipped records by cause). The caller holds the query lock (read), which keeps the table
- * still. @thread any */
-void rill__tm_scrape(const task_manager_t *tm,
-                     void (*fn)(void *ud, const char *task, const char *state,
-                                const cell_t *counters, const cell_t *skipped_by),
+/* A task as rill__tm_scrape() shows it; borrowed for the call. */
+typedef struct {
+    const char *id, *state; /* "0_1"; WAITING, RESTORING, RUNNING or SUSPENDED */
+    int st;                 /* its sub-topology */
+    int32_t partition;
+    const cell_t *counters;   /* RILL__TASK_COUNTERS cells, as last published */
+    const cell_t *skipped_by; /* RILL_SKIP_CAUSES cells: skipped records by cause */
+} tm_task_view_t;
+/* Calls fn for each task that exists (restoring, running or suspended). The caller holds the
+ * query lock (read), which keeps the table still. @thread any */
+void rill__tm_scrape(const task_manager_t *tm, void (*fn)(void *ud, const tm_task_view_t *task),
                      void *ud);
 #endif

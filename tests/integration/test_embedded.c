@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/filter_map.h"
 #include "../common/kafka_util.h"
 #include "../common/oversize.h"
 
@@ -38,19 +39,6 @@ static rill_conf_t *conf_for(const char *app_id)
         assert_int_equal(
             rill_conf_set(conf, "consumer.debug", getenv("RILL_KAFKA_DEBUG"), err, sizeof err), 0);
     return conf;
-}
-
-static bool even(void *ud, const rill_record_t *rec)
-{
-    const char *v = rec->value.data;
-    return rec->value.len && (v[rec->value.len - 1] - '0') % 2 == 0;
-}
-
-static int tag(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
-{
-    *out = rill_arena_printf(rill_context_arena(ctx), "v=%.*s", (int)rec->value.len,
-                             (const char *)rec->value.data);
-    return 0;
 }
 
 typedef struct {
@@ -101,14 +89,7 @@ static void test_filter_map_end_to_end(void **state)
     assert_non_null(bootstrap);
     rill_producer_t *p = rill_producer_new(bootstrap, err, sizeof err);
     assert_non_null(p);
-    for (int i = 0; i < 1000; i++) {
-        char k[16], v[16];
-        snprintf(k, sizeof k, "k%d", i % 37);
-        snprintf(v, sizeof v, "%d", i);
-        assert_int_equal(
-            rill_producer_send(p, "input", -1, rill_buf_str(k), rill_buf_str(v), 1000 + i), 0);
-    }
-    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    produce_numbered(p, 1000);
     assert_int_equal(rill_app_start(app), 0);
     assert_int_equal(rill_app_wait_state(app, RILL_STATE_RUNNING, 30000), 0);
     wait_count(&c, 500, 30000);

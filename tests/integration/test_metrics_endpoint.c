@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "../common/embedded_app.h"
+#include "../common/filter_map.h"
 #include "../common/http_client.h"
 #include "../common/run_command.h"
 #include "../common/temp_dir.h"
@@ -33,21 +34,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static bool even(void *ud, const rill_record_t *rec)
-{
-    (void)ud;
-    const char *v = rec->value.data;
-    return rec->value.len && (v[rec->value.len - 1] - '0') % 2 == 0;
-}
-
-static int tag(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
-{
-    (void)ud;
-    *out = rill_arena_printf(rill_context_arena(ctx), "v=%.*s", (int)rec->value.len,
-                             (const char *)rec->value.data);
-    return out->data ? 0 : RILL_ENOMEM;
-}
 
 /* Sums the values of the samples of series name (exact name, before '{' or ' ') whose labels
  * contain every "k=\"v\"" of must (NULL-terminated, may be NULL); *found counts them. */
@@ -154,28 +140,12 @@ static void test_metrics_say_what_the_app_did(void **state)
     rill_stream_t *s = rill_stream_from_topic(topo, "input", NULL);
     rill_stream_to(rill_stream_map_values(rill_stream_filter(s, even, NULL), tag, NULL), "output",
                    NULL);
-    const char *extra[] = {"metrics.listen",
-                           "127.0.0.1:0",
-                           "statistics.interval.ms",
-                           "500",
-                           "deserialization.exception.handler",
-                           "continue",
-                           NULL};
-    rill_app_t *app = embedded_app_new(topo, "metrics-e2e", dir, extra);
+    rill_app_t *app = embedded_app_new(topo, "metrics-e2e", dir, watched_conf);
     assert_null(rill_app_metrics_url(app)); /* not started */
     rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(app), err, sizeof err);
     assert_non_null(p);
-    for (int i = 0; i < 1000; i++) {
-        char k[16], v[16];
-        snprintf(k, sizeof k, "k%d", i % 37);
-        snprintf(v, sizeof v, "%d", i);
-        assert_int_equal(
-            rill_producer_send(p, "input", -1, rill_buf_str(k), rill_buf_str(v), 1000 + i), 0);
-    }
-    for (int i = 0; i < 10; i++) /* not UTF-8: the string serde refuses it */
-        assert_int_equal(rill_producer_send(p, "input", -1, rill_buf_str("bad"),
-                                            (rill_buf_t){"\xff\xfe", 2}, 5000 + i),
-                         0);
+    produce_numbered(p, 1000);
+    produce_not_utf8(p, 10);
     assert_int_equal(rill_producer_flush(p, 10000), 0);
     assert_int_equal(rill_app_start(app), 0);
     const char *url = rill_app_metrics_url(app);
