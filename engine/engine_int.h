@@ -74,6 +74,7 @@ int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope
     X("punctuations", punctuations)                                                                \
     X("changelog-writes", changelog_writes)                                                        \
     X("cache-hits", cache_hits)                                                                    \
+    X("cache-misses", cache_misses)                                                                \
     X("cache-flushed", cache_flushed)
 #define RILL_THREAD_METRICS(X)                                                                     \
     X("records-produced", PRODUCED)                                                                \

@@ -33,6 +33,9 @@ static const struct {
     {"rill_punctuations_total", "Punctuator calls."},
     {"rill_changelog_writes_total", "Records written to the tasks' store changelogs."},
     {"rill_record_cache_hits_total", "Store reads the record cache answered."},
+    {"rill_record_cache_misses_total",
+     "Store reads of a cached store that the record cache could not answer (they went to the "
+     "store): the hit ratio is hits / (hits + misses), Kafka Streams' hit-ratio."},
     {"rill_record_cache_flushed_total", "Entries the record cache wrote through to its store."},
 };
 

@@ -494,6 +494,8 @@ static int store_get(task_store_t *ts, rill_buf_t layout, rill_buf_t *value, int
         *value = rill__cache_value(e);
         return 0;
     }
+    if (ts->cache)
+        ts->task->metrics.cache_misses++;
     rill_buf_t raw;
     int rc = store_read(ts, layout, &raw);
     if (rc == 0 && rill_stored_split(raw, value, ts_ms))

@@ -181,6 +181,7 @@ typedef struct {
     uint64_t restored;           /* changelog records restored */
     uint64_t changelog_writes;   /* changelog records written */
     uint64_t cache_hits;         /* store reads the record cache answered */
+    uint64_t cache_misses;       /* store reads of a cached store that went to the store */
     uint64_t cache_flushed;      /* entries written through from the record cache */
     uint64_t duplicates_dropped; /* records a dedupe dropped: their id was seen within its TTL */
     /* skipped by cause: [RILL_ERROR_*] a handler's, [RILL_SKIP_DROPPED] an operator dropped the

@@ -199,7 +199,8 @@ RILL_EXTERN int rill_app_query_sessions(rill_app_t *app, const char *store, rill
 /* Returns a counter summed over the stream threads: the tasks' ("records-processed",
  * "records-skipped" (input records the handlers skipped, and outputs the production handler
  * dropped), "late-records-dropped", "dead-letters", "duplicates-dropped", "records-retried",
- * "punctuations", "changelog-writes", "cache-hits", "cache-flushed", as rill_test_driver_metric()
+ * "punctuations", "changelog-writes", "cache-hits", "cache-misses", "cache-flushed", as
+ * rill_test_driver_metric()
  * counts them) and the threads' ("records-produced", "commits", "rebalances", "tasks" (a gauge),
  * "records-restored"); see docs/operations.md, Monitoring. Counters keep their values after
  * rill_app_close(). Returns -1 for an unknown name (or NULL), in every state. @thread any */

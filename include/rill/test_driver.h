@@ -62,7 +62,8 @@ RILL_EXTERN size_t rill_test_driver_unread(const rill_test_driver_t *driver, con
 RILL_EXTERN const char *rill_test_driver_error(const rill_test_driver_t *driver);
 /* Returns a counter summed over tasks: "records-processed", "records-skipped",
  * "late-records-dropped", "dead-letters", "duplicates-dropped", "records-retried" (sent to a
- * retry topic), "punctuations", "changelog-writes", "cache-hits", "cache-flushed", defined as
+ * retry topic), "punctuations", "changelog-writes", "cache-hits", "cache-misses",
+ * "cache-flushed", defined as
  * rill_app_metric() defines them; -1 for others. Records of retry topics
  * (errors.retry.topics.delays.ms) go back to their task when the driver's wall clock reaches
  * their due time. */

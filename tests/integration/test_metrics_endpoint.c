@@ -323,6 +323,12 @@ static void test_restore_shows_in_the_metrics(void **state)
     assert_int_equal(rill_producer_flush(p, 10000), 0);
     assert_int_equal(rill_app_start(first), 0);
     free(wait_metrics(rill_app_metrics_url(first), counted_300, "300 records processed"));
+    /* Each record read its key's count once: from the record cache or, first, from the store. */
+    int64_t hits = rill_app_metric(first, "cache-hits"),
+            misses = rill_app_metric(first, "cache-misses");
+    if (hits + misses != 300 || misses < 30)
+        fail_msg("cache hits %lld + misses %lld: not 300 reads with at least 30 misses (30 keys)",
+                 (long long)hits, (long long)misses);
     assert_int_equal(rill_app_close(first, 10000), 0); /* commits: the changelog is written */
 
     /* The same app on the same cluster, with nothing on disk. */
