@@ -39,7 +39,9 @@ static struct {
     const char *workload;
     long records, warmup, keys, rate, commit_every;
     const char *state_dir;
-} o = {"hopping", 1000000, 20000, 20000, 10000, 10000, NULL};
+    bool debug_metrics; /* --debug-metrics on: each store operation timed (metrics.recording.level)
+                         */
+} o = {"hopping", 1000000, 20000, 20000, 10000, 10000, NULL, false};
 
 /* The collector: counts what sinks and changelogs send, keeps nothing. */
 static struct {
@@ -116,7 +118,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench-stateful [--workload hopping|tumbling] [--records N] "
                     "[--warmup N] [--keys N] [--rate records-per-s] [--commit-every N] "
-                    "[--state-dir DIR]\n");
+                    "[--state-dir DIR] [--debug-metrics on|off]\n");
     exit(2);
 }
 
@@ -141,6 +143,8 @@ int main(int argc, char **argv)
             o.commit_every = atol(v);
         else if (strcmp(a, "--state-dir") == 0)
             o.state_dir = v;
+        else if (strcmp(a, "--debug-metrics") == 0)
+            o.debug_metrics = strcmp(v, "on") == 0;
         else
             usage();
     }
@@ -172,6 +176,7 @@ int main(int argc, char **argv)
         .store_env = env_store,
         .default_store_backend = RILL_STORE_ROCKSDB,
         .cache_max_bytes = 10u << 20,
+        .debug_metrics = o.debug_metrics, /* metrics.recording.level DEBUG: the stores timed */
     };
     gen_t g = {.rng = 42};
     int st = 0;

@@ -69,8 +69,9 @@ static void count_remaining(changelog_reader_t *r)
     for (size_t k = 0; k < r->nentries; k++) {
         const entry_t *e = &r->entries[k];
         int64_t at = e->pos > 0 ? e->pos : 0; /* -1: from the beginning */
-        if (!e->done && e->end > at)
-            left += e->end - at;
+        int64_t lacks = !e->done && e->end > at ? e->end - at : 0;
+        left += lacks;
+        rill__task_restore_left(e->task, e->i, (uint64_t)lacks); /* the store's own gauge */
     }
     atomic_store_explicit(&r->remaining, (int_fast64_t)left, memory_order_relaxed);
 }

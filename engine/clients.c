@@ -76,9 +76,10 @@ static const setting_t settings[] = {
      "a changelog whose tail is transaction markers ends only on an empty fetch"},
     {C | R, EOS_ONLY, true, "isolation.level", "read_committed",
      "exactly-once: aborted writes are neither processed nor restored"},
-    {C, METRICS_ONLY, false, "statistics.interval.ms", "5000",
-     "with metrics.listen set: the consumer's statistics, read every 5 s, give the consumer lag "
-     "per partition and the brokers' round-trip times and errors"},
+    {C | P, METRICS_ONLY, false, "statistics.interval.ms", "5000",
+     "with metrics.listen set: the statistics, read every 5 s, give the consumer lag per "
+     "partition, the producer's queue, and the brokers' round-trip times and errors as each "
+     "client sees them"},
     {P, ALWAYS, false, "acks", "all",
      "a record is acknowledged once every in-sync replica has it (other values are refused)"},
     {P, ALWAYS, false, "enable.idempotence", "true",

@@ -8,7 +8,7 @@
 #ifndef RILL_ENGINE_COLLECTOR_H
 #define RILL_ENGINE_COLLECTOR_H
 
-#include "metric_cells.h"
+#include "base/metric_cells.h"
 #include "thread_ctx.h"
 
 typedef struct collector collector_t;

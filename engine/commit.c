@@ -171,8 +171,10 @@ static int commit_offsets(stream_thread_t *t, rd_kafka_topic_partition_list_t *o
             rc = RILL_EKAFKA;
         } else {
             rill__tm_committed(t->tm);
-            if (sync)
+            if (sync) { /* counted now: the callback may not be served again before the close */
                 atomic_fetch_add(&t->m_commits, 1);
+                t->sync_results++;
+            }
         }
     }
     if (!rc)

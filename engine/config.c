@@ -157,8 +157,21 @@ static bool in_range(long long v, const char *range)
     return false;
 }
 
+int rill__host_port_split(const char *value, char *host, size_t host_size, int *port)
+{
+    const char *colon = strrchr(value, ':');
+    char *end = NULL;
+    long p = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == value || !end || *end || end == colon + 1 || p < 0 || p > 65535 ||
+        (size_t)(colon - value) >= host_size)
+        return -1;
+    snprintf(host, host_size, "%.*s", (int)(colon - value), value);
+    *port = (int)p;
+    return 0;
+}
+
 /* Checks value against the property's type and range, and the rules of the properties that
- * have their own: names Kafka must accept, a state directory that is not empty. */
+ * have their own: names Kafka must accept, a state directory that is not empty, an address. */
 static int validate(const rill_conf_property_t *p, const char *value, char *errstr, size_t size)
 {
     char why[300];
@@ -191,6 +204,11 @@ static int validate(const rill_conf_property_t *p, const char *value, char *errs
     } else if (id == RILL_CONF_ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME) {
         if (*value && rill__check_name(value, why, sizeof why))
             return conf_error(errstr, size, "%s: %s", p->name, why);
+    } else if (id == RILL_CONF_METRICS_LISTEN && *value) {
+        char host[200];
+        int port;
+        if (rill__host_port_split(value, host, sizeof host, &port))
+            return conf_error(errstr, size, "%s: '%s' is %s", p->name, value, RILL__HOST_PORT_FORM);
     } else if (id == RILL_CONF_STATE_DIR && !*value) {
         return conf_error(errstr, size,
                           "state.dir must not be empty (it is the directory of the local stores)");
@@ -457,6 +475,7 @@ int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *err
                                      : RILL_STORE_ROCKSDB;
     env->cache_max_bytes = (size_t)RILL_CONF_INT(conf, STATESTORE_CACHE_MAX_BYTES);
     env->outer_join_emit_interval_ms = RILL_CONF_INT(conf, OUTER_JOIN_EMIT_INTERVAL_MS);
+    env->debug_metrics = strcmp(RILL_CONF_STR(conf, METRICS_RECORDING_LEVEL), "INFO") != 0;
     return 0;
 }
 

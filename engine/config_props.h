@@ -186,8 +186,14 @@
       "Where the app serves its metrics over HTTP: /metrics (Prometheus' text format), /healthz "  \
       "and /readyz. Empty: not served. Give a loopback address (127.0.0.1:9464) unless the "       \
       "metrics must be reached from other hosts; rill_app_metrics_url() says where it listens. "   \
-      "Setting it also turns on the consumers' statistics (statistics.interval.ms=5000) for the "  \
-      "lag and broker metrics. See docs/monitoring.md.")                                           \
+      "Setting it also turns on the consumers' and producers' statistics "                         \
+      "(statistics.interval.ms=5000) for the lag, producer queue and broker metrics. See "         \
+      "docs/monitoring.md.")                                                                       \
+    X(METRICS_RECORDING_LEVEL, "metrics.recording.level", ENUM, "INFO", "INFO|DEBUG|TRACE",        \
+      "Which metrics the tasks record, as Kafka Streams' setting: INFO, the thread, task and "     \
+      "record cache ones; DEBUG (or TRACE) adds the state stores' (each get, put, delete, range "  \
+      "and flush timed: two clock reads an operation) and the processor nodes' (records each "     \
+      "node processed). See docs/monitoring.md.")                                                  \
     X(SEND_QUEUE_FULL_TIMEOUT_MS, "send.queue.full.timeout.ms", INT, "60000", "100..",             \
       "How long a sink waits for room in the producer's queue (serving delivery reports "          \
       "meanwhile) before the record fails with a timeout, as the Java producer's max.block.ms. A " \

@@ -47,6 +47,11 @@ int64_t rill__conf_commit_interval(const rill_conf_t *conf);
  * error handler). Returns 0 or RILL_ECONFIG naming the property. */
 int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *errstr,
                         size_t errstr_size);
+/* Splits "host:port" (port 0..65535, host not empty) into host (a string of at most
+ * host_size - 1 bytes) and *port: 0, or -1 when value has not that form. */
+int rill__host_port_split(const char *value, char *host, size_t host_size, int *port);
+/* What rill__host_port_split wants, for messages. */
+#define RILL__HOST_PORT_FORM "not host:port (e.g. 127.0.0.1:9464; IPv4 only)"
 /* Applies the pass-through properties of scope (and both) to a librdkafka configuration. */
 int rill__conf_apply(const rill_conf_t *conf, rd_kafka_conf_t *kconf, conf_scope_t scope,
                      char *errstr, size_t errstr_size);

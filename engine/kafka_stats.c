@@ -1,6 +1,7 @@
 /*
- * The consumer's statistics (kafka_stats.h): the last document, kept parsed (a jansson tree)
- * under a mutex that the stats callback takes once per interval and a scrape once per scrape.
+ * A client's statistics (kafka_stats.h). The stats callback only copies the document (a memcpy
+ * under a mutex held for a pointer swap); the first scrape after it parses it (a jansson tree,
+ * kept under a second mutex that only scrapes take), so the stream thread never parses JSON.
  * The fields read are librdkafka's documented ones (STATISTICS.md): topics.<t>.partitions.<p>
  * .hi_offset, .ls_offset, .app_offset, .next_offset, .fetchq_cnt and .fetch_state,
  * brokers.<b>.nodeid, .source, .rtt.avg/.p99, .tx, .txerrs, .req_timeouts, .rxerrs.
@@ -15,9 +16,12 @@
 #include <string.h>
 
 struct kafka_stats {
-    bool read_committed; /* the end is the last stable offset */
-    pthread_mutex_t lock;
-    json_t *doc; /* the last document, or NULL */
+    bool read_committed;      /* the end is the last stable offset */
+    pthread_mutex_t raw_lock; /* the callback's and a scrape's hand-over */
+    char *raw;                /* the newest document, not parsed yet (NULL: none) */
+    size_t raw_len;
+    pthread_mutex_t lock; /* the scrapes' */
+    json_t *doc;          /* the last document parsed, or NULL */
 };
 
 kafka_stats_t *rill__kstats_new(bool read_committed)
@@ -25,6 +29,7 @@ kafka_stats_t *rill__kstats_new(bool read_committed)
     kafka_stats_t *s = rill_calloc(1, sizeof *s);
     if (s) {
         s->read_committed = read_committed;
+        pthread_mutex_init(&s->raw_lock, NULL);
         pthread_mutex_init(&s->lock, NULL);
     }
     return s;
@@ -35,27 +40,63 @@ void rill__kstats_destroy(kafka_stats_t *s)
     if (!s)
         return;
     json_decref(s->doc);
+    rill_free(s->raw);
+    pthread_mutex_destroy(&s->raw_lock);
     pthread_mutex_destroy(&s->lock);
     rill_free(s);
-}
-
-void rill__kstats_take(kafka_stats_t *s, const char *json, size_t len)
-{
-    json_t *doc = json_loadb(json, len, 0, NULL);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return;
-    }
-    pthread_mutex_lock(&s->lock);
-    json_t *old = s->doc;
-    s->doc = doc;
-    pthread_mutex_unlock(&s->lock);
-    json_decref(old);
 }
 
 static int64_t int_at(json_t *obj, const char *key)
 {
     return (int64_t)json_integer_value(json_object_get(obj, key));
+}
+
+void rill__kstats_take(kafka_stats_t *s, const char *json, size_t len)
+{
+    char *copy = rill_malloc(len ? len : 1);
+    if (!copy)
+        return; /* the scrape keeps the document before */
+    memcpy(copy, json, len);
+    pthread_mutex_lock(&s->raw_lock);
+    char *old = s->raw;
+    s->raw = copy;
+    s->raw_len = len;
+    pthread_mutex_unlock(&s->raw_lock);
+    rill_free(old);
+}
+
+/* Parses the newest document, if one came since the last scrape; s->lock held. A document that
+ * does not parse leaves the one before. */
+static void refresh(kafka_stats_t *s)
+{
+    pthread_mutex_lock(&s->raw_lock);
+    char *raw = s->raw;
+    size_t len = s->raw_len;
+    s->raw = NULL;
+    pthread_mutex_unlock(&s->raw_lock);
+    if (!raw)
+        return;
+    json_t *doc = json_loadb(raw, len, 0, NULL);
+    rill_free(raw);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return;
+    }
+    json_decref(s->doc);
+    s->doc = doc;
+}
+
+bool rill__kstats_queue(kafka_stats_t *s, int64_t *messages, int64_t *bytes)
+{
+    if (!s)
+        return false;
+    pthread_mutex_lock(&s->lock);
+    refresh(s);
+    bool known = s->doc != NULL;
+    *messages = int_at(s->doc, "msg_cnt");
+    *bytes = int_at(s->doc, "msg_size");
+    pthread_mutex_unlock(&s->lock);
+    return known;
 }
 
 void rill__kstats_each(kafka_stats_t *s,
@@ -65,6 +106,7 @@ void rill__kstats_each(kafka_stats_t *s,
     if (!s)
         return;
     pthread_mutex_lock(&s->lock);
+    refresh(s);
     const char *name;
     json_t *v;
     json_object_foreach(lag ? json_object_get(s->doc, "topics") : NULL, name, v)

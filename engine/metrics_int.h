@@ -7,17 +7,19 @@
 
 #include "engine_int.h"
 #include "kafka_stats.h"
-#include "metric_cells.h"
+#include "base/metric_cells.h"
 #include "task_manager.h"
 
 /* A stream thread's metrics, borrowed from it (valid while the app's query lock is held). */
 typedef struct {
     const char *name;
     bool running;
+    bool alive; /* its loop runs (it has not exited, failed or closed) */
     const hist_t *process, *commit, *rebalance, *e2e;
     const cell_t *txn_commits, *txn_aborts;
     const task_manager_t *tm;
-    kafka_stats_t *stats;      /* NULL: no statistics */
+    kafka_stats_t *stats;      /* the consumer's statistics; NULL: none */
+    kafka_stats_t *pstats;     /* the producer's; NULL: none */
     int64_t restore_remaining; /* records the thread's restores still lack */
     /* Outputs the production handler dropped from delivery reports (not any task's), and those
      * of them sent to the dead letter queue. */

@@ -43,6 +43,7 @@ typedef struct {
     prom_t *p;
     const char *app_id, *thread;
     int counter;
+    const char *client; /* the broker families' client label: "consumer" or "producer" */
 } scrape_t;
 
 static void task_info(void *ud, const tm_task_view_t *task)
@@ -89,12 +90,61 @@ static void lag_sample(void *ud, const char *topic, int32_t partition, int64_t l
     rill__prom_sample_u64(s->p, "rill_consumer_lag", labels, (uint64_t)lag);
 }
 
+/* The store-level families, one pass each (s->counter picks one): records restored, what the
+ * restore lacks, the operations' latencies (DEBUG). */
+enum { STORE_RESTORED, STORE_REMAINING, STORE_OPS };
+static const char *const store_ops[RILL_STORE_OP_COUNT] = {
+#define RILL__STORE_OP_NAME(id, name) name,
+    RILL_STORE_OPS(RILL__STORE_OP_NAME)
+#undef RILL__STORE_OP_NAME
+};
+
+static void store_sample(void *ud, const tm_task_view_t *task)
+{
+    scrape_t *s = ud;
+    for (size_t i = 0; i < rill__task_store_count(task->task); i++) {
+        rill__store_metrics_t m;
+        rill__task_store_metrics(task->task, i, &m);
+        const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task->id,
+                                "store",          m.name,    NULL,     NULL,      NULL};
+        if (s->counter == STORE_RESTORED) {
+            rill__prom_sample_u64(s->p, "rill_store_records_restored_total", labels,
+                                  cell_get(m.restored));
+            continue;
+        }
+        if (s->counter == STORE_REMAINING) {
+            rill__prom_sample_u64(s->p, "rill_store_restore_remaining_records", labels,
+                                  cell_get(m.restore_remaining));
+            continue;
+        }
+        labels[8] = "op";
+        for (int op = 0; op < RILL_STORE_OP_COUNT; op++)
+            if (hist_count(&m.ops[op])) { /* a store that never ranges shows no range series */
+                labels[9] = store_ops[op];
+                rill__prom_histogram(s->p, "rill_store_latency_seconds", labels, &m.ops[op]);
+            }
+    }
+}
+
+static void node_sample(void *ud, const tm_task_view_t *task)
+{
+    scrape_t *s = ud;
+    for (size_t i = 0; i < rill__task_node_count(task->task); i++) {
+        const cell_t *processed;
+        const char *node = rill__task_node_metrics(task->task, i, &processed);
+        const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task",
+                                task->id,         "node",    node,     NULL};
+        rill__prom_sample_u64(s->p, "rill_node_records_processed_total", labels,
+                              cell_get(processed));
+    }
+}
+
 /* The broker families, one pass each (s->counter picks the field). */
 static void broker_sample(void *ud, const kafka_broker_stats_t *b)
 {
     scrape_t *s = ud;
-    const char *labels[] = {"application_id", s->app_id, "thread", s->thread,
-                            "broker",         b->name,   NULL};
+    const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "client",
+                            s->client,        "broker",  b->name,  NULL};
     switch (s->counter) {
     case 0:
         rill__prom_sample(s->p, "rill_broker_rtt_seconds", labels, (double)b->rtt_avg_us / 1e6);
@@ -119,13 +169,13 @@ static const struct {
     const char *name, *type, *help;
 } broker_families[] = {
     {"rill_broker_rtt_seconds", "gauge",
-     "The average round-trip time of the thread's consumer's requests to a broker over the last "
-     "statistics interval (librdkafka's rtt.avg)."},
+     "The average round-trip time of a client's requests to a broker over the last statistics "
+     "interval (librdkafka's rtt.avg); client is the thread's consumer or producer."},
     {"rill_broker_rtt_p99_seconds", "gauge", "Its 99th percentile (rtt.p99)."},
-    {"rill_broker_requests_total", "counter", "Requests the thread's consumer sent the broker."},
+    {"rill_broker_requests_total", "counter", "Requests the client sent the broker."},
     {"rill_broker_request_errors_total", "counter",
-     "The consumer's requests that failed to be sent, and responses that failed to be read."},
-    {"rill_broker_request_timeouts_total", "counter", "The consumer's requests that timed out."},
+     "The client's requests that failed to be sent, and responses that failed to be read."},
+    {"rill_broker_request_timeouts_total", "counter", "The client's requests that timed out."},
 };
 
 /* A histogram family of each thread; which picks the view's field. */
@@ -163,9 +213,14 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
         const char *labels[] = {"application_id", app_id, "state", rill_state_name(st), NULL};
         rill__prom_sample(&p, "rill_app_state", labels, st == state);
     }
-    rill__prom_family(&p, "rill_stream_threads", "gauge", "Stream threads alive.");
+    rill__prom_family(&p, "rill_stream_threads", "gauge",
+                      "Stream threads alive: started, and not exited (failed or closed); Kafka "
+                      "Streams' alive-stream-threads.");
     const char *app_labels[] = {"application_id", app_id, NULL};
-    rill__prom_sample(&p, "rill_stream_threads", app_labels, n);
+    int alive = 0;
+    for (int i = 0; i < n; i++)
+        alive += views[i].alive;
+    rill__prom_sample(&p, "rill_stream_threads", app_labels, alive);
     rill__prom_family(&p, "rill_thread_running", "gauge",
                       "1 when the thread has its assignment, every task restored, and processes.");
     for (int i = 0; i < n; i++) {
@@ -250,7 +305,7 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
     /* Tasks. */
     rill__prom_family(&p, "rill_task_info", "gauge",
                       "1 for each task a thread has, with its state.");
-    scrape_t s = {&p, app_id, NULL, 0};
+    scrape_t s = {&p, app_id, NULL, 0, NULL};
     for (int i = 0; i < n; i++) {
         s.thread = views[i].name;
         if (views[i].tm)
@@ -277,6 +332,42 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
         }
     }
 
+    /* State stores and processor nodes. */
+    static const struct {
+        const char *name, *type, *help;
+    } store_families[] = {
+        [STORE_RESTORED] = {"rill_store_records_restored_total", "counter",
+                            "Changelog records restored into the store (this task's)."},
+        [STORE_REMAINING] = {"rill_store_restore_remaining_records", "gauge",
+                             "Changelog records the store's restore still lacks (0: restored; "
+                             "Kafka Streams' restore-remaining-records-total)."},
+        [STORE_OPS] = {"rill_store_latency_seconds", "histogram",
+                       "Time of the store's operations by op: get, put, delete, range (making "
+                       "the iterator) and flush (the record cache written through); the "
+                       "count is their number. metrics.recording.level DEBUG only."},
+    };
+    bool debug = strcmp(RILL_CONF_STR(app->conf, METRICS_RECORDING_LEVEL), "INFO") != 0;
+    for (int f = STORE_RESTORED; f <= (debug ? STORE_OPS : STORE_REMAINING); f++) {
+        rill__prom_family(&p, store_families[f].name, store_families[f].type,
+                          store_families[f].help);
+        s.counter = f;
+        for (int i = 0; i < n; i++) {
+            s.thread = views[i].name;
+            if (views[i].tm)
+                rill__tm_scrape(views[i].tm, store_sample, &s);
+        }
+    }
+    if (debug) {
+        rill__prom_family(&p, "rill_node_records_processed_total", "counter",
+                          "Records the processor node processed (Kafka Streams' node-level "
+                          "process-total). metrics.recording.level DEBUG only.");
+        for (int i = 0; i < n; i++) {
+            s.thread = views[i].name;
+            if (views[i].tm)
+                rill__tm_scrape(views[i].tm, node_sample, &s);
+        }
+    }
+
     /* The consumers' statistics. */
     rill__prom_family(&p, "rill_consumer_lag", "gauge",
                       "Records between the consumer's position and the end of the partition (from "
@@ -291,7 +382,26 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
         s.counter = (int)f;
         for (int i = 0; i < n; i++) {
             s.thread = views[i].name;
+            s.client = "consumer";
             rill__kstats_each(views[i].stats, NULL, broker_sample, &s);
+            s.client = "producer";
+            rill__kstats_each(views[i].pstats, NULL, broker_sample, &s);
+        }
+    }
+    static const char *const queue_families[][2] = {
+        {"rill_producer_queue_messages",
+         "Output records in the thread's producer waiting to be sent or acknowledged "
+         "(librdkafka's msg_cnt, every statistics.interval.ms)."},
+        {"rill_producer_queue_bytes", "Their bytes (msg_size)."},
+    };
+    for (int f = 0; f < 2; f++) {
+        rill__prom_family(&p, queue_families[f][0], "gauge", queue_families[f][1]);
+        for (int i = 0; i < n; i++) {
+            int64_t msgs, bytes;
+            const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
+            if (rill__kstats_queue(views[i].pstats, &msgs, &bytes))
+                rill__prom_sample_u64(&p, queue_families[f][0], labels,
+                                      (uint64_t)(f == 0 ? msgs : bytes));
         }
     }
 

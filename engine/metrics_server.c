@@ -128,16 +128,12 @@ static void mhd_log(void *ud, const char *fmt, va_list ap)
 metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen, char *errstr,
                                              size_t errstr_size)
 {
-    const char *colon = strrchr(listen, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == listen || !end || *end || end == colon + 1 || port < 0 || port > 65535) {
-        snprintf(errstr, errstr_size,
-                 "metrics.listen=%s: not host:port (e.g. 127.0.0.1:9464; IPv4 only)", listen);
+    char host[200];
+    int port;
+    if (rill__host_port_split(listen, host, sizeof host, &port)) {
+        snprintf(errstr, errstr_size, "metrics.listen=%s: %s", listen, RILL__HOST_PORT_FORM);
         return NULL;
     }
-    char host[200];
-    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, NULL, &hints, &ai) || !ai) {
         snprintf(errstr, errstr_size, "metrics.listen=%s: cannot resolve host '%s'", listen, host);
@@ -159,11 +155,12 @@ metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen
     }
     s->app = app;
     errno = 0;
-    s->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                         (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
-                         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+        NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, /* first, so that every message of the daemon's goes there */
+        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT, 64u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "metrics.listen=%s: cannot serve there (%s)", listen,
                  errno ? strerror(errno) : "libmicrohttpd refused");

@@ -8,7 +8,7 @@
 #ifndef RILL_ENGINE_PROMETHEUS_H
 #define RILL_ENGINE_PROMETHEUS_H
 
-#include "metric_cells.h"
+#include "base/metric_cells.h"
 
 #include <rill/serde.h>
 

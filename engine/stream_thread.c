@@ -126,7 +126,12 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     (void)rk;
     stream_thread_t *t = opaque;
     if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
-        atomic_fetch_add(&t->m_commits, 1);
+        /* librdkafka posts a synchronous commit's result here too (rdkafka_cgrp.c,
+         * rd_kafka_cgrp_propagate_commit_result, in 2.0.2 as now): commit_offsets counted it. */
+        if (t->sync_results > 0)
+            t->sync_results--;
+        else
+            atomic_fetch_add(&t->m_commits, 1);
         return;
     }
     rill_log(RILL_LOG_WARN, "thread",
@@ -210,13 +215,22 @@ static void revoked(stream_thread_t *t, rd_kafka_t *rk, rd_kafka_topic_partition
     }
 }
 
-/* The consumer's statistics, every statistics.interval.ms (metrics.listen set). */
+/* The consumer's and the producer's statistics, every statistics.interval.ms (metrics.listen
+ * set); each client's own callback is served on this thread. */
 static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
     stream_thread_t *t = opaque;
     rill__kstats_take(t->stats, json, len);
     return 0; /* librdkafka frees json */
+}
+
+static int producer_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    stream_thread_t *t = opaque;
+    rill__kstats_take(t->pstats, json, len);
+    return 0;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -430,6 +444,7 @@ static void add_pattern(void *ud, const char *pattern)
 static void thread_main(void *arg)
 {
     stream_thread_t *t = arg;
+    atomic_store(&t->alive, true);
     /* Subscribe to every source topic and pattern ("^" marks a regex for librdkafka). */
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < t->ctx.ntopics; i++) {
@@ -471,6 +486,7 @@ static void thread_main(void *arg)
     uv_close((uv_handle_t *)&t->stop_async, NULL);
     pthread_mutex_unlock(&t->stop_lock);
     uv_run(&t->loop, UV_RUN_DEFAULT);
+    atomic_store(&t->alive, false);
     if (t->ctx.events.exited)
         t->ctx.events.exited(t->ctx.events.ud);
 }
@@ -514,15 +530,16 @@ stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t 
     t->env = t->ctx.env;
     reader_events_t rev = {NULL, rill__tm_restored};
     client_callbacks_t ccb = {t, rebalance_cb, offset_commit_cb, NULL, NULL};
+    client_callbacks_t pcb = {t, NULL, NULL, dr_msg_cb, NULL};
     if (RILL_CONF_STR(t->ctx.conf, METRICS_LISTEN)[0]) {
-        if (!(t->stats = rill__kstats_new(t->ctx.eos))) {
+        if (!(t->stats = rill__kstats_new(t->ctx.eos)) || !(t->pstats = rill__kstats_new(false))) {
             snprintf(errstr, errstr_size, "out of memory");
             rill__thread_destroy(t);
             return NULL;
         }
         ccb.stats = stats_cb;
+        pcb.stats = producer_stats_cb;
     }
-    client_callbacks_t pcb = {t, NULL, NULL, dr_msg_cb, NULL};
     producer_events_t pev = {t, producer_replacing, producer_replaced};
     if (!(t->collector = rill__collector_new(&t->ctx, t->name)) ||
         !(t->tm = rill__tm_new(&t->ctx, t->name, &t->env))) {
@@ -628,6 +645,7 @@ void rill__thread_destroy(stream_thread_t *t)
     rill__reader_destroy(t->reader);
     rill__collector_destroy(t->collector);
     rill__kstats_destroy(t->stats);
+    rill__kstats_destroy(t->pstats);
     rill_free(t->batch);
     rill_free(t->hdrs);
     if (t->pipefd[0] >= 0)
@@ -682,6 +700,7 @@ void rill__thread_view(stream_thread_t *t, thread_view_t *v)
     *v = (thread_view_t){
         .name = t->name,
         .running = atomic_load(&t->running),
+        .alive = atomic_load(&t->alive),
         .process = &t->m_process,
         .commit = &t->m_commit,
         .rebalance = &t->m_rebalance,
@@ -690,6 +709,7 @@ void rill__thread_view(stream_thread_t *t, thread_view_t *v)
         .txn_aborts = &t->m_txn_aborts,
         .tm = t->tm,
         .stats = t->stats,
+        .pstats = t->pstats,
         .restore_remaining = t->reader ? rill__reader_remaining(t->reader) : 0,
     };
     if (t->collector)

@@ -10,7 +10,7 @@
 #include "changelog_reader.h"
 #include "collector.h"
 #include "kafka_stats.h"
-#include "metric_cells.h"
+#include "base/metric_cells.h"
 #include "stream_producer.h"
 #include "task_manager.h"
 
@@ -55,6 +55,8 @@ struct stream_thread {
     bool rewound;       /* the current batch is stale: an aborted transaction rewound the tasks */
     int64_t last_purge; /* when repartition topics were last purged (monotonic ms) */
     bool stopping, failed;
+    int sync_results;  /* synchronous commits counted whose callback is still to come */
+    atomic_bool alive; /* the thread runs (its loop started, and it has not exited) */
     atomic_bool running;
     atomic_bool stop_requested;
     pthread_mutex_t stop_lock; /* orders stop requests against closing stop_async */
@@ -72,6 +74,7 @@ struct stream_thread {
     cell_t m_txn_commits, m_txn_aborts;
     int64_t rebalance_from_ns; /* 0: no rebalance under way */
     kafka_stats_t *stats;      /* the consumer's statistics (lag, brokers), or NULL */
+    kafka_stats_t *pstats;     /* the producer's (its queue, brokers), or NULL */
 };
 
 /* Batches of records served per loop turn before timers and the stop request get their turn. */

@@ -970,7 +970,8 @@ void rill__tm_scrape(const task_manager_t *tm, void (*fn)(void *ud, const tm_tas
                                    .st = ref->st,
                                    .partition = ref->partition,
                                    .counters = ref->pub,
-                                   .skipped_by = ref->pub_skipped};
+                                   .skipped_by = ref->pub_skipped,
+                                   .task = ref->task};
             fn(ud, &view);
         }
 }

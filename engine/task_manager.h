@@ -11,7 +11,7 @@
 #define RILL_ENGINE_TASK_MANAGER_H
 
 #include "changelog_reader.h"
-#include "metric_cells.h"
+#include "base/metric_cells.h"
 #include "partition_group.h"
 
 typedef struct task_manager task_manager_t;
@@ -135,6 +135,7 @@ typedef struct {
     int32_t partition;
     const cell_t *counters;   /* RILL__TASK_COUNTERS cells, as last published */
     const cell_t *skipped_by; /* RILL_SKIP_CAUSES cells: skipped records by cause */
+    const rill_task_t *task;  /* for its store and node metrics (rill__task_store_metrics) */
 } tm_task_view_t;
 /* Calls fn for each task that exists (restoring, running or suspended). The caller holds the
  * query lock (read), which keeps the table still. @thread any */

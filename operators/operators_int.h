@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <stdio.h>
 #include <stdatomic.h>
+#include <time.h>
 
 typedef enum { NODE_SOURCE, NODE_PROCESSOR, NODE_SINK } node_kind_t;
 
@@ -90,7 +91,9 @@ struct rill_context {
 struct node_inst {
     rill_context_t ctx;
     const node_t *node;
-    int index; /* the node's index in the topology */
+    bool metered;     /* env.debug_metrics: count processed */
+    cell_t processed; /* records the node processed (Kafka Streams' node-level process-total) */
+    int index;        /* the node's index in the topology */
     void *state;
     node_inst_t **children;
     size_t nchildren;
@@ -261,7 +264,30 @@ typedef struct task_store {
     rill_bytes_t scratch; /* stored-value and cache-entry composition; a global store's reads */
     rill_bytes_t keybuf;  /* layout keys */
     uint32_t seq;         /* a store that retains duplicates: the last sequence number put */
+    bool metered;         /* env.debug_metrics: time each operation into ops */
+    hist_t ops[RILL_STORE_OP_COUNT];
+    cell_t restored;          /* changelog records restored */
+    cell_t restore_remaining; /* what the driver's restore still lacks (rill__task_restore_left) */
 } task_store_t;
+
+/* The monotonic clock in nanoseconds, for store-level metrics (a vDSO read, no system call). */
+static inline uint64_t rill__mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+/* Starts timing a store operation: the clock when ts is metered, else 0. */
+static inline uint64_t rill__meter_start(const task_store_t *ts)
+{
+    return ts->metered ? rill__mono_ns() : 0;
+}
+/* Counts the operation op started at t0 (from rill__meter_start: 0 means not metered). */
+static inline void rill__meter_end(task_store_t *ts, int op, uint64_t t0)
+{
+    if (t0)
+        hist_observe(&ts->ops[op], rill__mono_ns() - t0);
+}
 
 /* What the three files of a task's stores share. */
 /* Returns the name of a store type ("key-value", "window", ...) for messages (stores.c). */

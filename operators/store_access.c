@@ -415,7 +415,9 @@ int rill__task_flush(rill_task_t *task)
                 continue;
             any = true;
             task->sink_rc = 0;
+            uint64_t t0 = rill__meter_start(ts);
             int rc = flush_cache(ts);
+            rill__meter_end(ts, RILL_STORE_OP_FLUSH, t0);
             if (!rc)
                 rc = task->sink_rc;
             if (rc)
@@ -555,14 +557,31 @@ bool rill_context_on_store_flush(rill_context_t *ctx, const char *name, rill_sto
     return false;
 }
 
+/* store_get and store_put, timed when the store is metered. */
+static int metered_get(task_store_t *ts, rill_buf_t layout, rill_buf_t *value, int64_t *ts_ms)
+{
+    uint64_t t0 = rill__meter_start(ts);
+    int rc = store_get(ts, layout, value, ts_ms);
+    rill__meter_end(ts, RILL_STORE_OP_GET, t0);
+    return rc;
+}
+
+static int metered_put(task_store_t *ts, rill_buf_t layout, rill_buf_t value, int64_t ts_ms)
+{
+    uint64_t t0 = rill__meter_start(ts);
+    int rc = store_put(ts, layout, value, ts_ms);
+    rill__meter_end(ts, value.data ? RILL_STORE_OP_PUT : RILL_STORE_OP_DELETE, t0);
+    return rc;
+}
+
 int rill_kv_get(rill_kv_store_t *store, rill_buf_t key, rill_buf_t *value, int64_t *ts)
 {
-    return store_get((task_store_t *)store, key, value, ts);
+    return metered_get((task_store_t *)store, key, value, ts);
 }
 
 int rill_kv_put(rill_kv_store_t *store, rill_buf_t key, rill_buf_t value, int64_t ts)
 {
-    return store_put((task_store_t *)store, key, value, ts);
+    return metered_put((task_store_t *)store, key, value, ts);
 }
 
 int rill_kv_get_as_of(rill_kv_store_t *store, rill_buf_t key, int64_t as_of, rill_buf_t *value,
@@ -571,7 +590,10 @@ int rill_kv_get_as_of(rill_kv_store_t *store, rill_buf_t key, int64_t as_of, ril
     task_store_t *s = (task_store_t *)store;
     if (!s || !s->vstore)
         return RILL_EINVAL;
-    return rill_versioned_store_get_as_of(s->vstore, key, as_of, value, ts, NULL);
+    uint64_t t0 = rill__meter_start(s);
+    int rc = rill_versioned_store_get_as_of(s->vstore, key, as_of, value, ts, NULL);
+    rill__meter_end(s, RILL_STORE_OP_GET, t0);
+    return rc;
 }
 
 bool rill_kv_is_versioned(const rill_kv_store_t *store)
@@ -579,10 +601,9 @@ bool rill_kv_is_versioned(const rill_kv_store_t *store)
     return store && ((const task_store_t *)store)->def->spec.type == RILL_STORE_VERSIONED;
 }
 
-rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
-                                 const rill_buf_t *to, bool reverse)
+static rill_store_iter_t *kv_range(task_store_t *ts, const rill_buf_t *from, const rill_buf_t *to,
+                                   bool reverse)
 {
-    task_store_t *ts = (task_store_t *)store;
     if (ts->vstore)
         return NULL;
     if (ts->global)
@@ -590,6 +611,18 @@ rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
     if (flush_cache(ts))
         return NULL;
     return rill_store_range(ts->kv, from, to, reverse);
+}
+
+/* A range's latency is the iterator's making (the cache written through first, the snapshot),
+ * not its reads, which the caller paces (Kafka Streams' range-latency likewise). */
+rill_store_iter_t *rill_kv_range(rill_kv_store_t *store, const rill_buf_t *from,
+                                 const rill_buf_t *to, bool reverse)
+{
+    task_store_t *ts = (task_store_t *)store;
+    uint64_t t0 = rill__meter_start(ts);
+    rill_store_iter_t *it = kv_range(ts, from, to, reverse);
+    rill__meter_end(ts, RILL_STORE_OP_RANGE, t0);
+    return it;
 }
 
 /* Makes the layout key of a window in the store's key buffer (a null view when out of memory).
@@ -622,7 +655,7 @@ int rill_window_handle_get(rill_window_handle_t *ws, rill_buf_t key, int64_t sta
     rill_buf_t layout = window_layout(s, key, start);
     if (!layout.data)
         return RILL_ENOMEM;
-    return store_get(s, layout, value, ts);
+    return metered_get(s, layout, value, ts);
 }
 
 int rill_window_handle_put(rill_window_handle_t *ws, rill_buf_t key, int64_t start,
@@ -635,16 +668,18 @@ int rill_window_handle_put(rill_window_handle_t *ws, rill_buf_t key, int64_t sta
     rill_buf_t layout = window_layout(s, key, start);
     if (!layout.data)
         return RILL_ENOMEM;
-    return store_put(s, layout, value, ts);
+    return metered_put(s, layout, value, ts);
 }
 
 rill_window_iter_t *rill_window_handle_fetch(rill_window_handle_t *ws, rill_buf_t key, int64_t from,
                                              int64_t to)
 {
     task_store_t *s = (task_store_t *)ws;
-    if (flush_cache(s))
-        return NULL;
-    return rill_window_store_fetch(s->ws, key, from, to, false);
+    uint64_t t0 = rill__meter_start(s);
+    rill_window_iter_t *it =
+        flush_cache(s) ? NULL : rill_window_store_fetch(s->ws, key, from, to, false);
+    rill__meter_end(s, RILL_STORE_OP_RANGE, t0);
+    return it;
 }
 
 int rill_session_handle_put(rill_session_handle_t *ss, rill_buf_t key, int64_t start, int64_t end,
@@ -654,16 +689,18 @@ int rill_session_handle_put(rill_session_handle_t *ss, rill_buf_t key, int64_t s
     rill_buf_t layout = session_layout(s, key, start, end);
     if (!layout.data)
         return RILL_ENOMEM;
-    return store_put(s, layout, value, ts);
+    return metered_put(s, layout, value, ts);
 }
 
 rill_session_iter_t *rill_session_handle_find(rill_session_handle_t *ss, rill_buf_t key,
                                               int64_t earliest_end, int64_t latest_start)
 {
     task_store_t *s = (task_store_t *)ss;
-    if (flush_cache(s))
-        return NULL;
-    return rill_session_store_find(s->ss, key, earliest_end, latest_start);
+    uint64_t t0 = rill__meter_start(s);
+    rill_session_iter_t *it =
+        flush_cache(s) ? NULL : rill_session_store_find(s->ss, key, earliest_end, latest_start);
+    rill__meter_end(s, RILL_STORE_OP_RANGE, t0);
+    return it;
 }
 
 /* ---- for interactive queries ---- */
@@ -693,4 +730,26 @@ rill_session_store_t *rill__task_session_store(rill_task_t *task, const char *na
 {
     task_store_t *ts = task_find(task, name, RILL_STORE_SESSION);
     return ts ? ts->ss : NULL;
+}
+
+/* ---- metrics, for the engine's scrape ---- */
+
+size_t rill__task_store_count(const rill_task_t *task)
+{
+    return task->nstores;
+}
+
+void rill__task_store_metrics(const rill_task_t *task, size_t i, rill__store_metrics_t *m)
+{
+    const task_store_t *ts = &task->stores[i];
+    *m = (rill__store_metrics_t){.name = ts->def->spec.name,
+                                 .ops = ts->ops,
+                                 .restored = &ts->restored,
+                                 .restore_remaining = &ts->restore_remaining};
+}
+
+void rill__task_restore_left(rill_task_t *task, size_t i, uint64_t n)
+{
+    if (i < task->nchangelogs)
+        cell_set(&task->stores[task->changelogs[i]].restore_remaining, n);
 }

@@ -87,6 +87,7 @@ int rill__task_restore(rill_task_t *task, size_t i, const rill_record_t *raw)
         return rc;
     }
     task->metrics.restored++;
+    cell_add(&ts->restored, 1);
     task->writes_since_checkpoint++; /* the store moved past its checkpoint */
     return 0;
 }
@@ -140,6 +141,7 @@ int rill__task_restore_batch(rill_task_t *task, size_t i, const rill_record_t *r
         return rc;
     }
     task->metrics.restored += n;
+    cell_add(&ts->restored, n);
     task->writes_since_checkpoint += n;
     return restored_to(task, ts, &raw[n - 1]);
 }

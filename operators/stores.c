@@ -303,6 +303,7 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
         task_store_t *ts = &task->stores[task->nstores++];
         ts->def = &topo->stores[k];
         ts->task = task;
+        ts->metered = task->env.debug_metrics;
         ts->checkpoint = -1;
         ts->backend =
             ts->def->spec.backend ? ts->def->spec.backend : task->env.default_store_backend;
@@ -397,6 +398,7 @@ int rill__task_open_stores(rill_task_t *task, char *errstr, size_t errstr_size)
                 .checkpoint = -1,
                 .kv = rill__global_store(task->env.global, topo->stores[k].spec.name),
                 .global = true,
+                .metered = task->env.debug_metrics,
             };
     return 0;
 }

@@ -56,9 +56,21 @@ __attribute__((cold, noinline)) static int unexplained(node_inst_t *inst, int rc
     return rc;
 }
 
-int rill__forward_one(node_inst_t *child, const rill_record_t *rec)
+/* Counts a record of a node at metrics.recording.level DEBUG: out of line and cold, so that at
+ * INFO the record path pays a test and a branch. */
+__attribute__((noinline, cold)) static void count_node(node_inst_t *inst)
+{
+    cell_add(&inst->processed, 1);
+}
+
+/* One node's share of a record; always inlined into rill_context_forward (the record path),
+ * which gcc stops doing by itself once the node count's test is in. */
+static inline __attribute__((always_inline)) int forward_one(node_inst_t *child,
+                                                             const rill_record_t *rec)
 {
     const rill_processor_ops *ops = child->node->ops;
+    if (__builtin_expect(child->metered, 0))
+        count_node(child);
     if (!ops || !ops->process)
         return rill_context_forward(&child->ctx, rec);
     int rc = ops->process(&child->ctx, child->state, rec);
@@ -66,11 +78,16 @@ int rill__forward_one(node_inst_t *child, const rill_record_t *rec)
     return rc ? unexplained(child, rc, "its function", rec) : 0;
 }
 
+int rill__forward_one(node_inst_t *child, const rill_record_t *rec)
+{
+    return forward_one(child, rec);
+}
+
 int rill_context_forward(rill_context_t *ctx, const rill_record_t *rec)
 {
     node_inst_t *inst = ctx->inst;
     for (size_t i = 0; i < inst->nchildren; i++) {
-        int rc = rill__forward_one(inst->children[i], rec);
+        int rc = forward_one(inst->children[i], rec);
         if (rc)
             return rc;
     }
@@ -435,6 +452,7 @@ rill_task_t *rill__task_open(const rill_topology_t *topo, int st, int32_t partit
         node_inst_t *inst = &task->insts[k];
         inst->index = topo->sub_order[st][k];
         inst->node = topo->nodes[inst->index];
+        inst->metered = env->debug_metrics;
         inst->ctx.task = task;
         inst->ctx.inst = inst;
         task->by_index[inst->index] = inst;
@@ -621,6 +639,8 @@ static int process_raw(rill_task_t *task, int source, const rill_record_t *raw)
     if (rec.timestamp > task->stream_time)
         task->stream_time = rec.timestamp;
     task->metrics.processed++;
+    if (inst->metered)
+        cell_add(&inst->processed, 1);
     task->sink_rc = 0;
     task->failed_node = NULL;
     task->error[0] = '\0'; /* so a failure below without a reason is told from one with */
@@ -712,4 +732,15 @@ int64_t rill__task_stream_time(const rill_task_t *task)
 const char *rill__task_id(const rill_task_t *task)
 {
     return task->id;
+}
+
+size_t rill__task_node_count(const rill_task_t *task)
+{
+    return task->ninst;
+}
+
+const char *rill__task_node_metrics(const rill_task_t *task, size_t i, const cell_t **processed)
+{
+    *processed = &task->insts[i].processed;
+    return task->insts[i].node->name;
 }

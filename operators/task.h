@@ -17,6 +17,8 @@
 
 #include <rill/processor.h>
 
+#include "base/metric_cells.h"
+
 typedef struct rill_task rill_task_t;
 typedef struct rill_global rill_global_t;
 
@@ -159,6 +161,10 @@ typedef struct {
     void *late_record_ud;
     /* The app's global stores, which every task reads (NULL: the topology has none). */
     const rill_global_t *global;
+    /* metrics.recording.level DEBUG or TRACE: the tasks also keep store-level metrics (each
+     * operation's latency) and processor-node-level ones (records each node processed), as
+     * Kafka Streams records them at DEBUG only. */
+    bool debug_metrics;
 } rill_task_env_t;
 
 /* Parses errors.retry.topics.delays.ms ("1000,10000") into at most max delays; returns how
@@ -289,6 +295,42 @@ const char *rill__task_error(const rill_task_t *task);
 const rill_task_metrics_t *rill__task_metrics(const rill_task_t *task);
 /* Returns the task id ("<sub-topology>_<partition>"), borrowed. */
 const char *rill__task_id(const rill_task_t *task);
+
+/*
+ * Store- and node-level metrics, read by the engine's scrape on another thread (the cells are
+ * written by the task's thread only; the task must stay open for the call, as the app's query
+ * lock keeps it). The operations of a store, each a latency histogram (its count the number of
+ * calls), kept at metrics.recording.level DEBUG; records restored, kept at every level.
+ */
+#define RILL_STORE_OPS(X)                                                                          \
+    X(GET, "get")       /* a read of one key (rill_kv_get, a window's, as of a time) */            \
+    X(PUT, "put")       /* a write of one key, through the record cache or to the store */         \
+    X(DELETE, "delete") /* a write of a null value */                                              \
+    X(RANGE, "range")   /* an iterator: a key range, a window fetch, a session find */             \
+    X(FLUSH, "flush")   /* the record cache written through, at commit */
+enum {
+#define RILL__STORE_OP_ID(id, name) RILL_STORE_OP_##id,
+    RILL_STORE_OPS(RILL__STORE_OP_ID)
+#undef RILL__STORE_OP_ID
+        RILL_STORE_OP_COUNT
+};
+/* One store's metrics, borrowed from the task. */
+typedef struct {
+    const char *name;                /* the store's name */
+    const hist_t *ops;               /* RILL_STORE_OP_COUNT histograms (DEBUG only) */
+    const cell_t *restored;          /* changelog records restored into it */
+    const cell_t *restore_remaining; /* what its restore still lacks (rill__task_restore_left) */
+} rill__store_metrics_t;
+/* Returns how many stores the task has (the global stores it reads included). */
+size_t rill__task_store_count(const rill_task_t *task);
+/* Fills *m with store i's metrics. */
+void rill__task_store_metrics(const rill_task_t *task, size_t i, rill__store_metrics_t *m);
+/* Records that the restore of changelog i still lacks n records (0: restored), for the metrics. */
+void rill__task_restore_left(rill_task_t *task, size_t i, uint64_t n);
+/* Returns how many processor nodes the task runs. */
+size_t rill__task_node_count(const rill_task_t *task);
+/* Returns node i's name, and its cell of records processed (DEBUG only) in *processed. */
+const char *rill__task_node_metrics(const rill_task_t *task, size_t i, const cell_t **processed);
 
 /* ---- Global stores ----------------------------------------------------------------------
  *

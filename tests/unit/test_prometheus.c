@@ -1,5 +1,5 @@
 /*
- * The Prometheus text writer (engine/prometheus.c) and the histogram cells (engine/metric_cells.h):
+ * The Prometheus text writer (engine/prometheus.c) and the histogram cells (base/metric_cells.h):
  * label values and HELP texts escaped as the exposition format says, buckets cumulative with
  * +Inf equal to _count and the sum in seconds, and the bucket of a value at each edge.
  */

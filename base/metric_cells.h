@@ -6,10 +6,12 @@
  * a torn value. Histograms count nanoseconds into power-of-two buckets (bucket i holds values
  * <= 2^(i + 7) ns: 128 ns to 73 minutes, then +Inf: end-to-end latency during a catch-up and
  * eager rebalances need the top ones), found with one count-leading-zeros: no search, no
- * allocation. Private to engine/.
+ * allocation. Header-only, not installed: the engine (thread and task metrics) and the task
+ * runtime in operators/ (store and processor-node metrics, read by the engine's scrape) include it
+ * as "base/metric_cells.h".
  */
-#ifndef RILL_ENGINE_METRIC_CELLS_H
-#define RILL_ENGINE_METRIC_CELLS_H
+#ifndef RILL_BASE_METRIC_CELLS_H
+#define RILL_BASE_METRIC_CELLS_H
 
 #include <stdatomic.h>
 #include <stdint.h>
