@@ -139,13 +139,6 @@ typedef struct {
     bool dry_run, help, has_from, has_to;
 } args_t;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int bad(const char *fmt, const char *what)
 {
     fprintf(stderr, "rill: ");
@@ -159,7 +152,7 @@ static int parse_time(const char *text, int64_t *ms)
 {
     int64_t back;
     if (text[0] == 'P' && rill_admin_parse_duration(text, &back) == 0) {
-        *ms = now_ms() - back;
+        *ms = rill_wall_clock_ms() - back;
         return 0;
     }
     return rill_admin_parse_datetime(text, ms);
@@ -226,7 +219,7 @@ static int parse(int argc, char **argv, int first, args_t *a)
             if (rill_admin_parse_duration(optarg, &v))
                 return bad("--by-duration: '%s' is not an ISO-8601 duration (PT1H, P1DT12H)",
                            optarg);
-            a->timestamp_ms = now_ms() - v;
+            a->timestamp_ms = rill_wall_clock_ms() - v;
             break;
         case O_OFFSET:
             /* --to-offset is the reset's mode, and the dead letter filter's last offset. */

@@ -201,6 +201,22 @@ void rill_log(rill_log_level_t level, const char *component, const char *fmt, ..
     pthread_mutex_unlock(&log_lock);
 }
 
+/* ---- Clocks ---- */
+
+int64_t rill_wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rill_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- Arena ----
  *
  * A bump allocator over one chunk. When a record needs more than the chunk holds, overflow

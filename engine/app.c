@@ -113,7 +113,7 @@ static void thread_failed(void *ud, int err, const char *message)
     pthread_mutex_lock(&app->lock);
     for (int i = 0; i < app->nthreads; i++)
         if (app->threads[i])
-            rill__thread_stop(app->threads[i], rill__monotonic_ms() + CLOSE_DEFAULT_MS);
+            rill__thread_stop(app->threads[i], rill_monotonic_ms() + CLOSE_DEFAULT_MS);
     pthread_mutex_unlock(&app->lock);
 }
 
@@ -143,7 +143,7 @@ static void thread_changed(void *ud)
 static void thread_committed(void *ud, int64_t deadline_ms)
 {
     rill_app_t *app = ud;
-    int64_t barrier = rill__monotonic_ms() + CLOSE_BARRIER_MS;
+    int64_t barrier = rill_monotonic_ms() + CLOSE_BARRIER_MS;
     struct timespec deadline = abs_time(barrier < deadline_ms ? barrier : deadline_ms);
     pthread_mutex_lock(&app->lock);
     app->committed_threads++;
@@ -464,7 +464,7 @@ int rill_app_wait_state(rill_app_t *app, rill_state_t state, int64_t timeout_ms)
 {
     if (timeout_ms < 0)
         timeout_ms = 0;
-    struct timespec deadline = abs_time(rill__monotonic_ms() + timeout_ms);
+    struct timespec deadline = abs_time(rill_monotonic_ms() + timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&app->lock);
     while (app->state != state && app->state != RILL_STATE_ERROR &&
@@ -486,7 +486,7 @@ int rill_app_close(rill_app_t *app, int64_t timeout_ms)
         return RILL_EINVAL;
     if (app->closed && !app->close_pending)
         return 0;
-    int64_t deadline_ms = rill__monotonic_ms() + timeout_ms;
+    int64_t deadline_ms = rill_monotonic_ms() + timeout_ms;
     if (!app->closed) {
         app->closed = true;
         set_state(app, RILL_STATE_PENDING_SHUTDOWN);

@@ -169,7 +169,7 @@ int rill__reader_add(changelog_reader_t *r, rill_task_t *task, int32_t partition
         r->entries = entries;
         r->cap = cap;
     }
-    int64_t now = rill__monotonic_ms();
+    int64_t now = rill_monotonic_ms();
     for (size_t i = 0; i < n; i++) {
         entry_t e = {
             .task = task,
@@ -298,7 +298,7 @@ static void finished(changelog_reader_t *r, entry_t *e)
     count_remaining(r);
     if (!e->started)
         return; /* nothing past the checkpoint but transaction markers, if anything */
-    double secs = (double)(rill__monotonic_ms() - e->t0) / 1000.0;
+    double secs = (double)(rill_monotonic_ms() - e->t0) / 1000.0;
     rill_log(RILL_LOG_INFO, "state",
              "task %s: restored store '%s': %llu records in %.2f s (%.0f records/s)",
              rill__task_id(e->task), e->store, (unsigned long long)e->total, secs,
@@ -336,7 +336,7 @@ static int apply(changelog_reader_t *r, entry_t *e, size_t n, char *why, size_t 
     e->total += n;
     atomic_fetch_add(&r->restored, (int_fast64_t)n);
     count_remaining(r);
-    e->last_progress = rill__monotonic_ms();
+    e->last_progress = rill_monotonic_ms();
     if (l->on_batch)
         l->on_batch(l->ud, e->store, e->topic, e->partition, e->pos, n);
     if (e->pos >= e->stop_at)
@@ -427,7 +427,7 @@ int rill__reader_step(changelog_reader_t *r, char *why, size_t why_size)
     if (rc)
         return rc;
     /* Progress, and stalls. */
-    int64_t now = rill__monotonic_ms();
+    int64_t now = rill_monotonic_ms();
     for (size_t k = 0; k < r->nentries; k++) {
         entry_t *e = &r->entries[k];
         if (e->done)

@@ -239,7 +239,7 @@ static int send_out(collector_t *c, out_topic_t *o, int32_t partition, const ril
         }
         /* The producer's queue is full: serve delivery reports until it drains. A task cannot
          * stop in the middle of a record, so this waits, as Kafka Streams' send does. */
-        int64_t now = rill__monotonic_ms();
+        int64_t now = rill_monotonic_ms();
         if (full_since < 0)
             full_since = now;
         int64_t limit = RILL_CONF_INT(c->ctx->conf, SEND_QUEUE_FULL_TIMEOUT_MS);
@@ -364,8 +364,8 @@ static int collector_send_class(void *opaque)
 static void collector_backoff(void *opaque, int64_t ms)
 {
     collector_t *c = opaque;
-    int64_t until = rill__monotonic_ms() + ms;
-    for (int64_t now = rill__monotonic_ms(); now < until; now = rill__monotonic_ms()) {
+    int64_t until = rill_monotonic_ms() + ms;
+    for (int64_t now = rill_monotonic_ms(); now < until; now = rill_monotonic_ms()) {
         if (c->producer)
             rd_kafka_poll(c->producer, (int)(until - now));
         else

@@ -88,7 +88,7 @@ static int commit_stores(stream_thread_t *t)
  * failure only leaves records for the next purge. */
 static void purge_repartitions(stream_thread_t *t)
 {
-    int64_t now = rill__monotonic_ms();
+    int64_t now = rill_monotonic_ms();
     if (t->ctx.embedded ||
         now - t->last_purge < RILL_CONF_INT(t->ctx.conf, REPARTITION_PURGE_INTERVAL_MS))
         return;
@@ -208,7 +208,7 @@ int rill__thread_commit(stream_thread_t *t, bool sync)
     /* Commit latency as Kafka Streams' commit-latency: from the caches' flush on; what the flush
      * sends is measured against now. */
     int64_t from = rill__monotonic_ns();
-    rill__collector_set_now(t->collector, rill__wall_clock_ms());
+    rill__collector_set_now(t->collector, rill_wall_clock_ms());
     for (size_t k = 0; k < rill__tm_running_count(t->tm); k++) {
         rill_task_t *task = rill__tm_running(t->tm, k, NULL);
         int rc = rill__task_flush(task);

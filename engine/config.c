@@ -9,7 +9,6 @@
 
 #include <limits.h>
 #include <stdarg.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,9 +415,7 @@ void rill_conf_set_record_error_handler(rill_conf_t *conf, rill_record_error_han
 
 static int64_t wallclock_extractor(void *ud, const rill_record_t *rec, int64_t partition_time)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return rill_wall_clock_ms();
 }
 
 int rill__conf_task_env(const rill_conf_t *conf, rill_task_env_t *env, char *errstr,

@@ -259,7 +259,7 @@ static void loaded(global_thread_t *t)
     uint64_t total = 0;
     for (size_t k = 0; k < t->nparts; k++)
         total += t->parts[k].total;
-    double secs = (double)(rill__monotonic_ms() - t->t0) / 1000.0;
+    double secs = (double)(rill_monotonic_ms() - t->t0) / 1000.0;
     rill_log(RILL_LOG_INFO, "state",
              "%s: loaded %zu global store(s): %llu records in %.2f s (%.0f records/s); the stream "
              "threads start",
@@ -372,7 +372,7 @@ static void progress(global_thread_t *t)
     for (size_t k = 0; k < t->nparts; k++) {
         part_t *p = &t->parts[k];
         if (p->turn && loading) {
-            t->last_progress = rill__monotonic_ms();
+            t->last_progress = rill_monotonic_ms();
             if (l->on_batch)
                 l->on_batch(l->ud, rill__global_name(t->g, p->store), p->topic, p->partition,
                             p->pos, p->turn);
@@ -472,7 +472,7 @@ static void timer_cb(uv_timer_t *h)
         return;
     }
     serve(t);
-    int64_t now = rill__monotonic_ms();
+    int64_t now = rill_monotonic_ms();
     if (!t->failed && now - t->last_progress > LOAD_STALL_MS) {
         for (size_t k = 0; k < t->nparts; k++)
             if (!t->parts[k].done) {
@@ -533,7 +533,7 @@ static void stop_cb(uv_async_t *h)
 static void thread_main(void *arg)
 {
     global_thread_t *t = arg;
-    t->t0 = t->last_progress = t->last_log = rill__monotonic_ms();
+    t->t0 = t->last_progress = t->last_log = rill_monotonic_ms();
     if (make_parts(t) == 0) {
         uv_timer_start(&t->timer, timer_cb, LOAD_STEP_MS, LOAD_STEP_MS);
         uv_poll_start(&t->poll, UV_READABLE, poll_cb);

@@ -70,8 +70,7 @@ static bool is_internal(const rill_app_t *app, const char *name);
 static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size)
 {
     int64_t timeout = RILL_CONF_INT(app->conf, CLUSTER_CONNECT_TIMEOUT_MS);
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start = rill_monotonic_ms();
     for (;;) {
         const rd_kafka_metadata_t *md = NULL;
         const char *missing = NULL;
@@ -91,10 +90,7 @@ static int wait_for_internal_topics(rill_app_t *app, char *errstr, size_t errstr
             if (!missing)
                 return 0;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t waited =
-            (int64_t)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (waited > timeout) {
+        if (rill_monotonic_ms() - start > timeout) {
             snprintf(errstr, errstr_size,
                      "internal topic '%s' did not appear in the cluster's metadata within %lld "
                      "ms",

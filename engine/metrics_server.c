@@ -37,10 +37,10 @@ struct metrics_server {
 #define HTML            "text/html; charset=utf-8"
 #define JSON            "application/json"
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-                             void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+/* Queues response r (NULL: MHD_NO) with type and status, and drops this function's reference. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, const char *type,
+                             struct MHD_Response *r)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -48,6 +48,12 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     enum MHD_Result rc = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+    return queue(c, status, type, MHD_create_response_from_buffer(len, body, mode));
 }
 
 static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *msg)
@@ -65,10 +71,14 @@ static enum MHD_Result generated(struct MHD_Connection *c, rill_app_t *app,
         rill_bytes_free(&out);
         return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
     }
-    /* The buffer is Rill's allocator's: copied into the response, then freed. */
-    enum MHD_Result rc = reply(c, MHD_HTTP_OK, type, out.data, out.len, MHD_RESPMEM_MUST_COPY);
-    rill_bytes_free(&out);
-    return rc;
+    /* The buffer is handed to the response, not copied: it is Rill's allocator's, so the
+     * response frees it with rill_free when it is done with it. Ownership passes only when the
+     * response is made. */
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(out.len, out.data, rill_free);
+    if (!r)
+        rill_bytes_free(&out);
+    return queue(c, MHD_HTTP_OK, type, r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

@@ -63,7 +63,7 @@ process_retry(stream_thread_t *t, slot_t *slot, rd_kafka_message_t *msg, const r
                           slot->topic, slot->partition, (long long)msg->offset);
         return;
     }
-    int64_t now = rill__wall_clock_ms(), due = 0;
+    int64_t now = rill_wall_clock_ms(), due = 0;
     rill_task_t *task = rill__tm_task(t->tm, st, msg->partition);
     if (task && rill__task_backoff_until(task) > 0) {
         /* The task backs off on a record of its own: the retry waits for the end of that, and
@@ -222,11 +222,11 @@ static size_t refill(stream_thread_t *t, slot_t *s)
 bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
 {
     size_t n = rill__tm_group_count(t->tm);
-    int64_t now = rill__monotonic_ms(), wake = INT64_MAX;
+    int64_t now = rill_monotonic_ms(), wake = INT64_MAX;
     size_t budget = BATCHES_PER_TURN * t->batch_size, full = budget;
     bool more = false;
     int64_t from = rill__monotonic_ns();
-    rill__collector_set_now(t->collector, rill__wall_clock_ms());
+    rill__collector_set_now(t->collector, rill_wall_clock_ms());
     /* The partition queues hold nothing fetched before a rewind (its seek is librdkafka's
      * version barrier), and the rings were emptied: what comes now is current. */
     t->rewound = false;
@@ -277,7 +277,7 @@ bool rill__thread_process_batches(stream_thread_t *t)
             break;
         /* Two clock reads a batch, none a record: the batch's time over its records. */
         int64_t from = rill__monotonic_ns();
-        rill__collector_set_now(t->collector, rill__wall_clock_ms());
+        rill__collector_set_now(t->collector, rill_wall_clock_ms());
         t->rewound = false;
         for (ssize_t i = 0; i < n; i++)
             if (t->failed || !take_message(t, t->batch[i]))

@@ -15,7 +15,6 @@
 
 #include <jansson.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct {
     rill_app_t *app;
@@ -89,11 +88,8 @@ static void broker_entry(void *ud, const kafka_broker_stats_t *b)
 int rill__app_status_json(rill_app_t *app, rill_bytes_t *out)
 {
     status_t s = {.app = app};
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_t *doc =
-        json_pack("{s:s, s:s, s:I}", "application_id", app->env.application_id, "version",
-                  rill_version(), "time_ms", (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    json_t *doc = json_pack("{s:s, s:s, s:I}", "application_id", app->env.application_id, "version",
+                            rill_version(), "time_ms", (json_int_t)rill_wall_clock_ms());
     /* The app's totals, closed threads' and tasks' included (rill_app_metric). */
     json_t *totals = json_object();
     for (int i = 0; i < RILL__METRICS; i++)

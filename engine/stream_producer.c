@@ -132,7 +132,7 @@ int rill__producer_begin(stream_producer_t *p, char *why, size_t why_size)
 /* Replaces the producer after a fatal error (see the top of the file). */
 static txn_result_t renew(stream_producer_t *p, const char *reason, char *why, size_t why_size)
 {
-    int64_t now = rill__monotonic_ms();
+    int64_t now = rill_monotonic_ms();
     int64_t oldest = p->renewed_at[RENEWALS_PER_MINUTE - 1];
     if (oldest && now - oldest < 60000) {
         snprintf(why, why_size,

@@ -34,20 +34,6 @@
  * stalls, lock retries and progress), whatever else wakes it. */
 #define STEP_INTERVAL_MS 100
 
-int64_t rill__monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t rill__wall_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t rill__monotonic_ns(void)
 {
     struct timespec ts;
@@ -349,7 +335,7 @@ static void commit_timer_cb(uv_timer_t *h)
 static void punct_timer_cb(uv_timer_t *h)
 {
     stream_thread_t *t = h->data;
-    int64_t now = rill__wall_clock_ms();        /* wall-clock punctuation runs on wall-clock time */
+    int64_t now = rill_wall_clock_ms();         /* wall-clock punctuation runs on wall-clock time */
     rill__collector_set_now(t->collector, now); /* what punctuators send */
     rill__tm_resume_backoffs(t->tm, now);       /* in-place retries whose backoff ended */
     for (size_t i = 0; i < rill__tm_running_count(t->tm) && !t->failed; i++) {
@@ -362,13 +348,8 @@ static void punct_timer_cb(uv_timer_t *h)
 
 static void rearm_punctuation(stream_thread_t *t)
 {
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
     /* Retry partitions whose record came due resume here; the next due one arms the timer. */
-    int64_t next =
-        t->tm
-            ? rill__tm_resume_backoffs(t->tm, (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000)
-            : INT64_MAX;
+    int64_t next = t->tm ? rill__tm_resume_backoffs(t->tm, rill_wall_clock_ms()) : INT64_MAX;
     for (size_t i = 0; i < rill__tm_running_count(t->tm); i++) {
         int64_t n = rill__task_next_punctuation(rill__tm_running(t->tm, i, NULL));
         if (n < next)
@@ -378,9 +359,7 @@ static void rearm_punctuation(stream_thread_t *t)
         uv_timer_stop(&t->punct_timer);
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t delay = next - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    int64_t delay = next - rill_wall_clock_ms();
     uv_timer_start(&t->punct_timer, punct_timer_cb, delay > 0 ? (uint64_t)delay : 0, 0);
 }
 

@@ -371,7 +371,7 @@ static int make_task(task_manager_t *tm, task_ref_t *ref, char *why, size_t why_
     rill_task_t *task =
         rill__task_open(tm->ctx->topo, ref->st, ref->partition, tm->env, &rc, err, sizeof err);
     if (!task) {
-        if (rc == RILL_EBUSY && rill__monotonic_ms() < ref->wait_until)
+        if (rc == RILL_EBUSY && rill_monotonic_ms() < ref->wait_until)
             return 1;
         snprintf(why, why_size, "cannot create task %d_%d: %s", ref->st, ref->partition, err);
         return rc == RILL_EBUSY ? RILL_ETIMEDOUT : RILL_EPROCESS;
@@ -442,7 +442,7 @@ static task_ref_t *get_task(task_manager_t *tm, int st, int32_t partition, char 
     task_ref_t *tasks = rill_realloc(tm->tasks, (tm->ntasks + 1) * sizeof *tasks);
     if (tasks) {
         tm->tasks = tasks;
-        int64_t now = rill__monotonic_ms();
+        int64_t now = rill_monotonic_ms();
         tasks[tm->ntasks++] = (task_ref_t){.st = st,
                                            .partition = partition,
                                            .state = T_WAITING,
@@ -649,7 +649,7 @@ void rill__tm_revoke(task_manager_t *tm, const rd_kafka_topic_partition_list_t *
 
 int rill__tm_step(task_manager_t *tm, char *why, size_t why_size)
 {
-    int64_t now = rill__monotonic_ms();
+    int64_t now = rill_monotonic_ms();
     for (size_t i = 0; i < tm->ntasks; i++) {
         task_ref_t *ref = &tm->tasks[i];
         if (ref->state != T_WAITING || now < ref->next_try)
@@ -899,7 +899,7 @@ int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size)
         rill__task_destroy(old);
         ref->task = NULL;
         ref->state = T_WAITING;
-        ref->wait_until = rill__monotonic_ms() + TASK_LOCK_WAIT_MS;
+        ref->wait_until = rill_monotonic_ms() + TASK_LOCK_WAIT_MS;
         pthread_rwlock_unlock(tm->ctx->query_lock);
         for (size_t s = 0; s < tm->nslots; s++)
             if (tm->slots[s].task == old) {

@@ -47,12 +47,9 @@ typedef struct {
 /* Returns a new stream thread (not started) for ctx (copied), or NULL with errstr. */
 stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t errstr_size);
 
-/* Returns the monotonic clock in milliseconds: every timeout and interval of the engine runs on
- * it (wall-clock time is only for records and wall-clock punctuation). */
-int64_t rill__monotonic_ms(void);
-/* The wall clock in milliseconds since the epoch (records' time, wall-clock punctuation). */
-int64_t rill__wall_clock_ms(void);
-/* The monotonic clock in nanoseconds (for latencies). */
+/* The monotonic clock in nanoseconds (for latencies). Every timeout and interval of the engine
+ * runs on rill_monotonic_ms(); wall-clock time (rill_wall_clock_ms()) is only for records and
+ * wall-clock punctuation. */
 int64_t rill__monotonic_ns(void);
 
 #endif

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ATTEMPT_HEADER "__rill.retry.attempt"
 #define DUE_HEADER     "__rill.retry.due.ms"
@@ -74,16 +73,6 @@ bool rill__retry_topic_is(const rill_task_env_t *env, const char *topic)
             return true;
     }
     return false;
-}
-
-int64_t rill__task_wall_clock(const rill_task_t *task)
-{
-    const rill_task_env_t *env = &task->env;
-    if (env->wall_clock)
-        return env->wall_clock(env->wall_clock_ud);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Returns header name's value in headers (the last one), or a NULL view. */

@@ -10,16 +10,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 /* ---- context ---- */
-
-static int64_t real_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Explains a failure that inst's code (what: "process", "init", a punctuator) returned without
  * rill_context_fail: it names the node, the code and, when rec is given, the record, so an app
@@ -202,10 +194,15 @@ int64_t rill_context_stream_time(const rill_context_t *ctx)
     return ctx->task->stream_time;
 }
 
+int64_t rill__task_wall_clock(const rill_task_t *task)
+{
+    const rill_task_env_t *env = &task->env;
+    return env->wall_clock ? env->wall_clock(env->wall_clock_ud) : rill_wall_clock_ms();
+}
+
 int64_t rill_context_wall_clock(const rill_context_t *ctx)
 {
-    const rill_task_env_t *env = &ctx->task->env;
-    return env->wall_clock ? env->wall_clock(env->wall_clock_ud) : real_clock_ms();
+    return rill__task_wall_clock(ctx->task);
 }
 
 int rill_context_forward_change(rill_context_t *ctx, const rill_record_t *rec, rill_buf_t old_value)

@@ -61,13 +61,6 @@ void *rill__reg_store_client_conf(const reg_store_t *store)
     return kc;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void deadline_in(struct timespec *ts, int ms)
 {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -207,7 +200,8 @@ static int ensure_topic(reg_store_t *store, char *errstr, size_t errstr_size)
     if (store->mock)
         return rd_kafka_mock_topic_create(store->mock, store->topic, 1, 1) ? RILL_EKAFKA : 0;
     int brokers = 0;
-    int64_t deadline = now_ms() + rill__reg_conf_int(store->reg->conf, REG_CONF_INIT_TIMEOUT_MS);
+    int64_t deadline =
+        rill_monotonic_ms() + rill__reg_conf_int(store->reg->conf, REG_CONF_INIT_TIMEOUT_MS);
     for (;;) {
         int n = topic_partitions(store, &brokers, errstr, errstr_size);
         if (n > 1) {
@@ -224,7 +218,7 @@ static int ensure_topic(reg_store_t *store, char *errstr, size_t errstr_size)
             if (rc)
                 return rc;
         }
-        if (now_ms() > deadline) {
+        if (rill_monotonic_ms() > deadline) {
             if (n == 0)
                 snprintf(errstr, errstr_size, "topic '%s' did not appear after its creation",
                          store->topic);
@@ -332,9 +326,9 @@ reg_store_t *rill__reg_store_open(rill_registry_t *reg, char *errstr, size_t err
     store->thread_started = true;
     /* Rebuild: read to the end known now, saying how far it got every second. */
     long timeout = rill__reg_conf_int(reg->conf, REG_CONF_INIT_TIMEOUT_MS);
-    int64_t started = now_ms();
+    int64_t started = rill_monotonic_ms();
     pthread_mutex_lock(&reg->lock);
-    while (store->applied < high && now_ms() - started < timeout) {
+    while (store->applied < high && rill_monotonic_ms() - started < timeout) {
         wait_applied(store, high, 1000);
         if (store->applied < high)
             rill_log(RILL_LOG_INFO, "registry", "reading topic '%s': offset %lld of %lld",
@@ -351,7 +345,7 @@ reg_store_t *rill__reg_store_open(rill_registry_t *reg, char *errstr, size_t err
         goto fail;
     }
     rill_log(RILL_LOG_INFO, "registry", "read topic '%s' to its end: %lld records in %lld ms",
-             store->topic, (long long)records, (long long)(now_ms() - started));
+             store->topic, (long long)records, (long long)(rill_monotonic_ms() - started));
     return store;
 fail:
     rill__reg_store_close(store);
@@ -376,8 +370,8 @@ int rill__reg_store_write(reg_store_t *store, const char *key, const char *value
     }
     /* The delivery report comes on this thread's poll; the state's lock is let go meanwhile. */
     pthread_mutex_unlock(&reg->lock);
-    int64_t deadline = now_ms() + timeout;
-    while (!d.done && now_ms() < deadline)
+    int64_t deadline = rill_monotonic_ms() + timeout;
+    while (!d.done && rill_monotonic_ms() < deadline)
         rd_kafka_poll(store->producer, 20);
     if (!d.done)
         rd_kafka_purge(store->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -404,7 +398,7 @@ int rill__reg_store_write(reg_store_t *store, const char *key, const char *value
                    ? RILL_ETIMEDOUT
                    : RILL_EKAFKA;
     }
-    int left = (int)(deadline - now_ms());
+    int left = (int)(deadline - rill_monotonic_ms());
     if (wait_applied(store, d.offset + 1, left > 0 ? left : 1)) {
         snprintf(errstr, errstr_size,
                  "the record was written to topic '%s' at offset %lld but not read back within "

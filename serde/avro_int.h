@@ -22,6 +22,36 @@
 void rill__serde_err(char *errstr, size_t errstr_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Confluent's wire header, before the body of every registry serde's record: the magic byte 0,
+ * then the schema id in 4 bytes, big-endian. */
+#define RILL__WIRE_HEADER_SIZE 5
+
+/* Defined in avro_serde.c: writes into errstr why bytes is not in Confluent's wire format, naming
+ * its length when it is too short, else byte 0's value, after "who: " when who is not NULL. */
+void rill__wire_header_err(const char *who, rill_buf_t bytes, char *errstr, size_t errstr_size);
+
+/* Reads Confluent's wire header at the front of bytes into *id (the body starts at
+ * RILL__WIRE_HEADER_SIZE). 0, or RILL_ESERDE with errstr as rill__wire_header_err() writes it.
+ * Inline: every record a registry serde reads goes through it. */
+static inline int wire_header_read(const char *who, rill_buf_t bytes, int32_t *id, char *errstr,
+                                   size_t errstr_size)
+{
+    const uint8_t *b = bytes.data;
+    if (bytes.len < RILL__WIRE_HEADER_SIZE || b[0] != 0) {
+        rill__wire_header_err(who, bytes, errstr, errstr_size);
+        return RILL_ESERDE;
+    }
+    *id = (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    return 0;
+}
+
+/* Writes Confluent's wire header of schema id into out. */
+static inline void wire_header_write(uint8_t out[RILL__WIRE_HEADER_SIZE], int32_t id)
+{
+    out[0] = 0;
+    rill_encode_i32(out + 1, id);
+}
+
 /* The registry client's base URL, for error messages, borrowed ("mock://" for a mock). */
 const char *rill__registry_url(const rill_registry_client_t *registry);
 

@@ -261,8 +261,8 @@ static int avro_serialize(void *state, rill_buf_t value, rill_bytes_t *out, bool
         rc = other_id(s, doc->schema, &id, errstr, errstr_size);
     if (rc)
         return rc;
-    uint8_t header[5] = {0};
-    rill_encode_i32(header + 1, id);
+    uint8_t header[RILL__WIRE_HEADER_SIZE];
+    wire_header_write(header, id);
     if ((rc = rill_bytes_append(out, header, sizeof header)))
         return rc;
     return rill__avro_encode(&doc->v, out, errstr, errstr_size);
@@ -307,6 +307,22 @@ static id_entry_t *schema_by_id(avro_state_t *s, int32_t id, char *errstr, size_
     return e;
 }
 
+/* Cold and out of line: wire_header_read() inlines only its two tests on the record path. */
+__attribute__((cold, noinline)) void rill__wire_header_err(const char *who, rill_buf_t bytes,
+                                                           char *errstr, size_t errstr_size)
+{
+    const char *sep = who ? ": " : "";
+    if (bytes.len < RILL__WIRE_HEADER_SIZE)
+        rill__serde_err(errstr, errstr_size,
+                        "%s%s%zu bytes: too short for Confluent's wire format (magic byte 0 and a "
+                        "4-byte schema id)",
+                        who ? who : "", sep, bytes.len);
+    else
+        rill__serde_err(errstr, errstr_size,
+                        "%s%sbyte 0: magic byte is 0x%02x, not 0 (not Confluent's wire format)",
+                        who ? who : "", sep, ((const uint8_t *)bytes.data)[0]);
+}
+
 static int avro_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, rill_buf_t *value,
                             char *errstr, size_t errstr_size)
 {
@@ -318,22 +334,9 @@ static int avro_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, 
         return RILL_EINVAL;
     }
     const uint8_t *p = bytes.data;
-    if (bytes.len < 5) {
-        rill__serde_err(
-            errstr, errstr_size,
-            "avro: %zu bytes: too short for Confluent's wire format (magic byte 0 and a "
-            "4-byte schema id)",
-            bytes.len);
+    int32_t id;
+    if (wire_header_read("avro", bytes, &id, errstr, errstr_size))
         return RILL_ESERDE;
-    }
-    if (p[0] != 0) {
-        rill__serde_err(errstr, errstr_size,
-                        "avro: byte 0: magic byte is 0x%02x, not 0 (not Confluent's wire format)",
-                        p[0]);
-        return RILL_ESERDE;
-    }
-    int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 |
-                           (uint32_t)p[4]);
     id_entry_t *e = schema_by_id(s, id, errstr, errstr_size);
     if (!e)
         return RILL_ESERDE;
@@ -345,8 +348,9 @@ static int avro_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, 
     doc->schema = e->schema;
     doc->arena = arena;
     doc->err = NULL;
-    int rc = rill__avro_decode(e->schema->root, p + 5, p + bytes.len, 5, id, e->subject, arena,
-                               &doc->v, errstr, errstr_size);
+    int rc = rill__avro_decode(e->schema->root, p + RILL__WIRE_HEADER_SIZE, p + bytes.len,
+                               RILL__WIRE_HEADER_SIZE, id, e->subject, arena, &doc->v, errstr,
+                               errstr_size);
     if (rc)
         return rc;
     if (e->plan_err || e->plan) {

@@ -116,20 +116,19 @@ static int js_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, ri
     if (!bytes.data)
         return 0; /* null */
     const uint8_t *b = bytes.data;
-    if (bytes.len < 5 || b[0] != 0)
-        return err(errstr, errstr_size, "json schema: not Confluent's wire format: %s",
-                   bytes.len < 5 ? "fewer than 5 bytes" : "byte 0 is not the magic byte 0"),
-               RILL_ESERDE;
-    int32_t id =
-        (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    int32_t id;
+    if (wire_header_read("json schema", bytes, &id, errstr, errstr_size))
+        return RILL_ESERDE;
     const rill_json_schema_t *schema = schema_of(s, id, errstr, errstr_size);
     if (!schema)
         return RILL_ESERDE;
     char why[400];
-    int rc = rill_json_schema_validate(schema, b + 5, bytes.len - 5, why, sizeof why);
+    int rc = rill_json_schema_validate(schema, b + RILL__WIRE_HEADER_SIZE,
+                                       bytes.len - RILL__WIRE_HEADER_SIZE, why, sizeof why);
     if (rc)
         return err(errstr, errstr_size, "json schema: schema id %d: %s", id, why), rc;
-    return rill_json_parse(arena, b + 5, bytes.len - 5, value, errstr, errstr_size);
+    return rill_json_parse(arena, b + RILL__WIRE_HEADER_SIZE, bytes.len - RILL__WIRE_HEADER_SIZE,
+                           value, errstr, errstr_size);
 }
 
 static const target_t *find_target(const target_t *t, const char *topic, bool is_key)
@@ -229,12 +228,12 @@ static int js_serialize_ctx(void *state, rill_serde_ctx_t *ctx, rill_buf_t value
                    t->subject, id, why),
                rc;
     size_t len = out->len;
-    uint8_t head[5] = {0, (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
-                       (uint8_t)id};
-    if ((rc = rill_bytes_append(out, head, 5)))
+    uint8_t head[RILL__WIRE_HEADER_SIZE];
+    wire_header_write(head, id);
+    if ((rc = rill_bytes_append(out, head, sizeof head)))
         return rc;
-    memmove(out->data + 5, out->data, len);
-    memcpy(out->data, head, 5);
+    memmove(out->data + sizeof head, out->data, len);
+    memcpy(out->data, head, sizeof head);
     return 0;
 }
 

@@ -20,7 +20,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
 #define set_err      rill__serde_err
@@ -63,17 +62,10 @@ struct rill_registry_client {
     size_t next_miss;
 };
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The remembered answer for id (with the lock held), or NULL. */
 static const miss_t *find_miss(rill_registry_client_t *r, int32_t id)
 {
-    int64_t now = monotonic_ms();
+    int64_t now = rill_monotonic_ms();
     for (size_t i = 0; i < MISSES; i++)
         if (r->misses[i].until_ms > now && r->misses[i].id == id)
             return &r->misses[i];
@@ -84,7 +76,7 @@ static void add_miss(rill_registry_client_t *r, int32_t id, const char *why)
 {
     miss_t *m = &r->misses[r->next_miss++ % MISSES];
     m->id = id;
-    m->until_ms = monotonic_ms() + MISS_TTL_MS;
+    m->until_ms = rill_monotonic_ms() + MISS_TTL_MS;
     snprintf(m->why, sizeof m->why, "%s", why);
 }
 

@@ -95,16 +95,9 @@ static bool cache_serves(upcast_t *u, const rill_serde_ctx_t *ctx)
 static int version_from_registry(upcast_t *u, const rill_serde_ctx_t *ctx, rill_buf_t bytes,
                                  int32_t *version, char *errstr, size_t errstr_size)
 {
-    const uint8_t *b = bytes.data;
-    if (bytes.len < 5)
-        return set_err(errstr, errstr_size, "%zu bytes: too short for the wire header (5 bytes)",
-                       bytes.len),
-               RILL_ESERDE;
-    if (b[0] != 0)
-        return set_err(errstr, errstr_size, "byte 0: magic byte is 0x%02x, not 0", b[0]),
-               RILL_ESERDE;
-    int32_t id =
-        (int32_t)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]);
+    int32_t id;
+    if (wire_header_read(NULL, bytes, &id, errstr, errstr_size))
+        return RILL_ESERDE;
     bool cacheable = cache_serves(u, ctx);
     if (cacheable && (*version = cached_version(u, id)) > 0)
         return 0;

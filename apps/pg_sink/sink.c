@@ -66,13 +66,6 @@ typedef struct {
     char ts_text[64]; /* 19 used; room for any int gmtime_r gives */
 } sink_t;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static part_t *find_part(sink_t *s, rd_kafka_topic_t *rkt, const char *topic, int32_t partition)
 {
     for (int i = 0; i < s->nparts; i++) {
@@ -352,7 +345,7 @@ static int add(sink_t *s, rd_kafka_message_t *m)
         return -1;
     }
     if (s->n == 0)
-        s->batch_t0 = now_ms();
+        s->batch_t0 = rill_monotonic_ms();
     s->msgs[s->n++] = m;
     p->next = m->offset + 1;
     p->in_batch = true;
@@ -470,7 +463,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void progress(sink_t *s, bool final)
 {
-    int64_t now = now_ms();
+    int64_t now = rill_monotonic_ms();
     if (final) {
         double secs = (double)(now - s->t0) / 1000.0;
         rill_log(RILL_LOG_INFO, COMPONENT,
@@ -516,7 +509,7 @@ static void consumer_error(sink_t *s, const rd_kafka_message_t *m)
         s->failed = true;
         return;
     }
-    int64_t now = now_ms();
+    int64_t now = rill_monotonic_ms();
     if (m->err != s->last_err || now - s->last_err_log > 10000) {
         rill_log(RILL_LOG_WARN, COMPONENT, "Kafka consumer: %s%s%s",
                  m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->rkt ? ": " : "",
@@ -600,7 +593,7 @@ int pg_sink_run(const pg_sink_opts_t *opts)
 {
     sink_t s = {.opts = opts, .ts_second = -1};
     char err[1024];
-    s.t0 = s.last_log = now_ms();
+    s.t0 = s.last_log = rill_monotonic_ms();
     s.store = pg_store_new(&opts->pg, err, sizeof err);
     if (!s.store) {
         rill_log(RILL_LOG_ERROR, COMPONENT, "%s", err);
@@ -624,7 +617,7 @@ int pg_sink_run(const pg_sink_opts_t *opts)
     while (!s.failed && !stop_requested) {
         int timeout = 100;
         if (s.n > 0) {
-            int64_t left = s.batch_t0 + opts->batch_ms - now_ms();
+            int64_t left = s.batch_t0 + opts->batch_ms - rill_monotonic_ms();
             timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s.rk, timeout);
@@ -634,11 +627,12 @@ int pg_sink_run(const pg_sink_opts_t *opts)
         } else if (m) {
             add(&s, m);
         }
-        if (s.n > 0 && (s.n == opts->batch_size || now_ms() - s.batch_t0 >= opts->batch_ms))
+        if (s.n > 0 &&
+            (s.n == opts->batch_size || rill_monotonic_ms() - s.batch_t0 >= opts->batch_ms))
             flush(&s);
-        if (opts->progress_ms > 0 && now_ms() - s.last_log >= opts->progress_ms) {
+        if (opts->progress_ms > 0 && rill_monotonic_ms() - s.last_log >= opts->progress_ms) {
             progress(&s, false);
-            s.last_log = now_ms();
+            s.last_log = rill_monotonic_ms();
         }
     }
     if (!s.failed && stop_requested)

@@ -191,6 +191,11 @@ RILL_EXTERN void rill_log(rill_log_level_t level, const char *component, const c
  */
 RILL_EXTERN void rill_set_log_cb(rill_log_cb cb, void *opaque, rill_log_level_t max_level);
 
+/* Returns the wall clock (CLOCK_REALTIME) in milliseconds since the epoch: for record times. */
+RILL_EXTERN int64_t rill_wall_clock_ms(void);
+/* Returns the monotonic clock (CLOCK_MONOTONIC) in milliseconds: for timeouts and durations. */
+RILL_EXTERN int64_t rill_monotonic_ms(void);
+
 #ifdef __cplusplus
 }
 #endif
