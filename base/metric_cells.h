@@ -16,6 +16,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+
+/* The monotonic clock in nanoseconds, what the histograms' latencies are measured with (a vDSO
+ * read, no system call): inline, for the store operations timed at metrics.recording.level
+ * DEBUG. */
+static inline int64_t hist_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 typedef struct {
     _Atomic uint64_t v;

@@ -69,7 +69,9 @@ static void count_remaining(changelog_reader_t *r)
     for (size_t k = 0; k < r->nentries; k++) {
         const entry_t *e = &r->entries[k];
         int64_t at = e->pos > 0 ? e->pos : 0; /* -1: from the beginning */
-        int64_t lacks = !e->done && e->end > at ? e->end - at : 0;
+        if (e->done)
+            continue; /* finished() set its gauge to 0; its task may be gone before the sweep */
+        int64_t lacks = e->end > at ? e->end - at : 0;
         left += lacks;
         rill__task_restore_left(e->task, e->i, (uint64_t)lacks); /* the store's own gauge */
     }
@@ -295,6 +297,7 @@ static entry_t *entry_for(changelog_reader_t *r, const rd_kafka_message_t *m)
 static void finished(changelog_reader_t *r, entry_t *e)
 {
     e->done = true;
+    rill__task_restore_left(e->task, e->i, 0);
     count_remaining(r);
     if (!e->started)
         return; /* nothing past the checkpoint but transaction markers, if anything */

@@ -207,7 +207,7 @@ int rill__thread_commit(stream_thread_t *t, bool sync)
         return 0;
     /* Commit latency as Kafka Streams' commit-latency: from the caches' flush on; what the flush
      * sends is measured against now. */
-    int64_t from = rill__monotonic_ns();
+    int64_t from = hist_now_ns();
     rill__collector_set_now(t->collector, rill_wall_clock_ms());
     for (size_t k = 0; k < rill__tm_running_count(t->tm); k++) {
         rill_task_t *task = rill__tm_running(t->tm, k, NULL);
@@ -219,7 +219,7 @@ int rill__thread_commit(stream_thread_t *t, bool sync)
     }
     rd_kafka_topic_partition_list_t *offsets = rill__tm_offsets(t->tm);
     int rc = t->ctx.eos ? commit_txn(t, offsets) : commit_offsets(t, offsets, sync);
-    hist_observe(&t->m_commit, (uint64_t)(rill__monotonic_ns() - from));
+    hist_observe(&t->m_commit, (uint64_t)(hist_now_ns() - from));
     rd_kafka_topic_partition_list_destroy(offsets);
     if (!rc)
         rill__collector_take_sent(t->collector); /* what the flush sent is committed too */

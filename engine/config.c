@@ -7,6 +7,7 @@
 #include "engine_int.h"
 #include "clients.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,9 +161,10 @@ int rill__host_port_split(const char *value, char *host, size_t host_size, int *
 {
     const char *colon = strrchr(value, ':');
     char *end = NULL;
-    long p = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == value || !end || *end || end == colon + 1 || p < 0 || p > 65535 ||
-        (size_t)(colon - value) >= host_size)
+    /* Digits only (strtol would take spaces and a sign); one colon (no IPv6 literal). */
+    long p = colon && isdigit((unsigned char)colon[1]) ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == value || memchr(value, ':', (size_t)(colon - value)) || !end || *end ||
+        p > 65535 || (size_t)(colon - value) >= host_size)
         return -1;
     snprintf(host, host_size, "%.*s", (int)(colon - value), value);
     *port = (int)p;
@@ -204,7 +206,7 @@ static int validate(const rill_conf_property_t *p, const char *value, char *errs
         if (*value && rill__check_name(value, why, sizeof why))
             return conf_error(errstr, size, "%s: %s", p->name, why);
     } else if (id == RILL_CONF_METRICS_LISTEN && *value) {
-        char host[200];
+        char host[256];
         int port;
         if (rill__host_port_split(value, host, sizeof host, &port))
             return conf_error(errstr, size, "%s: '%s' is %s", p->name, value, RILL__HOST_PORT_FORM);

@@ -36,7 +36,7 @@ void rill__kstats_take(kafka_stats_t *s, const char *json, size_t len);
 bool rill__kstats_queue(kafka_stats_t *s, int64_t *messages, int64_t *bytes);
 /* Calls lag() for each partition the consumer has assigned with a known lag (records between
  * what the app has consumed and the end, as Kafka Streams' records-lag), and broker() for each
- * broker the consumer talks to; both may be NULL. @thread any */
+ * broker the client talks to; both may be NULL. @thread any */
 void rill__kstats_each(kafka_stats_t *s,
                        void (*lag)(void *ud, const char *topic, int32_t partition, int64_t lag),
                        void (*broker)(void *ud, const kafka_broker_stats_t *b), void *ud);

@@ -107,6 +107,8 @@ static void store_sample(void *ud, const tm_task_view_t *task)
         rill__task_store_metrics(task->task, i, &m);
         const char *labels[] = {"application_id", s->app_id, "thread", s->thread, "task", task->id,
                                 "store",          m.name,    NULL,     NULL,      NULL};
+        if (m.global && s->counter != STORE_OPS)
+            continue; /* the global thread restores global stores, not the task */
         if (s->counter == STORE_RESTORED) {
             rill__prom_sample_u64(s->p, "rill_store_records_restored_total", labels,
                                   cell_get(m.restored));
@@ -394,14 +396,16 @@ int rill__app_scrape(rill_app_t *app, rill_bytes_t *out)
          "(librdkafka's msg_cnt, every statistics.interval.ms)."},
         {"rill_producer_queue_bytes", "Their bytes (msg_size)."},
     };
+    int64_t queue[RILL__SCRAPE_THREADS][2]; /* one document's pair per thread */
+    bool known[RILL__SCRAPE_THREADS];
+    for (int i = 0; i < n; i++)
+        known[i] = rill__kstats_queue(views[i].pstats, &queue[i][0], &queue[i][1]);
     for (int f = 0; f < 2; f++) {
         rill__prom_family(&p, queue_families[f][0], "gauge", queue_families[f][1]);
         for (int i = 0; i < n; i++) {
-            int64_t msgs, bytes;
             const char *labels[] = {"application_id", app_id, "thread", views[i].name, NULL};
-            if (rill__kstats_queue(views[i].pstats, &msgs, &bytes))
-                rill__prom_sample_u64(&p, queue_families[f][0], labels,
-                                      (uint64_t)(f == 0 ? msgs : bytes));
+            if (known[i])
+                rill__prom_sample_u64(&p, queue_families[f][0], labels, (uint64_t)queue[i][f]);
         }
     }
 

@@ -138,7 +138,7 @@ static void mhd_log(void *ud, const char *fmt, va_list ap)
 metrics_server_t *rill__metrics_server_start(rill_app_t *app, const char *listen, char *errstr,
                                              size_t errstr_size)
 {
-    char host[200];
+    char host[256];
     int port;
     if (rill__host_port_split(listen, host, sizeof host, &port)) {
         snprintf(errstr, errstr_size, "metrics.listen=%s: %s", listen, RILL__HOST_PORT_FORM);

@@ -225,7 +225,7 @@ bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
     int64_t now = rill_monotonic_ms(), wake = INT64_MAX;
     size_t budget = BATCHES_PER_TURN * t->batch_size, full = budget;
     bool more = false;
-    int64_t from = rill__monotonic_ns();
+    int64_t from = hist_now_ns();
     rill__collector_set_now(t->collector, rill_wall_clock_ms());
     /* The partition queues hold nothing fetched before a rewind (its seek is librdkafka's
      * version barrier), and the rings were emptied: what comes now is current. */
@@ -263,7 +263,7 @@ bool rill__thread_drain(stream_thread_t *t, int64_t *idle_wait_ms)
     }
     *idle_wait_ms = wake == INT64_MAX ? -1 : wake - now;
     if (full > budget)
-        hist_observe_n(&t->m_process, (uint64_t)(rill__monotonic_ns() - from) / (full - budget),
+        hist_observe_n(&t->m_process, (uint64_t)(hist_now_ns() - from) / (full - budget),
                        full - budget);
     return more;
 }
@@ -276,14 +276,13 @@ bool rill__thread_process_batches(stream_thread_t *t)
         if (n <= 0)
             break;
         /* Two clock reads a batch, none a record: the batch's time over its records. */
-        int64_t from = rill__monotonic_ns();
+        int64_t from = hist_now_ns();
         rill__collector_set_now(t->collector, rill_wall_clock_ms());
         t->rewound = false;
         for (ssize_t i = 0; i < n; i++)
             if (t->failed || !take_message(t, t->batch[i]))
                 rd_kafka_message_destroy(t->batch[i]);
-        hist_observe_n(&t->m_process, (uint64_t)(rill__monotonic_ns() - from) / (uint64_t)n,
-                       (uint64_t)n);
+        hist_observe_n(&t->m_process, (uint64_t)(hist_now_ns() - from) / (uint64_t)n, (uint64_t)n);
         more = (size_t)n == t->batch_size;
     }
     return more;

@@ -34,13 +34,6 @@
  * stalls, lock retries and progress), whatever else wakes it. */
 #define STEP_INTERVAL_MS 100
 
-int64_t rill__monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void rill__thread_fail(stream_thread_t *t, int err, const char *fmt, ...)
 {
     char msg[1024];
@@ -226,10 +219,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     atomic_fetch_add(&t->m_rebalances, 1);
     if (!t->rebalance_from_ns)
-        t->rebalance_from_ns = rill__monotonic_ns();
+        t->rebalance_from_ns = hist_now_ns();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         assigned(t, rk, parts, cooperative);
-        hist_observe(&t->m_rebalance, (uint64_t)(rill__monotonic_ns() - t->rebalance_from_ns));
+        hist_observe(&t->m_rebalance, (uint64_t)(hist_now_ns() - t->rebalance_from_ns));
         t->rebalance_from_ns = 0;
     } else {
         revoked(t, rk, parts, cooperative);
@@ -436,7 +429,7 @@ static void thread_main(void *arg)
     t->subscribed_topics = (size_t)sub->cnt;
     for (int st = 0; st < rill__topology_subtopology_count(t->ctx.topo); st++)
         rill__topology_source_patterns(t->ctx.topo, st, add_pattern, sub);
-    t->rebalance_from_ns = rill__monotonic_ns(); /* the first rebalance: joining */
+    t->rebalance_from_ns = hist_now_ns(); /* the first rebalance: joining */
     rd_kafka_resp_err_t err = rd_kafka_subscribe(t->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err) {

@@ -47,9 +47,8 @@ typedef struct {
 /* Returns a new stream thread (not started) for ctx (copied), or NULL with errstr. */
 stream_thread_t *rill__thread_new(const thread_ctx_t *ctx, char *errstr, size_t errstr_size);
 
-/* The monotonic clock in nanoseconds (for latencies). Every timeout and interval of the engine
- * runs on rill_monotonic_ms(); wall-clock time (rill_wall_clock_ms()) is only for records and
- * wall-clock punctuation. */
-int64_t rill__monotonic_ns(void);
+/* Latencies are measured with hist_now_ns() (base/metric_cells.h). Every timeout and interval of
+ * the engine runs on rill_monotonic_ms(); wall-clock time (rill_wall_clock_ms()) is only for
+ * records and wall-clock punctuation. */
 
 #endif

@@ -745,7 +745,8 @@ void rill__task_store_metrics(const rill_task_t *task, size_t i, rill__store_met
     *m = (rill__store_metrics_t){.name = ts->def->spec.name,
                                  .ops = ts->ops,
                                  .restored = &ts->restored,
-                                 .restore_remaining = &ts->restore_remaining};
+                                 .restore_remaining = &ts->restore_remaining,
+                                 .global = ts->global};
 }
 
 void rill__task_restore_left(rill_task_t *task, size_t i, uint64_t n)

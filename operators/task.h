@@ -320,16 +320,19 @@ typedef struct {
     const hist_t *ops;               /* RILL_STORE_OP_COUNT histograms (DEBUG only) */
     const cell_t *restored;          /* changelog records restored into it */
     const cell_t *restore_remaining; /* what its restore still lacks (rill__task_restore_left) */
+    bool global; /* a global store's handle: the global thread restores it, not the task */
 } rill__store_metrics_t;
-/* Returns how many stores the task has (the global stores it reads included). */
+/* Returns how many stores the task has (its handles on the app's global stores included).
+ * @thread any */
 size_t rill__task_store_count(const rill_task_t *task);
-/* Fills *m with store i's metrics. */
+/* Fills *m with store i's metrics. @thread any */
 void rill__task_store_metrics(const rill_task_t *task, size_t i, rill__store_metrics_t *m);
 /* Records that the restore of changelog i still lacks n records (0: restored), for the metrics. */
 void rill__task_restore_left(rill_task_t *task, size_t i, uint64_t n);
-/* Returns how many processor nodes the task runs. */
+/* Returns how many processor nodes the task runs. @thread any */
 size_t rill__task_node_count(const rill_task_t *task);
-/* Returns node i's name, and its cell of records processed (DEBUG only) in *processed. */
+/* Returns node i's name, and its cell of records processed (DEBUG only) in *processed.
+ * @thread any */
 const char *rill__task_node_metrics(const rill_task_t *task, size_t i, const cell_t **processed);
 
 /* ---- Global stores ----------------------------------------------------------------------

@@ -457,7 +457,8 @@ static void test_bad_listen_fails_the_start(void **state)
     char taken[32];
     snprintf(taken, sizeof taken, "127.0.0.1:%d", ntohs(a.sin_port));
     /* Not host:port: refused when set, naming the property and the value. */
-    const char *malformed[] = {"127.0.0.1", "127.0.0.1:99999", ":9464", "127.0.0.1:", "host:9x"};
+    const char *malformed[] = {"127.0.0.1", "127.0.0.1:99999", ":9464",    "127.0.0.1:",
+                               "host:9x",   "host: 80",        "host:+80", "::1"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
         rill_conf_t *conf = rill_conf_new();
         assert_int_equal(rill_conf_set(conf, "metrics.listen", malformed[i], err, sizeof err),
