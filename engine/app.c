@@ -405,6 +405,11 @@ int rill_app_start(rill_app_t *app)
         app_fail(app, RILL_ECONFIG, "cannot start: %s", err);
         return RILL_ECONFIG;
     }
+    const char *qlisten = RILL_CONF_STR(app->conf, QUERY_LISTEN);
+    if (qlisten[0] && !(app->queries = rill__query_server_start(app, qlisten, err, sizeof err))) {
+        app_fail(app, RILL_ECONFIG, "cannot start: %s", err);
+        return RILL_ECONFIG;
+    }
     int rc = rill__app_learn_topics(app, err, sizeof err);
     if (rc == RILL_ETIMEDOUT) {
         app_fail(app, rc, "%s", err);
@@ -558,6 +563,7 @@ void rill_app_destroy(rill_app_t *app)
     while (app->started && rill_app_close(app, CLOSE_DEFAULT_MS) == RILL_ETIMEDOUT)
         ;
     rill__metrics_server_stop(app->metrics); /* before what a scrape reads goes */
+    rill__query_server_stop(app->queries);   /* and what a query reads */
     rill_free(app->threads);
     rill__app_disconnect(app);
     rill_conf_destroy(app->conf);
@@ -611,4 +617,9 @@ int64_t rill_app_metric(rill_app_t *app, const char *name)
 const char *rill_app_metrics_url(const rill_app_t *app)
 {
     return app ? rill__metrics_server_url(app->metrics) : NULL;
+}
+
+const char *rill_app_query_url(const rill_app_t *app)
+{
+    return app ? rill__query_server_url(app->queries) : NULL;
 }

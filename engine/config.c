@@ -205,7 +205,7 @@ static int validate(const rill_conf_property_t *p, const char *value, char *errs
     } else if (id == RILL_CONF_ERRORS_DEAD_LETTER_QUEUE_TOPIC_NAME) {
         if (*value && rill__check_name(value, why, sizeof why))
             return conf_error(errstr, size, "%s: %s", p->name, why);
-    } else if (id == RILL_CONF_METRICS_LISTEN && *value) {
+    } else if ((id == RILL_CONF_METRICS_LISTEN || id == RILL_CONF_QUERY_LISTEN) && *value) {
         char host[256];
         int port;
         if (rill__host_port_split(value, host, sizeof host, &port))

@@ -189,6 +189,11 @@
       "Setting it also turns on the consumers' and producers' statistics "                         \
       "(statistics.interval.ms=5000) for the lag, producer queue and broker metrics. See "         \
       "docs/monitoring.md.")                                                                       \
+    X(QUERY_LISTEN, "query.listen", STRING, "", "empty, or host:port (port 0: any free one)",      \
+      "Where the app answers interactive queries over HTTP: GET /stores/<store>/keys/<key>, "      \
+      "/range, /prefix, /windows, /sessions, as JSON decoded with the stores' serdes. Empty: "     \
+      "not served. Give a loopback address unless other hosts must query; "                        \
+      "rill_app_query_url() says where it listens. See docs/queries.md.")                          \
     X(METRICS_RECORDING_LEVEL, "metrics.recording.level", ENUM, "INFO", "INFO|DEBUG|TRACE",        \
       "Which metrics the tasks record, as Kafka Streams' setting: INFO, the thread, task and "     \
       "record cache ones; DEBUG (or TRACE) adds the state stores' (each get, put, delete, range "  \

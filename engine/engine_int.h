@@ -175,6 +175,7 @@ struct rill_app {
      * (under the lock). */
     int64_t closed_metrics[RILL__METRICS];
     struct metrics_server *metrics; /* metrics.listen's server, or NULL */
+    struct query_server *queries;   /* query.listen's server, or NULL */
 };
 
 /* Calls fn for every local task whose sub-topology holds store (and, when partition >= 0, whose
@@ -221,5 +222,15 @@ int rill__app_remember_topic(rill_app_t *app, const char *name, int32_t partitio
 int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errstr_size);
 /* Routes librdkafka's log lines into Rill's log. */
 void rill__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+/* ---- interactive queries over HTTP (query_server.c) ---- */
+typedef struct query_server query_server_t;
+/* Starts serving app's stores on listen (query.listen); NULL with why in errstr. */
+query_server_t *rill__query_server_start(rill_app_t *app, const char *listen, char *errstr,
+                                         size_t errstr_size);
+/* Returns the URL served ("http://ip:port"), or NULL for NULL. */
+const char *rill__query_server_url(const query_server_t *s);
+/* Stops serving and frees s; NULL is fine. */
+void rill__query_server_stop(query_server_t *s);
 
 #endif

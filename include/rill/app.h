@@ -211,6 +211,9 @@ RILL_EXTERN char *rill_app_metrics_text(rill_app_t *app);
 /* Returns the URL the app serves its metrics at ("http://127.0.0.1:9464"; the port the system
  * chose for port 0), borrowed, or NULL when metrics.listen is not set or the app not started. */
 RILL_EXTERN const char *rill_app_metrics_url(const rill_app_t *app);
+/* Returns where the app serves interactive queries over HTTP (query.listen, docs/queries.md),
+ * "http://ip:port", once started; NULL when query.listen is empty. */
+RILL_EXTERN const char *rill_app_query_url(const rill_app_t *app);
 
 /* ---- A small producer, for feeding topics from C without librdkafka's API ------------------ */
 

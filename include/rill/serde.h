@@ -102,6 +102,20 @@ RILL_EXTERN int rill_serde_deserialize_ctx(const rill_serde_t *serde, const rill
                                            rill_buf_t bytes, rill_arena_t *arena, rill_buf_t *value,
                                            char *errstr, size_t errstr_size);
 
+/* Serializes text, a value written as people write it (a string or bytes as they are, an
+ * integer or a double in decimal, JSON as JSON text), with serde into out (emptied first): for
+ * the serdes bytes, string, int32, int64, double and json. 0, or RILL_EINVAL with the reason
+ * (the text, the serde) in errstr. Not for the hot path (it may allocate). */
+RILL_EXTERN int rill_serde_from_text(const rill_serde_t *serde, const char *text, rill_bytes_t *out,
+                                     char *errstr, size_t errstr_size);
+/* Appends bytes, serialized with serde (data NULL: a null), to out as JSON: a string, a number
+ * (a double that is not finite as the string "NaN" or "Infinity"), JSON and JSON Schema values
+ * as their text, Avro values in Avro's JSON encoding without union wrappers, bytes and a custom
+ * serde's bytes as a base64 string. 0, RILL_ESERDE (the bytes do not read: why in errstr) or
+ * RILL_ENOMEM. Not for the hot path. */
+RILL_EXTERN int rill_serde_to_json(const rill_serde_t *serde, rill_buf_t bytes, rill_bytes_t *out,
+                                   char *errstr, size_t errstr_size);
+
 /*
  * Windowed keys. A windowed aggregation's output key is a view of a rill_windowed_t (len is
  * sizeof(rill_windowed_t)): the inner key as its own serde decoded it, and the window's bounds.
