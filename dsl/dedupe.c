@@ -63,16 +63,11 @@ rill_stream_t *rill_stream_dedupe(rill_stream_t *stream, rill_dedupe_id_t id, in
                                      : rill_topology_next_name(topo, "KSTREAM-DEDUPE-STATE-STORE",
                                                                store_gen, sizeof store_gen);
     rill_serde_t *ks = m && m->key_serde ? m->key_serde : stream->key_serde;
-    int parent = stream->node;
     bool repartition = id.kind == RILL_DEDUPE_KEY && stream->key_changed;
-    if (repartition) {
-        char source[300];
-        snprintf(source, sizeof source, "%s-repartition-source", store);
-        const char *parents[] = {after, NULL};
-        rill_sink_opts_t o = {.key_serde = ks, .value_serde = stream->value_serde};
-        if ((parent = rill_topology_add_repartition(topo, store, source, 0, &o, parents)) < 0)
-            return rill__stream_new(topo, parent, NULL, NULL);
-    }
+    int parent =
+        repartition ? rill__keyed_node(stream, store, ks, stream->value_serde) : stream->node;
+    if (parent < 0)
+        return rill__stream_new(topo, parent, NULL, NULL);
     rill_topology_next_name(topo, "KSTREAM-DEDUPE", node, sizeof node);
     rill_dedupe_spec_t spec = {
         .id = id,
@@ -80,15 +75,10 @@ rill_stream_t *rill_stream_dedupe(rill_stream_t *stream, rill_dedupe_id_t id, in
         .ttl_ms = ttl_ms,
         .key_serde = id.kind == RILL_DEDUPE_KEY ? ks : NULL,
     };
-    const char *parents[] = {rill_topology_node_name(topo, parent), NULL};
-    void *arg = rill_dedupe_arg_new(&spec);
-    int idx = arg ? rill_topology_add_processor(topo, node, rill_dedupe_ops(), arg,
-                                                rill_dedupe_arg_free, parents)
-                  : RILL_ENOMEM;
-    if (idx < 0) {
-        rill_dedupe_arg_free(arg); /* ownership moves only on success */
+    int idx = rill__add_built_in(topo, node, rill_dedupe_ops(), rill_dedupe_arg_new(&spec),
+                                 rill_dedupe_arg_free, parent);
+    if (idx < 0)
         return rill__stream_new(topo, idx, NULL, NULL);
-    }
     if (!rill__add_store(topo, store, node, RILL_STORE_WINDOW, m, spec.key_serde, NULL, 2 * ttl_ms))
         return NULL;
     rill_stream_t *out =

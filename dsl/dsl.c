@@ -39,6 +39,28 @@ rill_stream_t *rill__stream_new(rill_topology_t *topo, int node, rill_serde_t *k
     return s;
 }
 
+int rill__add_built_in(rill_topology_t *topo, const char *node, const rill_processor_ops *ops,
+                       void *arg, void (*arg_free)(void *), int parent)
+{
+    const char *parents[] = {rill_topology_node_name(topo, parent), NULL};
+    int idx =
+        arg ? rill_topology_add_processor(topo, node, ops, arg, arg_free, parents) : RILL_ENOMEM;
+    if (idx < 0)
+        arg_free(arg); /* ownership moves only on success */
+    return idx;
+}
+
+int rill__keyed_node(rill_stream_t *s, const char *name, rill_serde_t *ks, rill_serde_t *vs)
+{
+    if (!s->key_changed)
+        return s->node;
+    char source[320];
+    snprintf(source, sizeof source, "%s-repartition-source", name);
+    const char *parents[] = {rill_topology_node_name(s->topo, s->node), NULL};
+    rill_sink_opts_t o = {.key_serde = ks, .value_serde = vs};
+    return rill_topology_add_repartition(s->topo, name, source, 0, &o, parents);
+}
+
 static int add_op(rill_stream_t *parent, const char *prefix, rill_op_t op, void (*fn)(void),
                   void *ud)
 {

@@ -55,6 +55,15 @@ const char *rill__table_store_name(rill_topology_t *topo, const char *topic,
 const char *rill__add_store(rill_topology_t *topo, const char *store, const char *node,
                             rill_store_type_t type, const rill_materialized_t *m, rill_serde_t *ks,
                             rill_serde_t *vs, int64_t retention);
+/* Returns the node an operation by key hangs under: s's own, or when s's key may have changed,
+ * the source of a repartition topic named name ("<application.id>-<name>-repartition", its
+ * source "<name>-repartition-source") written with ks and vs. A negative code when it fails. */
+int rill__keyed_node(rill_stream_t *s, const char *name, rill_serde_t *ks, rill_serde_t *vs);
+/* Adds the built-in processor called node (ops, arg) under the node with index parent; arg,
+ * when not NULL, is owned by the topology on success and freed with arg_free on failure (NULL:
+ * RILL_ENOMEM). Returns the node's index or a negative code. */
+int rill__add_built_in(rill_topology_t *topo, const char *node, const rill_processor_ops *ops,
+                       void *arg, void (*arg_free)(void *), int parent);
 /* Adds a processor that forwards records unchanged. */
 int rill__add_pass(rill_topology_t *topo, const char *name, const char *const *parents);
 

@@ -56,20 +56,6 @@ static int add_join_store(rill_topology_t *topo, const char *name, rill_store_ty
     return i < 0 ? i : 0;
 }
 
-/* The node a side joins from: the side itself, or when its key may have changed, the source of
- * a repartition topic named repartition_name. */
-static int join_side(rill_stream_t *s, const char *repartition_name, rill_serde_t *ks,
-                     rill_serde_t *vs)
-{
-    if (!s->key_changed)
-        return s->node;
-    char source[320];
-    snprintf(source, sizeof source, "%s-repartition-source", repartition_name);
-    const char *parents[] = {rill_topology_node_name(s->topo, s->node), NULL};
-    rill_sink_opts_t o = {.key_serde = ks, .value_serde = vs};
-    return rill_topology_add_repartition(s->topo, repartition_name, source, 0, &o, parents);
-}
-
 /* Both sides' repartitioning, named "<name>-left"/"-right" or after each side's node. */
 static int join_sides(rill_stream_t *left, rill_stream_t *right, const rill_join_opts_t *opts,
                       rill_serde_t *ks, rill_serde_t *lvs, rill_serde_t *rvs, int *lnode,
@@ -81,8 +67,8 @@ static int join_sides(rill_stream_t *left, rill_stream_t *right, const rill_join
              name ? name : rill_topology_node_name(left->topo, left->node), name ? "-left" : "");
     snprintf(rname, sizeof rname, "%s%s",
              name ? name : rill_topology_node_name(right->topo, right->node), name ? "-right" : "");
-    *lnode = join_side(left, lname, ks, lvs);
-    *rnode = join_side(right, rname, ks, rvs);
+    *lnode = rill__keyed_node(left, lname, ks, lvs);
+    *rnode = rill__keyed_node(right, rname, ks, rvs);
     return *lnode < 0 ? *lnode : *rnode < 0 ? *rnode : 0;
 }
 
@@ -263,8 +249,8 @@ static rill_stream_t *stream_table(rill_stream_t *stream, rill_table_t *table,
     char gen[64];
     const char *node =
         node_name(topo, name, "", left ? "KSTREAM-LEFTJOIN" : "KSTREAM-JOIN", gen, sizeof gen);
-    int parent =
-        join_side(stream, name ? name : rill_topology_node_name(topo, stream->node), ks, svs);
+    int parent = rill__keyed_node(stream, name ? name : rill_topology_node_name(topo, stream->node),
+                                  ks, svs);
     const char *store = rill__table_store(table);
     if (parent < 0 || !store)
         return NULL;

@@ -272,6 +272,44 @@ RILL_EXTERN rill_dedupe_id_t rill_dedupe_by_function(rill_map_one_fn fn, void *u
 RILL_EXTERN rill_stream_t *rill_stream_dedupe(rill_stream_t *stream, rill_dedupe_id_t id,
                                               int64_t ttl_ms, const rill_materialized_t *m);
 
+/* ---- Event-sourced aggregates: decide ------------------------------------------------------
+ *
+ * rill_stream_decide runs the decider pattern on a stream of commands keyed by aggregate id: for
+ * each command, decide(command, state) emits zero or more events or rejects it with a reason;
+ * the events go to the event topic (keyed by the aggregate id, with the command's timestamp) and
+ * evolve(state, event) folds each of them into the aggregate's state, kept with its version (the
+ * count of events applied so far) in a logged key-value store. Each command gets a reply on the
+ * reply topic: {"status":"accepted","version":V,"events":N} or
+ * {"status":"rejected","version":V,"reason":"..."} (JSON text, V the version after the command),
+ * keyed by the aggregate id. Events and reply carry the command's correlation header. A command
+ * with an expected-version header (decimal) is rejected, naming both versions, unless it equals
+ * the aggregate's version. A command with a null key is skipped (records-skipped); a decide or
+ * evolve that fails writes nothing for the command and the processing error handler decides.
+ * Under exactly_once_v2 a command's events, state, reply and offset commit together. A command
+ * whose key may have changed goes through a repartition topic first
+ * ("<application.id>-<store>-repartition"). See docs/event-sourcing.md.
+ */
+
+/* How rill_stream_decide names and writes what it makes; event_topic is required. */
+typedef struct {
+    const char *event_topic;        /* where the events go */
+    const char *reply_topic;        /* where the replies go; NULL: no replies */
+    const char *store;              /* the states' store (queryable); NULL: generated, internal */
+    const char *name;               /* names the node; NULL: "KSTREAM-DECIDE-<n>" */
+    rill_serde_t *event_serde;      /* writes the events; NULL: the default value serde */
+    rill_store_backend_t backend;   /* of the store; RILL_STORE_DEFAULT: the app's */
+    bool no_caching;                /* write the store through on every command */
+    const char *correlation_header; /* NULL: "correlation-id" */
+    const char *expected_version_header; /* NULL: "expected-version" */
+} rill_decide_opts_t;
+
+/* Decides each command of commands (see above); ud goes to decide and evolve. Returns the stream
+ * of the events (keyed by aggregate id, values as decide emitted them), which also goes to
+ * opts->event_topic. */
+RILL_EXTERN rill_stream_t *rill_stream_decide(rill_stream_t *commands, rill_decide_fn decide,
+                                              rill_evolve_fn evolve, void *ud,
+                                              const rill_decide_opts_t *opts);
+
 /* ---- Global tables ------------------------------------------------------------------------
  *
  * A global table (Kafka Streams' GlobalKTable) is a table every instance of the app holds in

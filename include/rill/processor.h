@@ -396,6 +396,51 @@ RILL_EXTERN void *rill_dedupe_arg_new(const rill_dedupe_spec_t *spec);
 /* Frees an arg made by rill_dedupe_arg_new(). */
 RILL_EXTERN void rill_dedupe_arg_free(void *arg);
 
+/* ---- The built-in decide processor (event-sourced aggregates) --------------------------- */
+
+/* What decide makes of one command: the events it emits, or a rejection. Borrowed by decide for
+ * its call only. */
+typedef struct rill_decision rill_decision_t;
+/* Decides a command against its aggregate's state (a null view for a new aggregate; the version,
+ * the count of events applied so far, from rill_decision_version): emits zero or more events with
+ * rill_decision_emit() or rejects the command with rill_decision_reject(). Returns 0, or a
+ * negative code after rill_context_fail() (an error, not a rejection: the processing error
+ * handler decides). */
+typedef int (*rill_decide_fn)(void *ud, rill_context_t *ctx, const rill_record_t *command,
+                              rill_buf_t state, rill_decision_t *out);
+/* Folds event into state (a null view for a new aggregate) and puts the new state in *out (in
+ * the arena, static storage, or state itself). 0 or a negative code after rill_context_fail(). */
+typedef int (*rill_evolve_fn)(void *ud, rill_context_t *ctx, rill_buf_t state, rill_buf_t event,
+                              rill_buf_t *out);
+
+/* Emits one event (a view that must live until the record is done: the arena, static storage or
+ * the command); 0, RILL_EINVAL for a null event, RILL_ESTATE after a rejection, RILL_ENOMEM. */
+RILL_EXTERN int rill_decision_emit(rill_decision_t *d, rill_buf_t event);
+/* Rejects the command with reason (copied; NULL: "rejected"), discarding the events emitted for
+ * it. Returns 0 or RILL_ENOMEM. */
+RILL_EXTERN int rill_decision_reject(rill_decision_t *d, const char *reason);
+/* Returns the aggregate's version before the command: the count of events applied so far. */
+RILL_EXTERN uint64_t rill_decision_version(const rill_decision_t *d);
+
+/* The arguments of the decide processor (rill_stream_decide, docs/event-sourcing.md). Strings are
+ * copied and serdes referenced by rill_decide_arg_new(). */
+typedef struct {
+    rill_decide_fn decide;
+    rill_evolve_fn evolve;
+    void *ud;
+    const char *store;                   /* the key-value store of the aggregates' states */
+    const char *reply_node;              /* the child that takes the replies (NULL: no replies) */
+    const char *correlation_header;      /* copied from each command to its events and reply */
+    const char *expected_version_header; /* a command's expected version (decimal) */
+    rill_serde_t *key_serde;             /* of the store's keys; NULL: the default key serde */
+} rill_decide_spec_t;
+/* Returns the ops of the decide processor (static). */
+RILL_EXTERN const rill_processor_ops *rill_decide_ops(void);
+/* Returns a new arg for it, or NULL. */
+RILL_EXTERN void *rill_decide_arg_new(const rill_decide_spec_t *spec);
+/* Frees an arg made by rill_decide_arg_new(). */
+RILL_EXTERN void rill_decide_arg_free(void *arg);
+
 /* ---- The built-in foreign-key join processors ------------------------------------------ */
 
 /*

@@ -7,6 +7,8 @@
 
 #include <rill/app.h>
 
+#include <time.h>
+
 /* Sets key to value in conf; the test fails if conf refuses it. */
 static inline void embedded_set(rill_conf_t *conf, const char *key, const char *value)
 {
@@ -42,6 +44,18 @@ static inline rill_app_t *embedded_app_new(rill_topology_t *topo, const char *ap
     if (!app)
         fail_msg("rill_app_new: %s", err);
     return app;
+}
+
+/* Waits (up to 60 s, else the test fails) until app's metric name reaches want. */
+static inline void embedded_wait_metric(rill_app_t *app, const char *name, int64_t want)
+{
+    for (int waited = 0; rill_app_metric(app, name) < want; waited += 20) {
+        if (waited > 60000)
+            fail_msg("%s stayed at %lld, below %lld", name, (long long)rill_app_metric(app, name),
+                     (long long)want);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 #endif

@@ -53,18 +53,6 @@ static void produce_ids(rill_producer_t *p, int from, int to, int round)
     assert_int_equal(rill_producer_flush(p, 10000), 0);
 }
 
-/* Waits (bounded) until app's metric name reaches want. */
-static void wait_metric(rill_app_t *app, const char *name, int64_t want)
-{
-    for (int waited = 0; rill_app_metric(app, name) < want; waited += 20) {
-        if (waited > 60000)
-            fail_msg("%s stayed at %lld, below %lld", name, (long long)rill_app_metric(app, name),
-                     (long long)want);
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-}
-
 /* The values of dd-out, as many as fit, and how many there were. */
 typedef struct {
     int n;
@@ -118,7 +106,7 @@ static void run(const char *app_id, rill_dedupe_id_t id, const char *const *sett
     assert_non_null(p);
     produce_ids(p, 0, IDS, 0);
     assert_int_equal(rill_app_start(first), 0);
-    wait_metric(first, "records-processed", IDS);
+    embedded_wait_metric(first, "records-processed", IDS);
     assert_int_equal(rill_app_metric(first, "duplicates-dropped"), 0);
     assert_int_equal(rill_app_close(first, 30000), 0);
 
@@ -139,7 +127,7 @@ static void run(const char *app_id, rill_dedupe_id_t id, const char *const *sett
      * when all of the input, the first round included, is. Read after the close, when the
      * counters are final (they keep their values). */
     if (reread)
-        wait_metric(second, "records-processed", reread + IDS + NEW_IDS);
+        embedded_wait_metric(second, "records-processed", reread + IDS + NEW_IDS);
     else
         kafka_wait_committed_at_end(bootstrap, app_id, "dd-in", 4, 60000);
     assert_int_equal(rill_app_close(second, 30000), 0);
