@@ -33,6 +33,14 @@ struct http_request {
     char headers[MAX_HEADERS][2][256];
 };
 
+static int hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
 static void queue(http_request_t *req, unsigned status, const char *type, struct MHD_Response *r)
 {
     req->replied = true;
@@ -113,6 +121,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return req.result;
 }
 
+/* Percent-decodes s in place (what libmicrohttpd does by default), but leaves "%00" as it is: a
+ * NUL would cut the path or argument short and answer for another key. Returns the new length. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex(r[1])) >= 0 && (lo = hex(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 /* libmicrohttpd's own messages (a bind that fails, a connection refused) go to Rill's log. */
 static void mhd_log(void *ud, const char *fmt, va_list ap)
 {
@@ -155,12 +182,12 @@ http_server_t *rill__http_serve(const char *prop, const char *listen, const char
     s->ud = ud;
     snprintf(s->prop, sizeof s->prop, "%s", prop);
     errno = 0;
-    s->daemon =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                         (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-                         mhd_log, s, /* first, so that every message of the daemon's goes there */
-                         MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_LIMIT, 64u,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+        NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        s, /* first, so that every message of the daemon's goes there */
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(errstr, errstr_size, "%s=%s: cannot serve there (%s)", prop, listen,
                  errno ? strerror(errno) : "libmicrohttpd refused");

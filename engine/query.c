@@ -100,6 +100,10 @@ int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key,
     *partition = partition_of(&t, key);
     *local = false;
     each_task(&t, *partition, found_task, local);
+    /* Held but not running (restoring, waiting for its stores, suspended in a rebalance): not
+     * elsewhere either; ask again soon. */
+    if (!*local && each_task(&t, *partition, NULL, NULL) > 0)
+        return RILL_ESTATE;
     return 0;
 }
 

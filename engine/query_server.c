@@ -36,21 +36,63 @@ struct query_server {
 };
 
 /* The JSON of a string, appended to out. */
-static void json_text(rill_bytes_t *out, const char *s)
-{
-    json_t *v = json_string(s ? s : "");
-    if (!v) /* not UTF-8: say so rather than lose the answer */
-        v = json_string("(not UTF-8)");
-    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    json_decref(v);
-    if (t)
-        rill_bytes_append(out, t, strlen(t));
-    free(t);
-}
+/* An answer that could not be written whole (out of memory): the request gets 500, never a
+ * cut JSON. Each server's requests are served on its one thread. */
+static _Thread_local bool out_of_memory;
 
 static void put(rill_bytes_t *out, const char *s)
 {
-    rill_bytes_append(out, s, strlen(s));
+    if (rill_bytes_append(out, s, strlen(s)))
+        out_of_memory = true;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80             ? 1
+                 : (s[0] & 0xe0) == 0xc0 ? 2
+                 : (s[0] & 0xf0) == 0xe0 ? 3
+                 : (s[0] & 0xf8) == 0xf0 ? 4
+                                         : 0;
+    if (!len || len > n || (len == 2 && s[0] < 0xc2))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* The JSON of a message, appended to out: bytes that are not UTF-8 (a key of the bytes serde, a
+ * cut) become U+FFFD, so the message is never lost. */
+static void json_text(rill_bytes_t *out, const char *s)
+{
+    rill_bytes_t clean = {0};
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    for (size_t n = strlen((const char *)p); n;) {
+        size_t len = utf8_len(p, n);
+        if (rill_bytes_append(&clean, len ? (const void *)p : "\xef\xbf\xbd", len ? len : 3))
+            out_of_memory = true;
+        p += len ? len : 1;
+        n -= len ? len : 1;
+    }
+    json_t *v = json_stringn(clean.data ? (const char *)clean.data : "", clean.len);
+    char *t = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(v);
+    rill_bytes_free(&clean);
+    if (!t || rill_bytes_append(out, t, strlen(t)))
+        out_of_memory = true;
+    free(t);
+}
+
+/* Replies with body (taken), or 500 when it could not be written whole. */
+static void reply_json(http_request_t *req, unsigned status, rill_bytes_t *body)
+{
+    if (out_of_memory) {
+        rill_bytes_free(body);
+        rill__http_reply(req, 500, RILL__HTTP_JSON, "{\"error\":\"out of memory\"}\n");
+        return;
+    }
+    rill__http_reply_take(req, status, RILL__HTTP_JSON, body);
 }
 
 /* Answers {"error": why} with status. */
@@ -60,7 +102,7 @@ static void error(http_request_t *req, unsigned status, const char *why)
     put(&out, "{\"error\":");
     json_text(&out, why);
     put(&out, "}\n");
-    rill__http_reply_take(req, status, RILL__HTTP_JSON, &out);
+    reply_json(req, status, &out);
 }
 
 /* Answers a query's failure rc (not 0) for store. */
@@ -105,67 +147,100 @@ static int serdes(rill_app_t *app, const char *store, const rill_serde_t **ks,
     return 0;
 }
 
-/* What a list query's callback builds: rows of JSON, up to limit. */
+/* What a list query's callback keeps, under the query lock: each row's bytes, copied as they
+ * are (a header, then the key's and the value's bytes), up to limit rows and MAX_BYTES; the
+ * JSON is made after the lock is released (a serde may fetch a schema from a registry), so no
+ * stream thread waits for it. */
 typedef struct {
-    rill_bytes_t out;
+    uint32_t klen, vlen; /* vlen UINT32_MAX: a null value */
+    int64_t ts, start, end;
+} row_t;
+
+#define MAX_BYTES (64u << 20)
+
+typedef struct {
+    rill_app_t *app;
+    rill_bytes_t raw; /* row_t, key bytes, value bytes; again */
     const rill_serde_t *ks, *vs;
     long rows, limit;
-    bool truncated;
+    bool truncated, oom;
+    bool keyed;      /* one key's rows, whose task key_here() found running */
+    int fields;      /* 0: key-value rows; 1: and "start"; 2: and "start", "end" */
     char error[512]; /* a row the serdes could not read */
 } rows_t;
 
-/* Appends "key":K,"value":V (the serdes' JSON); false with r->error set when one fails. */
-static bool key_value(rows_t *r, rill_buf_t key, rill_buf_t value)
+static bool keep(rows_t *r, rill_buf_t key, rill_buf_t value, int64_t ts, int64_t start,
+                 int64_t end)
 {
-    put(&r->out, "\"key\":");
-    if (rill_serde_to_json(r->ks, key, &r->out, r->error, sizeof r->error))
-        return false;
-    put(&r->out, ",\"value\":");
-    return rill_serde_to_json(r->vs, value, &r->out, r->error, sizeof r->error) == 0;
-}
-
-static bool row_start(rows_t *r)
-{
-    if (r->rows == r->limit) {
+    if (r->rows == r->limit || r->raw.len + key.len + value.len > MAX_BYTES) {
         r->truncated = true;
         return false;
     }
-    put(&r->out, r->rows++ ? ",{" : "{");
+    row_t h = {(uint32_t)key.len, value.data ? (uint32_t)value.len : UINT32_MAX, ts, start, end};
+    if (rill_bytes_append(&r->raw, &h, sizeof h) ||
+        rill_bytes_append(&r->raw, key.data ? key.data : "", key.len) ||
+        rill_bytes_append(&r->raw, value.data ? value.data : "", value.len)) {
+        r->oom = true;
+        return false;
+    }
+    r->rows++;
     return true;
 }
 
 static bool kv_row(void *ud, rill_buf_t key, rill_buf_t value, int64_t timestamp)
 {
-    rows_t *r = ud;
-    if (!row_start(r) || !key_value(r, key, value))
-        return false;
-    char t[64];
-    snprintf(t, sizeof t, ",\"timestamp\":%" PRId64 "}", timestamp);
-    put(&r->out, t);
-    return true;
+    return keep(ud, key, value, timestamp, 0, 0);
 }
 
 static bool window_row(void *ud, rill_buf_t key, int64_t start, rill_buf_t value, int64_t timestamp)
 {
-    rows_t *r = ud;
-    if (!row_start(r) || !key_value(r, key, value))
-        return false;
-    char t[96];
-    snprintf(t, sizeof t, ",\"start\":%" PRId64 ",\"timestamp\":%" PRId64 "}", start, timestamp);
-    put(&r->out, t);
-    return true;
+    return keep(ud, key, value, timestamp, start, 0);
 }
 
 static bool session_row(void *ud, rill_buf_t key, int64_t start, int64_t end, rill_buf_t value,
                         int64_t timestamp)
 {
-    rows_t *r = ud;
-    if (!row_start(r) || !key_value(r, key, value))
+    return keep(ud, key, value, timestamp, start, end);
+}
+
+/* Appends "key":K,"value":V (the serdes' JSON) to out; false with error set when one fails. */
+static bool key_value(rill_bytes_t *out, const rill_serde_t *ks, const rill_serde_t *vs,
+                      rill_buf_t key, rill_buf_t value, char *error, size_t error_size)
+{
+    put(out, "\"key\":");
+    if (rill_serde_to_json(ks, key, out, error, error_size))
         return false;
-    char t[128];
-    snprintf(t, sizeof t, ",\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"timestamp\":%" PRId64 "}",
-             start, end, timestamp);
-    put(&r->out, t);
+    put(out, ",\"value\":");
+    return rill_serde_to_json(vs, value, out, error, error_size) == 0;
+}
+
+/* Writes the kept rows as JSON objects, comma-separated, into out. */
+static bool format_rows(rows_t *r, rill_bytes_t *out)
+{
+    size_t at = 0;
+    for (long n = 0; n < r->rows; n++) {
+        row_t h;
+        memcpy(&h, r->raw.data + at, sizeof h);
+        at += sizeof h;
+        rill_buf_t key = {r->raw.data + at, h.klen};
+        at += h.klen;
+        rill_buf_t value = {h.vlen == UINT32_MAX ? NULL : r->raw.data + at,
+                            h.vlen == UINT32_MAX ? 0 : h.vlen};
+        at += value.len;
+        put(out, n ? ",{" : "{");
+        if (!key_value(out, r->ks, r->vs, key, value, r->error, sizeof r->error))
+            return false;
+        char t[128];
+        if (r->fields == 2)
+            snprintf(t, sizeof t, ",\"start\":%" PRId64 ",\"end\":%" PRId64, h.start, h.end);
+        else if (r->fields == 1)
+            snprintf(t, sizeof t, ",\"start\":%" PRId64, h.start);
+        else
+            t[0] = 0;
+        put(out, t);
+        snprintf(t, sizeof t, ",\"timestamp\":%" PRId64 "}", h.ts);
+        put(out, t);
+    }
     return true;
 }
 
@@ -206,22 +281,49 @@ static bool key_bytes(http_request_t *req, const rill_serde_t *ks, const char *w
 /* Finishes a list: {"store":S,"rows":[...],"truncated":b}. */
 static void list_done(http_request_t *req, rows_t *r, int rc, const char *store, const char *kind)
 {
+    rill_bytes_t body = {0};
+    if (rc == RILL_ENOENT && r->keyed)
+        rc = RILL_ESTATE; /* the key's task left between the check and the read */
+    if (!rc && r->oom)
+        rc = RILL_ENOMEM;
     if (rc) {
-        rill_bytes_free(&r->out);
+        rill_bytes_free(&r->raw);
         return failed(req, rc, store, kind);
     }
-    if (r->error[0]) {
-        rill_bytes_free(&r->out);
-        return error(req, 500, r->error);
-    }
-    rill_bytes_t body = {0};
     put(&body, "{\"store\":");
     json_text(&body, store);
     put(&body, ",\"rows\":[");
-    rill_bytes_append(&body, r->out.data ? (const char *)r->out.data : "", r->out.len);
+    bool ok = format_rows(r, &body); /* the lock is released: the serdes may take their time */
     put(&body, r->truncated ? "],\"truncated\":true}\n" : "],\"truncated\":false}\n");
-    rill_bytes_free(&r->out);
-    rill__http_reply_take(req, 200, RILL__HTTP_JSON, &body);
+    rill_bytes_free(&r->raw);
+    if (!ok) {
+        rill_bytes_free(&body);
+        return error(req, 500, r->error);
+    }
+    reply_json(req, 200, &body);
+}
+
+/* Where the key's partition is: true when it is here and running; otherwise answered (421
+ * naming the partition held elsewhere, 503 while it restores or moves, or the query's error). */
+static bool key_here(query_server_t *s, http_request_t *req, const char *store, const char *kind,
+                     rill_buf_t k, const char *key, int32_t *partition)
+{
+    bool local;
+    int rc = rill_app_query_partition(s->app, store, k, partition, &local);
+    if (rc) {
+        failed(req, rc, store, kind);
+        return false;
+    }
+    if (local)
+        return true;
+    char why[700], part[16];
+    snprintf(why, sizeof why,
+             "key '%.200s' of store '%s' is in partition %d, which this instance does not hold",
+             key, store, *partition);
+    snprintf(part, sizeof part, "%d", *partition);
+    rill__http_add_header(req, "Rill-Partition", part);
+    error(req, 421, why);
+    return false;
 }
 
 static void get_key(query_server_t *s, http_request_t *req, const char *store, const char *key)
@@ -230,69 +332,62 @@ static void get_key(query_server_t *s, http_request_t *req, const char *store, c
     int rc = serdes(s->app, store, &ks, &vs);
     if (rc)
         return failed(req, rc, store, "key-value");
-    rill_bytes_t kb = {0}, value = {0};
-    if (!key_bytes(req, ks, "the key", key, &kb))
-        return rill_bytes_free(&kb);
+    rill_bytes_t kb = {0}, value = {0}, out = {0};
     int32_t partition;
-    bool local;
-    rill_buf_t k = {kb.data ? (const void *)kb.data : "", kb.len};
-    rc = rill_app_query_partition(s->app, store, k, &partition, &local);
-    if (!rc && !local) {
-        char why[400], part[16];
-        snprintf(why, sizeof why,
-                 "key '%.200s' of store '%s' is in partition %d, which this instance does not "
-                 "hold",
-                 key, store, partition);
-        snprintf(part, sizeof part, "%d", partition);
-        rill__http_add_header(req, "Rill-Partition", part);
-        rill_bytes_free(&kb);
-        return error(req, 421, why);
-    }
+    rill_buf_t k;
+    if (!key_bytes(req, ks, "the key", key, &kb))
+        goto done;
+    k = (rill_buf_t){kb.data ? (const void *)kb.data : "", kb.len};
+    if (!key_here(s, req, store, "key-value", k, key, &partition))
+        goto done;
     int64_t ts = 0;
-    if (!rc)
-        rc = rill_app_query_get(s->app, store, k, &value, &ts);
-    if (rc == RILL_ENOENT && rill_topology_find_store(s->app->topo, store) >= 0) {
-        char why[400];
+    rc = rill_app_query_get(s->app, store, k, &value, &ts);
+    if (rc == RILL_ENOENT) { /* the store is there (serdes found it), and the key's task */
+        char why[600];
         snprintf(why, sizeof why, "store '%s' has no key '%.200s'", store, key);
-        rill_bytes_free(&kb);
-        rill_bytes_free(&value);
-        return error(req, 404, why);
+        error(req, 404, why);
+        goto done;
     }
     if (rc) {
-        rill_bytes_free(&kb);
-        rill_bytes_free(&value);
-        return failed(req, rc, store, "key-value");
+        failed(req, rc, store, "key-value");
+        goto done;
     }
-    rows_t r = {.ks = ks, .vs = vs};
-    char tail[96];
-    put(&r.out, "{\"store\":");
-    json_text(&r.out, store);
-    put(&r.out, ",");
-    bool ok = key_value(&r, k, (rill_buf_t){value.data ? (const void *)value.data : "", value.len});
+    char tail[96], why[512];
+    put(&out, "{\"store\":");
+    json_text(&out, store);
+    put(&out, ",");
+    if (!key_value(&out, ks, vs, k,
+                   (rill_buf_t){value.data ? (const void *)value.data : "", value.len}, why,
+                   sizeof why)) {
+        error(req, 500, why);
+        goto done;
+    }
     snprintf(tail, sizeof tail, ",\"timestamp\":%" PRId64 ",\"partition\":%d}\n", ts, partition);
-    put(&r.out, tail);
+    put(&out, tail);
+    reply_json(req, 200, &out);
+done:
     rill_bytes_free(&kb);
     rill_bytes_free(&value);
-    if (!ok) {
-        rill_bytes_free(&r.out);
-        return error(req, 500, r.error);
-    }
-    rill__http_reply_take(req, 200, RILL__HTTP_JSON, &r.out);
+    rill_bytes_free(&out);
 }
 
 static void list(query_server_t *s, http_request_t *req, const char *store, const char *op,
                  const char *rest)
 {
-    rows_t r = {0};
+    rows_t r = {.app = s->app};
     int rc = serdes(s->app, store, &r.ks, &r.vs);
     if (rc)
         return failed(req, rc, store, "queryable");
+    /* In a rebalance a list would miss the partitions on their way here: not a partial answer. */
+    if (rill_app_state(s->app) != RILL_STATE_RUNNING)
+        return failed(req, RILL_ESTATE, store, "queryable");
     int64_t limit;
     if (!int_arg(req, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, &limit))
         return;
     r.limit = (long)limit;
     rill_bytes_t a = {0}, b = {0};
     const char *kind = "key-value";
+    int32_t partition;
     if (strcmp(op, "range") == 0 && !*rest) {
         const char *from = rill__http_arg(req, "from"), *to = rill__http_arg(req, "to");
         if ((from && !key_bytes(req, r.ks, "from", from, &a)) ||
@@ -308,6 +403,7 @@ static void list(query_server_t *s, http_request_t *req, const char *store, cons
             s->app, store, (rill_buf_t){a.data ? (const void *)a.data : "", a.len}, kv_row, &r);
     } else if (strcmp(op, "windows") == 0 && !*rest) {
         kind = "window";
+        r.fields = 1;
         const char *key = rill__http_arg(req, "key");
         int64_t from, to;
         if (!int_arg(req, "from", 0, 0, INT64_MAX, &from) ||
@@ -316,19 +412,26 @@ static void list(query_server_t *s, http_request_t *req, const char *store, cons
             goto done;
         rill_buf_t kb =
             key ? (rill_buf_t){a.data ? (const void *)a.data : "", a.len} : (rill_buf_t){NULL, 0};
+        if (key && !key_here(s, req, store, kind, kb, key, &partition))
+            goto done;
+        r.keyed = key != NULL;
         rc = rill_app_query_windows(s->app, store, kb, from, to, window_row, &r);
     } else if (strcmp(op, "sessions") == 0 && !*rest) {
         kind = "session";
+        r.fields = 2;
         const char *key = rill__http_arg(req, "key");
         if (!key) {
             error(req, 400, "sessions need ?key=");
             goto done;
         }
+        rill_buf_t kb;
         if (!key_bytes(req, r.ks, "the key", key, &a))
             goto done;
-        rc = rill_app_query_sessions(s->app, store,
-                                     (rill_buf_t){a.data ? (const void *)a.data : "", a.len},
-                                     session_row, &r);
+        kb = (rill_buf_t){a.data ? (const void *)a.data : "", a.len};
+        if (!key_here(s, req, store, kind, kb, key, &partition))
+            goto done;
+        r.keyed = true;
+        rc = rill_app_query_sessions(s->app, store, kb, session_row, &r);
     } else {
         error(req, 404,
               "not found: /stores/<store>/keys/<key>, /range?from=&to=, /prefix/<prefix>, "
@@ -341,7 +444,7 @@ static void list(query_server_t *s, http_request_t *req, const char *store, cons
 done:
     rill_bytes_free(&a);
     rill_bytes_free(&b);
-    rill_bytes_free(&r.out);
+    rill_bytes_free(&r.raw);
 }
 
 /* GET /stores: the queryable stores, by name and kind. */
@@ -369,6 +472,7 @@ static void stores(query_server_t *s, http_request_t *req)
 static void on_request(void *ud, http_request_t *req, const char *path)
 {
     query_server_t *s = ud;
+    out_of_memory = false;
     if (strcmp(path, "/stores") == 0 || strcmp(path, "/stores/") == 0)
         return stores(s, req);
     if (strncmp(path, "/stores/", 8) != 0)

@@ -922,9 +922,13 @@ int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
     int seen = 0;
     for (size_t i = 0; i < tm->ntasks; i++) {
         const task_ref_t *ref = &tm->tasks[i];
-        if (ref->state != T_RUNNING || ref->st != st ||
+        if ((fn && ref->state != T_RUNNING) || ref->st != st ||
             (partition >= 0 && ref->partition != partition))
             continue;
+        if (!fn) { /* held, in whatever state */
+            seen++;
+            continue;
+        }
         seen++;
         if (!fn(ud, ref->task, ref->partition))
             break;

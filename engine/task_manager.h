@@ -119,7 +119,8 @@ rd_kafka_topic_partition_list_t *rill__tm_purgeable(const task_manager_t *tm);
 int rill__tm_rewind(task_manager_t *tm, char *why, size_t why_size);
 
 /* Calls fn for each running task of sub-topology st (and partition, when >= 0) until it returns
- * false; returns how many it saw. The caller holds the query lock. */
+ * false; returns how many it saw. fn NULL: counts the tasks the manager holds, in any state
+ * (waiting for their stores, restoring, running, suspended). The caller holds the query lock. */
 int rill__tm_query(task_manager_t *tm, int st, int32_t partition,
                    bool (*fn)(void *ud, rill_task_t *task, int32_t partition), void *ud);
 /* Sums the counters of the tasks (closed ones included) into *sum, and counts the tasks that are

@@ -361,13 +361,42 @@ static int read_state(rill_context_t *ctx, decide_state_t *st, rill_buf_t kbytes
     return 0;
 }
 
+/* A failure once some of a command's events went out (a node downstream of the events, or the
+ * store's write): the processing error handler must not continue past it, which would leave
+ * events in the log that the state lacks, and the next command would reuse their versions. It
+ * fails with a code that is not a processing error, so the task stops (under exactly_once_v2
+ * its transaction aborts: nothing of the command stays). */
+static int after_events(rill_context_t *ctx, decide_state_t *st, const rill_record_t *rec,
+                        size_t at, size_t n, int rc)
+{
+    return rill_context_fail(ctx, RILL_ESTATE,
+                             "the command at topic '%s' partition %d offset %lld failed (%s) at "
+                             "its event %zu of %zu, after events went out; stopping rather than "
+                             "let store '%s' and the event topic disagree",
+                             rec->topic ? rec->topic : "(none)", rec->partition,
+                             (long long)rec->offset, rill_err_name(rc), at, n, st->spec->store);
+}
+
 static int decide_process(rill_context_t *ctx, void *state, const rill_record_t *rec)
 {
     decide_state_t *st = state;
     const rill_decide_spec_t *s = st->spec;
+    node_inst_t *inst = ctx->inst;
     if (!rec->key.data) {
         rill__op_skip(ctx, rec, "its key (the aggregate's id) is null", &st->skip_logged_at);
-        return 0;
+        if (st->reply_at < 0)
+            return 0;
+        /* Its caller waits for an answer: a rejection, with its correlation id. */
+        rill_decision_t nd = {st,   rill_context_arena(ctx),
+                              0,    0,
+                              true, rill_buf_str("its key (the aggregate's id) is null")};
+        rill_record_t out = *rec;
+        const rill_header_t *corr = last_header(rec, s->correlation_header);
+        out.headers = corr ? rill_arena_headers(nd.arena, corr, 1) : NULL;
+        out.value = reply_value(nd.arena, &nd, 0);
+        if (!out.value.data || (corr && !out.headers))
+            return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
+        return rill__forward_one(inst->children[st->reply_at], &out);
     }
     rill_buf_t kbytes = rec->key, current, value;
     int rc = st->ks ? rill__op_ser(ctx, st->ks, rec->key, &st->kb, &kbytes, "key") : 0;
@@ -387,16 +416,19 @@ static int decide_process(rill_context_t *ctx, void *state, const rill_record_t 
     out.headers = corr ? rill_arena_headers(d.arena, corr, 1) : NULL;
     if (corr && !out.headers)
         return rill_context_fail(ctx, RILL_ENOMEM, "out of memory");
-    node_inst_t *inst = ctx->inst;
+    bool sent = false; /* an event went out to a child */
     for (size_t i = 0; i < d.n; i++) {
         out.value = st->events[i];
-        for (size_t c = 0; c < inst->nchildren; c++)
-            if ((int)c != st->reply_at && (rc = rill__forward_one(inst->children[c], &out)))
-                return rc;
+        for (size_t c = 0; c < inst->nchildren; c++) {
+            if ((int)c == st->reply_at)
+                continue;
+            if ((rc = rill__forward_one(inst->children[c], &out)))
+                return sent ? after_events(ctx, st, rec, i + 1, d.n, rc) : rc;
+            sent = true;
+        }
     }
     if (d.n && (rc = rill_kv_put(st->kv, kbytes, value, rec->timestamp)))
-        return rill_context_fail(ctx, rc, "cannot write store '%s': %s", s->store,
-                                 rill_strerror(rc));
+        return after_events(ctx, st, rec, d.n, d.n, rc);
     if (st->reply_at < 0)
         return 0;
     out.value = reply_value(d.arena, &d, d.version + d.n);

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -71,6 +72,14 @@ static void format_value(fmt_t *f, const rill_avro_value_t *v, int depth)
         break;
     case RILL_AVRO_FLOAT:
     case RILL_AVRO_DOUBLE: {
+        /* JSON has no NaN or infinity: the strings Avro's Java JSON encoder writes. */
+        if (!isfinite(v->u.d)) {
+            const char *word = isnan(v->u.d) ? "\"NaN\""
+                               : v->u.d > 0  ? "\"Infinity\""
+                                             : "\"-Infinity\"";
+            fput(f, word, strlen(word));
+            break;
+        }
         /* The shortest form that reads back the same, as the JSON writer does. */
         char tmp[40];
         for (int prec = 15; prec <= 17; prec++) {

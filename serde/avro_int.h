@@ -281,4 +281,10 @@ void rill__avro_resolver_free(avro_resolver_t *rs);
 int rill__avro_project(const avro_plan_t *plan, const rill_avro_value_t *w, rill_arena_t *arena,
                        rill_avro_value_t *out, char *err, size_t err_size);
 
+/* The ops a serde was made with (serde.c): which serde it is, whatever its name says. */
+const rill_serde_ops *rill__serde_ops_of(const rill_serde_t *serde);
+/* Whether serde is an Avro serde (avro_serde.c) or a JSON Schema one (json_schema_serde.c). */
+bool rill__serde_is_avro(const rill_serde_t *serde);
+bool rill__serde_is_json_schema(const rill_serde_t *serde);
+
 #endif

@@ -382,6 +382,11 @@ static int avro_deserialize(void *state, rill_buf_t bytes, rill_arena_t *arena, 
 
 static const rill_serde_ops avro_ops = {"avro", avro_serialize, avro_deserialize, avro_destroy};
 
+bool rill__serde_is_avro(const rill_serde_t *serde)
+{
+    return rill__serde_ops_of(serde) == &avro_ops;
+}
+
 static int parse_strategy(const char *v, strategy_t *out)
 {
     /* Confluent's Java class names end with the strategy's name. */

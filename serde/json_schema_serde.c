@@ -247,6 +247,11 @@ static const rill_serde_ops js_ops = {.name = "json-schema",
                                       .serialize = js_serialize,
                                       .deserialize = js_deserialize,
                                       .destroy = js_destroy};
+
+bool rill__serde_is_json_schema(const rill_serde_t *serde)
+{
+    return rill__serde_ops_of(serde) == &js_ops;
+}
 static const rill_serde_ctx_ops js_ctx_ops = {.serialize = js_serialize_ctx};
 
 rill_serde_t *rill_serde_json_schema_new(const char *const *conf, rill_registry_client_t *registry,

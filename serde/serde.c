@@ -139,6 +139,11 @@ const char *rill_serde_name(const rill_serde_t *serde)
     return serde ? serde->ops->name : NULL;
 }
 
+const rill_serde_ops *rill__serde_ops_of(const rill_serde_t *serde)
+{
+    return serde ? serde->ops : NULL;
+}
+
 /*
  * Empties out and clears *is_null before calling the serde, so a serializer only appends and only
  * sets the flag for a null. On failure out is left empty, so a half-written encoding can never be

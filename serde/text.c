@@ -4,11 +4,14 @@
  * serde's bytes come out as base64. Not for the hot path: it allocates. jansson escapes strings;
  * OpenSSL's libcrypto writes base64.
  */
+#include "avro_int.h"
+
 #include <rill/serde.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -28,9 +31,21 @@ static int fail(char *errstr, size_t size, const char *fmt, ...)
     return RILL_EINVAL;
 }
 
+/* Which built-in serde serde is, by identity (a custom serde may take any name). */
 static bool named(const rill_serde_t *serde, const char *name)
 {
-    return strcmp(rill_serde_name(serde), name) == 0;
+    if (!strcmp(name, "avro"))
+        return rill__serde_is_avro(serde);
+    if (!strcmp(name, "json-schema"))
+        return rill__serde_is_json_schema(serde);
+    const rill_serde_t *builtin = !strcmp(name, "bytes")    ? rill_serde_bytes()
+                                  : !strcmp(name, "string") ? rill_serde_string()
+                                  : !strcmp(name, "int32")  ? rill_serde_int32()
+                                  : !strcmp(name, "int64")  ? rill_serde_int64()
+                                  : !strcmp(name, "double") ? rill_serde_double()
+                                  : !strcmp(name, "json")   ? rill_serde_json()
+                                                            : NULL;
+    return serde == builtin;
 }
 
 /* Parses text as a decimal integer in [lo, hi]. */
@@ -40,7 +55,9 @@ static int integer(const char *text, long long lo, long long hi, long long *v, c
     char *end;
     errno = 0;
     *v = strtoll(text, &end, 10);
-    if (!*text || *end || errno || *v < lo || *v > hi)
+    /* Digits, with a minus sign at most: strtoll would take spaces and a plus sign. */
+    bool digits = text[0] == '-' ? text[1] >= '0' && text[1] <= '9' : *text >= '0' && *text <= '9';
+    if (!digits || *end || errno || *v < lo || *v > hi)
         return fail(errstr, size, "'%s' is not an integer the %s serde can hold", text, serde);
     return 0;
 }
@@ -68,9 +85,10 @@ int rill_serde_from_text(const rill_serde_t *serde, const char *text, rill_bytes
     }
     if (named(serde, "double")) {
         char *end;
+        errno = 0;
         double d = strtod(text, &end);
-        if (!*text || *end)
-            return fail(errstr, errstr_size, "'%s' is not a number", text);
+        if (!*text || *end || isspace((unsigned char)text[0]) || errno == ERANGE)
+            return fail(errstr, errstr_size, "'%s' is not a number a double can hold", text);
         return rill_serde_serialize(serde, (rill_buf_t){&d, sizeof d}, out, &is_null, errstr,
                                     errstr_size);
     }
@@ -121,7 +139,7 @@ static int append_base64(rill_bytes_t *out, rill_buf_t bytes)
 /* rill_avro_format into a buffer that grows until the text fits (it cuts short otherwise). */
 static int append_avro(rill_bytes_t *out, rill_buf_t value)
 {
-    for (size_t size = 4096; size <= (64u << 20); size *= 4) {
+    for (size_t size = 4096; size <= (64u << 20); size *= 4) { /* then too big to answer */
         char *buf = rill_malloc(size);
         if (!buf)
             return RILL_ENOMEM;
@@ -147,8 +165,12 @@ int rill_serde_to_json(const rill_serde_t *serde, rill_buf_t bytes, rill_bytes_t
     bool builtin = named(serde, "bytes") || named(serde, "string") || named(serde, "int32") ||
                    named(serde, "int64") || named(serde, "double") || named(serde, "json") ||
                    named(serde, "json-schema") || named(serde, "avro");
-    if (!builtin)
-        return append_base64(out, bytes); /* a custom serde's bytes, as they are */
+    if (!builtin) { /* a custom serde's bytes, as they are */
+        int rc = append_base64(out, bytes);
+        if (rc)
+            snprintf(errstr, errstr_size, "a %s value as JSON: out of memory", name);
+        return rc;
+    }
     rill_arena_t *arena = rill_arena_new(4096);
     if (!arena)
         return RILL_ENOMEM;
@@ -160,6 +182,7 @@ int rill_serde_to_json(const rill_serde_t *serde, rill_buf_t bytes, rill_bytes_t
         snprintf(errstr, errstr_size, "the %s serde cannot read the stored bytes: %s", name, why);
         return rc;
     }
+    size_t had = out->len;
     char num[64];
     if (named(serde, "bytes")) {
         rc = append_base64(out, v);
@@ -186,5 +209,10 @@ int rill_serde_to_json(const rill_serde_t *serde, rill_buf_t bytes, rill_bytes_t
         rc = append_avro(out, v);
     }
     rill_arena_destroy(arena);
+    if (rc) {
+        out->len = had; /* no half value */
+        snprintf(errstr, errstr_size, "a %s value as JSON: %s", name,
+                 rc == RILL_ENOMEM ? "out of memory (or over 64 MB of text)" : rill_strerror(rc));
+    }
     return rc;
 }

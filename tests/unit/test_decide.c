@@ -296,6 +296,11 @@ static void test_null_key_skipped(void **state)
     assert_int_equal(send(td, NULL, "deposit:5", "c1", NULL), 0);
     assert_int_equal(rill_test_driver_metric(td, "records-skipped"), 1);
     assert_int_equal(rill_test_driver_unread(td, "events"), 0);
+    /* Its caller learns it was refused, by its correlation id. */
+    expect(td, "replies", "",
+           "{\"status\":\"rejected\",\"version\":0,\"reason\":\"its key (the aggregate's id) is "
+           "null\"}",
+           "c1");
     assert_int_equal(rill_test_driver_unread(td, "replies"), 0);
     rill_test_driver_destroy(td);
     rill_topology_unref(topo);
@@ -328,6 +333,37 @@ static void test_failures_write_nothing(void **state)
     expect(td, "replies", "acct", "{\"status\":\"accepted\",\"version\":2,\"events\":1}", NULL);
     assert_int_equal(rill_test_driver_unread(td, "replies"), 0);
     expect_stored(td, "acct", 2, 6);
+    rill_test_driver_destroy(td);
+    rill_topology_unref(topo);
+}
+
+/* A read model downstream of the events that fails on the second event of a double deposit. */
+static int fail_second(void *ud, rill_context_t *ctx, const rill_record_t *rec, rill_buf_t *out)
+{
+    int *seen = ud;
+    if (++*seen == 2)
+        return rill_context_fail(ctx, RILL_EINVAL, "the read model refuses event %d", *seen);
+    *out = rec->value;
+    return 0;
+}
+
+/* A node downstream of the events failing after one of a command's two events went out stops
+ * the task even under "continue": the event topic would hold an event the state lacks. */
+static void test_downstream_failure_stops(void **state)
+{
+    (void)state;
+    rill_topology_t *topo = rill_topology_new();
+    rill_decide_opts_t o = {.event_topic = "events", .reply_topic = "replies", .store = "accounts"};
+    rill_stream_t *events = rill_stream_decide(rill_stream_from_topic(topo, "cmd", NULL),
+                                               bank_decide, bank_evolve, NULL, &o);
+    int seen = 0;
+    rill_stream_to(rill_stream_map_values(events, fail_second, &seen), "model", NULL);
+    rill_test_driver_t *td = driver(topo, "continue");
+    assert_int_not_equal(send(td, "acct", "double:3", NULL, NULL), 0);
+    const char *err = rill_test_driver_error(td);
+    if (!strstr(err, "at its event 2 of 2, after events went out") || !strstr(err, "'accounts'"))
+        fail_msg("the error does not say events went out: %s", err);
+    assert_int_equal(rill_test_driver_unread(td, "replies"), 0);
     rill_test_driver_destroy(td);
     rill_topology_unref(topo);
 }
@@ -482,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_random_commands_in_memory),
         cmocka_unit_test(test_random_commands_rocksdb),
         cmocka_unit_test(test_null_key_skipped),
+        cmocka_unit_test(test_downstream_failure_stops),
         cmocka_unit_test(test_failures_write_nothing),
         cmocka_unit_test(test_rejection_discards_events),
         cmocka_unit_test(test_no_event_writes_no_state),
