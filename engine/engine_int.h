@@ -223,6 +223,10 @@ int rill__app_create_internal_topics(rill_app_t *app, char *errstr, size_t errst
 /* Routes librdkafka's log lines into Rill's log. */
 void rill__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
+/* Whether this instance holds partition's task of store's sub-topology in any state (waiting
+ * for its stores, restoring, running, suspended): a key there is not elsewhere (query.c). */
+bool rill__app_query_held(rill_app_t *app, const char *store, int32_t partition);
+
 /* ---- interactive queries over HTTP (query_server.c) ---- */
 typedef struct query_server query_server_t;
 /* Starts serving app's stores on listen (query.listen); NULL with why in errstr. */

@@ -100,11 +100,18 @@ int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key,
     *partition = partition_of(&t, key);
     *local = false;
     each_task(&t, *partition, found_task, local);
-    /* Held but not running (restoring, waiting for its stores, suspended in a rebalance): not
-     * elsewhere either; ask again soon. */
-    if (!*local && each_task(&t, *partition, NULL, NULL) > 0)
-        return RILL_ESTATE;
     return 0;
+}
+
+bool rill__app_query_held(rill_app_t *app, const char *store, int32_t partition)
+{
+    target_t t;
+    int rc = target(app, store, RILL_STORE_KV, &t);
+    if (rc == RILL_EINVAL)
+        rc = target(app, store, RILL_STORE_WINDOW, &t);
+    if (rc == RILL_EINVAL)
+        rc = target(app, store, RILL_STORE_SESSION, &t);
+    return !rc && !t.global && each_task(&t, partition, NULL, NULL) > 0;
 }
 
 /* ---- key-value stores ---- */

@@ -310,6 +310,8 @@ static bool key_here(query_server_t *s, http_request_t *req, const char *store, 
 {
     bool local;
     int rc = rill_app_query_partition(s->app, store, k, partition, &local);
+    if (!rc && !local && rill__app_query_held(s->app, store, *partition))
+        rc = RILL_ESTATE; /* here, but restoring or in a rebalance: not elsewhere either */
     if (rc) {
         failed(req, rc, store, kind);
         return false;
@@ -482,6 +484,8 @@ static void on_request(void *ud, http_request_t *req, const char *path)
     if (!slash || slash == name)
         return error(req, 404, "not found: /stores/<store>/<keys|range|prefix|windows|sessions>");
     char store[256];
+    if ((size_t)(slash - name) >= sizeof store) /* longer than any store's name */
+        return error(req, 404, "no queryable store of that name (GET /stores lists them)");
     snprintf(store, sizeof store, "%.*s", (int)(slash - name), name);
     const char *op = slash + 1, *rest = strchr(op, '/');
     char opname[16];

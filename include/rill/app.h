@@ -174,8 +174,7 @@ typedef bool (*rill_session_query_fn)(void *ud, rill_buf_t key, int64_t start, i
 
 /* Tells which partition of the store holds key (murmur2, as the Java clients partition) and
  * whether this instance has that partition's task now, running; for a global store, partition -1
- * and local (every instance holds all of it). RILL_ESTATE when this instance holds the task but
- * it does not run yet (restoring, or in a rebalance). */
+ * and local (every instance holds all of it). */
 RILL_EXTERN int rill_app_query_partition(rill_app_t *app, const char *store, rill_buf_t key,
                                          int32_t *partition, bool *local);
 /* Gets key's value from a key-value store into value (replacing its contents). */
