@@ -76,7 +76,7 @@ static void expect(rill_test_driver_t *td, const char *topic, const char *key, c
 {
     rill_test_record_t r;
     assert_int_equal(rill_test_driver_read(td, topic, &r), 0);
-    if (r.key.len != strlen(key) || memcmp(r.key.data, key, r.key.len) != 0 ||
+    if (r.key.len != strlen(key) || (r.key.len && memcmp(r.key.data, key, r.key.len) != 0) ||
         r.value.len != strlen(value) || memcmp(r.value.data, value, r.value.len) != 0)
         fail_msg("%s: got %.*s = %.*s, want %s = %s", topic, (int)r.key.len,
                  (const char *)r.key.data, (int)r.value.len, (const char *)r.value.data, key,
