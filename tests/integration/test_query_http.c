@@ -6,7 +6,9 @@
  * a limit that truncates and says so, windows whose counts add up to the key's; and the errors:
  * an absent key (404 naming it), an unknown store (404), a store of another kind (400), a key
  * the key serde cannot take, a bad integer argument, another method (405), the app closed (503
- * with Retry-After), and a malformed query.listen refused when set.
+ * with Retry-After), and a malformed query.listen refused when set. Two instances: each key
+ * answered by the one holding its partition, refused with 421 naming it by the other, keys with
+ * '/', '+' and a space in the path; HEAD.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH | FTW_PHYS (temp_dir.h) */
 #include <setjmp.h>
@@ -290,12 +292,176 @@ static void test_key_text_is_checked(void **state)
     rill_conf_destroy(conf);
 }
 
+/* GETs base+path with the response header name's value copied into value (empty: none). */
+static int get_with_header(const char *base, const char *path, const char *name, char *value,
+                           size_t size, json_t **doc)
+{
+    char url[1024], *body = NULL;
+    snprintf(url, sizeof url, "%s%s", base, path);
+    CURL *curl = curl_easy_init();
+    http_body_t b = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_take);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    long code = -1;
+    value[0] = 0;
+    if (curl_easy_perform(curl) == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+        struct curl_header *h;
+        if (curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+            snprintf(value, size, "%s", h->value);
+    }
+    curl_easy_cleanup(curl);
+    body = b.data;
+    *doc = body ? json_loads(body, 0, NULL) : NULL;
+    free(body);
+    return (int)code;
+}
+
+static bool both_running(rill_app_t *a, rill_app_t *b, int64_t processed)
+{
+    return rill_app_state(a) == RILL_STATE_RUNNING && rill_app_state(b) == RILL_STATE_RUNNING &&
+           rill_app_metric(a, "records-processed") + rill_app_metric(b, "records-processed") >=
+               processed;
+}
+
+/* Two instances of one app share the partitions: each key is answered (200, its count) by the
+ * one that holds its partition and refused with 421 and that partition by the other; keys with
+ * '/', '+' and spaces in the path; HEAD. */
+static void test_two_instances(void **state)
+{
+    (void)state;
+    char dir1[64], dir2[64], err[512];
+    assert_int_equal(temp_dir_make(dir1, "query-http-a"), 0);
+    assert_int_equal(temp_dir_make(dir2, "query-http-b"), 0);
+    rill_topology_t *topo = rill_topology_new();
+    rill_grouped_count(
+        rill_stream_group_by_key(
+            rill_stream_from_topic(topo, "words",
+                                   &(rill_source_opts_t){.key_serde = rill_serde_string(),
+                                                         .value_serde = rill_serde_string()}),
+            NULL),
+        &(rill_materialized_t){.name = "counts"});
+    const char *extra[] = {"query.listen", "127.0.0.1:0", "statestore.cache.max.bytes", "0", NULL};
+    rill_app_t *a = embedded_app_new(topo, "query-http-two", dir1, extra);
+    const char *extra2[] = {"query.listen",
+                            "127.0.0.1:0",
+                            "statestore.cache.max.bytes",
+                            "0",
+                            "bootstrap.servers",
+                            rill_app_bootstrap_servers(a),
+                            NULL};
+    rill_app_t *b = embedded_app_new(topo, "query-http-two", dir2, extra2);
+    rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(a), err, sizeof err);
+    assert_non_null(p);
+    static const char *const odd[] = {"a/b", "c+d", "e f"};
+    enum { N = 40 };
+    char keys[N + 3][16];
+    for (int i = 0; i < N + 3; i++) {
+        if (i < N)
+            snprintf(keys[i], sizeof keys[i], "k%d", i);
+        else
+            snprintf(keys[i], sizeof keys[i], "%s", odd[i - N]);
+        for (int r = 0; r <= i % 3; r++) /* key i counted i % 3 + 1 times */
+            assert_int_equal(
+                rill_producer_send(p, "words", -1, rill_buf_str(keys[i]), rill_buf_str("x"), 1000),
+                0);
+    }
+    assert_int_equal(rill_producer_flush(p, 10000), 0);
+    int64_t total = 0;
+    for (int i = 0; i < N + 3; i++)
+        total += i % 3 + 1;
+    assert_int_equal(rill_app_start(a), 0);
+    assert_int_equal(rill_app_start(b), 0);
+    int64_t deadline = now_ms() + 60000;
+    while (!both_running(a, b, total)) {
+        if (now_ms() > deadline)
+            fail_msg("the two instances did not both run and process %lld records in 60 s",
+                     (long long)total);
+        struct timespec pause = {0, 50 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    const char *urls[2] = {rill_app_query_url(a), rill_app_query_url(b)};
+    int answered[2] = {0, 0};
+    for (int i = 0; i < N + 3; i++) {
+        char path[96], esc[48] = "";
+        /* The path: '/' and '+' as they are, a space as %20. */
+        for (const char *c = keys[i]; *c; c++)
+            strncat(esc, *c == ' ' ? "%20" : (char[]){*c, 0}, sizeof esc - strlen(esc) - 1);
+        snprintf(path, sizeof path, "/stores/counts/keys/%s", esc);
+        int status[2];
+        char part[2][32];
+        json_t *doc[2];
+        /* A rebalance may still be settling: 503 (never a wrong answer) until one instance
+         * answers and the other refuses, within a bound. */
+        int64_t until = now_ms() + 30000;
+        for (;;) {
+            for (int n = 0; n < 2; n++)
+                status[n] = get_with_header(urls[n], path, "Rill-Partition", part[n],
+                                            sizeof part[n], &doc[n]);
+            for (int n = 0; n < 2; n++)
+                if (status[n] == 200 &&
+                    json_integer_value(json_object_get(doc[n], "value")) != i % 3 + 1)
+                    fail_msg("%s: a wrong count from instance %d", path, n);
+            if ((status[0] == 200 && status[1] == 421) || (status[0] == 421 && status[1] == 200))
+                break;
+            if (now_ms() > until || (status[0] != 503 && status[1] != 503))
+                fail_msg("%s: %d and %d, not one 200 and one 421", path, status[0], status[1]);
+            json_decref(doc[0]);
+            json_decref(doc[1]);
+            struct timespec pause = {0, 50 * 1000000};
+            nanosleep(&pause, NULL);
+        }
+        int here = status[0] == 200 ? 0 : 1, there = 1 - here;
+        answered[here]++;
+        assert_string_equal(json_string_value(json_object_get(doc[here], "key")), keys[i]);
+        assert_int_equal(json_integer_value(json_object_get(doc[here], "value")), i % 3 + 1);
+        /* The refusal names the partition the answer came from. */
+        assert_int_equal(atoi(part[there]),
+                         json_integer_value(json_object_get(doc[here], "partition")));
+        assert_non_null(strstr(json_string_value(json_object_get(doc[there], "error")),
+                               "which this instance does not hold"));
+        json_decref(doc[0]);
+        json_decref(doc[1]);
+    }
+    /* Both hold some of the 4 partitions (the range assignor splits them 2 and 2). */
+    assert_true(answered[0] > 0 && answered[1] > 0);
+    /* HEAD: the status, no body. */
+    char url[256];
+    snprintf(url, sizeof url, "%s/stores", urls[0]);
+    CURL *curl = curl_easy_init();
+    http_body_t hb = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_take);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &hb);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    long code = -1;
+    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(curl);
+    assert_int_equal(code, 200);
+    assert_int_equal(hb.len, 0);
+    free(hb.data);
+    assert_int_equal(rill_app_close(b, 10000), 0);
+    assert_int_equal(rill_app_close(a, 10000), 0);
+    rill_producer_destroy(p);
+    rill_app_destroy(b);
+    rill_app_destroy(a);
+    rill_topology_unref(topo);
+    temp_dir_remove(dir1);
+    temp_dir_remove(dir2);
+}
+
 int main(void)
 {
     rill_set_log_cb(NULL, NULL, RILL_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queries_over_http),
         cmocka_unit_test(test_key_text_is_checked),
+        cmocka_unit_test(test_two_instances),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
