@@ -346,13 +346,11 @@ static void test_two_instances(void **state)
         &(rill_materialized_t){.name = "counts"});
     const char *extra[] = {"query.listen", "127.0.0.1:0", "statestore.cache.max.bytes", "0", NULL};
     rill_app_t *a = embedded_app_new(topo, "query-http-two", dir1, extra);
-    const char *extra2[] = {"query.listen",
-                            "127.0.0.1:0",
-                            "statestore.cache.max.bytes",
-                            "0",
-                            "bootstrap.servers",
-                            rill_app_bootstrap_servers(a),
-                            NULL};
+    const char *extra2[] = {"query.listen", "127.0.0.1:0", "statestore.cache.max.bytes", "0",
+                            "bootstrap.servers", rill_app_bootstrap_servers(a),
+                            /* By address it does not get the embedded default session timeout:
+                             * a rebalance would wait 45 s for it (test_queries does the same). */
+                            "consumer.session.timeout.ms", "6000", NULL};
     rill_app_t *b = embedded_app_new(topo, "query-http-two", dir2, extra2);
     rill_producer_t *p = rill_producer_new(rill_app_bootstrap_servers(a), err, sizeof err);
     assert_non_null(p);
